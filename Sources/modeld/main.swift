@@ -1,1 +1,1 @@
-print("modeld")
+print("modeld: see issue 4")
