@@ -1,0 +1,135 @@
+/// Dot products of quantized weight rows with float activations.
+///
+/// Swift's generic SIMD type conversions (`SIMD8<Float>(someInt32Vector)`) compile to per-lane
+/// loops, so the kernels avoid them: nibbles and bytes are pulled out of 32-bit lanes with vector
+/// shifts and masks, and turned into floats with the "magic number" trick (OR the integer into the
+/// mantissa of 2^23, then subtract 2^23). That extraction visits elements in a lane-major order, so
+/// the activations are permuted once per matrix product into that same order (`ActivationLayout`)
+/// and every row then streams through in one pass.
+enum QuantDot {
+    // Constants are computed properties, not `static let`s: a global's lazy-initialisation check
+    // inside the inner loop costs more than the arithmetic.
+    @inline(__always) static var magic: SIMD8<UInt32> { SIMD8(repeating: 0x4B00_0000) }  // bit pattern of 2^23
+    @inline(__always) static var magicFloat: SIMD8<Float> { SIMD8(repeating: 8_388_608) }
+    /// 1.5 * 2^23: adding a signed value below 2^22 to its bit pattern stays in one binade.
+    @inline(__always) static var signedMagic: SIMD8<Int32> { SIMD8(repeating: 0x4B40_0000) }
+    @inline(__always) static var signedMagicFloat: SIMD8<Float> { SIMD8(repeating: 12_582_912) }
+    /// Shift amounts that take the low nibbles of a 128-bit load into lanes 0-3 and the high ones into 4-7.
+    @inline(__always) static var nibbleShift: SIMD8<UInt32> { SIMD8(0, 0, 0, 0, 4, 4, 4, 4) }
+
+    /// The 32 values of a Q4_0/Q4_1 block's nibbles as floats (0...15), in `ActivationLayout.q4` order.
+    @inline(__always)
+    static func nibbles(_ qs: UnsafeRawPointer) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+        let v4 = qs.loadUnaligned(as: SIMD4<UInt32>.self)
+        let v = SIMD8(lowHalf: v4, highHalf: v4) &>> nibbleShift
+        let mask = SIMD8<UInt32>(repeating: 15)
+        @inline(__always) func f(_ u: SIMD8<UInt32>) -> SIMD8<Float> {
+            unsafeBitCast((u & mask) | magic, to: SIMD8<Float>.self) - magicFloat
+        }
+        return (f(v), f(v &>> 8), f(v &>> 16), f(v &>> 24))
+    }
+
+    /// The 32 signed bytes of a Q8_0 block as floats, in `ActivationLayout.q8` order.
+    @inline(__always)
+    static func bytes(_ qs: UnsafeRawPointer) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+        let v = qs.loadUnaligned(as: SIMD8<Int32>.self)
+        @inline(__always) func f(_ s: SIMD8<Int32>) -> SIMD8<Float> {
+            unsafeBitCast((s &>> 24) &+ signedMagic, to: SIMD8<Float>.self) - signedMagicFloat
+        }
+        return (f(v &<< 24), f(v &<< 16), f(v &<< 8), f(v))
+    }
+
+    /// Q4_1 row · x, with x in `ActivationLayout.q4` order and `xsum[b]` the sum of x over block b
+    /// (so each block's offset `m` costs one multiply instead of 32).
+    @inline(__always)
+    static func q4_1(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ xsum: UnsafePointer<Float>, blocks: Int) -> Float {
+        var acc = SIMD8<Float>()
+        var offset: Float = 0
+        var blk = row
+        var xp = UnsafeRawPointer(x)
+        for b in 0..<blocks {
+            let d = BlockDecoding.half(blk), m = BlockDecoding.half(blk + 2)
+            let (q0, q1, q2, q3) = nibbles(blk + 4)
+            var t = q0 * xp.load(as: SIMD8<Float>.self)
+            t.addProduct(q1, xp.load(fromByteOffset: 32, as: SIMD8<Float>.self))
+            t.addProduct(q2, xp.load(fromByteOffset: 64, as: SIMD8<Float>.self))
+            t.addProduct(q3, xp.load(fromByteOffset: 96, as: SIMD8<Float>.self))
+            acc.addProduct(t, SIMD8(repeating: d))
+            offset += m * xsum[b]
+            blk += 20
+            xp += 128
+        }
+        return acc.sum() + offset
+    }
+
+    /// Q4_0 row · x, with x in `ActivationLayout.q4` order (x = d * (q - 8), the -8 folded into xsum).
+    @inline(__always)
+    static func q4_0(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ xsum: UnsafePointer<Float>, blocks: Int) -> Float {
+        var acc = SIMD8<Float>()
+        var offset: Float = 0
+        var blk = row
+        var xp = UnsafeRawPointer(x)
+        for b in 0..<blocks {
+            let d = BlockDecoding.half(blk)
+            let (q0, q1, q2, q3) = nibbles(blk + 2)
+            var t = q0 * xp.load(as: SIMD8<Float>.self)
+            t.addProduct(q1, xp.load(fromByteOffset: 32, as: SIMD8<Float>.self))
+            t.addProduct(q2, xp.load(fromByteOffset: 64, as: SIMD8<Float>.self))
+            t.addProduct(q3, xp.load(fromByteOffset: 96, as: SIMD8<Float>.self))
+            acc.addProduct(t, SIMD8(repeating: d))
+            offset -= 8 * d * xsum[b]
+            blk += 18
+            xp += 128
+        }
+        return acc.sum() + offset
+    }
+
+    /// Q8_0 row · x, with x in `ActivationLayout.q8` order.
+    @inline(__always)
+    static func q8_0(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
+        var acc = SIMD8<Float>()
+        var blk = row
+        var xp = UnsafeRawPointer(x)
+        for _ in 0..<blocks {
+            let d = BlockDecoding.half(blk)
+            let (q0, q1, q2, q3) = bytes(blk + 2)
+            var t = q0 * xp.load(as: SIMD8<Float>.self)
+            t.addProduct(q1, xp.load(fromByteOffset: 32, as: SIMD8<Float>.self))
+            t.addProduct(q2, xp.load(fromByteOffset: 64, as: SIMD8<Float>.self))
+            t.addProduct(q3, xp.load(fromByteOffset: 96, as: SIMD8<Float>.self))
+            acc.addProduct(t, SIMD8(repeating: d))
+            blk += 34
+            xp += 128
+        }
+        return acc.sum()
+    }
+}
+
+/// The order in which the kernels of `QuantDot` visit the 32 elements of a block, so activations can
+/// be permuted to match. Position p of the permuted block holds element `order[p]`.
+enum ActivationLayout {
+    /// Q4 blocks: pass k (0-3) of `QuantDot.nibbles` holds the low nibbles of bytes 4w+k in lanes
+    /// w = 0-3 (elements 4w+k) and the high nibbles in lanes 4-7 (elements 16+4w+k).
+    static let q4: [Int] = (0..<4).flatMap { k in (0..<4).map { 4 * $0 + k } + (0..<4).map { 16 + 4 * $0 + k } }
+    /// Q8_0 blocks: pass k holds byte k of each 32-bit lane w, element 4w+k.
+    static let q8: [Int] = (0..<4).flatMap { k in (0..<8).map { 4 * $0 + k } }
+
+    /// The order for `type`, or nil when the kernels read its elements in natural order.
+    static func order(for type: GGMLType) -> [Int]? {
+        switch type {
+        case .q4_0, .q4_1: q4
+        case .q8_0: q8
+        case .f32, .f16: nil
+        }
+    }
+
+    /// Copies `count` floats (whole blocks) from `src` to `dst`, permuting each block by `order`.
+    @inline(__always)
+    static func permute(_ src: UnsafePointer<Float>, count: Int, order: UnsafePointer<Int>, into dst: UnsafeMutablePointer<Float>) {
+        var b = 0
+        while b < count {
+            for p in 0..<32 { dst[b + p] = src[b + order[p]] }
+            b += 32
+        }
+    }
+}

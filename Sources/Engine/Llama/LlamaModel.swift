@@ -1,0 +1,188 @@
+import Foundation
+
+/// A llama-architecture language model (SmolLM2 and its kind) from a GGUF file, run on the CPU.
+///
+/// `forward` takes the next tokens of several sequences at once — a whole prompt for a sequence that
+/// just joined, one token for each sequence that is decoding — and runs them as one batch through
+/// every layer, so each weight matrix is read from memory once per step for all of them.
+public final class LlamaModel: @unchecked Sendable {
+    public let config: LlamaConfig
+    /// The file the weights are mapped from (kept alive with the model).
+    public let file: GGUFFile
+    let weights: LlamaWeights
+
+    /// Loads the model from an opened GGUF file.
+    /// - Throws: `ModelFileError` for an unsupported architecture or a missing/misshapen tensor.
+    public init(gguf: GGUFFile) throws {
+        file = gguf
+        config = try LlamaConfig(gguf)
+        weights = try LlamaWeights(gguf, config)
+    }
+
+    /// Opens and loads the GGUF file at `path`.
+    public convenience init(path: String) throws {
+        try self.init(gguf: GGUFFile(path: path))
+    }
+
+    /// A new, empty KV cache for one sequence.
+    public func makeCache() -> KVCache { KVCache(layers: config.layers, kvWidth: config.kvWidth) }
+
+    /// One entry of a batched forward step: a sequence's cache and the tokens to append to it.
+    public struct Step {
+        public let cache: KVCache
+        public let tokens: [Int32]
+        public init(cache: KVCache, tokens: [Int32]) {
+            self.cache = cache
+            self.tokens = tokens
+        }
+    }
+
+    /// Appends each step's tokens to its sequence and returns, per step, the logits that predict the
+    /// token after its last one.
+    /// - Throws: `EngineError` for an empty step, a token id outside the vocabulary, or a sequence
+    ///   that would exceed the model's context; nothing is changed then.
+    public func forward(_ steps: [Step]) throws -> [[Float]] {
+        let c = config
+        for s in steps {
+            guard !s.tokens.isEmpty else { throw EngineError("a step has no tokens") }
+            if let bad = s.tokens.first(where: { $0 < 0 || Int($0) >= c.vocabSize }) {
+                throw EngineError("token id \(bad) is outside the vocabulary (0..<\(c.vocabSize))")
+            }
+            guard s.cache.count + s.tokens.count <= c.contextLength else {
+                throw EngineError("sequence of \(s.cache.count + s.tokens.count) tokens exceeds the context length \(c.contextLength)")
+            }
+        }
+        guard !steps.isEmpty else { return [] }
+        let rows = steps.reduce(0) { $0 + $1.tokens.count }
+        let d = c.width, kvw = c.kvWidth, hd = c.headDim, half = hd / 2
+
+        let x = Scratch(rows * d), h = Scratch(rows * d), q = Scratch(rows * d), att = Scratch(rows * d)
+        let k = Scratch(rows * kvw), v = Scratch(rows * kvw)
+        let g = Scratch(rows * c.ffnWidth), u = Scratch(rows * c.ffnWidth)
+        let cosT = Scratch(rows * half), sinT = Scratch(rows * half)
+        defer { [x, h, q, att, k, v, g, u, cosT, sinT].forEach { $0.free() } }
+
+        // Row bookkeeping: which sequence and position each row is.
+        var rowStep = [Int](), rowPos = [Int]()
+        rowStep.reserveCapacity(rows)
+        rowPos.reserveCapacity(rows)
+        for (i, s) in steps.enumerated() {
+            s.cache.reserve(s.tokens.count)
+            for j in 0..<s.tokens.count {
+                rowStep.append(i)
+                rowPos.append(s.cache.count + j)
+            }
+        }
+        var row = 0
+        for s in steps {
+            for t in s.tokens {
+                weights.embedding.dequantizeRow(Int(t), into: x.p + row * d)
+                row += 1
+            }
+        }
+        // RoPE angles in double precision, as the reference computes them.
+        for r in 0..<rows {
+            for i in 0..<half {
+                let theta = Double(rowPos[r]) * pow(Double(c.ropeBase), -2.0 * Double(i) / Double(hd))
+                cosT.p[r * half + i] = Float(cos(theta))
+                sinT.p[r * half + i] = Float(sin(theta))
+            }
+        }
+
+        let caches = steps.map(\.cache)
+        for (l, layer) in weights.layers.enumerated() {
+            for r in 0..<rows { VectorOps.rmsNorm(x.p + r * d, weight: layer.attnNorm, eps: c.rmsEps, count: d, into: h.p + r * d) }
+            MatMul.multiply(layer.q, h.p, rows: rows, into: q.p)
+            MatMul.multiply(layer.k, h.p, rows: rows, into: k.p)
+            MatMul.multiply(layer.v, h.p, rows: rows, into: v.p)
+            for r in 0..<rows {
+                Self.rope(q.p + r * d, heads: c.heads, headDim: hd, cos: cosT.p + r * half, sin: sinT.p + r * half)
+                Self.rope(k.p + r * kvw, heads: c.kvHeads, headDim: hd, cos: cosT.p + r * half, sin: sinT.p + r * half)
+                let cache = caches[rowStep[r]]
+                (cache.keys[l] + rowPos[r] * kvw).update(from: k.p + r * kvw, count: kvw)
+                (cache.values[l] + rowPos[r] * kvw).update(from: v.p + r * kvw, count: kvw)
+            }
+            attention(layer: l, rows: rows, rowStep: rowStep, rowPos: rowPos, caches: caches, q: q.p, out: att.p)
+            MatMul.multiply(layer.o, att.p, rows: rows, into: h.p)
+            VectorOps.add(x.p, h.p, count: rows * d)
+
+            for r in 0..<rows { VectorOps.rmsNorm(x.p + r * d, weight: layer.ffnNorm, eps: c.rmsEps, count: d, into: h.p + r * d) }
+            MatMul.multiply(layer.gate, h.p, rows: rows, into: g.p)
+            MatMul.multiply(layer.up, h.p, rows: rows, into: u.p)
+            VectorOps.swiglu(g.p, u.p, count: rows * c.ffnWidth)
+            MatMul.multiply(layer.down, g.p, rows: rows, into: h.p)
+            VectorOps.add(x.p, h.p, count: rows * d)
+        }
+        for s in steps { s.cache.commit(s.tokens.count) }
+
+        // Only the last row of each step needs logits.
+        let last = Scratch(steps.count * d)
+        let logits = Scratch(steps.count * c.vocabSize)
+        defer { last.free(); logits.free() }
+        var end = 0
+        for (i, s) in steps.enumerated() {
+            end += s.tokens.count
+            VectorOps.rmsNorm(x.p + (end - 1) * d, weight: weights.outputNorm, eps: c.rmsEps, count: d, into: last.p + i * d)
+        }
+        MatMul.multiply(weights.output, last.p, rows: steps.count, into: logits.p)
+        return (0..<steps.count).map { i in Array(UnsafeBufferPointer(start: logits.p + i * c.vocabSize, count: c.vocabSize)) }
+    }
+
+    /// Rotates adjacent pairs (llama.cpp's NORM mode; the GGUF's Q/K weights are pre-permuted for it).
+    @inline(__always)
+    static func rope(_ v: UnsafeMutablePointer<Float>, heads: Int, headDim: Int, cos: UnsafePointer<Float>, sin: UnsafePointer<Float>) {
+        for hh in 0..<heads {
+            let p = v + hh * headDim
+            for i in 0..<headDim / 2 {
+                let a = p[2 * i], b = p[2 * i + 1]
+                p[2 * i] = a * cos[i] - b * sin[i]
+                p[2 * i + 1] = a * sin[i] + b * cos[i]
+            }
+        }
+    }
+
+    /// Causal grouped-query attention of every row against its own sequence's cache.
+    private func attention(layer l: Int, rows: Int, rowStep: [Int], rowPos: [Int], caches: [KVCache],
+                           q: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>) {
+        let c = config
+        let d = c.width, kvw = c.kvWidth, hd = c.headDim
+        let group = c.heads / c.kvHeads
+        let scale = 1 / Float(hd).squareRoot()
+        rowStep.withUnsafeBufferPointer { rowStep in
+            rowPos.withUnsafeBufferPointer { rowPos in
+                parallelChunks(rows * c.heads, grain: 4) { range in
+                    let maxLen = range.map { rowPos[$0 / c.heads] + 1 }.max() ?? 0
+                    let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(1, maxLen))
+                    defer { scores.deallocate() }
+                    for item in range {
+                        let r = item / c.heads, hh = item % c.heads
+                        let cache = caches[rowStep[r]]
+                        let len = rowPos[r] + 1
+                        let qh = q + r * d + hh * hd
+                        let kv = (hh / group) * hd
+                        let keys = cache.keys[l] + kv, values = cache.values[l] + kv
+                        for s in 0..<len { scores[s] = VectorOps.dot(qh, keys + s * kvw, count: hd) * scale }
+                        VectorOps.softmax(scores, count: len)
+                        let o = out + r * d + hh * hd
+                        o.initialize(repeating: 0, count: hd)
+                        for s in 0..<len { VectorOps.axpy(scores[s], values + s * kvw, o, count: hd) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A heap buffer of floats for one forward step.
+struct Scratch {
+    let p: UnsafeMutablePointer<Float>
+    init(_ n: Int) { p = .allocate(capacity: max(1, n)) }
+    func free() { p.deallocate() }
+}
+
+/// A request the engine cannot carry out, e.g. a token outside the vocabulary; the message says which.
+public struct EngineError: Error, CustomStringConvertible, Equatable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
