@@ -1,1 +1,1 @@
-print("modeld: see issue 4")
+print("x")

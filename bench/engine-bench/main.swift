@@ -1,20 +1,13 @@
 import Engine
 import Foundation
-let m = try LlamaModel(path: "models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
-for threads in [1, 2] {
-EngineThreads.set(threads)
-let cache = m.makeCache()
-var t0 = Date()
-var logits = try m.forward([.init(cache: cache, tokens: [6403, 1980, 253, 655])])[0]
-let top = logits.enumerated().sorted { $0.element > $1.element }.prefix(5).map { ($0.offset, $0.element) }
-print(top, Date().timeIntervalSince(t0))
-var out: [Int32] = []
-t0 = Date()
-for _ in 0..<40 {
-    let next = Int32(logits.indices.max { logits[$0] < logits[$1] }!)
-    out.append(next)
-    logits = try m.forward([.init(cache: cache, tokens: [next])])[0]
-}
-let dt = Date().timeIntervalSince(t0)
-print(out, String(format: "%.1f tok/s", 40 / dt))
+let g = try GGUFFile(path: "models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+let m = QuantMatrix(g, g.tensorInfo("blk.0.ffn_gate.weight")!)
+let x = UnsafeMutablePointer<Float>.allocate(capacity: m.cols * 8); for i in 0..<m.cols * 8 { x[i] = Float(i % 7) * 0.1 - 0.3 }
+let y = UnsafeMutablePointer<Float>.allocate(capacity: m.rows * 8)
+EngineThreads.set(1)
+for round in 0..<3 {
+  var t0 = Date(); for _ in 0..<500 { KernelBench.fused(m, x, y) }; let a = Date().timeIntervalSince(t0) / 500
+  t0 = Date(); for _ in 0..<500 { MatMul.multiply(m, x, rows: 1, into: y) }; let b = Date().timeIntervalSince(t0) / 500
+  t0 = Date(); for _ in 0..<100 { MatMul.multiply(m, x, rows: 8, into: y) }; let c = Date().timeIntervalSince(t0) / 100
+  print(String(format: "fused %.0f us, tile1 %.0f us, tile8 %.0f us (%.0f us/row)", a*1e6, b*1e6, c*1e6, c*1e6/8))
 }

@@ -27,35 +27,39 @@ public enum MatMul {
             for t in 0..<n { ActivationLayout.permute(x + t * cols, count: cols, order: o.baseAddress!, into: xp + t * cols) }
         }
         let blocks = cols / 32
-        if n == 1 {
-            let xsum = UnsafeMutablePointer<Float>.allocate(capacity: blocks)
-            defer { xsum.deallocate() }
-            for b in 0..<blocks {
-                var s = SIMD8<Float>()
-                for k in 0..<4 { s += UnsafeRawPointer(xp + b * 32 + 8 * k).load(as: SIMD8<Float>.self) }
-                xsum[b] = s.sum()
-            }
-            let xs = UnsafePointer(xsum), xq = UnsafePointer(xp)
-            parallelChunks(w.rows, grain: 32) { range in
-                switch w.type {
-                case .q4_1: for r in range { y[r] = QuantDot.q4_1(w.row(r), xq, xs, blocks: blocks) }
-                case .q4_0: for r in range { y[r] = QuantDot.q4_0(w.row(r), xq, xs, blocks: blocks) }
-                case .q8_0: for r in range { y[r] = QuantDot.q8_0(w.row(r), xq, blocks: blocks) }
-                case .f32, .f16: break
-                }
-            }
-            return
+        // Per-row block sums of x: the Q4 offsets (m, or -8d) then cost one multiply per block.
+        let xsum = UnsafeMutablePointer<Float>.allocate(capacity: n * blocks)
+        defer { xsum.deallocate() }
+        for i in 0..<n * blocks {
+            var s = SIMD8<Float>()
+            for k in 0..<4 { s += UnsafeRawPointer(xp + i * 32 + 8 * k).load(as: SIMD8<Float>.self) }
+            xsum[i] = s.sum()
         }
-        let xq = UnsafePointer(xp)
-        parallelChunks(w.rows, grain: 8) { range in
+        let xs = UnsafePointer(xsum), xq = UnsafePointer(xp)
+        // Every row goes through the same arithmetic whatever the batch size, so a sequence's
+        // results do not depend on what else is in its batch.
+        parallelChunks(w.rows, grain: n == 1 ? 32 : 8) { range in
             for r in range {
                 var t0 = 0
                 while t0 < n {
                     let count = min(tile, n - t0)
+                    let out = y + t0 * w.rows + r
+                    let xt = xq + t0 * cols, st = xs + t0 * blocks
+                    if count == 1 {
+                        // Same arithmetic as the tile kernels, with the accumulators in registers.
+                        switch w.type {
+                        case .q4_1: out.pointee = QuantDot.q4_1(w.row(r), xt, st, blocks: blocks)
+                        case .q4_0: out.pointee = QuantDot.q4_0(w.row(r), xt, st, blocks: blocks)
+                        case .q8_0: out.pointee = QuantDot.q8_0(w.row(r), xt, blocks: blocks)
+                        case .f32, .f16: break
+                        }
+                        t0 += 1
+                        continue
+                    }
                     switch w.type {
-                    case .q4_1: QuantTile.q4_1(w.row(r), xq + t0 * cols, cols: cols, count: count, y + t0 * w.rows + r, stride: w.rows)
-                    case .q4_0: QuantTile.q4_0(w.row(r), xq + t0 * cols, cols: cols, count: count, y + t0 * w.rows + r, stride: w.rows)
-                    case .q8_0: QuantTile.q8_0(w.row(r), xq + t0 * cols, cols: cols, count: count, y + t0 * w.rows + r, stride: w.rows)
+                    case .q4_1: QuantTile.q4_1(w.row(r), xt, st, cols: cols, count: count, out, stride: w.rows)
+                    case .q4_0: QuantTile.q4_0(w.row(r), xt, st, cols: cols, count: count, out, stride: w.rows)
+                    case .q8_0: QuantTile.q8_0(w.row(r), xt, cols: cols, count: count, out, stride: w.rows)
                     case .f32, .f16: break
                     }
                     t0 += count
@@ -78,72 +82,83 @@ public enum MatMul {
     }
 }
 
-/// One weight row against up to `MatMul.tile` activation rows, decoding each block once.
+/// One weight row against up to `MatMul.tile` activation rows (in `ActivationLayout` order): each
+/// block is decoded once, then multiplied with every row of the tile. A row's sum is formed the
+/// same way for any tile size.
 enum QuantTile {
     @inline(__always)
-    static func run(_ count: Int, _ x: UnsafePointer<Float>, cols: Int, blocks: Int,
-                    _ y: UnsafeMutablePointer<Float>, stride: Int,
-                    decode: (Int) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)) {
-        var acc = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(),
-                   SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
-        let xr = UnsafeRawPointer(x)
-        let rowStride = cols * 4
-        for b in 0..<blocks {
-            let (w0, w1, w2, w3) = decode(b)
-            let base = xr + b * 128
-            @inline(__always) func fma(_ a: inout SIMD8<Float>, _ t: Int) {
-                let p = base + t * rowStride
-                a.addProduct(w0, p.load(as: SIMD8<Float>.self))
-                a.addProduct(w1, p.load(fromByteOffset: 32, as: SIMD8<Float>.self))
-                a.addProduct(w2, p.load(fromByteOffset: 64, as: SIMD8<Float>.self))
-                a.addProduct(w3, p.load(fromByteOffset: 96, as: SIMD8<Float>.self))
+    static func q4_1(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ xsum: UnsafePointer<Float>, cols: Int, count: Int, _ y: UnsafeMutablePointer<Float>, stride: Int) {
+        let blocks = cols / 32
+        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: MatMul.tile) { acc in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: MatMul.tile) { off in
+                for t in 0..<count { acc[t] = SIMD8(); off[t] = 0 }
+                let xr = UnsafeRawPointer(x)
+                for b in 0..<blocks {
+                    let blk = row + b * 20
+                    let d = SIMD8<Float>(repeating: BlockDecoding.half(blk)), m = BlockDecoding.half(blk + 2)
+                    let (q0, q1, q2, q3) = QuantDot.nibbles(blk + 4)
+                    for t in 0..<count {
+                        let p = xr + (t * cols + b * 32) * 4
+                        var s = q0 * p.load(as: SIMD8<Float>.self)
+                        s.addProduct(q1, p.load(fromByteOffset: 32, as: SIMD8<Float>.self))
+                        s.addProduct(q2, p.load(fromByteOffset: 64, as: SIMD8<Float>.self))
+                        s.addProduct(q3, p.load(fromByteOffset: 96, as: SIMD8<Float>.self))
+                        acc[t].addProduct(s, d)
+                        off[t] += m * xsum[t * blocks + b]
+                    }
+                }
+                for t in 0..<count { y[t * stride] = acc[t].sum() + off[t] }
             }
-            fma(&acc.0, 0)
-            if count > 1 { fma(&acc.1, 1) }
-            if count > 2 { fma(&acc.2, 2) }
-            if count > 3 { fma(&acc.3, 3) }
-            if count > 4 { fma(&acc.4, 4) }
-            if count > 5 { fma(&acc.5, 5) }
-            if count > 6 { fma(&acc.6, 6) }
-            if count > 7 { fma(&acc.7, 7) }
-        }
-        y[0] = acc.0.sum()
-        if count > 1 { y[stride] = acc.1.sum() }
-        if count > 2 { y[2 * stride] = acc.2.sum() }
-        if count > 3 { y[3 * stride] = acc.3.sum() }
-        if count > 4 { y[4 * stride] = acc.4.sum() }
-        if count > 5 { y[5 * stride] = acc.5.sum() }
-        if count > 6 { y[6 * stride] = acc.6.sum() }
-        if count > 7 { y[7 * stride] = acc.7.sum() }
-    }
-
-    @inline(__always)
-    static func q4_1(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, cols: Int, count: Int, _ y: UnsafeMutablePointer<Float>, stride: Int) {
-        run(count, x, cols: cols, blocks: cols / 32, y, stride: stride) { b in
-            let blk = row + b * 20
-            let d = SIMD8<Float>(repeating: BlockDecoding.half(blk)), m = SIMD8<Float>(repeating: BlockDecoding.half(blk + 2))
-            let (q0, q1, q2, q3) = QuantDot.nibbles(blk + 4)
-            return (q0 * d + m, q1 * d + m, q2 * d + m, q3 * d + m)
         }
     }
 
     @inline(__always)
-    static func q4_0(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, cols: Int, count: Int, _ y: UnsafeMutablePointer<Float>, stride: Int) {
-        run(count, x, cols: cols, blocks: cols / 32, y, stride: stride) { b in
-            let blk = row + b * 18
-            let d = SIMD8<Float>(repeating: BlockDecoding.half(blk)), m = -8 * d
-            let (q0, q1, q2, q3) = QuantDot.nibbles(blk + 2)
-            return (q0 * d + m, q1 * d + m, q2 * d + m, q3 * d + m)
+    static func q4_0(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ xsum: UnsafePointer<Float>, cols: Int, count: Int, _ y: UnsafeMutablePointer<Float>, stride: Int) {
+        let blocks = cols / 32
+        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: MatMul.tile) { acc in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: MatMul.tile) { off in
+                for t in 0..<count { acc[t] = SIMD8(); off[t] = 0 }
+                let xr = UnsafeRawPointer(x)
+                for b in 0..<blocks {
+                    let blk = row + b * 18
+                    let dd = BlockDecoding.half(blk)
+                    let d = SIMD8<Float>(repeating: dd), m = -8 * dd
+                    let (q0, q1, q2, q3) = QuantDot.nibbles(blk + 2)
+                    for t in 0..<count {
+                        let p = xr + (t * cols + b * 32) * 4
+                        var s = q0 * p.load(as: SIMD8<Float>.self)
+                        s.addProduct(q1, p.load(fromByteOffset: 32, as: SIMD8<Float>.self))
+                        s.addProduct(q2, p.load(fromByteOffset: 64, as: SIMD8<Float>.self))
+                        s.addProduct(q3, p.load(fromByteOffset: 96, as: SIMD8<Float>.self))
+                        acc[t].addProduct(s, d)
+                        off[t] += m * xsum[t * blocks + b]
+                    }
+                }
+                for t in 0..<count { y[t * stride] = acc[t].sum() + off[t] }
+            }
         }
     }
 
     @inline(__always)
     static func q8_0(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, cols: Int, count: Int, _ y: UnsafeMutablePointer<Float>, stride: Int) {
-        run(count, x, cols: cols, blocks: cols / 32, y, stride: stride) { b in
-            let blk = row + b * 34
-            let d = SIMD8<Float>(repeating: BlockDecoding.half(blk))
-            let (q0, q1, q2, q3) = QuantDot.bytes(blk + 2)
-            return (q0 * d, q1 * d, q2 * d, q3 * d)
+        let blocks = cols / 32
+        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: MatMul.tile) { acc in
+            for t in 0..<count { acc[t] = SIMD8() }
+            let xr = UnsafeRawPointer(x)
+            for b in 0..<blocks {
+                let blk = row + b * 34
+                let d = SIMD8<Float>(repeating: BlockDecoding.half(blk))
+                let (q0, q1, q2, q3) = QuantDot.bytes(blk + 2)
+                for t in 0..<count {
+                    let p = xr + (t * cols + b * 32) * 4
+                    var s = q0 * p.load(as: SIMD8<Float>.self)
+                    s.addProduct(q1, p.load(fromByteOffset: 32, as: SIMD8<Float>.self))
+                    s.addProduct(q2, p.load(fromByteOffset: 64, as: SIMD8<Float>.self))
+                    s.addProduct(q3, p.load(fromByteOffset: 96, as: SIMD8<Float>.self))
+                    acc[t].addProduct(s, d)
+                }
+            }
+            for t in 0..<count { y[t * stride] = acc[t].sum() }
         }
     }
 }

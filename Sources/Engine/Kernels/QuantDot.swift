@@ -77,7 +77,7 @@ enum QuantDot {
             t.addProduct(q2, xp.load(fromByteOffset: 64, as: SIMD8<Float>.self))
             t.addProduct(q3, xp.load(fromByteOffset: 96, as: SIMD8<Float>.self))
             acc.addProduct(t, SIMD8(repeating: d))
-            offset -= 8 * d * xsum[b]
+            offset += (-8 * d) * xsum[b]
             blk += 18
             xp += 128
         }

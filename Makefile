@@ -1,0 +1,41 @@
+# infer — build, test and run. `make test` and `make run` are the only set-up a user needs.
+MODELS_DIR ?= $(CURDIR)/models
+export INFER_MODELS_DIR := $(MODELS_DIR)
+SWIFT ?= swift
+
+.PHONY: all build release deps models test run bench clean
+
+all: build
+
+deps:
+	scripts/install-deps.sh
+
+models: deps
+	scripts/fetch-models.sh "$(MODELS_DIR)"
+
+build:
+	$(SWIFT) build
+
+release:
+	$(SWIFT) build -c release
+
+## Every test: unit tests of the engine against the reference outputs, and the rest of the suite.
+test: models
+	$(SWIFT) test
+
+## Builds in release mode and runs the engine by hand on the default models.
+run: models release
+	@echo "== modeld generate (SmolLM2-135M-Instruct, chat, greedy) =="
+	.build/release/modeld generate --chat --max-tokens 64 --prompt "What is the capital of France?"
+	@echo "== modeld embed (all-MiniLM-L6-v2) =="
+	.build/release/modeld embed "hello world" | cut -c1-120
+	@echo
+	@echo "Try: .build/release/modeld generate --chat --temperature 0.7 --prompt 'Tell me a story'"
+	@echo "     .build/release/modeld embed 'some text' 'another text'"
+
+## Engine benchmark (release build): decode, batching, prefill, embeddings, RSS; with peers when installed.
+bench: models release
+	bench/run-engine-bench.sh
+
+clean:
+	rm -rf .build
