@@ -14,7 +14,9 @@ public final class BPETokenizer: Sendable {
     private let tokens: [String]
     private let vocab: [String: Int32]
     private let special: [Bool]
-    /// The vocabulary id of each byte's one-character token.
+    /// The vocabulary id of each byte's one-character token, -1 for the few bytes a vocabulary may
+    /// lack (SmolLM's has no token for 0xC0, 0xC1, 0xF5...0xFF and some control bytes): like Hugging
+    /// Face's BPE without an unknown token, `encode` drops such bytes.
     private let byteIDs: [Int32]
     /// (left id << 32 | right id) -> (rank << 32 | merged id).
     private let merges: [UInt64: UInt64]
@@ -62,10 +64,12 @@ public final class BPETokenizer: Sendable {
         byteIDs.reserveCapacity(256)
         for b in 0..<256 {
             let s = ByteLevel.string(forByte: UInt8(b))
-            guard let id = vocab[s] else {
+            let id = vocab[s]
+            // Printable ASCII must be there, or this is not a byte-level vocabulary at all.
+            guard id != nil || !(0x20...0x7E).contains(b) else {
                 throw ModelFileError("tokenizer vocabulary has no token for byte 0x\(String(b, radix: 16)) (\"\(s)\"); it is not a byte-level BPE vocabulary")
             }
-            byteIDs.append(id)
+            byteIDs.append(id ?? -1)
         }
         self.byteIDs = byteIDs
 
@@ -256,14 +260,22 @@ public final class BPETokenizer: Sendable {
     /// appends the resulting ids.
     private func bpe(_ bytes: UnsafeBufferPointer<UInt8>, _ word: Range<Int>, _ st: inout EncodeState,
                      _ out: inout [Int32]) {
-        let n = word.count
-        if n == 1 { out.append(byteIDs[Int(bytes[word.lowerBound])]); return }
+        if word.count == 1 {
+            let id = byteIDs[Int(bytes[word.lowerBound])]
+            if id >= 0 { out.append(id) }
+            return
+        }
         st.symbols.removeAll(keepingCapacity: true)
         st.next.removeAll(keepingCapacity: true)
         st.prev.removeAll(keepingCapacity: true)
         st.heap.removeAll(keepingCapacity: true)
-        for (k, i) in word.enumerated() {
-            st.symbols.append(byteIDs[Int(bytes[i])])
+        for i in word {
+            let id = byteIDs[Int(bytes[i])]
+            if id >= 0 { st.symbols.append(id) }
+        }
+        let n = st.symbols.count
+        if n == 0 { return }
+        for k in 0..<n {
             st.prev.append(Int32(k - 1))
             st.next.append(k + 1 < n ? Int32(k + 1) : -1)
         }
