@@ -11,8 +11,7 @@ public final class BPETokenizer: Sendable {
     /// How text is cut into words before merging.
     public let preTokenizer: PreTokenizerKind
 
-    private let tokens: [String]
-    private let vocab: [String: Int32]
+    private let table: TokenTable
     private let special: [Bool]
     /// The vocabulary id of each byte's one-character token, -1 for the few bytes a vocabulary may
     /// lack (SmolLM's has no token for 0xC0, 0xC1, 0xF5...0xFF and some control bytes): like Hugging
@@ -49,12 +48,8 @@ public final class BPETokenizer: Sendable {
         self.bosID = bosID
         self.eosID = eosID
         self.preTokenizer = preTokenizer
-        self.tokens = tokens
-
-        var vocab: [String: Int32] = [:]
-        vocab.reserveCapacity(tokens.count)
-        for (i, t) in tokens.enumerated() { vocab[t] = Int32(i) }
-        self.vocab = vocab
+        let table = TokenTable(tokens)
+        self.table = table
 
         var special = [Bool](repeating: false, count: tokens.count)
         for (i, type) in tokenTypes.enumerated() where type == 3 { special[i] = true }
@@ -64,7 +59,7 @@ public final class BPETokenizer: Sendable {
         byteIDs.reserveCapacity(256)
         for b in 0..<256 {
             let s = ByteLevel.string(forByte: UInt8(b))
-            let id = vocab[s]
+            let id = table.find(s)
             // Printable ASCII must be there, or this is not a byte-level vocabulary at all.
             guard id != nil || !(0x20...0x7E).contains(b) else {
                 throw ModelFileError("tokenizer vocabulary has no token for byte 0x\(String(b, radix: 16)) (\"\(s)\"); it is not a byte-level BPE vocabulary")
@@ -76,19 +71,20 @@ public final class BPETokenizer: Sendable {
         var mergeTable: [UInt64: UInt64] = [:]
         mergeTable.reserveCapacity(merges.count)
         for (rank, merge) in merges.enumerated() {
-            guard let space = merge.utf8.firstIndex(of: 0x20) else {
-                throw ModelFileError("tokenizer merge \(rank) \"\(merge)\" is not two tokens separated by a space")
+            var merge = merge
+            let problem: String? = merge.withUTF8 { utf8 in
+                guard let space = utf8.firstIndex(of: 0x20) else { return "is not two tokens separated by a space" }
+                let left = UnsafeBufferPointer(rebasing: utf8[..<space])
+                let right = UnsafeBufferPointer(rebasing: utf8[(space + 1)...])
+                guard let a = table.find(left), let b = table.find(right) else {
+                    return "names a token that is not in the vocabulary"
+                }
+                guard let m = table.find(left, right) else { return "makes a token that is not in the vocabulary" }
+                // A repeated pair keeps its last rank, as Hugging Face's BPE does.
+                mergeTable[UInt64(UInt32(a)) << 32 | UInt64(UInt32(b))] = UInt64(rank) << 32 | UInt64(UInt32(m))
+                return nil
             }
-            let left = String(merge[..<space])
-            let right = String(merge[merge.utf8.index(after: space)...])
-            guard let a = vocab[left], let b = vocab[right] else {
-                throw ModelFileError("tokenizer merge \(rank) \"\(merge)\" names a token that is not in the vocabulary")
-            }
-            guard let m = vocab[left + right] else {
-                throw ModelFileError("tokenizer merge \(rank) \"\(merge)\" makes \"\(left + right)\", which is not in the vocabulary")
-            }
-            // A repeated pair keeps its last rank, as Hugging Face's BPE does.
-            mergeTable[UInt64(UInt32(a)) << 32 | UInt64(UInt32(b))] = UInt64(rank) << 32 | UInt64(UInt32(m))
+            if let problem { throw ModelFileError("tokenizer merge \(rank) \"\(merge)\" \(problem)") }
         }
         self.merges = mergeTable
 
@@ -97,13 +93,14 @@ public final class BPETokenizer: Sendable {
         var offsets: [Int32] = [0]
         offsets.reserveCapacity(tokens.count + 1)
         var specials = [[(bytes: [UInt8], id: Int32)]](repeating: [], count: 256)
-        for (i, t) in tokens.enumerated() {
+        for i in 0..<tokens.count {
+            let utf8 = table.utf8(i)
             if special[i] {
-                let bytes = Array(t.utf8)
+                let bytes = Array(utf8)
                 decoded.append(contentsOf: bytes)
                 if let first = bytes.first { specials[Int(first)].append((bytes, Int32(i))) }
             } else {
-                decoded.append(contentsOf: ByteLevel.bytes(ofToken: t))
+                ByteLevel.appendBytes(ofTokenUTF8: utf8, to: &decoded)
             }
             guard decoded.count < Int(Int32.max) else { throw ModelFileError("tokenizer vocabulary is too large") }
             offsets.append(Int32(decoded.count))
@@ -155,7 +152,7 @@ public final class BPETokenizer: Sendable {
     }
 
     /// The number of tokens in the vocabulary.
-    public var vocabularySize: Int { tokens.count }
+    public var vocabularySize: Int { table.count }
 
     /// Whether `id` is a special (control) token, which `encode` only produces from its literal
     /// spelling and which `decode` writes as its text.
@@ -165,23 +162,23 @@ public final class BPETokenizer: Sendable {
 
     /// The id of a token given its vocabulary spelling (byte-level, e.g. `"Ġthe"`, or a special
     /// token's text such as `"<|im_end|>"`), or nil.
-    public func id(of token: String) -> Int32? { vocab[token] }
+    public func id(of token: String) -> Int32? { table.find(token) }
 
     /// The vocabulary spelling of a token, or nil for an id outside the vocabulary.
     public func token(_ id: Int32) -> String? {
-        id >= 0 && Int(id) < tokens.count ? tokens[Int(id)] : nil
+        id >= 0 && Int(id) < table.count ? table.string(Int(id)) : nil
     }
 
     /// The bytes a token stands for (a special token's are its UTF-8 text); empty for an id
     /// outside the vocabulary. May be part of a multi-byte character.
     public func tokenBytes(_ id: Int32) -> [UInt8] {
-        guard id >= 0, Int(id) < tokens.count else { return [] }
+        guard id >= 0, Int(id) < table.count else { return [] }
         return Array(decodedBytes[Int(byteOffsets[Int(id)])..<Int(byteOffsets[Int(id) + 1])])
     }
 
     /// Appends the bytes of token `id` to `out` (nothing for an id outside the vocabulary).
     func appendBytes(of id: Int32, to out: inout [UInt8]) {
-        guard id >= 0, Int(id) < tokens.count else { return }
+        guard id >= 0, Int(id) < table.count else { return }
         out.append(contentsOf: decodedBytes[Int(byteOffsets[Int(id)])..<Int(byteOffsets[Int(id) + 1])])
     }
 

@@ -49,4 +49,30 @@ enum ByteLevel {
         }
         return out
     }
+
+    /// Appends the bytes a byte-level token spells, given the token's UTF-8 spelling.
+    static func appendBytes(ofTokenUTF8 utf8: ArraySlice<UInt8>, to out: inout [UInt8]) {
+        var i = utf8.startIndex
+        let end = utf8.endIndex
+        while i < end {
+            let b0 = utf8[i]
+            var length = 1
+            if b0 >= 0xF0 { length = 4 } else if b0 >= 0xE0 { length = 3 } else if b0 >= 0xC0 { length = 2 }
+            length = min(length, end - i)
+            if length == 2 {
+                let v = Int(b0 & 0x1F) << 6 | Int(utf8[i + 1] & 0x3F)
+                if v < scalarToByte.count, scalarToByte[v] >= 0 {
+                    out.append(UInt8(scalarToByte[v]))
+                    i += 2
+                    continue
+                }
+            } else if length == 1, b0 < 0x80, scalarToByte[Int(b0)] >= 0 {
+                out.append(UInt8(scalarToByte[Int(b0)]))
+                i += 1
+                continue
+            }
+            out.append(contentsOf: utf8[i..<(i + length)])
+            i += length
+        }
+    }
 }
