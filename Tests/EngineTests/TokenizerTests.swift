@@ -38,6 +38,15 @@ enum TokenizerFixtures {
         return dict.keys.sorted().map { TokenizerVector(text: $0, ids: dict[$0] ?? []) }
     }
 
+    /// smollm2_tokenizer_fuzz.json: random hard strings and Hugging Face's ids for them
+    /// (scripts/gen-tokenizer-fuzz.py).
+    static func fuzz() throws -> [TokenizerVector] {
+        struct Record: Decodable { let text: String; let ids: [Int32] }
+        // JSONDecoder, not JSONSerialization: the latter drops a leading U+FEFF from strings.
+        let records = try JSONDecoder().decode([Record].self, from: Data(contentsOf: try url("smollm2_tokenizer_fuzz.json")))
+        return records.map { TokenizerVector(text: $0.text, ids: $0.ids) }
+    }
+
     /// The prompts of smollm2_numpy_out.jsonl and their prompt_ids (lines that are not JSON
     /// records, such as the script's closing log line, are skipped).
     static func numpyPrompts() throws -> [TokenizerVector] {
@@ -55,6 +64,19 @@ enum TokenizerFixtures {
     func encodesReferenceVector(_ v: TokenizerVector) throws {
         let tok = try SmolLM2Tokenizer.tokenizer()
         #expect(tok.encode(v.text) == v.ids)
+    }
+
+    @Test func matchesHuggingFaceOnRandomStrings() throws {
+        let tok = try SmolLM2Tokenizer.tokenizer()
+        let cases = try TokenizerFixtures.fuzz()
+        #expect(cases.count > 300)
+        for v in cases {
+            let ids = tok.encode(v.text)
+            #expect(ids == v.ids, "\(v.text.debugDescription)")
+            var stream = tok.streamingDecoder()
+            let streamed = ids.map { stream.append($0) }.joined() + stream.flush()
+            #expect(streamed == tok.decode(ids), "\(v.text.debugDescription)")
+        }
     }
 
     @Test func fixturesHoldEveryVector() throws {
