@@ -259,3 +259,109 @@ enum TokenizerFixtures {
         }
     }
 }
+
+/// Tokenizer metadata checks, on small GGUF files written for the test.
+@Suite struct GGUFTokenizerMetadataTests {
+    enum Meta {
+        case string(String)
+        case strings([String])
+        case int32s([Int32])
+        case uint32(UInt32)
+    }
+
+    /// Writes a GGUF v3 file with this metadata and no tensors; returns its path.
+    static func writeGGUF(_ meta: [(String, Meta)]) throws -> String {
+        var d = Data()
+        func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { d.append(contentsOf: $0) } }
+        func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { d.append(contentsOf: $0) } }
+        func str(_ s: String) { u64(UInt64(s.utf8.count)); d.append(contentsOf: Array(s.utf8)) }
+        u32(0x4655_4747); u32(3); u64(0); u64(UInt64(meta.count))
+        for (key, value) in meta {
+            str(key)
+            switch value {
+            case .string(let s): u32(8); str(s)
+            case .strings(let a): u32(9); u32(8); u64(UInt64(a.count)); a.forEach(str)
+            case .int32s(let a): u32(9); u32(5); u64(UInt64(a.count)); a.forEach { u32(UInt32(bitPattern: $0)) }
+            case .uint32(let v): u32(4); u32(v)
+            }
+        }
+        let path = FileManager.default.temporaryDirectory
+            .appendingPathComponent("tokenizer-test-\(UUID().uuidString).gguf").path
+        try d.write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    static let tokens = BPERulesTests.vocabulary(["ab", "<|im_end|>"])
+
+    static func complete() -> [(String, Meta)] {
+        [("tokenizer.ggml.model", .string("gpt2")),
+         ("tokenizer.ggml.pre", .string("smollm")),
+         ("tokenizer.ggml.tokens", .strings(tokens)),
+         ("tokenizer.ggml.merges", .strings(["a b"])),
+         ("tokenizer.ggml.token_type", .int32s(tokens.map { $0 == "<|im_end|>" ? 3 : 1 })),
+         ("tokenizer.ggml.bos_token_id", .uint32(257)),
+         ("tokenizer.ggml.eos_token_id", .uint32(257))]
+    }
+
+    static func load(_ meta: [(String, Meta)]) throws -> BPETokenizer {
+        let path = try writeGGUF(meta)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        return try BPETokenizer(gguf: try GGUFFile(path: path))
+    }
+
+    /// The error loading this metadata gives.
+    static func error(_ meta: [(String, Meta)]) -> String {
+        do {
+            _ = try load(meta)
+            return "no error"
+        } catch let e as ModelFileError {
+            return e.message
+        } catch {
+            return "unexpected \(error)"
+        }
+    }
+
+    @Test func loadsCompleteMetadata() throws {
+        let tok = try Self.load(Self.complete())
+        #expect(tok.vocabularySize == 258)
+        #expect(tok.encode("ab<|im_end|>") == [256, 257])
+        #expect(tok.isSpecial(257))
+        #expect(tok.eosID == 257)
+        #expect(tok.preTokenizer == .smollm)
+    }
+
+    @Test(arguments: [
+        ("tokenizer.ggml.tokens", "metadata tokenizer.ggml.tokens is missing"),
+        ("tokenizer.ggml.merges", "metadata tokenizer.ggml.merges is missing"),
+        ("tokenizer.ggml.model", "metadata tokenizer.ggml.model is missing"),
+        ("tokenizer.ggml.eos_token_id", "metadata tokenizer.ggml.eos_token_id is missing"),
+    ])
+    func refusesMissingMetadata(_ key: String, _ expected: String) {
+        let got = Self.error(Self.complete().filter { $0.0 != key })
+        #expect(got.hasSuffix(".gguf: " + expected), "names the file and the key: \(got)")
+    }
+
+    @Test func refusesOtherTokenizerModels() {
+        var meta = Self.complete()
+        meta[0] = ("tokenizer.ggml.model", .string("llama"))
+        #expect(Self.error(meta).contains("tokenizer model is \"llama\"; only \"gpt2\" (byte-level BPE) is supported"))
+        meta = Self.complete()
+        meta[1] = ("tokenizer.ggml.pre", .string("llama3"))
+        #expect(Self.error(meta).contains("pre-tokenizer \"llama3\" is not supported"))
+        meta = Self.complete()
+        meta[2] = ("tokenizer.ggml.tokens", .int32s([1, 2]))
+        #expect(Self.error(meta).contains("tokenizer.ggml.tokens is not an array of strings"))
+        meta = Self.complete()
+        meta[3] = ("tokenizer.ggml.merges", .strings(["a c"]))
+        #expect(Self.error(meta).contains("merge 0 \"a c\" makes a token that is not in the vocabulary"))
+        #expect(Self.error(meta).contains(".gguf: "))
+    }
+
+    @Test func chatTemplateDefaultsToPlainChatML() throws {
+        let path = try Self.writeGGUF(Self.complete())
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let t = try ChatTemplate(gguf: try GGUFFile(path: path))
+        #expect(t.defaultSystemPrompt == nil)
+        #expect(t.render([ChatMessage(role: "user", content: "hi")]) == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n")
+    }
+}
