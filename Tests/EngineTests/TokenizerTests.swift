@@ -193,7 +193,7 @@ enum TokenizerFixtures {
 }
 
 /// A tiny hand-made vocabulary, to check the BPE rules without the model.
-@Suite struct BPERulesTests {
+@Suite struct TokenizerBPERulesTests {
     /// The 256 byte tokens, then `extra`.
     static func vocabulary(_ extra: [String]) -> [String] {
         (0..<256).map { ByteLevel.string(forByte: UInt8($0)) } + extra
@@ -291,7 +291,7 @@ enum TokenizerFixtures {
         return path
     }
 
-    static let tokens = BPERulesTests.vocabulary(["ab", "<|im_end|>"])
+    static let tokens = TokenizerBPERulesTests.vocabulary(["ab", "<|im_end|>"])
 
     static func complete() -> [(String, Meta)] {
         [("tokenizer.ggml.model", .string("gpt2")),

@@ -16,7 +16,9 @@ public struct ChatMessage: Sendable, Equatable {
 public struct ChatTemplateError: Error, CustomStringConvertible, Equatable {
     /// What is wrong with the template.
     public let message: String
+    /// An error with this message.
     public init(_ message: String) { self.message = message }
+    /// The message.
     public var description: String { message }
 }
 
