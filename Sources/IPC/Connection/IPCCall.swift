@@ -181,6 +181,32 @@ final class CallState: Sendable {
         return true
     }
 
+    /// Ends a running call because the server is going away: ERROR ``IPCErrorCode/interrupted``, then
+    /// the same as a cancel (task cancelled, cancel handlers run). The caller has removed it from the table.
+    func interrupt() {
+        let channel = connection.channel
+        let payload = connection.errorPayload(
+            code: IPCErrorCode.interrupted, message: "the server shut down while the call was running")
+        let taken = inner.withLock { inner -> (Bool, [@Sendable () -> Void], Task<Void, Never>?)? in
+            guard !inner.ended && !inner.cancelled else { return nil }
+            inner.cancelled = true
+            defer {
+                inner.cancelHandlers = []
+                inner.task = nil
+            }
+            let enqueued = channel.enqueue { buffer in
+                FrameEncoder.appendHeader(
+                    kind: .error, type: type, correlation: correlation, payloadLength: payload.count, to: &buffer)
+                buffer.append(contentsOf: payload)
+            }
+            return (enqueued == .mustFlush, inner.cancelHandlers, inner.task)
+        }
+        guard let (mustFlush, handlers, task) = taken else { return }
+        if mustFlush { channel.flush() }
+        task?.cancel()
+        for handler in handlers { handler() }
+    }
+
     func onCancel(_ body: @escaping @Sendable () -> Void) {
         let runNow = inner.withLock { inner -> Bool in
             if inner.cancelled { return true }

@@ -574,7 +574,10 @@ extension IPCClient: ChannelDelegate {
                 state.collected[correlation] = nil
                 return state.pending.removeValue(forKey: correlation)
             }
-            if let taken { fail([taken], with: .remote(code: error.code, message: error.message)) }
+            // Interrupted by a server shutting down: it may have been partly processed, like a lost connection.
+            let failure: IPCError = error.code == IPCErrorCode.interrupted
+                ? .connectionLost : .remote(code: error.code, message: error.message)
+            if let taken { fail([taken], with: failure) }
             return
         }
         // The server is draining and did not run the call: send it again on a new connection.
@@ -598,6 +601,9 @@ extension IPCClient: ChannelDelegate {
         let error = try? ErrorPayload(decoding: frame.payload)
         let code = error?.code ?? IPCErrorCode.protocolViolation
         let message = error?.message ?? "malformed connection ERROR"
+        if code == IPCErrorCode.shuttingDown {
+            return receiveGoAway(on: channel, message: message)
+        }
         let expected = "\(protocolName)/\(version)"
         let (failed, failure) = state.withLock { state -> ([Pending], IPCError) in
             var failed = takeSent(on: channel, &state)
@@ -622,6 +628,39 @@ extension IPCClient: ChannelDelegate {
         }
         fail(failed, with: failure)
         channel.close(.local(message))
+    }
+
+    /// The server closes gracefully: every call sent on `channel` and not answered was never read, so
+    /// it goes out again on the next connection.
+    private func receiveGoAway(on channel: SocketChannel, message: String) {
+        guard case let .success(loop) = loop else { return }
+        enum Reconnect { case none, now, after(UInt64) }
+        let reconnect = state.withLock { state -> Reconnect in
+            for (correlation, pending) in state.pending where pending.sentOn === channel {
+                state.pending[correlation]?.sentOn = nil
+                state.collected[correlation] = nil
+            }
+            guard state.current === channel else { return .none }
+            let wasReady = state.phase == .ready
+            state.current = nil
+            state.lastFailure = "\(path): \(message)"
+            guard !state.closed, state.hasQueued else {
+                state.phase = .idle
+                return .none
+            }
+            if wasReady {
+                // With socket activation the next instance's backlog takes the connection at once.
+                state.phase = .connecting
+                return .now
+            }
+            return Self.scheduleRetry(&state).map { .after($0) } ?? .none
+        }
+        channel.close(.local(message))
+        switch reconnect {
+        case .none: break
+        case .now: connect(loop)
+        case let .after(delay): loop.schedule(afterNanoseconds: delay) { [self] in retryConnect(loop) }
+        }
     }
 
     private func violation(_ message: String, on channel: SocketChannel) {

@@ -129,15 +129,18 @@ public final class IPCServer: Sendable {
 
     /// Shuts down gracefully: stops accepting, refuses new calls with ``IPCErrorCode/shuttingDown`` (which
     /// ``IPCClient`` retries on a new connection), waits up to `timeout` for calls in flight to be answered,
-    /// then closes every connection (cancelling calls still running).
+    /// then closes every connection: calls still running are cancelled and answered with
+    /// ``IPCErrorCode/interrupted``, and a last connection-level ``IPCErrorCode/shuttingDown`` tells each
+    /// client that anything else it sent was not read (so it can be sent to the next server).
     /// - Parameter timeout: Longest wait for calls in flight.
     public func drain(timeout: Duration) async {
         stopAccepting()
         draining.store(true, ordering: .sequentiallyConsistent)
         await waitUntilIdle(timeout: timeout)
-        let connections = state.withLock { Array($0.connections.values) }
+        let (connections, loop) = state.withLock { (Array($0.connections.values), $0.loop) }
+        guard let loop else { return }
         for connection in connections {
-            connection.shutdown()
+            loop.execute { connection.goAway() }
         }
     }
 

@@ -174,8 +174,26 @@ final class ServerConnection: ChannelDelegate {
         channel.close(.local(message), flushFirst: true)
     }
 
-    /// Closes the connection after writing what is queued (drain).
-    func shutdown() {
+    /// Ends the connection gracefully (the end of a drain); runs on the loop thread, so no frame is read
+    /// after the decision. Calls still running get ERROR ``IPCErrorCode/interrupted``; then a
+    /// connection-level ERROR ``IPCErrorCode/shuttingDown`` tells the client that whatever else it sent
+    /// was never read and may go to the next server; then the connection closes once that is written.
+    func goAway() {
+        channel.stopReading()
+        let running = calls.withLock { table in
+            let all = Array(table.values)
+            table.removeAll()
+            return all
+        }
+        for call in running {
+            call.interrupt()
+        }
+        server.callFinished(count: running.count)
+        let payload = errorPayload(code: IPCErrorCode.shuttingDown, message: "\(server.protocolName) is shutting down")
+        channel.send { buffer in
+            FrameEncoder.appendHeader(kind: .error, type: 0, correlation: 0, payloadLength: payload.count, to: &buffer)
+            buffer.append(contentsOf: payload)
+        }
         channel.close(.local("server shut down"), flushFirst: true)
     }
 }

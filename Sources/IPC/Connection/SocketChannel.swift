@@ -345,7 +345,8 @@ final class SocketChannel: LoopHandler {
         }
     }
 
-    private func stopReading() {
+    /// Stops reading; on the loop thread no frame is delivered after this returns.
+    func stopReading() {
         readStopped.store(true, ordering: .relaxed)
         io.withLock { state in
             guard state.reading else { return }

@@ -12,6 +12,8 @@ public enum IPCErrorCode {
     /// A frame header announced a payload above the server's maximum. The connection closes.
     public static let frameTooLarge: UInt16 = 4
     /// The server is draining and takes no new calls; the call was not processed and is safe to retry.
+    /// With correlation 0 (sent just before a graceful close): nothing the client sent after the calls
+    /// already answered was read, so every other call in flight on the connection may be sent again.
     public static let shuttingDown: UInt16 = 5
     /// The connection has too many calls in flight; the call was not processed.
     public static let overloaded: UInt16 = 6
@@ -23,6 +25,9 @@ public enum IPCErrorCode {
     public static let internalError: UInt16 = 9
     /// The service gave up because the call's deadline passed.
     public static let deadlineExceeded: UInt16 = 10
+    /// The server shut down while the call was running; it may have been partly processed.
+    /// ``IPCClient`` reports it as ``IPCError/connectionLost``.
+    public static let interrupted: UInt16 = 11
     /// The first code a service may define for itself.
     public static let firstServiceCode: UInt16 = 256
 
@@ -39,6 +44,7 @@ public enum IPCErrorCode {
         case badRequest: "bad request"
         case internalError: "internal error"
         case deadlineExceeded: "deadline exceeded"
+        case interrupted: "interrupted"
         default: nil
         }
     }

@@ -85,8 +85,10 @@ public struct WireReader: Sendable {
             throw WireError.lengthExceedsMaximum("\(what) length", length: UInt64(length), maximum: maxLength)
         }
         guard Int(length) <= remaining else {
+            let remainingAfterPrefix = remaining
             offset -= 4
-            throw WireError.lengthExceedsRemaining("\(what) length", length: UInt64(length), remaining: remaining)
+            throw WireError.lengthExceedsRemaining(
+                "\(what) length", length: UInt64(length), remaining: remainingAfterPrefix)
         }
         let range = offset..<(offset + Int(length))
         offset += Int(length)
@@ -148,9 +150,10 @@ public struct WireReader: Sendable {
         if minElementSize > 0 {
             let (needed, overflow) = Int(count).multipliedReportingOverflow(by: minElementSize)
             guard !overflow, needed <= remaining else {
+                let remainingAfterPrefix = remaining
                 offset -= 4
                 throw WireError.invalid(
-                    "element count \(count) (at least \(minElementSize) bytes each) exceeds remaining \(remaining) bytes")
+                    "element count \(count) (at least \(minElementSize) bytes each) exceeds remaining \(remainingAfterPrefix) bytes")
             }
         }
         return Int(count)
