@@ -13,8 +13,10 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "Engine", targets: ["Engine"]),
+        .library(name: "IPC", targets: ["IPC"]),
         .executable(name: "modeld", targets: ["modeld"]),
         .executable(name: "engine-bench", targets: ["engine-bench"]),
+        .executable(name: "ipc-bench", targets: ["ipc-bench"]),
     ],
     targets: [
         .target(
@@ -29,6 +31,27 @@ let package = Package(
             name: "engine-bench",
             dependencies: ["Engine"],
             path: "bench/engine-bench"
+        ),
+        // epoll and eventfd, which Swift's Glibc module does not map (headers only, nothing to link).
+        .systemLibrary(
+            name: "CEpoll",
+            path: "Sources/CEpoll"
+        ),
+        // Framing, connections and (later) the daemon runtime shared by every daemon. System modules only.
+        .target(
+            name: "IPC",
+            dependencies: ["CEpoll"],
+            path: "Sources/IPC"
+        ),
+        .executableTarget(
+            name: "ipc-bench",
+            dependencies: ["IPC"],
+            path: "bench/ipc-bench"
+        ),
+        .testTarget(
+            name: "IPCTests",
+            dependencies: ["IPC"],
+            resources: [.copy("Golden")]
         ),
         .testTarget(
             name: "EngineTests",
