@@ -19,7 +19,8 @@ public final class GGUFFile: @unchecked Sendable {
     /// Tensors in file order.
     public let tensors: [TensorInfo]
     public let alignment: Int
-    let file: MappedFile
+    /// The mapping the tensors are read from.
+    public let file: MappedFile
     private let index: [String: Int]
 
     /// The file's path.

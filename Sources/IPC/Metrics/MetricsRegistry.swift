@@ -1,0 +1,115 @@
+import Synchronization
+
+/// A daemon's own counters, gauges and histograms: cumulative, in memory, reset only when the
+/// daemon restarts (as Prometheus expects). Thread-safe; updating a series is one lock and one
+/// dictionary update.
+public final class MetricsRegistry: Sendable {
+    private let families = Mutex<[String: FamilyState]>([:])
+    private let order = Mutex<[String]>([])
+
+    public init() {}
+
+    private struct FamilyState {
+        let help: String
+        let kind: MetricKind
+        let buckets: [Double]
+        var series: [[MetricLabel]: Series] = [:]
+    }
+
+    fileprivate struct Series {
+        var value: Double = 0
+        var bucketCounts: [UInt64]
+        var count: UInt64 = 0
+    }
+
+    private func register(_ name: String, _ help: String, _ kind: MetricKind, _ buckets: [Double]) {
+        families.withLock { f in
+            if f[name] == nil {
+                f[name] = FamilyState(help: help, kind: kind, buckets: buckets)
+                order.withLock { $0.append(name) }
+            }
+        }
+    }
+
+    /// A counter (monotonic) named `name`.
+    public func counter(_ name: String, help: String) -> Counter {
+        register(name, help, .counter, [])
+        return Counter(registry: self, name: name)
+    }
+
+    /// A gauge (a value that goes up and down) named `name`.
+    public func gauge(_ name: String, help: String) -> Gauge {
+        register(name, help, .gauge, [])
+        return Gauge(registry: self, name: name)
+    }
+
+    /// A histogram with the given bucket upper bounds (ascending; +Inf is implied).
+    public func histogram(_ name: String, help: String, buckets: [Double]) -> Histogram {
+        register(name, help, .histogram, buckets.sorted())
+        return Histogram(registry: self, name: name)
+    }
+
+    fileprivate func update(_ name: String, _ labels: [MetricLabel], _ body: (inout Series, [Double]) -> Void) {
+        let key = labels.sorted()
+        families.withLock { f in
+            guard var fam = f[name] else { return }
+            var s = fam.series[key] ?? Series(bucketCounts: [UInt64](repeating: 0, count: fam.buckets.count))
+            body(&s, fam.buckets)
+            fam.series[key] = s
+            f[name] = fam
+        }
+    }
+
+    /// Every family with its series, in registration order; series sorted by labels.
+    public func snapshot() -> [MetricFamily] {
+        let names = order.withLock { $0 }
+        return families.withLock { f in
+            names.compactMap { name in
+                guard let fam = f[name] else { return nil }
+                let samples = fam.series.sorted { $0.key.lexicographicallyPrecedes($1.key) }.map {
+                    MetricSample(labels: $0.key, value: $0.value.value, bucketCounts: $0.value.bucketCounts, count: $0.value.count)
+                }
+                return MetricFamily(name: name, help: fam.help, kind: fam.kind, buckets: fam.buckets, samples: samples)
+            }
+        }
+    }
+
+    /// The current value of one counter or gauge series (0 when it has not been touched), for
+    /// summaries and tests.
+    public func value(_ name: String, _ labels: [MetricLabel] = []) -> Double {
+        families.withLock { $0[name]?.series[labels.sorted()]?.value ?? 0 }
+    }
+
+    /// A handle on a counter.
+    public struct Counter: Sendable {
+        let registry: MetricsRegistry
+        let name: String
+        /// Adds `amount` (≥ 0) to the series with these labels.
+        public func increment(_ labels: [MetricLabel] = [], by amount: Double = 1) {
+            guard amount >= 0 else { return }
+            registry.update(name, labels) { s, _ in s.value += amount }
+        }
+    }
+
+    /// A handle on a gauge.
+    public struct Gauge: Sendable {
+        let registry: MetricsRegistry
+        let name: String
+        public func set(_ value: Double, _ labels: [MetricLabel] = []) { registry.update(name, labels) { s, _ in s.value = value } }
+        public func add(_ delta: Double, _ labels: [MetricLabel] = []) { registry.update(name, labels) { s, _ in s.value += delta } }
+    }
+
+    /// A handle on a histogram.
+    public struct Histogram: Sendable {
+        let registry: MetricsRegistry
+        let name: String
+        /// Records one observation.
+        public func observe(_ value: Double, _ labels: [MetricLabel] = []) {
+            registry.update(name, labels) { s, buckets in
+                for (i, le) in buckets.enumerated() where value <= le { s.bucketCounts[i] += 1 }
+                s.value += value
+                s.count += 1
+            }
+        }
+    }
+}
