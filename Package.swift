@@ -13,10 +13,31 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "Engine", targets: ["Engine"]),
+        .library(name: "IPC", targets: ["IPC"]),
         .executable(name: "modeld", targets: ["modeld"]),
         .executable(name: "engine-bench", targets: ["engine-bench"]),
+        .executable(name: "runtime-probe", targets: ["runtime-probe"]),
     ],
     targets: [
+        // libsystemd (Debian's libsystemd-dev): socket activation, sd_notify, the watchdog.
+        .systemLibrary(
+            name: "CSystemd",
+            path: "Sources/CSystemd",
+            pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]
+        ),
+        // What every daemon shares: the runtime (settings, logging, sockets, readiness, drain) and IPC.
+        .target(
+            name: "IPC",
+            dependencies: ["CSystemd"],
+            path: "Sources/IPC"
+        ),
+        // A minimal daemon built on the runtime; the runtime tests start it as a real child process.
+        .executableTarget(
+            name: "runtime-probe",
+            dependencies: ["IPC"],
+            path: "Sources/runtime-probe"
+        ),
         .target(
             name: "Engine",
             swiftSettings: [.unsafeFlags(kernelFlags)]
@@ -34,6 +55,10 @@ let package = Package(
             name: "EngineTests",
             dependencies: ["Engine"],
             resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "RuntimeTests",
+            dependencies: ["IPC"]
         ),
     ]
 )
