@@ -17,8 +17,22 @@ let package = Package(
         .executable(name: "modeld", targets: ["modeld"]),
         .executable(name: "engine-bench", targets: ["engine-bench"]),
         .executable(name: "ipc-bench", targets: ["ipc-bench"]),
+        .executable(name: "runtime-probe", targets: ["runtime-probe"]),
     ],
     targets: [
+        // libsystemd (Debian's libsystemd-dev): socket activation, sd_notify, the watchdog.
+        .systemLibrary(
+            name: "CSystemd",
+            path: "Sources/CSystemd",
+            pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]
+        ),
+        // A minimal daemon built on the runtime; the runtime tests start it as a real child process.
+        .executableTarget(
+            name: "runtime-probe",
+            dependencies: ["IPC"],
+            path: "Sources/runtime-probe"
+        ),
         .target(
             name: "Engine",
             swiftSettings: [.unsafeFlags(kernelFlags)]
@@ -37,10 +51,11 @@ let package = Package(
             name: "CEpoll",
             path: "Sources/CEpoll"
         ),
-        // Framing, connections and (later) the daemon runtime shared by every daemon. System modules only.
+        // What every daemon shares: framing, connections, the runtime (settings, logging, sockets,
+        // readiness, drain), metrics, and each service's messages and client stub.
         .target(
             name: "IPC",
-            dependencies: ["CEpoll"],
+            dependencies: ["CEpoll", "CSystemd"],
             path: "Sources/IPC"
         ),
         .executableTarget(
@@ -57,6 +72,10 @@ let package = Package(
             name: "EngineTests",
             dependencies: ["Engine"],
             resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "RuntimeTests",
+            dependencies: ["IPC"]
         ),
     ]
 )
