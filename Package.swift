@@ -15,6 +15,8 @@ let package = Package(
         .library(name: "Engine", targets: ["Engine"]),
         .executable(name: "modeld", targets: ["modeld"]),
         .executable(name: "engine-bench", targets: ["engine-bench"]),
+        .library(name: "HTTP", targets: ["HTTP"]),
+        .executable(name: "http-bench", targets: ["http-bench"]),
     ],
     targets: [
         .target(
@@ -29,6 +31,21 @@ let package = Package(
             name: "engine-bench",
             dependencies: ["Engine"],
             path: "bench/engine-bench"
+        ),
+        // epoll(7) and eventfd(2) are not part of Swift's Glibc module; this target only exposes their headers.
+        .target(name: "CEpoll"),
+        .target(
+            name: "HTTP",
+            dependencies: ["CEpoll"]
+        ),
+        .executableTarget(
+            name: "http-bench",
+            dependencies: ["HTTP"],
+            path: "bench/http-bench"
+        ),
+        .testTarget(
+            name: "HTTPTests",
+            dependencies: ["HTTP"]
         ),
         .testTarget(
             name: "EngineTests",
