@@ -32,11 +32,11 @@ let package = Package(
             dependencies: ["Engine"],
             path: "bench/engine-bench"
         ),
-        // epoll(7) and eventfd(2) are not part of Swift's Glibc module; this target only exposes their headers.
-        .target(name: "CEpoll"),
+        // epoll(7), eventfd(2) and accept4(2) are not part of Swift's Glibc module; this target exposes them.
+        .target(name: "CLinuxIO"),
         .target(
             name: "HTTP",
-            dependencies: ["CEpoll"]
+            dependencies: ["CLinuxIO"]
         ),
         .executableTarget(
             name: "http-bench",
