@@ -1,3 +1,4 @@
+import CLinuxIO
 import Glibc
 
 /// The part of a connection that response writers touch from any thread, always under the connection's

@@ -1,3 +1,4 @@
+import CLinuxIO
 import Glibc
 
 /// Text forms of peer addresses, for `HTTPRequest.remoteAddress` (rate-limit keys, logs).

@@ -1,3 +1,4 @@
+import CLinuxIO
 import Glibc
 
 /// Opens listening TCP sockets for servers that are not handed one by systemd.
