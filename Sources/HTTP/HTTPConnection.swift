@@ -212,7 +212,6 @@ final class HTTPConnection: @unchecked Sendable {
         guard !isClosed, inFlight, id == requestCount else { return }
         inFlight = false
         handlerTask = nil
-        core.requestsServed.add(1, ordering: .relaxed)
         if failed {
             closeNow()
             return

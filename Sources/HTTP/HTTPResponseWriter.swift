@@ -51,6 +51,8 @@ public final class HTTPResponseWriter: Sendable {
             output.progress = .complete
             output.closeCallbacks = []
             guard output.isWritable else { return false }
+            // Counted before the bytes leave, so that a client that has read them sees the count.
+            connection.core.requestsServed.add(1, ordering: .relaxed)
             var head = output.takeScratch()
             ResponseHead.serialize(
                 into: &head, status: status, headers: headers,
@@ -154,6 +156,7 @@ public final class HTTPResponseWriter: Sendable {
             output.progress = .complete
             output.closeCallbacks = []
             guard output.isWritable else { return (false, false) }
+            connection.core.requestsServed.add(1, ordering: .relaxed)
             if mode == .chunked {
                 let ok = Self.lastChunk.withUnsafeBytes { output.send(fd, $0, limit: outputLimit) }
                 return (keepAlive, ok)
