@@ -6,11 +6,6 @@ extension Array where Element == UInt8 {
     }
 
     @inline(__always)
-    mutating func append(ascii text: StaticString) {
-        append(static: text)
-    }
-
-    @inline(__always)
     mutating func append(string: String) {
         var text = string
         text.withUTF8 { append(contentsOf: $0) }
@@ -36,16 +31,6 @@ extension Array where Element == UInt8 {
                 count += 1
             }
             for i in stride(from: count - 1, through: 0, by: -1) { append(raw[i]) }
-        }
-    }
-
-    mutating func appendHex(_ value: Int) {
-        let digits: StaticString = "0123456789abcdef"
-        var shift = 60
-        while shift > 0 && (value >> shift) & 0xF == 0 { shift -= 4 }
-        while shift >= 0 {
-            append(digits.utf8Start[(value >> shift) & 0xF])
-            shift -= 4
         }
     }
 

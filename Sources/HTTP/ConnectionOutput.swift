@@ -48,15 +48,15 @@ struct ConnectionOutput {
         closeCallbacks = []
     }
 
+    /// The scratch buffer (its bytes are raw storage: only what a serialiser reports written counts).
     mutating func takeScratch() -> [UInt8] {
         var buffer: [UInt8] = []
         swap(&buffer, &scratch)
-        buffer.removeAll(keepingCapacity: true)
         return buffer
     }
 
     mutating func returnScratch(_ buffer: [UInt8]) {
-        if buffer.capacity <= Self.retainedCapacity { scratch = buffer }
+        if buffer.count <= Self.retainedCapacity { scratch = buffer }
     }
 
     /// Sends `a`, `b` and `c` in order with one `sendmsg`, queueing whatever the socket does not take.

@@ -40,6 +40,8 @@ final class HTTPConnection: @unchecked Sendable {
     private var lingering = false
     private var isClosed = false
     private var requestCount: UInt64 = 0
+    /// A handler is running synchronously inside `dispatch`.
+    private var dispatching = false
     private var handlerTask: Task<Void, Never>?
 
     init(fd: Int32, generation: UInt32, loop: EventLoop, remoteAddress: String) {
@@ -184,10 +186,17 @@ final class HTTPConnection: @unchecked Sendable {
         output.withLock { $0.beginResponse(id) }
         let writer = HTTPResponseWriter(connection: self, requestID: id, request: request)
         let handler = core.handler
-        handlerTask = Task(executorPreference: loop) {
+        // The handler starts at once on this thread and runs until it first suspends; a handler that
+        // answers without suspending (a cache hit) is done before this returns. Its response completing
+        // re-enters `finishResponse`, which then leaves the next pipelined request to the loop in
+        // `processInput` instead of recursing.
+        dispatching = true
+        let task = Task.immediate(executorPreference: loop) {
             await handler(request, writer)
             writer.handlerReturned()
         }
+        dispatching = false
+        if inFlight && requestCount == id { handlerTask = task }
     }
 
     /// Called by the writer once the response is complete (queued in full), from any thread.
@@ -222,6 +231,7 @@ final class HTTPConnection: @unchecked Sendable {
         }
         timer = .idle
         deadline = loop.now &+ core.idleTimeout
+        if dispatching { return }  // `processInput`'s loop takes the next request
         processInput()
         if readPaused && !isClosed && parser.bufferedByteCount <= Self.pauseThreshold {
             readPaused = false
@@ -253,11 +263,13 @@ final class HTTPConnection: @unchecked Sendable {
         let date = loop.dateCache.headerLine()
         let ok = output.withLock { output -> Bool in
             var head = output.takeScratch()
-            ResponseHead.serialize(
+            let length = ResponseHead.serialize(
                 into: &head, status: status, headers: ["Content-Type": "application/json"],
                 framing: .length(body.count), keepAlive: false, http10: false, date: date)
             let ok = head.withUnsafeBytes { h in
-                body.withUnsafeBytes { b in output.send(fd, h, b, limit: core.limits.maxPendingOutputBytes) }
+                body.withUnsafeBytes { b in
+                    output.send(fd, UnsafeRawBufferPointer(rebasing: h[0..<length]), b, limit: core.limits.maxPendingOutputBytes)
+                }
             }
             output.returnScratch(head)
             return ok

@@ -34,9 +34,9 @@ final class HTTPDateCache: Sendable {
         gmtime_r(&t, &parts)
         var out: [UInt8] = []
         out.reserveCapacity(37)
-        out.append(ascii: "Date: ")
+        out.append(static: "Date: ")
         out.append(static: days[Int(parts.tm_wday) % 7])
-        out.append(ascii: ", ")
+        out.append(static: ", ")
         out.appendTwoDigits(Int(parts.tm_mday))
         out.append(ASCII.space)
         out.append(static: months[Int(parts.tm_mon) % 12])
@@ -48,7 +48,7 @@ final class HTTPDateCache: Sendable {
         out.appendTwoDigits(Int(parts.tm_min))
         out.append(ASCII.colon)
         out.appendTwoDigits(Int(parts.tm_sec))
-        out.append(ascii: " GMT\r\n")
+        out.append(static: " GMT\r\n")
         return out
     }
 }

@@ -54,14 +54,16 @@ public final class HTTPResponseWriter: Sendable {
             // Counted before the bytes leave, so that a client that has read them sees the count.
             connection.core.requestsServed.add(1, ordering: .relaxed)
             var head = output.takeScratch()
-            ResponseHead.serialize(
+            let length = ResponseHead.serialize(
                 into: &head, status: status, headers: headers,
                 framing: bodyless ? .none : .length(body.count),
                 keepAlive: keepAlive, http10: isHTTP10, date: date)
             let sendBody = !isHead && !bodyless
             let ok = head.withUnsafeBytes { h in
                 body.withUnsafeBytes { b in
-                    output.send(fd, h, sendBody ? b : UnsafeRawBufferPointer(start: nil, count: 0), limit: outputLimit)
+                    output.send(
+                        fd, UnsafeRawBufferPointer(rebasing: h[0..<length]),
+                        sendBody ? b : UnsafeRawBufferPointer(start: nil, count: 0), limit: outputLimit)
                 }
             }
             output.returnScratch(head)
@@ -99,10 +101,10 @@ public final class HTTPResponseWriter: Sendable {
             output.progress = .streaming(mode, keepAlive: keepAlive)
             guard output.isWritable else { return false }
             var head = output.takeScratch()
-            ResponseHead.serialize(
+            let length = ResponseHead.serialize(
                 into: &head, status: status, headers: headers, framing: framing,
                 keepAlive: keepAlive, http10: isHTTP10, date: date)
-            let ok = head.withUnsafeBytes { output.send(fd, $0, limit: outputLimit) }
+            let ok = head.withUnsafeBytes { output.send(fd, UnsafeRawBufferPointer(rebasing: $0[0..<length]), limit: outputLimit) }
             output.returnScratch(head)
             return ok
         }
@@ -121,15 +123,14 @@ public final class HTTPResponseWriter: Sendable {
             if bytes.isEmpty || mode == .discard { return .sent }
             let ok: Bool
             if mode == .chunked {
-                var prefix = output.takeScratch()
-                prefix.appendHex(bytes.count)
-                prefix.append(static: "\r\n")
-                ok = prefix.withUnsafeBytes { p in
-                    bytes.withUnsafeBytes { b in
-                        Self.crlf.withUnsafeBytes { c in output.send(fd, p, b, c, limit: outputLimit) }
+                ok = withUnsafeTemporaryAllocation(byteCount: 20, alignment: 1) { prefix in
+                    let length = Self.chunkPrefix(bytes.count, into: prefix)
+                    return bytes.withUnsafeBytes { b in
+                        Self.crlf.withUnsafeBytes { c in
+                            output.send(fd, UnsafeRawBufferPointer(rebasing: prefix[0..<length]), b, c, limit: outputLimit)
+                        }
                     }
                 }
-                output.returnScratch(prefix)
             } else {
                 ok = bytes.withUnsafeBytes { output.send(fd, $0, limit: outputLimit) }
             }
@@ -205,6 +206,22 @@ public final class HTTPResponseWriter: Sendable {
         case .complete:
             break
         }
+    }
+
+    /// Writes `size` in hex and CR LF; returns the length (at most 18 bytes).
+    private static func chunkPrefix(_ size: Int, into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        let digits: StaticString = "0123456789abcdef"
+        var shift = 60
+        while shift > 0 && (size >> shift) & 0xF == 0 { shift -= 4 }
+        var count = 0
+        while shift >= 0 {
+            buffer[count] = digits.utf8Start[(size >> shift) & 0xF]
+            count += 1
+            shift -= 4
+        }
+        buffer[count] = ASCII.cr
+        buffer[count + 1] = ASCII.lf
+        return count + 2
     }
 
     private static let crlf: [UInt8] = [ASCII.cr, ASCII.lf]

@@ -105,6 +105,9 @@ public final class HTTPServer: Sendable {
         while !core.loops.allSatisfy({ $0.finished.load(ordering: .acquiring) }) && clock.now < stopDeadline {
             try? await Task.sleep(for: .milliseconds(2))
         }
+        if core.loops.allSatisfy({ $0.finished.load(ordering: .acquiring) }) {
+            core.loops = []  // the loops refer to the core: break the cycle once their threads are gone
+        }
     }
 
     /// Whether ``drain(timeout:)`` has begun.
