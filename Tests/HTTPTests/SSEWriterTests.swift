@@ -16,7 +16,10 @@ struct SSEWriterTests {
     func encoding(data: String, event: String?, id: String?, wire: String) {
         #expect(String(decoding: SSEWriter.encode(data: data, event: event, id: id), as: UTF8.self) == wire)
     }
+}
 
+/// SSE over real sockets, in the serialized server suite.
+extension HTTPServerTests {
     @Test("events over a raw socket, with the event-stream headers")
     func overSocket() async throws {
         try await withServer(handler: { _, response in
