@@ -10,11 +10,18 @@ public struct HTTPMethod: RawRepresentable, Hashable, Sendable, ExpressibleByStr
 
     public var description: String { rawValue }
 
+    /// `GET`.
     public static let get: HTTPMethod = "GET"
+    /// `HEAD`.
     public static let head: HTTPMethod = "HEAD"
+    /// `POST`.
     public static let post: HTTPMethod = "POST"
+    /// `PUT`.
     public static let put: HTTPMethod = "PUT"
+    /// `DELETE`.
     public static let delete: HTTPMethod = "DELETE"
+    /// `PATCH`.
     public static let patch: HTTPMethod = "PATCH"
+    /// `OPTIONS`.
     public static let options: HTTPMethod = "OPTIONS"
 }

@@ -1,11 +1,25 @@
 // http-bench: the HTTP target alone, answering every request with a fixed ~300-byte JSON body (the size of
-// a small cached completion), for wrk. Usage: http-bench [port] [event-loops]; stops on SIGINT/SIGTERM.
+// a small cached completion), for wrk. Stops on SIGINT/SIGTERM.
+// Usage: http-bench [port] [event-loops] [mode]
+//   mode `direct` (default): answer at once; `yield`: suspend once on the loop first; `hop`: await an
+//   actor first (a round trip through the global executor, as an IPC reply would resume the handler).
 import Glibc
 import HTTP
 
 let arguments = CommandLine.arguments
 let port = arguments.count > 1 ? Int(arguments[1]) ?? 8088 : 8088
 let loops = arguments.count > 2 ? Int(arguments[2]) ?? HTTPServer.defaultEventLoopCount : HTTPServer.defaultEventLoopCount
+let mode = arguments.count > 3 ? arguments[3] : "direct"
+
+/// Stands in for another component the handler awaits (an IPC client's actor).
+actor Elsewhere {
+    var calls = 0
+    func call() -> Int {
+        calls += 1
+        return calls
+    }
+}
+let elsewhere = Elsewhere()
 
 // Signals are taken by sigwait below; block them before any thread starts so every thread inherits that.
 var signals = sigset_t()
@@ -39,6 +53,11 @@ do {
     fail("\(error)")
 }
 let server = HTTPServer(listenFD: listenFD, eventLoops: loops) { _, response in
+    switch mode {
+    case "yield": await Task.yield()
+    case "hop": _ = await elsewhere.call()
+    default: break
+    }
     try? response.respond(status: .ok, headers: ["Content-Type": "application/json"], body: body)
 }
 do {
@@ -46,7 +65,7 @@ do {
 } catch {
     fail("\(error)")
 }
-print("http-bench: listening on 127.0.0.1:\(TCPListener.localPort(of: listenFD) ?? port) with \(loops) event loops, \(body.count)-byte body")
+print("http-bench: listening on 127.0.0.1:\(TCPListener.localPort(of: listenFD) ?? port) with \(loops) event loops, \(body.count)-byte body, mode \(mode)")
 fflush(nil)
 
 var received: Int32 = 0
