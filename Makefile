@@ -3,7 +3,7 @@ MODELS_DIR ?= $(CURDIR)/models
 export INFER_MODELS_DIR := $(MODELS_DIR)
 SWIFT ?= swift
 
-.PHONY: all build release deps models test run bench clean
+.PHONY: all build release deps models test run bench bench-http clean
 
 all: build
 
@@ -36,6 +36,11 @@ run: models release
 ## Engine benchmark (release build): decode, batching, prefill, embeddings, RSS; with peers when installed.
 bench: models release
 	bench/run-engine-bench.sh
+
+## Raw HTTP benchmark (release build): the HTTP target against nginx, both under wrk -t2 -c64.
+bench-http:
+	scripts/install-deps.sh wrk nginx-light
+	bench/run-http-bench.sh
 
 clean:
 	rm -rf .build

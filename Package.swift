@@ -18,6 +18,8 @@ let package = Package(
         .executable(name: "engine-bench", targets: ["engine-bench"]),
         .executable(name: "ipc-bench", targets: ["ipc-bench"]),
         .executable(name: "runtime-probe", targets: ["runtime-probe"]),
+        .library(name: "HTTP", targets: ["HTTP"]),
+        .executable(name: "http-bench", targets: ["http-bench"]),
     ],
     targets: [
         // libsystemd (Debian's libsystemd-dev): socket activation, sd_notify, the watchdog.
@@ -67,6 +69,21 @@ let package = Package(
             name: "IPCTests",
             dependencies: ["IPC"],
             resources: [.copy("Golden")]
+        ),
+        // epoll(7), eventfd(2) and accept4(2) are not part of Swift's Glibc module; this target exposes them.
+        .target(name: "CLinuxIO"),
+        .target(
+            name: "HTTP",
+            dependencies: ["CLinuxIO"]
+        ),
+        .executableTarget(
+            name: "http-bench",
+            dependencies: ["HTTP"],
+            path: "bench/http-bench"
+        ),
+        .testTarget(
+            name: "HTTPTests",
+            dependencies: ["HTTP"]
         ),
         .testTarget(
             name: "EngineTests",

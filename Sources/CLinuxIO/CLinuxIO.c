@@ -1,0 +1,15 @@
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <string.h>
+#include "CLinuxIO.h"
+
+int clinuxio_accept4(int fd, struct sockaddr *address, socklen_t *length, int flags) {
+    return accept4(fd, address, length, flags);
+}
+
+void clinuxio_set_thread_name(const char *name) {
+    char truncated[16];
+    strncpy(truncated, name, sizeof truncated - 1);
+    truncated[sizeof truncated - 1] = 0;
+    pthread_setname_np(pthread_self(), truncated);
+}

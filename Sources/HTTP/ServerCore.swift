@@ -1,0 +1,49 @@
+import Synchronization
+
+/// What every event loop of one server shares: configuration, the handler, lifecycle flags and counters.
+final class ServerCore: @unchecked Sendable {
+    let listenFD: Int32
+    let limits: HTTPLimits
+    let handler: HTTPServer.Handler
+
+    let headerTimeout: UInt64
+    let bodyTimeout: UInt64
+    let idleTimeout: UInt64
+    let writeTimeout: UInt64
+    /// How long a connection closed after an error keeps reading (and discarding) so that the client
+    /// sees the error response instead of a reset.
+    let lingerTimeout: UInt64 = 2_000_000_000
+
+    let accepting = Atomic<Bool>(true)
+    let draining = Atomic<Bool>(false)
+
+    let openConnections = Atomic<Int>(0)
+    let acceptedConnections = Atomic<Int>(0)
+    let rejectedConnections = Atomic<Int>(0)
+    let requestsServed = Atomic<Int>(0)
+    let badRequests = Atomic<Int>(0)
+    let timeouts = Atomic<Int>(0)
+    let clientDisconnects = Atomic<Int>(0)
+
+    /// Set once by `HTTPServer.start()` before any loop runs; read-only afterwards.
+    var loops: [EventLoop] = []
+
+    init(listenFD: Int32, limits: HTTPLimits, handler: @escaping HTTPServer.Handler) {
+        self.listenFD = listenFD
+        self.limits = limits
+        self.handler = handler
+        headerTimeout = limits.headerReadTimeout.clampedNanoseconds
+        bodyTimeout = limits.bodyReadTimeout.clampedNanoseconds
+        idleTimeout = limits.idleTimeout.clampedNanoseconds
+        writeTimeout = limits.writeTimeout.clampedNanoseconds
+    }
+
+    var isDraining: Bool { draining.load(ordering: .relaxed) }
+
+    /// How often each loop checks its connections' deadlines: a quarter of the shortest timeout, kept
+    /// between 5 ms and 250 ms, so deadlines fire at most that late.
+    var sweepInterval: UInt64 {
+        let shortest = min(headerTimeout, bodyTimeout, idleTimeout, writeTimeout)
+        return min(max(shortest / 4, 5_000_000), 250_000_000)
+    }
+}
