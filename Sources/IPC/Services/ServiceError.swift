@@ -1,17 +1,17 @@
-/// Error codes the services put in ERROR frames, above the transport's own (`IPCErrorCode`, < 100).
+/// Error codes the services put in ERROR frames, from `IPCErrorCode.firstServiceCode` (256) up.
 /// frontd maps each to an HTTP status.
 public enum ServiceErrorCode {
     /// The model named in the request is not served here (HTTP 404).
-    public static let unknownModel: UInt16 = 100
+    public static let unknownModel: UInt16 = 256
     /// The request is well-formed but cannot be run: e.g. the prompt is longer than the model's
     /// context (HTTP 400).
-    public static let invalidRequest: UInt16 = 101
+    public static let invalidRequest: UInt16 = 257
     /// A parameter is out of range; the message starts with the parameter's name (HTTP 422).
-    public static let invalidParameter: UInt16 = 102
+    public static let invalidParameter: UInt16 = 258
     /// The queue is full; retry later (HTTP 503 with Retry-After).
-    public static let queueFull: UInt16 = 103
+    public static let queueFull: UInt16 = 259
     /// The model backend failed or is unavailable (HTTP 503).
-    public static let backendUnavailable: UInt16 = 104
+    public static let backendUnavailable: UInt16 = 260
 }
 
 /// The socket names and protocol names of the services, in one place.
