@@ -54,13 +54,11 @@ public final class IPCClient: Sendable {
         var type: UInt16
         var payload: [UInt8]
         var deadline: UInt64
-        var timer: LoopTimer?
         /// The connection the request was written to; nil while it waits for one.
         var sentOn: SocketChannel?
     }
 
     private struct State {
-        var nextCorrelation: UInt64 = 1
         var pending: [UInt64: Pending] = [:]
         /// CHUNK payloads received for unary calls, joined when END arrives.
         var collected: [UInt64: [UInt8]] = [:]
@@ -69,12 +67,18 @@ public final class IPCClient: Sendable {
         var backoff = IPCClient.initialBackoffNanoseconds
         var lastFailure: String?
         var closed = false
+        /// One timer per client, due at the earliest deadline (re-armed by each sweep), rather than one per
+        /// request: with equal timeouts a new request's deadline is never the earliest, so the hot path
+        /// never touches the loop's timer heap.
+        var sweepTimer: LoopTimer?
+        var sweepDeadline = UInt64.max
 
         var hasQueued: Bool { pending.values.contains { $0.sentOn == nil } }
     }
 
     private let loop: Result<EventLoop, SocketError>
     private let state = Mutex(State())
+    private let correlations = Atomic<UInt64>(1)
     private let helloFrame: [UInt8]
     private let maxOutputBuffer: Int
     /// Most bytes of CHUNKs collected for one unary call.
@@ -221,10 +225,7 @@ public final class IPCClient: Sendable {
     }
 
     private func nextCorrelation() -> UInt64 {
-        state.withLock { state in
-            defer { state.nextCorrelation &+= 1 }
-            return state.nextCorrelation
-        }
+        correlations.add(1, ordering: .relaxed).oldValue
     }
 
     private enum NextStep {
@@ -240,7 +241,7 @@ public final class IPCClient: Sendable {
         let next = state.withLock { state -> NextStep in
             guard !state.closed else { return .fail(.unavailable("client closed")) }
             var pending = Pending(sink: sink, type: type, payload: payload, deadline: deadline)
-            pending.timer = loop.schedule(at: deadline) { [self] in expire(correlation) }
+            armSweep(&state, for: deadline, loop)
             var next = NextStep.nothing
             if state.phase == .ready, let channel = state.current {
                 let enqueued = channel.enqueue { buffer in
@@ -290,17 +291,42 @@ public final class IPCClient: Sendable {
 
     // MARK: Ending requests
 
-    /// The deadline passed (on the loop thread).
-    private func expire(_ correlation: UInt64) {
-        let taken = state.withLock { state -> (Pending, IPCError)? in
-            guard let pending = state.pending.removeValue(forKey: correlation) else { return nil }
-            state.collected[correlation] = nil
-            let error = pending.sentOn != nil ? IPCError.timeout : .unavailable(Self.unavailableReason(state, path))
-            return (pending, error)
+    /// Makes sure the sweep timer fires by `deadline`.
+    private func armSweep(_ state: inout State, for deadline: UInt64, _ loop: EventLoop) {
+        guard deadline < state.sweepDeadline else { return }
+        if let timer = state.sweepTimer { loop.cancel(timer) }
+        state.sweepDeadline = deadline
+        state.sweepTimer = loop.schedule(at: deadline) { [weak self] in self?.sweep(loop) }
+    }
+
+    /// Fails the requests whose deadline passed and re-arms for the earliest left (on the loop thread).
+    private func sweep(_ loop: EventLoop) {
+        let expired = state.withLock { state -> [(UInt64, Pending, IPCError)] in
+            state.sweepTimer = nil
+            state.sweepDeadline = UInt64.max
+            let now = MonotonicClock.now()
+            var expired: [(UInt64, Pending, IPCError)] = []
+            var earliest = UInt64.max
+            for (correlation, pending) in state.pending {
+                if pending.deadline <= now {
+                    let error = pending.sentOn != nil
+                        ? IPCError.timeout : .unavailable(Self.unavailableReason(state, path))
+                    expired.append((correlation, pending, error))
+                } else {
+                    earliest = min(earliest, pending.deadline)
+                }
+            }
+            for (correlation, _, _) in expired {
+                state.pending[correlation] = nil
+                state.collected[correlation] = nil
+            }
+            if earliest != UInt64.max { armSweep(&state, for: earliest, loop) }
+            return expired
         }
-        guard let (pending, error) = taken else { return }
-        pending.sentOn?.send { Self.appendCancel(correlation, to: &$0) }
-        finish(pending, throwing: error)
+        for (correlation, pending, error) in expired {
+            pending.sentOn?.send { Self.appendCancel(correlation, to: &$0) }
+            finish(pending, throwing: error)
+        }
     }
 
     /// The caller gave up (task cancelled, stream dropped).
@@ -310,7 +336,6 @@ public final class IPCClient: Sendable {
             return state.pending.removeValue(forKey: correlation)
         }
         guard let pending = taken else { return }
-        if let timer = pending.timer, case let .success(loop) = loop { loop.cancel(timer) }
         pending.sentOn?.send { Self.appendCancel(correlation, to: &$0) }
         finish(pending, throwing: error)
     }
@@ -332,7 +357,7 @@ public final class IPCClient: Sendable {
         }
     }
 
-    /// Removes the requests written to `channel`, cancelling their timers.
+    /// Removes the requests written to `channel`.
     private func takeSent(on channel: SocketChannel, _ state: inout State) -> [Pending] {
         var taken: [Pending] = []
         for (correlation, pending) in state.pending where pending.sentOn === channel {
@@ -344,11 +369,6 @@ public final class IPCClient: Sendable {
     }
 
     private func fail(_ requests: [Pending], with error: IPCError) {
-        if case let .success(loop) = loop {
-            for request in requests {
-                if let timer = request.timer { loop.cancel(timer) }
-            }
-        }
         for request in requests { finish(request, throwing: error) }
     }
 
@@ -520,7 +540,6 @@ extension IPCClient: ChannelDelegate {
             return (pending, state.collected.removeValue(forKey: correlation))
         }
         guard let (pending, collected) = taken else { return }  // cancelled or timed out meanwhile
-        if let timer = pending.timer, case let .success(loop) = loop { loop.cancel(timer) }
         switch pending.sink {
         case let .unary(continuation):
             if var collected {
