@@ -429,6 +429,63 @@ public final class IPCClient: Sendable {
         return delay
     }
 
+    /// What to do, once the lock is released, so that queued requests get going.
+    private enum Kick {
+        case none
+        case flush(SocketChannel)
+        case connectNow
+        case retry(after: UInt64)
+    }
+
+    /// Writes the queued requests to the current connection when it is ready, or starts connecting when
+    /// idle; in the other phases the handshake will send them.
+    private static func kickQueued(_ state: inout State) -> Kick {
+        guard !state.closed, state.hasQueued else { return .none }
+        switch state.phase {
+        case .ready:
+            guard let channel = state.current else { return .none }
+            let queued = state.pending.filter { $0.value.sentOn == nil }.sorted { $0.key < $1.key }
+            let enqueued = channel.enqueue { buffer in
+                for (correlation, request) in queued {
+                    appendRequest(
+                        correlation, type: request.type, payload: request.payload, deadline: request.deadline,
+                        to: &buffer)
+                }
+            }
+            guard enqueued != .closed else { return .none }  // its close reconnects
+            for (correlation, _) in queued {
+                state.pending[correlation]?.sentOn = channel
+            }
+            return enqueued == .mustFlush ? .flush(channel) : .none
+        case .idle:
+            state.phase = .connecting
+            return .connectNow
+        case .connecting, .backoff, .handshaking:
+            return .none
+        }
+    }
+
+    /// The current connection is gone (its `current` already cleared): reconnect for queued requests —
+    /// at once if it had worked (socket activation queues us in the backlog), else after a backoff step.
+    private static func replaceCurrent(_ state: inout State, wasReady: Bool) -> Kick {
+        guard wasReady else {
+            state.phase = .connecting
+            return scheduleRetry(&state).map { .retry(after: $0) } ?? .none
+        }
+        state.phase = .idle
+        return kickQueued(&state)
+    }
+
+    private func perform(_ kick: Kick) {
+        guard case let .success(loop) = loop else { return }
+        switch kick {
+        case .none: break
+        case let .flush(channel): channel.flush()
+        case .connectNow: connect(loop)
+        case let .retry(delay): loop.schedule(afterNanoseconds: delay) { [self] in retryConnect(loop) }
+        }
+    }
+
     private func retryConnect(_ loop: EventLoop) {
         let go = state.withLock { state -> Bool in
             guard state.phase == .backoff else { return false }
@@ -470,9 +527,7 @@ extension IPCClient: ChannelDelegate {
     }
 
     func channelDidClose(_ channel: SocketChannel, reason: ChannelCloseReason) {
-        guard case let .success(loop) = loop else { return }
-        enum Reconnect { case none, now, after(UInt64) }
-        let (lost, reconnect) = state.withLock { state -> ([Pending], Reconnect) in
+        let (lost, kick) = state.withLock { state -> ([Pending], Kick) in
             let lost = takeSent(on: channel, &state)
             guard state.current === channel else { return (lost, .none) }
             let wasReady = state.phase == .ready
@@ -480,23 +535,10 @@ extension IPCClient: ChannelDelegate {
             if !wasReady {
                 state.lastFailure = "connection to \(path) \(reason) before HELLO_ACK"
             }
-            guard !state.closed, state.hasQueued else {
-                state.phase = .idle
-                return (lost, .none)
-            }
-            if wasReady {
-                // It worked until now: try again at once (socket activation queues us in the backlog).
-                state.phase = .connecting
-                return (lost, .now)
-            }
-            return (lost, Self.scheduleRetry(&state).map { .after($0) } ?? .none)
+            return (lost, Self.replaceCurrent(&state, wasReady: wasReady))
         }
         fail(lost, with: .connectionLost)
-        switch reconnect {
-        case .none: break
-        case .now: connect(loop)
-        case let .after(delay): loop.schedule(afterNanoseconds: delay) { [self] in retryConnect(loop) }
-        }
+        perform(kick)
     }
 
     private func receiveHelloAck(_ frame: Frame, on channel: SocketChannel) {
@@ -505,31 +547,15 @@ extension IPCClient: ChannelDelegate {
         else {
             return violation("HELLO_ACK does not echo \(protocolName)/\(version)", on: channel)
         }
-        let flush = state.withLock { state -> Bool? in
+        let kick = state.withLock { state -> Kick? in
             guard state.current === channel, state.phase == .handshaking else { return nil }
             state.phase = .ready
             state.backoff = Self.initialBackoffNanoseconds
             state.lastFailure = nil
-            let queued = state.pending.filter { $0.value.sentOn == nil }.sorted { $0.key < $1.key }
-            guard !queued.isEmpty else { return false }
-            let enqueued = channel.enqueue { buffer in
-                for (correlation, request) in queued {
-                    Self.appendRequest(
-                        correlation, type: request.type, payload: request.payload, deadline: request.deadline,
-                        to: &buffer)
-                }
-            }
-            guard enqueued != .closed else { return false }
-            for (correlation, _) in queued {
-                state.pending[correlation]?.sentOn = channel
-            }
-            return enqueued == .mustFlush
+            return Self.kickQueued(&state)
         }
-        switch flush {
-        case nil: violation("unexpected HELLO_ACK", on: channel)
-        case true?: channel.flush()
-        case false?: break
-        }
+        guard let kick else { return violation("unexpected HELLO_ACK", on: channel) }
+        perform(kick)
     }
 
     private func complete(_ frame: Frame, on channel: SocketChannel) {
@@ -587,7 +613,7 @@ extension IPCClient: ChannelDelegate {
             return violation("malformed ERROR payload for call \(frame.correlation)", on: channel)
         }
         let correlation = frame.correlation
-        guard error.code == IPCErrorCode.shuttingDown, case let .success(loop) = loop else {
+        guard error.code == IPCErrorCode.shuttingDown else {
             let taken = state.withLock { state -> Pending? in
                 guard state.pending[correlation]?.sentOn === channel else { return nil }
                 state.collected[correlation] = nil
@@ -600,20 +626,18 @@ extension IPCClient: ChannelDelegate {
             return
         }
         // The server is draining and did not run the call: send it again on a new connection.
-        let delay = state.withLock { state -> UInt64? in
-            guard state.pending[correlation]?.sentOn === channel else { return nil }
+        let kick = state.withLock { state -> Kick in
+            guard state.pending[correlation]?.sentOn === channel else { return .none }
             state.pending[correlation]?.sentOn = nil
             state.collected[correlation] = nil
-            if state.current === channel {
-                // Retire it: answers to its other calls still arrive; new requests wait for a new connection.
-                state.current = nil
-                state.phase = .connecting
-            }
-            guard state.phase == .connecting || state.phase == .idle else { return nil }
+            guard state.current === channel else { return Self.kickQueued(&state) }
+            // Retire it: answers to its other calls still arrive; new requests wait for a new connection,
+            // after a backoff step (a server that keeps accepting while it drains must not make us spin).
+            state.current = nil
             state.phase = .connecting
-            return Self.scheduleRetry(&state)
+            return Self.scheduleRetry(&state).map { .retry(after: $0) } ?? .none
         }
-        if let delay { loop.schedule(afterNanoseconds: delay) { [self] in retryConnect(loop) } }
+        perform(kick)
     }
 
     private func receiveConnectionError(_ frame: Frame, on channel: SocketChannel) {
@@ -652,34 +676,18 @@ extension IPCClient: ChannelDelegate {
     /// The server closes gracefully: every call sent on `channel` and not answered was never read, so
     /// it goes out again on the next connection.
     private func receiveGoAway(on channel: SocketChannel, message: String) {
-        guard case let .success(loop) = loop else { return }
-        enum Reconnect { case none, now, after(UInt64) }
-        let reconnect = state.withLock { state -> Reconnect in
+        let kick = state.withLock { state -> Kick in
             for (correlation, pending) in state.pending where pending.sentOn === channel {
                 state.pending[correlation]?.sentOn = nil
                 state.collected[correlation] = nil
             }
-            guard state.current === channel else { return .none }
-            let wasReady = state.phase == .ready
+            guard state.current === channel else { return Self.kickQueued(&state) }
             state.current = nil
             state.lastFailure = "\(path): \(message)"
-            guard !state.closed, state.hasQueued else {
-                state.phase = .idle
-                return .none
-            }
-            if wasReady {
-                // With socket activation the next instance's backlog takes the connection at once.
-                state.phase = .connecting
-                return .now
-            }
-            return Self.scheduleRetry(&state).map { .after($0) } ?? .none
+            return Self.replaceCurrent(&state, wasReady: state.phase == .ready)
         }
         channel.close(.local(message))
-        switch reconnect {
-        case .none: break
-        case .now: connect(loop)
-        case let .after(delay): loop.schedule(afterNanoseconds: delay) { [self] in retryConnect(loop) }
-        }
+        perform(kick)
     }
 
     private func violation(_ message: String, on channel: SocketChannel) {
