@@ -154,7 +154,8 @@ public final class IPCClient: Sendable {
     ///
     /// Yields each CHUNK's payload; END finishes the stream, yielding its payload first when it is not
     /// empty. A single REPLY is yielded as one element. Ending iteration early (or cancelling the consuming
-    /// task) sends CANCEL.
+    /// task) sends CANCEL. Pieces wait in the stream's buffer while the consumer lags; the server's pace
+    /// and the timeout bound how many.
     /// - Parameters:
     ///   - type: Message type.
     ///   - payload: Request payload.
