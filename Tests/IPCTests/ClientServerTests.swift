@@ -6,9 +6,9 @@ import Testing
 
 @Suite("IPC client and server over a real socket")
 struct ClientServerTests {
-    @Test("100 concurrent calls share one connection")
-    func concurrentCalls() async throws {
-        let server = try TestServer()
+    @Test("100 concurrent calls share one connection", arguments: [false, true])
+    func concurrentCalls(inlineHandlers: Bool) async throws {
+        let server = try TestServer(inlineHandlers: inlineHandlers)
         defer { removeDirectory(server.directory) }
         let client = server.client()
         try await withTimeout(.seconds(10)) {
@@ -163,10 +163,16 @@ struct ClientServerTests {
         }
         try server.start()
         let client = IPCClient(path: path, protocolName: "infer.test", version: 1)
+        let clock = ContinuousClock()
+        let start = clock.now
         let answer = try await client.call(type: 1, payload: [], timeout: .seconds(3))
+        let elapsed = clock.now - start
         var reader = WireReader(answer)
-        let milliseconds = try reader.readUInt32()
-        #expect(milliseconds > 2000 && milliseconds <= 3000)
+        let milliseconds = Int(try reader.readUInt32())
+        // What the server saw left, plus what the round trip took (bounded by it), is the timeout given.
+        let roundTrip = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+        #expect(milliseconds <= 3000)
+        #expect(milliseconds >= 3000 - roundTrip - 5)
         await server.drain(timeout: .milliseconds(100))
     }
 
@@ -373,6 +379,39 @@ struct ClientServerTests {
         #expect(try await call.value == bytes("slept"))
         #expect(await eventually { server.server.openConnections == 0 })
         close(server.fd)
+    }
+
+    @Test("typed messages round trip through call(_:returning:timeout:)")
+    func typedCall() async throws {
+        let server = try TestServer()
+        defer { removeDirectory(server.directory) }
+        let client = server.client()
+        let sum = try await client.call(AddRequest(numbers: [1, 2, 39]), returning: AddResponse.self, timeout: .seconds(2))
+        #expect(sum == AddResponse(sum: 42))
+        do {
+            _ = try await client.call(type: TestType.add, payload: [0, 0, 0, 9], timeout: .seconds(2))
+            Issue.record("expected bad request")
+        } catch let IPCError.remote(code, message) {
+            #expect(code == IPCErrorCode.badRequest)
+            #expect(message.contains("exceeds remaining"))
+        }
+        await server.stop()
+    }
+
+    @Test("an answer over the frame limit becomes an internal error, and the connection survives")
+    func oversizedAnswer() async throws {
+        let server = try TestServer()
+        defer { removeDirectory(server.directory) }
+        let client = server.client()
+        do {
+            _ = try await client.call(type: TestType.oversized, payload: [], timeout: .seconds(2))
+            Issue.record("expected an internal error")
+        } catch let IPCError.remote(code, message) {
+            #expect(code == IPCErrorCode.internalError)
+            #expect(message.contains("exceeds the frame limit"))
+        }
+        #expect(try await client.call(type: TestType.echo, payload: bytes("ok"), timeout: .seconds(2)) == bytes("ok"))
+        await server.stop()
     }
 
     @Test("a stale socket file is replaced; a live one is not stolen")

@@ -120,6 +120,41 @@ enum TestType {
     static let endless: UInt16 = 6
     /// Answers with this server's name.
     static let whoami: UInt16 = 7
+    /// Answers with a payload over the frame limit.
+    static let oversized: UInt16 = 8
+    /// ``AddRequest`` → ``AddResponse``.
+    static let add: UInt16 = 9
+}
+
+/// A typed request of the test service.
+struct AddRequest: WireMessage {
+    static let type = TestType.add
+    var numbers: [Int64]
+
+    init(numbers: [Int64]) { self.numbers = numbers }
+
+    init(from reader: inout WireReader) throws {
+        numbers = try reader.readArray(maxCount: 1000, minElementSize: 8) { try $0.readInt64() }
+    }
+
+    func encode(to writer: inout WireWriter) {
+        writer.writeArray(numbers) { $0.writeInt64($1) }
+    }
+}
+
+/// The typed answer to ``AddRequest``.
+struct AddResponse: WireCodable, Equatable {
+    var sum: Int64
+
+    init(sum: Int64) { self.sum = sum }
+
+    init(from reader: inout WireReader) throws {
+        sum = try reader.readInt64()
+    }
+
+    func encode(to writer: inout WireWriter) {
+        writer.writeInt64(sum)
+    }
 }
 
 /// Latches the test service signals.
@@ -167,6 +202,15 @@ func testHandler(name: String = "A", probe: ServiceProbe = ServiceProbe()) -> @S
             }
         case TestType.whoami:
             call.reply(Array(name.utf8))
+        case TestType.oversized:
+            call.reply([UInt8](repeating: 0, count: Frame.defaultMaxPayload + 1))
+        case TestType.add:
+            do {
+                let request = try call.decode(AddRequest.self)
+                call.reply(AddResponse(sum: request.numbers.reduce(0, +)))
+            } catch {
+                call.fail(code: IPCErrorCode.badRequest, message: "\(error)")
+            }
         default:
             call.fail(code: IPCErrorCode.unknownType, message: "unknown message type \(call.type)")
         }
@@ -183,7 +227,8 @@ final class TestServer: Sendable {
 
     init(
         directory: String? = nil, protocolName: String = "infer.test", version: UInt16 = 1, name: String = "A",
-        maxFrame: Int = Frame.defaultMaxPayload, maxCallsPerConnection: Int = IPCServer.defaultMaxCallsPerConnection
+        maxFrame: Int = Frame.defaultMaxPayload, maxCallsPerConnection: Int = IPCServer.defaultMaxCallsPerConnection,
+        inlineHandlers: Bool = false
     ) throws {
         let directory = try directory ?? makeTemporaryDirectory()
         let probe = ServiceProbe()
@@ -193,7 +238,8 @@ final class TestServer: Sendable {
         self.probe = probe
         self.server = IPCServer(
             listenFD: fd, protocolName: protocolName, version: version, maxFrame: maxFrame,
-            maxCallsPerConnection: maxCallsPerConnection, handler: testHandler(name: name, probe: probe))
+            maxCallsPerConnection: maxCallsPerConnection, inlineHandlers: inlineHandlers,
+            handler: testHandler(name: name, probe: probe))
         try server.start()
     }
 

@@ -2,7 +2,7 @@ import Synchronization
 
 /// One call received by an ``IPCServer``: the request, and the way to answer it.
 ///
-/// Answer with exactly one terminal frame: ``reply(_:)-4zv5j``, ``end(_:)`` (after any number of
+/// Answer with exactly one terminal frame: `reply(_:)`, ``end(_:)`` (after any number of
 /// ``chunk(_:)``), or ``fail(code:message:)``. Whatever is sent after that, or after the call is cancelled,
 /// is dropped. A handler may keep the call and answer later from another task; if the last reference to a
 /// call goes away unanswered, the client gets an ``IPCErrorCode/internalError`` ERROR.

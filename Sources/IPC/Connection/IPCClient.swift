@@ -54,13 +54,11 @@ public final class IPCClient: Sendable {
         var type: UInt16
         var payload: [UInt8]
         var deadline: UInt64
-        var timer: LoopTimer?
         /// The connection the request was written to; nil while it waits for one.
         var sentOn: SocketChannel?
     }
 
     private struct State {
-        var nextCorrelation: UInt64 = 1
         var pending: [UInt64: Pending] = [:]
         /// CHUNK payloads received for unary calls, joined when END arrives.
         var collected: [UInt64: [UInt8]] = [:]
@@ -69,12 +67,18 @@ public final class IPCClient: Sendable {
         var backoff = IPCClient.initialBackoffNanoseconds
         var lastFailure: String?
         var closed = false
+        /// One timer per client, due at the earliest deadline (re-armed by each sweep), rather than one per
+        /// request: with equal timeouts a new request's deadline is never the earliest, so the hot path
+        /// never touches the loop's timer heap.
+        var sweepTimer: LoopTimer?
+        var sweepDeadline = UInt64.max
 
         var hasQueued: Bool { pending.values.contains { $0.sentOn == nil } }
     }
 
     private let loop: Result<EventLoop, SocketError>
     private let state = Mutex(State())
+    private let correlations = Atomic<UInt64>(1)
     private let helloFrame: [UInt8]
     private let maxOutputBuffer: Int
     /// Most bytes of CHUNKs collected for one unary call.
@@ -150,7 +154,8 @@ public final class IPCClient: Sendable {
     ///
     /// Yields each CHUNK's payload; END finishes the stream, yielding its payload first when it is not
     /// empty. A single REPLY is yielded as one element. Ending iteration early (or cancelling the consuming
-    /// task) sends CANCEL.
+    /// task) sends CANCEL. Pieces wait in the stream's buffer while the consumer lags; the server's pace
+    /// and the timeout bound how many.
     /// - Parameters:
     ///   - type: Message type.
     ///   - payload: Request payload.
@@ -221,10 +226,7 @@ public final class IPCClient: Sendable {
     }
 
     private func nextCorrelation() -> UInt64 {
-        state.withLock { state in
-            defer { state.nextCorrelation &+= 1 }
-            return state.nextCorrelation
-        }
+        correlations.add(1, ordering: .relaxed).oldValue
     }
 
     private enum NextStep {
@@ -240,7 +242,7 @@ public final class IPCClient: Sendable {
         let next = state.withLock { state -> NextStep in
             guard !state.closed else { return .fail(.unavailable("client closed")) }
             var pending = Pending(sink: sink, type: type, payload: payload, deadline: deadline)
-            pending.timer = loop.schedule(at: deadline) { [self] in expire(correlation) }
+            armSweep(&state, for: deadline, loop)
             var next = NextStep.nothing
             if state.phase == .ready, let channel = state.current {
                 let enqueued = channel.enqueue { buffer in
@@ -290,17 +292,42 @@ public final class IPCClient: Sendable {
 
     // MARK: Ending requests
 
-    /// The deadline passed (on the loop thread).
-    private func expire(_ correlation: UInt64) {
-        let taken = state.withLock { state -> (Pending, IPCError)? in
-            guard let pending = state.pending.removeValue(forKey: correlation) else { return nil }
-            state.collected[correlation] = nil
-            let error = pending.sentOn != nil ? IPCError.timeout : .unavailable(Self.unavailableReason(state, path))
-            return (pending, error)
+    /// Makes sure the sweep timer fires by `deadline`.
+    private func armSweep(_ state: inout State, for deadline: UInt64, _ loop: EventLoop) {
+        guard deadline < state.sweepDeadline else { return }
+        if let timer = state.sweepTimer { loop.cancel(timer) }
+        state.sweepDeadline = deadline
+        state.sweepTimer = loop.schedule(at: deadline) { [weak self] in self?.sweep(loop) }
+    }
+
+    /// Fails the requests whose deadline passed and re-arms for the earliest left (on the loop thread).
+    private func sweep(_ loop: EventLoop) {
+        let expired = state.withLock { state -> [(UInt64, Pending, IPCError)] in
+            state.sweepTimer = nil
+            state.sweepDeadline = UInt64.max
+            let now = MonotonicClock.now()
+            var expired: [(UInt64, Pending, IPCError)] = []
+            var earliest = UInt64.max
+            for (correlation, pending) in state.pending {
+                if pending.deadline <= now {
+                    let error = pending.sentOn != nil
+                        ? IPCError.timeout : .unavailable(Self.unavailableReason(state, path))
+                    expired.append((correlation, pending, error))
+                } else {
+                    earliest = min(earliest, pending.deadline)
+                }
+            }
+            for (correlation, _, _) in expired {
+                state.pending[correlation] = nil
+                state.collected[correlation] = nil
+            }
+            if earliest != UInt64.max { armSweep(&state, for: earliest, loop) }
+            return expired
         }
-        guard let (pending, error) = taken else { return }
-        pending.sentOn?.send { Self.appendCancel(correlation, to: &$0) }
-        finish(pending, throwing: error)
+        for (correlation, pending, error) in expired {
+            pending.sentOn?.send { Self.appendCancel(correlation, to: &$0) }
+            finish(pending, throwing: error)
+        }
     }
 
     /// The caller gave up (task cancelled, stream dropped).
@@ -310,7 +337,6 @@ public final class IPCClient: Sendable {
             return state.pending.removeValue(forKey: correlation)
         }
         guard let pending = taken else { return }
-        if let timer = pending.timer, case let .success(loop) = loop { loop.cancel(timer) }
         pending.sentOn?.send { Self.appendCancel(correlation, to: &$0) }
         finish(pending, throwing: error)
     }
@@ -332,7 +358,7 @@ public final class IPCClient: Sendable {
         }
     }
 
-    /// Removes the requests written to `channel`, cancelling their timers.
+    /// Removes the requests written to `channel`.
     private func takeSent(on channel: SocketChannel, _ state: inout State) -> [Pending] {
         var taken: [Pending] = []
         for (correlation, pending) in state.pending where pending.sentOn === channel {
@@ -344,11 +370,6 @@ public final class IPCClient: Sendable {
     }
 
     private func fail(_ requests: [Pending], with error: IPCError) {
-        if case let .success(loop) = loop {
-            for request in requests {
-                if let timer = request.timer { loop.cancel(timer) }
-            }
-        }
         for request in requests { finish(request, throwing: error) }
     }
 
@@ -409,6 +430,63 @@ public final class IPCClient: Sendable {
         return delay
     }
 
+    /// What to do, once the lock is released, so that queued requests get going.
+    private enum Kick {
+        case none
+        case flush(SocketChannel)
+        case connectNow
+        case retry(after: UInt64)
+    }
+
+    /// Writes the queued requests to the current connection when it is ready, or starts connecting when
+    /// idle; in the other phases the handshake will send them.
+    private static func kickQueued(_ state: inout State) -> Kick {
+        guard !state.closed, state.hasQueued else { return .none }
+        switch state.phase {
+        case .ready:
+            guard let channel = state.current else { return .none }
+            let queued = state.pending.filter { $0.value.sentOn == nil }.sorted { $0.key < $1.key }
+            let enqueued = channel.enqueue { buffer in
+                for (correlation, request) in queued {
+                    appendRequest(
+                        correlation, type: request.type, payload: request.payload, deadline: request.deadline,
+                        to: &buffer)
+                }
+            }
+            guard enqueued != .closed else { return .none }  // its close reconnects
+            for (correlation, _) in queued {
+                state.pending[correlation]?.sentOn = channel
+            }
+            return enqueued == .mustFlush ? .flush(channel) : .none
+        case .idle:
+            state.phase = .connecting
+            return .connectNow
+        case .connecting, .backoff, .handshaking:
+            return .none
+        }
+    }
+
+    /// The current connection is gone (its `current` already cleared): reconnect for queued requests —
+    /// at once if it had worked (socket activation queues us in the backlog), else after a backoff step.
+    private static func replaceCurrent(_ state: inout State, wasReady: Bool) -> Kick {
+        guard wasReady else {
+            state.phase = .connecting
+            return scheduleRetry(&state).map { .retry(after: $0) } ?? .none
+        }
+        state.phase = .idle
+        return kickQueued(&state)
+    }
+
+    private func perform(_ kick: Kick) {
+        guard case let .success(loop) = loop else { return }
+        switch kick {
+        case .none: break
+        case let .flush(channel): channel.flush()
+        case .connectNow: connect(loop)
+        case let .retry(delay): loop.schedule(afterNanoseconds: delay) { [self] in retryConnect(loop) }
+        }
+    }
+
     private func retryConnect(_ loop: EventLoop) {
         let go = state.withLock { state -> Bool in
             guard state.phase == .backoff else { return false }
@@ -450,9 +528,7 @@ extension IPCClient: ChannelDelegate {
     }
 
     func channelDidClose(_ channel: SocketChannel, reason: ChannelCloseReason) {
-        guard case let .success(loop) = loop else { return }
-        enum Reconnect { case none, now, after(UInt64) }
-        let (lost, reconnect) = state.withLock { state -> ([Pending], Reconnect) in
+        let (lost, kick) = state.withLock { state -> ([Pending], Kick) in
             let lost = takeSent(on: channel, &state)
             guard state.current === channel else { return (lost, .none) }
             let wasReady = state.phase == .ready
@@ -460,23 +536,10 @@ extension IPCClient: ChannelDelegate {
             if !wasReady {
                 state.lastFailure = "connection to \(path) \(reason) before HELLO_ACK"
             }
-            guard !state.closed, state.hasQueued else {
-                state.phase = .idle
-                return (lost, .none)
-            }
-            if wasReady {
-                // It worked until now: try again at once (socket activation queues us in the backlog).
-                state.phase = .connecting
-                return (lost, .now)
-            }
-            return (lost, Self.scheduleRetry(&state).map { .after($0) } ?? .none)
+            return (lost, Self.replaceCurrent(&state, wasReady: wasReady))
         }
         fail(lost, with: .connectionLost)
-        switch reconnect {
-        case .none: break
-        case .now: connect(loop)
-        case let .after(delay): loop.schedule(afterNanoseconds: delay) { [self] in retryConnect(loop) }
-        }
+        perform(kick)
     }
 
     private func receiveHelloAck(_ frame: Frame, on channel: SocketChannel) {
@@ -485,31 +548,15 @@ extension IPCClient: ChannelDelegate {
         else {
             return violation("HELLO_ACK does not echo \(protocolName)/\(version)", on: channel)
         }
-        let flush = state.withLock { state -> Bool? in
+        let kick = state.withLock { state -> Kick? in
             guard state.current === channel, state.phase == .handshaking else { return nil }
             state.phase = .ready
             state.backoff = Self.initialBackoffNanoseconds
             state.lastFailure = nil
-            let queued = state.pending.filter { $0.value.sentOn == nil }.sorted { $0.key < $1.key }
-            guard !queued.isEmpty else { return false }
-            let enqueued = channel.enqueue { buffer in
-                for (correlation, request) in queued {
-                    Self.appendRequest(
-                        correlation, type: request.type, payload: request.payload, deadline: request.deadline,
-                        to: &buffer)
-                }
-            }
-            guard enqueued != .closed else { return false }
-            for (correlation, _) in queued {
-                state.pending[correlation]?.sentOn = channel
-            }
-            return enqueued == .mustFlush
+            return Self.kickQueued(&state)
         }
-        switch flush {
-        case nil: violation("unexpected HELLO_ACK", on: channel)
-        case true?: channel.flush()
-        case false?: break
-        }
+        guard let kick else { return violation("unexpected HELLO_ACK", on: channel) }
+        perform(kick)
     }
 
     private func complete(_ frame: Frame, on channel: SocketChannel) {
@@ -520,7 +567,6 @@ extension IPCClient: ChannelDelegate {
             return (pending, state.collected.removeValue(forKey: correlation))
         }
         guard let (pending, collected) = taken else { return }  // cancelled or timed out meanwhile
-        if let timer = pending.timer, case let .success(loop) = loop { loop.cancel(timer) }
         switch pending.sink {
         case let .unary(continuation):
             if var collected {
@@ -568,7 +614,7 @@ extension IPCClient: ChannelDelegate {
             return violation("malformed ERROR payload for call \(frame.correlation)", on: channel)
         }
         let correlation = frame.correlation
-        guard error.code == IPCErrorCode.shuttingDown, case let .success(loop) = loop else {
+        guard error.code == IPCErrorCode.shuttingDown else {
             let taken = state.withLock { state -> Pending? in
                 guard state.pending[correlation]?.sentOn === channel else { return nil }
                 state.collected[correlation] = nil
@@ -581,20 +627,18 @@ extension IPCClient: ChannelDelegate {
             return
         }
         // The server is draining and did not run the call: send it again on a new connection.
-        let delay = state.withLock { state -> UInt64? in
-            guard state.pending[correlation]?.sentOn === channel else { return nil }
+        let kick = state.withLock { state -> Kick in
+            guard state.pending[correlation]?.sentOn === channel else { return .none }
             state.pending[correlation]?.sentOn = nil
             state.collected[correlation] = nil
-            if state.current === channel {
-                // Retire it: answers to its other calls still arrive; new requests wait for a new connection.
-                state.current = nil
-                state.phase = .connecting
-            }
-            guard state.phase == .connecting || state.phase == .idle else { return nil }
+            guard state.current === channel else { return Self.kickQueued(&state) }
+            // Retire it: answers to its other calls still arrive; new requests wait for a new connection,
+            // after a backoff step (a server that keeps accepting while it drains must not make us spin).
+            state.current = nil
             state.phase = .connecting
-            return Self.scheduleRetry(&state)
+            return Self.scheduleRetry(&state).map { .retry(after: $0) } ?? .none
         }
-        if let delay { loop.schedule(afterNanoseconds: delay) { [self] in retryConnect(loop) } }
+        perform(kick)
     }
 
     private func receiveConnectionError(_ frame: Frame, on channel: SocketChannel) {
@@ -633,34 +677,18 @@ extension IPCClient: ChannelDelegate {
     /// The server closes gracefully: every call sent on `channel` and not answered was never read, so
     /// it goes out again on the next connection.
     private func receiveGoAway(on channel: SocketChannel, message: String) {
-        guard case let .success(loop) = loop else { return }
-        enum Reconnect { case none, now, after(UInt64) }
-        let reconnect = state.withLock { state -> Reconnect in
+        let kick = state.withLock { state -> Kick in
             for (correlation, pending) in state.pending where pending.sentOn === channel {
                 state.pending[correlation]?.sentOn = nil
                 state.collected[correlation] = nil
             }
-            guard state.current === channel else { return .none }
-            let wasReady = state.phase == .ready
+            guard state.current === channel else { return Self.kickQueued(&state) }
             state.current = nil
             state.lastFailure = "\(path): \(message)"
-            guard !state.closed, state.hasQueued else {
-                state.phase = .idle
-                return .none
-            }
-            if wasReady {
-                // With socket activation the next instance's backlog takes the connection at once.
-                state.phase = .connecting
-                return .now
-            }
-            return Self.scheduleRetry(&state).map { .after($0) } ?? .none
+            return Self.replaceCurrent(&state, wasReady: state.phase == .ready)
         }
         channel.close(.local(message))
-        switch reconnect {
-        case .none: break
-        case .now: connect(loop)
-        case let .after(delay): loop.schedule(afterNanoseconds: delay) { [self] in retryConnect(loop) }
-        }
+        perform(kick)
     }
 
     private func violation(_ message: String, on channel: SocketChannel) {

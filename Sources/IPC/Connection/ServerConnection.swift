@@ -131,7 +131,11 @@ final class ServerConnection: ChannelDelegate {
             type: frame.type, correlation: correlation, payload: Array(frame.payload[RequestPrefix.size...]),
             deadline: deadline, state: state)
         let handler = server.handler
-        state.attach(Task { await handler(call) })
+        if server.inlineHandlers {
+            state.attach(Task.immediate { await handler(call) })
+        } else {
+            state.attach(Task { await handler(call) })
+        }
     }
 
     /// A call is over (answered or cancelled): forget it.

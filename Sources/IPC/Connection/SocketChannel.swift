@@ -59,6 +59,8 @@ final class SocketChannel: LoopHandler {
         var dropOutput = false
         var teardownScheduled = false
         var reading = true
+        /// While the loop dispatches a batch of frames, answers pile up and go out in one `send` after it.
+        var corked = false
         var registration: LoopRegistration?
         var closeReason: ChannelCloseReason?
     }
@@ -120,7 +122,7 @@ final class SocketChannel: LoopHandler {
                 state.closeReason = .local("peer is not reading: over \(maxOutbox) bytes of output pending")
                 return (.closed, Self.beginClose(&state, flushFirst: false, loop: loop))
             }
-            guard !state.flushing else { return (.queued, false) }
+            guard !state.flushing && !state.corked else { return (.queued, false) }
             state.flushing = true
             return (.mustFlush, false)
         }
@@ -315,6 +317,8 @@ final class SocketChannel: LoopHandler {
             let count = recv(fd, base, scratch.count, 0)
             if count > 0 {
                 decoder.feed(UnsafeRawBufferPointer(start: base, count: count))
+                cork()
+                defer { uncork() }
                 while !readStopped.load(ordering: .relaxed) {
                     let frame: Frame?
                     do {
@@ -343,6 +347,21 @@ final class SocketChannel: LoopHandler {
                 return
             }
         }
+    }
+
+    private func cork() {
+        io.withLock { $0.corked = true }
+    }
+
+    /// Writes what the batch of frames produced, unless another thread is already writing.
+    private func uncork() {
+        let mustFlush = io.withLock { state -> Bool in
+            state.corked = false
+            guard !state.flushing, !state.closing || !state.dropOutput, !state.outbox.isEmpty else { return false }
+            state.flushing = true
+            return true
+        }
+        if mustFlush { flush() }
     }
 
     /// Stops reading; on the loop thread no frame is delivered after this returns.

@@ -8,6 +8,9 @@ public struct FrameDecoder: Sendable {
     /// Largest payload accepted.
     public let maxPayload: Int
 
+    /// Buffer capacity kept between frames.
+    private static let retainedCapacity = 256 * 1024
+
     private var buffer: [UInt8] = []
     private var readIndex = 0
     private var failure: WireError?
@@ -81,7 +84,8 @@ public struct FrameDecoder: Sendable {
         let payload = length == 0 ? [] : Array(buffer[(base + Frame.headerSize)..<end])
         readIndex = end
         if readIndex == buffer.count {
-            buffer.removeAll(keepingCapacity: true)
+            // Keep a small buffer for the next frames; give back what a rare large frame grew it to.
+            buffer.removeAll(keepingCapacity: buffer.capacity <= Self.retainedCapacity)
             readIndex = 0
         }
         return Frame(kind: kind, type: type, correlation: correlation, payload: payload)
