@@ -10,7 +10,11 @@ typealias BertV8 = SIMD8<Float>
 /// 1e-7 in practice over the whole line; inputs are clamped to ±4, where erf is ±1 in float).
 @inline(__always)
 func bertErf(_ input: BertV8) -> BertV8 {
-    let x = input.clamped(lowerBound: BertV8(repeating: -4), upperBound: BertV8(repeating: 4))
+    // `replace(with:where:)` compiles to vminps/vmaxps; the stdlib's `clamped`/`pointwiseMin`
+    // stay out-of-line calls.
+    var x = input
+    x.replace(with: 4, where: x .> 4)
+    x.replace(with: -4, where: x .< -4)
     let x2 = x * x
     // Horner steps p ← c + x²·p, fused.
     var p = BertV8(repeating: -2.72614225801306e-10)
@@ -95,6 +99,32 @@ func bertLayerNormRow(_ row: UnsafeMutablePointer<Float>, width: Int, gamma: Uns
     for i in (vectors * 8)..<width { row[i] = (row[i] - mean) * inv * gamma[i] + beta[i] }
 }
 
+/// e^x for 8 lanes, for x ≤ 0 (softmax after subtracting the maximum): Cephes' expf polynomial on
+/// the reduced argument, scaled by 2^n built in the exponent bits. Relative error about 2e-7; inputs
+/// below -87 (where e^x leaves the normal range) give e^-87 ≈ 1.6e-38.
+@inline(__always)
+func bertExp(_ input: BertV8) -> BertV8 {
+    var x = input
+    x.replace(with: -87, where: x .< -87)
+    x.replace(with: 88, where: x .> 88)
+    // n = round(x·log2 e) by the 1.5·2^23 trick: the sum's low mantissa bits hold n.
+    let magic = BertV8(repeating: 12582912)
+    let t = magic.addingProduct(x, BertV8(repeating: 1.44269504088896341))
+    let n = t - magic
+    var r = x.addingProduct(n, BertV8(repeating: -0.693359375))
+    r = r.addingProduct(n, BertV8(repeating: 2.12194440e-4))
+    var p = BertV8(repeating: 1.9875691500e-4)
+    p = BertV8(repeating: 1.3981999507e-3).addingProduct(p, r)
+    p = BertV8(repeating: 8.3334519073e-3).addingProduct(p, r)
+    p = BertV8(repeating: 4.1665795894e-2).addingProduct(p, r)
+    p = BertV8(repeating: 1.6666665459e-1).addingProduct(p, r)
+    p = BertV8(repeating: 5.0000001201e-1).addingProduct(p, r)
+    let er = (p * r * r) + r + 1
+    let bits = unsafeBitCast(t, to: SIMD8<UInt32>.self) &- 0x4B40_0000 &+ 127
+    let scale = unsafeBitCast(bits &<< 23, to: BertV8.self)
+    return er * scale
+}
+
 /// Multi-head self-attention for a batch of packed sentences.
 /// - Parameters:
 ///   - qkv: [tokens × 3·hidden]: each row is Q | K | V, heads contiguous within each.
@@ -103,57 +133,176 @@ func bertLayerNormRow(_ row: UnsafeMutablePointer<Float>, width: Int, gamma: Uns
 func bertAttention(qkv: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, hidden: Int, heads: Int,
                    starts: [Int], lengths: [Int]) {
     let headDim = hidden / heads
-    let stride = 3 * hidden
-    let scale = 1 / Float(headDim).squareRoot()
     let maxLength = lengths.max() ?? 0
-    let padded = (maxLength + 7) & ~7
+    let padded = (maxLength + 31) & ~31
     nonisolated(unsafe) let out = out
     parallelChunks(starts.count * heads, grain: 1) { range in
-        // Kᵀ of one head, [headDim × padded] (so a query's scores are a row of SIMD FMAs), and one row of scores.
-        let kt = UnsafeMutablePointer<Float>.allocate(capacity: max(1, headDim * padded))
-        let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(8, padded))
+        // Per thread: Kᵀ of one head [headDim × padded] and the score/probability matrix [n × padded].
+        let kt = UnsafeMutablePointer<Float>.allocate(capacity: max(32, headDim * padded))
+        let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(32, maxLength * padded))
         defer { kt.deallocate(); scores.deallocate() }
         for item in range {
             let s = item / heads, h = item % heads
-            let t0 = starts[s], n = lengths[s]
-            let np = (n + 7) & ~7
-            let qOff = h * headDim, kOff = hidden + h * headDim, vOff = 2 * hidden + h * headDim
-            for d in 0..<headDim {
-                let dst = kt + d * np
-                for j in 0..<n { dst[j] = qkv[(t0 + j) * stride + kOff + d] }
-                for j in n..<np { dst[j] = 0 }
+            if lengths[s] == 0 { continue }
+            let head = BertAttentionHead(qkv: qkv, hidden: hidden, headDim: headDim, head: h,
+                                         firstRow: starts[s], count: lengths[s])
+            if headDim % 32 == 0 {
+                head.runVectorized(kt: kt, scores: scores, out: out)
+            } else {
+                head.runScalar(scores: scores, out: out)
             }
-            let scoresRaw = UnsafeMutableRawPointer(scores)
-            for i in 0..<n {
-                let q = qkv + (t0 + i) * stride + qOff
-                for j in 0..<np { scores[j] = 0 }
+        }
+    }
+}
+
+/// One head of one sentence: softmax(Q·Kᵀ/√d)·V.
+private struct BertAttentionHead {
+    let qkv: UnsafePointer<Float>
+    let hidden: Int
+    let headDim: Int
+    let head: Int
+    let firstRow: Int
+    let count: Int
+
+    var stride: Int { 3 * hidden }
+    func query(_ i: Int) -> UnsafePointer<Float> { qkv + (firstRow + i) * stride + head * headDim }
+    func key(_ j: Int) -> UnsafePointer<Float> { qkv + (firstRow + j) * stride + hidden + head * headDim }
+    func value(_ j: Int) -> UnsafePointer<Float> { qkv + (firstRow + j) * stride + 2 * hidden + head * headDim }
+    func output(_ out: UnsafeMutablePointer<Float>, _ i: Int) -> UnsafeMutablePointer<Float> {
+        out + (firstRow + i) * hidden + head * headDim
+    }
+
+    /// headDim a multiple of 32. Scores are computed two queries × 32 keys at a time and the
+    /// outputs two queries × 32 dimensions at a time: eight independent FMA chains sharing each load.
+    @inline(__always)
+    func runVectorized(kt: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>,
+                       out: UnsafeMutablePointer<Float>) {
+        let n = count
+        let np = (n + 31) & ~31  // keys padded to whole 32-key blocks (zero keys score 0; masked below)
+        for j in 0..<n {
+            let k = key(j)
+            for d in 0..<headDim { kt[d * np + j] = k[d] }
+        }
+        if np > n { for d in 0..<headDim { for j in n..<np { kt[d * np + j] = 0 } } }
+        let scale = BertV8(repeating: 1 / Float(headDim).squareRoot())
+        let ktRaw = UnsafeRawPointer(kt)
+        let sRaw = UnsafeMutableRawPointer(scores)
+
+        // Scores.
+        var i = 0
+        while i < n {
+            let q0 = query(i), q1 = query(min(i + 1, n - 1))
+            let row0 = i * np * 4, row1 = min(i + 1, n - 1) * np * 4
+            var jb = 0
+            while jb < np {
+                var a0 = BertV8(), a1 = BertV8(), a2 = BertV8(), a3 = BertV8()
+                var b0 = BertV8(), b1 = BertV8(), b2 = BertV8(), b3 = BertV8()
                 for d in 0..<headDim {
-                    let qd = BertV8(repeating: q[d] * scale)
-                    let row = UnsafeRawPointer(kt + d * np)
-                    var j = 0
-                    while j < np {
-                        let acc = scoresRaw.loadUnaligned(fromByteOffset: j * 4, as: BertV8.self)
-                        let kv = row.loadUnaligned(fromByteOffset: j * 4, as: BertV8.self)
-                        scoresRaw.storeBytes(of: acc.addingProduct(qd, kv), toByteOffset: j * 4, as: BertV8.self)
-                        j += 8
-                    }
+                    let at = (d * np + jb) * 4
+                    let k0 = ktRaw.loadUnaligned(fromByteOffset: at, as: BertV8.self)
+                    let k1 = ktRaw.loadUnaligned(fromByteOffset: at + 32, as: BertV8.self)
+                    let k2 = ktRaw.loadUnaligned(fromByteOffset: at + 64, as: BertV8.self)
+                    let k3 = ktRaw.loadUnaligned(fromByteOffset: at + 96, as: BertV8.self)
+                    let x = BertV8(repeating: q0[d]), y = BertV8(repeating: q1[d])
+                    a0 = a0.addingProduct(x, k0); a1 = a1.addingProduct(x, k1)
+                    a2 = a2.addingProduct(x, k2); a3 = a3.addingProduct(x, k3)
+                    b0 = b0.addingProduct(y, k0); b1 = b1.addingProduct(y, k1)
+                    b2 = b2.addingProduct(y, k2); b3 = b3.addingProduct(y, k3)
                 }
-                var maxScore = -Float.infinity
-                for j in 0..<n { maxScore = max(maxScore, scores[j]) }
-                var total: Float = 0
+                // Row i+1 is stored first so that, when it is a repeat of row i (odd n), row i wins.
+                sRaw.storeBytes(of: b0 * scale, toByteOffset: row1 + jb * 4, as: BertV8.self)
+                sRaw.storeBytes(of: b1 * scale, toByteOffset: row1 + jb * 4 + 32, as: BertV8.self)
+                sRaw.storeBytes(of: b2 * scale, toByteOffset: row1 + jb * 4 + 64, as: BertV8.self)
+                sRaw.storeBytes(of: b3 * scale, toByteOffset: row1 + jb * 4 + 96, as: BertV8.self)
+                sRaw.storeBytes(of: a0 * scale, toByteOffset: row0 + jb * 4, as: BertV8.self)
+                sRaw.storeBytes(of: a1 * scale, toByteOffset: row0 + jb * 4 + 32, as: BertV8.self)
+                sRaw.storeBytes(of: a2 * scale, toByteOffset: row0 + jb * 4 + 64, as: BertV8.self)
+                sRaw.storeBytes(of: a3 * scale, toByteOffset: row0 + jb * 4 + 96, as: BertV8.self)
+                jb += 32
+            }
+            i += 2
+        }
+
+        // Softmax over the n real keys of each row; padded keys get probability 0.
+        var inverseSums = [Float](repeating: 0, count: n)
+        for i in 0..<n {
+            let row = scores + i * np
+            var maxScore = row[0]
+            for j in 1..<n where row[j] > maxScore { maxScore = row[j] }
+            let m = BertV8(repeating: maxScore)
+            let raw = UnsafeMutableRawPointer(row)
+            var j = 0
+            while j < n {
+                let e = bertExp(raw.loadUnaligned(fromByteOffset: j * 4, as: BertV8.self) - m)
+                raw.storeBytes(of: e, toByteOffset: j * 4, as: BertV8.self)
+                j += 8
+            }
+            for j in n..<np { row[j] = 0 }
+            var total: Float = 0
+            for j in 0..<n { total += row[j] }
+            inverseSums[i] = 1 / total
+        }
+
+        // Outputs: probabilities × V, normalised by the row sums.
+        i = 0
+        while i < n {
+            let i1 = min(i + 1, n - 1)
+            let p0 = scores + i * np, p1 = scores + i1 * np
+            let s0 = BertV8(repeating: inverseSums[i]), s1 = BertV8(repeating: inverseSums[i1])
+            let o0 = UnsafeMutableRawPointer(output(out, i)), o1 = UnsafeMutableRawPointer(output(out, i1))
+            var db = 0
+            while db < headDim {
+                var a0 = BertV8(), a1 = BertV8(), a2 = BertV8(), a3 = BertV8()
+                var b0 = BertV8(), b1 = BertV8(), b2 = BertV8(), b3 = BertV8()
                 for j in 0..<n {
-                    let e = expf(scores[j] - maxScore)
-                    scores[j] = e
-                    total += e
+                    let v = UnsafeRawPointer(value(j) + db)
+                    let v0 = v.loadUnaligned(as: BertV8.self)
+                    let v1 = v.loadUnaligned(fromByteOffset: 32, as: BertV8.self)
+                    let v2 = v.loadUnaligned(fromByteOffset: 64, as: BertV8.self)
+                    let v3 = v.loadUnaligned(fromByteOffset: 96, as: BertV8.self)
+                    let x = BertV8(repeating: p0[j]), y = BertV8(repeating: p1[j])
+                    a0 = a0.addingProduct(x, v0); a1 = a1.addingProduct(x, v1)
+                    a2 = a2.addingProduct(x, v2); a3 = a3.addingProduct(x, v3)
+                    b0 = b0.addingProduct(y, v0); b1 = b1.addingProduct(y, v1)
+                    b2 = b2.addingProduct(y, v2); b3 = b3.addingProduct(y, v3)
                 }
-                let inv = 1 / total
-                let o = out + (t0 + i) * hidden + qOff
-                for d in 0..<headDim { o[d] = 0 }
-                for j in 0..<n {
-                    let p = scores[j] * inv
-                    let v = qkv + (t0 + j) * stride + vOff
-                    for d in 0..<headDim { o[d] += p * v[d] }
-                }
+                o1.storeBytes(of: b0 * s1, toByteOffset: db * 4, as: BertV8.self)
+                o1.storeBytes(of: b1 * s1, toByteOffset: db * 4 + 32, as: BertV8.self)
+                o1.storeBytes(of: b2 * s1, toByteOffset: db * 4 + 64, as: BertV8.self)
+                o1.storeBytes(of: b3 * s1, toByteOffset: db * 4 + 96, as: BertV8.self)
+                o0.storeBytes(of: a0 * s0, toByteOffset: db * 4, as: BertV8.self)
+                o0.storeBytes(of: a1 * s0, toByteOffset: db * 4 + 32, as: BertV8.self)
+                o0.storeBytes(of: a2 * s0, toByteOffset: db * 4 + 64, as: BertV8.self)
+                o0.storeBytes(of: a3 * s0, toByteOffset: db * 4 + 96, as: BertV8.self)
+                db += 32
+            }
+            i += 2
+        }
+    }
+
+    /// Any headDim: plain loops (no model this engine ships needs it; kept for correctness).
+    func runScalar(scores: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>) {
+        let scale = 1 / Float(headDim).squareRoot()
+        for i in 0..<count {
+            let q = query(i)
+            var maxScore = -Float.infinity
+            for j in 0..<count {
+                let k = key(j)
+                var dot: Float = 0
+                for d in 0..<headDim { dot += q[d] * k[d] }
+                scores[j] = dot * scale
+                maxScore = max(maxScore, scores[j])
+            }
+            var total: Float = 0
+            for j in 0..<count {
+                scores[j] = expf(scores[j] - maxScore)
+                total += scores[j]
+            }
+            let o = output(out, i)
+            for d in 0..<headDim {
+                var acc: Float = 0
+                for j in 0..<count { acc += scores[j] * value(j)[d] }
+                o[d] = acc / total
             }
         }
     }

@@ -15,6 +15,8 @@ public struct WordPieceError: Error, CustomStringConvertible {
 public struct WordPieceTokenizer: Sendable {
     /// Words longer than this many Unicode scalars become `[UNK]`.
     public static let maxCharactersPerWord = 100
+    /// Scalars normalised per step when tokenizing long text (see `wordPieces`).
+    static let chunkLength = 2048
 
     private let vocab: [[UInt8]: Int32]
     private let specials: [(text: [UInt8], id: Int32)]
@@ -131,9 +133,27 @@ public struct WordPieceTokenizer: Sendable {
             case .special(let id):
                 ids.append(id)
             case .text(let piece):
-                for word in basic.words(piece) {
-                    if ids.count - start >= limit { break }
-                    appendWord(word, into: &ids, limit: start + limit)
+                // Normalise long text a chunk at a time so truncation can stop early: chunks end just
+                // after an ASCII whitespace character, which no normalisation step joins to its
+                // neighbours, so the words are the same as for the whole text.
+                let scalars = piece.unicodeScalars
+                var chunkStart = scalars.startIndex
+                var index = chunkStart
+                var length = 0
+                while chunkStart != scalars.endIndex && ids.count - start < limit {
+                    let value = scalars[index].value
+                    index = scalars.index(after: index)
+                    length += 1
+                    let boundary = length >= WordPieceTokenizer.chunkLength
+                        && (value == 0x20 || value == 0x09 || value == 0x0A || value == 0x0D)
+                    if boundary || index == scalars.endIndex {
+                        for word in basic.words(String(scalars[chunkStart..<index])) {
+                            if ids.count - start >= limit { break }
+                            appendWord(word, into: &ids, limit: start + limit)
+                        }
+                        chunkStart = index
+                        length = 0
+                    }
                 }
             }
         }
