@@ -153,6 +153,21 @@ private func maxDifference(_ a: [Float], _ b: [Float]) -> Float {
         #expect(model.tokenCount(long) == 256)
     }
 
+    /// Hard strings (accents, scripts, CJK, emoji, control and odd whitespace, literal special tokens,
+    /// truncation) with the ids Hugging Face `tokenizers` gives them (scripts/minilm-tokenizer-vectors.py).
+    @Test func miniLMTokenizerMatchesHuggingFaceTokenizers() throws {
+        let model = try embedder()
+        let dir = try #require(Bundle.module.url(forResource: "Fixtures", withExtension: nil))
+        let data = try Data(contentsOf: dir.appendingPathComponent("minilm_tokenizer_vectors.json"))
+        let cases = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
+        #expect(cases.count > 50)
+        for entry in cases {
+            let text = try #require(entry["text"] as? String)
+            let ids = try #require(entry["ids"] as? [Int]).map(Int32.init)
+            #expect(model.tokenizer.encode(text) == ids, "\(text.debugDescription)")
+        }
+    }
+
     // MARK: - Embeddings
 
     @Test func miniLMMatchesTheReferenceVector() throws {

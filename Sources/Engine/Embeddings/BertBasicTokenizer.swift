@@ -97,10 +97,11 @@ struct BertBasicTokenizer: Sendable {
         return s.properties.isWhitespace
     }
 
-    /// General category C* (control, format, surrogate, private use, unassigned).
+    /// What `tokenizers` treats as "other" and drops: general categories Cc, Cf, Cs and Co. Unlike
+    /// BERT's Python code it keeps unassigned code points (Cn), so we do too.
     static func isOther(_ s: Unicode.Scalar) -> Bool {
         switch s.properties.generalCategory {
-        case .control, .format, .surrogate, .privateUse, .unassigned: return true
+        case .control, .format, .surrogate, .privateUse: return true
         default: return false
         }
     }
