@@ -103,6 +103,18 @@ private enum SafeTensorsFixture {
         #expect(error.description.contains("header length \(length) exceeds"))
     }
 
+    @Test func safeTensorsRejectsAHeaderOverTheLimit() throws {
+        // A sparse file big enough to hold the header, so only the limit can reject it.
+        let length = UInt64(SafeTensorsFile.maxHeaderLength + 1)
+        let path = try SafeTensorsFixture.write(SafeTensorsFixture.image(header: "", data: [], declaredLength: length))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try handle.truncate(atOffset: 8 + length)
+        try handle.close()
+        let error = #expect(throws: SafeTensorsError.self) { try SafeTensorsFile(path: path) }
+        #expect(error?.description.contains("exceeds the 100000000-byte limit") == true)
+    }
+
     @Test(arguments: ["{not json", "", "{\"a\": ", "\u{0}\u{1}"])
     func safeTensorsRejectsBadJSON(header: String) throws {
         let error = try #require(try SafeTensorsFixture.openError(SafeTensorsFixture.image(header: header, data: [])))

@@ -12,6 +12,7 @@ public struct SafeTensorsError: Error, CustomStringConvertible, Equatable {
         case cannotMap(errno: Int32)
         case tooSmall(size: Int)
         case headerTooLarge(headerLength: UInt64, available: Int)
+        case headerOverLimit(headerLength: UInt64, limit: Int)
         case headerNotJSON(String)
         case headerNotObject
         case badEntry(tensor: String, reason: String)
@@ -43,6 +44,8 @@ public struct SafeTensorsError: Error, CustomStringConvertible, Equatable {
             return "\(file): \(size) bytes is too small for the 8-byte header length"
         case .headerTooLarge(let length, let available):
             return "\(file): header length \(length) exceeds the \(available) bytes after the length field"
+        case .headerOverLimit(let length, let limit):
+            return "\(file): header length \(length) exceeds the \(limit)-byte limit"
         case .headerNotJSON(let why):
             return "\(file): header is not valid JSON (\(why))"
         case .headerNotObject:
@@ -110,6 +113,8 @@ public final class SafeTensorsFile: @unchecked Sendable {
     private let mappedSize: Int
     /// The file this was opened from.
     public let path: String
+    /// The largest JSON header accepted, as in the reference `safetensors` library (100 MB).
+    public static let maxHeaderLength = 100_000_000
     /// The tensors in the file, by name.
     public let tensors: [String: SafeTensorInfo]
     /// The header's `__metadata__` strings (empty when absent).
@@ -223,6 +228,9 @@ public final class SafeTensorsFile: @unchecked Sendable {
         let available = size - 8
         guard headerLength <= UInt64(available) else {
             throw fail(.headerTooLarge(headerLength: headerLength, available: available))
+        }
+        guard headerLength <= UInt64(SafeTensorsFile.maxHeaderLength) else {
+            throw fail(.headerOverLimit(headerLength: headerLength, limit: SafeTensorsFile.maxHeaderLength))
         }
         let headerCount = Int(headerLength)
         let headerData = Data(bytes: base + 8, count: headerCount)
