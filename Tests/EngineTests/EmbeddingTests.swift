@@ -335,6 +335,15 @@ private func maxDifference(_ a: [Float], _ b: [Float]) -> Float {
             let rate = Double(batches * batch.count) / seconds
             print(String(format: "minilm batch 32 (%d tokens, %.1f per sentence), %d thread(s): %.1f sentences/s, %.1f ms per batch",
                          tokens, Double(tokens) / 32, threads, rate, 1000 * seconds / Double(batches)))
+            let single = [batch[0]]
+            var singles = 0
+            let singleStart = Date()
+            while singles < 20 || Date().timeIntervalSince(singleStart) < 1 {
+                _ = try model.embed(single)
+                singles += 1
+            }
+            print(String(format: "minilm one sentence (%d tokens), %d thread(s): %.2f ms",
+                         model.tokenCount(batch[0]), threads, 1000 * Date().timeIntervalSince(singleStart) / Double(singles)))
         }
     }
 }

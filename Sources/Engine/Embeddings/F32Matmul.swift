@@ -76,10 +76,11 @@ func bertGEMM(m: Int, a: UnsafePointer<Float>, lda: Int, w: BertPackedMatrix, c:
     if m <= 0 || w.n == 0 { return }
     let microPanels = (m + bertMR - 1) / bertMR
     let threads = EngineThreads.count
-    // Enough rows: split the rows (each thread streams all of W once). Few rows (a single short
-    // sentence): split the output columns instead so both cores still work.
+    // Many rows: split the rows (each thread reads all of W, but compute dominates). Few rows (one
+    // short sentence): split the output columns instead, so each thread reads only its share of W,
+    // which is then what bounds the time.
     nonisolated(unsafe) let c = c
-    if microPanels >= 2 * threads || w.panels < 2 * threads {
+    if microPanels >= 4 * threads || w.panels < 2 * threads {
         parallelChunks(microPanels, grain: 2) { range in
             let rows = (range.lowerBound * bertMR)..<min(m, range.upperBound * bertMR)
             bertGEMMBlock(a: a, lda: lda, rows: rows, panels: 0..<w.panels, w: w, c: c, ldc: ldc)
