@@ -300,11 +300,7 @@ struct BertWeights: Sendable {
             withBuffers(layer.attentionNormGamma, layer.attentionNormBeta) { g, b in
                 bertAddLayerNorm(rows: m, width: h, x: x, y: projected, gamma: g, beta: b, eps: eps)
             }
-            bertGEMM(m: m, a: x, lda: h, w: layer.intermediate, c: hiddenFF, ldc: f)
-            nonisolated(unsafe) let ff = hiddenFF
-            parallelChunks(m, grain: 16) { rows in
-                bertGELU(ff + rows.lowerBound * f, count: rows.count * f)
-            }
+            bertGEMM(m: m, a: x, lda: h, w: layer.intermediate, c: hiddenFF, ldc: f, gelu: true)
             bertGEMM(m: m, a: hiddenFF, lda: f, w: layer.output, c: projected, ldc: h)
             withBuffers(layer.outputNormGamma, layer.outputNormBeta) { g, b in
                 bertAddLayerNorm(rows: m, width: h, x: x, y: projected, gamma: g, beta: b, eps: eps)

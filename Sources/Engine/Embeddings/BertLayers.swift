@@ -1,56 +1,8 @@
 import Foundation
 
 // The non-GEMM pieces of a BERT encoder layer, vectorised with SIMD8 and split across threads:
-// residual + LayerNorm, GELU (erf form) and per-sentence multi-head self-attention over a packed
-// [tokens × 3·hidden] Q|K|V matrix.
-
-typealias BertV8 = SIMD8<Float>
-
-/// erf(x) for 8 lanes: the rational approximation Eigen and TensorFlow use for float (|error| about
-/// 1e-7 in practice over the whole line; inputs are clamped to ±4, where erf is ±1 in float).
-@inline(__always)
-func bertErf(_ input: BertV8) -> BertV8 {
-    // `replace(with:where:)` compiles to vminps/vmaxps; the stdlib's `clamped`/`pointwiseMin`
-    // stay out-of-line calls.
-    var x = input
-    x.replace(with: 4, where: x .> 4)
-    x.replace(with: -4, where: x .< -4)
-    let x2 = x * x
-    // Horner steps p ← c + x²·p, fused.
-    var p = BertV8(repeating: -2.72614225801306e-10)
-    p = BertV8(repeating: 2.77068142495902e-08).addingProduct(x2, p)
-    p = BertV8(repeating: -2.10102402082508e-06).addingProduct(x2, p)
-    p = BertV8(repeating: -5.69250639462346e-05).addingProduct(x2, p)
-    p = BertV8(repeating: -7.34990630326855e-04).addingProduct(x2, p)
-    p = BertV8(repeating: -2.95459980854025e-03).addingProduct(x2, p)
-    p = BertV8(repeating: -1.60960333262415e-02).addingProduct(x2, p)
-    p = p * x
-    var q = BertV8(repeating: -1.45660718464996e-05)
-    q = BertV8(repeating: -2.13374055278905e-04).addingProduct(x2, q)
-    q = BertV8(repeating: -1.68282697438203e-03).addingProduct(x2, q)
-    q = BertV8(repeating: -7.37332916720468e-03).addingProduct(x2, q)
-    q = BertV8(repeating: -1.42647390514189e-02).addingProduct(x2, q)
-    return p / q
-}
-
-/// GELU, erf form: 0.5·x·(1 + erf(x/√2)), in place over `count` floats.
-func bertGELU(_ x: UnsafeMutablePointer<Float>, count: Int) {
-    let half = BertV8(repeating: 0.5)
-    let invSqrt2 = BertV8(repeating: 0.7071067811865476)
-    var i = 0
-    let raw = UnsafeMutableRawPointer(x)
-    while i + 8 <= count {
-        let v = raw.loadUnaligned(fromByteOffset: i * 4, as: BertV8.self)
-        let g = half * v * (1 + bertErf(v * invSqrt2))
-        raw.storeBytes(of: g, toByteOffset: i * 4, as: BertV8.self)
-        i += 8
-    }
-    while i < count {
-        let v = x[i]
-        x[i] = 0.5 * v * (1 + Float(erf(Double(v) * 0.7071067811865476)))
-        i += 1
-    }
-}
+// residual + LayerNorm and per-sentence multi-head self-attention over a packed
+// [tokens × 3·hidden] Q|K|V matrix. (GELU runs inside the GEMM's store, in F32Matmul.swift.)
 
 /// x[r] = LayerNorm(x[r] + y[r]) · gamma + beta for each of `rows` rows of `width` floats (row stride
 /// `width`); `y` may be nil for a plain LayerNorm.

@@ -11,6 +11,8 @@ import Foundation
 // does 12 FMAs per k. K is cut into blocks of at most `bertKC` so one W panel block (kc×16 floats,
 // 16 KB) stays in L1 while it is reused against every A micro-panel of an `bertMC`-row A block (in L2).
 
+typealias BertV8 = SIMD8<Float>
+
 /// Rows per micro-kernel tile.
 let bertMR = 6
 /// Output columns per micro-kernel tile (two 8-lane vectors).
@@ -68,11 +70,13 @@ final class BertPackedMatrix: @unchecked Sendable {
     }
 }
 
-/// C[m×n] = A[m×k] · Wᵀ + bias, on `EngineThreads.count` threads.
+/// C[m×n] = A[m×k] · Wᵀ + bias, optionally followed by GELU, on `EngineThreads.count` threads.
 /// - Parameters:
 ///   - a: m rows of `w.k` floats, row stride `lda`.
 ///   - c: m rows of `w.n` floats, row stride `ldc`; overwritten.
-func bertGEMM(m: Int, a: UnsafePointer<Float>, lda: Int, w: BertPackedMatrix, c: UnsafeMutablePointer<Float>, ldc: Int) {
+///   - gelu: Apply GELU (erf form) to each result as its tile is stored, saving a pass over C.
+func bertGEMM(m: Int, a: UnsafePointer<Float>, lda: Int, w: BertPackedMatrix, c: UnsafeMutablePointer<Float>, ldc: Int,
+              gelu: Bool = false) {
     if m <= 0 || w.n == 0 { return }
     let microPanels = (m + bertMR - 1) / bertMR
     let threads = EngineThreads.count
@@ -83,18 +87,18 @@ func bertGEMM(m: Int, a: UnsafePointer<Float>, lda: Int, w: BertPackedMatrix, c:
     if microPanels >= 4 * threads || w.panels < 2 * threads {
         parallelChunks(microPanels, grain: 2) { range in
             let rows = (range.lowerBound * bertMR)..<min(m, range.upperBound * bertMR)
-            bertGEMMBlock(a: a, lda: lda, rows: rows, panels: 0..<w.panels, w: w, c: c, ldc: ldc)
+            bertGEMMBlock(a: a, lda: lda, rows: rows, panels: 0..<w.panels, w: w, c: c, ldc: ldc, gelu: gelu)
         }
     } else {
         parallelChunks(w.panels, grain: 4) { range in
-            bertGEMMBlock(a: a, lda: lda, rows: 0..<m, panels: range, w: w, c: c, ldc: ldc)
+            bertGEMMBlock(a: a, lda: lda, rows: 0..<m, panels: range, w: w, c: c, ldc: ldc, gelu: gelu)
         }
     }
 }
 
 /// One thread's share: the given rows of C restricted to the given column panels.
 private func bertGEMMBlock(a: UnsafePointer<Float>, lda: Int, rows: Range<Int>, panels: Range<Int>,
-                           w: BertPackedMatrix, c: UnsafeMutablePointer<Float>, ldc: Int) {
+                           w: BertPackedMatrix, c: UnsafeMutablePointer<Float>, ldc: Int, gelu: Bool) {
     let k = w.k
     let kBlocks = (k + bertKC - 1) / bertKC
     // Equal K blocks (384 → 2×192, not 256 + 128) keep every block's loop the same length.
@@ -114,11 +118,13 @@ private func bertGEMMBlock(a: UnsafePointer<Float>, lda: Int, rows: Range<Int>, 
                 let col = jp * bertNR
                 let cols = min(bertNR, w.n - col)
                 let bias: UnsafePointer<Float>? = pc == 0 ? UnsafePointer(w.bias + col) : nil
+                let activate = gelu && pc + kc == k
                 for t in 0..<tiles {
                     let row = ic + t * bertMR
                     bertKernel6x16(kc: kc, a: packed + t * bertMR * kc, b: bp,
                                    c: c + row * ldc + col, ldc: ldc,
-                                   rows: min(bertMR, rows.upperBound - row), cols: cols, bias: bias)
+                                   rows: min(bertMR, rows.upperBound - row), cols: cols, bias: bias,
+                                   gelu: activate)
                 }
             }
             ic += mc
@@ -147,13 +153,14 @@ private func bertPackA(a: UnsafePointer<Float>, lda: Int, rows: Int, kc: Int, in
 }
 
 /// The 6×16 micro-kernel: C tile (+)= Apanel · Bpanel over `kc`; starts from `bias` when given (the
-/// first K block), else from C. Only the `rows`×`cols` valid part of the tile is read and written.
+/// first K block), else from C; applies GELU before storing when `gelu` (the last K block). Only
+/// the `rows`×`cols` valid part of the tile is read and written.
 @inline(__always)
 private func bertKernel6x16(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
                             c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
-                            bias: UnsafePointer<Float>?) {
+                            bias: UnsafePointer<Float>?, gelu: Bool) {
     if rows == bertMR && cols == bertNR {
-        bertKernelCore(kc: kc, a: a, b: b, c: c, ldc: ldc, bias: bias)
+        bertKernelCore(kc: kc, a: a, b: b, c: c, ldc: ldc, bias: bias, gelu: gelu)
         return
     }
     // Edge tile: compute into a zeroed stack tile so the kernel never touches memory outside C.
@@ -163,14 +170,14 @@ private func bertKernel6x16(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<F
         if bias == nil {
             for r in 0..<rows { for j in 0..<cols { tile[r * bertNR + j] = c[r * ldc + j] } }
         }
-        bertKernelCore(kc: kc, a: a, b: b, c: tile, ldc: bertNR, bias: bias)
+        bertKernelCore(kc: kc, a: a, b: b, c: tile, ldc: bertNR, bias: bias, gelu: gelu)
         for r in 0..<rows { for j in 0..<cols { c[r * ldc + j] = tile[r * bertNR + j] } }
     }
 }
 
 @inline(__always)
 private func bertKernelCore(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
-                            c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>?) {
+                            c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>?, gelu: Bool) {
     typealias V = SIMD8<Float>
     var c00: V, c01: V, c10: V, c11: V, c20: V, c21: V, c30: V, c31: V, c40: V, c41: V, c50: V, c51: V
     let s = ldc * 4
@@ -209,6 +216,11 @@ private func bertKernelCore(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<F
         ap += bertMR
         bp += bertNR * 4
     }
+    if gelu {
+        c00 = bertGELU(c00); c01 = bertGELU(c01); c10 = bertGELU(c10); c11 = bertGELU(c11)
+        c20 = bertGELU(c20); c21 = bertGELU(c21); c30 = bertGELU(c30); c31 = bertGELU(c31)
+        c40 = bertGELU(c40); c41 = bertGELU(c41); c50 = bertGELU(c50); c51 = bertGELU(c51)
+    }
     let p = UnsafeMutableRawPointer(c)
     p.storeBytes(of: c00, toByteOffset: 0, as: V.self); p.storeBytes(of: c01, toByteOffset: 32, as: V.self)
     p.storeBytes(of: c10, toByteOffset: s, as: V.self); p.storeBytes(of: c11, toByteOffset: s + 32, as: V.self)
@@ -216,4 +228,40 @@ private func bertKernelCore(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<F
     p.storeBytes(of: c30, toByteOffset: 3 * s, as: V.self); p.storeBytes(of: c31, toByteOffset: 3 * s + 32, as: V.self)
     p.storeBytes(of: c40, toByteOffset: 4 * s, as: V.self); p.storeBytes(of: c41, toByteOffset: 4 * s + 32, as: V.self)
     p.storeBytes(of: c50, toByteOffset: 5 * s, as: V.self); p.storeBytes(of: c51, toByteOffset: 5 * s + 32, as: V.self)
+}
+
+// MARK: - Epilogue activation
+// Kept in this file so the micro-kernel inlines it even in non-whole-module (debug) builds.
+
+/// erf(x) for 8 lanes: the rational approximation Eigen and TensorFlow use for float (|error| about
+/// 1e-7 in practice over the whole line; inputs are clamped to ±4, where erf is ±1 in float).
+@inline(__always)
+func bertErf(_ input: BertV8) -> BertV8 {
+    // `replace(with:where:)` compiles to vminps/vmaxps; the stdlib's `clamped`/`pointwiseMin`
+    // stay out-of-line calls.
+    var x = input
+    x.replace(with: 4, where: x .> 4)
+    x.replace(with: -4, where: x .< -4)
+    let x2 = x * x
+    // Horner steps p ← c + x²·p, fused.
+    var p = BertV8(repeating: -2.72614225801306e-10)
+    p = BertV8(repeating: 2.77068142495902e-08).addingProduct(x2, p)
+    p = BertV8(repeating: -2.10102402082508e-06).addingProduct(x2, p)
+    p = BertV8(repeating: -5.69250639462346e-05).addingProduct(x2, p)
+    p = BertV8(repeating: -7.34990630326855e-04).addingProduct(x2, p)
+    p = BertV8(repeating: -2.95459980854025e-03).addingProduct(x2, p)
+    p = BertV8(repeating: -1.60960333262415e-02).addingProduct(x2, p)
+    p = p * x
+    var q = BertV8(repeating: -1.45660718464996e-05)
+    q = BertV8(repeating: -2.13374055278905e-04).addingProduct(x2, q)
+    q = BertV8(repeating: -1.68282697438203e-03).addingProduct(x2, q)
+    q = BertV8(repeating: -7.37332916720468e-03).addingProduct(x2, q)
+    q = BertV8(repeating: -1.42647390514189e-02).addingProduct(x2, q)
+    return p / q
+}
+
+/// GELU, erf form, for 8 lanes: 0.5·x·(1 + erf(x/√2)).
+@inline(__always)
+func bertGELU(_ v: BertV8) -> BertV8 {
+    BertV8(repeating: 0.5) * v * (1 + bertErf(v * BertV8(repeating: 0.7071067811865476)))
 }
