@@ -309,9 +309,10 @@ private func maxDifference(_ a: [Float], _ b: [Float]) -> Float {
                         "engineers", "measure", "latency", "on", "small", "machines", "with", "two", "cores", "today",
                         "quickly", "under", "load", "for", "every", "request", "in", "production", "systems", "again"]
 
-    static func sentences(_ count: Int) -> [String] {
+    /// `count` sentences of `words` words (the i-th has `words + i % 5`), e.g. 18 → about 23 tokens.
+    static func sentences(_ count: Int, words length0: Int = 18) -> [String] {
         (0..<count).map { i in
-            let length = 18 + i % 5
+            let length = length0 + i % 5
             let body = (0..<length).map { j in words[(i * 7 + j * 3 + j * j) % words.count] }.joined(separator: " ")
             return body.prefix(1).uppercased() + body.dropFirst() + "."
         }
@@ -322,7 +323,9 @@ private func maxDifference(_ a: [Float], _ b: [Float]) -> Float {
         let loadStart = Date()
         let model = try BertEmbedder(directory: try miniLMDirectory())
         print(String(format: "minilm load: %.0f ms", 1000 * Date().timeIntervalSince(loadStart)))
-        let batch = Self.sentences(32)
+        // INFER_BENCH_WORDS=3 gives short sentences (about 7 tokens) instead of ~20-word ones.
+        let words = Int(ProcessInfo.processInfo.environment["INFER_BENCH_WORDS"] ?? "") ?? 18
+        let batch = Self.sentences(32, words: words)
         let tokens = batch.map(model.tokenCount).reduce(0, +)
         let before = EngineThreads.count
         defer { EngineThreads.set(before) }
