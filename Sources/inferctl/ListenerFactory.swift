@@ -133,6 +133,9 @@ enum ListenerFactory {
         var one: Int32 = 1
         // Rebinding at once after a restart of inferctl, while old connections sit in TIME_WAIT.
         setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        // The units' NoDelay=yes: accepted connections inherit it, so small replies and SSE events go out
+        // at once instead of waiting for Nagle's algorithm.
+        setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
         let bound: Int32 = if family == AF_INET {
             withUnsafePointer(to: &v4) { pointer in
                 pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {

@@ -12,7 +12,11 @@ enum StatusCommand {
             ?? environment["INFER_RUNTIME_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/run/infer"
         let path = StackState.path(in: directory)
         guard let state = StackState.read(from: path) else {
-            print("no stack runs in \(directory) (no \(path)); start one with: inferctl up")
+            if FileManager.default.fileExists(atPath: path) {
+                print("cannot read \(path): not a state file of this inferctl")
+            } else {
+                print("no stack runs in \(directory) (no \(path)); start one with: inferctl up")
+            }
             return InferctlExit.notRunning
         }
         guard state.isSupervisorAlive else {
