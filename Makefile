@@ -7,16 +7,17 @@ SWIFT ?= swift
 
 all: build
 
+## Debian packages: libsystemd-dev (the CSystemd module), pkg-config, and what the model fetch needs.
 deps:
 	scripts/install-deps.sh
 
 models: deps
 	scripts/fetch-models.sh "$(MODELS_DIR)"
 
-build:
+build: deps
 	$(SWIFT) build
 
-release:
+release: deps
 	$(SWIFT) build -c release
 
 ## Every test: unit tests of the engine against the reference outputs, and the rest of the suite.

@@ -44,13 +44,38 @@ final class DaemonLifecycle: Sendable {
     }
 
     /// Starts the signal sources; keep the returned sources alive for the life of the process.
+    ///
+    /// Returns only once libdispatch has installed its handlers. On Linux a signal source registers
+    /// asynchronously (a signalfd plus a handler that forwards strays to it), and `dispatchMain()` parks
+    /// the main thread in `sigsuspend` with every signal unblocked: a SIGTERM arriving in between would
+    /// meet the default action and kill the daemon without a drain. Until the handlers are in, SIGTERM
+    /// and SIGINT stay blocked and pending, and are delivered to the sources afterwards.
     func installSignalSources() -> [any DispatchSourceSignal] {
-        [SIGTERM, SIGINT].map { number in
+        let sources = [SIGTERM, SIGINT].map { number in
             let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
             source.setEventHandler { [self] in self.handle(signal: number) }
             source.activate()
             return source
         }
+        let deadline = ContinuousClock.now + .seconds(2)
+        while !Self.hasHandler(SIGTERM) || !Self.hasHandler(SIGINT) {
+            guard ContinuousClock.now < deadline else {
+                logger.warn("signal handlers not installed after 2 s; a SIGTERM before they are may kill without drain")
+                break
+            }
+            usleep(1_000)
+        }
+        return sources
+    }
+
+    /// Whether a signal has a handler (not the default action, not ignored).
+    private static func hasHandler(_ number: Int32) -> Bool {
+        var current = sigaction()
+        guard sigaction(number, nil, &current) == 0, let handler = current.__sigaction_handler.sa_handler else {
+            return false
+        }
+        // SIG_IGN is the handler value 1.
+        return unsafeBitCast(handler, to: Int.self) != 1
     }
 
     /// Starts pinging the watchdog when systemd set one (pings unconditionally until the service is up).

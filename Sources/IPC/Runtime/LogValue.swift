@@ -2,10 +2,15 @@
 ///
 /// Literals work directly: `logger.info("admitted", ["key": "k1", "tokens": 42, "cached": false])`.
 public enum LogValue: Sendable, Equatable {
+    /// A JSON string, escaped as needed.
     case string(String)
+    /// A JSON integer.
     case int(Int64)
+    /// A JSON number; NaN and infinities are written as the strings "nan", "inf", "-inf".
     case double(Double)
+    /// `true` or `false`.
     case bool(Bool)
+    /// `null`.
     case null
 
     /// A field from raw bytes of unknown encoding (a header, a peer's payload): invalid UTF-8 sequences

@@ -130,7 +130,7 @@ public enum ProcessSpawner {
 }
 
 /// How a child process ended.
-public enum ExitStatus: Sendable, Equatable, CustomStringConvertible {
+public enum TerminationStatus: Sendable, Equatable, CustomStringConvertible {
     /// It called exit with this status.
     case exited(Int32)
     /// A signal ended it.
@@ -151,7 +151,7 @@ public enum ExitStatus: Sendable, Equatable, CustomStringConvertible {
 public final class ChildProcess: Sendable {
     /// The child's process id.
     public let pid: pid_t
-    private let status = Mutex<ExitStatus?>(nil)
+    private let status = Mutex<TerminationStatus?>(nil)
 
     init(pid: pid_t) {
         self.pid = pid
@@ -178,7 +178,7 @@ public final class ChildProcess: Sendable {
     }
 
     /// How the child ended, without waiting: nil while it runs.
-    public var exitStatus: ExitStatus? {
+    public var exitStatus: TerminationStatus? {
         status.withLock { status in
             if let status { return status }
             var raw: Int32 = 0
@@ -191,7 +191,7 @@ public final class ChildProcess: Sendable {
 
     /// Blocks until the child ends.
     /// - Returns: How it ended.
-    public func wait() -> ExitStatus {
+    public func wait() -> TerminationStatus {
         while true {
             if let done = exitStatus { return done }
             // Poll rather than block in waitpid, which would hold the lock that signal() needs.
@@ -202,7 +202,7 @@ public final class ChildProcess: Sendable {
     /// Blocks until the child ends or `timeout` passes.
     /// - Parameter timeout: The longest wait.
     /// - Returns: How it ended, or nil when it still runs.
-    public func wait(timeout: Duration) -> ExitStatus? {
+    public func wait(timeout: Duration) -> TerminationStatus? {
         let deadline = ContinuousClock.now + timeout
         while true {
             if let done = exitStatus { return done }
@@ -215,14 +215,14 @@ public final class ChildProcess: Sendable {
     /// - Parameter grace: How long it may take to drain.
     /// - Returns: How it ended.
     @discardableResult
-    public func terminate(grace: Duration) -> ExitStatus {
+    public func terminate(grace: Duration) -> TerminationStatus {
         signal(SIGTERM)
         if let done = wait(timeout: grace) { return done }
         signal(SIGKILL)
         return wait()
     }
 
-    private static func decode(_ raw: Int32) -> ExitStatus {
+    private static func decode(_ raw: Int32) -> TerminationStatus {
         // WIFEXITED / WEXITSTATUS / WTERMSIG are macros Swift cannot import.
         let signal = raw & 0x7F
         return signal == 0 ? .exited((raw >> 8) & 0xFF) : .signaled(signal)

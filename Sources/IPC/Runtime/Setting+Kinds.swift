@@ -159,7 +159,11 @@ extension Setting where Value == URL? {
         self.init(
             name: name, default: defaultValue, meaning: meaning, expected: urlExpectation(schemes),
             describeDefault: { $0?.absoluteString ?? "" }
-        ) { text in parseURL(text, schemes: schemes) }
+        ) { text in
+            // Spelled out: a bare `URL?` would be promoted to `.some(nil)`, a valid "unset".
+            guard let url = parseURL(text, schemes: schemes) else { return URL??.none }
+            return URL??.some(url)
+        }
     }
 }
 
@@ -257,7 +261,9 @@ extension Setting where Value == String? {
             name: name, default: defaultValue, meaning: meaning, expected: expected, secret: secret,
             describeDefault: { secret && $0 != nil ? "<hidden>" : ($0 ?? "") }
         ) { text in
-            text.count >= minimumLength ? text : nil
+            // Spelled out: `text : nil` would be typed `String?` and promoted to `.some(nil)`, a valid "unset".
+            guard text.count >= minimumLength else { return String??.none }
+            return String??.some(text)
         }
     }
 }
