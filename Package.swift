@@ -20,6 +20,8 @@ let package = Package(
         .executable(name: "runtime-probe", targets: ["runtime-probe"]),
         .library(name: "HTTP", targets: ["HTTP"]),
         .executable(name: "http-bench", targets: ["http-bench"]),
+        .executable(name: "inferctl", targets: ["inferctl"]),
+        .executable(name: "daemon-standin", targets: ["daemon-standin"]),
     ],
     targets: [
         // libsystemd (Debian's libsystemd-dev): socket activation, sd_notify, the watchdog.
@@ -93,6 +95,25 @@ let package = Package(
         .testTarget(
             name: "RuntimeTests",
             dependencies: ["IPC"]
+        ),
+        // The operator CLI: `inferctl up` runs the whole stack without systemd, the way systemd would.
+        .executableTarget(
+            name: "inferctl",
+            dependencies: ["IPC", "CSystemd"]
+        ),
+        // Pretends to be any daemon (by its executable's name) with the contract's sockets, for tests of
+        // inferctl and of the systemd units before the real daemons exist.
+        .executableTarget(
+            name: "daemon-standin",
+            dependencies: ["IPC"]
+        ),
+        .testTarget(
+            name: "RegistryTests",
+            dependencies: ["IPC"]
+        ),
+        .testTarget(
+            name: "InferctlTests",
+            dependencies: ["inferctl", "IPC"]
         ),
     ]
 )

@@ -1,0 +1,81 @@
+/// The text of `inferctl --help` and `inferctl help COMMAND`.
+enum HelpText {
+    /// The help for a command, or the overview.
+    /// - Parameter topic: `up`, `status`, or nil for the overview.
+    /// - Returns: The text, ending with a newline.
+    static func text(for topic: String?) -> String {
+        switch topic {
+        case "up": up
+        case "status": status
+        default: overview
+        }
+    }
+
+    static let overview = """
+        inferctl: run and inspect the infer inference gateway.
+
+        Usage:
+          inferctl up [options]        run every daemon in the foreground, as systemd would
+          inferctl status [options]    show the daemons a running `inferctl up` supervises
+          inferctl help [COMMAND]      show this help, or a command's
+
+        On a machine with systemd, install the units in systemd/ instead (docs/OPERATIONS.md).
+
+        Exit status:
+          0   up: stopped by Ctrl-C/SIGTERM after every daemon stopped; status: a stack runs
+          3   status: no stack runs in the runtime directory
+          64  wrong command line
+          71  a socket could not be created (port in use, another stack in the directory)
+          78  bad configuration (flags, environment file, registry, missing executables),
+              or a daemon exited 78 because its configuration is wrong
+
+        """
+
+    static let up = """
+        Usage: inferctl up [options]
+
+        Runs the whole stack in the foreground without systemd, exactly as the units would: creates every
+        listening socket itself (Unix sockets 0660 in the runtime directory, TCP on PORT and METRICS_PORT),
+        starts metricsd, limitd, cached, one modeld per registry model, batchd and frontd with their sockets
+        as fds 3.. (LISTEN_FDS, LISTEN_FDNAMES, LISTEN_PID) and NOTIFY_SOCKET, waits for READY=1 from each,
+        restarts a daemon that fails (100 ms, doubling to 5 s; reset after 10 s up) or misses its watchdog,
+        starts a daemon that exited cleanly again on its next connection, and keeps the sockets open all
+        along, so clients wait in the backlog while a daemon restarts. A daemon exiting 78 (configuration
+        error) stops the stack. Ctrl-C or SIGTERM stops the daemons one by one, frontd first (SIGTERM, then
+        SIGKILL after the stop timeout); a second Ctrl-C kills them at once.
+
+        Options:
+          --runtime-dir DIR    Unix sockets, notify socket and state file
+                               (INFER_RUNTIME_DIR, default /run/infer)
+          --bin-dir DIR        the daemons' executables (default: the directory inferctl is in)
+          --registry FILE      model registry (INFER_MODEL_REGISTRY, default /etc/infer/models.json)
+          --port N             frontd's HTTP port (PORT, default 8080; 0 picks a free port)
+          --metrics-port N     metricsd's Prometheus port (METRICS_PORT, default 9464; 0 picks one)
+          --env-file FILE      KEY=VALUE lines (systemd EnvironmentFile= syntax) for every daemon;
+                               repeatable, later files win; flags win over files, files over the
+                               environment inferctl runs in
+          --watchdog-sec SEC   WatchdogSec= of every daemon (default 10; 0 turns it off)
+          --stop-timeout SEC   time a daemon may drain after SIGTERM before SIGKILL (default 30)
+          --start-timeout SEC  time a daemon may take to send READY=1 (default 90)
+
+        Every daemon gets inferctl's environment plus the environment files, with INFER_RUNTIME_DIR,
+        INFER_MODEL_REGISTRY, PORT and METRICS_PORT set to what the stack uses (INFER_MODEL for modeld).
+        inferctl logs JSON lines on stderr (LOG_LEVEL, ENABLE_STRUCTURED_LOGGING); the daemons' lines go
+        to the same stderr. Once every daemon is ready it prints example curl commands on stdout.
+
+        Example:
+          swift build -c release
+          .build/release/inferctl up --runtime-dir /tmp/infer --registry config/models.json \\
+              --env-file /etc/infer/infer.env
+
+        """
+
+    static let status = """
+        Usage: inferctl status [--runtime-dir DIR] [--json]
+
+        Shows the daemons a running `inferctl up` supervises in the runtime directory (INFER_RUNTIME_DIR,
+        default /run/infer): state, pid, restarts and last STATUS= line, read from DIR/inferctl.json.
+        --json prints that file as it is. Exits 0 when a stack runs, 3 when none does.
+
+        """
+}

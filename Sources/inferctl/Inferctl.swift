@@ -1,0 +1,28 @@
+import Foundation
+
+/// The command-line entry point, kept out of `main.swift` so tests can call it.
+enum Inferctl {
+    /// Runs one command.
+    /// - Parameters:
+    ///   - arguments: The arguments after the program's name.
+    ///   - environment: inferctl's environment.
+    /// - Returns: The exit status.
+    static func main(arguments: [String], environment: [String: String]) -> Int32 {
+        let command: InferctlCommand
+        do {
+            command = try InferctlCommand.parse(arguments)
+        } catch {
+            FileHandle.standardError.write(Data("inferctl: \(error.description)\nTry: inferctl --help\n".utf8))
+            return error.exitStatus
+        }
+        switch command {
+        case .help(let topic):
+            print(HelpText.text(for: topic), terminator: "")
+            return InferctlExit.success
+        case .up(let options):
+            return UpCommand.run(options, environment: environment)
+        case .status(let options):
+            return StatusCommand.run(options, environment: environment)
+        }
+    }
+}

@@ -1,0 +1,190 @@
+/// What `inferctl` was asked to do, parsed from its command line.
+enum InferctlCommand: Equatable {
+    /// `inferctl --help`, `inferctl help [COMMAND]`, `inferctl COMMAND --help`.
+    case help(topic: String?)
+    /// `inferctl up ...`: run the whole stack in the foreground.
+    case up(UpOptions)
+    /// `inferctl status ...`: show what a running `inferctl up` supervises.
+    case status(StatusOptions)
+
+    /// The commands, for help and errors.
+    static let commands = ["up", "status", "help"]
+
+    /// Parses the arguments after the program's name.
+    /// - Parameter arguments: `CommandLine.arguments.dropFirst()`.
+    /// - Returns: The command.
+    /// - Throws: ``InferctlError`` of kind `.usage` naming the wrong argument.
+    static func parse(_ arguments: [String]) throws(InferctlError) -> InferctlCommand {
+        guard let first = arguments.first else { return .help(topic: nil) }
+        let rest = Array(arguments.dropFirst())
+        switch first {
+        case "-h", "--help":
+            return .help(topic: nil)
+        case "help":
+            guard rest.count <= 1 else { throw .usage("help takes at most one command") }
+            if let topic = rest.first, !commands.contains(topic) {
+                throw .usage("unknown command \"\(topic)\"; commands are \(commands.joined(separator: ", "))")
+            }
+            return .help(topic: rest.first)
+        case "up":
+            if rest.contains(where: { $0 == "-h" || $0 == "--help" }) { return .help(topic: "up") }
+            return .up(try UpOptions.parse(rest))
+        case "status":
+            if rest.contains(where: { $0 == "-h" || $0 == "--help" }) { return .help(topic: "status") }
+            return .status(try StatusOptions.parse(rest))
+        default:
+            throw .usage("unknown command \"\(first)\"; commands are \(commands.joined(separator: ", "))")
+        }
+    }
+}
+
+/// The flags of `inferctl up`; nil means "from the environment, else the default".
+struct UpOptions: Equatable {
+    /// `--runtime-dir DIR`: where the Unix sockets go (`INFER_RUNTIME_DIR`, default /run/infer).
+    var runtimeDirectory: String?
+    /// `--bin-dir DIR`: where the daemons' executables are (default: inferctl's own directory).
+    var binDirectory: String?
+    /// `--registry FILE`: the model registry (`INFER_MODEL_REGISTRY`, default /etc/infer/models.json).
+    var registry: String?
+    /// `--port N`: frontd's HTTP port (`PORT`, default 8080; 0 picks a free one).
+    var port: Int?
+    /// `--metrics-port N`: metricsd's Prometheus port (`METRICS_PORT`, default 9464; 0 picks a free one).
+    var metricsPort: Int?
+    /// `--env-file FILE`, repeatable: KEY=VALUE lines added to the daemons' environment, later files win.
+    var environmentFiles: [String] = []
+    /// `--watchdog-sec SEC`: `WatchdogSec=` of every daemon; 0 turns the watchdog off.
+    var watchdog: Duration?
+    /// `--stop-timeout SEC`: how long a daemon may drain after SIGTERM before SIGKILL.
+    var stopTimeout: Duration?
+    /// `--start-timeout SEC`: how long a daemon may take to send READY=1.
+    var startTimeout: Duration?
+
+    /// Parses the flags after `up`.
+    /// - Parameter arguments: The flags, `--name value` or `--name=value`.
+    /// - Returns: The options.
+    /// - Throws: ``InferctlError`` of kind `.usage`.
+    static func parse(_ arguments: [String]) throws(InferctlError) -> UpOptions {
+        var options = UpOptions()
+        var flags = FlagReader(arguments, command: "up")
+        while let flag = try flags.next() {
+            switch flag.name {
+            case "--runtime-dir": options.runtimeDirectory = try flag.nonEmpty()
+            case "--bin-dir": options.binDirectory = try flag.nonEmpty()
+            case "--registry": options.registry = try flag.nonEmpty()
+            case "--port": options.port = try flag.port()
+            case "--metrics-port": options.metricsPort = try flag.port()
+            case "--env-file": options.environmentFiles.append(try flag.nonEmpty())
+            case "--watchdog-sec": options.watchdog = try flag.duration(allowZero: true)
+            case "--stop-timeout": options.stopTimeout = try flag.duration(allowZero: true)
+            case "--start-timeout": options.startTimeout = try flag.duration(allowZero: false)
+            default: throw flag.unknown()
+            }
+        }
+        return options
+    }
+}
+
+/// The flags of `inferctl status`.
+struct StatusOptions: Equatable {
+    /// `--runtime-dir DIR`: the directory of the stack to show (`INFER_RUNTIME_DIR`, default /run/infer).
+    var runtimeDirectory: String?
+    /// `--json`: print the state file as it is.
+    var json = false
+
+    /// Parses the flags after `status`.
+    /// - Parameter arguments: The flags.
+    /// - Returns: The options.
+    /// - Throws: ``InferctlError`` of kind `.usage`.
+    static func parse(_ arguments: [String]) throws(InferctlError) -> StatusOptions {
+        var options = StatusOptions()
+        var flags = FlagReader(arguments, command: "status", switches: ["--json"])
+        while let flag = try flags.next() {
+            switch flag.name {
+            case "--runtime-dir": options.runtimeDirectory = try flag.nonEmpty()
+            case "--json": options.json = true
+            default: throw flag.unknown()
+            }
+        }
+        return options
+    }
+}
+
+/// Walks `--name value` / `--name=value` flags.
+private struct FlagReader {
+    /// One flag and its value.
+    struct Flag {
+        let name: String
+        let value: String
+        let command: String
+
+        func nonEmpty() throws(InferctlError) -> String {
+            guard !value.isEmpty else { throw .usage("\(name) needs a value") }
+            return value
+        }
+
+        func port() throws(InferctlError) -> Int {
+            guard let number = Int(value), (0...65535).contains(number) else {
+                throw .usage("\(name) \(value): expected a port number between 0 and 65535 (0 picks a free port)")
+            }
+            return number
+        }
+
+        func duration(allowZero: Bool) throws(InferctlError) -> Duration {
+            guard let duration = parseSeconds(value), allowZero || duration > .zero else {
+                throw .usage("\(name) \(value): expected seconds\(allowZero ? "" : " above 0") "
+                    + "(a number such as 10 or 0.5, or with a unit: 500ms, 2s, 1m)")
+            }
+            return duration
+        }
+
+        func unknown() -> InferctlError {
+            .usage("unknown option \(name) for \(command); see inferctl \(command) --help")
+        }
+    }
+
+    private var remaining: ArraySlice<String>
+    private let command: String
+    private let switches: Set<String>
+
+    init(_ arguments: [String], command: String, switches: Set<String> = []) {
+        remaining = arguments[...]
+        self.command = command
+        self.switches = switches
+    }
+
+    mutating func next() throws(InferctlError) -> Flag? {
+        guard let argument = remaining.popFirst() else { return nil }
+        guard argument.hasPrefix("--") else {
+            throw .usage("unexpected argument \"\(argument)\" for \(command); see inferctl \(command) --help")
+        }
+        if let equals = argument.firstIndex(of: "=") {
+            let name = String(argument[..<equals])
+            if switches.contains(name) { throw .usage("\(name) takes no value") }
+            return Flag(name: name, value: String(argument[argument.index(after: equals)...]), command: command)
+        }
+        if switches.contains(argument) { return Flag(name: argument, value: "", command: command) }
+        guard let value = remaining.popFirst() else { throw .usage("\(argument) needs a value") }
+        return Flag(name: argument, value: value, command: command)
+    }
+}
+
+/// Parses seconds: "10", "0.5", "500ms", "2s", "1m".
+/// - Parameter text: The text.
+/// - Returns: The duration, or nil when the text is not one (negative, not a number, over a day).
+func parseSeconds(_ text: String) -> Duration? {
+    let units: [(suffix: String, seconds: Double)] = [("ms", 0.001), ("s", 1), ("m", 60)]
+    var number = Substring(text)
+    var scale = 1.0
+    for unit in units where text.hasSuffix(unit.suffix) {
+        number = text.dropLast(unit.suffix.count)
+        scale = unit.seconds
+        break
+    }
+    // Digits and one point only: Double() would also take "inf", "nan" and hexadecimal.
+    guard !number.isEmpty, number.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }),
+          let value = Double(number) else { return nil }
+    let seconds = value * scale
+    let oneDay = 86_400.0
+    guard seconds.isFinite, seconds >= 0, seconds <= oneDay else { return nil }
+    return .nanoseconds(Int64((seconds * 1e9).rounded()))
+}

@@ -1,0 +1,226 @@
+import Glibc
+
+/// A listening socket inferctl created and holds for the life of the stack, as PID 1 holds a `.socket`
+/// unit's: while the daemon behind it restarts, connections wait in its backlog.
+struct OpenListener: Equatable {
+    /// The plan it was made from.
+    let plan: SocketPlan
+    /// The descriptor (close-on-exec; the daemon gets a dup of it as fd 3, 4, ...).
+    let descriptor: Int32
+    /// Where it listens: a path, or `host:port` with the real port.
+    let address: String
+    /// The real TCP port (the kernel's pick when the plan said 0); nil for a Unix socket.
+    let port: Int?
+    /// The socket file's identity, so closing removes this file and never one a later stack made.
+    let file: FileIdentity?
+
+    /// Closes the socket and removes its file (if it is still this socket's).
+    func close() {
+        _ = Glibc.close(descriptor)
+        if case .unix(let path) = plan.endpoint { file?.unlinkIfSame(path) }
+    }
+}
+
+/// A file's device and inode.
+struct FileIdentity: Equatable {
+    let device: UInt64
+    let inode: UInt64
+
+    /// The identity of the file at `path` (not following a symbolic link), or nil when there is none.
+    init?(path: String) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return nil }
+        device = UInt64(info.st_dev)
+        inode = UInt64(info.st_ino)
+    }
+
+    /// Removes `path` only when it is still this file.
+    func unlinkIfSame(_ path: String) {
+        if FileIdentity(path: path) == self { unlink(path) }
+    }
+}
+
+/// Creates listening sockets the way systemd's socket units do.
+enum ListenerFactory {
+    /// `Backlog=` default of socket units (SOMAXCONN): room for the connections that arrive while a
+    /// daemon restarts; the kernel caps it at net.core.somaxconn.
+    static let backlog: Int32 = 4096
+    /// `SocketMode=0660` of the units: the daemons' user and group only.
+    static let socketMode: mode_t = 0o660
+    /// `DirectoryMode=0755` of the units, for the runtime directory.
+    static let directoryMode: mode_t = 0o755
+
+    /// Opens one socket.
+    /// - Parameter plan: The socket.
+    /// - Returns: The listening socket.
+    /// - Throws: ``InferctlError`` (`.system`) naming the address and the system's reason.
+    static func open(_ plan: SocketPlan) throws(InferctlError) -> OpenListener {
+        switch plan.endpoint {
+        case .unix(let path):
+            let descriptor = try listenUnix(path: path)
+            return OpenListener(plan: plan, descriptor: descriptor, address: path, port: nil, file: FileIdentity(path: path))
+        case .tcp(let host, let port):
+            let (descriptor, realPort) = try listenTCP(host: host, port: port)
+            let shown = host.contains(":") ? "[\(host)]:\(realPort)" : "\(host):\(realPort)"
+            return OpenListener(plan: plan, descriptor: descriptor, address: shown, port: realPort, file: nil)
+        }
+    }
+
+    /// Creates a directory and its missing parents with mode 0755.
+    /// - Parameter path: The absolute path.
+    /// - Throws: ``InferctlError`` (`.system`).
+    static func makeDirectory(_ path: String) throws(InferctlError) {
+        var info = stat()
+        if stat(path, &info) == 0 {
+            guard info.st_mode & S_IFMT == S_IFDIR else { throw .system("\(path) exists and is not a directory") }
+            return
+        }
+        let parent = path.split(separator: "/").dropLast().reduce("") { $0 + "/" + $1 }
+        if !parent.isEmpty { try makeDirectory(parent) }
+        if mkdir(path, directoryMode) != 0 && errno != EEXIST {
+            throw .system("cannot create the directory \(path): \(errorText(errno))")
+        }
+        chmod(path, directoryMode)
+    }
+
+    private static func listenUnix(path: String) throws(InferctlError) -> Int32 {
+        try removeStaleSocket(path)
+        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
+        guard descriptor >= 0 else { throw .system("cannot create a socket for \(path): \(errorText(errno))") }
+        guard var address = unixAddress(path) else {
+            close(descriptor)
+            throw .configuration("socket path \(path) is too long")
+        }
+        let bound = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        guard bound == 0 else {
+            let code = errno
+            close(descriptor)
+            throw .system("cannot bind \(path): \(errorText(code))")
+        }
+        chmod(path, socketMode)
+        guard listen(descriptor, backlog) == 0 else {
+            let code = errno
+            close(descriptor)
+            unlink(path)
+            throw .system("cannot listen on \(path): \(errorText(code))")
+        }
+        return descriptor
+    }
+
+    private static func listenTCP(host: String, port: Int) throws(InferctlError) -> (Int32, Int) {
+        let shown = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        let networkPort = in_port_t(UInt16(truncatingIfNeeded: port)).bigEndian
+        var v4 = sockaddr_in()
+        var v6 = sockaddr_in6()
+        let family: Int32
+        if inet_pton(AF_INET, host, &v4.sin_addr) == 1 {
+            family = AF_INET
+            v4.sin_family = sa_family_t(AF_INET)
+            v4.sin_port = networkPort
+        } else if inet_pton(AF_INET6, host, &v6.sin6_addr) == 1 {
+            family = AF_INET6
+            v6.sin6_family = sa_family_t(AF_INET6)
+            v6.sin6_port = networkPort
+        } else {
+            throw .configuration("\(host) is not an IP address")
+        }
+        let descriptor = socket(family, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
+        guard descriptor >= 0 else { throw .system("cannot create a socket for \(shown): \(errorText(errno))") }
+        var one: Int32 = 1
+        // Rebinding at once after a restart of inferctl, while old connections sit in TIME_WAIT.
+        setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        // The units' NoDelay=yes: accepted connections inherit it, so small replies and SSE events go out
+        // at once instead of waiting for Nagle's algorithm.
+        setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        let bound: Int32 = if family == AF_INET {
+            withUnsafePointer(to: &v4) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+        } else {
+            withUnsafePointer(to: &v6) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
+                }
+            }
+        }
+        guard bound == 0 else {
+            let code = errno
+            close(descriptor)
+            let hint = code == EADDRINUSE ? " (another program listens there; pick another port)" : ""
+            throw .system("cannot bind \(shown): \(errorText(code))\(hint)")
+        }
+        guard listen(descriptor, backlog) == 0 else {
+            let code = errno
+            close(descriptor)
+            throw .system("cannot listen on \(shown): \(errorText(code))")
+        }
+        return (descriptor, localPort(descriptor) ?? port)
+    }
+
+    /// The port a TCP socket is bound to.
+    private static func localPort(_ descriptor: Int32) -> Int? {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let ok = withUnsafeMutablePointer(to: &storage) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
+        guard ok == 0 else { return nil }
+        return withUnsafeBytes(of: &storage) { raw in
+            switch Int32(raw.load(as: sa_family_t.self)) {
+            case AF_INET: Int(UInt16(bigEndian: raw.load(as: sockaddr_in.self).sin_port))
+            case AF_INET6: Int(UInt16(bigEndian: raw.load(as: sockaddr_in6.self).sin6_port))
+            default: nil
+            }
+        }
+    }
+
+    /// Removes a socket file nothing accepts on any more (left by a stack that was killed); refuses to
+    /// touch a socket in use (another stack runs in this directory) or anything that is not a socket.
+    private static func removeStaleSocket(_ path: String) throws(InferctlError) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        guard info.st_mode & S_IFMT == S_IFSOCK else {
+            throw .system("\(path) exists and is not a socket; refusing to replace it")
+        }
+        if isAccepting(path) {
+            throw .system("\(path) is in use: another stack runs in this directory (see inferctl status)")
+        }
+        if unlink(path) != 0 && errno != ENOENT {
+            throw .system("cannot remove the stale socket \(path): \(errorText(errno))")
+        }
+    }
+
+    /// Whether a process accepts connections on a Unix socket path.
+    static func isAccepting(_ path: String) -> Bool {
+        let probe = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
+        guard probe >= 0, var address = unixAddress(path) else { return false }
+        defer { close(probe) }
+        let connected = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(probe, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        return connected == 0
+    }
+
+    /// A `sockaddr_un` for a path, or nil when the path does not fit.
+    static func unixAddress(_ path: String) -> sockaddr_un? {
+        var address = sockaddr_un()
+        let limit = MemoryLayout.size(ofValue: address.sun_path) - 1
+        guard path.utf8.count <= limit else { return nil }
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in buffer.copyBytes(from: path.utf8) }
+        return address
+    }
+}
+
+/// `strerror` text with the number: "Address already in use (errno 98)".
+func errorText(_ code: Int32) -> String {
+    "\(String(cString: strerror(code))) (errno \(code))"
+}
