@@ -20,7 +20,7 @@ struct SocketTests {
         #expect(fcntl(descriptor, F_GETFD) & FD_CLOEXEC != 0)
         // What the runtime accepts from systemd for a TCP spec, it accepts from itself.
         try SocketActivation.validate(descriptor, for: .tcp("http", port: RuntimeSettings.port))
-        #expect(throws: SocketError.self) { try SocketActivation.validate(descriptor, for: .unix("http")) }
+        #expect(throws: ListenerError.self) { try SocketActivation.validate(descriptor, for: .unix("http")) }
     }
 
     @Test("a port in use is an OS error (exit 71), not a configuration error")
@@ -64,7 +64,7 @@ struct SocketTests {
         defer { close(udp) }
         #expect(SocketActivation.describe(udp) == "an IPv4 UDP socket")
         #expect(SocketActivation.describe(999) == "no open descriptor")
-        let error = SocketError.wrongKind(name: "http", descriptor: 3, expected: "a listening TCP socket", actual: "a pipe")
+        let error = ListenerError.wrongKind(name: "http", descriptor: 3, expected: "a listening TCP socket", actual: "a pipe")
         #expect(error.isConfiguration)
         #expect(error.description.hasPrefix("socket \"http\" (fd 3, passed by systemd): expected a listening TCP socket, got a pipe"))
     }

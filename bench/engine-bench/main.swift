@@ -1,13 +1,138 @@
+// engine-bench: measures the built-in engine on this machine and prints one JSON object.
+//
+//   engine-bench [--models DIR] [--sentences FILE] [--quick]   decode, batching, prefill, embeddings
+//   engine-bench memory [--models DIR]                         peak RSS at batch 8 × 512-token sequences
+//
+// Release builds only (`swift build -c release`); bench/run-engine-bench.sh runs it with the peers.
 import Engine
 import Foundation
-let g = try GGUFFile(path: "models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
-let m = QuantMatrix(g, g.tensorInfo("blk.0.ffn_gate.weight")!)
-let x = UnsafeMutablePointer<Float>.allocate(capacity: m.cols * 8); for i in 0..<m.cols * 8 { x[i] = Float(i % 7) * 0.1 - 0.3 }
-let y = UnsafeMutablePointer<Float>.allocate(capacity: m.rows * 8)
-EngineThreads.set(1)
-for round in 0..<3 {
-  var t0 = Date(); for _ in 0..<500 { KernelBench.fused(m, x, y) }; let a = Date().timeIntervalSince(t0) / 500
-  t0 = Date(); for _ in 0..<500 { MatMul.multiply(m, x, rows: 1, into: y) }; let b = Date().timeIntervalSince(t0) / 500
-  t0 = Date(); for _ in 0..<100 { MatMul.multiply(m, x, rows: 8, into: y) }; let c = Date().timeIntervalSince(t0) / 100
-  print(String(format: "fused %.0f us, tile1 %.0f us, tile8 %.0f us (%.0f us/row)", a*1e6, b*1e6, c*1e6, c*1e6/8))
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct BenchError: Error, CustomStringConvertible { let description: String }
+
+let args = Array(CommandLine.arguments.dropFirst())
+let mode = args.first == "memory" ? "memory" : "speed"
+func option(_ name: String) -> String? {
+    guard let i = args.firstIndex(of: name), i + 1 < args.count else { return nil }
+    return args[i + 1]
 }
+let modelsDir = option("--models") ?? ProcessInfo.processInfo.environment["INFER_MODELS_DIR"] ?? "models"
+let sentencesFile = option("--sentences") ?? "bench/sentences.txt"
+let quick = args.contains("--quick")
+
+func seconds(_ body: () throws -> Void) rethrows -> Double {
+    let t0 = DispatchTime.now().uptimeNanoseconds
+    try body()
+    return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+}
+
+func peakRSSMiB() -> Double {
+    var u = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &u)
+    return Double(u.ru_maxrss) / 1024
+}
+
+func log(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
+
+let gguf = try GGUFFile(path: modelsDir + "/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+let model = try LlamaModel(gguf: gguf)
+let tokenizer = try BPETokenizer(gguf: gguf)
+let prompts = [
+    "Once upon a time", "The capital of France is", "def fibonacci(n):", "In a distant galaxy,",
+    "The recipe for pancakes:", "Dear hiring manager,", "The theory of relativity", "My favourite animal is",
+    "Breaking news:", "The best way to learn", "Here is a poem about the sea:", "Step 1:",
+    "The history of Rome", "Climate change is", "To install the package,", "Question: why is the sky blue?",
+].map { tokenizer.encode($0) }
+
+/// Aggregate decode tokens/s of `b` sequences generating `n` tokens each (prefill not timed).
+func decodeRate(batch b: Int, tokens n: Int) throws -> Double {
+    let d = BatchDecoder(model: model, tokenizer: tokenizer, maxBatch: b)
+    for i in 0..<b {
+        try d.add(id: i, prompt: prompts[i % prompts.count], parameters: .greedy(maxTokens: n + 1))
+    }
+    _ = try d.step()  // prefill of every prompt
+    var produced = 0
+    let t = try seconds {
+        while !d.isEmpty { produced += try d.step().count }
+    }
+    return Double(produced) / t
+}
+
+if mode == "memory" {
+    // Batch 8, each sequence 256 prompt tokens + 256 generated = 512 positions.
+    let text = String(repeating: "The quick brown fox jumps over the lazy dog near the river bank. ", count: 40)
+    let long = Array(tokenizer.encode(text).prefix(256))
+    let d = BatchDecoder(model: model, tokenizer: tokenizer, maxBatch: 8)
+    for i in 0..<8 { try d.add(id: i, prompt: long, parameters: GenerationParameters(temperature: 0, maxTokens: 256)) }
+    // Greedy on a repetitive text may stop early; ignore end tokens by using a high cap and counting.
+    var steps = 0
+    let t = try seconds { while !d.isEmpty { _ = try d.step(); steps += 1 } }
+    let kvPerSeq = 2 * model.config.layers * model.config.kvWidth * 4 * 512
+    let out: [String: Any] = [
+        "mode": "memory", "batch": 8, "positions_per_sequence": 256 + steps, "seconds": t,
+        "peak_rss_mib": peakRSSMiB(), "kv_f32_mib_at_512": Double(8 * kvPerSeq) / 1048576,
+        "model_file_mib": Double(gguf.file.count) / 1048576,
+    ]
+    print(String(decoding: try JSONSerialization.data(withJSONObject: out, options: [.sortedKeys]), as: UTF8.self))
+    exit(0)
+}
+
+var result: [String: Any] = ["engine": "infer built-in (Swift)", "threads_available": ProcessInfo.processInfo.activeProcessorCount]
+let single = quick ? 32 : 128
+for threads in [1, 2] {
+    EngineThreads.set(threads)
+    _ = try decodeRate(batch: 1, tokens: 8)  // warm-up: page in the weights
+    let r = try decodeRate(batch: 1, tokens: single)
+    log(String(format: "decode single stream, %d thread(s): %.1f tokens/s", threads, r))
+    result["decode_\(threads)t"] = r
+}
+EngineThreads.set(2)
+var batch: [String: Double] = [:]
+for b in [1, 2, 4, 8, 16] {
+    let r = try decodeRate(batch: b, tokens: quick ? 16 : 64)
+    log(String(format: "aggregate decode, batch %2d: %.1f tokens/s", b, r))
+    batch["\(b)"] = r
+}
+result["batch"] = batch
+
+// Prefill: one 256-token prompt in one forward pass.
+let prefillText = String(repeating: "The quick brown fox jumps over the lazy dog near the river bank. ", count: 40)
+let prefillIDs = Array(tokenizer.encode(prefillText).prefix(256))
+var bestPrefill = 0.0
+for _ in 0..<(quick ? 1 : 3) {
+    let t = try seconds { _ = try model.forward([.init(cache: model.makeCache(), tokens: prefillIDs)]) }
+    bestPrefill = max(bestPrefill, Double(prefillIDs.count) / t)
+}
+log(String(format: "prefill 256 tokens: %.1f tokens/s", bestPrefill))
+result["prefill_256"] = bestPrefill
+
+// Embeddings: batch 32 of ~20-word sentences.
+if let text = try? String(contentsOfFile: sentencesFile, encoding: .utf8) {
+    let sentences = text.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
+    let embedder = try BertEmbedder(directory: modelsDir + "/minilm")
+    for threads in [1, 2] {
+        EngineThreads.set(threads)
+        var best = 0.0
+        for _ in 0..<(quick ? 1 : 3) {
+            var n = 0
+            let t = try seconds {
+                var i = 0
+                while i < sentences.count {
+                    let chunk = Array(sentences[i..<min(sentences.count, i + 32)])
+                    n += try embedder.embed(chunk).count
+                    i += 32
+                }
+            }
+            best = max(best, Double(n) / t)
+        }
+        log(String(format: "embeddings, batch 32, %d thread(s): %.1f sentences/s", threads, best))
+        result["emb_\(threads)t"] = best
+    }
+    result["sentences"] = sentences.count
+} else {
+    log("no \(sentencesFile): embeddings not measured")
+}
+result["peak_rss_mib"] = peakRSSMiB()
+print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))

@@ -56,6 +56,11 @@ public enum MatMul {
                         t0 += 1
                         continue
                     }
+                    if count >= 4 && w.type == .q4_1 {
+                        QuantTile.q4_1x4(w.row(r), xt, st, cols: cols, out, stride: w.rows)
+                        t0 += 4
+                        continue
+                    }
                     switch w.type {
                     case .q4_1: QuantTile.q4_1(w.row(r), xt, st, cols: cols, count: count, out, stride: w.rows)
                     case .q4_0: QuantTile.q4_0(w.row(r), xt, st, cols: cols, count: count, out, stride: w.rows)
@@ -86,6 +91,42 @@ public enum MatMul {
 /// block is decoded once, then multiplied with every row of the tile. A row's sum is formed the
 /// same way for any tile size.
 enum QuantTile {
+    /// Q4_1 against exactly 4 activation rows, accumulators in registers. Same arithmetic per row as
+    /// `QuantDot.q4_1`.
+    @inline(__always)
+    static func q4_1x4(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ xsum: UnsafePointer<Float>, cols: Int, _ y: UnsafeMutablePointer<Float>, stride: Int) {
+        let blocks = cols / 32
+        var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+        var o0: Float = 0, o1: Float = 0, o2: Float = 0, o3: Float = 0
+        let xr = UnsafeRawPointer(x)
+        let rs = cols * 4
+        for b in 0..<blocks {
+            let blk = row + b * 20
+            let d = SIMD8<Float>(repeating: BlockDecoding.half(blk)), m = BlockDecoding.half(blk + 2)
+            let (q0, q1, q2, q3) = QuantDot.nibbles(blk + 4)
+            @inline(__always) func dot(_ p: UnsafeRawPointer) -> SIMD8<Float> {
+                var s = q0 * p.load(as: SIMD8<Float>.self)
+                s.addProduct(q1, p.load(fromByteOffset: 32, as: SIMD8<Float>.self))
+                s.addProduct(q2, p.load(fromByteOffset: 64, as: SIMD8<Float>.self))
+                s.addProduct(q3, p.load(fromByteOffset: 96, as: SIMD8<Float>.self))
+                return s
+            }
+            let p = xr + b * 128
+            a0.addProduct(dot(p), d)
+            a1.addProduct(dot(p + rs), d)
+            a2.addProduct(dot(p + 2 * rs), d)
+            a3.addProduct(dot(p + 3 * rs), d)
+            o0 += m * xsum[b]
+            o1 += m * xsum[blocks + b]
+            o2 += m * xsum[2 * blocks + b]
+            o3 += m * xsum[3 * blocks + b]
+        }
+        y[0] = a0.sum() + o0
+        y[stride] = a1.sum() + o1
+        y[2 * stride] = a2.sum() + o2
+        y[3 * stride] = a3.sum() + o3
+    }
+
     @inline(__always)
     static func q4_1(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ xsum: UnsafePointer<Float>, cols: Int, count: Int, _ y: UnsafeMutablePointer<Float>, stride: Int) {
         let blocks = cols / 32
