@@ -26,7 +26,7 @@ struct StandinRole: Sendable {
         switch daemon {
         case "frontd":
             identity = daemon
-            sockets = [.tcp("http", port: RuntimeSettings.port)]
+            sockets = [.tcp("http", port: RuntimeSettings.port), .unix("frontd")]
         case "limitd", "cached", "batchd":
             identity = daemon
             sockets = [.unix(daemon)]

@@ -36,7 +36,7 @@ struct DaemonPlan: Equatable {
 /// | cached | `cached` | `<runtime>/cached.sock` |
 /// | modeld@NAME | `modeld` | `<runtime>/modeld-NAME.sock` |
 /// | batchd | `batchd` | `<runtime>/batchd.sock` |
-/// | frontd | `http` | TCP `PORT` |
+/// | frontd | `http`, `frontd` | TCP `PORT`, `<runtime>/frontd.sock` (stats) |
 ///
 /// They start in that order (with socket activation any order works; this one means a caller's
 /// dependencies are usually up first) and stop in the reverse one: frontd first, so no new request enters
@@ -99,7 +99,8 @@ struct StackPlan: Equatable {
                                   sockets: [try unix("batchd", file: "batchd.sock")], environment: [:]))
         daemons.append(DaemonPlan(
             unit: "frontd", executable: executable("frontd"),
-            sockets: [SocketPlan(name: "http", endpoint: .tcp(host: bindAddress, port: port))], environment: [:]))
+            sockets: [SocketPlan(name: "http", endpoint: .tcp(host: bindAddress, port: port)),
+                      try unix("frontd", file: "frontd.sock")], environment: [:]))
         return StackPlan(daemons: daemons)
     }
 }

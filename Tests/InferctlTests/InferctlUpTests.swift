@@ -44,10 +44,10 @@ struct InferctlUpTests {
         // The runtime of each stand-in says it took its sockets from LISTEN_FDS (LISTEN_PID matched) and
         // bound none itself.
         let listening = run.logLines().filter { $0["daemon"] as? String != "inferctl" && $0["msg"] as? String == "listening" }
-        #expect(listening.filter { $0["activated"] as? Bool == true }.count == 8)
+        #expect(listening.filter { $0["activated"] as? Bool == true }.count == 9)
         #expect(listening.allSatisfy { $0["activated"] as? Bool == true })
         #expect(Set(listening.compactMap { $0["socket"] as? String })
-            == ["metricsd", "metrics-http", "limitd", "cached", "modeld", "batchd", "http"])
+            == ["metricsd", "metrics-http", "limitd", "cached", "modeld", "batchd", "http", "frontd"])
 
         // SIGKILL limitd; connect at once: the connection waits in the backlog of the socket inferctl holds
         // and is answered by the new process.

@@ -23,7 +23,8 @@ struct StackPlanTests {
         #expect(sockets["batchd"] == [SocketPlan(name: "batchd", endpoint: .unix(path: "/run/infer/batchd.sock"))])
         #expect(sockets["modeld@minilm"]
             == [SocketPlan(name: "modeld", endpoint: .unix(path: "/run/infer/modeld-minilm.sock"))])
-        #expect(sockets["frontd"] == [SocketPlan(name: "http", endpoint: .tcp(host: "0.0.0.0", port: 8080))])
+        #expect(sockets["frontd"] == [SocketPlan(name: "http", endpoint: .tcp(host: "0.0.0.0", port: 8080)),
+                                      SocketPlan(name: "frontd", endpoint: .unix(path: "/run/infer/frontd.sock"))])
         let modeld = try #require(plan.daemons.first { $0.unit == "modeld@smollm2" })
         #expect(modeld.executable == "/usr/local/bin/modeld")
         #expect(modeld.environment == ["INFER_MODEL": "smollm2"])

@@ -34,7 +34,10 @@ private func values(_ unit: [String: [(String, String)]], _ section: String, _ k
 struct SystemdUnitTests {
     /// (service, its sockets with FileDescriptorName and ListenStream, executable)
     static let contract: [(service: String, sockets: [(unit: String, name: String, listen: String)], executable: String)] = [
-        ("infer-frontd.service", [("infer-frontd.socket", "http", "8080")], "frontd"),
+        ("infer-frontd.service", [
+            ("infer-frontd.socket", "http", "8080"),
+            ("infer-frontd-stats.socket", "frontd", "/run/infer/frontd.sock"),
+        ], "frontd"),
         ("infer-limitd.service", [("infer-limitd.socket", "limitd", "/run/infer/limitd.sock")], "limitd"),
         ("infer-cached.service", [("infer-cached.socket", "cached", "/run/infer/cached.sock")], "cached"),
         ("infer-batchd.service", [("infer-batchd.socket", "batchd", "/run/infer/batchd.sock")], "batchd"),

@@ -9,11 +9,16 @@ public final class MetricsRegistry: Sendable {
 
     public init() {}
 
-    private struct FamilyState {
+    fileprivate struct FamilyState {
         let help: String
         let kind: MetricKind
         let buckets: [Double]
         var series: [[MetricLabel]: Series] = [:]
+
+        mutating func update(_ key: [MetricLabel], _ body: (inout Series, [Double]) -> Void) {
+            let buckets = self.buckets
+            body(&series[key, default: Series(bucketCounts: [UInt64](repeating: 0, count: buckets.count))], buckets)
+        }
     }
 
     fileprivate struct Series {
@@ -52,11 +57,9 @@ public final class MetricsRegistry: Sendable {
     fileprivate func update(_ name: String, _ labels: [MetricLabel], _ body: (inout Series, [Double]) -> Void) {
         let key = labels.sorted()
         families.withLock { f in
-            guard var fam = f[name] else { return }
-            var s = fam.series[key] ?? Series(bucketCounts: [UInt64](repeating: 0, count: fam.buckets.count))
-            body(&s, fam.buckets)
-            fam.series[key] = s
-            f[name] = fam
+            // Mutated in place through the optional chain: copying the family out and back would
+            // copy its whole series dictionary on every update.
+            f[name]?.update(key, body)
         }
     }
 
