@@ -1,12 +1,21 @@
 /// How many requests a key may make: ``limit`` per ``window``, enforced by GCRA.
 ///
-/// GCRA (the generic cell rate algorithm) is a sliding window without buckets: each key keeps one time,
-/// its *theoretical arrival time* (TAT), the instant by which every request it was granted would have been
-/// paid for at the steady rate of one per ``interval``. A request at `now` is allowed when
-/// `max(TAT, now) - now ≤ tolerance`, and then moves TAT on by one interval. So a quiet key may make
-/// ``limit`` requests at once, and after that one more every ``interval``: at no instant has a key made more
-/// than ``limit`` requests in the last ``window``, there is no burst at a window boundary (which two fixed
-/// windows allow), and the wait after a refusal is exact rather than estimated.
+/// GCRA (the generic cell rate algorithm) is a sliding window without buckets or timestamps: each key
+/// keeps one time, its *theoretical arrival time* (TAT), the instant by which every request it was granted
+/// would have been paid for at the steady rate of one per ``interval`` (window / limit). A request at `now`
+/// is allowed when `max(TAT, now) - now ≤ tolerance` (limit - 1 intervals), and then moves TAT on by one
+/// interval.
+///
+/// What that means for a key:
+/// - from a standing start it may make ``limit`` requests at once (the burst), then one more every
+///   ``interval``: the allowance slides back continuously rather than all at once at a window boundary;
+/// - after a whole window of quiet it has its whole burst again; after half a window, half of it;
+/// - over any span of length `d` it is allowed at most `limit + d / interval` requests, so its long-run
+///   rate is exactly the configured one (`RATE_LIMIT_RPM`), while one window that starts with a full burst
+///   may hold up to `2 × limit - 1` (the burst, then the window's steady allowance) — the price of one
+///   integer of state per key; two weighted fixed windows have the same worst case, and only a log of
+///   every request's time (memory per request) avoids it;
+/// - the wait after a refusal is exact: ``RateDecision/retryAfter`` is when the next request conforms.
 struct RateLimitPolicy: Sendable, Equatable {
     /// Requests allowed per window (at least 1).
     let limit: UInt32
