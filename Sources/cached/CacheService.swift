@@ -28,8 +28,8 @@ final class CacheService: DaemonService {
         self.cache = cache
         self.metrics = metrics
         self.listenFD = listenFD
-        self.server = IPCServer(listenFD: listenFD, protocolName: ServiceName.cached, version: ServiceName.version) {
-            call in dispatcher.dispatch(call)
+        self.server = IPCServer(listenFD: listenFD, protocolName: ServiceName.cached, version: ServiceName.version) { call in
+            dispatcher.dispatch(call)
         }
     }
 

@@ -28,8 +28,8 @@ final class LimitService: DaemonService {
         self.limiter = limiter
         self.metrics = metrics
         self.listenFD = listenFD
-        self.server = IPCServer(listenFD: listenFD, protocolName: ServiceName.limitd, version: ServiceName.version) {
-            call in dispatcher.dispatch(call)
+        self.server = IPCServer(listenFD: listenFD, protocolName: ServiceName.limitd, version: ServiceName.version) { call in
+            dispatcher.dispatch(call)
         }
     }
 
