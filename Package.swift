@@ -22,6 +22,8 @@ let package = Package(
         .executable(name: "http-bench", targets: ["http-bench"]),
         .executable(name: "inferctl", targets: ["inferctl"]),
         .executable(name: "daemon-standin", targets: ["daemon-standin"]),
+        .executable(name: "limitd", targets: ["limitd"]),
+        .executable(name: "cached", targets: ["cached"]),
     ],
     targets: [
         // libsystemd (Debian's libsystemd-dev): socket activation, sd_notify, the watchdog.
@@ -114,6 +116,24 @@ let package = Package(
         .testTarget(
             name: "InferctlTests",
             dependencies: ["inferctl", "IPC"]
+        ),
+        // Rate limits per key (GCRA) and token accounting, on the limitd socket.
+        .executableTarget(
+            name: "limitd",
+            dependencies: ["IPC"]
+        ),
+        .testTarget(
+            name: "LimitdTests",
+            dependencies: ["limitd", "IPC"]
+        ),
+        // The exact-match response cache (LRU + TTL + byte bound), on the cached socket.
+        .executableTarget(
+            name: "cached",
+            dependencies: ["IPC"]
+        ),
+        .testTarget(
+            name: "CachedTests",
+            dependencies: ["cached", "IPC"]
         ),
     ]
 )

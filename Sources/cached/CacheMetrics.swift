@@ -1,0 +1,65 @@
+import IPC
+
+/// cached's metrics, registered once; metricsd collects them through the stats message.
+struct CacheMetrics: Sendable {
+    /// The registry the families live in.
+    let registry: MetricsRegistry
+    private let requests: MetricsRegistry.Counter
+    private let stores: MetricsRegistry.Counter
+    private let evictions: MetricsRegistry.Counter
+    private let entries: MetricsRegistry.Gauge
+    private let bytes: MetricsRegistry.Gauge
+
+    private static let hit = [MetricLabel("result", "hit")]
+    private static let miss = [MetricLabel("result", "miss")]
+    private static let capacity = [MetricLabel("reason", "capacity")]
+    private static let expired = [MetricLabel("reason", "expired")]
+
+    /// Registers cached's families in `registry`.
+    /// - Parameter registry: The daemon's registry.
+    init(registry: MetricsRegistry) {
+        self.registry = registry
+        requests = registry.counter("infer_cached_requests_total", help: "Lookups, by result (hit or miss).")
+        stores = registry.counter("infer_cached_stores_total", help: "Entries stored (new or replaced).")
+        evictions = registry.counter(
+            "infer_cached_evictions_total",
+            help: "Entries dropped by the cache itself, by reason (capacity: to fit the bounds; expired: past their TTL).")
+        entries = registry.gauge("infer_cached_entries", help: "Entries held now.")
+        bytes = registry.gauge("infer_cached_bytes", help: "Key and value bytes held now.")
+        // Every series exists from the start, so a rate() over them never starts from a missing series.
+        for labels in [Self.hit, Self.miss] { requests.increment(labels, by: 0) }
+        stores.increment(by: 0)
+        for labels in [Self.capacity, Self.expired] { evictions.increment(labels, by: 0) }
+        entries.set(0)
+        bytes.set(0)
+    }
+
+    /// Counts one lookup.
+    /// - Parameter hit: Whether it found a live entry.
+    func recordLookup(hit: Bool) {
+        requests.increment(hit ? Self.hit : Self.miss)
+    }
+
+    /// Counts one stored entry.
+    func recordStore() {
+        stores.increment()
+    }
+
+    /// Counts entries dropped by the cache.
+    /// - Parameters:
+    ///   - capacity: Dropped to fit the bounds while still live.
+    ///   - expired: Dropped because their TTL had passed.
+    func recordEvictions(capacity: Int, expired: Int) {
+        if capacity > 0 { evictions.increment(Self.capacity, by: Double(capacity)) }
+        if expired > 0 { evictions.increment(Self.expired, by: Double(expired)) }
+    }
+
+    /// Sets the size gauges (done just before a snapshot, so they cost nothing per call).
+    /// - Parameters:
+    ///   - entries: Entries held now.
+    ///   - bytes: Bytes held now.
+    func updateSize(entries: Int, bytes: Int) {
+        self.entries.set(Double(entries))
+        self.bytes.set(Double(bytes))
+    }
+}

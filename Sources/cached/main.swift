@@ -1,0 +1,34 @@
+// cached: the exact-match response cache. frontd looks each request up before queueing it and stores
+// the answer after; entries go by LRU, TTL and a byte bound. See docs/cached.md.
+import IPC
+
+let backend = Setting<CacheBackend>(
+    name: "CACHE_BACKEND", default: .memory,
+    meaning: "Where entries live: memory, in this process (redis, the shared tier, is not implemented yet).",
+    expected: CacheBackend.expectation, describeDefault: \.rawValue, parse: CacheBackend.parseImplemented)
+let maxEntries = Setting<Int>(
+    name: "CACHE_MAX_SIZE", default: 1000,
+    meaning: "Most entries kept; the least recently used go first.",
+    range: 1...100_000_000)
+let maxBytes = Setting<Int>(
+    name: "CACHE_MAX_BYTES", default: 64 << 20,
+    meaning: "Most key and value bytes kept; the least recently used go first, and a larger entry is not stored.",
+    bytes: 1...(1 << 40))
+let defaultTTL = Setting<Duration>(
+    name: "CACHE_DEFAULT_TTL", default: .seconds(3600),
+    meaning: "How long an entry is served when frontd gives no TTL of its own.",
+    unit: .seconds, range: .seconds(1) ... .seconds(31_536_000))
+
+Daemon.run(
+    name: "cached",
+    settings: [backend, maxEntries, maxBytes, defaultTTL],
+    sockets: [.unix("cached")]
+) { context in
+    guard let listener = context.listener("cached") else { throw ConfigError("no cached socket was acquired") }
+    let cache = ResponseCache(
+        maxEntries: context.settings[maxEntries], maxBytes: context.settings[maxBytes],
+        defaultTTL: context.settings[defaultTTL])
+    let service = CacheService(listenFD: listener.fileDescriptor, cache: cache, logger: context.logger)
+    try service.start()
+    return service
+}

@@ -1,0 +1,132 @@
+import Glibc
+import IPC
+import Testing
+
+@testable import cached
+
+@Suite("Cache: cached over a real Unix socket")
+struct CacheServiceTests {
+    /// A cached service on a socket in a fresh directory, with a clock the test moves.
+    final class Running {
+        let directory: TemporaryDirectory
+        let clock = ManualClock()
+        let service: CacheService
+        let path: String
+
+        init(maxEntries: Int = 100, maxBytes: Int = 1 << 20, defaultTTL: Duration = .seconds(60)) throws {
+            directory = try TemporaryDirectory()
+            path = directory.file("cached.sock")
+            let descriptor = try UnixSocket.listen(path: path)
+            let clock = clock
+            service = CacheService(
+                listenFD: descriptor,
+                cache: ResponseCache(maxEntries: maxEntries, maxBytes: maxBytes, defaultTTL: defaultTTL),
+                logger: quietLogger, now: { clock.now })
+            try service.start()
+        }
+
+        func drain() async {
+            await service.drain(until: .now + .seconds(2))
+        }
+    }
+
+    private static let timeout = Duration.seconds(5)
+
+    @Test("Put then Get hits with the value and its age; the default TTL and a per-entry TTL expire it")
+    func putGetExpire() async throws {
+        let running = try Running(defaultTTL: .seconds(60))
+        let client = CacheClient(path: running.path)
+        defer { client.client.close() }
+
+        #expect(try await client.get("k", timeout: Self.timeout) == .init(value: nil, ageMs: 0))
+        try await client.put(.init(key: "k", model: "smollm2", value: Array("hello".utf8)), timeout: Self.timeout)
+        try await client.put(.init(key: "short", model: "smollm2", value: [1], ttlSeconds: 5), timeout: Self.timeout)
+        running.clock.advance(by: 1_500 * millisecond)
+        #expect(try await client.get("k", timeout: Self.timeout) == .init(value: Array("hello".utf8), ageMs: 1_500))
+
+        running.clock.advance(by: 3_500 * millisecond)
+        #expect(try await client.get("short", timeout: Self.timeout).value == nil)
+        #expect(try await client.get("k", timeout: Self.timeout).value != nil)
+        running.clock.advance(by: 55 * second)
+        #expect(try await client.get("k", timeout: Self.timeout).value == nil)
+        await running.drain()
+    }
+
+    @Test("Clear drops one model's entries or all, and says how many")
+    func clear() async throws {
+        let running = try Running()
+        let client = CacheClient(path: running.path)
+        defer { client.client.close() }
+        for index in 0..<6 {
+            try await client.put(.init(key: "k\(index)", model: index < 4 ? "a" : "b", value: [UInt8(index)]), timeout: Self.timeout)
+        }
+        #expect(try await client.clear(model: "a", timeout: Self.timeout) == 4)
+        #expect(try await client.get("k0", timeout: Self.timeout).value == nil)
+        #expect(try await client.get("k5", timeout: Self.timeout).value == [5])
+        #expect(try await client.clear(model: nil, timeout: Self.timeout) == 2)
+        #expect(try await client.get("k5", timeout: Self.timeout).value == nil)
+        await running.drain()
+    }
+
+    @Test("stats carry hits, misses, stores, evictions by reason, entries and bytes")
+    func stats() async throws {
+        let running = try Running(maxEntries: 2, maxBytes: 1 << 20)
+        let client = CacheClient(path: running.path)
+        let stats = StatsClient(path: running.path, protocolName: ServiceName.cached)
+        defer {
+            client.client.close()
+            stats.client.close()
+        }
+        try await client.put(.init(key: "a", model: "m", value: [1, 2, 3]), timeout: Self.timeout)
+        try await client.put(.init(key: "b", model: "m", value: [1], ttlSeconds: 1), timeout: Self.timeout)
+        _ = try await client.get("a", timeout: Self.timeout)
+        _ = try await client.get("nope", timeout: Self.timeout)
+        try await client.put(.init(key: "c", model: "m", value: [1, 2]), timeout: Self.timeout)  // evicts b (live)
+        try await client.put(.init(key: "d", model: "m", value: [1], ttlSeconds: 1), timeout: Self.timeout)  // evicts a
+        running.clock.advance(by: 2 * second)
+        _ = try await client.get("d", timeout: Self.timeout)  // expired
+
+        let families = try await stats.snapshot(timeout: Self.timeout)
+        func value(_ name: String, _ labels: [MetricLabel] = []) -> Double? {
+            families.first { $0.name == name }?.samples.first { $0.labels == labels }?.value
+        }
+        #expect(value("infer_cached_requests_total", [MetricLabel("result", "hit")]) == 1)
+        #expect(value("infer_cached_requests_total", [MetricLabel("result", "miss")]) == 2)
+        #expect(value("infer_cached_stores_total") == 4)
+        #expect(value("infer_cached_evictions_total", [MetricLabel("reason", "capacity")]) == 2)
+        #expect(value("infer_cached_evictions_total", [MetricLabel("reason", "expired")]) == 1)
+        #expect(value("infer_cached_entries") == 1)
+        #expect(value("infer_cached_bytes") == 3)
+        #expect(families.first { $0.name == "infer_cached_bytes" }?.kind == .gauge)
+        await running.drain()
+    }
+
+    @Test("a value over CACHE_MAX_BYTES is accepted but not stored")
+    func tooLargeNotStored() async throws {
+        let running = try Running(maxBytes: 1_000)
+        let client = CacheClient(path: running.path)
+        defer { client.client.close() }
+        try await client.put(.init(key: "big", model: "m", value: [UInt8](repeating: 7, count: 2_000)), timeout: Self.timeout)
+        #expect(try await client.get("big", timeout: Self.timeout).value == nil)
+        await running.drain()
+    }
+
+    @Test("an unknown message type and an undecodable payload get error replies")
+    func errors() async throws {
+        let running = try Running()
+        let client = IPCClient(path: running.path, protocolName: ServiceName.cached, version: ServiceName.version)
+        defer { client.close() }
+        await #expect(throws: IPCError.remote(code: IPCErrorCode.unknownType, message: "cached does not know message type 9")) {
+            _ = try await client.call(type: 9, payload: [], timeout: Self.timeout)
+        }
+        do {
+            _ = try await client.call(type: CacheProtocol.Put.type, payload: [0, 0, 0, 9, 65], timeout: Self.timeout)
+            Issue.record("a truncated Put was answered")
+        } catch IPCError.remote(let code, _) {
+            #expect(code == IPCErrorCode.badRequest)
+        }
+        let reply = try await client.call(CacheProtocol.Get(key: "x"), returning: CacheProtocol.GetReply.self, timeout: Self.timeout)
+        #expect(reply.value == nil)
+        await running.drain()
+    }
+}
