@@ -22,7 +22,7 @@ release: deps
 
 ## Every test: unit tests of the engine against the reference outputs, and the rest of the suite.
 test: models
-	$(SWIFT) test
+	scripts/run-tests.sh
 
 ## Builds in release mode and runs the engine by hand on the default models.
 run: models release
