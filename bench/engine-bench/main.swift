@@ -50,7 +50,9 @@ let prompts = [
 func decodeRate(batch b: Int, tokens n: Int) throws -> Double {
     let d = BatchDecoder(model: model, tokenizer: tokenizer, maxBatch: b)
     for i in 0..<b {
-        try d.add(id: i, prompt: prompts[i % prompts.count], parameters: .greedy(maxTokens: n + 1))
+        var p = GenerationParameters.greedy(maxTokens: n + 1)
+        p.ignoreEndTokens = true  // every sequence runs its full length, as in the llama.cpp peer
+        try d.add(id: i, prompt: prompts[i % prompts.count], parameters: p)
     }
     _ = try d.step()  // prefill of every prompt
     var produced = 0
@@ -65,8 +67,9 @@ if mode == "memory" {
     let text = String(repeating: "The quick brown fox jumps over the lazy dog near the river bank. ", count: 40)
     let long = Array(tokenizer.encode(text).prefix(256))
     let d = BatchDecoder(model: model, tokenizer: tokenizer, maxBatch: 8)
-    for i in 0..<8 { try d.add(id: i, prompt: long, parameters: GenerationParameters(temperature: 0, maxTokens: 256)) }
-    // Greedy on a repetitive text may stop early; ignore end tokens by using a high cap and counting.
+    var p = GenerationParameters.greedy(maxTokens: 256)
+    p.ignoreEndTokens = true
+    for i in 0..<8 { try d.add(id: i, prompt: long, parameters: p) }
     var steps = 0
     let t = try seconds { while !d.isEmpty { _ = try d.step(); steps += 1 } }
     let kvPerSeq = 2 * model.config.layers * model.config.kvWidth * 4 * 512

@@ -1,13 +1,15 @@
 /// Products of a weight matrix with a batch of activation rows: Y[t] = W · X[t] for t in 0..<n.
 ///
 /// One pass over the weights serves the whole batch: each weight block is decoded once into
-/// registers and multiplied with up to `tile` activation rows before the next block is read, so the
-/// cost of streaming and decoding the weights is shared by every sequence in the batch.
+/// registers (w = d·q + m, in `ActivationLayout` order) and multiplied with up to four activation
+/// rows before the next block is read, so the cost of streaming and decoding the weights is shared
+/// by every sequence in the batch.
+///
+/// Every (weight row, activation row) pair is summed the same way whatever the kernel shape — two
+/// accumulators, one for the even and one for the odd quarter-blocks, added at the end — so a
+/// sequence's results are bit-for-bit the same alone or in any batch. Two accumulators also halve
+/// the chain of dependent FMAs per block, which is what bounds a dot product's speed.
 public enum MatMul {
-    /// Activation rows multiplied per decoded block (8 accumulators + 4 weight vectors fit in the
-    /// 16 vector registers of AVX2).
-    static let tile = 8
-
     /// Computes `y[t * w.rows + r] = Σ_c w[r, c] * x[t * w.cols + c]` for `n` rows of `x`.
     /// - Parameters:
     ///   - w: the weights, `rows` outputs by `cols` inputs.
@@ -26,48 +28,32 @@ public enum MatMul {
         order.withUnsafeBufferPointer { o in
             for t in 0..<n { ActivationLayout.permute(x + t * cols, count: cols, order: o.baseAddress!, into: xp + t * cols) }
         }
-        let blocks = cols / 32
-        // Per-row block sums of x: the Q4 offsets (m, or -8d) then cost one multiply per block.
-        let xsum = UnsafeMutablePointer<Float>.allocate(capacity: n * blocks)
-        defer { xsum.deallocate() }
-        for i in 0..<n * blocks {
-            var s = SIMD8<Float>()
-            for k in 0..<4 { s += UnsafeRawPointer(xp + i * 32 + 8 * k).load(as: SIMD8<Float>.self) }
-            xsum[i] = s.sum()
+        let xq = UnsafePointer(xp)
+        switch w.type {
+        case .q4_1: run(Q4_1Blocks.self, w, xq, n, y)
+        case .q4_0: run(Q4_0Blocks.self, w, xq, n, y)
+        case .q8_0: run(Q8_0Blocks.self, w, xq, n, y)
+        case .f32, .f16: break
         }
-        let xs = UnsafePointer(xsum), xq = UnsafePointer(xp)
-        // Every row goes through the same arithmetic whatever the batch size, so a sequence's
-        // results do not depend on what else is in its batch.
-        parallelChunks(w.rows, grain: n == 1 ? 32 : 8) { range in
+    }
+
+    @inline(__always)
+    static func run<B: WeightBlocks>(_: B.Type, _ w: QuantMatrix, _ x: UnsafePointer<Float>, _ n: Int, _ y: UnsafeMutablePointer<Float>) {
+        let cols = w.cols, rows = w.rows
+        parallelChunks(rows, grain: n == 1 ? 32 : 8) { range in
+            if n == 1 {
+                for r in range { y[r] = RowKernels.oneRow(B.self, w.row(r), x, cols: cols) }
+                return
+            }
             for r in range {
-                var t0 = 0
-                while t0 < n {
-                    let count = min(tile, n - t0)
-                    let out = y + t0 * w.rows + r
-                    let xt = xq + t0 * cols, st = xs + t0 * blocks
-                    if count == 1 {
-                        // Same arithmetic as the tile kernels, with the accumulators in registers.
-                        switch w.type {
-                        case .q4_1: out.pointee = QuantDot.q4_1(w.row(r), xt, st, blocks: blocks)
-                        case .q4_0: out.pointee = QuantDot.q4_0(w.row(r), xt, st, blocks: blocks)
-                        case .q8_0: out.pointee = QuantDot.q8_0(w.row(r), xt, blocks: blocks)
-                        case .f32, .f16: break
-                        }
-                        t0 += 1
-                        continue
-                    }
-                    if count >= 4 && w.type == .q4_1 {
-                        QuantTile.q4_1x4(w.row(r), xt, st, cols: cols, out, stride: w.rows)
-                        t0 += 4
-                        continue
-                    }
-                    switch w.type {
-                    case .q4_1: QuantTile.q4_1(w.row(r), xt, st, cols: cols, count: count, out, stride: w.rows)
-                    case .q4_0: QuantTile.q4_0(w.row(r), xt, st, cols: cols, count: count, out, stride: w.rows)
-                    case .q8_0: QuantTile.q8_0(w.row(r), xt, cols: cols, count: count, out, stride: w.rows)
-                    case .f32, .f16: break
-                    }
-                    t0 += count
+                var t = 0
+                while t + 4 <= n {
+                    RowKernels.fourTokens(B.self, w.row(r), x + t * cols, cols: cols, y + t * rows + r, stride: rows)
+                    t += 4
+                }
+                while t < n {
+                    y[t * rows + r] = RowKernels.oneRow(B.self, w.row(r), x + t * cols, cols: cols)
+                    t += 1
                 }
             }
         }
@@ -87,119 +73,81 @@ public enum MatMul {
     }
 }
 
-/// One weight row against up to `MatMul.tile` activation rows (in `ActivationLayout` order): each
-/// block is decoded once, then multiplied with every row of the tile. A row's sum is formed the
-/// same way for any tile size.
-enum QuantTile {
-    /// Q4_1 against exactly 4 activation rows, accumulators in registers. Same arithmetic per row as
-    /// `QuantDot.q4_1`.
+/// A block format the kernels can decode to 32 weights in registers (in `ActivationLayout` order).
+protocol WeightBlocks {
+    static var blockBytes: Int { get }
+    static func decode(_ block: UnsafeRawPointer) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
+}
+
+enum Q4_1Blocks: WeightBlocks {
+    static var blockBytes: Int { 20 }
+    @inline(__always) static func decode(_ blk: UnsafeRawPointer) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+        let d = SIMD8<Float>(repeating: BlockDecoding.half(blk)), m = SIMD8<Float>(repeating: BlockDecoding.half(blk + 2))
+        let (q0, q1, q2, q3) = QuantDot.nibbles(blk + 4)
+        return (q0 * d + m, q1 * d + m, q2 * d + m, q3 * d + m)
+    }
+}
+
+enum Q4_0Blocks: WeightBlocks {
+    static var blockBytes: Int { 18 }
+    @inline(__always) static func decode(_ blk: UnsafeRawPointer) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+        let d = SIMD8<Float>(repeating: BlockDecoding.half(blk))
+        let (q0, q1, q2, q3) = QuantDot.nibbles(blk + 2)
+        let eight = SIMD8<Float>(repeating: 8)
+        return ((q0 - eight) * d, (q1 - eight) * d, (q2 - eight) * d, (q3 - eight) * d)
+    }
+}
+
+enum Q8_0Blocks: WeightBlocks {
+    static var blockBytes: Int { 34 }
+    @inline(__always) static func decode(_ blk: UnsafeRawPointer) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+        let d = SIMD8<Float>(repeating: BlockDecoding.half(blk))
+        let (q0, q1, q2, q3) = QuantDot.bytes(blk + 2)
+        return (q0 * d, q1 * d, q2 * d, q3 * d)
+    }
+}
+
+/// The kernel shapes. Each (row, token) pair: a += w0·x0, b += w1·x1, a += w2·x2, b += w3·x3 per
+/// block, result (a + b).sum().
+enum RowKernels {
     @inline(__always)
-    static func q4_1x4(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ xsum: UnsafePointer<Float>, cols: Int, _ y: UnsafeMutablePointer<Float>, stride: Int) {
-        let blocks = cols / 32
-        var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
-        var o0: Float = 0, o1: Float = 0, o2: Float = 0, o3: Float = 0
-        let xr = UnsafeRawPointer(x)
+    static func load(_ p: UnsafeRawPointer, _ i: Int) -> SIMD8<Float> { p.load(fromByteOffset: 32 * i, as: SIMD8<Float>.self) }
+
+    @inline(__always)
+    static func oneRow<B: WeightBlocks>(_: B.Type, _ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, cols: Int) -> Float {
+        var a = SIMD8<Float>(), b = SIMD8<Float>()
+        var blk = row, xp = UnsafeRawPointer(x)
+        for _ in 0..<cols / 32 {
+            let (w0, w1, w2, w3) = B.decode(blk)
+            a.addProduct(w0, load(xp, 0)); b.addProduct(w1, load(xp, 1))
+            a.addProduct(w2, load(xp, 2)); b.addProduct(w3, load(xp, 3))
+            blk += B.blockBytes
+            xp += 128
+        }
+        return (a + b).sum()
+    }
+
+    @inline(__always)
+    static func fourTokens<B: WeightBlocks>(_: B.Type, _ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, cols: Int, _ y: UnsafeMutablePointer<Float>, stride: Int) {
+        var a0 = SIMD8<Float>(), b0 = SIMD8<Float>(), a1 = SIMD8<Float>(), b1 = SIMD8<Float>()
+        var a2 = SIMD8<Float>(), b2 = SIMD8<Float>(), a3 = SIMD8<Float>(), b3 = SIMD8<Float>()
         let rs = cols * 4
-        for b in 0..<blocks {
-            let blk = row + b * 20
-            let d = SIMD8<Float>(repeating: BlockDecoding.half(blk)), m = BlockDecoding.half(blk + 2)
-            let (q0, q1, q2, q3) = QuantDot.nibbles(blk + 4)
-            @inline(__always) func dot(_ p: UnsafeRawPointer) -> SIMD8<Float> {
-                var s = q0 * p.load(as: SIMD8<Float>.self)
-                s.addProduct(q1, p.load(fromByteOffset: 32, as: SIMD8<Float>.self))
-                s.addProduct(q2, p.load(fromByteOffset: 64, as: SIMD8<Float>.self))
-                s.addProduct(q3, p.load(fromByteOffset: 96, as: SIMD8<Float>.self))
-                return s
-            }
-            let p = xr + b * 128
-            a0.addProduct(dot(p), d)
-            a1.addProduct(dot(p + rs), d)
-            a2.addProduct(dot(p + 2 * rs), d)
-            a3.addProduct(dot(p + 3 * rs), d)
-            o0 += m * xsum[b]
-            o1 += m * xsum[blocks + b]
-            o2 += m * xsum[2 * blocks + b]
-            o3 += m * xsum[3 * blocks + b]
+        var blk = row, xp = UnsafeRawPointer(x)
+        for _ in 0..<cols / 32 {
+            let (w0, w1, w2, w3) = B.decode(blk)
+            a0.addProduct(w0, load(xp, 0)); b0.addProduct(w1, load(xp, 1)); a0.addProduct(w2, load(xp, 2)); b0.addProduct(w3, load(xp, 3))
+            let p1 = xp + rs
+            a1.addProduct(w0, load(p1, 0)); b1.addProduct(w1, load(p1, 1)); a1.addProduct(w2, load(p1, 2)); b1.addProduct(w3, load(p1, 3))
+            let p2 = p1 + rs
+            a2.addProduct(w0, load(p2, 0)); b2.addProduct(w1, load(p2, 1)); a2.addProduct(w2, load(p2, 2)); b2.addProduct(w3, load(p2, 3))
+            let p3 = p2 + rs
+            a3.addProduct(w0, load(p3, 0)); b3.addProduct(w1, load(p3, 1)); a3.addProduct(w2, load(p3, 2)); b3.addProduct(w3, load(p3, 3))
+            blk += B.blockBytes
+            xp += 128
         }
-        y[0] = a0.sum() + o0
-        y[stride] = a1.sum() + o1
-        y[2 * stride] = a2.sum() + o2
-        y[3 * stride] = a3.sum() + o3
-    }
-
-    @inline(__always)
-    static func q4_1(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ xsum: UnsafePointer<Float>, cols: Int, count: Int, _ y: UnsafeMutablePointer<Float>, stride: Int) {
-        let blocks = cols / 32
-        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: MatMul.tile) { acc in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: MatMul.tile) { off in
-                for t in 0..<count { acc[t] = SIMD8(); off[t] = 0 }
-                let xr = UnsafeRawPointer(x)
-                for b in 0..<blocks {
-                    let blk = row + b * 20
-                    let d = SIMD8<Float>(repeating: BlockDecoding.half(blk)), m = BlockDecoding.half(blk + 2)
-                    let (q0, q1, q2, q3) = QuantDot.nibbles(blk + 4)
-                    for t in 0..<count {
-                        let p = xr + (t * cols + b * 32) * 4
-                        var s = q0 * p.load(as: SIMD8<Float>.self)
-                        s.addProduct(q1, p.load(fromByteOffset: 32, as: SIMD8<Float>.self))
-                        s.addProduct(q2, p.load(fromByteOffset: 64, as: SIMD8<Float>.self))
-                        s.addProduct(q3, p.load(fromByteOffset: 96, as: SIMD8<Float>.self))
-                        acc[t].addProduct(s, d)
-                        off[t] += m * xsum[t * blocks + b]
-                    }
-                }
-                for t in 0..<count { y[t * stride] = acc[t].sum() + off[t] }
-            }
-        }
-    }
-
-    @inline(__always)
-    static func q4_0(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ xsum: UnsafePointer<Float>, cols: Int, count: Int, _ y: UnsafeMutablePointer<Float>, stride: Int) {
-        let blocks = cols / 32
-        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: MatMul.tile) { acc in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: MatMul.tile) { off in
-                for t in 0..<count { acc[t] = SIMD8(); off[t] = 0 }
-                let xr = UnsafeRawPointer(x)
-                for b in 0..<blocks {
-                    let blk = row + b * 18
-                    let dd = BlockDecoding.half(blk)
-                    let d = SIMD8<Float>(repeating: dd), m = -8 * dd
-                    let (q0, q1, q2, q3) = QuantDot.nibbles(blk + 2)
-                    for t in 0..<count {
-                        let p = xr + (t * cols + b * 32) * 4
-                        var s = q0 * p.load(as: SIMD8<Float>.self)
-                        s.addProduct(q1, p.load(fromByteOffset: 32, as: SIMD8<Float>.self))
-                        s.addProduct(q2, p.load(fromByteOffset: 64, as: SIMD8<Float>.self))
-                        s.addProduct(q3, p.load(fromByteOffset: 96, as: SIMD8<Float>.self))
-                        acc[t].addProduct(s, d)
-                        off[t] += m * xsum[t * blocks + b]
-                    }
-                }
-                for t in 0..<count { y[t * stride] = acc[t].sum() + off[t] }
-            }
-        }
-    }
-
-    @inline(__always)
-    static func q8_0(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, cols: Int, count: Int, _ y: UnsafeMutablePointer<Float>, stride: Int) {
-        let blocks = cols / 32
-        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: MatMul.tile) { acc in
-            for t in 0..<count { acc[t] = SIMD8() }
-            let xr = UnsafeRawPointer(x)
-            for b in 0..<blocks {
-                let blk = row + b * 34
-                let d = SIMD8<Float>(repeating: BlockDecoding.half(blk))
-                let (q0, q1, q2, q3) = QuantDot.bytes(blk + 2)
-                for t in 0..<count {
-                    let p = xr + (t * cols + b * 32) * 4
-                    var s = q0 * p.load(as: SIMD8<Float>.self)
-                    s.addProduct(q1, p.load(fromByteOffset: 32, as: SIMD8<Float>.self))
-                    s.addProduct(q2, p.load(fromByteOffset: 64, as: SIMD8<Float>.self))
-                    s.addProduct(q3, p.load(fromByteOffset: 96, as: SIMD8<Float>.self))
-                    acc[t].addProduct(s, d)
-                }
-            }
-            for t in 0..<count { y[t * stride] = acc[t].sum() }
-        }
+        y[0] = (a0 + b0).sum()
+        y[stride] = (a1 + b1).sum()
+        y[2 * stride] = (a2 + b2).sum()
+        y[3 * stride] = (a3 + b3).sum()
     }
 }

@@ -1,11 +1,10 @@
-/// Dot products of quantized weight rows with float activations.
+/// Decoding of quantized blocks into SIMD registers for the mat-mul kernels.
 ///
 /// Swift's generic SIMD type conversions (`SIMD8<Float>(someInt32Vector)`) compile to per-lane
 /// loops, so the kernels avoid them: nibbles and bytes are pulled out of 32-bit lanes with vector
 /// shifts and masks, and turned into floats with the "magic number" trick (OR the integer into the
 /// mantissa of 2^23, then subtract 2^23). That extraction visits elements in a lane-major order, so
-/// the activations are permuted once per matrix product into that same order (`ActivationLayout`)
-/// and every row then streams through in one pass.
+/// the activations are permuted once per matrix product into that same order (`ActivationLayout`).
 enum QuantDot {
     // Constants are computed properties, not `static let`s: a global's lazy-initialisation check
     // inside the inner loop costs more than the arithmetic.
@@ -37,71 +36,6 @@ enum QuantDot {
             unsafeBitCast((s &>> 24) &+ signedMagic, to: SIMD8<Float>.self) - signedMagicFloat
         }
         return (f(v &<< 24), f(v &<< 16), f(v &<< 8), f(v))
-    }
-
-    /// Q4_1 row · x, with x in `ActivationLayout.q4` order and `xsum[b]` the sum of x over block b
-    /// (so each block's offset `m` costs one multiply instead of 32).
-    @inline(__always)
-    static func q4_1(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ xsum: UnsafePointer<Float>, blocks: Int) -> Float {
-        var acc = SIMD8<Float>()
-        var offset: Float = 0
-        var blk = row
-        var xp = UnsafeRawPointer(x)
-        for b in 0..<blocks {
-            let d = BlockDecoding.half(blk), m = BlockDecoding.half(blk + 2)
-            let (q0, q1, q2, q3) = nibbles(blk + 4)
-            var t = q0 * xp.load(as: SIMD8<Float>.self)
-            t.addProduct(q1, xp.load(fromByteOffset: 32, as: SIMD8<Float>.self))
-            t.addProduct(q2, xp.load(fromByteOffset: 64, as: SIMD8<Float>.self))
-            t.addProduct(q3, xp.load(fromByteOffset: 96, as: SIMD8<Float>.self))
-            acc.addProduct(t, SIMD8(repeating: d))
-            offset += m * xsum[b]
-            blk += 20
-            xp += 128
-        }
-        return acc.sum() + offset
-    }
-
-    /// Q4_0 row · x, with x in `ActivationLayout.q4` order (x = d * (q - 8), the -8 folded into xsum).
-    @inline(__always)
-    static func q4_0(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ xsum: UnsafePointer<Float>, blocks: Int) -> Float {
-        var acc = SIMD8<Float>()
-        var offset: Float = 0
-        var blk = row
-        var xp = UnsafeRawPointer(x)
-        for b in 0..<blocks {
-            let d = BlockDecoding.half(blk)
-            let (q0, q1, q2, q3) = nibbles(blk + 2)
-            var t = q0 * xp.load(as: SIMD8<Float>.self)
-            t.addProduct(q1, xp.load(fromByteOffset: 32, as: SIMD8<Float>.self))
-            t.addProduct(q2, xp.load(fromByteOffset: 64, as: SIMD8<Float>.self))
-            t.addProduct(q3, xp.load(fromByteOffset: 96, as: SIMD8<Float>.self))
-            acc.addProduct(t, SIMD8(repeating: d))
-            offset += (-8 * d) * xsum[b]
-            blk += 18
-            xp += 128
-        }
-        return acc.sum() + offset
-    }
-
-    /// Q8_0 row · x, with x in `ActivationLayout.q8` order.
-    @inline(__always)
-    static func q8_0(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
-        var acc = SIMD8<Float>()
-        var blk = row
-        var xp = UnsafeRawPointer(x)
-        for _ in 0..<blocks {
-            let d = BlockDecoding.half(blk)
-            let (q0, q1, q2, q3) = bytes(blk + 2)
-            var t = q0 * xp.load(as: SIMD8<Float>.self)
-            t.addProduct(q1, xp.load(fromByteOffset: 32, as: SIMD8<Float>.self))
-            t.addProduct(q2, xp.load(fromByteOffset: 64, as: SIMD8<Float>.self))
-            t.addProduct(q3, xp.load(fromByteOffset: 96, as: SIMD8<Float>.self))
-            acc.addProduct(t, SIMD8(repeating: d))
-            blk += 34
-            xp += 128
-        }
-        return acc.sum()
     }
 }
 

@@ -102,7 +102,7 @@ public final class BatchDecoder: @unchecked Sendable {
             s.generated += 1
             var finish: FinishReason?
             var piece = ""
-            if endTokens.contains(token) {
+            if endTokens.contains(token) && !s.sampler.parameters.ignoreEndTokens {
                 finish = .stop
                 piece = s.text.flush()
             } else {

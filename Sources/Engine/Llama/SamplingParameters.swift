@@ -16,6 +16,9 @@ public struct GenerationParameters: Sendable, Equatable {
     public var maxTokens: Int = 256
     /// Generation ends before any of these strings; the string is not part of the output. At most 4.
     public var stop: [String] = []
+    /// Keep generating through end-of-text tokens until `maxTokens` (for benchmarks, like
+    /// llama.cpp's `ignore_eos`).
+    public var ignoreEndTokens = false
 
     public init(temperature: Float = 1, topP: Float = 1, topK: Int = 0, seed: UInt64? = nil,
                 frequencyPenalty: Float = 0, presencePenalty: Float = 0, maxTokens: Int = 256, stop: [String] = []) {
