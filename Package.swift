@@ -23,6 +23,7 @@ let package = Package(
         .executable(name: "inferctl", targets: ["inferctl"]),
         .executable(name: "daemon-standin", targets: ["daemon-standin"]),
         .executable(name: "limitd", targets: ["limitd"]),
+        .executable(name: "metricsd", targets: ["metricsd"]),
         .executable(name: "cached", targets: ["cached"]),
     ],
     targets: [
@@ -116,6 +117,15 @@ let package = Package(
         .testTarget(
             name: "InferctlTests",
             dependencies: ["inferctl", "IPC"]
+        ),
+        // Gathers every daemon's metrics on each scrape and serves Prometheus text.
+        .executableTarget(
+            name: "metricsd",
+            dependencies: ["IPC", "HTTP"]
+        ),
+        .testTarget(
+            name: "MetricsdTests",
+            dependencies: ["metricsd", "IPC"]
         ),
         // Rate limits per key (GCRA) and token accounting, on the limitd socket.
         .executableTarget(

@@ -1,0 +1,73 @@
+import Foundation
+import HTTP
+import IPC
+
+/// metricsd's service: the HTTP endpoint Prometheus scrapes and its own stats socket.
+final class MetricsService: DaemonService {
+    let http: HTTPServer
+    let ipc: IPCServer
+    let registry: MetricsRegistry
+
+    private init(http: HTTPServer, ipc: IPCServer, registry: MetricsRegistry) {
+        self.http = http
+        self.ipc = ipc
+        self.registry = registry
+    }
+
+    static func start(_ context: DaemonContext) async throws -> MetricsService {
+        let settings = context.settings
+        let registry = MetricsRegistry()
+        let scrapes = registry.counter("infer_metricsd_scrapes_total", help: "Scrapes of /metrics served.")
+        let duration = registry.histogram("infer_metricsd_scrape_duration_seconds", help: "Time to gather and render one scrape.",
+                                          buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1])
+        let models = (try? ModelRegistry.load(environment: ProcessInfo.processInfo.environment).names) ?? []
+        if models.isEmpty { context.logger.warn("no model registry readable: modeld instances are not scraped") }
+        let targets = ScrapeTargets(runtimeDirectory: settings[RuntimeSettings.runtimeDirectory], models: models)
+        let timeout = settings[MetricsSettings.scrapeTimeout]
+        let enabled = settings[MetricsSettings.enabled]
+        guard let httpSocket = context.listener("metrics-http"), let ipcSocket = context.listener("metricsd") else {
+            throw ConfigError.missingListener
+        }
+        let http = HTTPServer(listenFD: httpSocket.fileDescriptor) { request, response in
+            guard request.path == "/metrics", enabled else {
+                try? response.respond(status: .notFound, headers: ["Content-Type": "text/plain"], body: "not found\n")
+                return
+            }
+            guard request.method == .get || request.method == .head else {
+                try? response.respond(status: HTTPStatus(code: 405), headers: ["Allow": "GET, HEAD"], body: "")
+                return
+            }
+            let started = ContinuousClock.now
+            var families = await targets.scrape(timeout: timeout)
+            scrapes.increment()
+            families += registry.snapshot()
+            let text = PrometheusText.render(families)
+            try? response.respond(status: .ok, headers: ["Content-Type": PrometheusText.contentType], body: text)
+            duration.observe(Self.seconds(started.duration(to: .now)))
+        }
+        let ipc = IPCServer(listenFD: ipcSocket.fileDescriptor, protocolName: ServiceName.metricsd, version: ServiceName.version) { call in
+            if !call.answerStats(from: registry) {
+                _ = call.fail(code: IPCErrorCode.unknownType, message: "metricsd answers stats requests only")
+            }
+        }
+        try http.start()
+        try ipc.start()
+        return MetricsService(http: http, ipc: ipc, registry: registry)
+    }
+
+    static func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+
+    func drain(until deadline: ContinuousClock.Instant) async {
+        let left = ContinuousClock.now.duration(to: deadline)
+        async let a: Void = http.drain(timeout: left)
+        async let b: Void = ipc.drain(timeout: left)
+        _ = await (a, b)
+    }
+}
+
+extension ConfigError {
+    /// The runtime handed over no socket of a name the daemon asked for (a bug, not an operator error).
+    static var missingListener: ConfigError { ConfigError("the runtime handed over no socket named as the daemon asked") }
+}

@@ -1,0 +1,47 @@
+import IPC
+
+/// The daemons metricsd asks on each scrape: name (the `daemon` label) and stats client.
+struct ScrapeTargets: Sendable {
+    struct Target: Sendable {
+        let daemon: String
+        let client: StatsClient
+    }
+    let targets: [Target]
+
+    /// One target per daemon socket under the runtime directory: limitd, cached, batchd, frontd's
+    /// stats socket and one modeld per registry model.
+    init(runtimeDirectory: String, models: [String]) {
+        func target(_ daemon: String, _ file: String, _ proto: String) -> Target {
+            Target(daemon: daemon, client: StatsClient(path: runtimeDirectory + "/" + file + ".sock", protocolName: proto))
+        }
+        var t = [
+            target("frontd", "frontd", ServiceName.frontd),
+            target("limitd", "limitd", ServiceName.limitd),
+            target("cached", "cached", ServiceName.cached),
+            target("batchd", "batchd", ServiceName.batchd),
+        ]
+        for m in models { t.append(target("modeld-\(m)", "modeld-\(m)", ServiceName.modeld)) }
+        targets = t
+    }
+
+    /// Asks every target at once; returns the merged families plus `infer_daemon_up`.
+    func scrape(timeout: Duration) async -> [MetricFamily] {
+        let results = await withTaskGroup(of: (String, [MetricFamily]?).self) { group in
+            for t in targets {
+                group.addTask { (t.daemon, try? await t.client.snapshot(timeout: timeout)) }
+            }
+            var out: [(String, [MetricFamily]?)] = []
+            for await r in group { out.append(r) }
+            return out.sorted { $0.0 < $1.0 }
+        }
+        var families: [MetricFamily] = []
+        var up = MetricFamily(name: "infer_daemon_up", help: "1 when the daemon answered this scrape's stats request, else 0.",
+                              kind: .gauge, samples: [])
+        for (daemon, fams) in results {
+            up.samples.append(MetricSample(labels: [MetricLabel("daemon", daemon)], value: fams == nil ? 0 : 1))
+            families += fams ?? []
+        }
+        up.samples.append(MetricSample(labels: [MetricLabel("daemon", "metricsd")], value: 1))
+        return [up] + families
+    }
+}
