@@ -24,6 +24,7 @@ let package = Package(
         .executable(name: "daemon-standin", targets: ["daemon-standin"]),
         .executable(name: "limitd", targets: ["limitd"]),
         .executable(name: "metricsd", targets: ["metricsd"]),
+        .executable(name: "frontd", targets: ["frontd"]),
         .executable(name: "cached", targets: ["cached"]),
     ],
     targets: [
@@ -117,6 +118,11 @@ let package = Package(
         .testTarget(
             name: "InferctlTests",
             dependencies: ["inferctl", "IPC"]
+        ),
+        // The HTTP front: validation, routing, SSE; orchestrates limitd, cached and batchd.
+        .executableTarget(
+            name: "frontd",
+            dependencies: ["IPC", "HTTP"]
         ),
         // Gathers every daemon's metrics on each scrape and serves Prometheus text.
         .executableTarget(

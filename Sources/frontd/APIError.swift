@@ -1,0 +1,75 @@
+import Foundation
+import HTTP
+import IPC
+
+/// An error answered to a client: one JSON shape everywhere,
+/// `{"error": {"message", "type", "code", "param", "request_id"}}`, with its HTTP status.
+struct APIError: Error {
+    let status: HTTPStatus
+    let message: String
+    let type: String
+    let code: String?
+    let param: String?
+    /// Seconds for a Retry-After header (429, 503).
+    var retryAfter: Int?
+
+    static func invalid(_ message: String, param: String? = nil) -> APIError {
+        APIError(status: .badRequest, message: message, type: "invalid_request_error", code: nil, param: param)
+    }
+    static func unprocessable(_ message: String, param: String) -> APIError {
+        APIError(status: HTTPStatus(code: 422, reason: "Unprocessable Content"), message: message, type: "invalid_request_error", code: "invalid_value", param: param)
+    }
+    static func notFound(_ message: String, code: String = "not_found", param: String? = nil) -> APIError {
+        APIError(status: .notFound, message: message, type: "invalid_request_error", code: code, param: param)
+    }
+    static func unavailable(_ message: String, retryAfter: Int = 1) -> APIError {
+        APIError(status: HTTPStatus(code: 503, reason: "Service Unavailable"), message: message, type: "server_error", code: "service_unavailable", param: nil, retryAfter: retryAfter)
+    }
+    static func rateLimited(retryAfter: Int) -> APIError {
+        APIError(status: HTTPStatus(code: 429, reason: "Too Many Requests"), message: "rate limit reached; retry in \(retryAfter) s",
+                 type: "rate_limit_error", code: "rate_limit_exceeded", param: nil, retryAfter: retryAfter)
+    }
+    static let timeout = APIError(status: HTTPStatus(code: 504, reason: "Gateway Timeout"), message: "the model did not answer in time",
+                                  type: "server_error", code: "timeout", param: nil)
+    static func internalError(_ message: String) -> APIError {
+        APIError(status: HTTPStatus(code: 500, reason: "Internal Server Error"), message: message, type: "server_error", code: "internal_error", param: nil)
+    }
+
+    /// What a failed call to batchd means for the client.
+    static func from(_ error: Error) -> APIError {
+        switch error {
+        case let e as APIError: return e
+        case IPCError.timeout: return .timeout
+        case IPCError.remote(let code, let message):
+            switch code {
+            case ServiceErrorCode.unknownModel: return .notFound(message, code: "model_not_found", param: "model")
+            case ServiceErrorCode.invalidRequest: return .invalid(message, param: "messages")
+            case ServiceErrorCode.invalidParameter:
+                return .unprocessable(message, param: String(message.prefix { $0 != " " }))
+            case ServiceErrorCode.queueFull, IPCErrorCode.overloaded: return .unavailable("the model's queue is full", retryAfter: 1)
+            case IPCErrorCode.deadlineExceeded: return .timeout
+            default: return .unavailable("model backend error: \(message)")
+            }
+        case IPCError.unavailable: return .unavailable("the scheduler (batchd) is unavailable")
+        case IPCError.connectionLost: return .unavailable("the scheduler connection was lost mid-request")
+        default: return .internalError("\(error)")
+        }
+    }
+
+    func body(requestID: String) -> [UInt8] {
+        var e: [String: Any] = ["message": message, "type": type, "request_id": requestID]
+        e["code"] = code ?? NSNull()
+        e["param"] = param ?? NSNull()
+        return JSON.encode(["error": e])
+    }
+}
+
+/// JSON encoding with sorted keys for stable output.
+enum JSON {
+    /// JSONSerialization gives `true`/`false` as NSNumbers of ObjC type `c` (char); numbers have others.
+    static func isBool(_ n: NSNumber) -> Bool { String(cString: n.objCType) == "c" }
+
+    static func encode(_ value: Any) -> [UInt8] {
+        (try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes])).map { [UInt8]($0) } ?? Array("{}".utf8)
+    }
+}

@@ -1,0 +1,43 @@
+import Foundation
+import HTTP
+import IPC
+
+/// frontd's service: the HTTP server, the clients of the daemons it orchestrates, and its own
+/// stats socket for metricsd.
+final class FrontService: DaemonService {
+    let http: HTTPServer
+    let stats: IPCServer
+
+    private init(http: HTTPServer, stats: IPCServer) {
+        self.http = http
+        self.stats = stats
+    }
+
+    static func start(_ context: DaemonContext) async throws -> FrontService {
+        guard let httpSocket = context.listener("http"), let statsSocket = context.listener("frontd") else {
+            throw ConfigError("the runtime handed over no socket named http or frontd")
+        }
+        let metrics = MetricsRegistry()
+        let routes = Routes(context: context, metrics: metrics)
+        var limits = HTTPLimits()
+        limits.maxBodyBytes = context.settings[FrontSettings.maxBody]
+        let http = HTTPServer(listenFD: httpSocket.fileDescriptor, limits: limits) { request, response in
+            await routes.handle(request, response)
+        }
+        let stats = IPCServer(listenFD: statsSocket.fileDescriptor, protocolName: ServiceName.frontd, version: ServiceName.version) { call in
+            if !call.answerStats(from: metrics) {
+                _ = call.fail(code: IPCErrorCode.unknownType, message: "frontd's socket answers stats requests only")
+            }
+        }
+        try http.start()
+        try stats.start()
+        return FrontService(http: http, stats: stats)
+    }
+
+    func drain(until deadline: ContinuousClock.Instant) async {
+        let left = ContinuousClock.now.duration(to: deadline)
+        async let a: Void = http.drain(timeout: left)
+        async let b: Void = stats.drain(timeout: left)
+        _ = await (a, b)
+    }
+}

@@ -1,0 +1,11 @@
+// frontd: the HTTP front. Parses and validates, asks limitd, cached and batchd in turn, answers in
+// the OpenAI format (JSON or SSE).
+import IPC
+
+Daemon.run(
+    name: "frontd",
+    settings: FrontSettings.table,
+    sockets: [.tcp("http", port: RuntimeSettings.port), .unix("frontd")]
+) { context in
+    try await FrontService.start(context)
+}
