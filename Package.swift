@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "Engine", targets: ["Engine"]),
         .library(name: "IPC", targets: ["IPC"]),
         .executable(name: "modeld", targets: ["modeld"]),
+        .executable(name: "batchd", targets: ["batchd"]),
         .executable(name: "engine-bench", targets: ["engine-bench"]),
         .executable(name: "ipc-bench", targets: ["ipc-bench"]),
         .executable(name: "runtime-probe", targets: ["runtime-probe"]),
@@ -45,9 +46,16 @@ let package = Package(
             name: "Engine",
             swiftSettings: [.unsafeFlags(kernelFlags)]
         ),
+        // One model instance: loads the model, runs the continuous-batching engine loop, serves
+        // Generate/Embed on modeld-NAME.sock; `modeld generate|embed` runs the engine by hand.
         .executableTarget(
             name: "modeld",
-            dependencies: ["Engine"]
+            dependencies: ["Engine", "IPC"]
+        ),
+        // Scheduling: per-model queues, batches, backpressure, retries; relays streams from modeld.
+        .executableTarget(
+            name: "batchd",
+            dependencies: ["IPC"]
         ),
         .executableTarget(
             name: "engine-bench",
@@ -150,6 +158,11 @@ let package = Package(
         .testTarget(
             name: "CachedTests",
             dependencies: ["cached", "IPC"]
+        ),
+        // Unit tests of the scheduler, and the end-to-end path batchd → modeld (SmolLM2) over real sockets.
+        .testTarget(
+            name: "BatchdTests",
+            dependencies: ["batchd", "modeld", "Engine", "IPC"]
         ),
     ]
 )

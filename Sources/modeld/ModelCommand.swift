@@ -1,147 +1,193 @@
 import Engine
 import Foundation
 
-/// `modeld generate` and `modeld embed`: the built-in engine by hand, streaming to the terminal.
+/// `modeld generate`, `modeld embed` and `modeld help`: the engine by hand, without sockets or a daemon.
+///
+/// ```
+/// modeld generate --chat --max-tokens 64 --prompt "What is the capital of France?"
+/// modeld embed "hello world" "another text"
+/// ```
 enum ModelCommand {
-    static let usage = """
-        usage: modeld generate [--model FILE.gguf] [--chat] [--system TEXT] [--max-tokens N]
-                               [--temperature T] [--top-p P] [--top-k K] [--seed S] [--stop TEXT]...
-                               [--threads N] --prompt TEXT
-               modeld embed [--model-dir DIR] [--threads N] TEXT...
+    /// The first arguments that select the command line instead of the daemon.
+    static let commands: Set<String> = ["generate", "embed", "help", "--usage"]
 
-        Models default to $INFER_MODELS_DIR (or ./models): smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
-        and minilm/. Fetch them with scripts/fetch-models.sh.
+    static let usage = """
+        Usage:
+          modeld                      run the daemon (settings from the environment; modeld --help lists them)
+          modeld generate [options] --prompt TEXT
+              --model PATH            GGUF file (default $INFER_MODELS_DIR/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf)
+              --chat                  render the prompt as a user turn with the model's chat template
+              --system TEXT           system message (with --chat; default: the template's own)
+              --max-tokens N          most tokens to generate (default 128)
+              --temperature T         0 is greedy (default 0)
+              --top-p P, --top-k K, --seed S, --frequency-penalty F, --presence-penalty F
+              --stop TEXT             stop sequence (repeatable, at most 4)
+              --threads N             engine threads (default: every processor)
+          modeld embed [--model DIR] [--threads N] TEXT...
+              prints one JSON array per text (default model $INFER_MODELS_DIR/minilm)
+          modeld help                 this text
+
         """
 
-    /// Runs the command line; returns the process exit status.
-    static func main(_ args: [String]) -> Int32 {
-        guard let verb = args.first else {
-            FileHandle.standardError.write(Data((usage + "\n").utf8))
-            return 2
-        }
+    /// Whether `argument` (argv[1]) selects the command line.
+    static func handles(_ argument: String) -> Bool { commands.contains(argument) }
+
+    /// Runs a command.
+    /// - Parameter arguments: The command line without the program name (`["generate", "--prompt", "hi"]`).
+    /// - Returns: The exit status: 0, 1 when the model fails, 64 (EX_USAGE) for a bad command line.
+    static func run(_ arguments: [String]) -> Int32 {
+        guard let command = arguments.first else { return usageError("no command") }
+        let rest = Array(arguments.dropFirst())
         do {
-            var options = try Options(Array(args.dropFirst()))
-            if let t = options.threads { EngineThreads.set(t) }
-            switch verb {
-            case "generate": try generate(&options)
-            case "embed": try embed(options)
-            case "-h", "--help", "help":
-                print(usage)
+            switch command {
+            case "generate": return try generate(rest)
+            case "embed": return try embed(rest)
             default:
-                throw UsageError("unknown command \(verb)")
+                print(usage, terminator: "")
+                return 0
             }
-            return 0
-        } catch let e as UsageError {
-            FileHandle.standardError.write(Data("modeld: \(e.message)\n\(usage)\n".utf8))
-            return 2
+        } catch let error as UsageError {
+            return usageError(error.description)
         } catch {
-            FileHandle.standardError.write(Data("modeld: \(error)\n".utf8))
+            FileHandle.standardError.write(Data("modeld \(command): \(error)\n".utf8))
             return 1
         }
     }
 
-    static var modelsDir: String {
-        ProcessInfo.processInfo.environment["INFER_MODELS_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "models"
+    private static func usageError(_ message: String) -> Int32 {
+        FileHandle.standardError.write(Data("modeld: \(message)\n\n\(usage)".utf8))
+        return 64
     }
 
-    static func generate(_ o: inout Options) throws {
-        guard let prompt = o.prompt else { throw UsageError("generate needs --prompt TEXT") }
-        let path = o.model ?? modelsDir + "/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
-        let gguf = try GGUFFile(path: path)
-        let model = try LlamaModel(gguf: gguf)
-        let tokenizer = try BPETokenizer(gguf: gguf)
-        var text = prompt
-        if o.chat {
-            var messages: [ChatMessage] = []
-            if let s = o.system { messages.append(ChatMessage(role: "system", content: s)) }
-            messages.append(ChatMessage(role: "user", content: prompt))
-            text = try ChatTemplate(gguf: gguf).render(messages)
+    /// A command line modeld does not understand.
+    struct UsageError: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// The models folder: `$INFER_MODELS_DIR`, else `./models`.
+    static func defaultModelPath(_ name: String) -> String {
+        let environment = ProcessInfo.processInfo.environment
+        let directory = environment["INFER_MODELS_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "models"
+        return (directory as NSString).appendingPathComponent(ModelSource.defaultRelativePaths[name] ?? name)
+    }
+
+    // MARK: generate
+
+    private static func generate(_ arguments: [String]) throws -> Int32 {
+        let options = try OptionParser(arguments, valued: [
+            "--model", "--prompt", "--system", "--max-tokens", "--temperature", "--top-p", "--top-k", "--seed",
+            "--frequency-penalty", "--presence-penalty", "--stop", "--threads",
+        ], flags: ["--chat"])
+        guard options.positional.isEmpty else { throw UsageError(description: "unexpected argument \(options.positional[0])") }
+        guard let prompt = options.last("--prompt") else { throw UsageError(description: "generate needs --prompt TEXT") }
+        var parameters = GenerationParameters.greedy(maxTokens: 128)
+        parameters.maxTokens = try options.int("--max-tokens") ?? parameters.maxTokens
+        parameters.temperature = try options.float("--temperature") ?? parameters.temperature
+        parameters.topP = try options.float("--top-p") ?? parameters.topP
+        parameters.topK = try options.int("--top-k") ?? parameters.topK
+        parameters.seed = try options.int("--seed").map { UInt64(truncatingIfNeeded: $0) }
+        parameters.frequencyPenalty = try options.float("--frequency-penalty") ?? 0
+        parameters.presencePenalty = try options.float("--presence-penalty") ?? 0
+        parameters.stop = options.all("--stop")
+        do {
+            try parameters.validate()
+        } catch {
+            throw UsageError(description: "\(error)")
         }
-        let ids = tokenizer.encode(text)
-        let decoder = BatchDecoder(model: model, tokenizer: tokenizer, maxBatch: 1)
-        try decoder.add(id: 0, prompt: ids, parameters: o.parameters)
-        let start = ContinuousClock.now
-        var firstToken: Duration?
+        if let threads = try options.int("--threads") { EngineThreads.set(threads) }
+
+        let chat = try ChatModel(path: options.last("--model") ?? defaultModelPath("smollm2"))
+        var text = prompt
+        if options.flag("--chat") {
+            var messages: [ChatMessage] = []
+            if let system = options.last("--system") { messages.append(ChatMessage(role: "system", content: system)) }
+            messages.append(ChatMessage(role: "user", content: prompt))
+            text = chat.template.render(messages)
+        }
+        let tokens = chat.tokenizer.encode(text, parseSpecial: true)
+        let decoder = BatchDecoder(model: chat.model, tokenizer: chat.tokenizer, maxBatch: 1)
+        try decoder.add(id: 0, prompt: tokens, parameters: parameters)
+        let started = ContinuousClock.now
+        var firstToken: ContinuousClock.Instant?
         var last: BatchDecoder.Event?
         while !decoder.isEmpty {
-            for e in try decoder.step() {
-                if firstToken == nil { firstToken = start.duration(to: .now) }
-                FileHandle.standardOutput.write(Data(e.text.utf8))
-                last = e
+            for event in try decoder.step() {
+                if firstToken == nil { firstToken = .now }
+                FileHandle.standardOutput.write(Data(event.text.utf8))
+                last = event
             }
         }
-        let total = start.duration(to: .now)
+        print()
         if let last, let firstToken {
-            let decodeSecs = Double((total - firstToken).components.attoseconds) / 1e18 + Double((total - firstToken).components.seconds)
-            let rate = last.completionTokens > 1 ? Double(last.completionTokens - 1) / decodeSecs : 0
-            FileHandle.standardError.write(Data(String(
-                format: "\n[%d prompt tokens, %d generated, finish: %@, first token %.0f ms, %.1f tokens/s]\n",
-                last.promptTokens, last.completionTokens, last.finish?.rawValue ?? "?",
-                Double(firstToken.components.attoseconds) / 1e15 + Double(firstToken.components.seconds) * 1e3, rate).utf8))
+            let decodeTime = (ContinuousClock.now - firstToken).seconds
+            let rate = last.completionTokens > 1 && decodeTime > 0 ? Double(last.completionTokens - 1) / decodeTime : 0
+            let summary = "[\(last.promptTokens) prompt tokens, \(last.completionTokens) completion tokens, "
+                + "finish \(last.finish?.rawValue ?? "?"), first token \(Int((firstToken - started).seconds * 1000)) ms, "
+                + "\(String(format: "%.1f", rate)) tokens/s]\n"
+            FileHandle.standardError.write(Data(summary.utf8))
         }
+        return 0
     }
 
-    static func embed(_ o: Options) throws {
-        guard !o.rest.isEmpty else { throw UsageError("embed needs at least one TEXT") }
-        let embedder = try BertEmbedder(directory: o.modelDir ?? modelsDir + "/minilm")
-        for (text, v) in zip(o.rest, try embedder.embed(o.rest)) {
-            let values = v.map { String(format: "%.6f", $0) }.joined(separator: ", ")
-            print("\(text)\t[\(values)]")
+    // MARK: embed
+
+    private static func embed(_ arguments: [String]) throws -> Int32 {
+        let options = try OptionParser(arguments, valued: ["--model", "--threads"], flags: [])
+        guard !options.positional.isEmpty else { throw UsageError(description: "embed needs at least one TEXT") }
+        if let threads = try options.int("--threads") { EngineThreads.set(threads) }
+        let embedder = try EmbedderLoader.load(directory: options.last("--model") ?? defaultModelPath("minilm"))
+        for vector in try embedder.embed(options.positional) {
+            print("[" + vector.map { String(format: "%.6f", $0) }.joined(separator: ",") + "]")
         }
+        return 0
     }
 }
 
-struct UsageError: Error {
-    let message: String
-    init(_ message: String) { self.message = message }
-}
+/// `--name value` options, `--flag`s and positional arguments (`--` ends options).
+struct OptionParser {
+    private(set) var values: [String: [String]] = [:]
+    private(set) var flags: Set<String> = []
+    private(set) var positional: [String] = []
 
-/// The command line's options, checked as they are read.
-struct Options {
-    var model: String?
-    var modelDir: String?
-    var prompt: String?
-    var system: String?
-    var chat = false
-    var threads: Int?
-    var parameters = GenerationParameters(temperature: 0, maxTokens: 128)
-    var rest: [String] = []
-
-    init(_ args: [String]) throws {
-        var i = 0
-        func value(_ flag: String) throws -> String {
-            i += 1
-            guard i < args.count else { throw UsageError("\(flag) needs a value") }
-            return args[i]
-        }
-        func number<T: LosslessStringConvertible>(_ flag: String, _: T.Type) throws -> T {
-            let v = try value(flag)
-            guard let n = T(v) else { throw UsageError("\(flag) expects a number, got \(v)") }
-            return n
-        }
-        while i < args.count {
-            let a = args[i]
-            switch a {
-            case "--model": model = try value(a)
-            case "--model-dir": modelDir = try value(a)
-            case "--prompt": prompt = try value(a)
-            case "--system": system = try value(a)
-            case "--chat": chat = true
-            case "--threads": threads = try number(a, Int.self)
-            case "--max-tokens": parameters.maxTokens = try number(a, Int.self)
-            case "--temperature": parameters.temperature = try number(a, Float.self)
-            case "--top-p": parameters.topP = try number(a, Float.self)
-            case "--top-k": parameters.topK = try number(a, Int.self)
-            case "--seed": parameters.seed = try number(a, UInt64.self)
-            case "--stop": parameters.stop.append(try value(a))
-            case "--": rest.append(contentsOf: args[(i + 1)...]); i = args.count; continue
-            default:
-                if a.hasPrefix("--") { throw UsageError("unknown option \(a)") }
-                rest.append(a)
+    init(_ arguments: [String], valued: Set<String>, flags known: Set<String>) throws {
+        var index = 0
+        var optionsEnded = false
+        while index < arguments.count {
+            let argument = arguments[index]
+            index += 1
+            if optionsEnded || !argument.hasPrefix("--") {
+                positional.append(argument)
+            } else if argument == "--" {
+                optionsEnded = true
+            } else if known.contains(argument) {
+                flags.insert(argument)
+            } else if valued.contains(argument) {
+                guard index < arguments.count else {
+                    throw ModelCommand.UsageError(description: "\(argument) needs a value")
+                }
+                values[argument, default: []].append(arguments[index])
+                index += 1
+            } else {
+                throw ModelCommand.UsageError(description: "unknown option \(argument)")
             }
-            i += 1
         }
-        if let t = threads, t < 1 { throw UsageError("--threads must be at least 1") }
-        do { try parameters.validate() } catch let e as ParameterError { throw UsageError("--\(e.parameter.replacingOccurrences(of: "_", with: "-")) \(e.message)") }
+    }
+
+    func flag(_ name: String) -> Bool { flags.contains(name) }
+    func last(_ name: String) -> String? { values[name]?.last }
+    func all(_ name: String) -> [String] { values[name] ?? [] }
+
+    func int(_ name: String) throws -> Int? {
+        guard let text = last(name) else { return nil }
+        guard let value = Int(text) else { throw ModelCommand.UsageError(description: "\(name) \(text): expected an integer") }
+        return value
+    }
+
+    func float(_ name: String) throws -> Float? {
+        guard let text = last(name) else { return nil }
+        guard let value = Float(text), value.isFinite else {
+            throw ModelCommand.UsageError(description: "\(name) \(text): expected a number")
+        }
+        return value
     }
 }

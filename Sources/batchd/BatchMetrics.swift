@@ -1,0 +1,79 @@
+import IPC
+
+/// batchd's metric families.
+struct BatchMetrics: Sendable {
+    /// How a request ended, the `outcome` label of `infer_batchd_requests_total`.
+    enum Outcome: String, Sendable {
+        /// Relayed in full.
+        case ok
+        /// Refused at once: the model's queue was full.
+        case queueFull = "queue_full"
+        /// The caller cancelled or went away (while queued or while running).
+        case cancelled
+        /// Anything else: unknown model, refused by modeld, modeld unreachable or lost, deadline passed.
+        case failed
+    }
+
+    /// Requests per dispatched batch.
+    static let batchBuckets: [Double] = [1, 2, 4, 8, 16, 32, 64]
+    /// From the flush timeout (milliseconds) to queues backed up behind a busy model (seconds).
+    static let waitBuckets: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
+
+    let registry: MetricsRegistry
+    private let queueDepth: MetricsRegistry.Gauge
+    private let batchSize: MetricsRegistry.Histogram
+    private let queueWait: MetricsRegistry.Histogram
+    private let requests: MetricsRegistry.Counter
+    private let inFlight: MetricsRegistry.Gauge
+    private let retries: MetricsRegistry.Counter
+
+    /// Registers the families, with zeroed gauges for every model so a scrape shows them from the start.
+    init(registry: MetricsRegistry, models: [String]) {
+        self.registry = registry
+        queueDepth = registry.gauge("infer_batchd_queue_depth", help: "Requests waiting in a model's queue.")
+        batchSize = registry.histogram(
+            "infer_batchd_batch_size", help: "Requests per batch handed to a model.", buckets: Self.batchBuckets)
+        queueWait = registry.histogram(
+            "infer_batchd_queue_wait_seconds", help: "Time a request waited in its queue before dispatch.",
+            buckets: Self.waitBuckets)
+        requests = registry.counter(
+            "infer_batchd_requests_total", help: "Requests by model and outcome (ok, queue_full, cancelled, failed).")
+        inFlight = registry.gauge("infer_batchd_inflight", help: "Requests dispatched to a model and not finished.")
+        retries = registry.counter(
+            "infer_batchd_retries_total", help: "Requests sent to modeld again after a connection was lost before any output.")
+        for model in models {
+            queueDepth.set(0, Self.labels(model))
+            inFlight.set(0, Self.labels(model))
+        }
+    }
+
+    static func labels(_ model: String) -> [MetricLabel] { [MetricLabel("model", model)] }
+
+    func request(_ model: String, _ outcome: Outcome) {
+        requests.increment(Self.labels(model) + [MetricLabel("outcome", outcome.rawValue)])
+    }
+
+    func retried(_ model: String) { retries.increment(Self.labels(model)) }
+
+    func batch(_ model: String, size: Int) { batchSize.observe(Double(size), Self.labels(model)) }
+
+    func waited(_ model: String, _ wait: Duration) { queueWait.observe(wait.seconds, Self.labels(model)) }
+
+    func depth(_ model: String, queued: Int, inFlight running: Int) {
+        queueDepth.set(Double(queued), Self.labels(model))
+        inFlight.set(Double(running), Self.labels(model))
+    }
+
+    /// A counter's or gauge's current value for one model (tests, summaries).
+    func value(_ name: String, model: String, outcome: Outcome? = nil) -> Double {
+        registry.value(name, Self.labels(model) + (outcome.map { [MetricLabel("outcome", $0.rawValue)] } ?? []))
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, as a Double (for histograms).
+    var seconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) * 1e-18
+    }
+}

@@ -1,0 +1,286 @@
+import IPC
+
+/// How batchd retries and times out (its settings besides the scheduler's).
+struct RelayPolicy: Sendable {
+    /// Times a request is sent again after modeld dropped it before any output (`BATCH_RETRY_MAX`).
+    var retryMax = 2
+    /// Deadline of a call that came without one (`BATCH_DEFAULT_TIMEOUT_MS`).
+    var defaultTimeout: Duration = .seconds(120)
+    /// First pause before a retry; it doubles with each retry.
+    var retryBackoff: Duration = .milliseconds(25)
+}
+
+/// batchd: queues each model's requests, dispatches them in batches to the model's modeld instance, and
+/// relays the answers back as they stream.
+final class BatchService: DaemonService {
+    let server: IPCServer
+    let handler: BatchRequestHandler
+    private let logger: Logger
+
+    /// Starts serving on a listening socket.
+    /// - Parameters:
+    ///   - listenFD: A listening Unix socket.
+    ///   - backends: Each model's backend, by model name.
+    ///   - configuration: The scheduler's settings.
+    ///   - policy: Retries and the default deadline.
+    ///   - logger: The daemon's logger.
+    ///   - registry: Where the metrics go.
+    /// - Throws: ``SocketError`` when the socket cannot be served.
+    init(listenFD: Int32, backends: [String: any ModelBackend], configuration: BatchScheduler.Configuration,
+         policy: RelayPolicy, logger: Logger, registry: MetricsRegistry = MetricsRegistry()) throws {
+        self.logger = logger
+        let models = backends.keys.sorted()
+        let metrics = BatchMetrics(registry: registry, models: models)
+        let scheduler = BatchScheduler(models: models, configuration: configuration, metrics: metrics)
+        let handler = BatchRequestHandler(
+            scheduler: scheduler, backends: backends, policy: policy, metrics: metrics, logger: logger)
+        self.handler = handler
+        server = IPCServer(listenFD: listenFD, protocolName: ServiceName.batchd, version: ServiceName.version) { call in
+            await handler.handle(call)
+        }
+        try server.start()
+    }
+
+    var readyStatus: String { "routing \(handler.scheduler.models.joined(separator: ", "))" }
+
+    /// Responsive while the scheduler's lock can be taken.
+    func isHealthy() async -> Bool {
+        _ = handler.scheduler.totalLoad
+        return true
+    }
+
+    /// Stops taking calls; what is queued is still dispatched and what runs still streams until shortly
+    /// before the deadline; then the rest is cut off (callers see `interrupted`) and the modeld
+    /// connections are closed.
+    func drain(until deadline: ContinuousClock.Instant) async {
+        let margin = Duration.milliseconds(250)
+        let load = handler.scheduler.totalLoad
+        logger.info("draining", ["queued": LogValue(load.queued), "in_flight": LogValue(load.inFlight)])
+        await server.drain(timeout: max(.zero, ContinuousClock.now.duration(to: deadline) - margin))
+        for backend in handler.backends.values { backend.close() }
+    }
+
+    /// Closes everything at once (tests).
+    func shutdown() async {
+        await server.drain(timeout: .zero)
+        for backend in handler.backends.values { backend.close() }
+    }
+}
+
+/// Answers batchd's calls: queues Generate and Embed, relays modeld's answers, answers stats.
+struct BatchRequestHandler: Sendable {
+    let scheduler: BatchScheduler
+    let backends: [String: any ModelBackend]
+    let policy: RelayPolicy
+    let metrics: BatchMetrics
+    let logger: Logger
+
+    func handle(_ call: IPCCall) async {
+        if call.answerStats(from: metrics.registry) { return }
+        switch call.type {
+        case GenerationProtocol.Generate.type:
+            guard let request = decode(call, GenerationProtocol.Generate.self) else { return }
+            await serve(call, model: request.model, priority: request.priority, requestID: request.requestID, kind: .generate)
+        case GenerationProtocol.Embed.type:
+            guard let request = decode(call, GenerationProtocol.Embed.self) else { return }
+            await serve(call, model: request.model, priority: 0, requestID: request.requestID, kind: .embed)
+        default:
+            call.fail(code: IPCErrorCode.unknownType, message: "unknown message type \(call.type)")
+        }
+    }
+
+    private func decode<Message: WireCodable>(_ call: IPCCall, _ type: Message.Type) -> Message? {
+        do {
+            return try call.decode(type)
+        } catch {
+            call.fail(code: IPCErrorCode.badRequest, message: "undecodable \(Message.self): \(error)")
+            return nil
+        }
+    }
+
+    enum Kind { case generate, embed }
+
+    /// Queues a call, waits for its batch, forwards it and relays the answer; counts the outcome.
+    private func serve(_ call: IPCCall, model: String, priority: UInt8, requestID: String, kind: Kind) async {
+        let log = logger.with(requestID: requestID)
+        guard let backend = backends[model] else {
+            call.fail(code: ServiceErrorCode.unknownModel, message: "model \(model) is not served (known: \(backends.keys.sorted().joined(separator: ", ")))")
+            metrics.request(model, .failed)
+            log.debug("unknown model", ["model": .string(model)])
+            return
+        }
+        let deadline = call.deadline ?? .now + policy.defaultTimeout
+        let ticket: BatchScheduler.Ticket
+        do {
+            ticket = try await scheduler.admit(model: model, priority: priority, deadline: deadline)
+        } catch let error as BatchScheduler.AdmissionError {
+            switch error {
+            case .queueFull:
+                call.fail(code: ServiceErrorCode.queueFull, message: error.description)
+                metrics.request(model, .queueFull)
+                log.warn("queue full", ["model": .string(model)])
+            case .unknownModel:
+                call.fail(code: ServiceErrorCode.unknownModel, message: error.description)
+                metrics.request(model, .failed)
+            case .expired:
+                call.fail(code: IPCErrorCode.deadlineExceeded, message: error.description)
+                metrics.request(model, .failed)
+            }
+            return
+        } catch {
+            metrics.request(model, .cancelled)
+            log.debug("cancelled while queued", ["model": .string(model)])
+            return
+        }
+        defer { scheduler.finish(ticket) }
+        let relay = Relay(call: call, model: model, backend: backend, deadline: deadline, policy: policy, metrics: metrics, logger: log)
+        let outcome = switch kind {
+        case .generate: await relay.generate()
+        case .embed: await relay.embed()
+        }
+        metrics.request(model, outcome)
+    }
+}
+
+/// Forwards one dispatched call to its model and relays the answer, retrying where that cannot
+/// duplicate output.
+///
+/// Policy: a request modeld never got (``IPCError/unavailable(_:)``, a draining modeld's refusal, which
+/// the client resends itself) is sent again while the deadline allows; one whose connection was lost (or
+/// that modeld interrupted while stopping) is sent again up to `retryMax` times, but only if no CHUNK of
+/// it was relayed yet; after output has been relayed the caller gets ``ServiceErrorCode/backendUnavailable``
+/// instead, never a duplicate of text it already has. modeld's own refusals (unknown model, invalid
+/// request or parameter) are passed through as they are.
+struct Relay {
+    let call: IPCCall
+    let model: String
+    let backend: any ModelBackend
+    let deadline: ContinuousClock.Instant
+    let policy: RelayPolicy
+    let metrics: BatchMetrics
+    let logger: Logger
+
+    /// What to do after a failed attempt.
+    private enum Verdict {
+        case retry(String)
+        case fail(code: UInt16, message: String)
+        case cancelled
+    }
+
+    func generate() async -> BatchMetrics.Outcome {
+        var attempt = 0
+        while true {
+            guard let timeout = remaining() else { return expired() }
+            var relayed = false
+            let verdict: Verdict
+            do {
+                for try await payload in backend.generate(call.payload, timeout: timeout) {
+                    if payload.first == GenerationFrameTag.done {
+                        return call.end(payload) ? .ok : .cancelled
+                    }
+                    relayed = true
+                    // The caller is gone: leaving the loop drops the stream, which sends CANCEL to modeld.
+                    guard call.chunk(payload) else { return .cancelled }
+                }
+                // The stream ends early only when this task is cancelled (the caller cancelled).
+                if Task.isCancelled || call.isFinished { return .cancelled }
+                verdict = .fail(code: ServiceErrorCode.backendUnavailable, message: "modeld for \(model) ended the stream without Done")
+            } catch {
+                verdict = judge(error, relayed: relayed, attempt: attempt)
+            }
+            switch verdict {
+            case .cancelled:
+                return .cancelled
+            case .fail(let code, let message):
+                call.fail(code: code, message: message)
+                logger.warn("generation failed", ["model": .string(model), "code": LogValue(code), "reason": .string(message)])
+                return .failed
+            case .retry(let reason):
+                attempt += 1
+                guard await pause(before: attempt, reason: reason) else { return .cancelled }
+            }
+        }
+    }
+
+    func embed() async -> BatchMetrics.Outcome {
+        var attempt = 0
+        while true {
+            guard let timeout = remaining() else { return expired() }
+            let verdict: Verdict
+            do {
+                let reply = try await backend.embed(call.payload, timeout: timeout)
+                return call.reply(reply) ? .ok : .cancelled
+            } catch {
+                // Embedding has no partial output: any lost attempt is safe to repeat.
+                verdict = judge(error, relayed: false, attempt: attempt)
+            }
+            switch verdict {
+            case .cancelled:
+                return .cancelled
+            case .fail(let code, let message):
+                call.fail(code: code, message: message)
+                logger.warn("embedding failed", ["model": .string(model), "code": LogValue(code), "reason": .string(message)])
+                return .failed
+            case .retry(let reason):
+                attempt += 1
+                guard await pause(before: attempt, reason: reason) else { return .cancelled }
+            }
+        }
+    }
+
+    private func remaining() -> Duration? {
+        let left = ContinuousClock.now.duration(to: deadline)
+        return left > .zero ? left : nil
+    }
+
+    private func expired() -> BatchMetrics.Outcome {
+        call.fail(code: IPCErrorCode.deadlineExceeded, message: "the deadline passed before modeld for \(model) answered")
+        return .failed
+    }
+
+    private func judge(_ error: any Error, relayed: Bool, attempt: Int) -> Verdict {
+        if error is CancellationError || Task.isCancelled || call.isFinished { return .cancelled }
+        guard let error = error as? IPCError else {
+            return .fail(code: ServiceErrorCode.backendUnavailable, message: "modeld for \(model): \(error)")
+        }
+        switch error {
+        case .unavailable(let reason):
+            // Never sent: safe to repeat as long as time is left.
+            return remaining() != nil ? .retry("unavailable: \(reason)")
+                : .fail(code: ServiceErrorCode.backendUnavailable, message: "modeld for \(model) is unavailable: \(reason)")
+        case .connectionLost:
+            if relayed {
+                return .fail(code: ServiceErrorCode.backendUnavailable, message: "modeld for \(model) went away during the generation")
+            }
+            return attempt < policy.retryMax ? .retry("connection lost")
+                : .fail(code: ServiceErrorCode.backendUnavailable, message: "modeld for \(model) went away \(attempt + 1) times")
+        case .timeout:
+            return .fail(code: IPCErrorCode.deadlineExceeded, message: "the deadline passed before modeld for \(model) finished")
+        case .remote(let code, let message):
+            if code == IPCErrorCode.overloaded, !relayed, attempt < policy.retryMax {
+                return .retry("modeld overloaded")
+            }
+            return .fail(code: code, message: message)
+        case .protocolViolation(let message):
+            return .fail(code: ServiceErrorCode.backendUnavailable, message: "modeld for \(model) broke the protocol: \(message)")
+        case .wrongProtocol(let expected, let got):
+            return .fail(code: ServiceErrorCode.backendUnavailable, message: "the socket of model \(model) serves \(got), not \(expected)")
+        }
+    }
+
+    /// Waits before attempt `attempt` (backoff doubling from `retryBackoff`, within the deadline).
+    /// - Returns: false when the caller cancelled meanwhile.
+    private func pause(before attempt: Int, reason: String) async -> Bool {
+        metrics.retried(model)
+        // Doubling, but never more than a second between tries of a modeld that is restarting.
+        let backoff = min(policy.retryBackoff * (1 << min(attempt - 1, 10)), .seconds(1))
+        let left = ContinuousClock.now.duration(to: deadline)
+        logger.info("retrying", ["model": .string(model), "attempt": LogValue(attempt), "reason": .string(reason)])
+        do {
+            try await Task.sleep(for: min(backoff, max(.zero, left)))
+        } catch {
+            return false
+        }
+        return !call.isFinished
+    }
+}

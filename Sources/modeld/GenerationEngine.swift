@@ -1,0 +1,265 @@
+import Dispatch
+import Engine
+import Foundation
+import IPC
+import Synchronization
+
+/// The continuous-batching loop of a chat model, on one dedicated thread.
+///
+/// Calls are handed over with ``submit(_:)`` (already validated and tokenized). Between two steps the
+/// loop drops sequences whose call was cancelled or whose deadline passed, lets waiting sequences join
+/// the running batch (up to `maxBatch` sequences, and up to `maxPrefillTokens` prompt tokens joining in
+/// one step so a burst of long prompts does not stall the streams already running), runs one
+/// ``BatchDecoder`` step, and sends each sequence its new text as a CHUNK and, when it ends, END with a
+/// `Done`.
+///
+/// The loop runs on its own `Thread`, not in Swift's concurrency pool: a step keeps a core busy for
+/// milliseconds to seconds, and the pool's few threads must stay free for the sockets and the handlers.
+final class GenerationEngine: Sendable {
+    /// One accepted generation.
+    struct Job: Sendable {
+        let call: IPCCall
+        let requestID: String
+        let prompt: [Int32]
+        let parameters: GenerationParameters
+    }
+
+    /// How long the idle loop sleeps between heartbeats when nothing wakes it.
+    static let idleTick: Duration = .milliseconds(500)
+
+    private struct Inbox {
+        var jobs: [Job] = []
+        var stopping = false
+    }
+
+    let chat: ChatModel
+    let maxBatch: Int
+    let maxPrefillTokens: Int
+    let metrics: ModelMetrics
+    let logger: Logger
+    let heartbeat = EngineHeartbeat()
+    private let inbox = Mutex(Inbox())
+    private let wakeSignal = DispatchSemaphore(value: 0)
+    private let exited = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    /// Creates the engine; ``start()`` starts its thread.
+    /// - Parameters:
+    ///   - chat: The model.
+    ///   - maxBatch: Most sequences in one step (`MODEL_MAX_BATCH`).
+    ///   - maxPrefillTokens: Most prompt tokens joining in one step (`MODEL_MAX_PREFILL_TOKENS`); a longer
+    ///     prompt still joins, alone.
+    ///   - metrics: The model's metrics.
+    ///   - logger: The daemon's logger.
+    init(chat: ChatModel, maxBatch: Int, maxPrefillTokens: Int, metrics: ModelMetrics, logger: Logger) {
+        self.chat = chat
+        self.maxBatch = max(1, maxBatch)
+        self.maxPrefillTokens = max(1, maxPrefillTokens)
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    /// Starts the engine thread.
+    func start() {
+        let thread = Thread { [self] in
+            run()
+            let waiters = exited.withLock { state in
+                state.done = true
+                defer { state.waiters = [] }
+                return state.waiters
+            }
+            for waiter in waiters { waiter.resume() }
+        }
+        thread.name = "modeld-engine"
+        // Deep enough for the forward pass's frames; the large buffers are on the heap.
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+
+    /// Queues a generation; it joins the running batch at a step boundary.
+    /// - Returns: false when the engine is stopping (the call was not taken).
+    @discardableResult
+    func submit(_ job: Job) -> Bool {
+        let taken = inbox.withLock { inbox -> Bool in
+            guard !inbox.stopping else { return false }
+            inbox.jobs.append(job)
+            return true
+        }
+        if taken { wake() }
+        return taken
+    }
+
+    /// Makes the loop look at its calls now (a call was cancelled).
+    func wake() {
+        wakeSignal.signal()
+    }
+
+    /// Stops the loop: sequences still running end with an ERROR `interrupted` (the caller may retry them
+    /// elsewhere); returns when the thread has finished its step and exited.
+    func stop() async {
+        inbox.withLock { $0.stopping = true }
+        wake()
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let done = exited.withLock { state -> Bool in
+                if !state.done { state.waiters.append(continuation) }
+                return state.done
+            }
+            if done { continuation.resume() }
+        }
+    }
+
+    // MARK: The loop (engine thread only)
+
+    /// A sequence in the decoder.
+    private struct Running {
+        let job: Job
+        /// Sequences in the step that produced its first token; nil before that step.
+        var batchSize: Int?
+    }
+
+    private func run() {
+        let decoder = BatchDecoder(model: chat.model, tokenizer: chat.tokenizer, maxBatch: maxBatch)
+        var waiting: [(id: Int, job: Job)] = []
+        var running: [Int: Running] = [:]
+        var nextID = 0
+        logger.debug("engine thread started", ["max_batch": LogValue(maxBatch)])
+        while true {
+            heartbeat.beat()
+            let (jobs, stopping) = inbox.withLock { inbox in
+                defer { inbox.jobs = [] }
+                return (inbox.jobs, inbox.stopping)
+            }
+            for job in jobs {
+                waiting.append((nextID, job))
+                nextID += 1
+            }
+            if stopping {
+                for (id, entry) in running {
+                    decoder.cancel(id)
+                    interrupt(entry.job)
+                }
+                for entry in waiting { interrupt(entry.job) }
+                metrics.sequences(active: 0, waiting: 0)
+                logger.debug("engine thread stopped", ["interrupted": LogValue(running.count + waiting.count)])
+                return
+            }
+            dropCancelled(decoder: decoder, running: &running, waiting: &waiting)
+            admit(decoder: decoder, running: &running, waiting: &waiting)
+            metrics.sequences(active: running.count, waiting: waiting.count)
+            if decoder.isEmpty {
+                _ = wakeSignal.wait(timeout: .after(Self.idleTick))
+                continue
+            }
+            step(decoder: decoder, running: &running)
+        }
+    }
+
+    /// Ends the sequences whose call is over (cancelled, connection gone) or past its deadline.
+    private func dropCancelled(decoder: BatchDecoder, running: inout [Int: Running], waiting: inout [(id: Int, job: Job)]) {
+        let now = ContinuousClock.now
+        func isOver(_ job: Job) -> Bool {
+            if job.call.isFinished {
+                metrics.request(.cancelled)
+                return true
+            }
+            if let deadline = job.call.deadline, deadline <= now {
+                job.call.fail(code: IPCErrorCode.deadlineExceeded, message: "the request's deadline passed during generation")
+                metrics.request(.failed)
+                return true
+            }
+            return false
+        }
+        for (id, entry) in running where isOver(entry.job) {
+            decoder.cancel(id)
+            running[id] = nil
+            logger.with(requestID: entry.job.requestID).debug("generation cancelled")
+        }
+        waiting.removeAll { isOver($0.job) }
+    }
+
+    /// Moves waiting sequences into the decoder while there is room.
+    private func admit(decoder: BatchDecoder, running: inout [Int: Running], waiting: inout [(id: Int, job: Job)]) {
+        var joiningTokens = 0
+        var admitted = 0
+        while decoder.count < maxBatch, let next = waiting.first {
+            if joiningTokens > 0, joiningTokens + next.job.prompt.count > maxPrefillTokens { break }
+            admitted += 1
+            do {
+                try decoder.add(id: next.id, prompt: next.job.prompt, parameters: next.job.parameters)
+                running[next.id] = Running(job: next.job)
+                joiningTokens += next.job.prompt.count
+            } catch let error as ParameterError {
+                next.job.call.fail(code: ServiceErrorCode.invalidParameter, message: error.description)
+                metrics.request(.invalid)
+            } catch {
+                next.job.call.fail(code: ServiceErrorCode.invalidRequest, message: "\(error)")
+                metrics.request(.invalid)
+            }
+        }
+        waiting.removeFirst(admitted)
+    }
+
+    /// Runs one step and delivers its events.
+    private func step(decoder: BatchDecoder, running: inout [Int: Running]) {
+        let started = ContinuousClock.now
+        let events: [BatchDecoder.Event]
+        do {
+            events = try decoder.step()
+        } catch {
+            logger.error("engine step failed; failing its sequences", ["error": .string("\(error)")])
+            for (id, entry) in running {
+                decoder.cancel(id)
+                entry.job.call.fail(code: ServiceErrorCode.backendUnavailable, message: "the model failed: \(error)")
+                metrics.request(.failed)
+            }
+            running = [:]
+            return
+        }
+        metrics.step(size: events.count, seconds: (ContinuousClock.now - started).seconds)
+        var generated = 0
+        for event in events {
+            guard var entry = running[event.id] else { continue }
+            if event.token != nil { generated += 1 }
+            if entry.batchSize == nil {
+                entry.batchSize = events.count
+                metrics.prompt(event.promptTokens)
+            }
+            let call = entry.job.call
+            if !event.text.isEmpty {
+                let chunk = GenerationProtocol.Chunk(text: event.text, completionTokens: UInt32(clamping: event.completionTokens))
+                guard call.chunk(GenerationFrameTag.payload(chunk)) else {
+                    // The caller is gone: stop spending steps on it.
+                    if event.finish == nil { decoder.cancel(event.id) }
+                    running[event.id] = nil
+                    metrics.request(.cancelled)
+                    continue
+                }
+            }
+            guard let finish = event.finish else {
+                running[event.id] = entry
+                continue
+            }
+            running[event.id] = nil
+            let done = GenerationProtocol.Done(
+                finishReason: finish.rawValue, promptTokens: UInt32(clamping: event.promptTokens),
+                completionTokens: UInt32(clamping: event.completionTokens), batchSize: UInt32(clamping: entry.batchSize ?? events.count))
+            if call.end(GenerationFrameTag.payload(done)) {
+                metrics.request(.ok)
+                logger.with(requestID: entry.job.requestID).debug("generation done", [
+                    "finish": .string(finish.rawValue), "prompt_tokens": LogValue(event.promptTokens),
+                    "completion_tokens": LogValue(event.completionTokens), "batch_size": LogValue(entry.batchSize ?? 0),
+                ])
+            } else {
+                metrics.request(.cancelled)
+            }
+        }
+        metrics.generated(generated)
+    }
+
+    /// Ends a call the engine will not finish: the server is stopping.
+    private func interrupt(_ job: Job) {
+        if job.call.fail(code: IPCErrorCode.interrupted, message: "modeld stopped before the generation finished") {
+            metrics.request(.failed)
+        }
+    }
+}
+

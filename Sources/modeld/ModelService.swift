@@ -1,0 +1,273 @@
+import Engine
+import Foundation
+import IPC
+
+/// A model loaded and ready to serve.
+enum LoadedModel: Sendable {
+    case chat(ChatModel)
+    case embedding(any Embedder)
+
+    var kind: ModelKind {
+        switch self {
+        case .chat: .chat
+        case .embedding: .embedding
+        }
+    }
+
+    /// Loads a model's files.
+    /// - Throws: The engine's errors, or `ModelSourceError`.
+    static func load(_ source: ModelSource) throws -> LoadedModel {
+        switch source.kind {
+        case .chat: .chat(try ChatModel(path: source.path))
+        case .embedding: .embedding(try EmbedderLoader.load(directory: source.path))
+        }
+    }
+}
+
+/// How a model instance schedules its work (modeld's settings).
+struct ModelOptions: Sendable {
+    /// Most sequences in one engine step (`MODEL_MAX_BATCH`).
+    var maxBatch = 16
+    /// Most prompt tokens joining the batch in one step (`MODEL_MAX_PREFILL_TOKENS`).
+    var maxPrefillTokens = 2048
+    /// Most texts in one embedding pass (`MODEL_EMBED_MAX_BATCH`).
+    var embedMaxInputs = 64
+    /// How long the engine loop may go without a heartbeat before the watchdog is told (`MODEL_STALL_TIMEOUT_SEC`).
+    var stallTimeout: Duration = .seconds(30)
+}
+
+/// One modeld instance: a model, its engine thread, and the IPC server in front of them.
+final class ModelService: DaemonService {
+    let name: String
+    let server: IPCServer
+    let handler: ModelRequestHandler
+    let metrics: ModelMetrics
+    let stallTimeout: Duration
+    private let logger: Logger
+
+    /// Starts serving: the engine thread, then the socket.
+    /// - Parameters:
+    ///   - name: The model's name; requests for another are refused with ``ServiceErrorCode/unknownModel``.
+    ///   - model: The loaded model.
+    ///   - options: Scheduling settings.
+    ///   - listenFD: A listening Unix socket.
+    ///   - logger: The daemon's logger.
+    ///   - registry: Where the metrics go.
+    /// - Throws: ``SocketError`` when the socket cannot be served.
+    init(name: String, model: LoadedModel, options: ModelOptions, listenFD: Int32, logger: Logger,
+         registry: MetricsRegistry = MetricsRegistry()) throws {
+        self.name = name
+        self.logger = logger
+        stallTimeout = options.stallTimeout
+        metrics = ModelMetrics(registry: registry, model: name)
+        let engine: ModelRequestHandler.Engine
+        switch model {
+        case .chat(let chat):
+            let generation = GenerationEngine(
+                chat: chat, maxBatch: options.maxBatch, maxPrefillTokens: options.maxPrefillTokens,
+                metrics: metrics, logger: logger)
+            generation.start()
+            engine = .chat(chat, generation)
+        case .embedding(let embedder):
+            let embedding = EmbeddingEngine(
+                embedder: embedder, maxInputs: options.embedMaxInputs, metrics: metrics, logger: logger)
+            embedding.start()
+            engine = .embedding(embedder, embedding)
+        }
+        let handler = ModelRequestHandler(model: name, engine: engine, metrics: metrics, logger: logger)
+        self.handler = handler
+        server = IPCServer(listenFD: listenFD, protocolName: ServiceName.modeld, version: ServiceName.version) { call in
+            handler.handle(call)
+        }
+        try server.start()
+    }
+
+    /// Resolves, loads and serves the model a daemon's settings name.
+    /// - Parameters:
+    ///   - model: `INFER_MODEL`.
+    ///   - path: `INFER_MODEL_PATH` (empty: derived from the models folder).
+    ///   - modelsDirectory: `INFER_MODELS_DIR`.
+    ///   - threads: `MODEL_THREADS` (0: every processor).
+    ///   - options: The scheduling settings.
+    ///   - context: The daemon's context (the `modeld` socket, the logger).
+    /// - Returns: The running service; READY=1 follows.
+    /// - Throws: `ConfigError` for a missing name or unusable model files (exit 78), `SocketError` otherwise.
+    static func start(
+        model: String, path: String, modelsDirectory: String, threads: Int, options: ModelOptions,
+        context: DaemonContext
+    ) async throws -> ModelService {
+        guard !model.isEmpty else {
+            throw ConfigError("INFER_MODEL is required: the name of the model this instance serves (e.g. smollm2)", variable: "INFER_MODEL")
+        }
+        let source: ModelSource
+        do {
+            source = try ModelSource.resolve(name: model, explicitPath: path, modelsDirectory: modelsDirectory)
+        } catch {
+            throw ConfigError("model \(model): \(error.description)", variable: path.isEmpty ? "INFER_MODELS_DIR" : "INFER_MODEL_PATH")
+        }
+        guard let listener = context.listener("modeld") else {
+            throw ConfigError("no socket named modeld")
+        }
+        context.setStatus("loading model \(model) from \(source.path)")
+        context.logger.info("loading model", ["model": .string(model), "path": .string(source.path), "kind": .string(source.kind.rawValue)])
+        if threads > 0 { EngineThreads.set(threads) }
+        let started = ContinuousClock.now
+        let loaded: LoadedModel
+        do {
+            loaded = try LoadedModel.load(source)
+        } catch {
+            throw ConfigError("model \(model) at \(source.path) cannot be loaded: \(error)", variable: path.isEmpty ? "INFER_MODELS_DIR" : "INFER_MODEL_PATH")
+        }
+        let loadMilliseconds = LogValue(Int((ContinuousClock.now - started).seconds * 1000))
+        switch loaded {
+        case .chat(let chat):
+            context.logger.info("model loaded", [
+                "model": .string(model), "load_ms": loadMilliseconds, "context": LogValue(chat.contextLength),
+                "threads": LogValue(EngineThreads.count), "max_batch": LogValue(options.maxBatch),
+            ])
+        case .embedding:
+            context.logger.info("model loaded", [
+                "model": .string(model), "load_ms": loadMilliseconds, "threads": LogValue(EngineThreads.count),
+            ])
+        }
+        return try ModelService(
+            name: model, model: loaded, options: options, listenFD: listener.fileDescriptor, logger: context.logger)
+    }
+
+    var readyStatus: String { "serving \(name) (\(handler.kind.rawValue))" }
+
+    /// Healthy while the engine loop's heartbeat is recent.
+    func isHealthy() async -> Bool {
+        handler.heartbeat.isRecent(within: stallTimeout)
+    }
+
+    /// Stops taking calls, lets running sequences finish until shortly before the deadline, then cancels
+    /// the rest (their callers get `interrupted`, which batchd may retry on the next instance) and stops
+    /// the engine thread.
+    func drain(until deadline: ContinuousClock.Instant) async {
+        // Leave time to send the interrupts before the runtime exits.
+        let margin = Duration.milliseconds(250)
+        let budget = max(.zero, ContinuousClock.now.duration(to: deadline) - margin)
+        logger.info("draining", ["in_flight": LogValue(server.inFlightCalls)])
+        await server.drain(timeout: budget)
+        await handler.stopEngine()
+    }
+
+    /// Stops the engine and closes the connections at once (for tests).
+    func shutdown() async {
+        await server.drain(timeout: .zero)
+        await handler.stopEngine()
+    }
+}
+
+/// Answers modeld's calls: Generate and Embed for its model, stats, and errors for anything else.
+struct ModelRequestHandler: Sendable {
+    enum Engine: Sendable {
+        case chat(ChatModel, GenerationEngine)
+        case embedding(any Embedder, EmbeddingEngine)
+    }
+
+    let model: String
+    let engine: Engine
+    let metrics: ModelMetrics
+    let logger: Logger
+
+    var kind: ModelKind {
+        switch engine {
+        case .chat: .chat
+        case .embedding: .embedding
+        }
+    }
+
+    var heartbeat: EngineHeartbeat {
+        switch engine {
+        case .chat(_, let engine): engine.heartbeat
+        case .embedding(_, let engine): engine.heartbeat
+        }
+    }
+
+    func stopEngine() async {
+        switch engine {
+        case .chat(_, let engine): await engine.stop()
+        case .embedding(_, let engine): await engine.stop()
+        }
+    }
+
+    /// Answers one call (on the server's handler task).
+    func handle(_ call: IPCCall) {
+        if call.answerStats(from: metrics.registry) { return }
+        switch call.type {
+        case GenerationProtocol.Generate.type:
+            generate(call)
+        case GenerationProtocol.Embed.type:
+            embed(call)
+        default:
+            call.fail(code: IPCErrorCode.unknownType, message: "unknown message type \(call.type)")
+        }
+    }
+
+    private func refuse(_ call: IPCCall, _ code: UInt16, _ message: String, requestID: String) {
+        metrics.request(.invalid)
+        call.fail(code: code, message: message)
+        logger.with(requestID: requestID).debug("request refused", ["code": LogValue(code), "reason": .string(message)])
+    }
+
+    private func generate(_ call: IPCCall) {
+        let request: GenerationProtocol.Generate
+        do {
+            request = try call.decode(GenerationProtocol.Generate.self)
+        } catch {
+            metrics.request(.invalid)
+            call.fail(code: IPCErrorCode.badRequest, message: "undecodable Generate: \(error)")
+            return
+        }
+        guard request.model == model else {
+            return refuse(call, ServiceErrorCode.unknownModel, "model \(request.model) is not served here (this instance serves \(model))", requestID: request.requestID)
+        }
+        guard case .chat(let chat, let engine) = engine else {
+            return refuse(call, ServiceErrorCode.invalidRequest, "model \(model) is an embedding model; it cannot generate text", requestID: request.requestID)
+        }
+        let prepared: (prompt: [Int32], parameters: GenerationParameters)
+        do {
+            prepared = try chat.prepare(request)
+        } catch {
+            return refuse(call, error.code, error.message, requestID: request.requestID)
+        }
+        let job = GenerationEngine.Job(call: call, requestID: request.requestID, prompt: prepared.prompt, parameters: prepared.parameters)
+        guard engine.submit(job) else {
+            metrics.request(.failed)
+            call.fail(code: IPCErrorCode.shuttingDown, message: "modeld is stopping")
+            return
+        }
+        // A cancel is noticed at the next step boundary; wake an idle loop so a queued call goes at once.
+        call.onCancel { engine.wake() }
+    }
+
+    private func embed(_ call: IPCCall) {
+        let request: GenerationProtocol.Embed
+        do {
+            request = try call.decode(GenerationProtocol.Embed.self)
+        } catch {
+            metrics.request(.invalid)
+            call.fail(code: IPCErrorCode.badRequest, message: "undecodable Embed: \(error)")
+            return
+        }
+        guard request.model == model else {
+            return refuse(call, ServiceErrorCode.unknownModel, "model \(request.model) is not served here (this instance serves \(model))", requestID: request.requestID)
+        }
+        guard case .embedding(let embedder, let engine) = engine else {
+            return refuse(call, ServiceErrorCode.invalidRequest, "model \(model) is a chat model; it cannot embed", requestID: request.requestID)
+        }
+        guard !request.inputs.isEmpty else {
+            return refuse(call, ServiceErrorCode.invalidParameter, "input must hold at least one text", requestID: request.requestID)
+        }
+        // Counted here, on the handler's task, so the engine thread only runs the model.
+        let tokens = request.inputs.reduce(0) { $0 + embedder.tokenCount($1) }
+        let job = EmbeddingEngine.Job(call: call, requestID: request.requestID, inputs: request.inputs, promptTokens: tokens)
+        guard engine.submit(job) else {
+            metrics.request(.failed)
+            call.fail(code: IPCErrorCode.shuttingDown, message: "modeld is stopping")
+            return
+        }
+    }
+}
