@@ -1,5 +1,7 @@
 /// A sentence-embedding model as modeld uses it. The built-in one is the engine's `BertEmbedder`
 /// (all-MiniLM-L6-v2), whose API this mirrors; tests use stand-ins.
+import Engine
+
 protocol Embedder: Sendable {
     /// Embeds a batch of texts in one pass.
     /// - Parameter texts: The texts, any number.
@@ -15,13 +17,16 @@ protocol Embedder: Sendable {
 enum EmbedderLoader {
     /// Loads the embedding model in `directory`.
     ///
-    /// The BERT embedder lives on another branch of the engine for now; until it is merged this reports
-    /// that the build has none. Wiring it is one line here (`try BertEmbedder(directory: directory)`)
-    /// and `extension BertEmbedder: Embedder {}`, since its API already matches.
     /// - Parameter directory: The folder with `model.safetensors`, `config.json` and `vocab.txt`.
     /// - Returns: The embedder.
     /// - Throws: `ModelSourceError` when it cannot be loaded.
     static func load(directory: String) throws -> any Embedder {
-        throw ModelSourceError("\(directory) is an embedding model, and this build of modeld has no embedding engine (BertEmbedder is not linked in)")
+        do {
+            return try BertEmbedder(directory: directory)
+        } catch {
+            throw ModelSourceError("cannot load the embedding model in \(directory): \(error)")
+        }
     }
 }
+
+extension BertEmbedder: Embedder {}

@@ -180,7 +180,8 @@ final class GenerationEngine: Sendable {
     private func admit(decoder: BatchDecoder, running: inout [Int: Running], waiting: inout [(id: Int, job: Job)]) {
         var joiningTokens = 0
         var admitted = 0
-        while decoder.count < maxBatch, let next = waiting.first {
+        while decoder.count < maxBatch, admitted < waiting.count {
+            let next = waiting[admitted]
             if joiningTokens > 0, joiningTokens + next.job.prompt.count > maxPrefillTokens { break }
             admitted += 1
             do {
