@@ -49,7 +49,7 @@ final class StackRun {
     ///   - environmentFile: Lines of an environment file passed with `--env-file`.
     init(
         models: [(String, String)] = [("alpha", "chat"), ("beta", "embedding")], arguments: [String] = [],
-        environmentFile: [String]? = nil
+        environmentFile: [String]? = nil, realDaemons: Bool = false
     ) throws {
         directory = try TemporaryDirectory()
         let root = directory.path
@@ -57,10 +57,13 @@ final class StackRun {
         let bin = root + "/bin"
         try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
         for daemon in ["frontd", "limitd", "cached", "batchd", "modeld", "metricsd"] {
-            try FileManager.default.createSymbolicLink(atPath: bin + "/" + daemon, withDestinationPath: buildDirectory + "/daemon-standin")
+            // The real daemons, or the stand-in playing each of them.
+            try FileManager.default.createSymbolicLink(
+                atPath: bin + "/" + daemon, withDestinationPath: buildDirectory + "/" + (realDaemons ? daemon : "daemon-standin"))
         }
         let entries = models.map { name, kind in
-            #"{"name": "\#(name)", "kind": "\#(kind)", "engine": "builtin", "path": "\#(name)"}"#
+            let path = realDaemons ? (kind == "chat" ? "smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" : "minilm") : name
+            return #"{"name": "\#(name)", "kind": "\#(kind)", "engine": "builtin", "path": "\#(path)"}"#
         }
         try Data("{\"models\": [\(entries.joined(separator: ","))]}".utf8).write(to: URL(fileURLWithPath: root + "/models.json"))
         var flags = ["up", "--runtime-dir", runtimeDirectory, "--bin-dir", bin, "--registry", root + "/models.json",
@@ -79,7 +82,8 @@ final class StackRun {
         }
         child = try ProcessSpawner.spawn(
             buildDirectory + "/inferctl", arguments: flags + arguments,
-            environment: ["PATH": "/usr/bin:/bin", "BIND_ADDRESS": "127.0.0.1", "LOG_LEVEL": "info"],
+            environment: ["PATH": "/usr/bin:/bin", "BIND_ADDRESS": "127.0.0.1", "LOG_LEVEL": "info",
+                          "INFER_MODELS_DIR": realDaemons ? try modelsDirectory() : ""],
             standardOutput: .descriptor(out), standardError: .descriptor(err))
     }
 
@@ -248,4 +252,16 @@ func timestamp(_ line: [String: Any]) -> Date? {
     let formatter = ISO8601DateFormatter()
     formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
     return formatter.date(from: text)
+}
+
+/// The repository's models folder (`INFER_MODELS_DIR`, or `models/` above this file).
+func modelsDirectory(file: StaticString = #filePath) throws -> String {
+    if let env = ProcessInfo.processInfo.environment["INFER_MODELS_DIR"], !env.isEmpty { return env }
+    var dir = URL(fileURLWithPath: "\(file)").deletingLastPathComponent()
+    while dir.path != "/" {
+        let candidate = dir.appendingPathComponent("models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf").path
+        if FileManager.default.fileExists(atPath: candidate) { return dir.appendingPathComponent("models").path }
+        dir = dir.deletingLastPathComponent()
+    }
+    throw HarnessError("models not found; run scripts/fetch-models.sh or set INFER_MODELS_DIR")
 }

@@ -1,0 +1,132 @@
+import Foundation
+import Glibc
+import IPC
+import Testing
+
+/// One HTTP exchange through curl (a real client): status, headers (lower-cased names), body.
+struct CurlResult {
+    var status = 0
+    var headers: [String: String] = [:]
+    var body = ""
+}
+
+func curl(_ arguments: [String], timeout: Int = 60) -> CurlResult {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+    p.arguments = ["-sS", "-N", "-i", "--max-time", String(timeout)] + arguments
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = FileHandle.nullDevice
+    guard (try? p.run()) != nil else { return CurlResult() }
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    let text = String(decoding: data, as: UTF8.self)
+    var result = CurlResult()
+    guard let split = text.range(of: "\r\n\r\n") else { return result }
+    let head = text[..<split.lowerBound].split(separator: "\r\n")
+    result.status = head.first.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
+    for line in head.dropFirst() {
+        if let colon = line.firstIndex(of: ":") {
+            result.headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+    }
+    result.body = String(text[split.upperBound...])
+    return result
+}
+
+/// The real daemons under `inferctl up`, driven over HTTP like a user would.
+@Suite("the pipeline under inferctl up", .serialized)
+struct PipelineTests {
+    static func chatBody(_ content: String, stream: Bool = false, temperature: Double = 0, maxTokens: Int = 12) -> String {
+        #"{"model":"smollm2","messages":[{"role":"user","content":"\#(content)"}],"temperature":\#(temperature),"max_tokens":\#(maxTokens),"stream":\#(stream)}"#
+    }
+
+    @Test("chat through every daemon, cache, 429, metrics, and each daemon killed and back within 2 s")
+    func wholePipeline() throws {
+        let run = try StackRun(models: [("smollm2", "chat"), ("minilm", "embedding")],
+                               environmentFile: ["RATE_LIMIT_RPM=5", "RATE_LIMIT_WINDOW_SEC=60"], realDaemons: true)
+        #expect(run.wait(.seconds(90)) { run.isReady }, "stack not ready: \(run.standardError.suffix(2000))")
+        let port = try #require(run.port("http"))
+        let metricsPort = try #require(run.port("metrics-http"))
+        let url = "http://127.0.0.1:\(port)"
+        func chat(_ body: String, key: String) -> CurlResult {
+            curl(["-H", "Content-Type: application/json", "-H", "Authorization: Bearer \(key)", "-d", body, url + "/v1/chat/completions"])
+        }
+
+        // A completion from SmolLM2 through frontd → limitd → cached → batchd → modeld, then the same from cache.
+        let first = chat(Self.chatBody("What is the capital of France?"), key: "alpha")
+        #expect(first.status == 200, "\(first.body)")
+        #expect(first.headers["x-cache"] == "MISS")
+        #expect(first.body.contains("Paris"))
+        let object = try JSONSerialization.jsonObject(with: Data(first.body.utf8)) as? [String: Any]
+        let usage = object?["usage"] as? [String: Int]
+        #expect(usage?["prompt_tokens"] == 37 && (usage?["completion_tokens"] ?? 0) > 0)
+        let second = chat(Self.chatBody("What is the capital of France?"), key: "alpha")
+        #expect(second.status == 200 && second.headers["x-cache"] == "HIT")
+        #expect((try JSONSerialization.jsonObject(with: Data(second.body.utf8)) as? [String: Any])?["choices"] as? NSArray
+                == object?["choices"] as? NSArray)
+
+        // Streaming: SSE chunks, then [DONE].
+        let stream = chat(Self.chatBody("Say hello", stream: true, temperature: 0.7), key: "beta")
+        #expect(stream.status == 200 && stream.headers["content-type"]?.hasPrefix("text/event-stream") == true)
+        #expect(stream.body.contains("\"object\":\"chat.completion.chunk\"") && stream.body.hasSuffix("data: [DONE]\n\n"))
+
+        // Past the limit: 429 with Retry-After (key "gamma" has 5 requests per minute; the same
+        // deterministic request, so 1 miss then 4 cache hits before the refusals).
+        var statuses: [Int] = []
+        var refused = CurlResult()
+        for _ in 0..<7 {
+            let r = chat(Self.chatBody("Hi", maxTokens: 1), key: "gamma")
+            statuses.append(r.status)
+            if r.status == 429 { refused = r }
+        }
+        #expect(statuses.prefix(5).allSatisfy { $0 == 200 }, "\(statuses)")
+        #expect(statuses.suffix(2) == [429, 429])
+        #expect(Int(refused.headers["retry-after"] ?? "") ?? 0 >= 1)
+        #expect(refused.body.contains("rate_limit_exceeded"))
+
+        // /metrics counts all of it, and promtool accepts it.
+        let metrics = curl(["http://127.0.0.1:\(metricsPort)/metrics"]).body
+        for name in ["infer_daemon_up{daemon=\"limitd\"} 1", "infer_daemon_up{daemon=\"modeld-smollm2\"} 1",
+                     "infer_http_requests_total{route=\"/v1/chat/completions\",status=\"429\"} 2",
+                     "infer_cached_requests_total{result=\"hit\"} 5", "infer_limitd_decisions_total{result=\"refused\"} 2",
+                     "infer_batchd_queue_depth", "infer_batchd_batch_size_bucket", "infer_http_request_duration_seconds_bucket",
+                     "infer_modeld_generated_tokens_total{model=\"smollm2\"}"] {
+            #expect(metrics.contains(name), "missing \(name)")
+        }
+        let check = Process()
+        check.executableURL = URL(fileURLWithPath: "/usr/bin/promtool")
+        check.arguments = ["check", "metrics"]
+        let input = Pipe()
+        check.standardInput = input
+        check.standardOutput = FileHandle.nullDevice
+        check.standardError = FileHandle.nullDevice
+        try check.run()
+        input.fileHandleForWriting.write(Data(metrics.utf8))
+        try input.fileHandleForWriting.close()
+        check.waitUntilExit()
+        #expect(check.terminationStatus == 0, "promtool check metrics failed")
+
+        // Each daemon killed with SIGKILL in turn is restarted and requests succeed again within 2 s.
+        var n = 0
+        for unit in ["limitd", "cached", "batchd", "modeld@smollm2", "metricsd", "frontd"] {
+            let pid = try #require(run.pid(unit), "no pid for \(unit)")
+            kill(pid, SIGKILL)
+            let killed = ContinuousClock.now
+            var ok = false
+            while ContinuousClock.now - killed < .seconds(2) {
+                n += 1
+                let r = unit == "metricsd"
+                    ? curl(["http://127.0.0.1:\(metricsPort)/metrics"], timeout: 2)
+                    : chat(Self.chatBody("Count to \(n)", temperature: 0.5, maxTokens: 2), key: "restart-\(n)")
+                if r.status == 200 && run.pid(unit) != pid {
+                    ok = true
+                    break
+                }
+                usleep(20_000)
+            }
+            #expect(ok, "\(unit) not serving again within 2 s of SIGKILL")
+        }
+        #expect(run.stop() == 0)
+    }
+}
