@@ -24,15 +24,15 @@ release: deps
 test: models
 	scripts/run-tests.sh
 
-## Builds in release mode and runs the engine by hand on the default models.
+## Builds in release mode and starts the whole stack (six daemons under inferctl, as systemd would);
+## Ctrl-C stops it. RUN_DIR, PORT and METRICS_PORT can be overridden.
+RUN_DIR ?= /tmp/infer-run
+PORT ?= 8080
+METRICS_PORT ?= 9464
 run: models release
-	@echo "== modeld generate (SmolLM2-135M-Instruct, chat, greedy) =="
-	.build/release/modeld generate --chat --max-tokens 64 --prompt "What is the capital of France?"
-	@echo "== modeld embed (all-MiniLM-L6-v2) =="
-	.build/release/modeld embed "hello world" | cut -c1-120
-	@echo
-	@echo "Try: .build/release/modeld generate --chat --temperature 0.7 --prompt 'Tell me a story'"
-	@echo "     .build/release/modeld embed 'some text' 'another text'"
+	@mkdir -p "$(RUN_DIR)"
+	.build/release/inferctl up --runtime-dir "$(RUN_DIR)" --bin-dir "$(CURDIR)/.build/release" \
+		--registry "$(CURDIR)/config/models.json" --port $(PORT) --metrics-port $(METRICS_PORT)
 
 ## Engine benchmark (release build): decode, batching, prefill, embeddings, RSS; with peers when installed.
 bench: models release

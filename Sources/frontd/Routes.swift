@@ -12,6 +12,8 @@ struct Routes: Sendable {
     let requestTimeout: Duration
     let dependencyTimeout: Duration
     let defaultModel: String
+    /// Names in the model registry, for /v1/models.
+    let models: [String]
     let requests: MetricsRegistry.Counter
     let duration: MetricsRegistry.Histogram
     let cacheResults: MetricsRegistry.Counter
@@ -28,6 +30,7 @@ struct Routes: Sendable {
         requestTimeout = context.settings[FrontSettings.requestTimeout]
         dependencyTimeout = context.settings[FrontSettings.dependencyTimeout]
         defaultModel = context.settings[FrontSettings.defaultModel]
+        models = (try? ModelRegistry.load(environment: ProcessInfo.processInfo.environment).names) ?? [defaultModel]
         requests = metrics.counter("infer_http_requests_total", help: "HTTP requests answered, by route and status.")
         duration = metrics.histogram("infer_http_request_duration_seconds", help: "Time from request to the end of the answer, by route.",
                                      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30])
@@ -52,9 +55,16 @@ struct Routes: Sendable {
             case (.post, "/v1/chat/completions"):
                 route = request.path
                 status = try await chat(request, response, requestID)
-            case (_, "/health"), (_, "/ready"), (_, "/v1/chat/completions"):
+            case (.post, "/v1/embeddings"):
                 route = request.path
-                let allow = request.path == "/v1/chat/completions" ? "POST" : "GET"
+                status = try await embeddings(request, response, requestID)
+            case (.get, "/v1/models"):
+                route = request.path
+                let data = models.map { ["id": $0, "object": "model", "created": 0, "owned_by": "infer"] as [String: Any] }
+                try send(response, .ok, JSON.encode(["object": "list", "data": data]), requestID)
+            case (_, "/health"), (_, "/ready"), (_, "/v1/chat/completions"), (_, "/v1/embeddings"), (_, "/v1/models"):
+                route = request.path
+                let allow = Self.allowed(request.path)
                 throw APIError(status: HTTPStatus(code: 405, reason: "Method Not Allowed"), message: "\(request.method) is not allowed here; use \(allow)",
                                type: "invalid_request_error", code: "method_not_allowed", param: nil)
             default:
@@ -67,7 +77,7 @@ struct Routes: Sendable {
             if !response.hasResponded {
                 var headers: HTTPHeaders = ["Content-Type": "application/json", "X-Request-ID": requestID]
                 if let r = e.retryAfter { headers.add(name: "Retry-After", value: String(r)) }
-                if status == 405 { headers.add(name: "Allow", value: request.path == "/v1/chat/completions" ? "POST" : "GET") }
+                if status == 405 { headers.add(name: "Allow", value: Self.allowed(request.path)) }
                 try? response.respond(status: e.status, headers: headers, body: e.body(requestID: requestID))
             }
             if status >= 500 { logger.with(requestID: requestID, traceID: nil).warn("request failed: \(e.message)", ["status": LogValue(status)]) }
@@ -240,7 +250,33 @@ struct Routes: Sendable {
         return String(decoding: JSON.encode(o), as: UTF8.self)
     }
 
+    // MARK: embeddings
+
+    private func embeddings(_ request: HTTPRequest, _ response: HTTPResponseWriter, _ requestID: String) async throws -> Int {
+        guard let o = (try? JSONSerialization.jsonObject(with: Data(request.body))) as? [String: Any] else {
+            throw APIError.invalid("the request body must be a JSON object")
+        }
+        let inputs: [String]
+        switch o["input"] {
+        case let s as String: inputs = [s]
+        case let a as [Any] where !a.isEmpty && a.count <= 2048 && a.allSatisfy({ $0 is String }): inputs = a.compactMap { $0 as? String }
+        default: throw APIError.unprocessable("input must be a string or a non-empty array of up to 2048 strings", param: "input")
+        }
+        let model = (o["model"] as? String) ?? "minilm"
+        try await admit(Self.clientKey(request), route: request.path)
+        let reply = try await batch.embed(GenerationProtocol.Embed(requestID: requestID, model: model, inputs: inputs), timeout: requestTimeout)
+        let data = reply.vectors.enumerated().map { ["object": "embedding", "index": $0.offset, "embedding": $0.element.map(Double.init)] as [String: Any] }
+        let tokens = Int(reply.promptTokens)
+        try send(response, .ok, JSON.encode(["object": "list", "model": model, "data": data,
+                                             "usage": ["prompt_tokens": tokens, "total_tokens": tokens]]), requestID)
+        return 200
+    }
+
     // MARK: helpers
+
+    static func allowed(_ path: String) -> String {
+        ["/v1/chat/completions", "/v1/embeddings"].contains(path) ? "POST" : "GET"
+    }
 
     /// The client's X-Request-ID when it is safe to echo (1-128 of [A-Za-z0-9._-]), else a new one.
     static func requestID(_ given: String?) -> String {
@@ -264,7 +300,7 @@ struct Routes: Sendable {
     }
 
     static func routeLabel(_ path: String) -> String {
-        ["/health", "/health/live", "/ready", "/health/ready", "/v1/chat/completions"].contains(path) ? path : "other"
+        ["/health", "/health/live", "/ready", "/health/ready", "/v1/chat/completions", "/v1/embeddings", "/v1/models"].contains(path) ? path : "other"
     }
 
     static func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
