@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import IPC
+import Synchronization
 import Testing
 
 /// One HTTP exchange through curl (a real client): status, headers (lower-cased names), body.
@@ -127,6 +128,41 @@ struct PipelineTests {
             }
             #expect(ok, "\(unit) not serving again within 2 s of SIGKILL")
         }
+        #expect(run.stop() == 0)
+    }
+
+    @Test("each daemon restarted with SIGTERM while a client sends a steady stream of requests loses no request")
+    func gracefulRestartsLoseNothing() throws {
+        let run = try StackRun(models: [("smollm2", "chat"), ("minilm", "embedding")], realDaemons: true)
+        #expect(run.wait(.seconds(90)) { run.isReady }, "stack not ready: \(run.standardError.suffix(2000))")
+        let port = try #require(run.port("http"))
+        let statuses = Mutex<[Int]>([])
+        let stop = Atomic<Bool>(false)
+        let sender = Thread {
+            var n = 0
+            while !stop.load(ordering: .relaxed) {
+                n += 1
+                let r = curl(["-H", "Content-Type: application/json", "-H", "Authorization: Bearer steady-\(n)",
+                              "-d", PipelineTests.chatBody("Count to \(n)", temperature: 0.5, maxTokens: 3),
+                              "http://127.0.0.1:\(port)/v1/chat/completions"], timeout: 30)
+                statuses.withLock { $0.append(r.status) }
+            }
+        }
+        sender.start()
+        defer { stop.store(true, ordering: .relaxed) }
+        for unit in ["limitd", "cached", "batchd", "modeld@smollm2", "frontd"] {
+            let before = statuses.withLock { $0.count }
+            let pid = try #require(run.pid(unit))
+            kill(pid, SIGTERM)
+            // Restarted (on the next connection) and a few more requests through it.
+            #expect(run.wait(.seconds(20)) { run.pid(unit) != nil && run.pid(unit) != pid && statuses.withLock { $0.count } >= before + 3 },
+                    "\(unit) did not come back under load")
+        }
+        stop.store(true, ordering: .relaxed)
+        while !sender.isFinished { usleep(20_000) }
+        let all = statuses.withLock { $0 }
+        #expect(all.count >= 15)
+        #expect(all.allSatisfy { $0 == 200 }, "statuses: \(all.filter { $0 != 200 })")
         #expect(run.stop() == 0)
     }
 }
