@@ -123,12 +123,12 @@ import Testing
             try await collect(harness.generate(prompt: Self.counting, parameters: .init(maxTokens: 5000, temperature: 0)))
         }
         let short = Task {
-            try await collect(harness.generate(prompt: "Once upon a time", parameters: .init(maxTokens: 4, temperature: 0)))
+            try await collect(harness.generate(prompt: "Once upon a time", parameters: .init(maxTokens: 24, temperature: 0)))
         }
-        #expect(await eventually { harness.metrics.value("infer_modeld_active_sequences") == 2 })
-        await harness.service.drain(until: .now + .milliseconds(1500))
+        #expect(await eventually { harness.service.server.inFlightCalls == 2 })
+        await harness.service.drain(until: .now + .seconds(3))
         let shortResult = try await short.value
-        #expect(shortResult.done?.completionTokens == 4)
+        #expect(shortResult.done?.completionTokens == 24)
         // Cut off: the client sees the connection-level loss it may retry (nothing duplicated: it had output).
         await #expect(throws: IPCError.connectionLost) { _ = try await long.value }
         #expect(harness.metrics.value("infer_modeld_active_sequences") == 0)
