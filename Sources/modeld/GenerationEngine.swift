@@ -162,8 +162,8 @@ final class GenerationEngine: Sendable {
                 return true
             }
             if let deadline = job.call.deadline, deadline <= now {
-                job.call.fail(code: IPCErrorCode.deadlineExceeded, message: "the request's deadline passed during generation")
                 metrics.request(.failed)
+                job.call.fail(code: IPCErrorCode.deadlineExceeded, message: "the request's deadline passed during generation")
                 return true
             }
             return false
