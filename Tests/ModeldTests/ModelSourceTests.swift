@@ -8,12 +8,12 @@ import Testing
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let gguf = directory.file("tiny.gguf")
-        FileManager.default.createFile(atPath: gguf, contents: Data("GGUF\u{3}\0\0\0".utf8))
+        _ = FileManager.default.createFile(atPath: gguf, contents: Data("GGUF\u{3}\0\0\0".utf8))
         let text = directory.file("notes.txt")
-        FileManager.default.createFile(atPath: text, contents: Data("hello".utf8))
+        _ = FileManager.default.createFile(atPath: text, contents: Data("hello".utf8))
         let embedding = directory.file("minilm")
         try FileManager.default.createDirectory(atPath: embedding, withIntermediateDirectories: false)
-        FileManager.default.createFile(atPath: embedding + "/model.safetensors", contents: Data())
+        _ = FileManager.default.createFile(atPath: embedding + "/model.safetensors", contents: Data())
         let empty = directory.file("empty")
         try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: false)
 
@@ -29,9 +29,9 @@ import Testing
         defer { directory.remove() }
         try FileManager.default.createDirectory(atPath: directory.file("smollm2"), withIntermediateDirectories: false)
         let gguf = directory.file("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
-        FileManager.default.createFile(atPath: gguf, contents: Data("GGUF".utf8))
+        _ = FileManager.default.createFile(atPath: gguf, contents: Data("GGUF".utf8))
         try FileManager.default.createDirectory(atPath: directory.file("minilm"), withIntermediateDirectories: false)
-        FileManager.default.createFile(atPath: directory.file("minilm/model.safetensors"), contents: Data())
+        _ = FileManager.default.createFile(atPath: directory.file("minilm/model.safetensors"), contents: Data())
 
         let chat = try ModelSource.resolve(name: "smollm2", explicitPath: "", modelsDirectory: directory.path)
         #expect(chat == ModelSource(name: "smollm2", path: gguf, kind: .chat))
