@@ -159,6 +159,10 @@ let package = Package(
             name: "CachedTests",
             dependencies: ["cached", "IPC"]
         ),
+        .testTarget(
+            name: "ModeldTests",
+            dependencies: ["modeld", "Engine", "IPC"]
+        ),
         // Unit tests of the scheduler, and the end-to-end path batchd → modeld (SmolLM2) over real sockets.
         .testTarget(
             name: "BatchdTests",

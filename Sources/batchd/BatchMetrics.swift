@@ -14,6 +14,10 @@ struct BatchMetrics: Sendable {
         case failed
     }
 
+    /// The `model` label of requests for a model batchd does not route (the name a caller sent is not used,
+    /// so callers cannot create series at will).
+    static let unknownModelLabel = "_unknown"
+
     /// Requests per dispatched batch.
     static let batchBuckets: [Double] = [1, 2, 4, 8, 16, 32, 64]
     /// From the flush timeout (milliseconds) to queues backed up behind a busy model (seconds).

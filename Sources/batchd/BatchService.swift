@@ -100,12 +100,14 @@ struct BatchRequestHandler: Sendable {
 
     enum Kind { case generate, embed }
 
-    /// Queues a call, waits for its batch, forwards it and relays the answer; counts the outcome.
+    /// Queues a call, waits for its batch, forwards it and relays the answer. Every outcome is counted
+    /// before the caller's last frame leaves, so a caller that has its answer sees it in the metrics.
     private func serve(_ call: IPCCall, model: String, priority: UInt8, requestID: String, kind: Kind) async {
         let log = logger.with(requestID: requestID)
         guard let backend = backends[model] else {
+            // Not labelled with the caller's text: any name would make a new series.
+            metrics.request(BatchMetrics.unknownModelLabel, .failed)
             call.fail(code: ServiceErrorCode.unknownModel, message: "model \(model) is not served (known: \(backends.keys.sorted().joined(separator: ", ")))")
-            metrics.request(model, .failed)
             log.debug("unknown model", ["model": .string(model)])
             return
         }
@@ -116,15 +118,15 @@ struct BatchRequestHandler: Sendable {
         } catch let error as BatchScheduler.AdmissionError {
             switch error {
             case .queueFull:
-                call.fail(code: ServiceErrorCode.queueFull, message: error.description)
                 metrics.request(model, .queueFull)
+                call.fail(code: ServiceErrorCode.queueFull, message: error.description)
                 log.warn("queue full", ["model": .string(model)])
             case .unknownModel:
+                metrics.request(BatchMetrics.unknownModelLabel, .failed)
                 call.fail(code: ServiceErrorCode.unknownModel, message: error.description)
-                metrics.request(model, .failed)
             case .expired:
-                call.fail(code: IPCErrorCode.deadlineExceeded, message: error.description)
                 metrics.request(model, .failed)
+                call.fail(code: IPCErrorCode.deadlineExceeded, message: error.description)
             }
             return
         } catch {
@@ -134,11 +136,10 @@ struct BatchRequestHandler: Sendable {
         }
         defer { scheduler.finish(ticket) }
         let relay = Relay(call: call, model: model, backend: backend, deadline: deadline, policy: policy, metrics: metrics, logger: log)
-        let outcome = switch kind {
+        switch kind {
         case .generate: await relay.generate()
         case .embed: await relay.embed()
         }
-        metrics.request(model, outcome)
     }
 }
 
@@ -167,7 +168,8 @@ struct Relay {
         case cancelled
     }
 
-    func generate() async -> BatchMetrics.Outcome {
+    /// Relays a generation; counts its outcome.
+    func generate() async {
         var attempt = 0
         while true {
             guard let timeout = remaining() else { return expired() }
@@ -176,54 +178,61 @@ struct Relay {
             do {
                 for try await payload in backend.generate(call.payload, timeout: timeout) {
                     if payload.first == GenerationFrameTag.done {
-                        return call.end(payload) ? .ok : .cancelled
+                        metrics.request(model, .ok)
+                        call.end(payload)
+                        return
                     }
                     relayed = true
                     // The caller is gone: leaving the loop drops the stream, which sends CANCEL to modeld.
-                    guard call.chunk(payload) else { return .cancelled }
+                    guard call.chunk(payload) else { return metrics.request(model, .cancelled) }
                 }
                 // The stream ends early only when this task is cancelled (the caller cancelled).
-                if Task.isCancelled || call.isFinished { return .cancelled }
+                if Task.isCancelled || call.isFinished { return metrics.request(model, .cancelled) }
                 verdict = .fail(code: ServiceErrorCode.backendUnavailable, message: "modeld for \(model) ended the stream without Done")
             } catch {
                 verdict = judge(error, relayed: relayed, attempt: attempt)
             }
             switch verdict {
             case .cancelled:
-                return .cancelled
+                return metrics.request(model, .cancelled)
             case .fail(let code, let message):
+                metrics.request(model, .failed)
                 call.fail(code: code, message: message)
                 logger.warn("generation failed", ["model": .string(model), "code": LogValue(code), "reason": .string(message)])
-                return .failed
+                return
             case .retry(let reason):
                 attempt += 1
-                guard await pause(before: attempt, reason: reason) else { return .cancelled }
+                guard await pause(before: attempt, reason: reason) else { return metrics.request(model, .cancelled) }
             }
         }
     }
 
-    func embed() async -> BatchMetrics.Outcome {
+    /// Relays an embedding; counts its outcome.
+    func embed() async {
         var attempt = 0
         while true {
             guard let timeout = remaining() else { return expired() }
             let verdict: Verdict
             do {
                 let reply = try await backend.embed(call.payload, timeout: timeout)
-                return call.reply(reply) ? .ok : .cancelled
+                metrics.request(model, .ok)
+                call.reply(reply)
+                return
             } catch {
                 // Embedding has no partial output: any lost attempt is safe to repeat.
                 verdict = judge(error, relayed: false, attempt: attempt)
             }
             switch verdict {
             case .cancelled:
-                return .cancelled
+                return metrics.request(model, .cancelled)
             case .fail(let code, let message):
+                metrics.request(model, .failed)
                 call.fail(code: code, message: message)
                 logger.warn("embedding failed", ["model": .string(model), "code": LogValue(code), "reason": .string(message)])
-                return .failed
+                return
             case .retry(let reason):
                 attempt += 1
-                guard await pause(before: attempt, reason: reason) else { return .cancelled }
+                guard await pause(before: attempt, reason: reason) else { return metrics.request(model, .cancelled) }
             }
         }
     }
@@ -233,9 +242,9 @@ struct Relay {
         return left > .zero ? left : nil
     }
 
-    private func expired() -> BatchMetrics.Outcome {
+    private func expired() {
+        metrics.request(model, .failed)
         call.fail(code: IPCErrorCode.deadlineExceeded, message: "the deadline passed before modeld for \(model) answered")
-        return .failed
     }
 
     private func judge(_ error: any Error, relayed: Bool, attempt: Int) -> Verdict {

@@ -149,12 +149,10 @@ final class EmbeddingEngine: Sendable {
             let mine = Array(vectors[offset..<(offset + job.inputs.count)])
             offset += job.inputs.count
             let reply = GenerationProtocol.EmbedReply(vectors: mine, promptTokens: UInt32(clamping: job.promptTokens))
-            if job.call.reply(reply.encoded()) {
-                metrics.request(.ok)
-                metrics.prompt(job.promptTokens)
-            } else {
-                metrics.request(.cancelled)
-            }
+            // Counted before the reply leaves, so a caller that has it sees it in the metrics.
+            metrics.request(.ok)
+            metrics.prompt(job.promptTokens)
+            job.call.reply(reply.encoded())
         }
     }
 }

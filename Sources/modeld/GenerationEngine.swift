@@ -162,8 +162,8 @@ final class GenerationEngine: Sendable {
                 return true
             }
             if let deadline = job.call.deadline, deadline <= now {
-                job.call.fail(code: IPCErrorCode.deadlineExceeded, message: "the request's deadline passed during generation")
                 metrics.request(.failed)
+                job.call.fail(code: IPCErrorCode.deadlineExceeded, message: "the request's deadline passed during generation")
                 return true
             }
             return false
@@ -179,11 +179,9 @@ final class GenerationEngine: Sendable {
     /// Moves waiting sequences into the decoder while there is room.
     private func admit(decoder: BatchDecoder, running: inout [Int: Running], waiting: inout [(id: Int, job: Job)]) {
         var joiningTokens = 0
-        var admitted = 0
-        while decoder.count < maxBatch, admitted < waiting.count {
-            let next = waiting[admitted]
+        while decoder.count < maxBatch, let next = waiting.first {
             if joiningTokens > 0, joiningTokens + next.job.prompt.count > maxPrefillTokens { break }
-            admitted += 1
+            waiting.removeFirst()
             do {
                 try decoder.add(id: next.id, prompt: next.job.prompt, parameters: next.job.parameters)
                 running[next.id] = Running(job: next.job)
@@ -196,7 +194,6 @@ final class GenerationEngine: Sendable {
                 metrics.request(.invalid)
             }
         }
-        waiting.removeFirst(admitted)
     }
 
     /// Runs one step and delivers its events.
@@ -216,10 +213,10 @@ final class GenerationEngine: Sendable {
             return
         }
         metrics.step(size: events.count, seconds: (ContinuousClock.now - started).seconds)
-        var generated = 0
+        // Counted before any byte leaves, so a caller that has its END sees it in the metrics.
+        metrics.generated(events.count { $0.token != nil })
         for event in events {
             guard var entry = running[event.id] else { continue }
-            if event.token != nil { generated += 1 }
             if entry.batchSize == nil {
                 entry.batchSize = events.count
                 metrics.prompt(event.promptTokens)
@@ -243,17 +240,15 @@ final class GenerationEngine: Sendable {
             let done = GenerationProtocol.Done(
                 finishReason: finish.rawValue, promptTokens: UInt32(clamping: event.promptTokens),
                 completionTokens: UInt32(clamping: event.completionTokens), batchSize: UInt32(clamping: entry.batchSize ?? events.count))
+            // Counted as served before the END leaves (a caller gone at this very moment still got the work).
+            metrics.request(.ok)
             if call.end(GenerationFrameTag.payload(done)) {
-                metrics.request(.ok)
                 logger.with(requestID: entry.job.requestID).debug("generation done", [
                     "finish": .string(finish.rawValue), "prompt_tokens": LogValue(event.promptTokens),
                     "completion_tokens": LogValue(event.completionTokens), "batch_size": LogValue(entry.batchSize ?? 0),
                 ])
-            } else {
-                metrics.request(.cancelled)
             }
         }
-        metrics.generated(generated)
     }
 
     /// Ends a call the engine will not finish: the server is stopping.

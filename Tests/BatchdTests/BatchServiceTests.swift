@@ -246,6 +246,8 @@ struct BatchdHarness {
             _ = try await withTimeout(.seconds(5)) { try await collect(harness.generate(model: "gpt-9")) }
         }
         #expect(error.flatMap(remoteCode) == ServiceErrorCode.unknownModel)
+        #expect(harness.outcome(.failed, model: BatchMetrics.unknownModelLabel) == 1)
+        #expect(harness.outcome(.failed, model: "gpt-9") == 0)
         await harness.close()
     }
 
