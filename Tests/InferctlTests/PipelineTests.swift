@@ -138,12 +138,14 @@ struct PipelineTests {
         let port = try #require(run.port("http"))
         let statuses = Mutex<[Int]>([])
         let stop = Atomic<Bool>(false)
+        // Unique greedy prompts: every request misses the cache, so it goes through all of limitd, cached,
+        // batchd and modeld (and connects to each restarted daemon).
         let sender = Thread {
             var n = 0
             while !stop.load(ordering: .relaxed) {
                 n += 1
                 let r = curl(["-H", "Content-Type: application/json", "-H", "Authorization: Bearer steady-\(n)",
-                              "-d", PipelineTests.chatBody("Count to \(n)", temperature: 0.5, maxTokens: 3),
+                              "-d", PipelineTests.chatBody("Count to \(n)", temperature: 0, maxTokens: 3),
                               "http://127.0.0.1:\(port)/v1/chat/completions"], timeout: 30)
                 statuses.withLock { $0.append(r.status) }
             }
