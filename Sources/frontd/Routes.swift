@@ -186,12 +186,8 @@ struct Routes: Sendable {
             finishStream(sse, chat, id, created, c)
             return
         }
-        let body: [String: Any] = [
-            "id": id, "object": "chat.completion", "created": created, "model": chat.model,
-            "choices": [["index": 0, "message": ["role": "assistant", "content": c.content], "logprobs": NSNull(), "finish_reason": c.finishReason]],
-            "usage": c.usage,
-        ]
-        try send(response, .ok, JSON.encode(body), requestID, extra: ["X-Cache": cacheStatus])
+        let body = JSONText.completion(id: id, created: created, model: chat.model, c)
+        try send(response, .ok, Array(body.utf8), requestID, extra: ["X-Cache": cacheStatus])
     }
 
     private func streamAnswer(_ chat: ChatRequest, _ events: AsyncThrowingStream<GenerationProtocol.Event, any Error>,
@@ -235,19 +231,15 @@ struct Routes: Sendable {
     private func finishStream(_ sse: SSEWriter, _ chat: ChatRequest, _ id: String, _ created: Int, _ c: CachedCompletion) {
         sse.send(data: Self.chunkJSON(id, created, chat.model, delta: [:], finish: c.finishReason))
         if chat.includeUsage {
-            let usage: [String: Any] = ["id": id, "object": "chat.completion.chunk", "created": created, "model": chat.model, "choices": [Any](), "usage": c.usage]
-            sse.send(data: String(decoding: JSON.encode(usage), as: UTF8.self))
+            sse.send(data: JSONText.usageChunk(id: id, created: created, model: chat.model, c))
         }
         sse.send(data: "[DONE]")
         sse.end()
     }
 
-    static func chunkJSON(_ id: String, _ created: Int, _ model: String, delta: [String: Any], finish: String?) -> String {
-        let o: [String: Any] = [
-            "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-            "choices": [["index": 0, "delta": delta, "logprobs": NSNull(), "finish_reason": finish.map { $0 as Any } ?? NSNull()]],
-        ]
-        return String(decoding: JSON.encode(o), as: UTF8.self)
+    static func chunkJSON(_ id: String, _ created: Int, _ model: String, delta: [String: String], finish: String?) -> String {
+        let d = "{" + delta.sorted { $0.key > $1.key }.map { JSONText.string($0.key) + ":" + JSONText.string($0.value) }.joined(separator: ",") + "}"
+        return JSONText.chunk(id: id, created: created, model: model, delta: d, finish: finish)
     }
 
     // MARK: embeddings
@@ -331,5 +323,4 @@ struct CachedCompletion {
         JSON.encode(["content": content, "finish_reason": finishReason, "prompt_tokens": promptTokens, "completion_tokens": completionTokens])
     }
 
-    var usage: [String: Any] { ["prompt_tokens": promptTokens, "completion_tokens": completionTokens, "total_tokens": promptTokens + completionTokens] }
 }
