@@ -141,6 +141,12 @@ let package = Package(
             name: "MetricsdTests",
             dependencies: ["metricsd", "IPC"]
         ),
+        // Helpers shared by the daemons' test targets.
+        .target(
+            name: "TestSupport",
+            dependencies: ["IPC"],
+            path: "Tests/TestSupport"
+        ),
         // Rate limits per key (GCRA) and token accounting, on the limitd socket.
         .executableTarget(
             name: "limitd",
@@ -148,7 +154,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LimitdTests",
-            dependencies: ["limitd", "IPC"]
+            dependencies: ["limitd", "IPC", "TestSupport"]
         ),
         // The exact-match response cache (LRU + TTL + byte bound), on the cached socket.
         .executableTarget(
@@ -157,7 +163,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CachedTests",
-            dependencies: ["cached", "IPC"]
+            dependencies: ["cached", "IPC", "TestSupport"]
         ),
         .testTarget(
             name: "ModeldTests",

@@ -1,4 +1,5 @@
 import IPC
+import TestSupport
 import Testing
 
 @testable import cached

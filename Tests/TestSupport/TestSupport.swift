@@ -3,33 +3,35 @@ import Glibc
 import IPC
 import Synchronization
 
+// Shared by the daemons' test targets (limitd, cached): clocks, temporary directories, built products.
+
 /// A clock the test moves by hand, in nanoseconds.
-final class ManualClock: Sendable {
+public final class ManualClock: Sendable {
     private let nanoseconds: Atomic<Int64>
 
-    init(start: Int64 = 1_000_000_000_000) {
+    public init(start: Int64 = 1_000_000_000_000) {
         nanoseconds = Atomic(start)
     }
 
     /// The current time.
-    var now: Int64 { nanoseconds.load(ordering: .sequentiallyConsistent) }
+    public var now: Int64 { nanoseconds.load(ordering: .sequentiallyConsistent) }
 
     /// Moves the clock on.
-    func advance(by duration: Int64) {
+    public func advance(by duration: Int64) {
         nanoseconds.add(duration, ordering: .sequentiallyConsistent)
     }
 }
 
 /// Nanoseconds in a second and a millisecond, for readable test arithmetic.
-let second: Int64 = 1_000_000_000
-let millisecond: Int64 = 1_000_000
+public let second: Int64 = 1_000_000_000
+public let millisecond: Int64 = 1_000_000
 
 /// A fresh short directory under /tmp (socket paths must fit in 108 bytes), removed at deinit.
-final class TemporaryDirectory {
-    let path: String
+public final class TemporaryDirectory {
+    public let path: String
 
-    init() throws {
-        var template = Array("/tmp/cached-XXXXXX".utf8CString)
+    public init() throws {
+        var template = Array("/tmp/infer-t-XXXXXX".utf8CString)
         let made = template.withUnsafeMutableBufferPointer { buffer in buffer.baseAddress.flatMap { mkdtemp($0) } }
         guard let made else { throw SocketError(operation: "mkdtemp", errno: errno) }
         path = String(cString: made)
@@ -39,20 +41,21 @@ final class TemporaryDirectory {
         try? FileManager.default.removeItem(atPath: path)
     }
 
-    func file(_ name: String) -> String { path + "/" + name }
+    public func file(_ name: String) -> String { path + "/" + name }
 }
 
 /// A logger that drops everything, so tests stay quiet.
-let quietLogger = Logger(daemon: "cached-test", level: .error, output: .lines { _ in })
+public let quietLogger = Logger(daemon: "test", level: .error, output: .lines { _ in })
 
 /// The executable of a product built beside the test bundle (`.build/<config>/<name>`).
-func builtProduct(_ name: String) -> String {
+public func builtProduct(_ name: String) -> String {
     let testBinary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
     return URL(fileURLWithPath: testBinary).deletingLastPathComponent().appendingPathComponent(name).path
 }
 
 /// A product the test runs is not where the build puts it.
-struct MissingProduct: Error, CustomStringConvertible {
-    let path: String
-    var description: String { "\(path) is not built (swift build builds every product)" }
+public struct MissingProduct: Error, CustomStringConvertible {
+    public let path: String
+    public init(path: String) { self.path = path }
+    public var description: String { "\(path) is not built (swift build builds every product)" }
 }
