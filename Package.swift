@@ -81,7 +81,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IPCTests",
-            dependencies: ["IPC"],
+            dependencies: ["IPC", "TestSupport"],
             resources: [.copy("Golden")]
         ),
         // epoll(7), eventfd(2) and accept4(2) are not part of Swift's Glibc module; this target exposes them.
@@ -167,12 +167,12 @@ let package = Package(
         ),
         .testTarget(
             name: "ModeldTests",
-            dependencies: ["modeld", "Engine", "IPC"]
+            dependencies: ["modeld", "Engine", "IPC", "TestSupport"]
         ),
         // Unit tests of the scheduler, and the end-to-end path batchd → modeld (SmolLM2) over real sockets.
         .testTarget(
             name: "BatchdTests",
-            dependencies: ["batchd", "modeld", "Engine", "IPC"]
+            dependencies: ["batchd", "modeld", "Engine", "IPC", "TestSupport"]
         ),
     ]
 )

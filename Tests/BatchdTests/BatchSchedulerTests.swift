@@ -1,5 +1,6 @@
 import IPC
 import Synchronization
+import TestSupport
 import Testing
 
 @testable import batchd

@@ -1,5 +1,6 @@
 import Glibc
 import IPC
+import TestSupport
 import Testing
 
 @testable import batchd

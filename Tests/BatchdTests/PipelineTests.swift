@@ -2,6 +2,7 @@ import Engine
 import Foundation
 import Glibc
 import IPC
+import TestSupport
 import Testing
 
 @testable import batchd

@@ -2,39 +2,8 @@ import Foundation
 import Glibc
 import IPC
 import Synchronization
+import TestSupport
 import Testing
-
-/// A test step took longer than its bound.
-struct TestTimeout: Error, CustomStringConvertible {
-    let what: String
-    var description: String { "timed out: \(what)" }
-}
-
-/// Runs `operation`, failing with ``TestTimeout`` if it takes longer than `limit`.
-func withTimeout<T: Sendable>(
-    _ limit: Duration, _ what: String = "operation", _ operation: @escaping @Sendable () async throws -> T
-) async throws -> T {
-    try await withThrowingTaskGroup(of: T.self) { group in
-        group.addTask { try await operation() }
-        group.addTask {
-            try await Task.sleep(for: limit)
-            throw TestTimeout(what: what)
-        }
-        defer { group.cancelAll() }
-        guard let result = try await group.next() else { throw TestTimeout(what: what) }
-        return result
-    }
-}
-
-/// Polls `condition` every 10 ms until it holds or `limit` passes.
-func eventually(_ limit: Duration = .seconds(5), _ condition: () -> Bool) async -> Bool {
-    let end = ContinuousClock.now + limit
-    while ContinuousClock.now < end {
-        if condition() { return true }
-        try? await Task.sleep(for: .milliseconds(10))
-    }
-    return condition()
-}
 
 /// A fresh directory for sockets, short enough for sockaddr_un, removed by ``remove()``.
 struct TemporaryDirectory {

@@ -1,31 +1,10 @@
 import Foundation
 import Glibc
 import Synchronization
+import TestSupport
 import Testing
 
 @testable import IPC
-
-/// A test step took longer than its bound.
-struct TestTimeout: Error, CustomStringConvertible {
-    let what: String
-    var description: String { "timed out: \(what)" }
-}
-
-/// Runs `operation`, failing with ``TestTimeout`` if it takes longer than `limit`.
-func withTimeout<T: Sendable>(
-    _ limit: Duration, _ what: String = "operation", _ operation: @escaping @Sendable () async throws -> T
-) async throws -> T {
-    try await withThrowingTaskGroup(of: T.self) { group in
-        group.addTask { try await operation() }
-        group.addTask {
-            try await Task.sleep(for: limit)
-            throw TestTimeout(what: what)
-        }
-        defer { group.cancelAll() }
-        guard let result = try await group.next() else { throw TestTimeout(what: what) }
-        return result
-    }
-}
 
 /// A one-shot signal between a server handler and the test.
 final class Latch: Sendable {

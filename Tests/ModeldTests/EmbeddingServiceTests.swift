@@ -1,5 +1,6 @@
 import Foundation
 import IPC
+import TestSupport
 import Testing
 
 @testable import modeld

@@ -1,5 +1,6 @@
 import Engine
 import IPC
+import TestSupport
 import Testing
 
 @testable import modeld

@@ -59,3 +59,37 @@ public struct MissingProduct: Error, CustomStringConvertible {
     public init(path: String) { self.path = path }
     public var description: String { "\(path) is not built (swift build builds every product)" }
 }
+
+/// A test step took longer than its bound.
+public struct TestTimeout: Error, CustomStringConvertible {
+    public let what: String
+    public init(what: String) { self.what = what }
+    public var description: String { "timed out: \(what)" }
+}
+
+/// Runs `operation`, failing with ``TestTimeout`` if it takes longer than `limit`.
+public func withTimeout<T: Sendable>(
+    _ limit: Duration, _ what: String = "operation", _ operation: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask { try await operation() }
+        group.addTask {
+            try await Task.sleep(for: limit)
+            throw TestTimeout(what: what)
+        }
+        defer { group.cancelAll() }
+        guard let result = try await group.next() else { throw TestTimeout(what: what) }
+        return result
+    }
+}
+
+/// Polls `condition` every 10 ms until it holds or `limit` passes.
+public func eventually(_ limit: Duration = .seconds(5), _ condition: () -> Bool) async -> Bool {
+    let end = ContinuousClock.now + limit
+    while ContinuousClock.now < end {
+        if condition() { return true }
+        try? await Task.sleep(for: .milliseconds(10))
+    }
+    return condition()
+}
+
