@@ -12,6 +12,25 @@ struct APIError: Error {
     let param: String?
     /// Seconds for a Retry-After header (429, 503).
     var retryAfter: Int?
+    /// The Allow header of a 405.
+    var allow: String?
+
+    init(status: HTTPStatus, message: String, type: String, code: String?, param: String?, retryAfter: Int? = nil) {
+        self.status = status
+        self.message = message
+        self.type = type
+        self.code = code
+        self.param = param
+        self.retryAfter = retryAfter
+    }
+
+    /// The headers this error adds to its reply (Retry-After, Allow).
+    var headers: HTTPHeaders {
+        var h = HTTPHeaders()
+        if let retryAfter { h.add(name: "Retry-After", value: String(retryAfter)) }
+        if let allow { h.add(name: "Allow", value: allow) }
+        return h
+    }
 
     static func invalid(_ message: String, param: String? = nil) -> APIError {
         APIError(status: .badRequest, message: message, type: "invalid_request_error", code: nil, param: param)
@@ -31,6 +50,13 @@ struct APIError: Error {
     }
     static let timeout = APIError(status: HTTPStatus(code: 504, reason: "Gateway Timeout"), message: "the model did not answer in time",
                                   type: "server_error", code: "timeout", param: nil)
+    static func methodNotAllowed(_ method: HTTPMethod, allowed: [HTTPMethod]) -> APIError {
+        var e = APIError(status: HTTPStatus(code: 405, reason: "Method Not Allowed"),
+                         message: "\(method) is not allowed here; use \(allowed.map(\.rawValue).joined(separator: ", "))",
+                         type: "invalid_request_error", code: "method_not_allowed", param: nil)
+        e.allow = allowed.map(\.rawValue).joined(separator: ", ")
+        return e
+    }
     static func internalError(_ message: String) -> APIError {
         APIError(status: HTTPStatus(code: 500, reason: "Internal Server Error"), message: message, type: "server_error", code: "internal_error", param: nil)
     }

@@ -18,11 +18,11 @@ final class FrontService: DaemonService {
             throw ConfigError("the runtime handed over no socket named http or frontd")
         }
         let metrics = MetricsRegistry()
-        let routes = Routes(context: context, metrics: metrics)
+        let router = Router(frontend: try Frontend(context: context, metrics: metrics))
         var limits = HTTPLimits()
         limits.maxBodyBytes = context.settings[FrontSettings.maxBody]
         let http = HTTPServer(listenFD: httpSocket.fileDescriptor, limits: limits) { request, response in
-            await routes.handle(request, response)
+            await router.handle(request, response)
         }
         let stats = IPCServer(listenFD: statsSocket.fileDescriptor, protocolName: ServiceName.frontd, version: ServiceName.version) { call in
             if !call.answerStats(from: metrics) {

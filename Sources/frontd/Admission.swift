@@ -1,0 +1,40 @@
+import IPC
+
+extension Frontend {
+    /// limitd's decision for this request; a refusal is thrown as 429. limitd down: fail open or
+    /// closed by LIMITD_FAIL_OPEN.
+    func admit(_ c: RequestContext, route: String) async throws {
+        do {
+            let r = try await limit.admit(LimitProtocol.Admit(key: c.clientKey, route: route, requestsPerMinute: c.principal?.requestsPerMinute ?? 0),
+                                          timeout: dependencyTimeout)
+            if !r.allowed {
+                refusals.increment()
+                throw APIError.rateLimited(retryAfter: max(1, Int((r.retryAfterMs + 999) / 1000)))
+            }
+        } catch let e as APIError {
+            throw e
+        } catch {
+            logger.warn("limitd unreachable: \(error)", ["policy": .string(failOpen ? "fail open" : "fail closed")])
+            if !failOpen { throw APIError.unavailable("rate limiting is unavailable") }
+        }
+    }
+
+    /// Reports the tokens a request really used to limitd (best effort).
+    func settle(_ c: RequestContext, promptTokens: Int, completionTokens: Int) async {
+        tokens.increment([MetricLabel("kind", "prompt")], by: Double(promptTokens))
+        tokens.increment([MetricLabel("kind", "completion")], by: Double(completionTokens))
+        try? await limit.settle(LimitProtocol.Settle(key: c.clientKey, promptTokens: UInt32(clamping: promptTokens),
+                                                     completionTokens: UInt32(clamping: completionTokens)), timeout: dependencyTimeout)
+    }
+
+    /// cached's completion for `key`; cached down or a bad entry is a miss (bypass).
+    func lookup(_ key: String) async -> CachedCompletion? {
+        guard let reply = try? await cache.get(key, timeout: dependencyTimeout), let value = reply.value else { return nil }
+        return CachedCompletion(decoding: value)
+    }
+
+    /// Stores a completion in cached (best effort).
+    func store(_ key: String, model: String, _ completion: CachedCompletion) async {
+        try? await cache.put(CacheProtocol.Put(key: key, model: model, value: completion.encoded()), timeout: dependencyTimeout)
+    }
+}

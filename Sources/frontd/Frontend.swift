@@ -1,0 +1,49 @@
+import Foundation
+import HTTP
+import IPC
+
+/// What frontd's handlers share: the clients of the daemons it orchestrates, its settings and its
+/// metrics. One instance per process; handlers live in extensions, one file per group of routes.
+final class Frontend: Sendable {
+    let limit: LimitClient
+    let cache: CacheClient
+    let batch: GenerationClient
+    let logger: Logger
+    let runtimeDirectory: String
+    let failOpen: Bool
+    let requestTimeout: Duration
+    let dependencyTimeout: Duration
+    let defaultModel: String
+    /// The model registry, for /v1/models and model checks; nil when it could not be read.
+    let registry: ModelRegistry?
+    let authenticator: Authenticator
+    let requests: MetricsRegistry.Counter
+    let duration: MetricsRegistry.Histogram
+    let cacheResults: MetricsRegistry.Counter
+    let refusals: MetricsRegistry.Counter
+    let tokens: MetricsRegistry.Counter
+
+    init(context: DaemonContext, metrics: MetricsRegistry) throws {
+        let run = context.settings[RuntimeSettings.runtimeDirectory]
+        runtimeDirectory = run
+        limit = LimitClient(path: run + "/limitd.sock")
+        cache = CacheClient(path: run + "/cached.sock")
+        batch = GenerationClient(path: run + "/batchd.sock", protocolName: ServiceName.batchd)
+        logger = context.logger
+        failOpen = context.settings[FrontSettings.limitdFailOpen]
+        requestTimeout = context.settings[FrontSettings.requestTimeout]
+        dependencyTimeout = context.settings[FrontSettings.dependencyTimeout]
+        defaultModel = context.settings[FrontSettings.defaultModel]
+        registry = try? ModelRegistry.load(environment: ProcessInfo.processInfo.environment)
+        authenticator = try Authenticator(context: context)
+        requests = metrics.counter("infer_http_requests_total", help: "HTTP requests answered, by route and status.")
+        duration = metrics.histogram("infer_http_request_duration_seconds", help: "Time from request to the end of the answer, by route.",
+                                     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30])
+        cacheResults = metrics.counter("infer_frontd_cache_lookups_total", help: "Cache lookups by frontd, by result (hit, miss, bypass).")
+        refusals = metrics.counter("infer_frontd_rate_limited_total", help: "Requests refused with 429.")
+        tokens = metrics.counter("infer_frontd_tokens_total", help: "Tokens in answered requests, by kind (prompt, completion).")
+    }
+
+    /// The names of the registry's models (the default model alone when there is no registry).
+    var modelNames: [String] { registry?.names ?? [defaultModel] }
+}
