@@ -10,16 +10,7 @@ struct ChatRequest {
     var includeUsage: Bool
 
     /// Parses and validates the body; every problem names the field (`param`).
-    init(body: [UInt8], defaultModel: String) throws(APIError) {
-        guard !body.isEmpty else { throw .invalid("the request body is empty; expected a JSON object") }
-        let any: Any
-        do {
-            any = try JSONSerialization.jsonObject(with: Data(body), options: [])
-        } catch {
-            throw .invalid("the request body is not valid JSON")
-        }
-        guard let o = any as? [String: Any] else { throw .invalid("the request body must be a JSON object") }
-
+    init(body o: [String: Any], defaultModel: String) throws(APIError) {
         if let m = o["model"], !(m is NSNull) {
             guard let s = m as? String, ModelRegistry.isValidModelName(s) else { throw .unprocessable("model must be a model name", param: "model") }
             model = s

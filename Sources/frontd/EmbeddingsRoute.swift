@@ -4,9 +4,7 @@ import IPC
 extension Frontend {
     /// `POST /v1/embeddings`: OpenAI's embeddings, served by an embedding model through batchd.
     func embeddings(_ c: RequestContext) async throws -> Int {
-        guard let o = (try? JSONSerialization.jsonObject(with: Data(c.request.body))) as? [String: Any] else {
-            throw APIError.invalid("the request body must be a JSON object")
-        }
+        let o = try JSONBody.object(c.request)
         let inputs: [String]
         switch o["input"] {
         case let s as String: inputs = [s]
