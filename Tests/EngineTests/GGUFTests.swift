@@ -99,6 +99,33 @@ import Testing
         }
     }
 
+    /// A token's outputs are bit-for-bit the same alone (n = 1) and in any batch, whichever kernel
+    /// shape (one token, four tokens, a row decoded once for n >= 8) computed them.
+    @Test(arguments: [GGMLType.q4_0, .q4_1, .q8_0], [4, 8, 11, 16])
+    func matMulIsBatchInvariant(type: GGMLType, n: Int) {
+        let rows = 7, cols = 96
+        var rng = SplitMix64(seed: 11)
+        var data: [UInt8] = []
+        for _ in 0..<(rows * cols / 32) {
+            data += halfBytes(Float(rng.nextDouble()) * 0.1 + 0.01)
+            if type == .q4_1 { data += halfBytes(Float(rng.nextDouble()) - 0.5) }
+            for _ in 0..<(type == .q8_0 ? 32 : 16) { data.append(UInt8(truncatingIfNeeded: rng.next())) }
+        }
+        let x = (0..<(n * cols)).map { _ in Float(rng.nextDouble() * 2 - 1) }
+        var batched = [Float](repeating: 0, count: n * rows)
+        var alone = [Float](repeating: 0, count: n * rows)
+        data.withUnsafeBytes { w in
+            let m = QuantMatrix(base: w.baseAddress!, type: type, rows: rows, cols: cols)
+            x.withUnsafeBufferPointer { xp in
+                batched.withUnsafeMutableBufferPointer { MatMul.multiply(m, xp.baseAddress!, rows: n, into: $0.baseAddress!) }
+                alone.withUnsafeMutableBufferPointer { y in
+                    for t in 0..<n { MatMul.multiply(m, xp.baseAddress! + t * cols, rows: 1, into: y.baseAddress! + t * rows) }
+                }
+            }
+        }
+        #expect(batched == alone)
+    }
+
     func decode(_ type: GGMLType, _ bytes: [UInt8], _ n: Int) -> [Float] {
         var out = [Float](repeating: .nan, count: n)
         bytes.withUnsafeBytes { src in

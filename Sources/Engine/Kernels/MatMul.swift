@@ -45,6 +45,25 @@ public enum MatMul {
                 for r in range { y[r] = RowKernels.oneRow(B.self, w.row(r), x, cols: cols) }
                 return
             }
+            if n >= 8 {
+                // Two or more 4-token groups: decode each row once into floats and let every group
+                // read those, instead of decoding the row again per group. Same values, same sums.
+                let decoded = UnsafeMutablePointer<Float>.allocate(capacity: cols)
+                defer { decoded.deallocate() }
+                for r in range {
+                    RowKernels.decodeRow(B.self, w.row(r), cols: cols, into: decoded)
+                    var t = 0
+                    while t + 4 <= n {
+                        RowKernels.fourTokensDecoded(decoded, x + t * cols, cols: cols, y + t * rows + r, stride: rows)
+                        t += 4
+                    }
+                    while t < n {
+                        y[t * rows + r] = RowKernels.oneRowDecoded(decoded, x + t * cols, cols: cols)
+                        t += 1
+                    }
+                }
+                return
+            }
             for r in range {
                 var t = 0
                 while t + 4 <= n {
@@ -125,6 +144,60 @@ enum RowKernels {
             xp += 128
         }
         return (a + b).sum()
+    }
+
+    /// Decodes a whole row into `out` (in `ActivationLayout` order), for kernels that reuse it.
+    @inline(__always)
+    static func decodeRow<B: WeightBlocks>(_: B.Type, _ row: UnsafeRawPointer, cols: Int, into out: UnsafeMutablePointer<Float>) {
+        var blk = row, op = UnsafeMutableRawPointer(out)
+        for _ in 0..<cols / 32 {
+            let (w0, w1, w2, w3) = B.decode(blk)
+            op.storeBytes(of: w0, toByteOffset: 0, as: SIMD8<Float>.self)
+            op.storeBytes(of: w1, toByteOffset: 32, as: SIMD8<Float>.self)
+            op.storeBytes(of: w2, toByteOffset: 64, as: SIMD8<Float>.self)
+            op.storeBytes(of: w3, toByteOffset: 96, as: SIMD8<Float>.self)
+            blk += B.blockBytes
+            op += 128
+        }
+    }
+
+    /// `oneRow` on a row already decoded by `decodeRow`: the same sums.
+    @inline(__always)
+    static func oneRowDecoded(_ w: UnsafePointer<Float>, _ x: UnsafePointer<Float>, cols: Int) -> Float {
+        var a = SIMD8<Float>(), b = SIMD8<Float>()
+        var wp = UnsafeRawPointer(w), xp = UnsafeRawPointer(x)
+        for _ in 0..<cols / 32 {
+            a.addProduct(load(wp, 0), load(xp, 0)); b.addProduct(load(wp, 1), load(xp, 1))
+            a.addProduct(load(wp, 2), load(xp, 2)); b.addProduct(load(wp, 3), load(xp, 3))
+            wp += 128
+            xp += 128
+        }
+        return (a + b).sum()
+    }
+
+    /// `fourTokens` on a row already decoded by `decodeRow`: the same sums.
+    @inline(__always)
+    static func fourTokensDecoded(_ w: UnsafePointer<Float>, _ x: UnsafePointer<Float>, cols: Int, _ y: UnsafeMutablePointer<Float>, stride: Int) {
+        var a0 = SIMD8<Float>(), b0 = SIMD8<Float>(), a1 = SIMD8<Float>(), b1 = SIMD8<Float>()
+        var a2 = SIMD8<Float>(), b2 = SIMD8<Float>(), a3 = SIMD8<Float>(), b3 = SIMD8<Float>()
+        let rs = cols * 4
+        var wp = UnsafeRawPointer(w), xp = UnsafeRawPointer(x)
+        for _ in 0..<cols / 32 {
+            let w0 = load(wp, 0), w1 = load(wp, 1), w2 = load(wp, 2), w3 = load(wp, 3)
+            a0.addProduct(w0, load(xp, 0)); b0.addProduct(w1, load(xp, 1)); a0.addProduct(w2, load(xp, 2)); b0.addProduct(w3, load(xp, 3))
+            let p1 = xp + rs
+            a1.addProduct(w0, load(p1, 0)); b1.addProduct(w1, load(p1, 1)); a1.addProduct(w2, load(p1, 2)); b1.addProduct(w3, load(p1, 3))
+            let p2 = p1 + rs
+            a2.addProduct(w0, load(p2, 0)); b2.addProduct(w1, load(p2, 1)); a2.addProduct(w2, load(p2, 2)); b2.addProduct(w3, load(p2, 3))
+            let p3 = p2 + rs
+            a3.addProduct(w0, load(p3, 0)); b3.addProduct(w1, load(p3, 1)); a3.addProduct(w2, load(p3, 2)); b3.addProduct(w3, load(p3, 3))
+            wp += 128
+            xp += 128
+        }
+        y[0] = (a0 + b0).sum()
+        y[stride] = (a1 + b1).sum()
+        y[2 * stride] = (a2 + b2).sum()
+        y[3 * stride] = (a3 + b3).sum()
     }
 
     @inline(__always)
