@@ -6,9 +6,11 @@ enum InferctlCommand: Equatable {
     case up(UpOptions)
     /// `inferctl status ...`: show what a running `inferctl up` supervises.
     case status(StatusOptions)
+    /// `inferctl keys create|list|revoke ...`: manage the API keys file.
+    case keys(KeysOptions)
 
     /// The commands, for help and errors.
-    static let commands = ["up", "status", "help"]
+    static let commands = ["up", "status", "keys", "help"]
 
     /// Parses the arguments after the program's name.
     /// - Parameter arguments: `CommandLine.arguments.dropFirst()`.
@@ -32,6 +34,9 @@ enum InferctlCommand: Equatable {
         case "status":
             if rest.contains(where: { $0 == "-h" || $0 == "--help" }) { return .help(topic: "status") }
             return .status(try StatusOptions.parse(rest))
+        case "keys":
+            if rest.contains(where: { $0 == "-h" || $0 == "--help" }) { return .help(topic: "keys") }
+            return .keys(try KeysOptions.parse(rest))
         default:
             throw .usage("unknown command \"\(first)\"; commands are \(commands.joined(separator: ", "))")
         }
@@ -110,7 +115,7 @@ struct StatusOptions: Equatable {
 }
 
 /// Walks `--name value` / `--name=value` flags.
-private struct FlagReader {
+struct FlagReader {
     /// One flag and its value.
     struct Flag {
         let name: String

@@ -14,6 +14,8 @@ public struct APIKeyFileError: Error, CustomStringConvertible, Sendable, Equatab
         case invalid
         /// The file cannot be written (directory missing or not writable, disk full).
         case unwritable
+        /// A change asked of a valid file does not fit it (a name already used, no such key).
+        case refused
     }
 
     /// The keys file.
@@ -22,7 +24,7 @@ public struct APIKeyFileError: Error, CustomStringConvertible, Sendable, Equatab
     /// What is wrong, without the file name.
     public let message: String
 
-    init(_ kind: Kind, file: String, _ message: String) {
+    public init(_ kind: Kind, file: String, _ message: String) {
         self.kind = kind
         self.file = file
         self.message = message
@@ -36,7 +38,7 @@ public struct APIKeyFileError: Error, CustomStringConvertible, Sendable, Equatab
     public var description: String {
         switch kind {
         case .missing, .unreadable: "cannot read the API keys file \(file): \(message)"
-        case .invalid: "\(file): \(message)"
+        case .invalid, .refused: "\(file): \(message)"
         case .unwritable: "cannot write the API keys file \(file): \(message)"
         }
     }
