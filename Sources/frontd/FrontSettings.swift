@@ -20,14 +20,9 @@ enum FrontSettings {
     static let maxBody = Setting<Int>(
         name: "MAX_BODY_BYTES", default: 1 << 20, meaning: "Largest request body accepted (413 beyond).",
         range: 1024...(64 << 20))
-    static let apiKeysFile = Setting<String>(
-        name: "API_KEYS_FILE", default: "/etc/infer/keys.json",
-        meaning: "The API keys file (`inferctl keys` writes it); re-read within a second when it changes. "
-            + "Missing or invalid: every route that needs a key answers 401 (logged).",
-        path: .absolute)
-    static let authDisabled = Setting<Bool>(
-        name: "AUTH_DISABLED", default: false,
-        meaning: "true turns API-key authentication off (every route open, limits per client address); development only, logged at start.")
+    /// `API_KEYS_FILE` and `AUTH_DISABLED` are defined beside the keys file, since `inferctl up` reads them too.
+    static let apiKeysFile = APIKeyFile.fileSetting
+    static let authDisabled = APIKeyFile.authDisabledSetting
 
     static let table: [AnySetting] = [limitdFailOpen, requestTimeout, dependencyTimeout, defaultModel, maxBody,
                                       apiKeysFile, authDisabled]

@@ -63,6 +63,10 @@ struct UpOptions: Equatable {
     var stopTimeout: Duration?
     /// `--start-timeout SEC`: how long a daemon may take to send READY=1.
     var startTimeout: Duration?
+    /// `--keys-file FILE`: the API keys file frontd reads (`API_KEYS_FILE`, default /etc/infer/keys.json).
+    var keysFile: String?
+    /// `--first-key`: when the keys file has no key, create one with every scope and show it in the banner.
+    var firstKey = false
 
     /// Parses the flags after `up`.
     /// - Parameter arguments: The flags, `--name value` or `--name=value`.
@@ -70,7 +74,7 @@ struct UpOptions: Equatable {
     /// - Throws: ``InferctlError`` of kind `.usage`.
     static func parse(_ arguments: [String]) throws(InferctlError) -> UpOptions {
         var options = UpOptions()
-        var flags = FlagReader(arguments, command: "up")
+        var flags = FlagReader(arguments, command: "up", switches: ["--first-key"])
         while let flag = try flags.next() {
             switch flag.name {
             case "--runtime-dir": options.runtimeDirectory = try flag.nonEmpty()
@@ -82,6 +86,8 @@ struct UpOptions: Equatable {
             case "--watchdog-sec": options.watchdog = try flag.duration(allowZero: true)
             case "--stop-timeout": options.stopTimeout = try flag.duration(allowZero: true)
             case "--start-timeout": options.startTimeout = try flag.duration(allowZero: false)
+            case "--keys-file": options.keysFile = try flag.nonEmpty()
+            case "--first-key": options.firstKey = true
             default: throw flag.unknown()
             }
         }

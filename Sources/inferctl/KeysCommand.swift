@@ -71,6 +71,32 @@ enum KeysCommand {
         }
     }
 
+    /// For `inferctl up --first-key` (`make run`): when the file has no key (or does not exist), a key
+    /// named `dev` with every scope, to show once in the ready banner.
+    /// - Returns: The key and its entry, or nil when the file already has keys.
+    static func createFirstKey(file: String) throws(InferctlError) -> (key: String, entry: APIKeyEntry)? {
+        do {
+            if try !APIKeyFile.load(path: file).keys.isEmpty { return nil }
+        } catch where error.kind == .missing {
+            // Made below.
+        } catch {
+            throw inferctlError(error)
+        }
+        let key = APIKeySecret.generate()
+        do {
+            return try APIKeyFile.modify(path: file) { (keys: inout APIKeyFile) throws(APIKeyFileError) -> (key: String, entry: APIKeyEntry)? in
+                guard keys.keys.isEmpty else { return nil }
+                let entry = APIKeyEntry(
+                    name: "dev", id: APIKeySecret.newID(), digest: APIKeySecret.digest(key.utf8),
+                    scopes: Set(APIKeyScope.allCases), created: Int64(Date().timeIntervalSince1970))
+                keys.keys.append(entry)
+                return (key, entry)
+            }
+        } catch {
+            throw inferctlError(error)
+        }
+    }
+
     /// The keys in the file; none (with a note) when it does not exist yet.
     static func list(file: String) throws(InferctlError) -> [APIKeyEntry] {
         do {

@@ -19,6 +19,19 @@ public struct APIKeyFile: Sendable, Equatable {
     /// The keys in file order.
     public var keys: [APIKeyEntry]
 
+    /// `API_KEYS_FILE`: the keys file frontd reads; add it to a daemon's settings table.
+    public static let fileSetting = Setting<String>(
+        name: "API_KEYS_FILE", default: "/etc/infer/keys.json",
+        meaning: "The API keys file (inferctl keys writes it); re-read within a second when it changes. "
+            + "Missing or invalid: every route that needs a key answers 401 (logged).",
+        path: .absolute)
+
+    /// `AUTH_DISABLED`: turns API-key authentication off, for development.
+    public static let authDisabledSetting = Setting<Bool>(
+        name: "AUTH_DISABLED", default: false,
+        meaning: "true turns API-key authentication off (every route open, limits per client address); "
+            + "development only, logged at start.")
+
     /// Largest keys file read (a file of 10 000 keys is about 2 MiB).
     public static let maxBytes = 16 << 20
 
