@@ -63,9 +63,14 @@ enum HelpText {
           --watchdog-sec SEC   WatchdogSec= of every daemon (default 10; 0 turns it off)
           --stop-timeout SEC   time a daemon may drain after SIGTERM before SIGKILL (default 30)
           --start-timeout SEC  time a daemon may take to send READY=1 (default 90)
+          --keys-file FILE     the API keys file frontd reads (API_KEYS_FILE, default
+                               /etc/infer/keys.json); see inferctl keys --help
+          --first-key          when the keys file has no key, make one named dev with every scope
+                               and show it, once, in the ready banner (what make run does)
 
         Every daemon gets inferctl's environment plus the environment files, with INFER_RUNTIME_DIR,
-        INFER_MODEL_REGISTRY, PORT and METRICS_PORT set to what the stack uses (INFER_MODEL for modeld).
+        INFER_MODEL_REGISTRY, PORT, METRICS_PORT and API_KEYS_FILE set to what the stack uses
+        (INFER_MODEL for modeld).
         inferctl logs JSON lines on stderr (LOG_LEVEL, ENABLE_STRUCTURED_LOGGING); the daemons' lines go
         to the same stderr. Once every daemon is ready it prints example curl commands on stdout.
 
@@ -103,8 +108,8 @@ enum HelpText {
 
         Options:
           --scopes SCOPES  comma-separated: infer (generation routes), embed (/v1/embeddings),
-                           admin (cache and other administration); routes that need only a valid key
-                           (/v1/models, metrics summaries) accept any key
+                           admin (cache and other administration); or none. Routes that need only a
+                           valid key (/v1/models, metrics summaries) accept any key
           --rpm N          the key's own requests per minute (0, the default: limitd's RATE_LIMIT_RPM)
           --file FILE      the keys file (API_KEYS_FILE, default /etc/infer/keys.json)
           --json           list: print JSON instead of a table

@@ -91,13 +91,14 @@ struct KeysOptions: Equatable {
         return names.dropLast().joined(separator: ", ") + " or " + (names.last ?? "")
     }
 
-    /// `infer,embed` as scopes.
+    /// `infer,embed` as scopes; `none` for a key that may call only the routes any valid key may.
     static func parseScopes(_ text: String) throws(InferctlError) -> Set<APIKeyScope> {
+        if text == "none" { return [] }
         var scopes = Set<APIKeyScope>()
         for item in text.split(separator: ",", omittingEmptySubsequences: false) {
             let word = item.trimmingCharacters(in: .whitespaces)
             guard let scope = APIKeyScope(rawValue: word) else {
-                throw .usage("unknown scope \"\(word)\" in --scopes \(text); expected a comma-separated list of \(scopeChoices)")
+                throw .usage("unknown scope \"\(word)\" in --scopes \(text); expected a comma-separated list of \(scopeChoices), or none")
             }
             scopes.insert(scope)
         }

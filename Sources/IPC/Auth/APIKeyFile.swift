@@ -162,8 +162,11 @@ public struct APIKeyFile: Sendable, Equatable {
         switch fields["scopes"] {
         case .array(let items)?:
             for item in items {
-                guard case .string(let text) = item, let scope = APIKeyScope(rawValue: text) else {
-                    throw fail("scopes", "unknown scope \(item.kindDescription); expected \(Self.scopeChoices)")
+                guard case .string(let text) = item else {
+                    throw fail("scopes", "expected scope names (\(Self.scopeChoices)), got \(item.kindDescription)")
+                }
+                guard let scope = APIKeyScope(rawValue: text) else {
+                    throw fail("scopes", "unknown scope \"\(text)\"; expected \(Self.scopeChoices)")
                 }
                 scopes.insert(scope)
             }

@@ -64,7 +64,8 @@ struct Authenticator: Sendable {
             throw APIError.unauthorized("expected Authorization: Bearer <key>")
         }
         let key = value.dropFirst(scheme.count).drop { $0 == UInt8(ascii: " ") }
-        guard !key.isEmpty, key.count <= maxKeyBytes, !key.contains(UInt8(ascii: " ")) else {
+        guard !key.isEmpty else { throw APIError.unauthorized("expected Authorization: Bearer <key>") }
+        guard key.count <= maxKeyBytes, !key.contains(UInt8(ascii: " ")) else {
             throw APIError.unauthorized("invalid API key")
         }
         if key.elementsEqual(APIKeySecret.defaultToken.utf8) {

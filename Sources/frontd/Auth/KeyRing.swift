@@ -36,8 +36,10 @@ final class KeyRing: Sendable {
         var keys: [APIKeyEntry] = []
         /// Why there are no keys, when the file could not be used.
         var problem: String?
+        /// The file's signature at the last read (nil: it could not be stat'ed).
         var signature: Signature?
         var lastCheck: ContinuousClock.Instant?
+        var everRead = false
     }
 
     /// Reads the file now (logging what it found) and keeps watching it.
@@ -73,9 +75,10 @@ final class KeyRing: Sendable {
             ? Signature(device: UInt64(info.st_dev), inode: UInt64(info.st_ino), size: Int64(info.st_size),
                         modified: info.st_mtim, changed: info.st_ctim)
             : nil
-        // Unchanged since the last read (or still missing with the same error): nothing to do.
-        if let signature, signature == state.signature { return }
-        if signature == nil, state.signature == nil, state.problem != nil { return }
+        // Unchanged since a good read, or still missing: nothing to do. A file that exists but failed is
+        // read again at every check (a permission fixed on a parent directory changes nothing in it).
+        if state.everRead, signature == state.signature, state.problem == nil || signature == nil { return }
+        state.everRead = true
         state.signature = signature
         do {
             let file = try APIKeyFile.load(path: path)
@@ -91,9 +94,6 @@ final class KeyRing: Sendable {
                              ["file": .string(path)])
             }
             state.problem = error.description
-            // A failed read is retried at the next check even if the file does not change (a permission
-            // fixed with chmod changes ctime, but a parent directory's permissions do not).
-            state.signature = nil
         }
     }
 }
