@@ -25,14 +25,18 @@ test: models
 	scripts/run-tests.sh
 
 ## Builds in release mode and starts the whole stack (six daemons under inferctl, as systemd would);
-## Ctrl-C stops it. RUN_DIR, PORT and METRICS_PORT can be overridden.
+## Ctrl-C stops it. RUN_DIR, PORT, METRICS_PORT and KEYS_FILE can be overridden. The API keys file is
+## ./state/keys.json (yours, gitignored); when it has no key, a first one is made and shown once in the
+## ready banner's curl lines. More: .build/release/inferctl keys create NAME --scopes infer,embed --file state/keys.json
 RUN_DIR ?= /tmp/infer-run
 PORT ?= 8080
 METRICS_PORT ?= 9464
+KEYS_FILE ?= $(CURDIR)/state/keys.json
 run: models release
-	@mkdir -p "$(RUN_DIR)"
+	@mkdir -p "$(RUN_DIR)" "$(dir $(KEYS_FILE))"
 	.build/release/inferctl up --runtime-dir "$(RUN_DIR)" --bin-dir "$(CURDIR)/.build/release" \
-		--registry "$(CURDIR)/config/models.json" --port $(PORT) --metrics-port $(METRICS_PORT)
+		--registry "$(CURDIR)/config/models.json" --port $(PORT) --metrics-port $(METRICS_PORT) \
+		--keys-file "$(KEYS_FILE)" --first-key
 
 ## Engine benchmark (release build): decode, batching, prefill, embeddings, RSS; with peers when installed.
 bench: models release

@@ -132,6 +132,11 @@ let package = Package(
             name: "frontd",
             dependencies: ["IPC", "HTTP"]
         ),
+        // frontd's parts on their own: authentication against real keys files.
+        .testTarget(
+            name: "FrontdTests",
+            dependencies: ["frontd", "IPC", "HTTP", "TestSupport"]
+        ),
         // Gathers every daemon's metrics on each scrape and serves Prometheus text.
         .executableTarget(
             name: "metricsd",

@@ -14,6 +14,8 @@ struct APIError: Error {
     var retryAfter: Int?
     /// The Allow header of a 405.
     var allow: String?
+    /// The WWW-Authenticate header of a 401.
+    var wwwAuthenticate: String?
 
     init(status: HTTPStatus, message: String, type: String, code: String?, param: String?, retryAfter: Int? = nil) {
         self.status = status
@@ -29,6 +31,7 @@ struct APIError: Error {
         var h = HTTPHeaders()
         if let retryAfter { h.add(name: "Retry-After", value: String(retryAfter)) }
         if let allow { h.add(name: "Allow", value: allow) }
+        if let wwwAuthenticate { h.add(name: "WWW-Authenticate", value: wwwAuthenticate) }
         return h
     }
 
@@ -56,6 +59,18 @@ struct APIError: Error {
                          type: "invalid_request_error", code: "method_not_allowed", param: nil)
         e.allow = allowed.map(\.rawValue).joined(separator: ", ")
         return e
+    }
+    /// 401: no API key, or not a valid one.
+    static func unauthorized(_ message: String) -> APIError {
+        var e = APIError(status: HTTPStatus(code: 401, reason: "Unauthorized"), message: message,
+                         type: "authentication_error", code: "invalid_api_key", param: nil)
+        e.wwwAuthenticate = "Bearer"
+        return e
+    }
+    /// 403: a valid API key without the scope the route needs.
+    static func forbidden(_ message: String) -> APIError {
+        APIError(status: HTTPStatus(code: 403, reason: "Forbidden"), message: message,
+                 type: "permission_error", code: "insufficient_scope", param: nil)
     }
     static func internalError(_ message: String) -> APIError {
         APIError(status: HTTPStatus(code: 500, reason: "Internal Server Error"), message: message, type: "server_error", code: "internal_error", param: nil)

@@ -20,6 +20,10 @@ enum FrontSettings {
     static let maxBody = Setting<Int>(
         name: "MAX_BODY_BYTES", default: 1 << 20, meaning: "Largest request body accepted (413 beyond).",
         range: 1024...(64 << 20))
+    /// `API_KEYS_FILE` and `AUTH_DISABLED` are defined beside the keys file, since `inferctl up` reads them too.
+    static let apiKeysFile = APIKeyFile.fileSetting
+    static let authDisabled = APIKeyFile.authDisabledSetting
 
-    static let table: [AnySetting] = [limitdFailOpen, requestTimeout, dependencyTimeout, defaultModel, maxBody]
+    static let table: [AnySetting] = [limitdFailOpen, requestTimeout, dependencyTimeout, defaultModel, maxBody,
+                                      apiKeysFile, authDisabled]
 }

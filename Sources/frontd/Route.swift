@@ -1,15 +1,9 @@
 import HTTP
 import IPC
 
-/// A scope an API key may hold; a route names the one it needs.
-enum Scope: String, Sendable, CaseIterable {
-    /// Generation: /v1/infer*, /v1/batch, /v1/chat/completions, /v1/completions, /v1/jobs.
-    case infer
-    /// Embeddings: /v1/embeddings.
-    case embed
-    /// Administration: cache and webhook administration, metrics summaries.
-    case admin
-}
+/// A scope an API key may hold; a route names the one it needs. Defined in IPC, where the keys file
+/// that `inferctl keys` writes and frontd reads is.
+typealias Scope = APIKeyScope
 
 /// Who may call a route.
 enum Access: Sendable, Equatable {
@@ -27,7 +21,7 @@ enum Access: Sendable, Equatable {
 struct Principal: Sendable, Equatable {
     /// The key's name, as given to `inferctl keys create`.
     var name: String
-    /// The key's id: a short, non-secret prefix of its hash, used as limitd's key.
+    /// The key's id from the keys file: short, non-secret, used as limitd's key.
     var id: String
     var scopes: Set<Scope>
     /// Requests per minute for this key, or 0 for limitd's default.

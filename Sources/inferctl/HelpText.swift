@@ -1,12 +1,13 @@
 /// The text of `inferctl --help` and `inferctl help COMMAND`.
 enum HelpText {
     /// The help for a command, or the overview.
-    /// - Parameter topic: `up`, `status`, or nil for the overview.
+    /// - Parameter topic: `up`, `status`, `keys`, or nil for the overview.
     /// - Returns: The text, ending with a newline.
     static func text(for topic: String?) -> String {
         switch topic {
         case "up": up
         case "status": status
+        case "keys": keys
         default: overview
         }
     }
@@ -17,16 +18,21 @@ enum HelpText {
         Usage:
           inferctl up [options]        run every daemon in the foreground, as systemd would
           inferctl status [options]    show the daemons a running `inferctl up` supervises
+          inferctl keys create|list|revoke ...
+                                       manage the API keys frontd accepts
           inferctl help [COMMAND]      show this help, or a command's
 
         On a machine with systemd, install the units in systemd/ instead (docs/OPERATIONS.md).
 
         Exit status:
-          0   up: stopped by Ctrl-C/SIGTERM after every daemon stopped; status: a stack runs
+          0   up: stopped by Ctrl-C/SIGTERM after every daemon stopped; status: a stack runs;
+              keys: done
+          1   keys: the change was refused (a name already used, no such key)
           3   status: no stack runs in the runtime directory
           64  wrong command line
-          71  a socket could not be created (port in use, another stack in the directory)
-          78  bad configuration (flags, environment file, registry, missing executables),
+          71  a socket could not be created (port in use, another stack in the directory),
+              or the keys file could not be read or written
+          78  bad configuration (flags, environment file, registry, keys file, missing executables),
               or a daemon exited 78 because its configuration is wrong
 
         """
@@ -57,9 +63,14 @@ enum HelpText {
           --watchdog-sec SEC   WatchdogSec= of every daemon (default 10; 0 turns it off)
           --stop-timeout SEC   time a daemon may drain after SIGTERM before SIGKILL (default 30)
           --start-timeout SEC  time a daemon may take to send READY=1 (default 90)
+          --keys-file FILE     the API keys file frontd reads (API_KEYS_FILE, default
+                               /etc/infer/keys.json); see inferctl keys --help
+          --first-key          when the keys file has no key, make one named dev with every scope
+                               and show it, once, in the ready banner (what make run does)
 
         Every daemon gets inferctl's environment plus the environment files, with INFER_RUNTIME_DIR,
-        INFER_MODEL_REGISTRY, PORT and METRICS_PORT set to what the stack uses (INFER_MODEL for modeld).
+        INFER_MODEL_REGISTRY, PORT, METRICS_PORT and API_KEYS_FILE set to what the stack uses
+        (INFER_MODEL for modeld).
         inferctl logs JSON lines on stderr (LOG_LEVEL, ENABLE_STRUCTURED_LOGGING); the daemons' lines go
         to the same stderr. Once every daemon is ready it prints example curl commands on stdout.
 
@@ -76,6 +87,40 @@ enum HelpText {
         Shows the daemons a running `inferctl up` supervises in the runtime directory (INFER_RUNTIME_DIR,
         default /run/infer): state, pid, restarts and last STATUS= line, read from DIR/inferctl.json.
         --json prints that file as it is. Exits 0 when a stack runs, 3 when none does.
+
+        """
+
+    static let keys = """
+        Usage:
+          inferctl keys create NAME --scopes SCOPES [--rpm N] [--file FILE]
+          inferctl keys list [--json] [--file FILE]
+          inferctl keys revoke NAME|ID [--file FILE]
+
+        Manages the API keys file frontd reads (API_KEYS_FILE). frontd looks at the file at most once a
+        second and re-reads it when it changed, so a new key works, and a revoked one stops working,
+        without a restart. The file holds only each key's SHA-256, never the key.
+
+        create   makes a key from the system's random number generator (sk-infer-...), adds its hash to
+                 the file and prints the key on stdout, alone on its line: this is the only time it is
+                 shown (KEY=$(inferctl keys create ...) keeps it). A note goes to stderr.
+        list     names, ids, scopes, limits and creation times; never keys or hashes.
+        revoke   removes the key with this name (or else this id).
+
+        Options:
+          --scopes SCOPES  comma-separated: infer (generation routes), embed (/v1/embeddings),
+                           admin (cache and other administration); or none. Routes that need only a
+                           valid key (/v1/models, metrics summaries) accept any key
+          --rpm N          the key's own requests per minute (0, the default: limitd's RATE_LIMIT_RPM)
+          --file FILE      the keys file (API_KEYS_FILE, default /etc/infer/keys.json)
+          --json           list: print JSON instead of a table
+
+        The file is replaced atomically (a temporary file, fsync, rename) under a lock on its directory.
+        A new file is mode 0600; a replaced one keeps its owner, group and group-read bit, so a file made
+        root:infer 0640 for the service stays readable by frontd.
+
+        Example:
+          inferctl keys create ci --scopes infer,embed --rpm 600 --file /etc/infer/keys.json
+          curl -s http://127.0.0.1:8080/v1/models -H "Authorization: Bearer $KEY"
 
         """
 }

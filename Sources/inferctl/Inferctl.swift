@@ -23,6 +23,8 @@ enum Inferctl {
             return UpCommand.run(options, environment: environment)
         case .status(let options):
             return StatusCommand.run(options, environment: environment)
+        case .keys(let options):
+            return KeysCommand.run(options, environment: environment, currentDirectory: FileManager.default.currentDirectoryPath)
         }
     }
 }

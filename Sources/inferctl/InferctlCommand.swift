@@ -6,9 +6,11 @@ enum InferctlCommand: Equatable {
     case up(UpOptions)
     /// `inferctl status ...`: show what a running `inferctl up` supervises.
     case status(StatusOptions)
+    /// `inferctl keys create|list|revoke ...`: manage the API keys file.
+    case keys(KeysOptions)
 
     /// The commands, for help and errors.
-    static let commands = ["up", "status", "help"]
+    static let commands = ["up", "status", "keys", "help"]
 
     /// Parses the arguments after the program's name.
     /// - Parameter arguments: `CommandLine.arguments.dropFirst()`.
@@ -32,6 +34,9 @@ enum InferctlCommand: Equatable {
         case "status":
             if rest.contains(where: { $0 == "-h" || $0 == "--help" }) { return .help(topic: "status") }
             return .status(try StatusOptions.parse(rest))
+        case "keys":
+            if rest.contains(where: { $0 == "-h" || $0 == "--help" }) { return .help(topic: "keys") }
+            return .keys(try KeysOptions.parse(rest))
         default:
             throw .usage("unknown command \"\(first)\"; commands are \(commands.joined(separator: ", "))")
         }
@@ -58,6 +63,10 @@ struct UpOptions: Equatable {
     var stopTimeout: Duration?
     /// `--start-timeout SEC`: how long a daemon may take to send READY=1.
     var startTimeout: Duration?
+    /// `--keys-file FILE`: the API keys file frontd reads (`API_KEYS_FILE`, default /etc/infer/keys.json).
+    var keysFile: String?
+    /// `--first-key`: when the keys file has no key, create one with every scope and show it in the banner.
+    var firstKey = false
 
     /// Parses the flags after `up`.
     /// - Parameter arguments: The flags, `--name value` or `--name=value`.
@@ -65,7 +74,7 @@ struct UpOptions: Equatable {
     /// - Throws: ``InferctlError`` of kind `.usage`.
     static func parse(_ arguments: [String]) throws(InferctlError) -> UpOptions {
         var options = UpOptions()
-        var flags = FlagReader(arguments, command: "up")
+        var flags = FlagReader(arguments, command: "up", switches: ["--first-key"])
         while let flag = try flags.next() {
             switch flag.name {
             case "--runtime-dir": options.runtimeDirectory = try flag.nonEmpty()
@@ -77,6 +86,8 @@ struct UpOptions: Equatable {
             case "--watchdog-sec": options.watchdog = try flag.duration(allowZero: true)
             case "--stop-timeout": options.stopTimeout = try flag.duration(allowZero: true)
             case "--start-timeout": options.startTimeout = try flag.duration(allowZero: false)
+            case "--keys-file": options.keysFile = try flag.nonEmpty()
+            case "--first-key": options.firstKey = true
             default: throw flag.unknown()
             }
         }
@@ -110,7 +121,7 @@ struct StatusOptions: Equatable {
 }
 
 /// Walks `--name value` / `--name=value` flags.
-private struct FlagReader {
+struct FlagReader {
     /// One flag and its value.
     struct Flag {
         let name: String

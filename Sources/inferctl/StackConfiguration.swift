@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import IPC
 
 /// Everything `inferctl up` runs with, resolved once: a flag wins over the environment files, which win
 /// over inferctl's own environment, which wins over the default.
@@ -22,8 +23,14 @@ struct StackConfiguration: Equatable {
     var stopTimeout: Duration
     /// How long a daemon may take to send READY=1 (`TimeoutStartSec=`).
     var startTimeout: Duration
+    /// The API keys file frontd reads (absolute; `API_KEYS_FILE`).
+    var keysFile: String
+    /// Whether frontd runs without authentication (`AUTH_DISABLED`).
+    var authDisabled: Bool
+    /// A key `--first-key` created at start: shown once, in the ready banner.
+    var shownKey: String?
     /// What every daemon inherits: inferctl's environment with the environment files applied, and the
-    /// resolved INFER_RUNTIME_DIR, INFER_MODEL_REGISTRY, PORT and METRICS_PORT.
+    /// resolved INFER_RUNTIME_DIR, INFER_MODEL_REGISTRY, PORT, METRICS_PORT and API_KEYS_FILE.
     var environment: [String: String]
 
     /// The units' `WatchdogSec=10s`.
@@ -80,18 +87,27 @@ struct StackConfiguration: Equatable {
             throw .configuration("PORT and METRICS_PORT are both \(httpPort); give them different ports")
         }
         let watchdog = options.watchdog ?? defaultWatchdog
+        let keysFile = absolute(options.keysFile ?? nonEmpty(APIKeyFile.fileSetting.name) ?? APIKeyFile.fileSetting.defaultValue)
+        let authDisabled: Bool
+        do {
+            authDisabled = try Settings.load([APIKeyFile.authDisabledSetting], environment: environment)[APIKeyFile.authDisabledSetting]
+        } catch {
+            throw .configuration(error.description)
+        }
 
         var childEnvironment = environment.filter { !perProcessVariables.contains($0.key) }
         childEnvironment["INFER_RUNTIME_DIR"] = runtimeDirectory
         childEnvironment["INFER_MODEL_REGISTRY"] = registryPath
         childEnvironment["PORT"] = String(httpPort)
         childEnvironment["METRICS_PORT"] = String(metricsPort)
+        childEnvironment[APIKeyFile.fileSetting.name] = keysFile
         return StackConfiguration(
             runtimeDirectory: runtimeDirectory, binDirectory: binDirectory, registryPath: registryPath,
             bindAddress: bindAddress, port: httpPort, metricsPort: metricsPort,
             watchdog: watchdog > .zero ? watchdog : nil,
             stopTimeout: options.stopTimeout ?? defaultStopTimeout,
             startTimeout: options.startTimeout ?? defaultStartTimeout,
+            keysFile: keysFile, authDisabled: authDisabled, shownKey: nil,
             environment: childEnvironment)
     }
 

@@ -73,6 +73,13 @@ enum UpCommand {
             models: registry.names, bindAddress: configuration.bindAddress, port: configuration.port,
             metricsPort: configuration.metricsPort)
         try checkExecutables(plan, binDirectory: configuration.binDirectory)
+        if options.firstKey && !configuration.authDisabled,
+           let first = try KeysCommand.createFirstKey(file: configuration.keysFile) {
+            configuration.shownKey = first.key
+            logger.info("created a first API key; the ready banner shows it once", [
+                "file": .string(configuration.keysFile), "name": .string(first.entry.name), "key_id": .string(first.entry.id),
+            ])
+        }
 
         try ListenerFactory.makeDirectory(configuration.runtimeDirectory)
         let statePath = StackState.path(in: configuration.runtimeDirectory)

@@ -55,29 +55,29 @@ struct PipelineTests {
         }
 
         // A completion from SmolLM2 through frontd → limitd → cached → batchd → modeld, then the same from cache.
-        let first = chat(Self.chatBody("What is the capital of France?"), key: "alpha")
+        let first = chat(Self.chatBody("What is the capital of France?"), key: try run.key("alpha"))
         #expect(first.status == 200, "\(first.body)")
         #expect(first.headers["x-cache"] == "MISS")
         #expect(first.body.contains("Paris"))
         let object = try JSONSerialization.jsonObject(with: Data(first.body.utf8)) as? [String: Any]
         let usage = object?["usage"] as? [String: Int]
         #expect(usage?["prompt_tokens"] == 37 && (usage?["completion_tokens"] ?? 0) > 0)
-        let second = chat(Self.chatBody("What is the capital of France?"), key: "alpha")
+        let second = chat(Self.chatBody("What is the capital of France?"), key: try run.key("alpha"))
         #expect(second.status == 200 && second.headers["x-cache"] == "HIT")
         #expect((try JSONSerialization.jsonObject(with: Data(second.body.utf8)) as? [String: Any])?["choices"] as? NSArray
                 == object?["choices"] as? NSArray)
 
         // Streaming: SSE chunks, then [DONE].
-        let stream = chat(Self.chatBody("Say hello", stream: true, temperature: 0.7), key: "beta")
+        let stream = chat(Self.chatBody("Say hello", stream: true, temperature: 0.7), key: try run.key("beta"))
         #expect(stream.status == 200 && stream.headers["content-type"]?.hasPrefix("text/event-stream") == true)
         #expect(stream.body.contains("\"object\":\"chat.completion.chunk\"") && stream.body.hasSuffix("data: [DONE]\n\n"))
 
-        // Past the limit: 429 with Retry-After (key "gamma" has 5 requests per minute; the same
+        // Past the limit: 429 with Retry-After (key "gamma" has limitd's default of 5 requests per minute; the same
         // deterministic request, so 1 miss then 4 cache hits before the refusals).
         var statuses: [Int] = []
         var refused = CurlResult()
         for _ in 0..<7 {
-            let r = chat(Self.chatBody("Hi", maxTokens: 1), key: "gamma")
+            let r = chat(Self.chatBody("Hi", maxTokens: 1), key: try run.key("gamma"))
             statuses.append(r.status)
             if r.status == 429 { refused = r }
         }
@@ -108,7 +108,9 @@ struct PipelineTests {
         check.waitUntilExit()
         #expect(check.terminationStatus == 0, "promtool check metrics failed")
 
-        // Each daemon killed with SIGKILL in turn is restarted and requests succeed again within 2 s.
+        // Each daemon killed with SIGKILL in turn is restarted and requests succeed again within 2 s
+        // (with a key whose own rate the limit of 5 per minute does not stop).
+        let unlimited = try run.key("unlimited")
         var n = 0
         for unit in ["limitd", "cached", "batchd", "modeld@smollm2", "metricsd", "frontd"] {
             let pid = try #require(run.pid(unit), "no pid for \(unit)")
@@ -119,7 +121,7 @@ struct PipelineTests {
                 n += 1
                 let r = unit == "metricsd"
                     ? curl(["http://127.0.0.1:\(metricsPort)/metrics"], timeout: 2)
-                    : chat(Self.chatBody("Count to \(n)", temperature: 0.5, maxTokens: 2), key: "restart-\(n)")
+                    : chat(Self.chatBody("Count to \(n)", temperature: 0.5, maxTokens: 2), key: unlimited)
                 if r.status == 200 && run.pid(unit) != pid {
                     ok = true
                     break
@@ -136,6 +138,7 @@ struct PipelineTests {
         let run = try StackRun(models: [("smollm2", "chat"), ("minilm", "embedding")], realDaemons: true)
         #expect(run.wait(.seconds(90)) { run.isReady }, "stack not ready: \(run.standardError.suffix(2000))")
         let port = try #require(run.port("http"))
+        let unlimited = try run.key("unlimited")
         let statuses = Mutex<[Int]>([])
         let stop = Atomic<Bool>(false)
         // Unique greedy prompts: every request misses the cache, so it goes through all of limitd, cached,
@@ -144,7 +147,7 @@ struct PipelineTests {
             var n = 0
             while !stop.load(ordering: .relaxed) {
                 n += 1
-                let r = curl(["-H", "Content-Type: application/json", "-H", "Authorization: Bearer steady-\(n)",
+                let r = curl(["-H", "Content-Type: application/json", "-H", "Authorization: Bearer \(unlimited)",
                               "-d", PipelineTests.chatBody("Count to \(n)", temperature: 0, maxTokens: 3),
                               "http://127.0.0.1:\(port)/v1/chat/completions"], timeout: 30)
                 statuses.withLock { $0.append(r.status) }

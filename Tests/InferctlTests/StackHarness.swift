@@ -31,11 +31,53 @@ let buildDirectory: String = {
     return (testBinary as NSString).deletingLastPathComponent
 }()
 
+/// An API key a test stack gets, made with the built `inferctl keys create`.
+struct HarnessKey {
+    var name: String
+    var scopes: String
+    /// Requests per minute (0: limitd's default).
+    var rpm: Int = 0
+
+    /// What the real-daemon tests use: three ordinary keys, and one that rate limits never stop.
+    static let standard = [
+        HarnessKey(name: "alpha", scopes: "infer,embed"), HarnessKey(name: "beta", scopes: "infer,embed"),
+        HarnessKey(name: "gamma", scopes: "infer,embed"), HarnessKey(name: "unlimited", scopes: "infer,embed,admin", rpm: 1_000_000),
+    ]
+}
+
+/// Runs the built inferctl with `arguments` and `environment`, waiting for it to exit.
+/// - Returns: Its exit status, stdout and stderr.
+func runInferctl(_ arguments: [String], environment: [String: String] = ["PATH": "/usr/bin:/bin"]) throws -> (status: Int32, stdout: String, stderr: String) {
+    let scratch = try TemporaryDirectory()
+    let outPath = scratch.path + "/out", errPath = scratch.path + "/err"
+    let out = open(outPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    let err = open(errPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    let child: ChildProcess
+    do {
+        defer {
+            close(out)
+            close(err)
+        }
+        child = try ProcessSpawner.spawn(buildDirectory + "/inferctl", arguments: arguments, environment: environment,
+                                         standardOutput: .descriptor(out), standardError: .descriptor(err))
+    }
+    guard case .exited(let status)? = child.wait(timeout: .seconds(30)) else {
+        child.signal(SIGKILL)
+        throw HarnessError("inferctl \(arguments.joined(separator: " ")) did not exit")
+    }
+    return (status, (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
+            (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "")
+}
+
 /// `inferctl up` running a stack of stand-ins (symlinks named like the daemons to daemon-standin) in a
 /// temporary directory, with its stdout and stderr in files.
 final class StackRun {
     let directory: TemporaryDirectory
     let runtimeDirectory: String
+    /// The API keys file frontd reads (`--keys-file`).
+    let keysFile: String
+    /// The secret of each key made for the run, by name.
+    private(set) var keys: [String: String] = [:]
     let child: ChildProcess
     private let stdoutPath: String
     private let stderrPath: String
@@ -47,13 +89,22 @@ final class StackRun {
     ///   - models: The registry's models (name, kind).
     ///   - arguments: Extra flags for `up`.
     ///   - environmentFile: Lines of an environment file passed with `--env-file`.
+    ///   - realDaemons: The built daemons instead of stand-ins.
+    ///   - apiKeys: Keys made in the run's keys file before it starts (``key(_:)`` gives their secrets);
+    ///     by default ``HarnessKey/standard`` with real daemons, none with stand-ins.
     init(
         models: [(String, String)] = [("alpha", "chat"), ("beta", "embedding")], arguments: [String] = [],
-        environmentFile: [String]? = nil, realDaemons: Bool = false
+        environmentFile: [String]? = nil, realDaemons: Bool = false, apiKeys: [HarnessKey]? = nil
     ) throws {
         directory = try TemporaryDirectory()
         let root = directory.path
         runtimeDirectory = root + "/run"
+        keysFile = root + "/keys.json"
+        for key in apiKeys ?? (realDaemons ? HarnessKey.standard : []) {
+            let made = try runInferctl(["keys", "create", key.name, "--scopes", key.scopes, "--rpm", String(key.rpm), "--file", keysFile])
+            guard made.status == 0 else { throw HarnessError("inferctl keys create \(key.name): \(made.stderr)") }
+            keys[key.name] = made.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
         let bin = root + "/bin"
         try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
         for daemon in ["frontd", "limitd", "cached", "batchd", "modeld", "metricsd"] {
@@ -67,7 +118,7 @@ final class StackRun {
         }
         try Data("{\"models\": [\(entries.joined(separator: ","))]}".utf8).write(to: URL(fileURLWithPath: root + "/models.json"))
         var flags = ["up", "--runtime-dir", runtimeDirectory, "--bin-dir", bin, "--registry", root + "/models.json",
-                     "--port", "0", "--metrics-port", "0"]
+                     "--port", "0", "--metrics-port", "0", "--keys-file", keysFile]
         if let environmentFile {
             try Data(environmentFile.joined(separator: "\n").utf8).write(to: URL(fileURLWithPath: root + "/test.env"))
             flags += ["--env-file", root + "/test.env"]
@@ -94,6 +145,12 @@ final class StackRun {
         }
         _ = state()
         for pid in seenPIDs { kill(pid, SIGKILL) }
+    }
+
+    /// The secret of a key made for this run.
+    func key(_ name: String) throws -> String {
+        guard let secret = keys[name] else { throw HarnessError("no API key named \(name) in this run") }
+        return secret
     }
 
     /// The state file, or nil while there is none.

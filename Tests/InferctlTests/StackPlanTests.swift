@@ -1,3 +1,4 @@
+import IPC
 import Testing
 
 @testable import inferctl
@@ -162,5 +163,42 @@ struct StackPlanTests {
         #expect(ReadyBanner.displayHost("0.0.0.0") == "127.0.0.1")
         #expect(ReadyBanner.displayHost("::") == "[::1]")
         #expect(ReadyBanner.displayHost("fe80::1") == "[fe80::1]")
+    }
+
+    @Test("The banner's curl lines carry the key made at start, else a placeholder naming the keys file, else nothing when auth is off")
+    func bannerAuthorization() throws {
+        var configuration = try StackConfiguration.resolve(
+            options: UpOptions(), environment: ["API_KEYS_FILE": "/srv/keys.json"], executableDirectory: "/b", currentDirectory: "/srv")
+        #expect(configuration.keysFile == "/srv/keys.json")
+        #expect(configuration.environment["API_KEYS_FILE"] == "/srv/keys.json")
+        let registry = ModelRegistry(models: [
+            ModelEntry(name: "smollm2", kind: .chat, engine: .builtin, path: "/m/s.gguf"),
+            ModelEntry(name: "minilm", kind: .embedding, engine: .builtin, path: "/m/minilm"),
+        ])
+        let placeholder = ReadyBanner.text(configuration: configuration, registry: registry, daemonCount: 7)
+        #expect(placeholder.components(separatedBy: "-H \"Authorization: Bearer $INFER_API_KEY\"").count == 5)
+        #expect(placeholder.contains("/srv/keys.json"))
+
+        configuration.shownKey = "sk-infer-abc"
+        let shown = ReadyBanner.text(configuration: configuration, registry: registry, daemonCount: 7)
+        #expect(shown.components(separatedBy: "-H 'Authorization: Bearer sk-infer-abc'").count == 5)
+        #expect(shown.contains("shown only this once"))
+
+        var options = UpOptions()
+        options.keysFile = "state/keys.json"
+        let disabled = try StackConfiguration.resolve(
+            options: options, environment: ["AUTH_DISABLED": "yes"], executableDirectory: "/b", currentDirectory: "/srv")
+        #expect(disabled.keysFile == "/srv/state/keys.json" && disabled.authDisabled)
+        let open = ReadyBanner.text(configuration: disabled, registry: registry, daemonCount: 7)
+        #expect(!open.contains("Authorization") && open.contains("AUTH_DISABLED=true"))
+        #expect(throws: InferctlError.self) {
+            try StackConfiguration.resolve(options: UpOptions(), environment: ["AUTH_DISABLED": "maybe"], executableDirectory: "/b", currentDirectory: "/srv")
+        }
+        #expect(try InferctlCommand.parse(["up", "--keys-file", "k.json", "--first-key"]) == .up({
+            var o = UpOptions()
+            o.keysFile = "k.json"
+            o.firstKey = true
+            return o
+        }()))
     }
 }

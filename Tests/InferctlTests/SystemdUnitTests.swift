@@ -105,12 +105,13 @@ struct SystemdUnitTests {
         }
     }
 
-    @Test("modeld is one instance per model; frontd stops before the daemons it calls")
+    @Test("modeld is one instance per model; frontd stops before the daemons it calls and reads /etc/infer/keys.json")
     func instancesAndOrder() throws {
         let modeld = try readUnit("infer-modeld@.service")
         #expect(values(modeld, "Service", "Environment").contains("INFER_MODEL=%i"))
         #expect(values(modeld, "Unit", "Before") == ["infer-batchd.service"])
         let frontd = try readUnit("infer-frontd.service")
+        #expect(values(frontd, "Service", "Environment").contains("API_KEYS_FILE=/etc/infer/keys.json"))
         let after = values(frontd, "Unit", "After").joined(separator: " ")
         for daemon in ["limitd", "cached", "batchd"] {
             #expect(after.contains("infer-\(daemon).service"))

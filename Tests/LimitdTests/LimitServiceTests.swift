@@ -57,6 +57,28 @@ struct LimitServiceTests {
         await running.drain()
     }
 
+    @Test("An API key's own rate below the default refuses that key early while other keys keep the default")
+    func lowerPerKeyRate() async throws {
+        let running = try Running(requestsPerMinute: 60)
+        let client = LimitClient(path: running.path)
+        defer { client.client.close() }
+        // frontd sends a key's requests_per_minute from the keys file with every Admit of that key.
+        let slow = LimitProtocol.Admit(key: "key:key_slow", route: "/v1/chat/completions", requestsPerMinute: 2)
+        let first = try await client.admit(slow, timeout: Self.timeout)
+        #expect(first == .init(allowed: true, limit: 2, remaining: 1, retryAfterMs: 0))
+        #expect(try await client.admit(slow, timeout: Self.timeout).allowed)
+        let refused = try await client.admit(slow, timeout: Self.timeout)
+        // Two a minute: one every 30 s.
+        #expect(refused == .init(allowed: false, limit: 2, remaining: 0, retryAfterMs: 30_000))
+        for _ in 0..<10 {
+            let other = try await client.admit(.init(key: "key:key_other", route: "/v1/chat/completions"), timeout: Self.timeout)
+            #expect(other.allowed && other.limit == 60)
+        }
+        running.clock.advance(by: 30 * second)
+        #expect(try await client.admit(slow, timeout: Self.timeout).allowed)
+        await running.drain()
+    }
+
     @Test("Settle is answered and counted; stats carry decisions, tokens and tracked keys")
     func settleAndStats() async throws {
         let running = try Running(requestsPerMinute: 1)

@@ -1,0 +1,117 @@
+import Foundation
+import IPC
+
+/// What `inferctl keys ...` was asked to do.
+enum KeysAction: Equatable {
+    /// `keys create NAME --scopes LIST [--rpm N]`: a new key, printed once.
+    case create(name: String, scopes: Set<APIKeyScope>, requestsPerMinute: UInt32)
+    /// `keys list [--json]`: names, ids, scopes, limits; never secrets.
+    case list(json: Bool)
+    /// `keys revoke NAME|ID`: removes a key.
+    case revoke(nameOrID: String)
+}
+
+/// The command line of `inferctl keys`: the action and the keys file.
+struct KeysOptions: Equatable {
+    var action: KeysAction
+    /// `--file PATH`: the keys file (`API_KEYS_FILE`, default /etc/infer/keys.json).
+    var file: String?
+
+    /// The subcommands, for help and errors.
+    static let subcommands = ["create", "list", "revoke"]
+
+    /// Parses the arguments after `keys`.
+    /// - Parameter arguments: `create NAME --scopes infer,embed --rpm 60 --file keys.json`, ...
+    /// - Returns: The options.
+    /// - Throws: ``InferctlError`` of kind `.usage` naming what is wrong.
+    static func parse(_ arguments: [String]) throws(InferctlError) -> KeysOptions {
+        guard let subcommand = arguments.first else {
+            throw .usage("keys needs a subcommand: \(subcommands.joined(separator: ", "))")
+        }
+        var rest = Array(arguments.dropFirst())
+        let command = "keys " + subcommand
+        switch subcommand {
+        case "create":
+            let name = try positional(&rest, what: "NAME", command: command)
+            guard APIKeyEntry.isValidName(name) else {
+                throw .usage("key name \"\(name)\": expected 1 to 64 of A-Z a-z 0-9 . _ - (starting with a letter or digit)")
+            }
+            var scopes: Set<APIKeyScope>?
+            var rpm: UInt32 = 0
+            var file: String?
+            var flags = FlagReader(rest, command: command)
+            while let flag = try flags.next() {
+                switch flag.name {
+                case "--scopes": scopes = try parseScopes(flag.nonEmpty())
+                case "--rpm":
+                    guard let value = UInt32(flag.value), value <= APIKeyEntry.maxRequestsPerMinute else {
+                        throw .usage("--rpm \(flag.value): expected requests per minute, an integer between 0 and "
+                            + "\(APIKeyEntry.maxRequestsPerMinute) (0: limitd's default, RATE_LIMIT_RPM)")
+                    }
+                    rpm = value
+                case "--file": file = try flag.nonEmpty()
+                default: throw flag.unknown()
+                }
+            }
+            guard let scopes else {
+                throw .usage("keys create needs --scopes, a comma-separated list of \(scopeChoices)")
+            }
+            return KeysOptions(action: .create(name: name, scopes: scopes, requestsPerMinute: rpm), file: file)
+        case "list":
+            var json = false
+            var file: String?
+            var flags = FlagReader(rest, command: command, switches: ["--json"])
+            while let flag = try flags.next() {
+                switch flag.name {
+                case "--json": json = true
+                case "--file": file = try flag.nonEmpty()
+                default: throw flag.unknown()
+                }
+            }
+            return KeysOptions(action: .list(json: json), file: file)
+        case "revoke":
+            let target = try positional(&rest, what: "NAME|ID", command: command)
+            var file: String?
+            var flags = FlagReader(rest, command: command)
+            while let flag = try flags.next() {
+                switch flag.name {
+                case "--file": file = try flag.nonEmpty()
+                default: throw flag.unknown()
+                }
+            }
+            return KeysOptions(action: .revoke(nameOrID: target), file: file)
+        default:
+            throw .usage("unknown keys subcommand \"\(subcommand)\"; subcommands are \(subcommands.joined(separator: ", "))")
+        }
+    }
+
+    /// "infer, embed or admin".
+    static var scopeChoices: String {
+        let names = APIKeyScope.allCases.map(\.rawValue)
+        return names.dropLast().joined(separator: ", ") + " or " + (names.last ?? "")
+    }
+
+    /// `infer,embed` as scopes; `none` for a key that may call only the routes any valid key may.
+    static func parseScopes(_ text: String) throws(InferctlError) -> Set<APIKeyScope> {
+        if text == "none" { return [] }
+        var scopes = Set<APIKeyScope>()
+        for item in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let word = item.trimmingCharacters(in: .whitespaces)
+            guard let scope = APIKeyScope(rawValue: word) else {
+                throw .usage("unknown scope \"\(word)\" in --scopes \(text); expected a comma-separated list of \(scopeChoices), or none")
+            }
+            scopes.insert(scope)
+        }
+        return scopes
+    }
+
+    /// The positional argument right after the subcommand (`create NAME ...`, `revoke NAME ...`); a stray
+    /// one later is refused by the flag reader.
+    private static func positional(_ arguments: inout [String], what: String, command: String) throws(InferctlError) -> String {
+        guard let first = arguments.first, !first.hasPrefix("-") else {
+            throw .usage("\(command) needs a \(what) first: inferctl \(command) \(what) [options]")
+        }
+        arguments.removeFirst()
+        return first
+    }
+}
