@@ -23,7 +23,8 @@ struct StackConfiguration: Equatable {
     /// How long a daemon may take to send READY=1 (`TimeoutStartSec=`).
     var startTimeout: Duration
     /// What every daemon inherits: inferctl's environment with the environment files applied, and the
-    /// resolved INFER_RUNTIME_DIR, INFER_MODEL_REGISTRY, PORT and METRICS_PORT.
+    /// resolved INFER_RUNTIME_DIR, INFER_MODEL_REGISTRY, PORT and METRICS_PORT (and INFER_STATE_DIR, by
+    /// default `<runtime>/state`, unless STATE_DIRECTORY is set).
     var environment: [String: String]
 
     /// The units' `WatchdogSec=10s`.
@@ -86,6 +87,14 @@ struct StackConfiguration: Equatable {
         childEnvironment["INFER_MODEL_REGISTRY"] = registryPath
         childEnvironment["PORT"] = String(httpPort)
         childEnvironment["METRICS_PORT"] = String(metricsPort)
+        // frontd keeps its webhook journal in a state directory. systemd's StateDirectory= sets
+        // STATE_DIRECTORY; without it, and unless the operator chose INFER_STATE_DIR, use one under the
+        // runtime directory, which inferctl can always write.
+        if let chosen = nonEmpty("INFER_STATE_DIR") {
+            childEnvironment["INFER_STATE_DIR"] = absolute(chosen)
+        } else if nonEmpty("STATE_DIRECTORY") == nil {
+            childEnvironment["INFER_STATE_DIR"] = (runtimeDirectory.hasSuffix("/") ? runtimeDirectory : runtimeDirectory + "/") + "state"
+        }
         return StackConfiguration(
             runtimeDirectory: runtimeDirectory, binDirectory: binDirectory, registryPath: registryPath,
             bindAddress: bindAddress, port: httpPort, metricsPort: metricsPort,
