@@ -137,6 +137,11 @@ let package = Package(
             name: "metricsd",
             dependencies: ["IPC", "HTTP"]
         ),
+        // frontd's parts that need no other daemon: the webhook verifier, replay guard, journal and jobs.
+        .testTarget(
+            name: "FrontdTests",
+            dependencies: ["frontd", "IPC", "HTTP"]
+        ),
         .testTarget(
             name: "MetricsdTests",
             dependencies: ["metricsd", "IPC"]
