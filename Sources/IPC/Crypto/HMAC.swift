@@ -41,8 +41,10 @@ public struct HMAC: Sendable {
         return h.finalize()
     }
 
-    /// Whether `mac` is the MAC of everything added, compared in constant time. Spends the value.
-    public mutating func isValid(_ mac: some Collection<UInt8>) -> Bool {
-        ConstantTime.equals(finalize(), mac)
+    /// Whether `mac` is the MAC of everything added, compared in constant time. The value itself is
+    /// left as it is (a copy is finalized).
+    public func isValid(_ mac: some Collection<UInt8>) -> Bool {
+        var copy = self
+        return ConstantTime.equals(copy.finalize(), mac)
     }
 }
