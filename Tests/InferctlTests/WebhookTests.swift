@@ -82,7 +82,8 @@ struct WebhookTests {
         #expect(job["id"] as? String == id)
         #expect(job["status"] as? String == "succeeded", "\(job)")
         let result = job["result"] as? [String: Any]
-        #expect(!((result?["output"] as? String) ?? "").isEmpty)
+        let output = result?["output"] as? String ?? ""
+        #expect(!output.isEmpty, "\(job)")
         let usage = result?["usage"] as? [String: Any]
         #expect((usage?["prompt_tokens"] as? Int ?? 0) > 0 && (usage?["completion_tokens"] as? Int ?? 0) > 0)
         #expect(usage?["total_tokens"] as? Int == (usage?["prompt_tokens"] as? Int ?? 0) + (usage?["completion_tokens"] as? Int ?? 0))
