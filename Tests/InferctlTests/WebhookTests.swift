@@ -151,7 +151,8 @@ struct WebhookTests {
         let jobID = try #require(object(started.body)["job_id"] as? String)
         let job = Self.finishedJob(jobID, url: url)
         Self.expectSucceeded(job, id: jobID)
-        #expect(((job["result"] as? [String: Any])?["output"] as? String ?? "").contains("Paris"), "\(job)")
+        let answer = (job["result"] as? [String: Any])?["output"] as? String ?? ""
+        #expect(answer.contains("Paris"), "\(job)")
         let unknown = curl(["-H", "Authorization: Bearer webhook-test", url + "/v1/jobs/job_000000000000000000000000"])
         #expect(unknown.status == 404 && unknown.body.contains("job_not_found"))
         // The job's end is journaled.
