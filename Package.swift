@@ -132,7 +132,7 @@ let package = Package(
             name: "frontd",
             dependencies: ["IPC", "HTTP"]
         ),
-        // frontd's parts on their own: authentication against real keys files.
+        // frontd's parts that need no other daemon: authentication, request validation, webhooks, CORS.
         .testTarget(
             name: "FrontdTests",
             dependencies: ["frontd", "IPC", "HTTP", "TestSupport"]

@@ -25,5 +25,53 @@ enum FrontSettings {
     static let authDisabled = APIKeyFile.authDisabledSetting
 
     static let table: [AnySetting] = [limitdFailOpen, requestTimeout, dependencyTimeout, defaultModel, maxBody,
-                                      apiKeysFile, authDisabled]
+                                      apiKeysFile, authDisabled] + webhookTable
+}
+
+// MARK: - Webhooks, jobs and the state directory (docs/webhooks.md)
+
+extension FrontSettings {
+    static let webhookSecret = Setting<String?>(
+        name: "WEBHOOK_HMAC_SECRET",
+        meaning: "Key of the HMAC-SHA256 signatures on POST /webhooks/ingest; unset, the route answers 503 and accepts nothing.",
+        secret: true, minimumLength: 16)
+    static let webhookWindow = Setting<Int>(
+        name: "WEBHOOK_TIMESTAMP_WINDOW",
+        default: 300,
+        meaning: "Seconds a webhook's X-Infer-Timestamp may differ from now (either way); event ids are remembered as long, to refuse replays.",
+        range: 1...86_400)
+    static let webhookMaxBody = Setting<Int>(
+        name: "WEBHOOK_MAX_BODY_BYTES", default: 256 << 10,
+        meaning: "Largest webhook body accepted (413 beyond); MAX_BODY_BYTES still caps every request.",
+        range: 64...(64 << 20))
+    static let webhookMaxEvents = Setting<Int>(
+        name: "WEBHOOK_MAX_TRACKED_EVENTS", default: 100_000,
+        meaning: "Most event ids remembered for replay checks; when that many arrived within the window, new events get 503.",
+        range: 1...10_000_000)
+    static let jobsMax = Setting<Int>(
+        name: "JOBS_MAX", default: 1000,
+        meaning: "Most asynchronous jobs kept (queued, running and finished); the oldest finished is forgotten first.",
+        range: 1...1_000_000)
+    static let jobsMaxRunning = Setting<Int>(
+        name: "JOBS_MAX_RUNNING", default: 2,
+        meaning: "Most asynchronous jobs generating at once; the others wait in order.",
+        range: 1...1024)
+    static let systemdStateDirectory = Setting<String?>(
+        name: "STATE_DIRECTORY", default: nil,
+        meaning: "Set by systemd from StateDirectory=; wins over INFER_STATE_DIR (the first path when it lists several).",
+        expected: "an absolute path (or a colon-separated list of them)", describeDefault: { $0 ?? "" }
+    ) { text in
+        let first = String(text.prefix { $0 != ":" })
+        guard first.hasPrefix("/") else { return String??.none }
+        return String??.some(first)
+    }
+    static let stateDirectory = Setting<String>(
+        name: "INFER_STATE_DIR", default: "/var/lib/infer",
+        meaning: "Where frontd keeps state that must survive a restart (the webhook event journal), when STATE_DIRECTORY is unset.",
+        path: .absolute)
+
+    static let webhookTable: [AnySetting] = [
+        webhookSecret, webhookWindow, webhookMaxBody, webhookMaxEvents, jobsMax, jobsMaxRunning,
+        systemdStateDirectory, stateDirectory,
+    ]
 }

@@ -22,6 +22,8 @@ final class Frontend: Sendable {
     let cacheResults: MetricsRegistry.Counter
     let refusals: MetricsRegistry.Counter
     let tokens: MetricsRegistry.Counter
+    /// Signed webhooks, their journal and the asynchronous jobs they start.
+    let webhooks: Webhooks
 
     init(context: DaemonContext, metrics: MetricsRegistry) throws {
         let run = context.settings[RuntimeSettings.runtimeDirectory]
@@ -42,6 +44,9 @@ final class Frontend: Sendable {
         cacheResults = metrics.counter("infer_frontd_cache_lookups_total", help: "Cache lookups by frontd, by result (hit, miss, bypass).")
         refusals = metrics.counter("infer_frontd_rate_limited_total", help: "Requests refused with 429.")
         tokens = metrics.counter("infer_frontd_tokens_total", help: "Tokens in answered requests, by kind (prompt, completion).")
+        webhooks = Webhooks(settings: context.settings, logger: logger, defaultModel: defaultModel,
+                            chatModels: registry?.models(of: .chat).map(\.name))
+        webhooks.start { [unowned self] generate in try await self.complete(generate) }
     }
 
     /// The names of the registry's models (the default model alone when there is no registry).

@@ -12,6 +12,8 @@ enum RouteTable {
             Route(.get, .exact("/v1/models"), .anyKey) { try f.models($0) },
             Route(.post, .exact("/v1/chat/completions"), .scope(.infer)) { try await f.chatCompletions($0) },
             Route(.post, .exact("/v1/embeddings"), .scope(.embed)) { try await f.embeddings($0) },
+            Route(.post, .exact("/webhooks/ingest"), .signed) { try await f.ingestWebhook($0) },
+            Route(.get, .prefixed("/v1/jobs/"), .scope(.infer)) { try f.job($0) },
         ]
     }
 }

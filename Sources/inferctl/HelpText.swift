@@ -69,8 +69,8 @@ enum HelpText {
                                and show it, once, in the ready banner (what make run does)
 
         Every daemon gets inferctl's environment plus the environment files, with INFER_RUNTIME_DIR,
-        INFER_MODEL_REGISTRY, PORT, METRICS_PORT and API_KEYS_FILE set to what the stack uses
-        (INFER_MODEL for modeld).
+        INFER_MODEL_REGISTRY, PORT, METRICS_PORT and API_KEYS_FILE set to what the stack uses (INFER_MODEL
+        for modeld), and INFER_STATE_DIR (frontd's webhook journal) set to DIR/state unless it or STATE_DIRECTORY is set.
         inferctl logs JSON lines on stderr (LOG_LEVEL, ENABLE_STRUCTURED_LOGGING); the daemons' lines go
         to the same stderr. Once every daemon is ready it prints example curl commands on stdout.
 

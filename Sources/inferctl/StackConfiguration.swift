@@ -30,7 +30,8 @@ struct StackConfiguration: Equatable {
     /// A key `--first-key` created at start: shown once, in the ready banner.
     var shownKey: String?
     /// What every daemon inherits: inferctl's environment with the environment files applied, and the
-    /// resolved INFER_RUNTIME_DIR, INFER_MODEL_REGISTRY, PORT, METRICS_PORT and API_KEYS_FILE.
+    /// resolved INFER_RUNTIME_DIR, INFER_MODEL_REGISTRY, PORT, METRICS_PORT, API_KEYS_FILE (and INFER_STATE_DIR, by
+    /// default `<runtime>/state`, unless STATE_DIRECTORY is set).
     var environment: [String: String]
 
     /// The units' `WatchdogSec=10s`.
@@ -101,6 +102,14 @@ struct StackConfiguration: Equatable {
         childEnvironment["PORT"] = String(httpPort)
         childEnvironment["METRICS_PORT"] = String(metricsPort)
         childEnvironment[APIKeyFile.fileSetting.name] = keysFile
+        // frontd keeps its webhook journal in a state directory. systemd's StateDirectory= sets
+        // STATE_DIRECTORY; without it, and unless the operator chose INFER_STATE_DIR, use one under the
+        // runtime directory, which inferctl can always write.
+        if let chosen = nonEmpty("INFER_STATE_DIR") {
+            childEnvironment["INFER_STATE_DIR"] = absolute(chosen)
+        } else if nonEmpty("STATE_DIRECTORY") == nil {
+            childEnvironment["INFER_STATE_DIR"] = (runtimeDirectory.hasSuffix("/") ? runtimeDirectory : runtimeDirectory + "/") + "state"
+        }
         return StackConfiguration(
             runtimeDirectory: runtimeDirectory, binDirectory: binDirectory, registryPath: registryPath,
             bindAddress: bindAddress, port: httpPort, metricsPort: metricsPort,
