@@ -20,6 +20,15 @@ enum FrontSettings {
     static let maxBody = Setting<Int>(
         name: "MAX_BODY_BYTES", default: 1 << 20, meaning: "Largest request body accepted (413 beyond).",
         range: 1024...(64 << 20))
+    static let idempotencyWindow = Setting<Duration>(
+        name: "IDEMPOTENCY_WINDOW_SEC", default: .seconds(600),
+        meaning: "How long a reply is kept for its Idempotency-Key (or native request_id): a repeat within it gets the same reply.",
+        unit: .seconds, range: .seconds(1)...(.seconds(604_800)))
+    static let metricsdTimeout = Setting<Duration>(
+        name: "METRICSD_TIMEOUT_MS", default: .milliseconds(2000),
+        meaning: "How long /metrics and /v1/metrics/* wait for metricsd to gather every daemon's figures (longer than its METRICS_SCRAPE_TIMEOUT_MS).",
+        unit: .milliseconds, range: .milliseconds(10)...(.seconds(60)))
 
-    static let table: [AnySetting] = [limitdFailOpen, requestTimeout, dependencyTimeout, defaultModel, maxBody]
+    static let table: [AnySetting] = [limitdFailOpen, requestTimeout, dependencyTimeout, defaultModel, maxBody,
+                                      idempotencyWindow, metricsdTimeout]
 }
