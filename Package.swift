@@ -132,6 +132,11 @@ let package = Package(
             name: "frontd",
             dependencies: ["IPC", "HTTP"]
         ),
+        // frontd's request parsing, idempotency table and metric figures, without sockets.
+        .testTarget(
+            name: "FrontdTests",
+            dependencies: ["frontd", "IPC", "HTTP"]
+        ),
         // Gathers every daemon's metrics on each scrape and serves Prometheus text.
         .executableTarget(
             name: "metricsd",

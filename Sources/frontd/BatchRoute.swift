@@ -47,7 +47,9 @@ extension Frontend {
             }
             return (index, InferJSON.item(index: index, result: result), true)
         } catch {
-            let e = APIError.from(error, promptParam: "requests[\(index)].prompt")
+            var e = APIError.from(error, promptParam: "requests[\(index)].prompt")
+            // batchd's refusals name the body's fields; here they are the item's.
+            if e.param == "model" { e = APIError(status: e.status, message: e.message, type: e.type, code: e.code, param: "requests[\(index)].model", retryAfter: e.retryAfter) }
             let body = String(decoding: e.body(requestID: c.requestID), as: UTF8.self)
             return (index, InferJSON.failedItem(index: index, status: e.status.code, errorBody: body), false)
         }

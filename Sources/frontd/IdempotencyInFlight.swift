@@ -49,4 +49,7 @@ final class IdempotencyInFlight: Sendable {
 
     /// Keys being answered now (tests, diagnostics).
     var count: Int { entries.withLock { $0.count } }
+
+    /// Requests waiting for `key`'s owner (tests, diagnostics).
+    func waiting(_ key: IdempotencyKey) -> Int { entries.withLock { $0[key.recordKey]?.waiters.count ?? 0 } }
 }

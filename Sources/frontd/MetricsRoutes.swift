@@ -23,7 +23,8 @@ extension Frontend {
         func status(_ labels: [MetricLabel]) -> Int { Int(MetricFigures.label("status", labels) ?? "") ?? 0 }
         func generation(_ labels: [MetricLabel]) -> Bool { Self.generationRoutes.contains(MetricFigures.label("route", labels) ?? "") }
         func latency(_ q: Double) -> Double {
-            (figures.quantile(q, histogram: "infer_http_request_duration_seconds", where: generation) ?? 0) * 1000
+            // Milliseconds, to the microsecond: interpolation leaves float noise in the last digits.
+            ((figures.quantile(q, histogram: "infer_http_request_duration_seconds", where: generation) ?? 0) * 1_000_000).rounded() / 1000
         }
         let hits = figures.sum("infer_frontd_cache_lookups_total") { MetricFigures.label("result", $0) == "hit" }
         let misses = figures.sum("infer_frontd_cache_lookups_total") { MetricFigures.label("result", $0) == "miss" }

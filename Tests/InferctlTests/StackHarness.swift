@@ -47,9 +47,10 @@ final class StackRun {
     ///   - models: The registry's models (name, kind).
     ///   - arguments: Extra flags for `up`.
     ///   - environmentFile: Lines of an environment file passed with `--env-file`.
+    ///   - prices: USD per 1M input and output tokens of some models (the registry's prices; 0 otherwise).
     init(
         models: [(String, String)] = [("alpha", "chat"), ("beta", "embedding")], arguments: [String] = [],
-        environmentFile: [String]? = nil, realDaemons: Bool = false
+        environmentFile: [String]? = nil, realDaemons: Bool = false, prices: [String: (input: Double, output: Double)] = [:]
     ) throws {
         directory = try TemporaryDirectory()
         let root = directory.path
@@ -63,7 +64,8 @@ final class StackRun {
         }
         let entries = models.map { name, kind in
             let path = realDaemons ? (kind == "chat" ? "smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" : "minilm") : name
-            return #"{"name": "\#(name)", "kind": "\#(kind)", "engine": "builtin", "path": "\#(path)"}"#
+            let price = prices[name] ?? (0, 0)
+            return #"{"name": "\#(name)", "kind": "\#(kind)", "engine": "builtin", "path": "\#(path)", "price_input_per_1m": \#(price.input), "price_output_per_1m": \#(price.output)}"#
         }
         try Data("{\"models\": [\(entries.joined(separator: ","))]}".utf8).write(to: URL(fileURLWithPath: root + "/models.json"))
         var flags = ["up", "--runtime-dir", runtimeDirectory, "--bin-dir", bin, "--registry", root + "/models.json",
