@@ -36,12 +36,21 @@ struct NativeRoutesTests {
         let run: StackRun
         let url: String
         let metricsURL: String
+        /// A models folder where `tiny.gguf` is the SmolLM2 file again (modeld finds a model by its name there).
+        let models: TemporaryDirectory
 
         init() throws {
-            // Every check uses the key "test": no rate limit in the way.
+            let models = try TemporaryDirectory()
+            let real = try modelsDirectory()
+            for (link, target) in [("smollm2", "smollm2"), ("minilm", "minilm"), ("tiny.gguf", "smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")] {
+                try FileManager.default.createSymbolicLink(atPath: models.path + "/" + link, withDestinationPath: real + "/" + target)
+            }
+            self.models = models
+            // Every check uses the key "test": no rate limit in the way; batchd routes the extra model.
             let run = try StackRun(models: [("smollm2", "chat"), ("tiny", "chat"), ("minilm", "embedding")],
-                               environmentFile: ["RATE_LIMIT_RPM=1000000"], realDaemons: true,
-                               prices: ["smollm2": (0.5, 2.0), "tiny": (3.0, 7.0), "minilm": (0.1, 0)])
+                                   environmentFile: ["RATE_LIMIT_RPM=1000000", "BATCH_MODELS=smollm2,tiny,minilm"], realDaemons: true,
+                                   prices: ["smollm2": (0.5, 2.0), "tiny": (3.0, 7.0), "minilm": (0.1, 0)],
+                                   modelsDirectory: models.path)
             guard run.wait(.seconds(120), until: { run.isReady }) else {
                 throw HarnessError("stack not ready: \(run.standardError.suffix(2000))")
             }

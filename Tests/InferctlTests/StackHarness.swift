@@ -48,9 +48,11 @@ final class StackRun {
     ///   - arguments: Extra flags for `up`.
     ///   - environmentFile: Lines of an environment file passed with `--env-file`.
     ///   - prices: USD per 1M input and output tokens of some models (the registry's prices; 0 otherwise).
+    ///   - modelsDirectory: `INFER_MODELS_DIR` for real daemons (default: the repository's models folder).
     init(
         models: [(String, String)] = [("alpha", "chat"), ("beta", "embedding")], arguments: [String] = [],
-        environmentFile: [String]? = nil, realDaemons: Bool = false, prices: [String: (input: Double, output: Double)] = [:]
+        environmentFile: [String]? = nil, realDaemons: Bool = false, prices: [String: (input: Double, output: Double)] = [:],
+        modelsDirectory: String? = nil
     ) throws {
         directory = try TemporaryDirectory()
         let root = directory.path
@@ -85,7 +87,7 @@ final class StackRun {
         child = try ProcessSpawner.spawn(
             buildDirectory + "/inferctl", arguments: flags + arguments,
             environment: ["PATH": "/usr/bin:/bin", "BIND_ADDRESS": "127.0.0.1", "LOG_LEVEL": "info",
-                          "INFER_MODELS_DIR": realDaemons ? try modelsDirectory() : ""],
+                          "INFER_MODELS_DIR": realDaemons ? try modelsDirectory ?? InferctlTests.modelsDirectory() : ""],
             standardOutput: .descriptor(out), standardError: .descriptor(err))
     }
 
