@@ -54,6 +54,14 @@ struct CacheMetrics: Sendable {
         if expired > 0 { evictions.increment(Self.expired, by: Double(expired)) }
     }
 
+    /// Lookups that hit and missed, and entries evicted (capacity and expiry), since the daemon started.
+    var lookups: (hits: UInt64, misses: UInt64, evictions: UInt64) {
+        let name = "infer_cached_evictions_total"
+        let evicted = registry.value(name, Self.capacity) + registry.value(name, Self.expired)
+        return (UInt64(registry.value("infer_cached_requests_total", Self.hit)),
+                UInt64(registry.value("infer_cached_requests_total", Self.miss)), UInt64(evicted))
+    }
+
     /// Sets the size gauges (done just before a snapshot, so they cost nothing per call).
     /// - Parameters:
     ///   - entries: Entries held now.

@@ -49,7 +49,7 @@ final class CacheService: DaemonService {
     }
 }
 
-/// Answers the calls on cached's socket: lookups, stores and clears from frontd, stats from metricsd.
+/// Answers the calls on cached's socket: lookups, stores, clears and figures from frontd, stats from metricsd.
 struct FrontdDispatcher: Sendable {
     let cache: ResponseCache
     let metrics: CacheMetrics
@@ -98,6 +98,11 @@ struct FrontdDispatcher: Sendable {
             let removed = cache.clear(model: clear.model)
             logger.info("cache cleared", ["model": clear.model.map { .string($0) } ?? .null, "removed": LogValue(removed)])
             call.reply(CacheProtocol.ClearReply(removed: UInt64(removed)))
+        case CacheProtocol.Stats.type:
+            let size = cache.size, bounds = cache.bounds, lookups = metrics.lookups
+            call.reply(CacheProtocol.StatsReply(
+                entries: UInt64(size.entries), bytes: UInt64(size.bytes), maxEntries: UInt64(bounds.entries),
+                maxBytes: UInt64(bounds.bytes), hits: lookups.hits, misses: lookups.misses, evictions: lookups.evictions))
         case StatsProtocol.statsType:
             let size = cache.size
             metrics.updateSize(entries: size.entries, bytes: size.bytes)

@@ -50,6 +50,11 @@ final class ResponseCache: Sendable {
     var size: (entries: Int, bytes: Int) {
         cache.withLock { ($0.count, $0.bytes) }
     }
+
+    /// The bounds: most entries and most bytes kept.
+    var bounds: (entries: Int, bytes: Int) {
+        cache.withLock { ($0.maxEntries, $0.maxBytes) }
+    }
 }
 
 extension Duration {

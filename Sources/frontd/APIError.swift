@@ -76,15 +76,18 @@ struct APIError: Error {
         APIError(status: HTTPStatus(code: 500, reason: "Internal Server Error"), message: message, type: "server_error", code: "internal_error", param: nil)
     }
 
-    /// What a failed call to batchd means for the client.
-    static func from(_ error: Error) -> APIError {
+    /// What a failed call to batchd means for the client. `promptParam` names the field that holds the
+    /// prompt in this route's body (`messages`, or `prompt` on the native and completions routes).
+    static func from(_ error: Error, promptParam: String = "messages") -> APIError {
         switch error {
         case let e as APIError: return e
         case IPCError.timeout: return .timeout
         case IPCError.remote(let code, let message):
             switch code {
             case ServiceErrorCode.unknownModel: return .notFound(message, code: "model_not_found", param: "model")
-            case ServiceErrorCode.invalidRequest: return .invalid(message, param: "messages")
+            case ServiceErrorCode.invalidRequest: return .invalid(message, param: promptParam)
+            case ServiceErrorCode.contextLengthExceeded:
+                return APIError(status: .badRequest, message: message, type: "invalid_request_error", code: "context_length_exceeded", param: promptParam)
             case ServiceErrorCode.invalidParameter:
                 return .unprocessable(message, param: String(message.prefix { $0 != " " }))
             case ServiceErrorCode.queueFull, IPCErrorCode.overloaded: return .unavailable("the model's queue is full", retryAfter: 1)

@@ -3,77 +3,60 @@ import HTTP
 import IPC
 
 extension Frontend {
-    /// `POST /v1/chat/completions`: OpenAI's chat completions, JSON or SSE, through limitd → cached → batchd.
+    /// `POST /v1/chat/completions`: OpenAI's chat completions, JSON or SSE, through limitd → cached → batchd;
+    /// a non-stream request is idempotent by `Idempotency-Key`.
     func chatCompletions(_ c: RequestContext) async throws -> Int {
         let chat = try ChatRequest(body: JSONBody.object(c.request), defaultModel: defaultModel)
         try await admit(c, route: "/v1/chat/completions")
-        let cacheKey = chat.isDeterministic ? chat.cacheKey : nil
-        let generate = GenerationProtocol.Generate(requestID: c.requestID, model: chat.model, messages: chat.messages, parameters: chat.parameters)
-        let completion: CachedCompletion
-        if chat.stream {
-            if let cacheKey, let hit = await lookup(cacheKey) {
-                cacheResults.increment([MetricLabel("result", "hit")])
-                try replayChatStream(chat, hit, c)
-                return 200
-            }
-            cacheResults.increment([MetricLabel("result", cacheKey == nil ? "bypass" : "miss")])
-            completion = try await streamChat(chat, batch.generate(generate, timeout: requestTimeout), c)
-            if let cacheKey { await store(cacheKey, model: chat.model, completion) }
-        } else {
+        let generate = chat.generate(requestID: c.requestID)
+        let cacheKey = generate.isDeterministic ? generate.cacheKey : nil
+        if chat.stream { return try await streamChat(chat, generate, cacheKey: cacheKey, c) }
+        let key = try IdempotencyKey.key(c.request, bodyKey: nil)
+            .map { IdempotencyKey(scope: c.clientKey, key: $0, fingerprint: IdempotencyKey.fingerprint(route: "/v1/chat/completions", Array(generate.cacheKey.utf8))) }
+        return try await answerOnce(c, key: key) {
             let (done, cacheStatus) = try await completeCached(generate, cacheKey: cacheKey)
-            completion = done
-            let body = JSONText.completion(id: "chatcmpl-" + c.requestID, created: Self.now(), model: chat.model, completion)
-            try c.send(.ok, Array(body.utf8), extra: ["X-Cache": cacheStatus])
-            if cacheStatus == "HIT" { return 200 }
+            if cacheStatus != "HIT" { await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens) }
+            let body = JSONText.completion(id: "chatcmpl-" + c.requestID, created: Self.now(), model: chat.model, done)
+            return RouteReply(headers: ["X-Cache": cacheStatus], body: Array(body.utf8))
         }
-        await settle(c, promptTokens: completion.promptTokens, completionTokens: completion.completionTokens)
-        return 200
     }
 
     /// Seconds since the epoch, for `created`.
     static func now() -> Int { Int(Date().timeIntervalSince1970) }
 
-    /// A cached completion sent as a stream: the role chunk, the whole content, the end.
-    private func replayChatStream(_ chat: ChatRequest, _ done: CachedCompletion, _ c: RequestContext) throws {
+    /// A chat completion as SSE: the role chunk, content chunks, the finish chunk, the usage chunk when
+    /// asked for, `[DONE]`. A cache hit is sent as one content chunk.
+    private func streamChat(_ chat: ChatRequest, _ generate: GenerationProtocol.Generate, cacheKey: String?,
+                            _ c: RequestContext) async throws -> Int {
         let id = "chatcmpl-" + c.requestID
         let created = Self.now()
-        let sse = try c.startEvents(["X-Cache": "HIT"])
-        sse.send(data: Self.chunkJSON(id, created, chat.model, delta: ["role": "assistant", "content": ""], finish: nil))
-        if !done.content.isEmpty { sse.send(data: Self.chunkJSON(id, created, chat.model, delta: ["content": done.content], finish: nil)) }
-        finishChatStream(sse, chat, id, created, done)
-    }
-
-    private func streamChat(_ chat: ChatRequest, _ events: AsyncThrowingStream<GenerationProtocol.Event, any Error>,
-                            _ c: RequestContext) async throws -> CachedCompletion {
-        let id = "chatcmpl-" + c.requestID
-        let created = Self.now()
-        var iterator = events.makeAsyncIterator()
-        // Wait for the first event before committing to 200, so early failures get a proper status.
-        var event = try await iterator.next()
-        let sse = try c.startEvents(["X-Cache": chat.isDeterministic ? "MISS" : "BYPASS"])
-        sse.send(data: Self.chunkJSON(id, created, chat.model, delta: ["role": "assistant", "content": ""], finish: nil))
-        var text = ""
-        do {
-            while let e = event {
-                switch e {
-                case .chunk(let chunk):
-                    text += chunk.text
-                    if !sse.send(data: Self.chunkJSON(id, created, chat.model, delta: ["content": chunk.text], finish: nil)) { throw CancellationError() }
-                case .done(let d):
-                    let done = CachedCompletion(content: text, finishReason: d.finishReason, promptTokens: Int(d.promptTokens), completionTokens: Int(d.completionTokens))
-                    finishChatStream(sse, chat, id, created, done)
-                    return done
-                }
-                event = try await iterator.next()
-            }
-        } catch {
-            // Headers are sent: report in-band, as OpenAI does, then end the stream.
-            sse.send(data: String(decoding: APIError.from(error).body(requestID: c.requestID), as: UTF8.self))
-            sse.end()
-            throw error
+        if let cacheKey, let hit = await lookup(cacheKey) {
+            cacheResults.increment([MetricLabel("result", "hit")])
+            let sse = try c.startEvents(["X-Cache": "HIT"])
+            sse.send(data: Self.chunkJSON(id, created, chat.model, delta: ["role": "assistant", "content": ""], finish: nil))
+            if !hit.content.isEmpty { sse.send(data: Self.chunkJSON(id, created, chat.model, delta: ["content": hit.content], finish: nil)) }
+            finishChatStream(sse, chat, id, created, hit)
+            return 200
         }
-        sse.end()
-        throw APIError.unavailable("the model ended without finishing")
+        cacheResults.increment([MetricLabel("result", cacheKey == nil ? "bypass" : "miss")])
+        var sse: SSEWriter?
+        let done = try await relay(
+            generate,
+            begin: {
+                let events = try c.startEvents(["X-Cache": cacheKey == nil ? "BYPASS" : "MISS"])
+                events.send(data: Self.chunkJSON(id, created, chat.model, delta: ["role": "assistant", "content": ""], finish: nil))
+                sse = events
+            },
+            piece: { sse?.send(data: Self.chunkJSON(id, created, chat.model, delta: ["content": $0], finish: nil)) ?? false },
+            failedAfterBegin: { error in
+                // Headers are sent: report in-band, as OpenAI does, then end the stream.
+                sse?.send(data: String(decoding: APIError.from(error).body(requestID: c.requestID), as: UTF8.self))
+                sse?.end()
+            })
+        if let sse { finishChatStream(sse, chat, id, created, done) }
+        if let cacheKey { await store(cacheKey, model: chat.model, done) }
+        await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens)
+        return 200
     }
 
     private func finishChatStream(_ sse: SSEWriter, _ chat: ChatRequest, _ id: String, _ created: Int, _ done: CachedCompletion) {

@@ -25,7 +25,7 @@ enum FrontSettings {
     static let authDisabled = APIKeyFile.authDisabledSetting
 
     static let table: [AnySetting] = [limitdFailOpen, requestTimeout, dependencyTimeout, defaultModel, maxBody,
-                                      apiKeysFile, authDisabled] + webhookTable
+                                      apiKeysFile, authDisabled, idempotencyWindow, metricsdTimeout] + webhookTable
 }
 
 // MARK: - Webhooks, jobs and the state directory (docs/webhooks.md)
@@ -74,4 +74,13 @@ extension FrontSettings {
         webhookSecret, webhookWindow, webhookMaxBody, webhookMaxEvents, jobsMax, jobsMaxRunning,
         systemdStateDirectory, stateDirectory,
     ]
+    static let idempotencyWindow = Setting<Duration>(
+        name: "IDEMPOTENCY_WINDOW_SEC", default: .seconds(600),
+        meaning: "How long a reply is kept for its Idempotency-Key (or native request_id): a repeat within it gets the same reply.",
+        unit: .seconds, range: .seconds(1)...(.seconds(604_800)))
+    static let metricsdTimeout = Setting<Duration>(
+        name: "METRICSD_TIMEOUT_MS", default: .milliseconds(2000),
+        meaning: "How long /metrics and /v1/metrics/* wait for metricsd to gather every daemon's figures (longer than its METRICS_SCRAPE_TIMEOUT_MS).",
+        unit: .milliseconds, range: .milliseconds(10)...(.seconds(60)))
+
 }

@@ -8,12 +8,19 @@ final class Frontend: Sendable {
     let limit: LimitClient
     let cache: CacheClient
     let batch: GenerationClient
+    /// metricsd, for /metrics and the /v1/metrics/* figures.
+    let collector: MetricsClient
     let logger: Logger
     let runtimeDirectory: String
     let failOpen: Bool
     let requestTimeout: Duration
     let dependencyTimeout: Duration
     let defaultModel: String
+    let metricsdTimeout: Duration
+    /// IDEMPOTENCY_WINDOW_SEC, in seconds (the TTL of idempotency records in cached).
+    let idempotencyWindowSeconds: Int
+    /// Idempotency keys being answered now.
+    let idempotency = IdempotencyInFlight()
     /// The model registry, for /v1/models and model checks; nil when it could not be read.
     let registry: ModelRegistry?
     let authenticator: Authenticator
@@ -31,11 +38,14 @@ final class Frontend: Sendable {
         limit = LimitClient(path: run + "/limitd.sock")
         cache = CacheClient(path: run + "/cached.sock")
         batch = GenerationClient(path: run + "/batchd.sock", protocolName: ServiceName.batchd)
+        collector = MetricsClient(path: run + "/metricsd.sock")
         logger = context.logger
         failOpen = context.settings[FrontSettings.limitdFailOpen]
         requestTimeout = context.settings[FrontSettings.requestTimeout]
         dependencyTimeout = context.settings[FrontSettings.dependencyTimeout]
         defaultModel = context.settings[FrontSettings.defaultModel]
+        metricsdTimeout = context.settings[FrontSettings.metricsdTimeout]
+        idempotencyWindowSeconds = Int(context.settings[FrontSettings.idempotencyWindow].components.seconds)
         registry = try? ModelRegistry.load(environment: ProcessInfo.processInfo.environment)
         authenticator = try Authenticator(context: context)
         requests = metrics.counter("infer_http_requests_total", help: "HTTP requests answered, by route and status.")

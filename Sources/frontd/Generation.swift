@@ -27,4 +27,51 @@ extension Frontend {
         if let cacheKey { await store(cacheKey, model: generate.model, completion) }
         return (completion, cacheKey == nil ? "BYPASS" : "MISS")
     }
+
+    /// Streams a generation to a client. `begin` runs once the first event is in, so that a refusal
+    /// before any output (unknown model, prompt too long, queue full) still gets its own HTTP status;
+    /// `piece` gets each chunk's text and returns false when the client has gone (the generation is then
+    /// cancelled). An error after `begin` is passed to `failedAfterBegin` (to report it in-band) and rethrown.
+    func relay(_ generate: GenerationProtocol.Generate, begin: () throws -> Void, piece: (String) -> Bool,
+               failedAfterBegin: (any Error) -> Void) async throws -> CachedCompletion {
+        var iterator = batch.generate(generate, timeout: requestTimeout).makeAsyncIterator()
+        var event = try await iterator.next()
+        try begin()
+        var text = ""
+        do {
+            while let e = event {
+                switch e {
+                case .chunk(let chunk):
+                    text += chunk.text
+                    if !piece(chunk.text) { throw CancellationError() }
+                case .done(let d):
+                    return CachedCompletion(content: text, finishReason: d.finishReason, promptTokens: Int(d.promptTokens),
+                                            completionTokens: Int(d.completionTokens))
+                }
+                event = try await iterator.next()
+            }
+            throw APIError.unavailable("the model ended without finishing")
+        } catch {
+            failedAfterBegin(error)
+            throw error
+        }
+    }
+}
+
+extension GenerationProtocol.Generate {
+    /// The exact-match cache key: SHA-256 over the canonical encoding of what determines the output (the
+    /// model, the chat or raw prompt, the parameters), not the request id or priority. `/v1/infer`'s prompt
+    /// is a one-message chat, so it shares entries with the same chat sent to `/v1/chat/completions`.
+    var cacheKey: String {
+        var w = WireWriter()
+        w.writeString("generate/v1")
+        w.writeString(model)
+        w.writeArray(messages) { $0.write($1) }
+        w.writeString(prompt)
+        w.write(parameters)
+        return SHA256.hex(w.bytes)
+    }
+
+    /// Only requests whose output is fully determined are cached: greedy decoding.
+    var isDeterministic: Bool { parameters.temperature == 0 }
 }

@@ -2,7 +2,7 @@ import Foundation
 import HTTP
 import IPC
 
-/// metricsd's service: the HTTP endpoint Prometheus scrapes and its own stats socket.
+/// metricsd's service: the HTTP endpoint Prometheus scrapes, and its socket (stats, and `Collect` for frontd).
 final class MetricsService: DaemonService {
     let http: HTTPServer
     let ipc: IPCServer
@@ -17,13 +17,10 @@ final class MetricsService: DaemonService {
     static func start(_ context: DaemonContext) async throws -> MetricsService {
         let settings = context.settings
         let registry = MetricsRegistry()
-        let scrapes = registry.counter("infer_metricsd_scrapes_total", help: "Scrapes of /metrics served.")
-        let duration = registry.histogram("infer_metricsd_scrape_duration_seconds", help: "Time to gather and render one scrape.",
-                                          buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1])
         let models = (try? ModelRegistry.load(environment: ProcessInfo.processInfo.environment).names) ?? []
         if models.isEmpty { context.logger.warn("no model registry readable: modeld instances are not scraped") }
         let targets = ScrapeTargets(runtimeDirectory: settings[RuntimeSettings.runtimeDirectory], models: models)
-        let timeout = settings[MetricsSettings.scrapeTimeout]
+        let collector = MetricsCollector(targets: targets, registry: registry, timeout: settings[MetricsSettings.scrapeTimeout])
         let enabled = settings[MetricsSettings.enabled]
         guard let httpSocket = context.listener("metrics-http"), let ipcSocket = context.listener("metricsd") else {
             throw ConfigError.missingListener
@@ -38,16 +35,16 @@ final class MetricsService: DaemonService {
                 return
             }
             let started = ContinuousClock.now
-            var families = await targets.scrape(timeout: timeout)
-            scrapes.increment()
-            families += registry.snapshot()
-            let text = PrometheusText.render(families)
+            let text = PrometheusText.render(await collector.gather(source: "http"))
             try? response.respond(status: .ok, headers: ["Content-Type": PrometheusText.contentType], body: text)
-            duration.observe(Self.seconds(started.duration(to: .now)))
+            collector.observe(since: started)
         }
         let ipc = IPCServer(listenFD: ipcSocket.fileDescriptor, protocolName: ServiceName.metricsd, version: ServiceName.version) { call in
-            if !call.answerStats(from: registry) {
-                _ = call.fail(code: IPCErrorCode.unknownType, message: "metricsd answers stats requests only")
+            if call.answerStats(from: registry) { return }
+            if call.type == MetricsProtocol.Collect.type {
+                await collector.answer(call, enabled: enabled)
+            } else {
+                _ = call.fail(code: IPCErrorCode.unknownType, message: "metricsd answers stats and Collect requests only")
             }
         }
         try http.start()

@@ -41,7 +41,8 @@ final class ChatModel: Sendable {
     /// Checks a request and turns it into what the engine runs.
     /// - Returns: The prompt's tokens and the engine's parameters.
     /// - Throws: `RequestError` with ``ServiceErrorCode/invalidParameter`` (message starting with the API's
-    ///   parameter name) or ``ServiceErrorCode/invalidRequest`` (empty prompt, prompt longer than the context).
+    ///   parameter name), ``ServiceErrorCode/invalidRequest`` (empty prompt) or
+    ///   ``ServiceErrorCode/contextLengthExceeded`` (prompt longer than the context).
     func prepare(_ request: GenerationProtocol.Generate) throws(RequestError) -> (prompt: [Int32], parameters: GenerationParameters) {
         let parameters = GenerationParameters(request.parameters)
         do {
@@ -59,7 +60,7 @@ final class ChatModel: Sendable {
         // One token of room at least: the prompt plus the first generated token must fit.
         guard tokens.count < contextLength else {
             throw RequestError(
-                code: ServiceErrorCode.invalidRequest,
+                code: ServiceErrorCode.contextLengthExceeded,
                 message: "prompt has \(tokens.count) tokens; the model's context is \(contextLength)")
         }
         return (tokens, parameters)

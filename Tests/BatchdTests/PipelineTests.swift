@@ -173,7 +173,7 @@ final class Pipeline: Sendable {
             _ = try await withTimeout(.seconds(60)) { try await collect(pipeline.generate(long, maxTokens: 4)) }
         }
         guard case let .remote(code, message)? = tooLong else { Issue.record("no remote error"); return }
-        #expect(code == ServiceErrorCode.invalidRequest)
+        #expect(code == ServiceErrorCode.contextLengthExceeded)
         #expect(message.contains("the model's context is \(chat.contextLength)"))
         let unknown = await #expect(throws: IPCError.self) {
             _ = try await withTimeout(.seconds(10)) { try await collect(pipeline.generate("hi", maxTokens: 4, model: "gpt-9")) }

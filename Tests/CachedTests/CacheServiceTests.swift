@@ -99,6 +99,9 @@ struct CacheServiceTests {
         #expect(value("infer_cached_entries") == 1)
         #expect(value("infer_cached_bytes") == 3)
         #expect(families.first { $0.name == "infer_cached_bytes" }?.kind == .gauge)
+        // The same figures, with the bounds, as frontd's /v1/cache/stats asks for them.
+        let figures = try await client.stats(timeout: Self.timeout)
+        #expect(figures == CacheProtocol.StatsReply(entries: 1, bytes: 3, maxEntries: 2, maxBytes: 1 << 20, hits: 1, misses: 2, evictions: 3))
         await running.drain()
     }
 

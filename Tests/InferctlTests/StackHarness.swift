@@ -92,9 +92,12 @@ final class StackRun {
     ///   - realDaemons: The built daemons instead of stand-ins.
     ///   - apiKeys: Keys made in the run's keys file before it starts (``key(_:)`` gives their secrets);
     ///     by default ``HarnessKey/standard`` with real daemons, none with stand-ins.
+    ///   - prices: USD per 1M input and output tokens of some models (the registry's prices; 0 otherwise).
+    ///   - modelsDirectory: `INFER_MODELS_DIR` for real daemons (default: the repository's models folder).
     init(
         models: [(String, String)] = [("alpha", "chat"), ("beta", "embedding")], arguments: [String] = [],
-        environmentFile: [String]? = nil, realDaemons: Bool = false, apiKeys: [HarnessKey]? = nil
+        environmentFile: [String]? = nil, realDaemons: Bool = false, apiKeys: [HarnessKey]? = nil,
+        prices: [String: (input: Double, output: Double)] = [:], modelsDirectory: String? = nil
     ) throws {
         directory = try TemporaryDirectory()
         let root = directory.path
@@ -114,7 +117,8 @@ final class StackRun {
         }
         let entries = models.map { name, kind in
             let path = realDaemons ? (kind == "chat" ? "smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" : "minilm") : name
-            return #"{"name": "\#(name)", "kind": "\#(kind)", "engine": "builtin", "path": "\#(path)"}"#
+            let price = prices[name] ?? (0, 0)
+            return #"{"name": "\#(name)", "kind": "\#(kind)", "engine": "builtin", "path": "\#(path)", "price_input_per_1m": \#(price.input), "price_output_per_1m": \#(price.output)}"#
         }
         try Data("{\"models\": [\(entries.joined(separator: ","))]}".utf8).write(to: URL(fileURLWithPath: root + "/models.json"))
         var flags = ["up", "--runtime-dir", runtimeDirectory, "--bin-dir", bin, "--registry", root + "/models.json",
@@ -134,7 +138,7 @@ final class StackRun {
         child = try ProcessSpawner.spawn(
             buildDirectory + "/inferctl", arguments: flags + arguments,
             environment: ["PATH": "/usr/bin:/bin", "BIND_ADDRESS": "127.0.0.1", "LOG_LEVEL": "info",
-                          "INFER_MODELS_DIR": realDaemons ? try modelsDirectory() : ""],
+                          "INFER_MODELS_DIR": realDaemons ? try modelsDirectory ?? InferctlTests.modelsDirectory() : ""],
             standardOutput: .descriptor(out), standardError: .descriptor(err))
     }
 

@@ -71,7 +71,7 @@ import Testing
         #expect(empty?.code == ServiceErrorCode.invalidRequest)
         let long = String(repeating: "hello ", count: chat.contextLength + 10)
         let tooLong = await failure(harness.generate(prompt: long))
-        #expect(tooLong?.code == ServiceErrorCode.invalidRequest)
+        #expect(tooLong?.code == ServiceErrorCode.contextLengthExceeded)
         #expect(tooLong?.message.hasSuffix("tokens; the model's context is \(chat.contextLength)") == true)
         let other = await failure(harness.generate(prompt: "hi", model: "llama-70b"))
         #expect(other?.code == ServiceErrorCode.unknownModel)

@@ -1,4 +1,4 @@
-/// cached's messages: exact-match lookup, store, and clearing.
+/// cached's messages: exact-match lookup, store, clearing, and its figures.
 public enum CacheProtocol {
     /// Looks a key up. Reply: `GetReply`.
     public struct Get: WireMessage, Equatable {
@@ -72,6 +72,54 @@ public enum CacheProtocol {
         public init(from r: inout WireReader) throws { removed = try r.readUInt64() }
         public func encode(to w: inout WireWriter) { w.writeUInt64(removed) }
     }
+
+    /// Asks for cached's figures. Reply: `StatsReply`.
+    public struct Stats: WireMessage, Equatable {
+        public static let type: UInt16 = 4
+        public init() {}
+        public init(from r: inout WireReader) throws {}
+        public func encode(to w: inout WireWriter) {}
+    }
+
+    /// cached's figures since it started: its size, bounds and every lookup it answered.
+    public struct StatsReply: WireCodable, Equatable {
+        /// Entries held now.
+        public var entries: UInt64
+        /// Key and value bytes held now.
+        public var bytes: UInt64
+        /// `CACHE_MAX_SIZE`.
+        public var maxEntries: UInt64
+        /// `CACHE_MAX_BYTES`.
+        public var maxBytes: UInt64
+        /// Lookups that found a live entry.
+        public var hits: UInt64
+        /// Lookups that found none (or an expired one).
+        public var misses: UInt64
+        /// Entries dropped by the cache itself (capacity or expiry), not by `Clear`.
+        public var evictions: UInt64
+
+        public init(entries: UInt64, bytes: UInt64, maxEntries: UInt64, maxBytes: UInt64, hits: UInt64, misses: UInt64, evictions: UInt64) {
+            self.entries = entries
+            self.bytes = bytes
+            self.maxEntries = maxEntries
+            self.maxBytes = maxBytes
+            self.hits = hits
+            self.misses = misses
+            self.evictions = evictions
+        }
+        public init(from r: inout WireReader) throws {
+            entries = try r.readUInt64()
+            bytes = try r.readUInt64()
+            maxEntries = try r.readUInt64()
+            maxBytes = try r.readUInt64()
+            hits = try r.readUInt64()
+            misses = try r.readUInt64()
+            evictions = try r.readUInt64()
+        }
+        public func encode(to w: inout WireWriter) {
+            for v in [entries, bytes, maxEntries, maxBytes, hits, misses, evictions] { w.writeUInt64(v) }
+        }
+    }
 }
 
 /// The client stub for cached.
@@ -92,5 +140,10 @@ public struct CacheClient: Sendable {
 
     public func clear(model: String?, timeout: Duration) async throws -> UInt64 {
         try await client.call(CacheProtocol.Clear(model: model), returning: CacheProtocol.ClearReply.self, timeout: timeout).removed
+    }
+
+    /// cached's size, bounds and lookup counts.
+    public func stats(timeout: Duration) async throws -> CacheProtocol.StatsReply {
+        try await client.call(CacheProtocol.Stats(), returning: CacheProtocol.StatsReply.self, timeout: timeout)
     }
 }

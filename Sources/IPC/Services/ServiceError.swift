@@ -3,8 +3,7 @@
 public enum ServiceErrorCode {
     /// The model named in the request is not served here (HTTP 404).
     public static let unknownModel: UInt16 = 256
-    /// The request is well-formed but cannot be run: e.g. the prompt is longer than the model's
-    /// context (HTTP 400).
+    /// The request is well-formed but cannot be run: e.g. the prompt is empty (HTTP 400).
     public static let invalidRequest: UInt16 = 257
     /// A parameter is out of range; the message starts with the parameter's name (HTTP 422).
     public static let invalidParameter: UInt16 = 258
@@ -12,6 +11,9 @@ public enum ServiceErrorCode {
     public static let queueFull: UInt16 = 259
     /// The model backend failed or is unavailable (HTTP 503).
     public static let backendUnavailable: UInt16 = 260
+    /// The prompt does not fit in the model's context (HTTP 400 naming the prompt's field, code
+    /// `context_length_exceeded`).
+    public static let contextLengthExceeded: UInt16 = 261
 }
 
 /// The socket names and protocol names of the services, in one place.

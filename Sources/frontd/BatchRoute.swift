@@ -1,0 +1,57 @@
+import HTTP
+import IPC
+
+extension Frontend {
+    /// `POST /v1/batch`: up to 64 native requests in one call. The items run concurrently, so batchd can
+    /// put them in the same model steps; each is answered or failed on its own (`results` in the items'
+    /// order, with `index`). One limitd admission for the call; each item's tokens are settled. The call is
+    /// idempotent by `Idempotency-Key`; an item by its own `request_id` (shared with `/v1/infer`).
+    func batchInfer(_ c: RequestContext) async throws -> Int {
+        let started = ContinuousClock.now
+        let request = try BatchRequest(body: JSONBody.object(c.request), defaultModel: defaultModel)
+        try await admit(c, route: "/v1/batch")
+        let key = try IdempotencyKey.key(c.request, bodyKey: nil)
+            .map { IdempotencyKey(scope: c.clientKey, key: $0, fingerprint: request.fingerprint) }
+        return try await answerOnce(c, key: key) {
+            let outcomes = await withTaskGroup(of: (Int, String, Bool).self) { group in
+                for (i, item) in request.items.enumerated() {
+                    group.addTask { await self.batchItem(item, index: i, c, started: started) }
+                }
+                var all: [(Int, String, Bool)] = []
+                for await o in group { all.append(o) }
+                return all.sorted { $0.0 < $1.0 }
+            }
+            let succeeded = outcomes.count { $0.2 }
+            let body = #"{"results":["# + outcomes.map(\.1).joined(separator: ",") + #"],"succeeded":\#(succeeded),"failed":\#(outcomes.count - succeeded)}"#
+            return RouteReply(body: Array(body.utf8))
+        }
+    }
+
+    /// One item's JSON and whether it succeeded.
+    private func batchItem(_ item: Result<InferRequest, APIError>, index: Int, _ c: RequestContext,
+                           started: ContinuousClock.Instant) async -> (Int, String, Bool) {
+        do {
+            let request = try item.get()
+            let promptParam = "requests[\(index)].prompt"
+            let generationID = "\(c.requestID)-\(index)"
+            let result: String
+            if let requestID = request.requestID {
+                let key = IdempotencyKey(scope: c.clientKey, key: requestID, fingerprint: request.fingerprint)
+                let (record, _) = try await once(key) {
+                    let (json, _) = try await runInfer(request, id: requestID, c, started: started, generationID: generationID, promptParam: promptParam)
+                    return IdempotencyRecord(fingerprint: key.fingerprint, status: 200, headers: [], body: Array(json.utf8))
+                }
+                result = String(decoding: record.body, as: UTF8.self)
+            } else {
+                result = try await runInfer(request, id: generationID, c, started: started, generationID: generationID, promptParam: promptParam).0
+            }
+            return (index, InferJSON.item(index: index, result: result), true)
+        } catch {
+            var e = APIError.from(error, promptParam: "requests[\(index)].prompt")
+            // batchd's refusals name the body's fields; here they are the item's.
+            if e.param == "model" { e = APIError(status: e.status, message: e.message, type: e.type, code: e.code, param: "requests[\(index)].model", retryAfter: e.retryAfter) }
+            let body = String(decoding: e.body(requestID: c.requestID), as: UTF8.self)
+            return (index, InferJSON.failedItem(index: index, status: e.status.code, errorBody: body), false)
+        }
+    }
+}

@@ -1,0 +1,85 @@
+import HTTP
+import IPC
+
+extension Frontend {
+    /// `POST /v1/completions`: OpenAI's legacy completions on the raw prompt, JSON or SSE, through
+    /// limitd → cached → batchd; a non-stream request is idempotent by `Idempotency-Key`.
+    func completions(_ c: RequestContext) async throws -> Int {
+        let request = try CompletionRequest(body: JSONBody.object(c.request), defaultModel: defaultModel)
+        try await admit(c, route: "/v1/completions")
+        let generate = request.generate(requestID: c.requestID)
+        let cacheKey = generate.isDeterministic ? generate.cacheKey : nil
+        let id = "cmpl-" + c.requestID
+        if request.stream { return try await streamCompletion(request, generate, cacheKey: cacheKey, id: id, c) }
+        let key = try IdempotencyKey.key(c.request, bodyKey: nil)
+            .map { IdempotencyKey(scope: c.clientKey, key: $0, fingerprint: IdempotencyKey.fingerprint(route: "/v1/completions", Array(generate.cacheKey.utf8))) }
+        return try await answerOnce(c, key: key) {
+            let done: CachedCompletion, cacheStatus: String
+            do {
+                (done, cacheStatus) = try await completeCached(generate, cacheKey: cacheKey)
+            } catch {
+                throw APIError.from(error, promptParam: "prompt")
+            }
+            if cacheStatus != "HIT" { await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens) }
+            let body = CompletionJSON.completion(id: id, created: Self.now(), model: request.model, done)
+            return RouteReply(headers: ["X-Cache": cacheStatus], body: Array(body.utf8))
+        }
+    }
+
+    /// A completion as SSE: `text_completion` chunks with the new text, a last chunk with the finish
+    /// reason, the usage chunk when `stream_options.include_usage`, then `[DONE]`.
+    private func streamCompletion(_ request: CompletionRequest, _ generate: GenerationProtocol.Generate, cacheKey: String?,
+                                  id: String, _ c: RequestContext) async throws -> Int {
+        let created = Self.now()
+        func finish(_ sse: SSEWriter, _ done: CachedCompletion) {
+            sse.send(data: CompletionJSON.chunk(id: id, created: created, model: request.model, text: "", finish: done.finishReason))
+            if request.includeUsage { sse.send(data: CompletionJSON.usageChunk(id: id, created: created, model: request.model, done)) }
+            sse.send(data: "[DONE]")
+            sse.end()
+        }
+        if let cacheKey, let hit = await lookup(cacheKey) {
+            cacheResults.increment([MetricLabel("result", "hit")])
+            let sse = try c.startEvents(["X-Cache": "HIT"])
+            if !hit.content.isEmpty { sse.send(data: CompletionJSON.chunk(id: id, created: created, model: request.model, text: hit.content, finish: nil)) }
+            finish(sse, hit)
+            return 200
+        }
+        cacheResults.increment([MetricLabel("result", cacheKey == nil ? "bypass" : "miss")])
+        var sse: SSEWriter?
+        let done: CachedCompletion
+        do {
+            done = try await relay(
+                generate,
+                begin: { sse = try c.startEvents(["X-Cache": cacheKey == nil ? "BYPASS" : "MISS"]) },
+                piece: { sse?.send(data: CompletionJSON.chunk(id: id, created: created, model: request.model, text: $0, finish: nil)) ?? false },
+                failedAfterBegin: { error in
+                    // Headers are sent: report in-band, as OpenAI does, then end the stream.
+                    sse?.send(data: String(decoding: APIError.from(error, promptParam: "prompt").body(requestID: c.requestID), as: UTF8.self))
+                    sse?.end()
+                })
+        } catch {
+            throw APIError.from(error, promptParam: "prompt")
+        }
+        if let sse { finish(sse, done) }
+        if let cacheKey { await store(cacheKey, model: request.model, done) }
+        await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens)
+        return 200
+    }
+}
+
+/// OpenAI's `text_completion` objects, written by hand like `JSONText`.
+enum CompletionJSON {
+    static func completion(id: String, created: Int, model: String, _ c: CachedCompletion) -> String {
+        #"{"id":\#(JSONText.string(id)),"object":"text_completion","created":\#(created),"model":\#(JSONText.string(model)),"choices":[{"text":\#(JSONText.string(c.content)),"index":0,"logprobs":null,"finish_reason":\#(JSONText.string(c.finishReason))}],"usage":\#(JSONText.usage(c))}"#
+    }
+
+    /// A stream chunk: new text, and the finish reason on the last one.
+    static func chunk(id: String, created: Int, model: String, text: String, finish: String?) -> String {
+        #"{"id":\#(JSONText.string(id)),"object":"text_completion","created":\#(created),"model":\#(JSONText.string(model)),"choices":[{"text":\#(JSONText.string(text)),"index":0,"logprobs":null,"finish_reason":\#(JSONText.optional(finish))}]}"#
+    }
+
+    /// The chunk with the usage, after the last one, when `stream_options.include_usage`.
+    static func usageChunk(id: String, created: Int, model: String, _ c: CachedCompletion) -> String {
+        #"{"id":\#(JSONText.string(id)),"object":"text_completion","created":\#(created),"model":\#(JSONText.string(model)),"choices":[],"usage":\#(JSONText.usage(c))}"#
+    }
+}

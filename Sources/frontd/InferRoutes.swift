@@ -1,0 +1,82 @@
+import HTTP
+import IPC
+
+extension Frontend {
+    /// `POST /v1/infer`: the native generation route: one prompt in, one result out, through limitd →
+    /// cached → batchd; idempotent by `Idempotency-Key` or the body's `request_id`.
+    func infer(_ c: RequestContext) async throws -> Int {
+        let started = ContinuousClock.now
+        let request = try InferRequest(body: JSONBody.object(c.request), defaultModel: defaultModel)
+        try await admit(c, route: "/v1/infer")
+        let key = try IdempotencyKey.key(c.request, bodyKey: request.requestID)
+            .map { IdempotencyKey(scope: c.clientKey, key: $0, fingerprint: request.fingerprint) }
+        return try await answerOnce(c, key: key) {
+            let (result, cacheStatus) = try await runInfer(request, id: request.requestID ?? "infer-" + c.requestID, c, started: started)
+            return RouteReply(headers: ["X-Cache": cacheStatus], body: Array(result.utf8))
+        }
+    }
+
+    /// Runs one native request to the end (cache, generation, token settlement).
+    /// - Returns: The result object's JSON and the X-Cache value.
+    /// - Throws: `APIError`, naming `promptParam` when the model refuses the prompt.
+    func runInfer(_ request: InferRequest, id: String, _ c: RequestContext, started: ContinuousClock.Instant,
+                  generationID: String? = nil, promptParam: String = "prompt") async throws -> (String, String) {
+        let generate = request.generate(requestID: generationID ?? c.requestID)
+        let done: CachedCompletion, cacheStatus: String
+        do {
+            (done, cacheStatus) = try await completeCached(generate, cacheKey: generate.isDeterministic ? generate.cacheKey : nil)
+        } catch {
+            throw APIError.from(error, promptParam: promptParam)
+        }
+        let hit = cacheStatus == "HIT"
+        if !hit { await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens) }
+        let result = InferJSON.result(id: id, model: request.model, done, latencyMs: Self.milliseconds(since: started), cached: hit)
+        return (result, cacheStatus)
+    }
+
+    /// `POST /v1/infer/stream`: the same request as `/v1/infer`, answered as server-sent events: `token`
+    /// events with each new piece of text, then `done` with the usage (or `error` after a failure once
+    /// the stream has started). Idempotency keys are not applied to streams (documented in HTTP.md).
+    func inferStream(_ c: RequestContext) async throws -> Int {
+        let started = ContinuousClock.now
+        let request = try InferRequest(body: JSONBody.object(c.request), defaultModel: defaultModel)
+        try await admit(c, route: "/v1/infer/stream")
+        let id = request.requestID ?? "infer-" + c.requestID
+        let generate = request.generate(requestID: c.requestID)
+        let cacheKey = generate.isDeterministic ? generate.cacheKey : nil
+        if let cacheKey, let hit = await lookup(cacheKey) {
+            cacheResults.increment([MetricLabel("result", "hit")])
+            let sse = try c.startEvents(["X-Cache": "HIT"])
+            if !hit.content.isEmpty { sse.send(data: InferJSON.token(hit.content), event: "token") }
+            sse.send(data: InferJSON.done(id: id, model: request.model, hit, latencyMs: Self.milliseconds(since: started), cached: true), event: "done")
+            sse.end()
+            return 200
+        }
+        cacheResults.increment([MetricLabel("result", cacheKey == nil ? "bypass" : "miss")])
+        var sse: SSEWriter?
+        let done: CachedCompletion
+        do {
+            done = try await relay(
+                generate,
+                begin: { sse = try c.startEvents(["X-Cache": cacheKey == nil ? "BYPASS" : "MISS"]) },
+                piece: { sse?.send(data: InferJSON.token($0), event: "token") ?? false },
+                failedAfterBegin: { error in
+                    sse?.send(data: String(decoding: APIError.from(error, promptParam: "prompt").body(requestID: c.requestID), as: UTF8.self), event: "error")
+                    sse?.end()
+                })
+        } catch {
+            throw APIError.from(error, promptParam: "prompt")
+        }
+        sse?.send(data: InferJSON.done(id: id, model: request.model, done, latencyMs: Self.milliseconds(since: started), cached: false), event: "done")
+        sse?.end()
+        if let cacheKey { await store(cacheKey, model: request.model, done) }
+        await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens)
+        return 200
+    }
+
+    /// Milliseconds since `start`.
+    static func milliseconds(since start: ContinuousClock.Instant) -> Double {
+        let d = start.duration(to: .now)
+        return Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
+    }
+}

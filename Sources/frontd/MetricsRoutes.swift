@@ -1,0 +1,92 @@
+import HTTP
+import IPC
+
+extension Frontend {
+    /// The routes whose latency `/v1/metrics/summary` reports: the ones that run a model.
+    static let generationRoutes: Set<String> = ["/v1/infer", "/v1/infer/stream", "/v1/batch", "/v1/chat/completions", "/v1/completions", "/v1/embeddings"]
+
+    /// `GET /metrics`: metricsd's Prometheus text (every daemon's metrics, gathered now); 503 when
+    /// metricsd is down, 404 when it does not serve metrics (`ENABLE_METRICS=false`).
+    func prometheusMetrics(_ c: RequestContext) async throws -> Int {
+        let reply = try await collect(text: true)
+        guard let text = reply.text else {
+            throw APIError.notFound("metrics are disabled (ENABLE_METRICS=false on metricsd)", code: "metrics_disabled")
+        }
+        try c.response.respond(status: .ok, headers: c.headers(contentType: PrometheusText.contentType), body: text)
+        return 200
+    }
+
+    /// `GET /v1/metrics/summary`: requests, errors, 429s, tokens, latency quantiles of the generation
+    /// routes, response-cache hits and which daemons answered, from one gathering by metricsd.
+    func metricsSummary(_ c: RequestContext) async throws -> Int {
+        let figures = MetricFigures(families: try await collect(text: false).families)
+        func status(_ labels: [MetricLabel]) -> Int { Int(MetricFigures.label("status", labels) ?? "") ?? 0 }
+        func generation(_ labels: [MetricLabel]) -> Bool { Self.generationRoutes.contains(MetricFigures.label("route", labels) ?? "") }
+        func latency(_ q: Double) -> Double {
+            // Milliseconds, to the microsecond: interpolation leaves float noise in the last digits.
+            ((figures.quantile(q, histogram: "infer_http_request_duration_seconds", where: generation) ?? 0) * 1_000_000).rounded() / 1000
+        }
+        let hits = figures.sum("infer_frontd_cache_lookups_total") { MetricFigures.label("result", $0) == "hit" }
+        let misses = figures.sum("infer_frontd_cache_lookups_total") { MetricFigures.label("result", $0) == "miss" }
+        let daemons = figures.sum("infer_daemon_up", by: "daemon").mapValues { $0 >= 1 }
+        try c.send(.ok, json: [
+            "requests_total": Int(figures.sum("infer_http_requests_total")),
+            "errors_total": Int(figures.sum("infer_http_requests_total") { status($0) >= 400 }),
+            "rate_limited_total": Int(figures.sum("infer_http_requests_total") { status($0) == 429 }),
+            "tokens": ["prompt": Int(figures.sum("infer_modeld_prompt_tokens_total")),
+                       "completion": Int(figures.sum("infer_modeld_generated_tokens_total"))],
+            "latency_ms": ["p50": latency(0.5), "p95": latency(0.95), "p99": latency(0.99)],
+            "cache": ["hits": Int(hits), "misses": Int(misses), "hit_rate": Self.rate(hits, misses)],
+            "daemons": daemons,
+        ] as [String: Any])
+        return 200
+    }
+
+    /// `GET /v1/metrics/cache`: the response cache as frontd used it (hits and misses of its lookups)
+    /// and as cached holds it (entries, bytes, evictions).
+    func metricsCache(_ c: RequestContext) async throws -> Int {
+        let figures = MetricFigures(families: try await collect(text: false).families)
+        let hits = figures.sum("infer_frontd_cache_lookups_total") { MetricFigures.label("result", $0) == "hit" }
+        let misses = figures.sum("infer_frontd_cache_lookups_total") { MetricFigures.label("result", $0) == "miss" }
+        try c.send(.ok, json: [
+            "hits": Int(hits), "misses": Int(misses), "hit_rate": Self.rate(hits, misses),
+            "entries": Int(figures.sum("infer_cached_entries")), "bytes": Int(figures.sum("infer_cached_bytes")),
+            "evictions": Int(figures.sum("infer_cached_evictions_total")),
+        ] as [String: Any])
+        return 200
+    }
+
+    /// `GET /v1/metrics/cost`: each registry model's prompt and completion tokens (as modeld counts them,
+    /// since each modeld instance started) at the registry's prices, in USD.
+    func metricsCost(_ c: RequestContext) async throws -> Int {
+        let figures = MetricFigures(families: try await collect(text: false).families)
+        let prompt = figures.sum("infer_modeld_prompt_tokens_total", by: "model")
+        let completion = figures.sum("infer_modeld_generated_tokens_total", by: "model")
+        let entries = registry?.models ?? []
+        var total = 0.0
+        let models: [[String: Any]] = entries.sorted { $0.name < $1.name }.map { entry in
+            let p = Int(prompt[entry.name] ?? 0), n = Int(completion[entry.name] ?? 0)
+            let cost = entry.cost(inputTokens: p, outputTokens: n)
+            total += cost
+            return ["model": entry.name, "prompt_tokens": p, "completion_tokens": n,
+                    "price_input_per_1m": entry.priceInputPer1M, "price_output_per_1m": entry.priceOutputPer1M, "cost": cost]
+        }
+        try c.send(.ok, json: ["currency": "USD", "total": total, "models": models] as [String: Any])
+        return 200
+    }
+
+    /// One gathering by metricsd; 503 when it cannot be reached.
+    private func collect(text: Bool) async throws -> MetricsProtocol.CollectReply {
+        do {
+            return try await collector.collect(MetricsProtocol.Collect(text: text, families: !text), timeout: metricsdTimeout)
+        } catch {
+            logger.warn("metricsd unreachable: \(error)")
+            throw APIError.unavailable("metrics are unavailable: metricsd did not answer")
+        }
+    }
+
+    /// hits / (hits + misses), 0 before any lookup.
+    static func rate(_ hits: Double, _ misses: Double) -> Double {
+        hits + misses > 0 ? hits / (hits + misses) : 0
+    }
+}

@@ -1,0 +1,13 @@
+import IPC
+
+extension Frontend {
+    /// The gateway's version, as `GET /` reports it.
+    static let version = "0.1.0"
+
+    /// `GET /`: what this gateway is and the routes it serves.
+    func root(_ c: RequestContext) throws -> Int {
+        let routes = RouteTable.routes(self).map { "\($0.method.rawValue) \($0.path.label)" }
+        try c.send(.ok, json: ["name": "infer", "version": Self.version, "routes": routes, "docs": "docs/HTTP.md"] as [String: Any])
+        return 200
+    }
+}

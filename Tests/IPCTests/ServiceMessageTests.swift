@@ -1,0 +1,46 @@
+import Foundation
+import Testing
+
+@testable import IPC
+
+/// The messages metricsd and cached answer frontd with: exact bytes (as docs/PROTOCOL.md lists the
+/// fields) and round trips.
+@Suite struct ServiceMessageTests {
+    static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+
+    @Test("metricsd Collect: two flags; CollectReply: optional text, then the families")
+    func collect() throws {
+        #expect(MetricsProtocol.Collect.type == 1)
+        #expect(Self.hex(MetricsProtocol.Collect(text: true, families: false).encoded()) == "0100")
+        #expect(try MetricsProtocol.Collect(decoding: [0, 1]) == MetricsProtocol.Collect(text: false, families: true))
+        #expect(throws: WireError.self) { try MetricsProtocol.Collect(decoding: [2, 0]) }
+
+        let textOnly = MetricsProtocol.CollectReply(text: "a 1\n", families: [])
+        #expect(Self.hex(textOnly.encoded()) == "01" + "00000004" + "6120310a" + "00000000")
+        let registry = MetricsRegistry()
+        registry.counter("infer_x_total", help: "x").increment([MetricLabel("model", "m")], by: 3)
+        registry.histogram("infer_y_seconds", help: "y", buckets: [0.1, 1]).observe(0.5)
+        let full = MetricsProtocol.CollectReply(text: nil, families: registry.snapshot())
+        #expect(Self.hex(Array(full.encoded().prefix(5))) == "0000000002")
+        #expect(try MetricsProtocol.CollectReply(decoding: full.encoded()) == full)
+        #expect(throws: WireError.self) { try MetricsProtocol.CollectReply(decoding: Array(full.encoded().dropLast())) }
+    }
+
+    @Test("cached Stats: empty request; StatsReply: seven u64 in order")
+    func cacheStats() throws {
+        #expect(CacheProtocol.Stats.type == 4)
+        #expect(CacheProtocol.Stats().encoded().isEmpty)
+        let reply = CacheProtocol.StatsReply(entries: 2, bytes: 300, maxEntries: 1000, maxBytes: 65536, hits: 5, misses: 1, evictions: 7)
+        #expect(Self.hex(reply.encoded()) == [2, 300, 1000, 65536, 5, 1, 7].map { String(format: "%016llx", $0) }.joined())
+        #expect(try CacheProtocol.StatsReply(decoding: reply.encoded()) == reply)
+        #expect(throws: WireError.self) { try CacheProtocol.StatsReply(decoding: Array(reply.encoded().prefix(55))) }
+    }
+
+    @Test("the context-length refusal has its own service code")
+    func codes() {
+        let codes = [ServiceErrorCode.unknownModel, ServiceErrorCode.invalidRequest, ServiceErrorCode.invalidParameter,
+                     ServiceErrorCode.queueFull, ServiceErrorCode.backendUnavailable, ServiceErrorCode.contextLengthExceeded]
+        #expect(Set(codes).count == codes.count)
+        #expect(ServiceErrorCode.contextLengthExceeded == 261)
+    }
+}
