@@ -132,6 +132,11 @@ let package = Package(
             name: "frontd",
             dependencies: ["IPC", "HTTP"]
         ),
+        // Unit tests of frontd's pieces (CORS policy, strict JSON); the whole daemon is tested in InferctlTests.
+        .testTarget(
+            name: "FrontdTests",
+            dependencies: ["frontd", "HTTP", "IPC"]
+        ),
         // Gathers every daemon's metrics on each scrape and serves Prometheus text.
         .executableTarget(
             name: "metricsd",
