@@ -464,11 +464,11 @@ public struct HTTPRequestParser: Sendable {
         }
         let version = try parseVersion(p, (space2 + 1)..<end)
         let method = makeMethod(p, begin..<space1)
-        let (path, query) = try parseTarget(p, (space1 + 1)..<space2)
         // The asterisk form asks about the server as a whole, and only OPTIONS can ask that (RFC 9112 §3.2.4).
-        if path == "*" && method != .options {
+        if space2 == space1 + 2 && p[space1 + 1] == ASCII.asterisk && method != .options {
             throw HTTPParseError(.badTarget, "request target * is for OPTIONS only")
         }
+        let (path, query) = try parseTarget(p, (space1 + 1)..<space2)
         return HTTPRequest(method: method, path: path, query: query, version: version)
     }
 

@@ -26,7 +26,7 @@ enum FrontSettings {
         expected: CORSPolicy.expected, describeDefault: { _ in "" }, parse: CORSPolicy.parse)
     static let headerTimeout = Setting<Duration>(
         name: "HTTP_HEADER_TIMEOUT_SEC", default: .seconds(10),
-        meaning: "Time a client has from connecting (or from the first byte of a request) to the end of its headers; beyond: 408 and close.",
+        meaning: "Time a client has from a request's first byte to the end of its headers (beyond: 408 and close); a new connection that sends nothing is closed after it too.",
         unit: .seconds, range: .milliseconds(100)...(.seconds(600)))
     static let bodyTimeout = Setting<Duration>(
         name: "HTTP_BODY_TIMEOUT_SEC", default: .seconds(30),
