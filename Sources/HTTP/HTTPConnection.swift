@@ -259,12 +259,13 @@ final class HTTPConnection: @unchecked Sendable {
     private func sendErrorAndClose(status: HTTPStatus, message: String) {
         closing = true
         readPaused = false
-        let body = Self.errorBody(status: status, message: message)
+        let requestID = ErrorReply.requestID(core.requestIDs)
+        let body = ErrorReply.body(status: status, message: message, requestID: requestID)
         let date = loop.dateCache.headerLine()
         let ok = output.withLock { output -> Bool in
             var head = output.takeScratch()
             let length = ResponseHead.serialize(
-                into: &head, status: status, headers: ["Content-Type": "application/json"],
+                into: &head, status: status, headers: ErrorReply.headers(requestID: requestID),
                 framing: .length(body.count), keepAlive: false, http10: false, date: date)
             let ok = head.withUnsafeBytes { h in
                 body.withUnsafeBytes { b in
@@ -275,27 +276,6 @@ final class HTTPConnection: @unchecked Sendable {
             return ok
         }
         if ok { closeAfterFlush(linger: true) } else { closeNow() }
-    }
-
-    /// The JSON error body of the errors the server answers itself, in the gateway's error shape.
-    static func errorBody(status: HTTPStatus, message: String) -> [UInt8] {
-        var out: [UInt8] = []
-        out.append(static: #"{"error":{"message":""#)
-        for byte in message.utf8 {
-            switch byte {
-            case 0x22, 0x5C:
-                out.append(0x5C)
-                out.append(byte)
-            case 0..<0x20:
-                out.append(ASCII.space)
-            default:
-                out.append(byte)
-            }
-        }
-        out.append(static: #"","type":"invalid_request_error","code":"#)
-        out.appendDecimal(status.code)
-        out.append(static: "}}")
-        return out
     }
 
     func checkTimers(now: UInt64) {

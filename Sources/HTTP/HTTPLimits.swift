@@ -5,6 +5,9 @@ public struct HTTPLimits: Sendable, Equatable {
     public var maxHeaderBytes: Int
     /// Largest number of header lines in one request (beyond: 431).
     public var maxHeaderCount: Int
+    /// Longest request target (path and query), in bytes (beyond: 414). A target longer than
+    /// ``maxHeaderBytes`` is answered 431, as the header section it is part of is too large first.
+    public var maxTargetBytes: Int
     /// Largest request body, in bytes, after chunked decoding (beyond: 413).
     public var maxBodyBytes: Int
     /// Time allowed from the first byte of a request to the end of its header section (beyond: 408, close).
@@ -24,6 +27,7 @@ public struct HTTPLimits: Sendable, Equatable {
     /// - Parameters:
     ///   - maxHeaderBytes: request line plus headers, default 16 KiB.
     ///   - maxHeaderCount: header lines, default 100.
+    ///   - maxTargetBytes: request target, default 8 KiB.
     ///   - maxBodyBytes: request body, default 1 MiB.
     ///   - headerReadTimeout: default 10 s (slow-loris defence).
     ///   - bodyReadTimeout: default 30 s.
@@ -34,6 +38,7 @@ public struct HTTPLimits: Sendable, Equatable {
     public init(
         maxHeaderBytes: Int = 16 * 1024,
         maxHeaderCount: Int = 100,
+        maxTargetBytes: Int = 8 * 1024,
         maxBodyBytes: Int = 1 << 20,
         headerReadTimeout: Duration = .seconds(10),
         bodyReadTimeout: Duration = .seconds(30),
@@ -44,6 +49,7 @@ public struct HTTPLimits: Sendable, Equatable {
     ) {
         self.maxHeaderBytes = maxHeaderBytes
         self.maxHeaderCount = maxHeaderCount
+        self.maxTargetBytes = maxTargetBytes
         self.maxBodyBytes = maxBodyBytes
         self.headerReadTimeout = headerReadTimeout
         self.bodyReadTimeout = bodyReadTimeout

@@ -6,6 +6,7 @@ public struct HTTPParseError: Error, Sendable, Equatable, CustomStringConvertibl
         case badRequestLine
         case unsupportedVersion
         case badTarget
+        case uriTooLong
         case headerSectionTooLarge
         case tooManyHeaders
         case badHeaderName
@@ -30,9 +31,10 @@ public struct HTTPParseError: Error, Sendable, Equatable, CustomStringConvertibl
         self.message = message
     }
 
-    /// The status to answer with: 400, 413, 417, 431, 501 or 505.
+    /// The status to answer with: 400, 413, 414, 417, 431, 501 or 505.
     public var status: HTTPStatus {
         switch kind {
+        case .uriTooLong: return .uriTooLong
         case .unsupportedVersion: return .httpVersionNotSupported
         case .headerSectionTooLarge, .tooManyHeaders: return .requestHeaderFieldsTooLarge
         case .bodyTooLarge: return .contentTooLarge
@@ -52,6 +54,8 @@ public struct HTTPParseError: Error, Sendable, Equatable, CustomStringConvertibl
     public static let unsupportedVersion = HTTPParseError(.unsupportedVersion, "unsupported HTTP version")
     /// The request target is not in origin, absolute or asterisk form, or holds control bytes.
     public static let badTarget = HTTPParseError(.badTarget, "malformed request target")
+    /// The request target exceeds ``HTTPLimits/maxTargetBytes`` (414).
+    public static let uriTooLong = HTTPParseError(.uriTooLong, "request target too long")
     /// The request line and headers exceed ``HTTPLimits/maxHeaderBytes`` (431).
     public static let headerSectionTooLarge = HTTPParseError(.headerSectionTooLarge, "header section too large")
     /// More header lines than ``HTTPLimits/maxHeaderCount`` (431).

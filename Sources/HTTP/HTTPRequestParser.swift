@@ -279,12 +279,21 @@ public struct HTTPRequestParser: Sendable {
         while true {
             guard let lf = Self.findLF(p, from: scanIndex) else {
                 scanIndex = p.count
+                // Still in the request line: a target already over its limit is answered 414 before the
+                // rest of it arrives.
+                if lineCount == 0, p.count - start > limits.maxTargetBytes,
+                   Self.targetLength(p, start, p.count) > limits.maxTargetBytes {
+                    throw HTTPParseError(.uriTooLong, "request target exceeds \(limits.maxTargetBytes) bytes")
+                }
                 if p.count - start > limit {
                     throw HTTPParseError(.headerSectionTooLarge, "header section exceeds \(limit) bytes")
                 }
                 return nil
             }
             if lf + 1 - start > limit {
+                if lineCount == 0, Self.targetLength(p, start, lf) > limits.maxTargetBytes {
+                    throw HTTPParseError(.uriTooLong, "request target exceeds \(limits.maxTargetBytes) bytes")
+                }
                 throw HTTPParseError(.headerSectionTooLarge, "header section exceeds \(limit) bytes")
             }
             let length = lf - lineStart
@@ -296,6 +305,17 @@ public struct HTTPRequestParser: Sendable {
             lineStart = lf + 1
             scanIndex = lf + 1
         }
+    }
+
+    /// The length of the target in a (possibly incomplete) request line `p[begin..<end]`: the bytes after
+    /// the first space up to the next space or `end`; 0 when there is no space yet.
+    static func targetLength(_ p: UnsafeBufferPointer<UInt8>, _ begin: Int, _ end: Int) -> Int {
+        guard let base = p.baseAddress, end > begin,
+              let first = memchr(base + begin, Int32(ASCII.space), end - begin) else { return 0 }
+        let targetStart = UnsafeRawPointer(base).distance(to: UnsafeRawPointer(first)) + 1
+        guard targetStart < end else { return 0 }
+        guard let second = memchr(base + targetStart, Int32(ASCII.space), end - targetStart) else { return end - targetStart }
+        return UnsafeRawPointer(base).distance(to: UnsafeRawPointer(second)) - targetStart
     }
 
     /// Finds the end of the line starting at `start`; returns the end of its content and the next line.
@@ -317,7 +337,7 @@ public struct HTTPRequestParser: Sendable {
         _ p: UnsafeBufferPointer<UInt8>, _ begin: Int, _ end: Int
     ) throws(HTTPParseError) -> (HTTPRequest, Framing, Bool) {
         guard let firstLF = Self.findLF(p, from: begin), firstLF < end else { throw .badRequestLine }
-        var request = try Self.parseRequestLine(p, begin, Self.contentEnd(p, begin, firstLF))
+        var request = try Self.parseRequestLine(p, begin, Self.contentEnd(p, begin, firstLF), maxTarget: limits.maxTargetBytes)
 
         var fields: [HTTPHeaders.Field] = []
         fields.reserveCapacity(max(0, lineCount - 1))
@@ -419,7 +439,7 @@ public struct HTTPRequestParser: Sendable {
     }
 
     private static func parseRequestLine(
-        _ p: UnsafeBufferPointer<UInt8>, _ begin: Int, _ end: Int
+        _ p: UnsafeBufferPointer<UInt8>, _ begin: Int, _ end: Int, maxTarget: Int
     ) throws(HTTPParseError) -> HTTPRequest {
         var space1 = begin
         while space1 < end, p[space1] != ASCII.space {
@@ -439,8 +459,15 @@ public struct HTTPRequestParser: Sendable {
         guard space2 > space1 + 1, space2 < end else {
             throw HTTPParseError(.badRequestLine, "request line: no target or no version")
         }
+        if space2 - (space1 + 1) > maxTarget {
+            throw HTTPParseError(.uriTooLong, "request target exceeds \(maxTarget) bytes")
+        }
         let version = try parseVersion(p, (space2 + 1)..<end)
         let method = makeMethod(p, begin..<space1)
+        // The asterisk form asks about the server as a whole, and only OPTIONS can ask that (RFC 9112 §3.2.4).
+        if space2 == space1 + 2 && p[space1 + 1] == ASCII.asterisk && method != .options {
+            throw HTTPParseError(.badTarget, "request target * is for OPTIONS only")
+        }
         let (path, query) = try parseTarget(p, (space1 + 1)..<space2)
         return HTTPRequest(method: method, path: path, query: query, version: version)
     }

@@ -199,8 +199,9 @@ public final class HTTPResponseWriter: Sendable {
         }
         switch progress {
         case .awaiting:
-            let body = HTTPConnection.errorBody(status: .internalServerError, message: "the handler sent no response")
-            try? respond(status: .internalServerError, headers: ["Content-Type": "application/json"], body: body)
+            let requestID = ErrorReply.requestID(connection.core.requestIDs)
+            let body = ErrorReply.body(status: .internalServerError, message: "the handler sent no response", requestID: requestID)
+            try? respond(status: .internalServerError, headers: ErrorReply.headers(requestID: requestID), body: body)
         case .streaming:
             end()
         case .complete:

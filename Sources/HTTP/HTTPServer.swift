@@ -22,6 +22,11 @@ import Synchronization
 public final class HTTPServer: Sendable {
     /// Answers one request through its writer; see ``HTTPResponseWriter``.
     public typealias Handler = @Sendable (HTTPRequest, HTTPResponseWriter) async -> Void
+    /// Makes a request id for a reply the server writes itself, before or instead of the handler (a
+    /// request it could not parse, a timeout, a handler that sent nothing): sent as `X-Request-ID` and
+    /// as the error body's `request_id`, so those replies can be traced like the handler's own. An id
+    /// that is empty or not printable ASCII is left out.
+    public typealias RequestIDGenerator = @Sendable () -> String
 
     private enum Lifecycle {
         case created
@@ -42,14 +47,16 @@ public final class HTTPServer: Sendable {
     ///     The server makes it non-blocking; it never closes it.
     ///   - limits: size limits and timeouts.
     ///   - eventLoops: the number of event-loop threads, default one per core.
+    ///   - requestIDs: makes the request id of the replies the server writes itself; nil: none.
     ///   - handler: answers each request.
     public init(
         listenFD: Int32,
         limits: HTTPLimits = HTTPLimits(),
         eventLoops: Int = HTTPServer.defaultEventLoopCount,
+        requestIDs: RequestIDGenerator? = nil,
         handler: @escaping Handler
     ) {
-        core = ServerCore(listenFD: listenFD, limits: limits, handler: handler)
+        core = ServerCore(listenFD: listenFD, limits: limits, requestIDs: requestIDs, handler: handler)
         eventLoopCount = max(1, eventLoops)
     }
 

@@ -5,6 +5,8 @@ final class ServerCore: @unchecked Sendable {
     let listenFD: Int32
     let limits: HTTPLimits
     let handler: HTTPServer.Handler
+    /// Ids for the replies the server writes itself (nil: they carry none).
+    let requestIDs: HTTPServer.RequestIDGenerator?
 
     let headerTimeout: UInt64
     let bodyTimeout: UInt64
@@ -28,9 +30,10 @@ final class ServerCore: @unchecked Sendable {
     /// Set once by `HTTPServer.start()` before any loop runs; read-only afterwards.
     var loops: [EventLoop] = []
 
-    init(listenFD: Int32, limits: HTTPLimits, handler: @escaping HTTPServer.Handler) {
+    init(listenFD: Int32, limits: HTTPLimits, requestIDs: HTTPServer.RequestIDGenerator?, handler: @escaping HTTPServer.Handler) {
         self.listenFD = listenFD
         self.limits = limits
+        self.requestIDs = requestIDs
         self.handler = handler
         headerTimeout = limits.headerReadTimeout.clampedNanoseconds
         bodyTimeout = limits.bodyReadTimeout.clampedNanoseconds

@@ -14,7 +14,7 @@ extension Frontend {
         } catch let e as APIError {
             throw e
         } catch {
-            logger.warn("limitd unreachable: \(error)", ["policy": .string(failOpen ? "fail open" : "fail closed")])
+            c.logger(logger).warn("limitd unreachable: \(error)", ["policy": .string(failOpen ? "fail open" : "fail closed")])
             if !failOpen { throw APIError.unavailable("rate limiting is unavailable") }
         }
     }

@@ -18,10 +18,15 @@ final class FrontService: DaemonService {
             throw ConfigError("the runtime handed over no socket named http or frontd")
         }
         let metrics = MetricsRegistry()
-        let router = Router(frontend: try Frontend(context: context, metrics: metrics))
+        let router = Router(frontend: try Frontend(context: context, metrics: metrics), cors: context.settings[FrontSettings.corsOrigins])
         var limits = HTTPLimits()
         limits.maxBodyBytes = context.settings[FrontSettings.maxBody]
-        let http = HTTPServer(listenFD: httpSocket.fileDescriptor, limits: limits) { request, response in
+        limits.headerReadTimeout = context.settings[FrontSettings.headerTimeout]
+        limits.bodyReadTimeout = context.settings[FrontSettings.bodyTimeout]
+        limits.idleTimeout = context.settings[FrontSettings.idleTimeout]
+        // Replies the HTTP layer writes itself (400/408/413/414/431 before a request reaches the router)
+        // get an id from the same generator as the router's.
+        let http = HTTPServer(listenFD: httpSocket.fileDescriptor, limits: limits, requestIDs: { Router.newRequestID() }) { request, response in
             await router.handle(request, response)
         }
         let stats = IPCServer(listenFD: statsSocket.fileDescriptor, protocolName: ServiceName.frontd, version: ServiceName.version) { call in

@@ -20,12 +20,30 @@ enum FrontSettings {
     static let maxBody = Setting<Int>(
         name: "MAX_BODY_BYTES", default: 1 << 20, meaning: "Largest request body accepted (413 beyond).",
         range: 1024...(64 << 20))
+    static let corsOrigins = Setting<CORSPolicy>(
+        name: "CORS_ORIGINS", default: .off,
+        meaning: "Browser origins allowed to call the API: exact origins (https://app.example.com), comma-separated, or * for any; empty turns CORS off.",
+        expected: CORSPolicy.expected, describeDefault: { _ in "" }, parse: CORSPolicy.parse)
+    static let headerTimeout = Setting<Duration>(
+        name: "HTTP_HEADER_TIMEOUT_SEC", default: .seconds(10),
+        meaning: "Time a client has from a request's first byte to the end of its headers (beyond: 408 and close); a new connection that sends nothing is closed after it too.",
+        unit: .seconds, range: .milliseconds(100)...(.seconds(600)))
+    static let bodyTimeout = Setting<Duration>(
+        name: "HTTP_BODY_TIMEOUT_SEC", default: .seconds(30),
+        meaning: "Time a client has from the end of its headers to the end of its body; beyond: 408 and close.",
+        unit: .seconds, range: .milliseconds(100)...(.seconds(600)))
+    static let idleTimeout = Setting<Duration>(
+        name: "HTTP_IDLE_TIMEOUT_SEC", default: .seconds(60),
+        meaning: "Time a kept-alive connection may wait for its next request before it is closed.",
+        unit: .seconds, range: .milliseconds(100)...(.seconds(3600)))
+
     /// `API_KEYS_FILE` and `AUTH_DISABLED` are defined beside the keys file, since `inferctl up` reads them too.
     static let apiKeysFile = APIKeyFile.fileSetting
     static let authDisabled = APIKeyFile.authDisabledSetting
 
     static let table: [AnySetting] = [limitdFailOpen, requestTimeout, dependencyTimeout, defaultModel, maxBody,
-                                      apiKeysFile, authDisabled, idempotencyWindow, metricsdTimeout] + webhookTable
+                                      corsOrigins, headerTimeout, bodyTimeout, idleTimeout, apiKeysFile, authDisabled,
+                                      idempotencyWindow, metricsdTimeout] + webhookTable
 }
 
 // MARK: - Webhooks, jobs and the state directory (docs/webhooks.md)

@@ -2,8 +2,9 @@ import Foundation
 import HTTP
 
 /// A request body read as a JSON object, with the checks JSONSerialization does not make itself:
-/// the media type (415), valid UTF-8, and a nesting limit that keeps a hostile body from recursing
-/// the parser off the stack.
+/// the media type (415), valid UTF-8, and a strict syntax check (``JSONSyntax``: nesting limit, duplicate
+/// keys, lone surrogates, numbers out of range) that keeps a hostile body from recursing the parser off
+/// the stack or being read two ways.
 enum JSONBody {
     /// Deepest nesting of arrays and objects accepted.
     static let maxDepth = 32
@@ -18,16 +19,32 @@ enum JSONBody {
         return try object(request.body)
     }
 
-    /// `bytes` as a JSON object; 400 when empty, not UTF-8, too deep, not JSON or not an object.
+    /// `bytes` as a JSON object; 400 when empty, not UTF-8, too deep, not strict JSON (``JSONSyntax``) or
+    /// not an object; 422 naming the field when a number is beyond a Double's range.
     static func object(_ bytes: [UInt8]) throws(APIError) -> [String: Any] {
         guard !bytes.isEmpty else { throw .invalid("the request body is empty; expected a JSON object") }
         guard String(validating: bytes, as: UTF8.self) != nil else { throw .invalid("the request body is not valid UTF-8") }
-        guard depth(bytes) <= maxDepth else { throw .invalid("the request body nests deeper than \(maxDepth) levels") }
+        do {
+            try JSONSyntax.check(bytes, maxDepth: maxDepth)
+        } catch {
+            switch error {
+            case .malformed(let what, let offset):
+                throw .invalid("the request body is not valid JSON: \(what) (at byte \(offset))")
+            case .tooDeep(let limit):
+                throw .invalid("the request body nests deeper than \(limit) levels")
+            case .outOfRange(let path, let literal):
+                let shown = literal.utf8.count > 40 ? String(literal.prefix(40)) + "…" : literal
+                if path.isEmpty { throw .invalid("the request body must be a JSON object") }
+                throw .unprocessable("\(path) is out of range: \(shown)", param: path)
+            }
+        }
         let any: Any
         do {
-            any = try JSONSerialization.jsonObject(with: Data(bytes), options: [])
+            any = try JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])
         } catch {
-            throw .invalid("the request body is not valid JSON")
+            // The syntax check passed, so this is a limit of JSONSerialization's own (a number it cannot hold).
+            let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "\(error)"
+            throw .invalid("the request body could not be read as JSON: \(detail)")
         }
         guard let o = any as? [String: Any] else { throw .invalid("the request body must be a JSON object") }
         return o
@@ -37,27 +54,5 @@ enum JSONBody {
     static func isJSON(_ contentType: String) -> Bool {
         let media = contentType.prefix { $0 != ";" }.trimmingCharacters(in: .whitespaces).lowercased()
         return media == "application/json" || (media.hasPrefix("application/") && media.hasSuffix("+json"))
-    }
-
-    /// The deepest nesting of `[` and `{` outside strings (stops counting once past the limit).
-    static func depth(_ bytes: [UInt8]) -> Int {
-        var depth = 0, deepest = 0
-        var inString = false, escaped = false
-        for b in bytes {
-            if inString {
-                if escaped { escaped = false } else if b == UInt8(ascii: "\\") { escaped = true } else if b == UInt8(ascii: "\"") { inString = false }
-                continue
-            }
-            switch b {
-            case UInt8(ascii: "\""): inString = true
-            case UInt8(ascii: "["), UInt8(ascii: "{"):
-                depth += 1
-                deepest = max(deepest, depth)
-                if deepest > maxDepth { return deepest }
-            case UInt8(ascii: "]"), UInt8(ascii: "}"): depth -= 1
-            default: break
-            }
-        }
-        return deepest
     }
 }

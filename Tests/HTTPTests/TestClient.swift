@@ -234,13 +234,14 @@ final class TestBox<Value: Sendable>: Sendable {
 func withServer(
     limits: HTTPLimits = HTTPLimits(),
     eventLoops: Int = 1,
+    requestIDs: HTTPServer.RequestIDGenerator? = nil,
     handler: @escaping HTTPServer.Handler,
     _ body: (_ port: Int, _ server: HTTPServer) async throws -> Void
 ) async throws {
     let fd = try TCPListener.bind(host: "127.0.0.1", port: 0)
     defer { close(fd) }
     guard let port = TCPListener.localPort(of: fd) else { throw TestClient.Failure("no local port") }
-    let server = HTTPServer(listenFD: fd, limits: limits, eventLoops: eventLoops, handler: handler)
+    let server = HTTPServer(listenFD: fd, limits: limits, eventLoops: eventLoops, requestIDs: requestIDs, handler: handler)
     try server.start()
     do {
         try await body(port, server)

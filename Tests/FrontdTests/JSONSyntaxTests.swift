@@ -1,0 +1,71 @@
+import Foundation
+import Testing
+@testable import frontd
+
+@Suite("strict JSON before JSONSerialization")
+struct JSONSyntaxTests {
+    private func check(_ text: String, depth: Int = 32) throws(JSONSyntax.Problem) {
+        try JSONSyntax.check(Array(text.utf8), maxDepth: depth)
+    }
+
+    @Test("valid JSON passes", arguments: [
+        #"{}"#, #"[]"#, #" {"a" : [1, -2.5e3, 0, -0, 1E+2, true, false, null, "x\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00"]} "#,
+        #"{"a":{"b":{"c":[[[]]]}}}"#, #""just a string""#, "1e-400", #"{"a":1,"A":2}"#, #"{"\u0061":1,"b":2}"#,
+    ])
+    func valid(_ text: String) throws {
+        try check(text)
+    }
+
+    @Test("malformed JSON is refused", arguments: [
+        #"{"a":1,}"#, #"[1,]"#, #"{"a":1} x"#, #"{'a':1}"#, #"{"a":NaN}"#, #"{"a":Infinity}"#, #"{"a":01}"#, #"{"a":1.}"#,
+        #"{"a":.5}"#, #"{"a":+1}"#, #"{"a":0x1}"#, #"{"a":1e}"#, #"{"a" 1}"#, #"{a:1}"#, #"{"a":tru}"#, #"{"a":"x"#,
+        #"{"a":"\x"}"#, #"{"a":"\u12"}"#, "{\"a\":\"tab\there\"}", "{\"a\":1 /* c */}", "{\"a\":1 // c\n}", "", " ", "{",
+        #"{"a":"\ud800"}"#, #"{"a":"\ud800\u0041"}"#, #"{"a":"\udc00"}"#, #"{"a":1,"a":2}"#, #"{"a":1,"\u0061":2}"#,
+    ])
+    func malformed(_ text: String) {
+        #expect(throws: JSONSyntax.Problem.self) { try check(text) }
+    }
+
+    @Test("nesting deeper than the limit is refused without recursing further")
+    func depth() throws {
+        try check(String(repeating: "[", count: 32) + String(repeating: "]", count: 32))
+        #expect(throws: JSONSyntax.Problem.tooDeep(32)) { try check(String(repeating: "[", count: 33) + String(repeating: "]", count: 33)) }
+        #expect(throws: JSONSyntax.Problem.tooDeep(32)) { try check(String(repeating: "[", count: 100_000)) }
+        #expect(throws: JSONSyntax.Problem.tooDeep(32)) { try check(String(repeating: #"{"a":"#, count: 100_000)) }
+    }
+
+    @Test("numbers beyond a Double name their field")
+    func outOfRange() {
+        #expect(throws: JSONSyntax.Problem.outOfRange(path: "temperature", literal: "1e999")) { try check(#"{"temperature":1e999}"#) }
+        #expect(throws: JSONSyntax.Problem.outOfRange(path: "params.max_new_tokens", literal: "-" + String(repeating: "9", count: 400))) {
+            try check(#"{"params":{"max_new_tokens":-"# + String(repeating: "9", count: 400) + "}}")
+        }
+        #expect(throws: JSONSyntax.Problem.outOfRange(path: "messages[1].content", literal: "1E400")) {
+            try check(#"{"messages":[{"content":"a"},{"content":1E400}]}"#)
+        }
+    }
+
+    @Test("a UTF-8 byte order mark is skipped")
+    func byteOrderMark() throws {
+        try JSONSyntax.check([0xEF, 0xBB, 0xBF] + Array("{}".utf8), maxDepth: 32)
+    }
+
+    @Test("the body reader: 400 for syntax, 422 with param for range")
+    func bodyStatuses() {
+        #expect(throws: APIError.self) { try JSONBody.object(Array(#"{"a":1,}"#.utf8)) }
+        do {
+            _ = try JSONBody.object(Array(#"{"temperature":1e999}"#.utf8))
+            Issue.record("accepted 1e999")
+        } catch {
+            #expect(error.status.code == 422 && error.param == "temperature")
+        }
+        do {
+            _ = try JSONBody.object(Array(#"{"a":1} junk"#.utf8))
+            Issue.record("accepted trailing junk")
+        } catch {
+            #expect(error.status.code == 400 && error.message.contains("at byte 8"))
+        }
+        #expect(throws: APIError.self) { try JSONBody.object(Array("[]".utf8)) }
+        #expect((try? JSONBody.object(Array(#"{"a":[1,2]}"#.utf8)))?["a"] != nil)
+    }
+}

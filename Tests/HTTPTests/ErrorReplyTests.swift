@@ -1,0 +1,88 @@
+import Foundation
+import HTTP
+import Synchronization
+import Testing
+
+/// The replies the server writes itself: the gateway's JSON error shape, and an `X-Request-ID` from the
+/// embedder's generator when it has one.
+@Suite("the server's own error replies", .serialized, .timeLimit(.minutes(1)))
+struct ErrorReplyTests {
+    /// Hands out rid-1, rid-2, … so a test can tell which reply got which id.
+    final class Counter: Sendable {
+        private let value = Mutex(0)
+        func next() -> String { value.withLock { $0 += 1; return "rid-\($0)" } }
+    }
+
+    /// The error object of a reply body, or nil when the body is not the error shape.
+    private func errorObject(_ response: TestClient.Response) -> [String: Any]? {
+        let object = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
+        return object?["error"] as? [String: Any]
+    }
+
+    @Test("parser errors, 414 and 408 carry the generated id in the header and the body",
+          arguments: [
+              ("GET / HTTP/1.1\r\nHost : t\r\n\r\n", 400, "bad_request"),
+              ("GET /" + String(repeating: "a", count: 9000) + " HTTP/1.1\r\nHost: t\r\n\r\n", 414, "uri_too_long"),
+              ("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 99999999\r\n\r\n", 413, "request_too_large"),
+              ("GET / HTTP/1.1\r\nHost: t\r\nX: " + String(repeating: "h", count: 17_000) + "\r\n\r\n", 431, "headers_too_large"),
+              ("GET / HTTP/2.0\r\nHost: t\r\n\r\n", 505, "http_version_not_supported"),
+              ("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: xchunked\r\n\r\n", 501, "not_implemented"),
+              ("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nab", 408, "request_timeout"),
+          ])
+    func idsOnParserErrors(_ input: String, _ status: Int, _ code: String) async throws {
+        let ids = Counter()
+        let limits = HTTPLimits(bodyReadTimeout: .milliseconds(200))
+        try await withServer(limits: limits, requestIDs: { ids.next() }, handler: echoHandler) { port, _ in
+            let client = try TestClient(port: port)
+            client.send(input)
+            let response = try client.readResponse()
+            #expect(response.status == status)
+            #expect(response.header("X-Request-ID") == "rid-1")
+            #expect(response.header("Content-Type") == "application/json")
+            let error = try #require(errorObject(response), "not the error shape: \(response.text)")
+            #expect(error["request_id"] as? String == "rid-1")
+            #expect(error["code"] as? String == code)
+            #expect(error["param"] is NSNull)
+            #expect(error["type"] as? String == "invalid_request_error")
+            #expect((error["message"] as? String)?.isEmpty == false)
+            #expect(client.closesSilently(within: 3))
+        }
+    }
+
+    @Test("a handler that sends nothing gets a 500 server_error with an id")
+    func forgottenResponseHasID() async throws {
+        try await withServer(requestIDs: { "gen-7" }, handler: { _, _ in }) { port, _ in
+            let client = try TestClient(port: port)
+            client.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            let response = try client.readResponse()
+            #expect(response.status == 500)
+            #expect(response.header("X-Request-ID") == "gen-7")
+            #expect(errorObject(response)?["type"] as? String == "server_error")
+        }
+    }
+
+    @Test("without a generator the reply has no X-Request-ID and request_id is null")
+    func noGenerator() async throws {
+        try await withServer(handler: echoHandler) { port, _ in
+            let client = try TestClient(port: port)
+            client.send("GET / HTTP/1.1\r\nHost: t\r\nHost: u\r\n\r\n")
+            let response = try client.readResponse()
+            #expect(response.status == 400)
+            #expect(response.header("X-Request-ID") == nil)
+            #expect(errorObject(response)?["request_id"] is NSNull)
+        }
+    }
+
+    @Test("an id that would inject a header is left out")
+    func unsafeGeneratedID() async throws {
+        try await withServer(requestIDs: { "x\r\nSet-Cookie: a=b" }, handler: echoHandler) { port, _ in
+            let client = try TestClient(port: port)
+            client.send("GET / HTTP/9.9\r\nHost: t\r\n\r\n")
+            let response = try client.readResponse()
+            #expect(response.status == 505)
+            #expect(response.header("X-Request-ID") == nil)
+            #expect(response.header("Set-Cookie") == nil)
+            #expect(errorObject(response)?["request_id"] is NSNull)
+        }
+    }
+}
