@@ -5,7 +5,8 @@ import IPC
 extension Frontend {
     /// `POST /v1/chat/completions`: OpenAI's chat completions, JSON or SSE, through limitd → cached → batchd.
     func chatCompletions(_ c: RequestContext) async throws -> Int {
-        let chat = try ChatRequest(body: JSONBody.object(c.request), defaultModel: defaultModel)
+        let chat = try ChatRequest(body: JSONBody.object(c.request), defaultModel: defaultModel, maxTokensLimit: maxTokensLimit)
+        try requireModel(chat.model, kind: .chat)
         try await admit(c, route: "/v1/chat/completions")
         let cacheKey = chat.isDeterministic ? chat.cacheKey : nil
         let generate = GenerationProtocol.Generate(requestID: c.requestID, model: chat.model, messages: chat.messages, parameters: chat.parameters)

@@ -20,6 +20,11 @@ enum FrontSettings {
     static let maxBody = Setting<Int>(
         name: "MAX_BODY_BYTES", default: 1 << 20, meaning: "Largest request body accepted (413 beyond).",
         range: 1024...(64 << 20))
+    static let maxTokensLimit = Setting<Int>(
+        name: "MAX_TOKENS_LIMIT", default: 4096,
+        meaning: "Most tokens a request may ask to generate (max_tokens, max_new_tokens; 422 beyond); "
+            + "a request naming none gets 256, or this limit when lower.",
+        range: 1...1_000_000)
 
-    static let table: [AnySetting] = [limitdFailOpen, requestTimeout, dependencyTimeout, defaultModel, maxBody]
+    static let table: [AnySetting] = [limitdFailOpen, requestTimeout, dependencyTimeout, defaultModel, maxBody, maxTokensLimit]
 }

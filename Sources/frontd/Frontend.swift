@@ -14,6 +14,8 @@ final class Frontend: Sendable {
     let requestTimeout: Duration
     let dependencyTimeout: Duration
     let defaultModel: String
+    /// Most tokens a request may ask for (MAX_TOKENS_LIMIT).
+    let maxTokensLimit: Int
     /// The model registry, for /v1/models and model checks; nil when it could not be read.
     let registry: ModelRegistry?
     let authenticator: Authenticator
@@ -34,6 +36,7 @@ final class Frontend: Sendable {
         requestTimeout = context.settings[FrontSettings.requestTimeout]
         dependencyTimeout = context.settings[FrontSettings.dependencyTimeout]
         defaultModel = context.settings[FrontSettings.defaultModel]
+        maxTokensLimit = context.settings[FrontSettings.maxTokensLimit]
         registry = try? ModelRegistry.load(environment: ProcessInfo.processInfo.environment)
         authenticator = try Authenticator(context: context)
         requests = metrics.counter("infer_http_requests_total", help: "HTTP requests answered, by route and status.")
