@@ -22,8 +22,8 @@ enum FrontSettings {
         range: 1024...(64 << 20))
     static let maxTokensLimit = Setting<Int>(
         name: "MAX_TOKENS_LIMIT", default: 4096,
-        meaning: "Most tokens a request may ask to generate (max_tokens, max_new_tokens; 422 beyond); "
-            + "a request naming none gets 256, or this limit when lower.",
+        meaning: "Most tokens a request may ask to generate (max_tokens, max_completion_tokens, max_new_tokens: 422 beyond); "
+            + "a request naming none gets its route's default, or this limit when lower.",
         range: 1...1_000_000)
 
     static let table: [AnySetting] = [limitdFailOpen, requestTimeout, dependencyTimeout, defaultModel, maxBody, maxTokensLimit]
