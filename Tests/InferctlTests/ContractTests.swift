@@ -36,7 +36,9 @@ extension PipelineTests {
             let keys = try TestAPIKeys(["contract"], in: work.path)
             let run = try StackRun(
                 models: [("smollm2", "chat"), ("minilm", "embedding")],
-                environmentFile: ["RATE_LIMIT_RPM=1000000", "MAX_TOKENS_LIMIT=\(Self.maxTokens)", keys.environmentLine],
+                environmentFile: ["RATE_LIMIT_RPM=1000000", "MAX_TOKENS_LIMIT=\(Self.maxTokens)", keys.environmentLine,
+                                  // Webhooks answer 503 without a secret; with one, unsigned requests get the documented 401.
+                                  "WEBHOOK_HMAC_SECRET=contract-test-secret-0123456789"],
                 realDaemons: true)
             #expect(run.wait(.seconds(90)) { run.isReady }, "stack not ready: \(run.standardError.suffix(2000))")
             let port = try #require(run.port("http"))
