@@ -8,7 +8,7 @@ Environment:
     INFER_EXPECT_AUTH    "1" when frontd enforces API keys: an unknown key must then be refused (401).
                          Otherwise that check is skipped when frontd lets the unknown key through.
 
-Prints one line per check, `PASS name`, `FAIL name: why` or `SKIP name: why`, and exits 1 when any
+Prints one line per check, `PASS name`, `FAIL name: why` or `SKIP name (why)`, and exits 1 when any
 check failed. Tests/InferctlTests/OpenAIClientTests.swift runs it and reports each FAIL.
 """
 
@@ -229,7 +229,7 @@ def main() -> int:
             check()
         except Skip as s:
             skipped += 1
-            print(f"SKIP {check.__name__}: {s}", flush=True)
+            print(f"SKIP {check.__name__} ({s})", flush=True)
         except Exception as e:  # any failure of a check, the client's exceptions included
             failed += 1
             detail = "".join(traceback.format_exception_only(type(e), e)).strip()
