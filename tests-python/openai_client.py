@@ -125,7 +125,8 @@ def unit_vectors(data, count: int, what: str) -> None:
 
 
 def embeddings() -> None:
-    """embeddings.create with a string (the client's default base64 encoding) and a list (floats)."""
+    """embeddings.create with a string (the client's default base64 encoding), a list (floats), and more
+    inputs than one model call takes."""
     c = client("embeddings")
     one = c.embeddings.create(model=EMBEDDING_MODEL, input="hello world")
     expect(one.model == EMBEDDING_MODEL and one.object == "list", f"model {one.model!r}, object {one.object!r}")
@@ -140,6 +141,13 @@ def embeddings() -> None:
     expect(other < 0.9, f"different texts gave near-identical vectors (cosine {other})")
     base64_vs_float = sum(a * b for a, b in zip(one.data[0].embedding, many.data[0].embedding))
     expect(base64_vs_float > 0.999, f"base64 and float encodings differ (cosine {base64_vs_float})")
+    # More inputs than frontd sends to the model in one call (256): still one vector per input, in order.
+    numbered = [f"sentence number {i}" for i in range(300)]
+    big = c.embeddings.create(model=EMBEDDING_MODEL, input=numbered)
+    unit_vectors(big.data, 300, "300 inputs")
+    alone = c.embeddings.create(model=EMBEDDING_MODEL, input=numbered[256]).data[0].embedding
+    cosine = sum(a * b for a, b in zip(big.data[256].embedding, alone))
+    expect(cosine > 0.9999, f"input 256 of 300 is not the vector of its own text (cosine {cosine})")
 
 
 def models() -> None:
