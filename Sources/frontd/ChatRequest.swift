@@ -10,7 +10,7 @@ struct ChatRequest {
     var includeUsage: Bool
 
     /// Parses and validates the body; every problem names the field (`param`).
-    init(body o: [String: Any], defaultModel: String) throws(APIError) {
+    init(body o: [String: Any], defaultModel: String, maxTokensLimit: Int) throws(APIError) {
         let fields = GenerationParametersParser(o)
         model = try fields.model(default: defaultModel)
         guard let list = o["messages"] as? [Any], !list.isEmpty else {
@@ -26,17 +26,16 @@ struct ChatRequest {
             }
             return GenerationProtocol.Message(role: role == "developer" ? "system" : role, content: content)
         }
-        var p = GenerationProtocol.Parameters(maxTokens: 256, temperature: 1)
-        let maxCompletion = try fields.integer("max_completion_tokens", 1...1_000_000)
-        let maxTokens = try fields.integer("max_tokens", 1...1_000_000)
+        var p = GenerationProtocol.Parameters(maxTokens: GenerationParametersParser.defaultTokens(256), temperature: 1)
+        let maxCompletion = try fields.integer("max_completion_tokens", GenerationParametersParser.tokenRange)
+        let maxTokens = try fields.integer("max_tokens", GenerationParametersParser.tokenRange)
         if let t = maxCompletion ?? maxTokens { p.maxTokens = UInt32(t) }
         try fields.sampling(into: &p)
         try fields.requireSingleChoice()
         try Self.checkResponseFormat(o["response_format"])
         parameters = p
         stream = try fields.boolean("stream") ?? false
-        let options = o["stream_options"] as? [String: Any]
-        includeUsage = (options?["include_usage"] as? NSNumber)?.boolValue ?? false
+        includeUsage = try fields.includeUsage()
     }
 
     /// `response_format`: only `{"type": "text"}` (plain text, the default) is served; JSON modes need

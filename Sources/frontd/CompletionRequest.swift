@@ -29,8 +29,8 @@ struct CompletionRequest {
         default:
             throw .unprocessable("prompt must be a non-empty string or an array of one", param: "prompt")
         }
-        var p = GenerationProtocol.Parameters(maxTokens: Self.defaultMaxTokens, temperature: 1)
-        if let t = try fields.integer("max_tokens", 1...1_000_000) { p.maxTokens = UInt32(t) }
+        var p = GenerationProtocol.Parameters(maxTokens: GenerationParametersParser.defaultTokens(Self.defaultMaxTokens), temperature: 1)
+        if let t = try fields.integer("max_tokens", GenerationParametersParser.tokenRange) { p.maxTokens = UInt32(t) }
         try fields.sampling(into: &p)
         try fields.requireSingleChoice()
         if let bestOf = try fields.number("best_of"), bestOf != 1 {
@@ -47,8 +47,7 @@ struct CompletionRequest {
         }
         parameters = p
         stream = try fields.boolean("stream") ?? false
-        let options = o["stream_options"] as? [String: Any]
-        includeUsage = (options?["include_usage"] as? NSNumber)?.boolValue ?? false
+        includeUsage = try fields.includeUsage()
     }
 
     /// The generation this request asks batchd for: the raw prompt, no messages.

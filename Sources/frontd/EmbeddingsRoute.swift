@@ -2,22 +2,53 @@ import Foundation
 import IPC
 
 extension Frontend {
+    /// Most inputs sent to batchd in one call: the reply must fit in one frame (1 MiB), and 256 MiniLM
+    /// vectors (384 float32 each) are about 400 KB, so a request of 2048 inputs takes 8 calls.
+    static let embedInputsPerCall = 256
+    /// Most input bytes sent to batchd in one call (a call holds at least one input), for the same reason.
+    static let embedBytesPerCall = 256 << 10
+
     /// `POST /v1/embeddings`: OpenAI's embeddings, served by an embedding model through batchd.
     func embeddings(_ c: RequestContext) async throws -> Int {
-        let o = try JSONBody.object(c.request)
-        let inputs: [String]
-        switch o["input"] {
-        case let s as String: inputs = [s]
-        case let a as [Any] where !a.isEmpty && a.count <= 2048 && a.allSatisfy({ $0 is String }): inputs = a.compactMap { $0 as? String }
-        default: throw APIError.unprocessable("input must be a string or a non-empty array of up to 2048 strings", param: "input")
-        }
-        let model = (o["model"] as? String) ?? "minilm"
+        let request = try EmbeddingRequest(body: JSONBody.object(c.request))
+        try requireModel(request.model, kind: .embedding)
         try await admit(c, route: "/v1/embeddings")
-        let reply = try await batch.embed(GenerationProtocol.Embed(requestID: c.requestID, model: model, inputs: inputs), timeout: requestTimeout)
-        let data = reply.vectors.enumerated().map { ["object": "embedding", "index": $0.offset, "embedding": $0.element.map(Double.init)] as [String: Any] }
-        let tokens = Int(reply.promptTokens)
-        try c.send(.ok, json: ["object": "list", "model": model, "data": data, "usage": ["prompt_tokens": tokens, "total_tokens": tokens]])
+        let deadline = ContinuousClock.now + requestTimeout
+        var vectors: [[Float]] = []
+        var tokens = 0
+        for group in Self.embedGroups(request.inputs) {
+            let left = ContinuousClock.now.duration(to: deadline)
+            guard left > .zero else { throw APIError.timeout }
+            let reply = try await batch.embed(GenerationProtocol.Embed(requestID: c.requestID, model: request.model, inputs: group), timeout: left)
+            guard reply.vectors.count == group.count else {
+                throw APIError.unavailable("the model returned \(reply.vectors.count) vectors for \(group.count) inputs")
+            }
+            vectors += reply.vectors
+            tokens += Int(reply.promptTokens)
+        }
+        let data = vectors.enumerated().map { ["object": "embedding", "index": $0.offset, "embedding": request.encode($0.element)] as [String: Any] }
+        try c.send(.ok, json: ["object": "list", "model": request.model, "data": data, "usage": ["prompt_tokens": tokens, "total_tokens": tokens]])
         await settle(c, promptTokens: tokens, completionTokens: 0)
         return 200
+    }
+
+    /// `inputs` cut into consecutive groups of at most `embedInputsPerCall` inputs and (unless one input
+    /// alone is larger) `embedBytesPerCall` bytes.
+    static func embedGroups(_ inputs: [String]) -> [[String]] {
+        var groups: [[String]] = []
+        var group: [String] = []
+        var bytes = 0
+        for input in inputs {
+            let size = input.utf8.count
+            if !group.isEmpty && (group.count == embedInputsPerCall || bytes + size > embedBytesPerCall) {
+                groups.append(group)
+                group = []
+                bytes = 0
+            }
+            group.append(input)
+            bytes += size
+        }
+        if !group.isEmpty { groups.append(group) }
+        return groups
     }
 }

@@ -20,6 +20,12 @@ enum FrontSettings {
     static let maxBody = Setting<Int>(
         name: "MAX_BODY_BYTES", default: 1 << 20, meaning: "Largest request body accepted (413 beyond).",
         range: 1024...(64 << 20))
+    static let maxTokensLimit = Setting<Int>(
+        name: "MAX_TOKENS_LIMIT", default: 4096,
+        meaning: "Most tokens a request may ask to generate (max_tokens, max_completion_tokens, max_new_tokens: 422 beyond); "
+            + "a request naming none gets its route's default, or this limit when lower.",
+        range: 1...1_000_000)
+
     static let corsOrigins = Setting<CORSPolicy>(
         name: "CORS_ORIGINS", default: .off,
         meaning: "Browser origins allowed to call the API: exact origins (https://app.example.com), comma-separated, or * for any; empty turns CORS off.",
@@ -41,7 +47,7 @@ enum FrontSettings {
     static let apiKeysFile = APIKeyFile.fileSetting
     static let authDisabled = APIKeyFile.authDisabledSetting
 
-    static let table: [AnySetting] = [limitdFailOpen, requestTimeout, dependencyTimeout, defaultModel, maxBody,
+    static let table: [AnySetting] = [limitdFailOpen, requestTimeout, dependencyTimeout, defaultModel, maxBody, maxTokensLimit,
                                       corsOrigins, headerTimeout, bodyTimeout, idleTimeout, apiKeysFile, authDisabled,
                                       idempotencyWindow, metricsdTimeout] + webhookTable
 }

@@ -21,6 +21,8 @@ final class Frontend: Sendable {
     let idempotencyWindowSeconds: Int
     /// Idempotency keys being answered now.
     let idempotency = IdempotencyInFlight()
+    /// Most tokens a request may ask for (MAX_TOKENS_LIMIT).
+    let maxTokensLimit: Int
     /// The model registry, for /v1/models and model checks; nil when it could not be read.
     let registry: ModelRegistry?
     let authenticator: Authenticator
@@ -46,6 +48,7 @@ final class Frontend: Sendable {
         defaultModel = context.settings[FrontSettings.defaultModel]
         metricsdTimeout = context.settings[FrontSettings.metricsdTimeout]
         idempotencyWindowSeconds = Int(context.settings[FrontSettings.idempotencyWindow].components.seconds)
+        maxTokensLimit = context.settings[FrontSettings.maxTokensLimit]
         registry = try? ModelRegistry.load(environment: ProcessInfo.processInfo.environment)
         authenticator = try Authenticator(context: context)
         requests = metrics.counter("infer_http_requests_total", help: "HTTP requests answered, by route and status.")

@@ -5,6 +5,12 @@ import IPC
 /// read them from the body itself, the native routes from its `params` object. Every problem is a 422
 /// naming the field as the client wrote it (`temperature`, `params.temperature`, `requests[2].params.top_p`).
 struct GenerationParametersParser {
+    /// MAX_TOKENS_LIMIT (scratch merge: set once at start).
+    nonisolated(unsafe) static var maxTokensLimit = 4096
+    /// The token-count range every route accepts.
+    static var tokenRange: ClosedRange<Int> { 1...maxTokensLimit }
+    /// A route's default token count, capped by the limit.
+    static func defaultTokens(_ d: UInt32) -> UInt32 { min(d, UInt32(maxTokensLimit)) }
     let fields: [String: Any]
     /// Prepended to a field's name in errors: "" for a body's own fields, "params." for a `params` object.
     let prefix: String
@@ -28,11 +34,25 @@ struct GenerationParametersParser {
 
     /// An integer within `range`, or nil when absent or null.
     func integer(_ key: String, _ range: ClosedRange<Int>) throws(APIError) -> Int? {
-        guard let d = try number(key) else { return nil }
-        guard d == d.rounded(), d >= Double(range.lowerBound), d <= Double(range.upperBound) else {
+        guard let v = fields[key], !(v is NSNull) else { return nil }
+        guard let n = v as? NSNumber, let i = JSONNumber.exactInteger(n), range.contains(Int(i)) else {
             throw .unprocessable("\(name(key)) must be an integer between \(range.lowerBound) and \(range.upperBound)", param: name(key))
         }
-        return Int(d)
+        return Int(i)
+    }
+
+    /// `stream_options.include_usage`; 422 when stream_options is not an object or include_usage not a boolean.
+    func includeUsage() throws(APIError) -> Bool {
+        switch fields["stream_options"] {
+        case nil, is NSNull: return false
+        case let options as [String: Any]:
+            switch options["include_usage"] {
+            case nil, is NSNull: return false
+            case let b as NSNumber where JSON.isBool(b): return b.boolValue
+            default: throw .unprocessable("stream_options.include_usage must be a boolean", param: "stream_options.include_usage")
+            }
+        default: throw .unprocessable("stream_options must be an object", param: "stream_options")
+        }
     }
 
     /// A number within `range`, or nil when absent or null.
@@ -58,9 +78,9 @@ struct GenerationParametersParser {
     /// to 4 non-empty strings). Fields that are absent keep `p`'s values.
     func sampling(into p: inout GenerationProtocol.Parameters) throws(APIError) {
         if let t = try ranged("temperature", 0...2) { p.temperature = t }
-        if let t = try ranged("top_p", 0...1) {
-            guard t > 0 else { throw .unprocessable("\(name("top_p")) must be greater than 0", param: name("top_p")) }
-            p.topP = t
+        if let t = try number("top_p") {
+            guard t > 0, t <= 1 else { throw .unprocessable("\(name("top_p")) must be greater than 0 and at most 1", param: name("top_p")) }
+            p.topP = max(Float(t), .leastNonzeroMagnitude)
         }
         if let t = try ranged("frequency_penalty", -2...2) { p.frequencyPenalty = t }
         if let t = try ranged("presence_penalty", -2...2) { p.presencePenalty = t }

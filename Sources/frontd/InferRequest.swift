@@ -44,8 +44,8 @@ struct InferRequest {
     /// `stop`, `frequency_penalty`, `presence_penalty`; unknown fields are ignored.
     static func parameters(_ params: [String: Any], prefix: String) throws(APIError) -> GenerationProtocol.Parameters {
         let fields = GenerationParametersParser(params, prefix: prefix)
-        var p = GenerationProtocol.Parameters(maxTokens: defaultMaxNewTokens, temperature: defaultTemperature)
-        if let n = try fields.integer("max_new_tokens", 1...4096) { p.maxTokens = UInt32(n) }
+        var p = GenerationProtocol.Parameters(maxTokens: GenerationParametersParser.defaultTokens(defaultMaxNewTokens), temperature: defaultTemperature)
+        if let n = try fields.integer("max_new_tokens", GenerationParametersParser.tokenRange) { p.maxTokens = UInt32(n) }
         if let k = try fields.integer("top_k", 0...1_000_000) { p.topK = UInt32(k) }
         try fields.sampling(into: &p)
         return p

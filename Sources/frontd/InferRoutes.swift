@@ -7,6 +7,7 @@ extension Frontend {
     func infer(_ c: RequestContext) async throws -> Int {
         let started = ContinuousClock.now
         let request = try InferRequest(body: JSONBody.object(c.request), defaultModel: defaultModel)
+        try requireModel(request.model, kind: .chat)
         try await admit(c, route: "/v1/infer")
         let key = try IdempotencyKey.key(c.request, bodyKey: request.requestID)
             .map { IdempotencyKey(scope: c.clientKey, key: $0, fingerprint: request.fingerprint) }
@@ -40,6 +41,7 @@ extension Frontend {
     func inferStream(_ c: RequestContext) async throws -> Int {
         let started = ContinuousClock.now
         let request = try InferRequest(body: JSONBody.object(c.request), defaultModel: defaultModel)
+        try requireModel(request.model, kind: .chat)
         try await admit(c, route: "/v1/infer/stream")
         let id = request.requestID ?? "infer-" + c.requestID
         let generate = request.generate(requestID: c.requestID)

@@ -114,21 +114,21 @@ import Testing
     @Test("chat: response_format text only; max_completion_tokens wins over max_tokens; n=1")
     func chat() throws {
         let base = #""messages":[{"role":"user","content":"hi"}]"#
-        let ok = try ChatRequest(body: Self.body("{\(base),\"response_format\":{\"type\":\"text\"},\"max_tokens\":9,\"max_completion_tokens\":3,\"n\":1}"), defaultModel: "m")
+        let ok = try ChatRequest(body: Self.body("{\(base),\"response_format\":{\"type\":\"text\"},\"max_tokens\":9,\"max_completion_tokens\":3,\"n\":1}"), defaultModel: "m", maxTokensLimit: 4096)
         #expect(ok.parameters.maxTokens == 3)
         for (extra, param) in [(#""response_format":{"type":"json_object"}"#, "response_format"),
                                (#""response_format":"text""#, "response_format"),
                                (#""response_format":{}"#, "response_format"),
                                (#""n":2"#, "n"), (#""temperature":-1"#, "temperature"), (#""stop":7"#, "stop")] {
             let o = try Self.body("{\(base),\(extra)}")
-            #expect(Self.refusal { _ = try ChatRequest(body: o, defaultModel: "m") } == param, "\(extra)")
+            #expect(Self.refusal { _ = try ChatRequest(body: o, defaultModel: "m", maxTokensLimit: 4096) } == param, "\(extra)")
         }
     }
 
     @Test("the cache key depends on what decides the output, and /v1/infer shares it with the same chat")
     func cacheKey() throws {
         let infer = try InferRequest(body: Self.body(#"{"prompt":"hi","params":{"temperature":0,"max_new_tokens":5}}"#), defaultModel: "m")
-        let chat = try ChatRequest(body: Self.body(#"{"messages":[{"role":"user","content":"hi"}],"temperature":0,"max_tokens":5,"top_p":1}"#), defaultModel: "m")
+        let chat = try ChatRequest(body: Self.body(#"{"messages":[{"role":"user","content":"hi"}],"temperature":0,"max_tokens":5,"top_p":1}"#), defaultModel: "m", maxTokensLimit: 4096)
         #expect(infer.generate(requestID: "a").cacheKey == chat.generate(requestID: "b").cacheKey)
         let raw = try CompletionRequest(body: Self.body(#"{"prompt":"hi","temperature":0,"max_tokens":5}"#), defaultModel: "m")
         #expect(raw.generate(requestID: "a").cacheKey != infer.generate(requestID: "a").cacheKey)

@@ -1,0 +1,104 @@
+import Foundation
+import Glibc
+
+/// The Python test tools that `scripts/install-test-tools.sh` (run by `make test`) installs into
+/// `.venv-test` at the package root: the official `openai` client and schemathesis, pinned in
+/// tests-python/requirements.txt, and the scripts in tests-python/ that drive them.
+struct PythonTestTools {
+    /// The folder holding Package.swift.
+    let packageRoot: String
+
+    var python: String { packageRoot + "/.venv-test/bin/python" }
+    var schemathesis: String { packageRoot + "/.venv-test/bin/schemathesis" }
+    /// The API's contract.
+    var openAPISpec: String { packageRoot + "/docs/openapi.yaml" }
+
+    /// A script of tests-python/.
+    func script(_ name: String) -> String { packageRoot + "/tests-python/" + name }
+
+    /// Finds the package root above this file and checks the venv is there.
+    /// - Throws: `HarnessError` saying how to install the tools when they are missing.
+    init(file: StaticString = #filePath) throws {
+        var directory = URL(fileURLWithPath: "\(file)").deletingLastPathComponent()
+        while !FileManager.default.fileExists(atPath: directory.appendingPathComponent("Package.swift").path) {
+            guard directory.path != "/" else { throw HarnessError("no Package.swift above \(file)") }
+            directory = directory.deletingLastPathComponent()
+        }
+        packageRoot = directory.path
+        for tool in [python, schemathesis] where !FileManager.default.isExecutableFile(atPath: tool) {
+            throw HarnessError("\(tool) is missing: run scripts/install-test-tools.sh (make test does) to install the pinned "
+                + "Python test tools (openai, schemathesis) into .venv-test")
+        }
+    }
+
+    /// Runs a tool to its end, or until `timeout`, in `directory` (where its working files land:
+    /// schemathesis writes .hypothesis/ and .schemathesis/ into its working directory).
+    /// - Parameters:
+    ///   - executable: The program.
+    ///   - arguments: Its arguments.
+    ///   - environment: Added to a minimal environment (PATH, HOME in `directory`, UTF-8, no proxy for loopback).
+    ///   - directory: The working directory.
+    ///   - timeout: The longest the tool may run; it is terminated after that.
+    /// - Returns: How it ended and all it printed.
+    func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:], in directory: String,
+             timeout: Duration) throws -> ToolRun {
+        let outputPath = directory + "/tool-output-\(UUID().uuidString).txt"
+        guard FileManager.default.createFile(atPath: outputPath, contents: nil),
+              let output = FileHandle(forWritingAtPath: outputPath) else { throw HarnessError("cannot create \(outputPath)") }
+        defer { try? output.close() }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        process.environment = ["PATH": "/usr/bin:/bin", "HOME": directory, "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1",
+                               "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"]
+            .merging(environment) { $1 }
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let deadline = ContinuousClock.now + timeout
+        var timedOut = false
+        while process.isRunning {
+            if ContinuousClock.now >= deadline {
+                timedOut = true
+                process.terminate()
+                let grace = ContinuousClock.now + .seconds(5)
+                while process.isRunning && ContinuousClock.now < grace { usleep(50_000) }
+                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+                break
+            }
+            usleep(100_000)
+        }
+        process.waitUntilExit()
+        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        let code = process.terminationReason == .exit ? process.terminationStatus : nil
+        return ToolRun(exitCode: timedOut ? nil : code, timedOut: timedOut, output: text)
+    }
+}
+
+/// One finished run of a tool.
+struct ToolRun {
+    /// The exit status; nil when a signal or the timeout ended it.
+    let exitCode: Int32?
+    let timedOut: Bool
+    /// Everything it wrote on stdout and stderr, interleaved.
+    let output: String
+
+    var succeeded: Bool { exitCode == 0 }
+}
+
+/// Whether the frontd of this build enforces API keys: it has an API_KEYS_FILE setting once the keys
+/// authenticator is in (before that, a placeholder accepts any bearer token).
+func frontdEnforcesAPIKeys() -> Bool {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: buildDirectory + "/frontd")
+    process.arguments = ["--help=env"]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = FileHandle.nullDevice
+    guard (try? process.run()) != nil else { return false }
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return String(decoding: data, as: UTF8.self).contains("API_KEYS_FILE")
+}
