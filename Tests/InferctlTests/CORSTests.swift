@@ -9,7 +9,7 @@ struct CORSTests {
 
     /// Boots a stack with `CORS_ORIGINS=origins` and returns it with frontd's base URL.
     private func stack(_ origins: String) throws -> (StackRun, String) {
-        let run = try StackRun(models: [("smollm2", "chat")], environmentFile: ["CORS_ORIGINS=\(origins)"], realDaemons: true)
+        let run = try StackRun(models: [("smollm2", "chat")], environmentFile: ["CORS_ORIGINS=\(origins)"], realDaemons: true, apiKeys: [.fixed("cors-key")])
         #expect(run.wait(.seconds(120)) { run.isReady }, "stack not ready: \(run.standardError.suffix(2000))")
         let port = try #require(run.port("http"))
         return (run, "http://127.0.0.1:\(port)")
@@ -94,7 +94,7 @@ struct CORSTests {
 
     @Test("CORS off (the default): no CORS header, preflights refused, OPTIONS still answers Allow")
     func off() throws {
-        let run = try StackRun(models: [("smollm2", "chat")], realDaemons: true)
+        let run = try StackRun(models: [("smollm2", "chat")], realDaemons: true, apiKeys: [.fixed("cors-key")])
         #expect(run.wait(.seconds(120)) { run.isReady }, "stack not ready: \(run.standardError.suffix(2000))")
         let base = "http://127.0.0.1:\(try #require(run.port("http")))"
         #expect(curl(["-H", "Origin: \(Self.app)", base + "/health"]).headers["access-control-allow-origin"] == nil)

@@ -9,13 +9,13 @@ extension PipelineTests {
     /// accepted and every request it forbids refused with a 4xx.
     @Suite("the API against docs/openapi.yaml (schemathesis)")
     struct ContractTests {
-        /// The operations frontd serves in this build. The rest of docs/openapi.yaml (/, /metrics,
-        /// /v1/infer, /v1/infer/stream, /v1/batch, /v1/completions, /v1/metrics/*, /v1/cache*,
-        /// /webhooks/ingest, /v1/jobs/{id}) is built on other branches: drop this filter once they are merged.
-        static let servedPaths = ["/health", "/health/live", "/ready", "/health/ready", "/v1/models", "/v1/chat/completions", "/v1/embeddings"]
-        /// Header parameters of the spec this build's routes do not read yet (idempotency is built on
-        /// another branch): left out of the tested copy until it is merged.
-        static let unreadParameters = ["Idempotency-Key"]
+        /// Every path of docs/openapi.yaml (one operation each); the run must select them all.
+        static let servedPaths = ["/", "/health", "/health/live", "/ready", "/health/ready", "/metrics", "/v1/infer", "/v1/infer/stream",
+                                  "/v1/batch", "/v1/models", "/v1/chat/completions", "/v1/completions", "/v1/embeddings",
+                                  "/v1/metrics/summary", "/v1/metrics/cache", "/v1/metrics/cost", "/v1/cache/stats", "/v1/cache",
+                                  "/webhooks/ingest", "/v1/jobs/{id}"]
+        /// Header parameters of the spec left out of the tested copy (none).
+        static let unreadParameters: [String] = []
         /// MAX_TOKENS_LIMIT of the tested stack, so no generated request runs the model for long.
         static let maxTokens = 16
         /// Test cases per operation and phase; the whole run takes about a minute on 2 cores.
@@ -33,13 +33,12 @@ extension PipelineTests {
         func schemathesisFindsNoDifference() throws {
             let tools = try PythonTestTools()
             let work = try TemporaryDirectory()
-            let keys = try TestAPIKeys(["contract"], in: work.path)
             let run = try StackRun(
                 models: [("smollm2", "chat"), ("minilm", "embedding")],
-                environmentFile: ["RATE_LIMIT_RPM=1000000", "MAX_TOKENS_LIMIT=\(Self.maxTokens)", keys.environmentLine,
+                environmentFile: ["RATE_LIMIT_RPM=1000000", "MAX_TOKENS_LIMIT=\(Self.maxTokens)",
                                   // Webhooks answer 503 without a secret; with one, unsigned requests get the documented 401.
                                   "WEBHOOK_HMAC_SECRET=contract-test-secret-0123456789"],
-                realDaemons: true)
+                realDaemons: true, apiKeys: [HarnessKey(name: "contract", scopes: "infer,embed,admin")])
             #expect(run.wait(.seconds(90)) { run.isReady }, "stack not ready: \(run.standardError.suffix(2000))")
             let port = try #require(run.port("http"))
 
@@ -53,13 +52,12 @@ extension PipelineTests {
                 in: work.path, timeout: .seconds(60))
             try #require(prepare.succeeded, "docs/openapi.yaml is not valid:\n\(prepare.output)")
 
-            let enforced = frontdEnforcesAPIKeys()
             let pathPattern = "^(" + Self.servedPaths.map { NSRegularExpression.escapedPattern(for: $0) }.joined(separator: "|") + ")$"
             let seed = ProcessInfo.processInfo.environment["SCHEMATHESIS_SEED"] ?? "20261123"
             let arguments = [
                 "run", spec, "--url", "http://127.0.0.1:\(port)",
-                "--header", "Authorization: Bearer \(keys.keys["contract"] ?? "")",
-                "--checks", (Self.checks + (enforced ? Self.authChecks : [])).joined(separator: ","),
+                "--header", "Authorization: Bearer \(try run.key("contract"))",
+                "--checks", (Self.checks + Self.authChecks).joined(separator: ","),
                 "--include-path-regex", pathPattern,
                 "--max-examples", String(Self.examplesPerOperation), "--seed", seed,
                 "--request-timeout", "60", "--generation-database", "none", "--no-color",

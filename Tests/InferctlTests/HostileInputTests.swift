@@ -44,8 +44,7 @@ struct HostileCase: Sendable, CustomStringConvertible {
     var description: String { name }
 }
 
-/// The key the table's API requests carry. Auth is a placeholder in this branch (any bearer passes); if
-/// real keys are required, provision this one for the stack.
+/// The key the table's API requests carry; the stack's keys file holds it (`HarnessKey.fixed`).
 private let bearer = "Authorization: Bearer hostile-table-key\r\n"
 
 private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
@@ -354,7 +353,7 @@ struct HostileInputTests {
             models: [("smollm2", "chat"), ("minilm", "embedding")],
             environmentFile: ["LOG_LEVEL=debug", "RATE_LIMIT_RPM=100000",
                               "HTTP_HEADER_TIMEOUT_SEC=1", "HTTP_BODY_TIMEOUT_SEC=1", "HTTP_IDLE_TIMEOUT_SEC=2"],
-            realDaemons: true)
+            realDaemons: true, apiKeys: [.fixed("hostile-table-key")])
         #expect(run.wait(.seconds(120)) { run.isReady }, "stack not ready: \(run.standardError.suffix(2000))")
         let port = try #require(run.port("http"))
         let pidsBefore = run.pids()

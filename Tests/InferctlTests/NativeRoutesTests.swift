@@ -49,6 +49,7 @@ struct NativeRoutesTests {
             // Every check uses the key "test": no rate limit in the way; batchd routes the extra model.
             let run = try StackRun(models: [("smollm2", "chat"), ("tiny", "chat"), ("minilm", "embedding")],
                                    environmentFile: ["RATE_LIMIT_RPM=1000000", "BATCH_MODELS=smollm2,tiny,minilm"], realDaemons: true,
+                                   apiKeys: [.fixed("test"), .fixed("someone-else")],
                                    prices: ["smollm2": (0.5, 2.0), "tiny": (3.0, 7.0), "minilm": (0.1, 0)],
                                    modelsDirectory: models.path)
             guard run.wait(.seconds(120), until: { run.isReady }) else {

@@ -14,17 +14,18 @@ extension PipelineTests {
         func officialClient() throws {
             let tools = try PythonTestTools()
             let work = try TemporaryDirectory()
-            let keys = try TestAPIKeys(Self.keyNames, in: work.path)
             // 5 requests per key per minute: enough for every check, and the sixth of "ratelimit" is refused.
             let run = try StackRun(
                 models: [("smollm2", "chat"), ("minilm", "embedding")],
-                environmentFile: ["RATE_LIMIT_RPM=5", "RATE_LIMIT_WINDOW_SEC=60", keys.environmentLine], realDaemons: true)
+                environmentFile: ["RATE_LIMIT_RPM=5", "RATE_LIMIT_WINDOW_SEC=60"], realDaemons: true,
+                apiKeys: Self.keyNames.map { HarnessKey(name: $0, scopes: "infer,embed,admin") })
             #expect(run.wait(.seconds(90)) { run.isReady }, "stack not ready: \(run.standardError.suffix(2000))")
             let port = try #require(run.port("http"))
-            let enforced = frontdEnforcesAPIKeys()
+            let keys = try Dictionary(uniqueKeysWithValues: Self.keyNames.map { ($0, try run.key($0)) })
+            let keysJSON = String(decoding: try JSONSerialization.data(withJSONObject: keys, options: [.sortedKeys]), as: UTF8.self)
             let result = try tools.run(
                 tools.python, [tools.script("openai_client.py"), "http://127.0.0.1:\(port)/v1"],
-                environment: ["INFER_TEST_KEYS": keys.json, "INFER_EXPECT_AUTH": enforced ? "1" : "0"],
+                environment: ["INFER_TEST_KEYS": keysJSON, "INFER_EXPECT_AUTH": "1"],
                 in: work.path, timeout: .seconds(240))
             print(result.output)
             let lines = result.output.split(separator: "\n").map(String.init)
@@ -36,22 +37,19 @@ extension PipelineTests {
             // Every check ran: the ones that cannot run in this build say so (SKIP) and why.
             let reported = lines.filter { $0.hasPrefix("PASS ") || $0.hasPrefix("FAIL ") || $0.hasPrefix("SKIP ") }
             #expect(reported.count == 9, "expected 9 checks reported:\n\(result.output)")
-            if enforced {
-                #expect(lines.contains("PASS authentication_error"), "API keys are enforced, so an unknown key must be a 401")
-            }
+            #expect(lines.contains("PASS authentication_error"), "an unknown key must be a 401")
             #expect(run.stop() == 0)
         }
 
         @Test("curl -N reads a chat stream as data: lines, one chunk per event, then data: [DONE]")
         func sseFramingWithCurl() throws {
-            let work = try TemporaryDirectory()
-            let keys = try TestAPIKeys(["sse"], in: work.path)
-            let run = try StackRun(models: [("smollm2", "chat")], environmentFile: [keys.environmentLine], realDaemons: true)
+            let run = try StackRun(models: [("smollm2", "chat")], realDaemons: true)
+            let key = try run.key("alpha")
             #expect(run.wait(.seconds(90)) { run.isReady }, "stack not ready: \(run.standardError.suffix(2000))")
             let port = try #require(run.port("http"))
             let url = "http://127.0.0.1:\(port)/v1/chat/completions"
             func chat(_ body: String) -> CurlResult {
-                curl(["-H", "Content-Type: application/json", "-H", "Authorization: Bearer \(keys.keys["sse"] ?? "")", "-d", body, url])
+                curl(["-H", "Content-Type: application/json", "-H", "Authorization: Bearer \(key)", "-d", body, url])
             }
             let body = #"{"model":"smollm2","messages":[{"role":"user","content":"Name a fruit."}],"temperature":0,"max_tokens":10,"#
                 + #""stream":true,"stream_options":{"include_usage":true}}"#

@@ -87,18 +87,3 @@ struct ToolRun {
 
     var succeeded: Bool { exitCode == 0 }
 }
-
-/// Whether the frontd of this build enforces API keys: it has an API_KEYS_FILE setting once the keys
-/// authenticator is in (before that, a placeholder accepts any bearer token).
-func frontdEnforcesAPIKeys() -> Bool {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: buildDirectory + "/frontd")
-    process.arguments = ["--help=env"]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = FileHandle.nullDevice
-    guard (try? process.run()) != nil else { return false }
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return String(decoding: data, as: UTF8.self).contains("API_KEYS_FILE")
-}

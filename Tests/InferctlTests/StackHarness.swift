@@ -37,6 +37,14 @@ struct HarnessKey {
     var scopes: String
     /// Requests per minute (0: limitd's default).
     var rpm: Int = 0
+    /// A fixed key for tests whose requests are built before the stack starts (byte tables); nil makes
+    /// a random one with `inferctl keys create`.
+    var secret: String? = nil
+
+    /// A key whose secret is `secret` itself (also its name), with every scope and no rate limit in the way.
+    static func fixed(_ secret: String) -> HarnessKey {
+        HarnessKey(name: secret, scopes: "infer,embed,admin", rpm: Int(APIKeyEntry.maxRequestsPerMinute), secret: secret)
+    }
 
     /// What the real-daemon tests use: three ordinary keys, and one that rate limits never stop.
     static let standard = [
@@ -104,6 +112,15 @@ final class StackRun {
         runtimeDirectory = root + "/run"
         keysFile = root + "/keys.json"
         for key in apiKeys ?? (realDaemons ? HarnessKey.standard : []) {
+            if let secret = key.secret {
+                var file = FileManager.default.fileExists(atPath: keysFile) ? try APIKeyFile.load(path: keysFile) : APIKeyFile()
+                let scopes = Set(key.scopes.split(separator: ",").compactMap { APIKeyScope(rawValue: String($0)) })
+                file.keys.append(APIKeyEntry(name: key.name, id: "key_" + key.name, digest: SHA256.hash(Array(secret.utf8)),
+                                             scopes: scopes, requestsPerMinute: UInt32(key.rpm)))
+                try file.write(to: keysFile)
+                keys[key.name] = secret
+                continue
+            }
             let made = try runInferctl(["keys", "create", key.name, "--scopes", key.scopes, "--rpm", String(key.rpm), "--file", keysFile])
             guard made.status == 0 else { throw HarnessError("inferctl keys create \(key.name): \(made.stderr)") }
             keys[key.name] = made.stdout.trimmingCharacters(in: .whitespacesAndNewlines)

@@ -94,7 +94,7 @@ struct WebhookTests {
     @Test("signed events are journaled and answered 202; bad, stale, replayed, malformed and oversized ones are refused; jobs run; a restart remembers")
     func ingestAndJobs() throws {
         let run = try StackRun(models: [("smollm2", "chat")],
-                               environmentFile: ["WEBHOOK_HMAC_SECRET=\(Self.secret)", "WEBHOOK_MAX_BODY_BYTES=4096"], realDaemons: true)
+                               environmentFile: ["WEBHOOK_HMAC_SECRET=\(Self.secret)", "WEBHOOK_MAX_BODY_BYTES=4096"], realDaemons: true, apiKeys: [.fixed("webhook-test")])
         #expect(run.wait(.seconds(90)) { run.isReady }, "stack not ready: \(run.standardError.suffix(2000))")
         let port = try #require(run.port("http"))
         let url = "http://127.0.0.1:\(port)"
@@ -174,7 +174,7 @@ struct WebhookTests {
 
     @Test("the signing examples of docs/webhooks.md, run as written with openssl + curl and with python3, are accepted")
     func documentedExamples() throws {
-        let run = try StackRun(models: [("smollm2", "chat")], environmentFile: ["WEBHOOK_HMAC_SECRET=\(Self.secret)"], realDaemons: true)
+        let run = try StackRun(models: [("smollm2", "chat")], environmentFile: ["WEBHOOK_HMAC_SECRET=\(Self.secret)"], realDaemons: true, apiKeys: [.fixed("webhook-test")])
         #expect(run.wait(.seconds(90)) { run.isReady }, "stack not ready: \(run.standardError.suffix(2000))")
         let port = try #require(run.port("http"))
         let url = "http://127.0.0.1:\(port)"
@@ -203,7 +203,7 @@ struct WebhookTests {
 
     @Test("without WEBHOOK_HMAC_SECRET the route accepts nothing: 503 webhooks_not_configured")
     func notConfigured() throws {
-        let run = try StackRun(models: [("smollm2", "chat")], realDaemons: true)
+        let run = try StackRun(models: [("smollm2", "chat")], realDaemons: true, apiKeys: [.fixed("webhook-test")])
         #expect(run.wait(.seconds(90)) { run.isReady }, "stack not ready: \(run.standardError.suffix(2000))")
         let port = try #require(run.port("http"))
         let url = "http://127.0.0.1:\(port)"
