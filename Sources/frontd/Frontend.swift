@@ -49,6 +49,7 @@ final class Frontend: Sendable {
         metricsdTimeout = context.settings[FrontSettings.metricsdTimeout]
         idempotencyWindowSeconds = Int(context.settings[FrontSettings.idempotencyWindow].components.seconds)
         maxTokensLimit = context.settings[FrontSettings.maxTokensLimit]
+        GenerationParametersParser.maxTokensLimit = maxTokensLimit
         registry = try? ModelRegistry.load(environment: ProcessInfo.processInfo.environment)
         authenticator = try Authenticator(context: context)
         requests = metrics.counter("infer_http_requests_total", help: "HTTP requests answered, by route and status.")

@@ -5,7 +5,8 @@ import IPC
 /// read them from the body itself, the native routes from its `params` object. Every problem is a 422
 /// naming the field as the client wrote it (`temperature`, `params.temperature`, `requests[2].params.top_p`).
 struct GenerationParametersParser {
-    /// MAX_TOKENS_LIMIT (scratch merge: set once at start).
+    /// MAX_TOKENS_LIMIT. Written once by `Frontend.init`, before the server accepts a request, and only
+    /// read afterwards; a process has one limit, so it is not threaded through every request type.
     nonisolated(unsafe) static var maxTokensLimit = 4096
     /// The token-count range every route accepts.
     static var tokenRange: ClosedRange<Int> { 1...maxTokensLimit }

@@ -61,7 +61,7 @@ struct CORSTests {
         #expect(get.headers["vary"] == "Origin")
         let missing = curl(["-H", "Origin: \(Self.app)", base + "/v1/nope"])
         #expect(missing.status == 404 && missing.headers["access-control-allow-origin"] == Self.app)
-        let invalid = curl(["-H", "Origin: \(Self.app)", "-H", "Content-Type: application/json", "-d", "{", base + "/v1/chat/completions"])
+        let invalid = curl(["-H", "Origin: \(Self.app)", "-H", "Content-Type: application/json", "-H", "Authorization: Bearer cors-key", "-d", "{", base + "/v1/chat/completions"])
         #expect(invalid.status == 400 && invalid.headers["access-control-allow-origin"] == Self.app)
         let chat = curl(["-H", "Origin: \(Self.app)", "-H", "Content-Type: application/json", "-H", "Authorization: Bearer cors-key",
                          "-d", PipelineTests.chatBody("Hi", maxTokens: 1), base + "/v1/chat/completions"])
