@@ -33,6 +33,14 @@ extension Frontend {
         return CachedCompletion(decoding: value)
     }
 
+    /// The cached completion for a request's cache key (nil: not cacheable), counted in
+    /// `infer_frontd_cache_lookups_total` as hit, miss or bypass.
+    func cachedCompletion(for cacheKey: String?) async -> CachedCompletion? {
+        let hit: CachedCompletion? = if let cacheKey { await lookup(cacheKey) } else { nil }
+        cacheResults.increment([MetricLabel("result", hit != nil ? "hit" : cacheKey == nil ? "bypass" : "miss")])
+        return hit
+    }
+
     /// Stores a completion in cached (best effort).
     func store(_ key: String, model: String, _ completion: CachedCompletion) async {
         try? await cache.put(CacheProtocol.Put(key: key, model: model, value: completion.encoded()), timeout: dependencyTimeout)

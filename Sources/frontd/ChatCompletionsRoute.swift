@@ -33,20 +33,18 @@ extension Frontend {
                             _ c: RequestContext) async throws -> Int {
         let id = "chatcmpl-" + c.requestID
         let created = Self.now()
-        if let cacheKey, let hit = await lookup(cacheKey) {
-            cacheResults.increment([MetricLabel("result", "hit")])
+        if let hit = await cachedCompletion(for: cacheKey) {
             let sse = try c.startEvents(["X-Cache": "HIT"])
             sse.send(data: Self.chunkJSON(id, created, chat.model, delta: ["role": "assistant", "content": ""], finish: nil))
             if !hit.content.isEmpty { sse.send(data: Self.chunkJSON(id, created, chat.model, delta: ["content": hit.content], finish: nil)) }
             finishChatStream(sse, chat, id, created, hit)
             return 200
         }
-        cacheResults.increment([MetricLabel("result", cacheKey == nil ? "bypass" : "miss")])
         var sse: SSEWriter?
         let done = try await relay(
-            generate,
-            begin: {
-                let events = try c.startEvents(["X-Cache": cacheKey == nil ? "BYPASS" : "MISS"])
+            generate, cacheKey: cacheKey,
+            begin: { cacheStatus in
+                let events = try c.startEvents(["X-Cache": cacheStatus])
                 events.send(data: Self.chunkJSON(id, created, chat.model, delta: ["role": "assistant", "content": ""], finish: nil))
                 sse = events
             },

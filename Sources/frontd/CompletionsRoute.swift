@@ -40,20 +40,18 @@ extension Frontend {
             sse.send(data: "[DONE]")
             sse.end()
         }
-        if let cacheKey, let hit = await lookup(cacheKey) {
-            cacheResults.increment([MetricLabel("result", "hit")])
+        if let hit = await cachedCompletion(for: cacheKey) {
             let sse = try c.startEvents(["X-Cache": "HIT"])
             if !hit.content.isEmpty { sse.send(data: CompletionJSON.chunk(id: id, created: created, model: request.model, text: hit.content, finish: nil)) }
             finish(sse, hit)
             return 200
         }
-        cacheResults.increment([MetricLabel("result", cacheKey == nil ? "bypass" : "miss")])
         var sse: SSEWriter?
         let done: CachedCompletion
         do {
             done = try await relay(
-                generate,
-                begin: { sse = try c.startEvents(["X-Cache": cacheKey == nil ? "BYPASS" : "MISS"]) },
+                generate, cacheKey: cacheKey,
+                begin: { sse = try c.startEvents(["X-Cache": $0]) },
                 piece: { sse?.send(data: CompletionJSON.chunk(id: id, created: created, model: request.model, text: $0, finish: nil)) ?? false },
                 failedAfterBegin: { error in
                     // Headers are sent: report in-band, as OpenAI does, then end the stream.

@@ -18,25 +18,25 @@ extension Frontend {
     /// A generation through the cache: a deterministic request is looked up first and stored after.
     /// Returns the completion and the X-Cache value (HIT, MISS or BYPASS).
     func completeCached(_ generate: GenerationProtocol.Generate, cacheKey: String?) async throws -> (CachedCompletion, String) {
-        if let cacheKey, let hit = await lookup(cacheKey) {
-            cacheResults.increment([MetricLabel("result", "hit")])
+        if let hit = await cachedCompletion(for: cacheKey) {
             return (hit, "HIT")
         }
-        cacheResults.increment([MetricLabel("result", cacheKey == nil ? "bypass" : "miss")])
         let completion = try await complete(generate)
         if let cacheKey { await store(cacheKey, model: generate.model, completion) }
         return (completion, cacheKey == nil ? "BYPASS" : "MISS")
     }
 
-    /// Streams a generation to a client. `begin` runs once the first event is in, so that a refusal
-    /// before any output (unknown model, prompt too long, queue full) still gets its own HTTP status;
-    /// `piece` gets each chunk's text and returns false when the client has gone (the generation is then
-    /// cancelled). An error after `begin` is passed to `failedAfterBegin` (to report it in-band) and rethrown.
-    func relay(_ generate: GenerationProtocol.Generate, begin: () throws -> Void, piece: (String) -> Bool,
+    /// Streams a generation to a client. `begin` runs once the first event is in, with the X-Cache value
+    /// for `cacheKey` (MISS, or BYPASS when nil), so that a refusal before any output (unknown model,
+    /// prompt too long, queue full) still gets its own HTTP status; `piece` gets each chunk's text and
+    /// returns false when the client has gone (the generation is then cancelled). An error after `begin`
+    /// is passed to `failedAfterBegin` (to report it in-band) and rethrown. The caller ends the stream and
+    /// then stores the completion, so that the client's last bytes do not wait for cached.
+    func relay(_ generate: GenerationProtocol.Generate, cacheKey: String?, begin: (String) throws -> Void, piece: (String) -> Bool,
                failedAfterBegin: (any Error) -> Void) async throws -> CachedCompletion {
         var iterator = batch.generate(generate, timeout: requestTimeout).makeAsyncIterator()
         var event = try await iterator.next()
-        try begin()
+        try begin(cacheKey == nil ? "BYPASS" : "MISS")
         var text = ""
         do {
             while let e = event {

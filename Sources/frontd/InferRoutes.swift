@@ -46,21 +46,19 @@ extension Frontend {
         let id = request.requestID ?? "infer-" + c.requestID
         let generate = request.generate(requestID: c.requestID)
         let cacheKey = generate.isDeterministic ? generate.cacheKey : nil
-        if let cacheKey, let hit = await lookup(cacheKey) {
-            cacheResults.increment([MetricLabel("result", "hit")])
+        if let hit = await cachedCompletion(for: cacheKey) {
             let sse = try c.startEvents(["X-Cache": "HIT"])
             if !hit.content.isEmpty { sse.send(data: InferJSON.token(hit.content), event: "token") }
             sse.send(data: InferJSON.done(id: id, model: request.model, hit, latencyMs: Self.milliseconds(since: started), cached: true), event: "done")
             sse.end()
             return 200
         }
-        cacheResults.increment([MetricLabel("result", cacheKey == nil ? "bypass" : "miss")])
         var sse: SSEWriter?
         let done: CachedCompletion
         do {
             done = try await relay(
-                generate,
-                begin: { sse = try c.startEvents(["X-Cache": cacheKey == nil ? "BYPASS" : "MISS"]) },
+                generate, cacheKey: cacheKey,
+                begin: { sse = try c.startEvents(["X-Cache": $0]) },
                 piece: { sse?.send(data: InferJSON.token($0), event: "token") ?? false },
                 failedAfterBegin: { error in
                     sse?.send(data: String(decoding: APIError.from(error, promptParam: "prompt").body(requestID: c.requestID), as: UTF8.self), event: "error")

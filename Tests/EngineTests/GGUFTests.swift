@@ -75,12 +75,7 @@ import Testing
     func matMulMatchesDecodedRows(type: GGMLType, n: Int) {
         let rows = 5, cols = 64
         var rng = SplitMix64(seed: 7)
-        var data: [UInt8] = []
-        for _ in 0..<(rows * cols / 32) {
-            data += halfBytes(Float(rng.nextDouble()) * 0.1 + 0.01)
-            if type == .q4_1 { data += halfBytes(Float(rng.nextDouble()) - 0.5) }
-            for _ in 0..<(type == .q8_0 ? 32 : 16) { data.append(UInt8(truncatingIfNeeded: rng.next())) }
-        }
+        let data = randomBlocks(type, count: rows * cols / 32, &rng)
         let x = (0..<(n * cols)).map { _ in Float(rng.nextDouble() * 2 - 1) }
         var y = [Float](repeating: 0, count: n * rows)
         data.withUnsafeBytes { w in
@@ -105,12 +100,7 @@ import Testing
     func matMulIsBatchInvariant(type: GGMLType, n: Int) {
         let rows = 7, cols = 96
         var rng = SplitMix64(seed: 11)
-        var data: [UInt8] = []
-        for _ in 0..<(rows * cols / 32) {
-            data += halfBytes(Float(rng.nextDouble()) * 0.1 + 0.01)
-            if type == .q4_1 { data += halfBytes(Float(rng.nextDouble()) - 0.5) }
-            for _ in 0..<(type == .q8_0 ? 32 : 16) { data.append(UInt8(truncatingIfNeeded: rng.next())) }
-        }
+        let data = randomBlocks(type, count: rows * cols / 32, &rng)
         let x = (0..<(n * cols)).map { _ in Float(rng.nextDouble() * 2 - 1) }
         var batched = [Float](repeating: 0, count: n * rows)
         var alone = [Float](repeating: 0, count: n * rows)
@@ -124,6 +114,17 @@ import Testing
             }
         }
         #expect(batched == alone)
+    }
+
+    /// `count` blocks of `type` with random quants and small positive scales (and offsets for Q4_1).
+    func randomBlocks(_ type: GGMLType, count: Int, _ rng: inout SplitMix64) -> [UInt8] {
+        var data: [UInt8] = []
+        for _ in 0..<count {
+            data += halfBytes(Float(rng.nextDouble()) * 0.1 + 0.01)
+            if type == .q4_1 { data += halfBytes(Float(rng.nextDouble()) - 0.5) }
+            for _ in 0..<(type == .q8_0 ? 32 : 16) { data.append(UInt8(truncatingIfNeeded: rng.next())) }
+        }
+        return data
     }
 
     func decode(_ type: GGMLType, _ bytes: [UInt8], _ n: Int) -> [Float] {

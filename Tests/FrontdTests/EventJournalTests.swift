@@ -1,22 +1,8 @@
 import Foundation
 import Glibc
 import Testing
+import TestSupport
 @testable import frontd
-
-/// A fresh directory under /tmp, removed at deinit.
-final class ScratchDirectory {
-    let path: String
-
-    init() throws {
-        var template = Array("/tmp/frontd-test-XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else { throw JournalError("mkdtemp failed") }
-        path = String(cString: made)
-    }
-
-    deinit {
-        try? FileManager.default.removeItem(atPath: path)
-    }
-}
 
 @Suite struct EventJournalTests {
     static func event(_ id: String, job: String? = nil, at time: Int = 1000) -> JournalRecord {
@@ -31,7 +17,7 @@ final class ScratchDirectory {
     }
 
     @Test func appendedRecordsReadBackInOrder() async throws {
-        let dir = try ScratchDirectory()
+        let dir = try TemporaryDirectory()
         // The directory does not exist yet: the journal creates it.
         let path = dir.path + "/state/webhooks/events.jsonl"
         let records: [JournalRecord] = [
@@ -60,7 +46,7 @@ final class ScratchDirectory {
     }
 
     @Test func concurrentAppendsAreAllDurableAndWhole() async throws {
-        let dir = try ScratchDirectory()
+        let dir = try TemporaryDirectory()
         let path = dir.path + "/events.jsonl"
         let journal = try EventJournal.open(path: path)
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -79,7 +65,7 @@ final class ScratchDirectory {
     }
 
     @Test func aTornLastLineIsSkippedAndCutOffBeforeTheNextAppend() async throws {
-        let dir = try ScratchDirectory()
+        let dir = try TemporaryDirectory()
         let path = dir.path + "/events.jsonl"
         let whole = Self.event("evt_1").line
         let torn = Array(Self.event("evt_2").line.dropLast(9))
@@ -100,7 +86,7 @@ final class ScratchDirectory {
     }
 
     @Test func aMissingJournalIsEmptyAndANonFileIsAnError() throws {
-        let dir = try ScratchDirectory()
+        let dir = try TemporaryDirectory()
         let empty = try JournalReader.read(path: dir.path + "/none.jsonl")
         #expect(empty.records.isEmpty && empty.validLength == 0)
         #expect(throws: JournalError.self) { try JournalReader.read(path: dir.path) }
@@ -126,7 +112,7 @@ final class ScratchDirectory {
     }
 
     @Test func rewriteReplacesTheFileAtomically() async throws {
-        let dir = try ScratchDirectory()
+        let dir = try TemporaryDirectory()
         let path = dir.path + "/events.jsonl"
         let journal = try EventJournal.open(path: path)
         for i in 0..<5 { try await journal.append(Self.event("evt_\(i)").line) }

@@ -2,6 +2,7 @@ import Foundation
 import IPC
 import Synchronization
 import Testing
+import TestSupport
 @testable import frontd
 
 @Suite struct JobStoreTests {
@@ -83,7 +84,7 @@ import Testing
     }
 
     @Test func boundedConcurrencyAndEveryEndJournaledBeforeItShows() async throws {
-        let dir = try ScratchDirectory()
+        let dir = try TemporaryDirectory()
         let journal = try EventJournal.open(path: dir.path + "/events.jsonl")
         let store = JobStore(capacity: 100, maxRunning: 2)
         let runner = JobRunner(store: store, journal: journal, logger: Logger(daemon: "test", level: .error), clock: { 1234 })

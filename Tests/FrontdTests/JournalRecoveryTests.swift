@@ -2,6 +2,7 @@ import Foundation
 import IPC
 import Synchronization
 import Testing
+import TestSupport
 @testable import frontd
 
 /// What a restart rebuilds from the journal.
@@ -66,7 +67,7 @@ import Testing
     }
 
     @Test func withoutASecretNothingIsOpened() throws {
-        let dir = try ScratchDirectory()
+        let dir = try TemporaryDirectory()
         let hooks = Webhooks(settings: try Settings.load(FrontSettings.table, environment: ["INFER_STATE_DIR": dir.path]),
                              logger: Self.logger, defaultModel: "smollm2", chatModels: nil)
         #expect(hooks.verifier == nil && hooks.journal == nil)
@@ -74,7 +75,7 @@ import Testing
     }
 
     @Test func anUnusableStateDirectoryLeavesWebhooksRefusing() throws {
-        let dir = try ScratchDirectory()
+        let dir = try TemporaryDirectory()
         try Data("x".utf8).write(to: URL(fileURLWithPath: dir.path + "/webhooks"))
         let hooks = Webhooks(settings: try Self.settings(dir.path), logger: Self.logger, defaultModel: "smollm2", chatModels: nil)
         #expect(hooks.verifier != nil && hooks.journal == nil)
@@ -82,7 +83,7 @@ import Testing
     }
 
     @Test func aRestartRemembersEventsRestoresResultsAndRerunsUnfinishedJobs() async throws {
-        let dir = try ScratchDirectory()
+        let dir = try TemporaryDirectory()
         let settings = try Self.settings(dir.path)
         let now = 2_000_000_000
         do {

@@ -166,6 +166,6 @@ struct APIKeyFileTests {
         #expect(APIKeySecret.base64URL(Array("foo".utf8)) == "Zm9v")
         #expect(APIKeySecret.base64URL(Array("foobar".utf8)) == "Zm9vYmFy")
         #expect(APIKeySecret.base64URL([0xfb, 0xff]) == "-_8")
-        #expect(APIKeySecret.bytes(hex: "00fFa0") == [0, 255, 160] && APIKeySecret.bytes(hex: "0g") == nil && APIKeySecret.bytes(hex: "abc") == nil)
+        #expect(Hex.decode("00fFa0") == [0, 255, 160] && Hex.decode("0g") == nil && Hex.decode("abc") == nil)
     }
 }

@@ -95,18 +95,7 @@ struct PipelineTests {
                      "infer_modeld_generated_tokens_total{model=\"smollm2\"}"] {
             #expect(metrics.contains(name), "missing \(name)")
         }
-        let check = Process()
-        check.executableURL = URL(fileURLWithPath: "/usr/bin/promtool")
-        check.arguments = ["check", "metrics"]
-        let input = Pipe()
-        check.standardInput = input
-        check.standardOutput = FileHandle.nullDevice
-        check.standardError = FileHandle.nullDevice
-        try check.run()
-        input.fileHandleForWriting.write(Data(metrics.utf8))
-        try input.fileHandleForWriting.close()
-        check.waitUntilExit()
-        #expect(check.terminationStatus == 0, "promtool check metrics failed")
+        #expect(try promtoolAccepts(metrics), "promtool check metrics failed")
 
         // Each daemon killed with SIGKILL in turn is restarted and requests succeed again within 2 s
         // (with a key whose own rate the limit of 5 per minute does not stop).

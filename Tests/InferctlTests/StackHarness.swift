@@ -53,6 +53,22 @@ struct HarnessKey {
     ]
 }
 
+/// Whether `promtool check metrics` (Debian's prometheus package) accepts `text` as Prometheus exposition.
+func promtoolAccepts(_ text: String) throws -> Bool {
+    let check = Process()
+    check.executableURL = URL(fileURLWithPath: "/usr/bin/promtool")
+    check.arguments = ["check", "metrics"]
+    let input = Pipe()
+    check.standardInput = input
+    check.standardOutput = FileHandle.nullDevice
+    check.standardError = FileHandle.nullDevice
+    try check.run()
+    input.fileHandleForWriting.write(Data(text.utf8))
+    try input.fileHandleForWriting.close()
+    check.waitUntilExit()
+    return check.terminationStatus == 0
+}
+
 /// Runs the built inferctl with `arguments` and `environment`, waiting for it to exit.
 /// - Returns: Its exit status, stdout and stderr.
 func runInferctl(_ arguments: [String], environment: [String: String] = ["PATH": "/usr/bin:/bin"]) throws -> (status: Int32, stdout: String, stderr: String) {

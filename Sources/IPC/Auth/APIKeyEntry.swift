@@ -31,7 +31,7 @@ public struct APIKeyEntry: Sendable, Equatable {
     }
 
     /// The digest as the file writes it: 64 lower-case hex digits.
-    public var sha256: String { APIKeySecret.hex(digest) }
+    public var sha256: String { Hex.encode(digest) }
 
     /// Whether `text` is a valid key name: 1 to 64 of `A-Z a-z 0-9 . _ -`, starting with a letter or digit.
     public static func isValidName(_ text: String) -> Bool {

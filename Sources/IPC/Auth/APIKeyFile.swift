@@ -155,7 +155,7 @@ public struct APIKeyFile: Sendable, Equatable {
             throw fail("id", "expected 1 to 64 of A-Z a-z 0-9 _ - (starting with a letter or digit), got \"\(id)\"")
         }
         let hash = try string("sha256")
-        guard hash.utf8.count == 64, let digest = APIKeySecret.bytes(hex: hash) else {
+        guard hash.utf8.count == 64, let digest = Hex.decode(hash) else {
             throw fail("sha256", "expected the key's SHA-256 as 64 hex digits")
         }
         var scopes = Set<APIKeyScope>()
