@@ -95,8 +95,8 @@ import Testing
     }
 
     /// A token's outputs are bit-for-bit the same alone (n = 1) and in any batch, whichever kernel
-    /// shape (one token, four tokens, a row decoded once for n >= 8) computed them.
-    @Test(arguments: [GGMLType.q4_0, .q4_1, .q8_0], [4, 8, 11, 16])
+    /// shape (four rows of one token, two decoded rows of four tokens, the remainders) computed them.
+    @Test(arguments: [GGMLType.q4_0, .q4_1, .q8_0], [2, 3, 4, 5, 8, 11, 16])
     func matMulIsBatchInvariant(type: GGMLType, n: Int) {
         let rows = 7, cols = 96
         var rng = SplitMix64(seed: 11)

@@ -2,6 +2,8 @@
 //
 //   engine-bench [--models DIR] [--sentences FILE] [--quick]   decode, batching, prefill, embeddings
 //   engine-bench memory [--models DIR]                         peak RSS at batch 8 × 512-token sequences
+//   engine-bench decode --batch N [--tokens M] [--threads T] [--repeat R]
+//                                                              one decode figure, with CPU seconds per token
 //
 // Release builds only (`swift build -c release`); bench/run-engine-bench.sh runs it with the peers.
 import Engine
@@ -13,7 +15,7 @@ import Glibc
 struct BenchError: Error, CustomStringConvertible { let description: String }
 
 let args = Array(CommandLine.arguments.dropFirst())
-let mode = args.first == "memory" ? "memory" : "speed"
+let mode = ["memory", "decode"].contains(args.first ?? "") ? args[0] : "speed"
 func option(_ name: String) -> String? {
     guard let i = args.firstIndex(of: name), i + 1 < args.count else { return nil }
     return args[i + 1]
@@ -60,6 +62,31 @@ func decodeRate(batch b: Int, tokens n: Int) throws -> Double {
         while !d.isEmpty { produced += try d.step().count }
     }
     return Double(produced) / t
+}
+
+/// User + system CPU seconds this process has used so far.
+func cpuSeconds() -> Double {
+    var u = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &u)
+    func s(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+    return s(u.ru_utime) + s(u.ru_stime)
+}
+
+if mode == "decode" {
+    // One figure at a time, for profiling and A/B runs: wall-clock rate and CPU time per token, which
+    // drifts far less than wall time on a shared host (spinning workers count too, so compare like with like).
+    let b = Int(option("--batch") ?? "8") ?? 8
+    let n = Int(option("--tokens") ?? "64") ?? 64
+    let repeats = Int(option("--repeat") ?? "3") ?? 3
+    EngineThreads.set(Int(option("--threads") ?? "2") ?? 2)
+    _ = try decodeRate(batch: 1, tokens: 8)
+    for _ in 0..<repeats {
+        let c0 = cpuSeconds()
+        let r = try decodeRate(batch: b, tokens: n)
+        let cpuMsPerToken = (cpuSeconds() - c0) * 1000 / Double(b * n)
+        print(String(format: "batch %d: %.1f tokens/s, %.2f CPU ms/token (incl. prefill)", b, r, cpuMsPerToken))
+    }
+    exit(0)
 }
 
 if mode == "memory" {

@@ -1,14 +1,16 @@
 /// Products of a weight matrix with a batch of activation rows: Y[t] = W · X[t] for t in 0..<n.
 ///
-/// One pass over the weights serves the whole batch: each weight block is decoded once into
-/// registers (w = d·q + m, in `ActivationLayout` order) and multiplied with up to four activation
-/// rows before the next block is read, so the cost of streaming and decoding the weights is shared
-/// by every sequence in the batch.
+/// One pass over the weights serves the whole batch. For one token, four weight rows are decoded
+/// block by block into registers (w = d·q + m, in `ActivationLayout` order) and multiplied with the
+/// token as they go. For two or more tokens, two rows at a time are decoded once into floats and
+/// then multiplied with four tokens at a time: eight (row, token) sums share each load of a weight
+/// vector and of an activation vector, so the step is bound by the FMA units instead of by loads,
+/// and the cost of decoding the weights is shared by every sequence in the batch.
 ///
-/// Every (weight row, activation row) pair is summed the same way whatever the kernel shape — two
-/// accumulators, one for the even and one for the odd quarter-blocks, added at the end — so a
-/// sequence's results are bit-for-bit the same alone or in any batch. Two accumulators also halve
-/// the chain of dependent FMAs per block, which is what bounds a dot product's speed.
+/// Every (weight row, activation row) pair is summed the same way whatever the kernel shape — one
+/// accumulator, the block's four quarters added in order, `sum()` at the end — so a sequence's
+/// results are bit-for-bit the same alone or in any batch. The kernels keep several such pairs in
+/// flight at once, which is what hides the latency of each accumulator's chain of FMAs.
 public enum MatMul {
     /// Computes `y[t * w.rows + r] = Σ_c w[r, c] * x[t * w.cols + c]` for `n` rows of `x`.
     /// - Parameters:
@@ -26,7 +28,13 @@ public enum MatMul {
         let xp = UnsafeMutablePointer<Float>.allocate(capacity: n * cols)
         defer { xp.deallocate() }
         order.withUnsafeBufferPointer { o in
-            for t in 0..<n { ActivationLayout.permute(x + t * cols, count: cols, order: o.baseAddress!, into: xp + t * cols) }
+            for t in 0..<n {
+                if n == 1 {
+                    ActivationLayout.permute(x + t * cols, count: cols, order: o.baseAddress!, into: xp + t * cols)
+                } else {
+                    ActivationLayout.permuteSplit(x + t * cols, count: cols, order: o.baseAddress!, into: xp + t * cols)
+                }
+            }
         }
         let xq = UnsafePointer(xp)
         switch w.type {
@@ -41,39 +49,37 @@ public enum MatMul {
     static func run<B: WeightBlocks>(_: B.Type, _ w: QuantMatrix, _ x: UnsafePointer<Float>, _ n: Int, _ y: UnsafeMutablePointer<Float>) {
         let cols = w.cols, rows = w.rows
         parallelChunks(rows, grain: n == 1 ? 32 : 8) { range in
+            var r = range.lowerBound
             if n == 1 {
                 for r in range { y[r] = RowKernels.oneRow(B.self, w.row(r), x, cols: cols) }
                 return
             }
-            if n >= 8 {
-                // Two or more 4-token groups: decode each row once into floats and let every group
-                // read those, instead of decoding the row again per group. Same values, same sums.
-                let decoded = UnsafeMutablePointer<Float>.allocate(capacity: cols)
-                defer { decoded.deallocate() }
-                for r in range {
-                    RowKernels.decodeRow(B.self, w.row(r), cols: cols, into: decoded)
-                    var t = 0
-                    while t + 4 <= n {
-                        RowKernels.fourTokensDecoded(decoded, x + t * cols, cols: cols, y + t * rows + r, stride: rows)
-                        t += 4
-                    }
-                    while t < n {
-                        y[t * rows + r] = RowKernels.oneRowDecoded(decoded, x + t * cols, cols: cols)
-                        t += 1
-                    }
-                }
-                return
+            // Two or more tokens: rows decoded once, in the split layout (see `ActivationLayout`).
+            let decoded = UnsafeMutablePointer<Float>.allocate(capacity: 2 * cols)
+            let partial = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: 16)
+            defer {
+                decoded.deallocate()
+                partial.deallocate()
             }
-            for r in range {
+            let second = decoded + cols
+            while r + 2 <= range.upperBound {
+                RowKernels.decodeRowSplit(B.self, w.row(r), cols: cols, into: decoded)
+                RowKernels.decodeRowSplit(B.self, w.row(r + 1), cols: cols, into: second)
                 var t = 0
                 while t + 4 <= n {
-                    RowKernels.fourTokens(B.self, w.row(r), x + t * cols, cols: cols, y + t * rows + r, stride: rows)
+                    RowKernels.twoRowsFourTokens(decoded, second, x + t * cols, cols: cols, partial, y + t * rows + r, stride: rows)
                     t += 4
                 }
                 while t < n {
-                    y[t * rows + r] = RowKernels.oneRow(B.self, w.row(r), x + t * cols, cols: cols)
+                    y[t * rows + r] = RowKernels.oneRowSplit(decoded, x + t * cols, cols: cols)
+                    y[t * rows + r + 1] = RowKernels.oneRowSplit(second, x + t * cols, cols: cols)
                     t += 1
                 }
+                r += 2
+            }
+            if r < range.upperBound {
+                RowKernels.decodeRowSplit(B.self, w.row(r), cols: cols, into: decoded)
+                for t in 0..<n { y[t * rows + r] = RowKernels.oneRowSplit(decoded, x + t * cols, cols: cols) }
             }
         }
     }
@@ -126,8 +132,9 @@ enum Q8_0Blocks: WeightBlocks {
     }
 }
 
-/// The kernel shapes. Each (row, token) pair: a += w0·x0, b += w1·x1, a += w2·x2, b += w3·x3 per
-/// block, result (a + b).sum().
+/// The kernel shapes. Each (row, token) pair: two accumulators, a for the even and b for the odd
+/// quarters of each block (a += w0·x0, b += w1·x1, a += w2·x2, b += w3·x3 per block), result
+/// (a + b).sum(). Two chains halve the run of dependent FMAs, which is what bounds one dot product.
 enum RowKernels {
     @inline(__always)
     static func load(_ p: UnsafeRawPointer, _ i: Int) -> SIMD8<Float> { p.load(fromByteOffset: 32 * i, as: SIMD8<Float>.self) }
@@ -146,81 +153,78 @@ enum RowKernels {
         return (a + b).sum()
     }
 
-    /// Decodes a whole row into `out` (in `ActivationLayout` order), for kernels that reuse it.
+    /// Decodes a whole row into `out` in the split layout: the even quarters of every block (in
+    /// block order) in the first half, the odd quarters in the second — each chain's operands are
+    /// then contiguous.
     @inline(__always)
-    static func decodeRow<B: WeightBlocks>(_: B.Type, _ row: UnsafeRawPointer, cols: Int, into out: UnsafeMutablePointer<Float>) {
-        var blk = row, op = UnsafeMutableRawPointer(out)
+    static func decodeRowSplit<B: WeightBlocks>(_: B.Type, _ row: UnsafeRawPointer, cols: Int, into out: UnsafeMutablePointer<Float>) {
+        var blk = row, even = UnsafeMutableRawPointer(out), odd = UnsafeMutableRawPointer(out + cols / 2)
         for _ in 0..<cols / 32 {
             let (w0, w1, w2, w3) = B.decode(blk)
-            op.storeBytes(of: w0, toByteOffset: 0, as: SIMD8<Float>.self)
-            op.storeBytes(of: w1, toByteOffset: 32, as: SIMD8<Float>.self)
-            op.storeBytes(of: w2, toByteOffset: 64, as: SIMD8<Float>.self)
-            op.storeBytes(of: w3, toByteOffset: 96, as: SIMD8<Float>.self)
+            even.storeBytes(of: w0, toByteOffset: 0, as: SIMD8<Float>.self)
+            even.storeBytes(of: w2, toByteOffset: 32, as: SIMD8<Float>.self)
+            odd.storeBytes(of: w1, toByteOffset: 0, as: SIMD8<Float>.self)
+            odd.storeBytes(of: w3, toByteOffset: 32, as: SIMD8<Float>.self)
             blk += B.blockBytes
-            op += 128
+            even += 64
+            odd += 64
         }
     }
 
-    /// `oneRow` on a row already decoded by `decodeRow`: the same sums.
+    /// `oneRow` on a row and a token both in the split layout: the same sums.
     @inline(__always)
-    static func oneRowDecoded(_ w: UnsafePointer<Float>, _ x: UnsafePointer<Float>, cols: Int) -> Float {
+    static func oneRowSplit(_ w: UnsafePointer<Float>, _ x: UnsafePointer<Float>, cols: Int) -> Float {
         var a = SIMD8<Float>(), b = SIMD8<Float>()
-        var wp = UnsafeRawPointer(w), xp = UnsafeRawPointer(x)
-        for _ in 0..<cols / 32 {
-            a.addProduct(load(wp, 0), load(xp, 0)); b.addProduct(load(wp, 1), load(xp, 1))
-            a.addProduct(load(wp, 2), load(xp, 2)); b.addProduct(load(wp, 3), load(xp, 3))
-            wp += 128
-            xp += 128
+        let half = cols / 2
+        var i = 0
+        while i < half {
+            a.addProduct(UnsafeRawPointer(w + i).load(as: SIMD8<Float>.self), UnsafeRawPointer(x + i).load(as: SIMD8<Float>.self))
+            b.addProduct(UnsafeRawPointer(w + half + i).load(as: SIMD8<Float>.self), UnsafeRawPointer(x + half + i).load(as: SIMD8<Float>.self))
+            i += 8
         }
         return (a + b).sum()
     }
 
-    /// `fourTokens` on a row already decoded by `decodeRow`: the same sums.
+    /// Two rows times four tokens, all in the split layout: the even-quarter chains of all eight
+    /// pairs in one pass over the first halves, then the odd-quarter chains over the second — eight
+    /// accumulators per pass (sixteen would not fit the registers), so each vector step's two
+    /// weight loads and four activation loads feed eight FMAs. Same sums as `oneRow`.
     @inline(__always)
-    static func fourTokensDecoded(_ w: UnsafePointer<Float>, _ x: UnsafePointer<Float>, cols: Int, _ y: UnsafeMutablePointer<Float>, stride: Int) {
-        var a0 = SIMD8<Float>(), b0 = SIMD8<Float>(), a1 = SIMD8<Float>(), b1 = SIMD8<Float>()
-        var a2 = SIMD8<Float>(), b2 = SIMD8<Float>(), a3 = SIMD8<Float>(), b3 = SIMD8<Float>()
-        let rs = cols * 4
-        var wp = UnsafeRawPointer(w), xp = UnsafeRawPointer(x)
-        for _ in 0..<cols / 32 {
-            let w0 = load(wp, 0), w1 = load(wp, 1), w2 = load(wp, 2), w3 = load(wp, 3)
-            a0.addProduct(w0, load(xp, 0)); b0.addProduct(w1, load(xp, 1)); a0.addProduct(w2, load(xp, 2)); b0.addProduct(w3, load(xp, 3))
-            let p1 = xp + rs
-            a1.addProduct(w0, load(p1, 0)); b1.addProduct(w1, load(p1, 1)); a1.addProduct(w2, load(p1, 2)); b1.addProduct(w3, load(p1, 3))
-            let p2 = p1 + rs
-            a2.addProduct(w0, load(p2, 0)); b2.addProduct(w1, load(p2, 1)); a2.addProduct(w2, load(p2, 2)); b2.addProduct(w3, load(p2, 3))
-            let p3 = p2 + rs
-            a3.addProduct(w0, load(p3, 0)); b3.addProduct(w1, load(p3, 1)); a3.addProduct(w2, load(p3, 2)); b3.addProduct(w3, load(p3, 3))
-            wp += 128
-            xp += 128
+    static func twoRowsFourTokens(_ w0: UnsafePointer<Float>, _ w1: UnsafePointer<Float>, _ x: UnsafePointer<Float>, cols: Int,
+                                  _ partial: UnsafeMutablePointer<SIMD8<Float>>, _ y: UnsafeMutablePointer<Float>, stride: Int) {
+        let half = cols / 2
+        chains(w0, w1, x, count: half, tokenStride: cols, into: partial)
+        chains(w0 + half, w1 + half, x + half, count: half, tokenStride: cols, into: partial + 8)
+        for t in 0..<4 {
+            y[t * stride] = (partial[t] + partial[8 + t]).sum()
+            y[t * stride + 1] = (partial[4 + t] + partial[12 + t]).sum()
         }
-        y[0] = (a0 + b0).sum()
-        y[stride] = (a1 + b1).sum()
-        y[2 * stride] = (a2 + b2).sum()
-        y[3 * stride] = (a3 + b3).sum()
     }
 
+    /// Σ w0·x_t and Σ w1·x_t over `count` floats as eight vector chains, for the four tokens at
+    /// x, x + tokenStride, ...: out[t] for w0, out[4 + t] for w1.
     @inline(__always)
-    static func fourTokens<B: WeightBlocks>(_: B.Type, _ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, cols: Int, _ y: UnsafeMutablePointer<Float>, stride: Int) {
-        var a0 = SIMD8<Float>(), b0 = SIMD8<Float>(), a1 = SIMD8<Float>(), b1 = SIMD8<Float>()
-        var a2 = SIMD8<Float>(), b2 = SIMD8<Float>(), a3 = SIMD8<Float>(), b3 = SIMD8<Float>()
-        let rs = cols * 4
-        var blk = row, xp = UnsafeRawPointer(x)
-        for _ in 0..<cols / 32 {
-            let (w0, w1, w2, w3) = B.decode(blk)
-            a0.addProduct(w0, load(xp, 0)); b0.addProduct(w1, load(xp, 1)); a0.addProduct(w2, load(xp, 2)); b0.addProduct(w3, load(xp, 3))
-            let p1 = xp + rs
-            a1.addProduct(w0, load(p1, 0)); b1.addProduct(w1, load(p1, 1)); a1.addProduct(w2, load(p1, 2)); b1.addProduct(w3, load(p1, 3))
-            let p2 = p1 + rs
-            a2.addProduct(w0, load(p2, 0)); b2.addProduct(w1, load(p2, 1)); a2.addProduct(w2, load(p2, 2)); b2.addProduct(w3, load(p2, 3))
-            let p3 = p2 + rs
-            a3.addProduct(w0, load(p3, 0)); b3.addProduct(w1, load(p3, 1)); a3.addProduct(w2, load(p3, 2)); b3.addProduct(w3, load(p3, 3))
-            blk += B.blockBytes
-            xp += 128
+    static func chains(_ w0: UnsafePointer<Float>, _ w1: UnsafePointer<Float>, _ x: UnsafePointer<Float>, count: Int,
+                       tokenStride: Int, into out: UnsafeMutablePointer<SIMD8<Float>>) {
+        var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+        var b0 = SIMD8<Float>(), b1 = SIMD8<Float>(), b2 = SIMD8<Float>(), b3 = SIMD8<Float>()
+        let rs = tokenStride * 4
+        var p0 = UnsafeRawPointer(w0), p1 = UnsafeRawPointer(w1), xp = UnsafeRawPointer(x)
+        for _ in 0..<count / 8 {
+            let u = p0.load(as: SIMD8<Float>.self), v = p1.load(as: SIMD8<Float>.self)
+            let x0 = xp.load(as: SIMD8<Float>.self)
+            a0.addProduct(u, x0); b0.addProduct(v, x0)
+            let x1 = xp.load(fromByteOffset: rs, as: SIMD8<Float>.self)
+            a1.addProduct(u, x1); b1.addProduct(v, x1)
+            let x2 = xp.load(fromByteOffset: 2 * rs, as: SIMD8<Float>.self)
+            a2.addProduct(u, x2); b2.addProduct(v, x2)
+            let x3 = xp.load(fromByteOffset: 3 * rs, as: SIMD8<Float>.self)
+            a3.addProduct(u, x3); b3.addProduct(v, x3)
+            p0 += 32
+            p1 += 32
+            xp += 32
         }
-        y[0] = (a0 + b0).sum()
-        y[stride] = (a1 + b1).sum()
-        y[2 * stride] = (a2 + b2).sum()
-        y[3 * stride] = (a3 + b3).sum()
+        out[0] = a0; out[1] = a1; out[2] = a2; out[3] = a3
+        out[4] = b0; out[5] = b1; out[6] = b2; out[7] = b3
     }
 }

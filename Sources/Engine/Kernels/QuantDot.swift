@@ -57,6 +57,22 @@ enum ActivationLayout {
         }
     }
 
+    /// Like `permute`, then the split layout of `RowKernels.decodeRowSplit`: quarters 0 and 2 of
+    /// every block in the first half of `dst`, quarters 1 and 3 in the second.
+    @inline(__always)
+    static func permuteSplit(_ src: UnsafePointer<Float>, count: Int, order: UnsafePointer<Int>, into dst: UnsafeMutablePointer<Float>) {
+        let half = count / 2
+        var b = 0
+        while b < count {
+            let out = dst + b / 2  // each half holds 16 floats per block
+            for q in 0..<4 {
+                let to = out + (q % 2) * half + (q / 2) * 8
+                for l in 0..<8 { to[l] = src[b + order[q * 8 + l]] }
+            }
+            b += 32
+        }
+    }
+
     /// Copies `count` floats (whole blocks) from `src` to `dst`, permuting each block by `order`.
     @inline(__always)
     static func permute(_ src: UnsafePointer<Float>, count: Int, order: UnsafePointer<Int>, into dst: UnsafeMutablePointer<Float>) {
