@@ -48,7 +48,7 @@ public enum MatMul {
     @inline(__always)
     static func run<B: WeightBlocks>(_: B.Type, _ w: QuantMatrix, _ x: UnsafePointer<Float>, _ n: Int, _ y: UnsafeMutablePointer<Float>) {
         let cols = w.cols, rows = w.rows
-        parallelChunks(rows, grain: n == 1 ? 32 : 8) { range in
+        parallelChunks(rows, grain: n == 1 ? 32 : 8, chunksPerThread: n == 1 ? 1 : 4, align: 2) { range in
             var r = range.lowerBound
             if n == 1 {
                 for r in range { y[r] = RowKernels.oneRow(B.self, w.row(r), x, cols: cols) }
@@ -66,14 +66,10 @@ public enum MatMul {
                 RowKernels.decodeRowSplit(B.self, w.row(r), cols: cols, into: decoded)
                 RowKernels.decodeRowSplit(B.self, w.row(r + 1), cols: cols, into: second)
                 var t = 0
-                while t + 4 <= n {
-                    RowKernels.twoRowsFourTokens(decoded, second, x + t * cols, cols: cols, partial, y + t * rows + r, stride: rows)
-                    t += 4
-                }
                 while t < n {
-                    y[t * rows + r] = RowKernels.oneRowSplit(decoded, x + t * cols, cols: cols)
-                    y[t * rows + r + 1] = RowKernels.oneRowSplit(second, x + t * cols, cols: cols)
-                    t += 1
+                    let m = min(4, n - t) == 3 ? 2 : min(4, n - t)  // 4, 2 or 1 tokens per pass
+                    RowKernels.twoRows(decoded, second, x + t * cols, tokens: m, cols: cols, partial, y + t * rows + r, stride: rows)
+                    t += m
                 }
                 r += 2
             }
@@ -185,17 +181,24 @@ enum RowKernels {
         return (a + b).sum()
     }
 
-    /// Two rows times four tokens, all in the split layout: the even-quarter chains of all eight
-    /// pairs in one pass over the first halves, then the odd-quarter chains over the second — eight
-    /// accumulators per pass (sixteen would not fit the registers), so each vector step's two
-    /// weight loads and four activation loads feed eight FMAs. Same sums as `oneRow`.
+    /// Two rows times `tokens` (1, 2 or 4) tokens, all in the split layout: the even-quarter
+    /// chains of every pair in one pass over the first halves, then the odd-quarter chains over
+    /// the second — at most eight accumulators per pass (sixteen would not fit the registers), so
+    /// each vector step's two weight loads and up to four activation loads feed up to eight FMAs.
+    /// Same sums as `oneRow`.
     @inline(__always)
-    static func twoRowsFourTokens(_ w0: UnsafePointer<Float>, _ w1: UnsafePointer<Float>, _ x: UnsafePointer<Float>, cols: Int,
-                                  _ partial: UnsafeMutablePointer<SIMD8<Float>>, _ y: UnsafeMutablePointer<Float>, stride: Int) {
+    static func twoRows(_ w0: UnsafePointer<Float>, _ w1: UnsafePointer<Float>, _ x: UnsafePointer<Float>, tokens: Int, cols: Int,
+                        _ partial: UnsafeMutablePointer<SIMD8<Float>>, _ y: UnsafeMutablePointer<Float>, stride: Int) {
         let half = cols / 2
-        chains(w0, w1, x, count: half, tokenStride: cols, into: partial)
-        chains(w0 + half, w1 + half, x + half, count: half, tokenStride: cols, into: partial + 8)
-        for t in 0..<4 {
+        for pass in 0..<2 {
+            let o = pass * half, out = partial + pass * 8
+            switch tokens {
+            case 4: fourTokenChains(w0 + o, w1 + o, x + o, count: half, tokenStride: cols, into: out)
+            case 2: twoTokenChains(w0 + o, w1 + o, x + o, count: half, tokenStride: cols, into: out)
+            default: oneTokenChains(w0 + o, w1 + o, x + o, count: half, into: out)
+            }
+        }
+        for t in 0..<tokens {
             y[t * stride] = (partial[t] + partial[8 + t]).sum()
             y[t * stride + 1] = (partial[4 + t] + partial[12 + t]).sum()
         }
@@ -204,8 +207,8 @@ enum RowKernels {
     /// Σ w0·x_t and Σ w1·x_t over `count` floats as eight vector chains, for the four tokens at
     /// x, x + tokenStride, ...: out[t] for w0, out[4 + t] for w1.
     @inline(__always)
-    static func chains(_ w0: UnsafePointer<Float>, _ w1: UnsafePointer<Float>, _ x: UnsafePointer<Float>, count: Int,
-                       tokenStride: Int, into out: UnsafeMutablePointer<SIMD8<Float>>) {
+    static func fourTokenChains(_ w0: UnsafePointer<Float>, _ w1: UnsafePointer<Float>, _ x: UnsafePointer<Float>, count: Int,
+                                tokenStride: Int, into out: UnsafeMutablePointer<SIMD8<Float>>) {
         var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
         var b0 = SIMD8<Float>(), b1 = SIMD8<Float>(), b2 = SIMD8<Float>(), b3 = SIMD8<Float>()
         let rs = tokenStride * 4
@@ -226,5 +229,41 @@ enum RowKernels {
         }
         out[0] = a0; out[1] = a1; out[2] = a2; out[3] = a3
         out[4] = b0; out[5] = b1; out[6] = b2; out[7] = b3
+    }
+
+    /// `fourTokenChains` for two tokens: out[0...1] for w0, out[4...5] for w1.
+    @inline(__always)
+    static func twoTokenChains(_ w0: UnsafePointer<Float>, _ w1: UnsafePointer<Float>, _ x: UnsafePointer<Float>, count: Int,
+                               tokenStride: Int, into out: UnsafeMutablePointer<SIMD8<Float>>) {
+        var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), b0 = SIMD8<Float>(), b1 = SIMD8<Float>()
+        let rs = tokenStride * 4
+        var p0 = UnsafeRawPointer(w0), p1 = UnsafeRawPointer(w1), xp = UnsafeRawPointer(x)
+        for _ in 0..<count / 8 {
+            let u = p0.load(as: SIMD8<Float>.self), v = p1.load(as: SIMD8<Float>.self)
+            let x0 = xp.load(as: SIMD8<Float>.self)
+            a0.addProduct(u, x0); b0.addProduct(v, x0)
+            let x1 = xp.load(fromByteOffset: rs, as: SIMD8<Float>.self)
+            a1.addProduct(u, x1); b1.addProduct(v, x1)
+            p0 += 32
+            p1 += 32
+            xp += 32
+        }
+        out[0] = a0; out[1] = a1; out[4] = b0; out[5] = b1
+    }
+
+    /// `fourTokenChains` for one token: out[0] for w0, out[4] for w1.
+    @inline(__always)
+    static func oneTokenChains(_ w0: UnsafePointer<Float>, _ w1: UnsafePointer<Float>, _ x: UnsafePointer<Float>, count: Int,
+                               into out: UnsafeMutablePointer<SIMD8<Float>>) {
+        var a0 = SIMD8<Float>(), b0 = SIMD8<Float>()
+        var p0 = UnsafeRawPointer(w0), p1 = UnsafeRawPointer(w1), xp = UnsafeRawPointer(x)
+        for _ in 0..<count / 8 {
+            let x0 = xp.load(as: SIMD8<Float>.self)
+            a0.addProduct(p0.load(as: SIMD8<Float>.self), x0); b0.addProduct(p1.load(as: SIMD8<Float>.self), x0)
+            p0 += 32
+            p1 += 32
+            xp += 32
+        }
+        out[0] = a0; out[4] = b0
     }
 }

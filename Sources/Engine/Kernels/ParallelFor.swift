@@ -20,17 +20,20 @@ public enum EngineThreads {
 
 /// Splits `0..<count` into contiguous chunks and runs `body(range)` on up to `EngineThreads.count`
 /// threads, returning when every chunk is done. Chunks are at least `grain` items so tiny loops stay
-/// on the calling thread.
+/// on the calling thread. `chunksPerThread` above 1 cuts the work finer so a thread that runs late
+/// (another process on its core) holds the others up less; chunk starts are multiples of `align`.
 @inline(__always)
-public func parallelChunks(_ count: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
+public func parallelChunks(_ count: Int, grain: Int = 1, chunksPerThread: Int = 1, align: Int = 1, _ body: (Range<Int>) -> Void) {
     let threads = min(EngineThreads.count, max(1, count / max(1, grain)))
     if threads <= 1 {
         body(0..<count)
         return
     }
-    let per = (count + threads - 1) / threads
+    let chunks = max(threads, min(threads * chunksPerThread, count / max(1, grain)))
+    let a = max(1, align)
+    let per = ((count + chunks - 1) / chunks + a - 1) / a * a
     withoutActuallyEscaping(body) { body in
-        WorkerPool.shared.run(chunks: threads) { t in
+        WorkerPool.shared.run(chunks: (count + per - 1) / per) { t in
             let lo = t * per
             let hi = min(count, lo + per)
             if lo < hi { body(lo..<hi) }
