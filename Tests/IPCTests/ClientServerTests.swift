@@ -382,6 +382,28 @@ struct ClientServerTests {
         close(server.fd)
     }
 
+    /// A daemon exits as soon as its drain returns; a GOAWAY still queued on the loop would then never
+    /// be written and the client would see its unanswered calls lost instead of handed over.
+    @Test("drain returns only once every connection has been told to go away and closed")
+    func drainFlushesGoAway() async throws {
+        let first = try TestServer(name: "A")
+        defer { removeDirectory(first.directory) }
+        let clients = (0..<4).map { _ in first.client() }
+        for client in clients {
+            #expect(try await client.call(type: TestType.whoami, payload: [], timeout: .seconds(2)) == bytes("A"))
+        }
+        #expect(first.server.openConnections == 4)
+        await first.server.drain(timeout: .zero)
+        #expect(first.server.openConnections == 0)
+        close(first.fd)
+        // Every client was told, so its next call goes to the next server without an error.
+        let second = try TestServer(directory: first.directory, name: "B")
+        for client in clients {
+            #expect(try await client.call(type: TestType.whoami, payload: [], timeout: .seconds(2)) == bytes("B"))
+        }
+        await second.stop()
+    }
+
     @Test("typed messages round trip through call(_:returning:timeout:)")
     func typedCall() async throws {
         let server = try TestServer()

@@ -66,6 +66,8 @@ public final class IPCServer: Sendable {
         var stopped = false
         var connections: [ObjectIdentifier: ServerConnection] = [:]
         var idleWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        /// Drains waiting for the last connection to close (its GOAWAY written).
+        var closeWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
         var nextWaiter: UInt64 = 0
     }
 
@@ -137,7 +139,8 @@ public final class IPCServer: Sendable {
 
     /// Shuts down gracefully: stops accepting, refuses new calls with ``IPCErrorCode/shuttingDown`` (which
     /// ``IPCClient`` retries on a new connection), waits up to `timeout` for calls in flight to be answered,
-    /// then closes every connection: calls still running are cancelled and answered with
+    /// then closes every connection (and returns once they are closed, or after a second at most): calls
+    /// still running are cancelled and answered with
     /// ``IPCErrorCode/interrupted``, and a last connection-level ``IPCErrorCode/shuttingDown`` tells each
     /// client that anything else it sent was not read (so it can be sent to the next server).
     /// - Parameter timeout: Longest wait for calls in flight.
@@ -150,7 +153,14 @@ public final class IPCServer: Sendable {
         for connection in connections {
             loop.execute { connection.goAway() }
         }
+        // The GOAWAYs are written on the loop thread. Returning before they are would let the caller
+        // exit first, and a client whose request was never read would see the connection drop instead
+        // of being told to send it again.
+        await waitUntilClosed(timeout: Self.goAwayFlushTimeout)
     }
+
+    /// Longest wait for the GOAWAYs of a drain to be written (a client that stops reading gets no more).
+    static let goAwayFlushTimeout: Duration = .seconds(1)
 
     /// Calls received and not yet answered or cancelled.
     public var inFlightCalls: Int { inFlight.load(ordering: .relaxed) }
@@ -191,8 +201,14 @@ public final class IPCServer: Sendable {
     func noteProtocolError() { protocolErrorTotal.add(1, ordering: .relaxed) }
 
     func connectionClosed(_ connection: ServerConnection, endedCalls: Int) {
-        state.withLock { _ = $0.connections.removeValue(forKey: ObjectIdentifier(connection)) }
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            _ = state.connections.removeValue(forKey: ObjectIdentifier(connection))
+            guard state.connections.isEmpty, draining.load(ordering: .sequentiallyConsistent) else { return [] }
+            defer { state.closeWaiters.removeAll() }
+            return Array(state.closeWaiters.values)
+        }
         callFinished(count: endedCalls)
+        for waiter in waiters { waiter.resume() }
     }
 
     // MARK: Draining
@@ -209,6 +225,22 @@ public final class IPCServer: Sendable {
             guard let id else { return continuation.resume() }
             loop.schedule(afterNanoseconds: timeout.clampedNanoseconds) { [self] in
                 state.withLock { $0.idleWaiters.removeValue(forKey: id) }?.resume()
+            }
+        }
+    }
+
+    private func waitUntilClosed(timeout: Duration) async {
+        guard let loop = state.withLock({ $0.loop }) else { return }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let id: UInt64? = state.withLock { state in
+                guard !state.connections.isEmpty else { return nil }
+                state.nextWaiter += 1
+                state.closeWaiters[state.nextWaiter] = continuation
+                return state.nextWaiter
+            }
+            guard let id else { return continuation.resume() }
+            loop.schedule(afterNanoseconds: timeout.clampedNanoseconds) { [self] in
+                state.withLock { $0.closeWaiters.removeValue(forKey: id) }?.resume()
             }
         }
     }
