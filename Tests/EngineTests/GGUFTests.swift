@@ -116,6 +116,34 @@ import Testing
         #expect(batched == alone)
     }
 
+    /// Q, K and V (or gate and up) multiplied in one pass give exactly what three separate products
+    /// give, also when the matrices differ in block type (they then run one after the other).
+    @Test(arguments: [[GGMLType.q4_1, .q4_1, .q4_1], [.q8_0, .q4_1, .q4_0]], [1, 8])
+    func fusedProductsEqualSeparateOnes(types: [GGMLType], n: Int) {
+        let cols = 64, rowCounts = [9, 4, 6]
+        var rng = SplitMix64(seed: 5)
+        let data = zip(types, rowCounts).map { randomBlocks($0, count: $1 * cols / 32, &rng) }
+        let x = (0..<(n * cols)).map { _ in Float(rng.nextDouble() * 2 - 1) }
+        var fused = rowCounts.map { [Float](repeating: 0, count: n * $0) }
+        var separate = fused
+        for i in 0..<3 {
+            data[i].withUnsafeBytes { w in
+                let m = QuantMatrix(base: w.baseAddress!, type: types[i], rows: rowCounts[i], cols: cols)
+                separate[i].withUnsafeMutableBufferPointer { MatMul.multiply(m, x, rows: n, into: $0.baseAddress!) }
+            }
+        }
+        let bases = data.map { d in UnsafeMutableRawPointer.allocate(byteCount: d.count, alignment: 32) }
+        defer { bases.forEach { $0.deallocate() } }
+        for i in 0..<3 { data[i].withUnsafeBytes { bases[i].copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
+        let ms = (0..<3).map { QuantMatrix(base: bases[$0], type: types[$0], rows: rowCounts[$0], cols: cols) }
+        let outs = rowCounts.map { UnsafeMutablePointer<Float>.allocate(capacity: n * $0) }
+        defer { outs.forEach { $0.deallocate() } }
+        MatMul.multiply(ms, x, rows: n, into: outs)
+        for i in 0..<3 { fused[i] = Array(UnsafeBufferPointer(start: outs[i], count: n * rowCounts[i])) }
+        #expect(fused == separate)
+        #expect(fused[0].contains { $0 != 0 })
+    }
+
     /// `count` blocks of `type` with random quants and small positive scales (and offsets for Q4_1).
     func randomBlocks(_ type: GGMLType, count: Int, _ rng: inout SplitMix64) -> [UInt8] {
         var data: [UInt8] = []

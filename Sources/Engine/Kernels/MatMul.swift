@@ -19,64 +19,81 @@ public enum MatMul {
     ///   - n: number of activation rows (tokens).
     ///   - y: `n` rows of `w.rows` floats, overwritten.
     public static func multiply(_ w: QuantMatrix, _ x: UnsafePointer<Float>, rows n: Int, into y: UnsafeMutablePointer<Float>) {
-        let cols = w.cols
-        guard let order = ActivationLayout.order(for: w.type) else {
+        guard ActivationLayout.permutes(w.type) else {
             multiplyPlain(w, x, rows: n, into: y)
+            return
+        }
+        multiply([w], x, rows: n, into: [y])
+    }
+
+    /// Several products of the same activations, `ys[i] = ws[i] · X` (e.g. a layer's Q, K and V), in
+    /// one parallel pass: the activations are permuted once and the threads are waited for once.
+    /// Matrices of different block types or widths are multiplied one after the other.
+    public static func multiply(_ ws: [QuantMatrix], _ x: UnsafePointer<Float>, rows n: Int, into ys: [UnsafeMutablePointer<Float>]) {
+        guard let first = ws.first, ws.count == ys.count else { return }
+        let cols = first.cols
+        guard ActivationLayout.permutes(first.type), ws.allSatisfy({ $0.type == first.type && $0.cols == cols }) else {
+            for (w, y) in zip(ws, ys) { multiply(w, x, rows: n, into: y) }
             return
         }
         // Permute activations into the order the block decoders produce.
         let xp = UnsafeMutablePointer<Float>.allocate(capacity: n * cols)
         defer { xp.deallocate() }
-        order.withUnsafeBufferPointer { o in
-            for t in 0..<n {
-                if n == 1 {
-                    ActivationLayout.permute(x + t * cols, count: cols, order: o.baseAddress!, into: xp + t * cols)
-                } else {
-                    ActivationLayout.permuteSplit(x + t * cols, count: cols, order: o.baseAddress!, into: xp + t * cols)
-                }
+        for t in 0..<n {
+            if n == 1 {
+                ActivationLayout.permute(x + t * cols, count: cols, into: xp + t * cols)
+            } else {
+                ActivationLayout.permuteSplit(x + t * cols, count: cols, into: xp + t * cols)
             }
         }
         let xq = UnsafePointer(xp)
-        switch w.type {
-        case .q4_1: run(Q4_1Blocks.self, w, xq, n, y)
-        case .q4_0: run(Q4_0Blocks.self, w, xq, n, y)
-        case .q8_0: run(Q8_0Blocks.self, w, xq, n, y)
+        switch first.type {
+        case .q4_1: run(Q4_1Blocks.self, ws, xq, n, ys)
+        case .q4_0: run(Q4_0Blocks.self, ws, xq, n, ys)
+        case .q8_0: run(Q8_0Blocks.self, ws, xq, n, ys)
         case .f32, .f16: break
         }
     }
 
     @inline(__always)
-    static func run<B: WeightBlocks>(_: B.Type, _ w: QuantMatrix, _ x: UnsafePointer<Float>, _ n: Int, _ y: UnsafeMutablePointer<Float>) {
+    static func run<B: WeightBlocks>(_: B.Type, _ ws: [QuantMatrix], _ x: UnsafePointer<Float>, _ n: Int, _ ys: [UnsafeMutablePointer<Float>]) {
+        parallelChunks(ws.map(\.rows), grain: n == 1 ? 32 : 8, chunksPerThread: n == 1 ? 2 : 4, align: 2) { i, range in
+            rows(B.self, ws[i], x, n, ys[i], range)
+        }
+    }
+
+    /// Rows `range` of `w · X` into `y`.
+    @inline(__always)
+    static func rows<B: WeightBlocks>(_: B.Type, _ w: QuantMatrix, _ x: UnsafePointer<Float>, _ n: Int, _ y: UnsafeMutablePointer<Float>,
+                                      _ range: Range<Int>) {
         let cols = w.cols, rows = w.rows
-        parallelChunks(rows, grain: n == 1 ? 32 : 8, chunksPerThread: n == 1 ? 1 : 4, align: 2) { range in
-            var r = range.lowerBound
-            if n == 1 {
-                for r in range { y[r] = RowKernels.oneRow(B.self, w.row(r), x, cols: cols) }
-                return
+        var r = range.lowerBound
+        if n == 1 {
+            for r in range { y[r] = RowKernels.oneRow(B.self, w.row(r), x, cols: cols) }
+            return
+        }
+        // Two or more tokens: rows decoded once, in the split layout (see `ActivationLayout`).
+        let decoded = UnsafeMutablePointer<Float>.allocate(capacity: 2 * cols)
+        let partial = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: 16)
+        defer {
+            decoded.deallocate()
+            partial.deallocate()
+        }
+        let second = decoded + cols
+        while r + 2 <= range.upperBound {
+            RowKernels.decodeRowSplit(B.self, w.row(r), cols: cols, into: decoded)
+            RowKernels.decodeRowSplit(B.self, w.row(r + 1), cols: cols, into: second)
+            var t = 0
+            while t < n {
+                let m = min(4, n - t) == 3 ? 2 : min(4, n - t)  // 4, 2 or 1 tokens per pass
+                RowKernels.twoRows(decoded, second, x + t * cols, tokens: m, cols: cols, partial, y + t * rows + r, stride: rows)
+                t += m
             }
-            // Two or more tokens: rows decoded once, in the split layout (see `ActivationLayout`).
-            let decoded = UnsafeMutablePointer<Float>.allocate(capacity: 2 * cols)
-            let partial = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: 16)
-            defer {
-                decoded.deallocate()
-                partial.deallocate()
-            }
-            let second = decoded + cols
-            while r + 2 <= range.upperBound {
-                RowKernels.decodeRowSplit(B.self, w.row(r), cols: cols, into: decoded)
-                RowKernels.decodeRowSplit(B.self, w.row(r + 1), cols: cols, into: second)
-                var t = 0
-                while t < n {
-                    let m = min(4, n - t) == 3 ? 2 : min(4, n - t)  // 4, 2 or 1 tokens per pass
-                    RowKernels.twoRows(decoded, second, x + t * cols, tokens: m, cols: cols, partial, y + t * rows + r, stride: rows)
-                    t += m
-                }
-                r += 2
-            }
-            if r < range.upperBound {
-                RowKernels.decodeRowSplit(B.self, w.row(r), cols: cols, into: decoded)
-                for t in 0..<n { y[t * rows + r] = RowKernels.oneRowSplit(decoded, x + t * cols, cols: cols) }
-            }
+            r += 2
+        }
+        if r < range.upperBound {
+            RowKernels.decodeRowSplit(B.self, w.row(r), cols: cols, into: decoded)
+            for t in 0..<n { y[t * rows + r] = RowKernels.oneRowSplit(decoded, x + t * cols, cols: cols) }
         }
     }
 
@@ -105,7 +122,7 @@ enum Q4_1Blocks: WeightBlocks {
     @inline(__always) static func decode(_ blk: UnsafeRawPointer) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
         let d = SIMD8<Float>(repeating: BlockDecoding.half(blk)), m = SIMD8<Float>(repeating: BlockDecoding.half(blk + 2))
         let (q0, q1, q2, q3) = QuantDot.nibbles(blk + 4)
-        return (q0 * d + m, q1 * d + m, q2 * d + m, q3 * d + m)
+        return (m.addingProduct(q0, d), m.addingProduct(q1, d), m.addingProduct(q2, d), m.addingProduct(q3, d))
     }
 }
 
@@ -114,8 +131,9 @@ enum Q4_0Blocks: WeightBlocks {
     @inline(__always) static func decode(_ blk: UnsafeRawPointer) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
         let d = SIMD8<Float>(repeating: BlockDecoding.half(blk))
         let (q0, q1, q2, q3) = QuantDot.nibbles(blk + 2)
-        let eight = SIMD8<Float>(repeating: 8)
-        return ((q0 - eight) * d, (q1 - eight) * d, (q2 - eight) * d, (q3 - eight) * d)
+        // (q - 8)·d as one FMA: -8·d is exact, so the result is the same rounding of the same value.
+        let c = d * -8
+        return (c.addingProduct(q0, d), c.addingProduct(q1, d), c.addingProduct(q2, d), c.addingProduct(q3, d))
     }
 }
 

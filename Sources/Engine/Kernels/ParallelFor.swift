@@ -41,6 +41,36 @@ public func parallelChunks(_ count: Int, grain: Int = 1, chunksPerThread: Int = 
     }
 }
 
+/// `parallelChunks` over several row ranges at once (e.g. the Q, K and V products of one layer):
+/// each `0..<counts[i]` is cut into chunks of about the same size, and `body(i, range)` runs for
+/// every chunk of every range in one job — one wait for the threads instead of one per range.
+@inline(__always)
+public func parallelChunks(_ counts: [Int], grain: Int = 1, chunksPerThread: Int = 1, align: Int = 1,
+                           _ body: (Int, Range<Int>) -> Void) {
+    let total = counts.reduce(0, +)
+    let threads = min(EngineThreads.count, max(1, total / max(1, grain)))
+    if threads <= 1 {
+        for (i, count) in counts.enumerated() where count > 0 { body(i, 0..<count) }
+        return
+    }
+    let a = max(1, align)
+    let chunks = max(threads, min(threads * chunksPerThread, total / max(1, grain)))
+    let per = max(a, ((total + chunks - 1) / chunks + a - 1) / a * a)
+    var pieces: [(Int, Range<Int>)] = []
+    for (i, count) in counts.enumerated() {
+        var lo = 0
+        while lo < count {
+            pieces.append((i, lo..<min(count, lo + per)))
+            lo += per
+        }
+    }
+    withoutActuallyEscaping(body) { body in
+        pieces.withUnsafeBufferPointer { pieces in
+            WorkerPool.shared.run(chunks: pieces.count) { p in body(pieces[p].0, pieces[p].1) }
+        }
+    }
+}
+
 /// A fixed set of worker threads that pick up the chunks of one job at a time.
 ///
 /// A decode step issues a few hundred small matrix products, each only tens of microseconds long,

@@ -92,9 +92,7 @@ public final class LlamaModel: @unchecked Sendable {
         let caches = steps.map(\.cache)
         for (l, layer) in weights.layers.enumerated() {
             for r in 0..<rows { VectorOps.rmsNorm(x.p + r * d, weight: layer.attnNorm, eps: c.rmsEps, count: d, into: h.p + r * d) }
-            MatMul.multiply(layer.q, h.p, rows: rows, into: q.p)
-            MatMul.multiply(layer.k, h.p, rows: rows, into: k.p)
-            MatMul.multiply(layer.v, h.p, rows: rows, into: v.p)
+            MatMul.multiply([layer.q, layer.k, layer.v], h.p, rows: rows, into: [q.p, k.p, v.p])
             for r in 0..<rows {
                 Self.rope(q.p + r * d, heads: c.heads, headDim: hd, cos: cosT.p + r * half, sin: sinT.p + r * half)
                 Self.rope(k.p + r * kvw, heads: c.kvHeads, headDim: hd, cos: cosT.p + r * half, sin: sinT.p + r * half)
@@ -107,8 +105,7 @@ public final class LlamaModel: @unchecked Sendable {
             VectorOps.add(x.p, h.p, count: rows * d)
 
             for r in 0..<rows { VectorOps.rmsNorm(x.p + r * d, weight: layer.ffnNorm, eps: c.rmsEps, count: d, into: h.p + r * d) }
-            MatMul.multiply(layer.gate, h.p, rows: rows, into: g.p)
-            MatMul.multiply(layer.up, h.p, rows: rows, into: u.p)
+            MatMul.multiply([layer.gate, layer.up], h.p, rows: rows, into: [g.p, u.p])
             VectorOps.swiglu(g.p, u.p, count: rows * c.ffnWidth)
             MatMul.multiply(layer.down, g.p, rows: rows, into: h.p)
             VectorOps.add(x.p, h.p, count: rows * d)
