@@ -120,7 +120,8 @@ protocol WeightBlocks {
 enum Q4_1Blocks: WeightBlocks {
     static var blockBytes: Int { 20 }
     @inline(__always) static func decode(_ blk: UnsafeRawPointer) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
-        let d = SIMD8<Float>(repeating: BlockDecoding.half(blk)), m = SIMD8<Float>(repeating: BlockDecoding.half(blk + 2))
+        let dm = BlockDecoding.scales(blk)
+        let d = SIMD8<Float>(repeating: dm[0]), m = SIMD8<Float>(repeating: dm[1])
         let (q0, q1, q2, q3) = QuantDot.nibbles(blk + 4)
         return (m.addingProduct(q0, d), m.addingProduct(q1, d), m.addingProduct(q2, d), m.addingProduct(q3, d))
     }
@@ -129,7 +130,7 @@ enum Q4_1Blocks: WeightBlocks {
 enum Q4_0Blocks: WeightBlocks {
     static var blockBytes: Int { 18 }
     @inline(__always) static func decode(_ blk: UnsafeRawPointer) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
-        let d = SIMD8<Float>(repeating: BlockDecoding.half(blk))
+        let d = SIMD8<Float>(repeating: BlockDecoding.scales(blk)[0])
         let (q0, q1, q2, q3) = QuantDot.nibbles(blk + 2)
         // (q - 8)·d as one FMA: -8·d is exact, so the result is the same rounding of the same value.
         let c = d * -8
@@ -140,7 +141,7 @@ enum Q4_0Blocks: WeightBlocks {
 enum Q8_0Blocks: WeightBlocks {
     static var blockBytes: Int { 34 }
     @inline(__always) static func decode(_ blk: UnsafeRawPointer) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
-        let d = SIMD8<Float>(repeating: BlockDecoding.half(blk))
+        let d = SIMD8<Float>(repeating: BlockDecoding.scales(blk)[0])
         let (q0, q1, q2, q3) = QuantDot.bytes(blk + 2)
         return (q0 * d, q1 * d, q2 * d, q3 * d)
     }
