@@ -57,7 +57,7 @@ public enum MatMul {
 
     @inline(__always)
     static func run<B: WeightBlocks>(_: B.Type, _ ws: [QuantMatrix], _ x: UnsafePointer<Float>, _ n: Int, _ ys: [UnsafeMutablePointer<Float>]) {
-        parallelChunks(ws.map(\.rows), grain: n == 1 ? 32 : 8, chunksPerThread: n == 1 ? 2 : 4, align: 2) { i, range in
+        parallelChunks(ws.map(\.rows), grain: n == 1 ? 32 : 8, chunksPerThread: n == 1 ? 2 : 4, align: 4) { i, range in
             rows(B.self, ws[i], x, n, ys[i], range)
         }
     }
@@ -72,28 +72,35 @@ public enum MatMul {
             for r in range { y[r] = RowKernels.oneRow(B.self, w.row(r), x, cols: cols) }
             return
         }
-        // Two or more tokens: rows decoded once, in the split layout (see `ActivationLayout`).
-        let decoded = UnsafeMutablePointer<Float>.allocate(capacity: 2 * cols)
+        // Two or more tokens: rows decoded once, in the split layout (see `ActivationLayout`), four at a
+        // time: four tokens go through two-row passes, a remaining pair or single token through a
+        // four-row pass, so every pass keeps up to eight accumulator chains going.
+        let decoded = UnsafeMutablePointer<Float>.allocate(capacity: 4 * cols)
         let partial = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: 16)
         defer {
             decoded.deallocate()
             partial.deallocate()
         }
-        let second = decoded + cols
-        while r + 2 <= range.upperBound {
-            RowKernels.decodeRowSplit(B.self, w.row(r), cols: cols, into: decoded)
-            RowKernels.decodeRowSplit(B.self, w.row(r + 1), cols: cols, into: second)
+        while r + 4 <= range.upperBound {
+            for i in 0..<4 { RowKernels.decodeRowSplit(B.self, w.row(r + i), cols: cols, into: decoded + i * cols) }
             var t = 0
+            while t + 4 <= n {
+                let xt = x + t * cols, yt = y + t * rows + r
+                RowKernels.twoRows(decoded, decoded + cols, xt, cols: cols, partial, yt, stride: rows)
+                RowKernels.twoRows(decoded + 2 * cols, decoded + 3 * cols, xt, cols: cols, partial, yt + 2, stride: rows)
+                t += 4
+            }
             while t < n {
-                let m = min(4, n - t) == 3 ? 2 : min(4, n - t)  // 4, 2 or 1 tokens per pass
-                RowKernels.twoRows(decoded, second, x + t * cols, tokens: m, cols: cols, partial, y + t * rows + r, stride: rows)
+                let m = n - t >= 2 ? 2 : 1
+                RowKernels.fourRows(decoded, x + t * cols, tokens: m, cols: cols, partial, y + t * rows + r, stride: rows)
                 t += m
             }
-            r += 2
+            r += 4
         }
-        if r < range.upperBound {
+        while r < range.upperBound {
             RowKernels.decodeRowSplit(B.self, w.row(r), cols: cols, into: decoded)
             for t in 0..<n { y[t * rows + r] = RowKernels.oneRowSplit(decoded, x + t * cols, cols: cols) }
+            r += 1
         }
     }
 
@@ -200,26 +207,38 @@ enum RowKernels {
         return (a + b).sum()
     }
 
-    /// Two rows times `tokens` (1, 2 or 4) tokens, all in the split layout: the even-quarter
-    /// chains of every pair in one pass over the first halves, then the odd-quarter chains over
-    /// the second — at most eight accumulators per pass (sixteen would not fit the registers), so
-    /// each vector step's two weight loads and up to four activation loads feed up to eight FMAs.
-    /// Same sums as `oneRow`.
+    /// Two rows times four tokens, all in the split layout: the even-quarter chains of all eight
+    /// pairs in one pass over the first halves, then the odd-quarter chains over the second — eight
+    /// accumulators per pass (sixteen would not fit the registers), so each vector step's two weight
+    /// loads and four activation loads feed eight FMAs. Same sums as `oneRow`.
     @inline(__always)
-    static func twoRows(_ w0: UnsafePointer<Float>, _ w1: UnsafePointer<Float>, _ x: UnsafePointer<Float>, tokens: Int, cols: Int,
+    static func twoRows(_ w0: UnsafePointer<Float>, _ w1: UnsafePointer<Float>, _ x: UnsafePointer<Float>, cols: Int,
                         _ partial: UnsafeMutablePointer<SIMD8<Float>>, _ y: UnsafeMutablePointer<Float>, stride: Int) {
         let half = cols / 2
+        fourTokenChains(w0, w1, x, count: half, tokenStride: cols, into: partial)
+        fourTokenChains(w0 + half, w1 + half, x + half, count: half, tokenStride: cols, into: partial + 8)
+        for t in 0..<4 {
+            y[t * stride] = (partial[t] + partial[8 + t]).sum()
+            y[t * stride + 1] = (partial[4 + t] + partial[12 + t]).sum()
+        }
+    }
+
+    /// Four rows (`cols` apart from `w`) times one or two tokens, split layout, two passes as in
+    /// `twoRows`: up to eight chains per pass. Same sums as `oneRow`.
+    @inline(__always)
+    static func fourRows(_ w: UnsafePointer<Float>, _ x: UnsafePointer<Float>, tokens: Int, cols: Int,
+                         _ partial: UnsafeMutablePointer<SIMD8<Float>>, _ y: UnsafeMutablePointer<Float>, stride: Int) {
+        let half = cols / 2
         for pass in 0..<2 {
-            let o = pass * half, out = partial + pass * 8
-            switch tokens {
-            case 4: fourTokenChains(w0 + o, w1 + o, x + o, count: half, tokenStride: cols, into: out)
-            case 2: twoTokenChains(w0 + o, w1 + o, x + o, count: half, tokenStride: cols, into: out)
-            default: oneTokenChains(w0 + o, w1 + o, x + o, count: half, into: out)
+            let o = pass * half
+            if tokens == 2 {
+                fourRowTwoTokenChains(w + o, x + o, count: half, stride: cols, into: partial + pass * 8)
+            } else {
+                fourRowOneTokenChains(w + o, x + o, count: half, stride: cols, into: partial + pass * 8)
             }
         }
         for t in 0..<tokens {
-            y[t * stride] = (partial[t] + partial[8 + t]).sum()
-            y[t * stride + 1] = (partial[4 + t] + partial[12 + t]).sum()
+            for i in 0..<4 { y[t * stride + i] = (partial[4 * t + i] + partial[8 + 4 * t + i]).sum() }
         }
     }
 
@@ -250,39 +269,48 @@ enum RowKernels {
         out[4] = b0; out[5] = b1; out[6] = b2; out[7] = b3
     }
 
-    /// `fourTokenChains` for two tokens: out[0...1] for w0, out[4...5] for w1.
+    /// Σ w_i·x_t over `count` floats for the four rows w, w + stride, ... and the two tokens x,
+    /// x + stride: out[4·t + i].
     @inline(__always)
-    static func twoTokenChains(_ w0: UnsafePointer<Float>, _ w1: UnsafePointer<Float>, _ x: UnsafePointer<Float>, count: Int,
-                               tokenStride: Int, into out: UnsafeMutablePointer<SIMD8<Float>>) {
-        var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), b0 = SIMD8<Float>(), b1 = SIMD8<Float>()
-        let rs = tokenStride * 4
-        var p0 = UnsafeRawPointer(w0), p1 = UnsafeRawPointer(w1), xp = UnsafeRawPointer(x)
+    static func fourRowTwoTokenChains(_ w: UnsafePointer<Float>, _ x: UnsafePointer<Float>, count: Int, stride: Int,
+                                      into out: UnsafeMutablePointer<SIMD8<Float>>) {
+        var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+        var b0 = SIMD8<Float>(), b1 = SIMD8<Float>(), b2 = SIMD8<Float>(), b3 = SIMD8<Float>()
+        let rs = stride * 4
+        var wp = UnsafeRawPointer(w), xp = UnsafeRawPointer(x)
         for _ in 0..<count / 8 {
-            let u = p0.load(as: SIMD8<Float>.self), v = p1.load(as: SIMD8<Float>.self)
-            let x0 = xp.load(as: SIMD8<Float>.self)
-            a0.addProduct(u, x0); b0.addProduct(v, x0)
-            let x1 = xp.load(fromByteOffset: rs, as: SIMD8<Float>.self)
-            a1.addProduct(u, x1); b1.addProduct(v, x1)
-            p0 += 32
-            p1 += 32
+            let x0 = xp.load(as: SIMD8<Float>.self), x1 = xp.load(fromByteOffset: rs, as: SIMD8<Float>.self)
+            let u0 = wp.load(as: SIMD8<Float>.self)
+            a0.addProduct(u0, x0); b0.addProduct(u0, x1)
+            let u1 = wp.load(fromByteOffset: rs, as: SIMD8<Float>.self)
+            a1.addProduct(u1, x0); b1.addProduct(u1, x1)
+            let u2 = wp.load(fromByteOffset: 2 * rs, as: SIMD8<Float>.self)
+            a2.addProduct(u2, x0); b2.addProduct(u2, x1)
+            let u3 = wp.load(fromByteOffset: 3 * rs, as: SIMD8<Float>.self)
+            a3.addProduct(u3, x0); b3.addProduct(u3, x1)
+            wp += 32
             xp += 32
         }
-        out[0] = a0; out[1] = a1; out[4] = b0; out[5] = b1
+        out[0] = a0; out[1] = a1; out[2] = a2; out[3] = a3
+        out[4] = b0; out[5] = b1; out[6] = b2; out[7] = b3
     }
 
-    /// `fourTokenChains` for one token: out[0] for w0, out[4] for w1.
+    /// `fourRowTwoTokenChains` for one token: out[i].
     @inline(__always)
-    static func oneTokenChains(_ w0: UnsafePointer<Float>, _ w1: UnsafePointer<Float>, _ x: UnsafePointer<Float>, count: Int,
-                               into out: UnsafeMutablePointer<SIMD8<Float>>) {
-        var a0 = SIMD8<Float>(), b0 = SIMD8<Float>()
-        var p0 = UnsafeRawPointer(w0), p1 = UnsafeRawPointer(w1), xp = UnsafeRawPointer(x)
+    static func fourRowOneTokenChains(_ w: UnsafePointer<Float>, _ x: UnsafePointer<Float>, count: Int, stride: Int,
+                                      into out: UnsafeMutablePointer<SIMD8<Float>>) {
+        var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+        let rs = stride * 4
+        var wp = UnsafeRawPointer(w), xp = UnsafeRawPointer(x)
         for _ in 0..<count / 8 {
             let x0 = xp.load(as: SIMD8<Float>.self)
-            a0.addProduct(p0.load(as: SIMD8<Float>.self), x0); b0.addProduct(p1.load(as: SIMD8<Float>.self), x0)
-            p0 += 32
-            p1 += 32
+            a0.addProduct(wp.load(as: SIMD8<Float>.self), x0)
+            a1.addProduct(wp.load(fromByteOffset: rs, as: SIMD8<Float>.self), x0)
+            a2.addProduct(wp.load(fromByteOffset: 2 * rs, as: SIMD8<Float>.self), x0)
+            a3.addProduct(wp.load(fromByteOffset: 3 * rs, as: SIMD8<Float>.self), x0)
+            wp += 32
             xp += 32
         }
-        out[0] = a0; out[4] = b0
+        out[0] = a0; out[1] = a1; out[2] = a2; out[3] = a3
     }
 }
