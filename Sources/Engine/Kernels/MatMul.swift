@@ -232,7 +232,9 @@ enum RowKernels {
         for pass in 0..<2 {
             let o = pass * half
             if tokens == 2 {
-                fourRowTwoTokenChains(w + o, x + o, count: half, stride: cols, into: partial + pass * 8)
+                // Four rows × two tokens is two-row × four-token work with the roles swapped (w·x = x·w,
+                // and each chain's FMAs run in the same order): out[4·t + i] for token t, row i.
+                fourTokenChains(x + o, x + o + cols, w + o, count: half, tokenStride: cols, into: partial + pass * 8)
             } else {
                 fourRowOneTokenChains(w + o, x + o, count: half, stride: cols, into: partial + pass * 8)
             }
@@ -269,33 +271,7 @@ enum RowKernels {
         out[4] = b0; out[5] = b1; out[6] = b2; out[7] = b3
     }
 
-    /// Σ w_i·x_t over `count` floats for the four rows w, w + stride, ... and the two tokens x,
-    /// x + stride: out[4·t + i].
-    @inline(__always)
-    static func fourRowTwoTokenChains(_ w: UnsafePointer<Float>, _ x: UnsafePointer<Float>, count: Int, stride: Int,
-                                      into out: UnsafeMutablePointer<SIMD8<Float>>) {
-        var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
-        var b0 = SIMD8<Float>(), b1 = SIMD8<Float>(), b2 = SIMD8<Float>(), b3 = SIMD8<Float>()
-        let rs = stride * 4
-        var wp = UnsafeRawPointer(w), xp = UnsafeRawPointer(x)
-        for _ in 0..<count / 8 {
-            let x0 = xp.load(as: SIMD8<Float>.self), x1 = xp.load(fromByteOffset: rs, as: SIMD8<Float>.self)
-            let u0 = wp.load(as: SIMD8<Float>.self)
-            a0.addProduct(u0, x0); b0.addProduct(u0, x1)
-            let u1 = wp.load(fromByteOffset: rs, as: SIMD8<Float>.self)
-            a1.addProduct(u1, x0); b1.addProduct(u1, x1)
-            let u2 = wp.load(fromByteOffset: 2 * rs, as: SIMD8<Float>.self)
-            a2.addProduct(u2, x0); b2.addProduct(u2, x1)
-            let u3 = wp.load(fromByteOffset: 3 * rs, as: SIMD8<Float>.self)
-            a3.addProduct(u3, x0); b3.addProduct(u3, x1)
-            wp += 32
-            xp += 32
-        }
-        out[0] = a0; out[1] = a1; out[2] = a2; out[3] = a3
-        out[4] = b0; out[5] = b1; out[6] = b2; out[7] = b3
-    }
-
-    /// `fourRowTwoTokenChains` for one token: out[i].
+    /// Σ w_i·x over `count` floats for the four rows w, w + stride, ... and one token: out[i].
     @inline(__always)
     static func fourRowOneTokenChains(_ w: UnsafePointer<Float>, _ x: UnsafePointer<Float>, count: Int, stride: Int,
                                       into out: UnsafeMutablePointer<SIMD8<Float>>) {

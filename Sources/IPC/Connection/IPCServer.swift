@@ -214,33 +214,30 @@ public final class IPCServer: Sendable {
     // MARK: Draining
 
     private func waitUntilIdle(timeout: Duration) async {
-        guard let loop = state.withLock({ $0.loop }) else { return }
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let id: UInt64? = state.withLock { state in
-                guard inFlight.load(ordering: .sequentiallyConsistent) > 0 else { return nil }
-                state.nextWaiter += 1
-                state.idleWaiters[state.nextWaiter] = continuation
-                return state.nextWaiter
-            }
-            guard let id else { return continuation.resume() }
-            loop.schedule(afterNanoseconds: timeout.clampedNanoseconds) { [self] in
-                state.withLock { $0.idleWaiters.removeValue(forKey: id) }?.resume()
-            }
-        }
+        await wait(in: \.idleWaiters, timeout: timeout) { [self] _ in inFlight.load(ordering: .sequentiallyConsistent) == 0 }
     }
 
     private func waitUntilClosed(timeout: Duration) async {
+        await wait(in: \.closeWaiters, timeout: timeout) { $0.connections.isEmpty }
+    }
+
+    /// Waits until a continuation parked in `waiters` is resumed, or `timeout` passes; returns at once
+    /// when `done` already holds.
+    private func wait(
+        in waiters: WritableKeyPath<State, [UInt64: CheckedContinuation<Void, Never>]> & Sendable, timeout: Duration,
+        unless done: (State) -> Bool
+    ) async {
         guard let loop = state.withLock({ $0.loop }) else { return }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let id: UInt64? = state.withLock { state in
-                guard !state.connections.isEmpty else { return nil }
+                guard !done(state) else { return nil }
                 state.nextWaiter += 1
-                state.closeWaiters[state.nextWaiter] = continuation
+                state[keyPath: waiters][state.nextWaiter] = continuation
                 return state.nextWaiter
             }
             guard let id else { return continuation.resume() }
             loop.schedule(afterNanoseconds: timeout.clampedNanoseconds) { [self] in
-                state.withLock { $0.closeWaiters.removeValue(forKey: id) }?.resume()
+                state.withLock { $0[keyPath: waiters].removeValue(forKey: id) }?.resume()
             }
         }
     }
