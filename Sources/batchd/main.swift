@@ -15,8 +15,9 @@ let queueMax = Setting<Int>(
     meaning: "Requests a model's queue holds; beyond it requests are refused at once (HTTP 503).",
     range: 1...1_000_000)
 let models = Setting<[String]>(
-    name: "BATCH_MODELS", default: ["smollm2", "minilm"],
-    meaning: "Models routed, each to its modeld at $INFER_RUNTIME_DIR/modeld-NAME.sock.",
+    name: "BATCH_MODELS", default: [],
+    meaning: "Models routed, each to its modeld at $INFER_RUNTIME_DIR/modeld-NAME.sock (empty: every model of the "
+        + "registry, or smollm2,minilm when there is no registry file).",
     itemExpected: "model names of letters, digits, '.', '_' or '-'",
     isValidItem: { $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) } })
 let retryMax = Setting<Int>(
@@ -28,14 +29,19 @@ let defaultTimeout = Setting<Duration>(
 
 Daemon.run(
     name: "batchd",
-    settings: [maxSize, flushTimeout, queueMax, models, retryMax, defaultTimeout],
+    settings: [maxSize, flushTimeout, queueMax, models, ModelRegistry.registrySetting, retryMax, defaultTimeout],
     sockets: [.unix("batchd")]
 ) { context in
     let settings = context.settings
     guard let listener = context.listener("batchd") else { throw ConfigError("no socket named batchd") }
     let directory = settings[RuntimeSettings.runtimeDirectory]
+    var routed = settings[models]
+    if routed.isEmpty {
+        routed = try ModelRegistry.loadIfConfigured()?.names ?? ["smollm2", "minilm"]
+    }
+    context.logger.info("routing", ["models": .string(routed.joined(separator: ","))])
     var backends: [String: any ModelBackend] = [:]
-    for model in settings[models] {
+    for model in routed {
         backends[model] = ModeldBackend(path: "\(directory)/modeld-\(model).sock")
     }
     return try BatchService(

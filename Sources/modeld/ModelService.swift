@@ -87,23 +87,38 @@ final class ModelService: DaemonService {
     ///   - model: `INFER_MODEL`.
     ///   - path: `INFER_MODEL_PATH` (empty: derived from the models folder).
     ///   - modelsDirectory: `INFER_MODELS_DIR`.
+    ///   - registry: The model registry, when one is configured: its entry's `path` is used when
+    ///     `INFER_MODEL_PATH` is empty.
     ///   - threads: `MODEL_THREADS` (0: every processor).
     ///   - options: The scheduling settings.
     ///   - context: The daemon's context (the `modeld` socket, the logger).
     /// - Returns: The running service; READY=1 follows.
     /// - Throws: `ConfigError` for a missing name or unusable model files (exit 78), `SocketError` otherwise.
     static func start(
-        model: String, path: String, modelsDirectory: String, threads: Int, options: ModelOptions,
+        model: String, path: String, modelsDirectory: String, registry: ModelRegistry? = nil, threads: Int, options: ModelOptions,
         context: DaemonContext
     ) async throws -> ModelService {
         guard !model.isEmpty else {
             throw ConfigError("INFER_MODEL is required: the name of the model this instance serves (e.g. smollm2)", variable: "INFER_MODEL")
         }
+        // Where the files are: INFER_MODEL_PATH, else the registry entry's path, else the default layout.
+        let entry = registry?.models.first { $0.name == model }
+        if let entry, entry.engine != .builtin {
+            throw ConfigError(
+                "model \(model) uses the \(entry.engine.rawValue) engine in \(registry?.source ?? "the registry"); "
+                    + "this modeld serves only the built-in engine", variable: "INFER_MODEL_REGISTRY")
+        }
+        let registryPath = path.isEmpty ? entry?.path : nil
+        let pathVariable = !path.isEmpty ? "INFER_MODEL_PATH" : registryPath != nil ? "INFER_MODEL_REGISTRY" : "INFER_MODELS_DIR"
+        if let registry, entry == nil {
+            context.logger.warn("model is not in the registry; looking for it under INFER_MODELS_DIR by name",
+                                ["model": .string(model), "registry": .string(registry.source)])
+        }
         let source: ModelSource
         do {
-            source = try ModelSource.resolve(name: model, explicitPath: path, modelsDirectory: modelsDirectory)
+            source = try ModelSource.resolve(name: model, explicitPath: path.isEmpty ? registryPath : path, modelsDirectory: modelsDirectory)
         } catch {
-            throw ConfigError("model \(model): \(error.description)", variable: path.isEmpty ? "INFER_MODELS_DIR" : "INFER_MODEL_PATH")
+            throw ConfigError("model \(model): \(error.description)", variable: pathVariable)
         }
         guard let listener = context.listener("modeld") else {
             throw ConfigError("no socket named modeld")
@@ -116,7 +131,7 @@ final class ModelService: DaemonService {
         do {
             loaded = try LoadedModel.load(source)
         } catch {
-            throw ConfigError("model \(model) at \(source.path) cannot be loaded: \(error)", variable: path.isEmpty ? "INFER_MODELS_DIR" : "INFER_MODEL_PATH")
+            throw ConfigError("model \(model) at \(source.path) cannot be loaded: \(error)", variable: pathVariable)
         }
         let loadMilliseconds = LogValue(Int((ContinuousClock.now - started).seconds * 1000))
         switch loaded {

@@ -15,7 +15,7 @@ let model = Setting<String>(
     isValid: { $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) } })
 let modelPath = Setting<String>(
     name: "INFER_MODEL_PATH", default: "",
-    meaning: "The model's GGUF file (chat) or folder with model.safetensors (embeddings); empty: under INFER_MODELS_DIR.",
+    meaning: "The model's GGUF file (chat) or folder with model.safetensors (embeddings); empty: the registry entry's path, else under INFER_MODELS_DIR.",
     path: .absolute)
 let modelsDirectory = Setting<String>(
     name: "INFER_MODELS_DIR", default: "/var/lib/infer/models",
@@ -44,12 +44,14 @@ let instance = ProcessInfo.processInfo.environment["INFER_MODEL"].flatMap { $0.i
 
 Daemon.run(
     name: "modeld",
-    settings: [model, modelPath, modelsDirectory, maxBatch, maxPrefillTokens, embedMaxBatch, threads, stallTimeout],
+    settings: [model, modelPath, modelsDirectory, ModelRegistry.registrySetting, maxBatch, maxPrefillTokens, embedMaxBatch,
+               threads, stallTimeout],
     sockets: [SocketSpec(name: "modeld", endpoint: .unix(fileName: "modeld-\(instance).sock"))]
 ) { context in
     let settings = context.settings
     return try await ModelService.start(
         model: settings[model], path: settings[modelPath], modelsDirectory: settings[modelsDirectory],
+        registry: try ModelRegistry.loadIfConfigured(),
         threads: settings[threads],
         options: ModelOptions(
             maxBatch: settings[maxBatch], maxPrefillTokens: settings[maxPrefillTokens],

@@ -42,6 +42,26 @@ struct PipelineTests {
         #"{"model":"smollm2","messages":[{"role":"user","content":"\#(content)"}],"temperature":\#(temperature),"max_tokens":\#(maxTokens),"stream":\#(stream)}"#
     }
 
+    /// An operator adds a model by adding a registry entry: modeld loads the entry's `path` (the names
+    /// here match no file under the models folder) and batchd routes every registry model.
+    @Test("models named only in the registry are loaded from their path and routed")
+    func registryPathsAndRouting() throws {
+        let run = try StackRun(models: [("pocket", "chat"), ("pocket-embed", "embedding")], realDaemons: true)
+        #expect(run.wait(.seconds(90)) { run.isReady }, "stack not ready: \(run.standardError.suffix(2000))")
+        let port = try #require(run.port("http"))
+        let key = try run.key("alpha")
+        let body = #"{"model":"pocket","messages":[{"role":"user","content":"What is the capital of France?"}],"temperature":0,"max_tokens":8}"#
+        let chat = curl(["-H", "Content-Type: application/json", "-H", "Authorization: Bearer \(key)", "-d", body,
+                         "http://127.0.0.1:\(port)/v1/chat/completions"])
+        #expect(chat.status == 200, "\(chat.body)")
+        #expect(chat.body.contains("Paris"))
+        let embed = curl(["-H", "Content-Type: application/json", "-H", "Authorization: Bearer \(key)",
+                          "-d", #"{"model":"pocket-embed","input":"hello world"}"#, "http://127.0.0.1:\(port)/v1/embeddings"])
+        #expect(embed.status == 200, "\(embed.body)")
+        #expect(embed.body.contains(#""embedding""#))
+        #expect(run.stop() == 0)
+    }
+
     @Test("chat through every daemon, cache, 429, metrics, and each daemon killed and back within 2 s")
     func wholePipeline() throws {
         let run = try StackRun(models: [("smollm2", "chat"), ("minilm", "embedding")],

@@ -126,6 +126,20 @@ public struct ModelRegistry: Sendable, Equatable {
         }
     }
 
+    /// The registry for daemons that can run without one (modeld, batchd): the file
+    /// `INFER_MODEL_REGISTRY` names, or the default file if it exists, or nil when the variable is unset
+    /// and there is no default file.
+    /// - Parameter environment: The daemon's environment.
+    /// - Returns: The registry, or nil.
+    /// - Throws: ``ConfigError`` when a named or existing file is unreadable or wrong.
+    public static func loadIfConfigured(
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(ConfigError) -> ModelRegistry? {
+        let named = environment[registrySetting.name].map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        if named.isEmpty && !FileManager.default.fileExists(atPath: registrySetting.defaultValue) { return nil }
+        return try load(environment: environment)
+    }
+
     /// Checks a registry document.
     /// - Parameters:
     ///   - data: The JSON text.
