@@ -30,7 +30,7 @@ public enum MatMul {
     /// one parallel pass: the activations are permuted once and the threads are waited for once.
     /// Matrices of different block types or widths are multiplied one after the other.
     public static func multiply(_ ws: [QuantMatrix], _ x: UnsafePointer<Float>, rows n: Int, into ys: [UnsafeMutablePointer<Float>]) {
-        guard let first = ws.first, ws.count == ys.count else { return }
+        guard let first = ws.first, ws.count == ys.count, n > 0 else { return }
         let cols = first.cols
         guard ActivationLayout.permutes(first.type), ws.allSatisfy({ $0.type == first.type && $0.cols == cols }) else {
             for (w, y) in zip(ws, ys) { multiply(w, x, rows: n, into: y) }
