@@ -41,6 +41,16 @@ final class BatchService: DaemonService {
         try server.start()
     }
 
+    /// The models batchd routes: `BATCH_MODELS` when it lists any; else every built-in model of the
+    /// registry — only what a modeld can serve, so a request for an upstream-engine model is refused at
+    /// once (and frontd tries its fallbacks) instead of waiting for a modeld that is never up; else, with
+    /// no registry file, the two default models.
+    static func routedModels(listed: [String], registry: ModelRegistry?) -> [String] {
+        if !listed.isEmpty { return listed }
+        guard let registry else { return ["smollm2", "minilm"] }
+        return registry.models.filter { $0.engine == .builtin }.map(\.name)
+    }
+
     var readyStatus: String { "routing \(handler.scheduler.models.joined(separator: ", "))" }
 
     /// Responsive while the scheduler's lock can be taken.

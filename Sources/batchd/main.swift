@@ -16,8 +16,8 @@ let queueMax = Setting<Int>(
     range: 1...1_000_000)
 let models = Setting<[String]>(
     name: "BATCH_MODELS", default: [],
-    meaning: "Models routed, each to its modeld at $INFER_RUNTIME_DIR/modeld-NAME.sock (empty: every model of the "
-        + "registry, or smollm2,minilm when there is no registry file).",
+    meaning: "Models routed, each to its modeld at $INFER_RUNTIME_DIR/modeld-NAME.sock (empty: every built-in model "
+        + "of the registry, or smollm2,minilm when there is no registry file).",
     itemExpected: "model names of letters, digits, '.', '_' or '-'",
     isValidItem: { $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) } })
 let retryMax = Setting<Int>(
@@ -35,10 +35,7 @@ Daemon.run(
     let settings = context.settings
     guard let listener = context.listener("batchd") else { throw ConfigError("no socket named batchd") }
     let directory = settings[RuntimeSettings.runtimeDirectory]
-    var routed = settings[models]
-    if routed.isEmpty {
-        routed = try ModelRegistry.loadIfConfigured()?.names ?? ["smollm2", "minilm"]
-    }
+    let routed = BatchService.routedModels(listed: settings[models], registry: try ModelRegistry.loadIfConfigured())
     context.logger.info("routing", ["models": .string(routed.joined(separator: ","))])
     var backends: [String: any ModelBackend] = [:]
     for model in routed {

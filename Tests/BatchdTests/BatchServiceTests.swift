@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import IPC
 import TestSupport
@@ -266,5 +267,26 @@ struct BatchdHarness {
         #expect(answer == reply)
         #expect(harness.outcome(.ok, model: "e") == 1)
         await harness.close()
+    }
+}
+
+/// Which models batchd routes when BATCH_MODELS is empty: the registry's built-in ones.
+@Suite("batchd routing") struct BatchRoutingTests {
+    @Test func listedModelsWin() {
+        let registry = ModelRegistry(models: [ModelEntry(name: "pocket", kind: .chat, engine: .builtin, path: "/m/p.gguf")])
+        #expect(BatchService.routedModels(listed: ["a", "b"], registry: registry) == ["a", "b"])
+    }
+
+    @Test func registryBuiltinModelsOnly() throws {
+        let registry = ModelRegistry(models: [
+            ModelEntry(name: "pocket", kind: .chat, engine: .builtin, path: "/m/p.gguf"),
+            ModelEntry(name: "remote", kind: .chat, engine: .openai, url: URL(string: "http://127.0.0.1:9/v1")),
+            ModelEntry(name: "pocket-embed", kind: .embedding, engine: .builtin, path: "/m/e"),
+        ])
+        #expect(BatchService.routedModels(listed: [], registry: registry) == ["pocket", "pocket-embed"])
+    }
+
+    @Test func defaultsWithoutARegistry() {
+        #expect(BatchService.routedModels(listed: [], registry: nil) == ["smollm2", "minilm"])
     }
 }
