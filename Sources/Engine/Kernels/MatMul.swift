@@ -1,16 +1,15 @@
 /// Products of a weight matrix with a batch of activation rows: Y[t] = W · X[t] for t in 0..<n.
 ///
-/// One pass over the weights serves the whole batch. For one token, four weight rows are decoded
+/// One pass over the weights serves the whole batch. For one token, each weight row is decoded
 /// block by block into registers (w = d·q + m, in `ActivationLayout` order) and multiplied with the
-/// token as they go. For two or more tokens, two rows at a time are decoded once into floats and
-/// then multiplied with four tokens at a time: eight (row, token) sums share each load of a weight
-/// vector and of an activation vector, so the step is bound by the FMA units instead of by loads,
-/// and the cost of decoding the weights is shared by every sequence in the batch.
+/// token as it goes. For two or more tokens, every row is decoded once per call into floats (the
+/// split layout of `RowKernels.decodeRowSplit`) and multiplied by two rows × four tokens, or four
+/// rows × one or two tokens, per pass: eight (row, token) chains share each load of a weight vector
+/// and of an activation vector, and the cost of decoding is shared by every sequence in the batch.
 ///
-/// Every (weight row, activation row) pair is summed the same way whatever the kernel shape — one
-/// accumulator, the block's four quarters added in order, `sum()` at the end — so a sequence's
-/// results are bit-for-bit the same alone or in any batch. The kernels keep several such pairs in
-/// flight at once, which is what hides the latency of each accumulator's chain of FMAs.
+/// Every (weight row, activation row) pair is summed the same way whatever the kernel shape — two
+/// accumulators, one for the even and one for the odd quarter-blocks, in block order, added at the
+/// end (see `RowKernels`) — so a sequence's results are bit-for-bit the same alone or in any batch.
 public enum MatMul {
     /// Computes `y[t * w.rows + r] = Σ_c w[r, c] * x[t * w.cols + c]` for `n` rows of `x`.
     /// - Parameters:
