@@ -97,7 +97,7 @@ let package = Package(
         ),
         .testTarget(
             name: "HTTPTests",
-            dependencies: ["HTTP"]
+            dependencies: ["HTTP", "TestSupport"]
         ),
         .testTarget(
             name: "EngineTests",
@@ -125,7 +125,7 @@ let package = Package(
         ),
         .testTarget(
             name: "InferctlTests",
-            dependencies: ["inferctl", "IPC"]
+            dependencies: ["inferctl", "IPC", "TestSupport"]
         ),
         // The HTTP front: validation, routing, SSE; orchestrates limitd, cached and batchd.
         .executableTarget(

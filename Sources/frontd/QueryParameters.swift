@@ -1,3 +1,5 @@
+import IPC
+
 /// A request target's query (`a=1&b=two%20words`), decoded: `+` is a space, `%XX` a byte, and the
 /// result must be UTF-8.
 struct QueryParameters {
@@ -32,7 +34,7 @@ struct QueryParameters {
             } else if b == UInt8(ascii: "%") {
                 let h = utf8.index(after: i)
                 guard h < utf8.endIndex, utf8.index(after: h) < utf8.endIndex,
-                      let hi = hex(utf8[h]), let lo = hex(utf8[utf8.index(after: h)]) else {
+                      let hi = Hex.value(utf8[h]), let lo = Hex.value(utf8[utf8.index(after: h)]) else {
                     throw .invalid("the query has a bad percent escape")
                 }
                 bytes.append(hi << 4 | lo)
@@ -44,14 +46,5 @@ struct QueryParameters {
         }
         guard let s = String(validating: bytes, as: UTF8.self) else { throw .invalid("the query is not valid UTF-8") }
         return s
-    }
-
-    private static func hex(_ c: UInt8) -> UInt8? {
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }

@@ -45,7 +45,7 @@ struct ErrorReplyTests {
             #expect(error["param"] is NSNull)
             #expect(error["type"] as? String == "invalid_request_error")
             #expect((error["message"] as? String)?.isEmpty == false)
-            #expect(client.closesSilently(within: 3))
+            #expect(client.closesWithoutReply(within: 3))
         }
     }
 

@@ -87,7 +87,7 @@ struct HTTPServerTests {
             #expect(response.status == 413)
             #expect(response.header("Connection") == "close")
             #expect(response.text.contains("\"code\":\"request_too_large\""))
-            #expect(client.closesSilently(within: 3))
+            #expect(client.closesWithoutReply(within: 3))
             #expect(server.stats.badRequests == 1)
         }
     }
@@ -101,7 +101,7 @@ struct HTTPServerTests {
             client.send("300\r\n" + String(repeating: "a", count: 0x300) + "\r\n")
             client.send("300\r\n" + String(repeating: "b", count: 0x300) + "\r\n")
             #expect(try client.readResponse().status == 413)
-            #expect(client.closesSilently(within: 3))
+            #expect(client.closesWithoutReply(within: 3))
         }
     }
 
@@ -112,7 +112,7 @@ struct HTTPServerTests {
             client.send("GET / HTTP/1.1\r\nHost: t\r\nX-Big: " + String(repeating: "h", count: 20_000) + "\r\n\r\n")
             let response = try client.readResponse()
             #expect(response.status == 431)
-            #expect(client.closesSilently(within: 3))
+            #expect(client.closesWithoutReply(within: 3))
         }
     }
 
@@ -122,7 +122,7 @@ struct HTTPServerTests {
             let client = try TestClient(port: port)
             client.send("GET / HTTP/1.1\r\nHost : t\r\n\r\n")
             #expect(try client.readResponse().status == 400)
-            #expect(client.closesSilently(within: 3))
+            #expect(client.closesWithoutReply(within: 3))
             let other = try TestClient(port: port)
             other.send("GET / HTTP/3.0\r\nHost: t\r\n\r\n")
             #expect(try other.readResponse().status == 505)
@@ -140,7 +140,7 @@ struct HTTPServerTests {
             let start = TestClient.now()
             client.send("GET / HTTP/1.1\r\nHost: t\r\n")
             var line = 0
-            while !client.waitReadable(timeout: 0.1) {
+            while !client.hasInput(within: 0.1) {
                 #expect(TestClient.now() - start < 3, "no 408 after 3 s")
                 if TestClient.now() - start > 3 { break }
                 client.send("X-Drip-\(line): x\r\n")
@@ -150,7 +150,7 @@ struct HTTPServerTests {
             #expect(response.status == 408)
             let elapsed = TestClient.now() - start
             #expect(elapsed >= 0.29 && elapsed < 1.5, "408 after \(elapsed) s")
-            #expect(client.closesSilently(within: 3))
+            #expect(client.closesWithoutReply(within: 3))
             #expect(server.stats.timeouts == 1)
         }
     }
@@ -173,7 +173,7 @@ struct HTTPServerTests {
             client.send(get("/"))
             #expect(try client.readResponse().status == 200)
             let start = TestClient.now()
-            #expect(client.closesSilently(within: 3))
+            #expect(client.closesWithoutReply(within: 3))
             // The server's clock started when it sent the response, a little before ours.
             #expect(TestClient.now() - start >= 0.1)
             #expect(server.stats.timeouts == 0)
@@ -185,7 +185,7 @@ struct HTTPServerTests {
         let limits = HTTPLimits(headerReadTimeout: .milliseconds(200))
         try await withServer(limits: limits, handler: echoHandler) { port, _ in
             let client = try TestClient(port: port)
-            #expect(client.closesSilently(within: 3))
+            #expect(client.closesWithoutReply(within: 3))
         }
     }
 
@@ -195,14 +195,14 @@ struct HTTPServerTests {
             let closing = try TestClient(port: port)
             closing.send(get("/", "Connection: close\r\n"))
             #expect(try closing.readResponse().header("Connection") == "close")
-            #expect(closing.closesSilently(within: 3))
+            #expect(closing.closesWithoutReply(within: 3))
 
             let old = try TestClient(port: port)
             old.send("GET /old HTTP/1.0\r\n\r\n")
             let response = try old.readResponse()
             #expect(response.header("Connection") == "close")
             #expect(response.text.hasPrefix("GET /old"))
-            #expect(old.closesSilently(within: 3))
+            #expect(old.closesWithoutReply(within: 3))
 
             let kept = try TestClient(port: port)
             kept.send("GET /1 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
@@ -222,7 +222,7 @@ struct HTTPServerTests {
             let response = try client.readResponse()
             #expect(response.header("Connection") == "close")
             #expect(response.text == "bye")
-            #expect(client.closesSilently(within: 3))
+            #expect(client.closesWithoutReply(within: 3))
         }
     }
 
@@ -231,7 +231,7 @@ struct HTTPServerTests {
         try await withServer(handler: echoHandler) { port, _ in
             let client = try TestClient(port: port)
             client.send("HEAD /h HTTP/1.1\r\nHost: t\r\n\r\n" + get("/next"))
-            let head = try client.readResponse(headRequest: true)
+            let head = try client.readResponse(headOnly: true)
             #expect(head.header("Content-Length") == "\("HEAD /h 0 ".utf8.count)")
             #expect(try client.readResponse().text.hasPrefix("GET /next"))
         }
@@ -369,7 +369,7 @@ struct HTTPServerTests {
         }) { port, server in
             let client = try TestClient(port: port)
             client.send(get("/stream"))
-            let head = try client.readHead()
+            let head = try client.readResponse(headOnly: true)
             #expect(head.status == 200)
             #expect(try client.readChunk() == Array("data: first\n\n".utf8))
             client.hangUp()
@@ -434,11 +434,11 @@ struct HTTPServerTests {
         async let drained: Void = server.drain(timeout: .seconds(5))
         while !server.isDraining { try await Task.sleep(for: .milliseconds(2)) }
         drainStarted.set()
-        #expect(idle.closesSilently(within: 3))
+        #expect(idle.closesWithoutReply(within: 3))
         let response = try busy.readResponse()
         #expect(response.status == 200)
         #expect(response.header("Connection") == "close")
-        #expect(busy.closesSilently(within: 3))
+        #expect(busy.closesWithoutReply(within: 3))
         await drained
         #expect(TestClient.now() - start < 2)
         #expect(server.stats.openConnections == 0)
@@ -466,7 +466,7 @@ struct HTTPServerTests {
         let start = TestClient.now()
         await server.drain(timeout: .milliseconds(200))
         #expect(TestClient.now() - start < 2)
-        #expect(client.closesSilently(within: 3))
+        #expect(client.closesWithoutReply(within: 3))
         #expect(await cancelled.wait(timeout: 3))
     }
 

@@ -1,48 +1,52 @@
 import Foundation
 import Glibc
 
-/// A blocking TCP client that sends exact bytes and reads HTTP/1.1 responses by hand, for driving frontd
-/// the way a broken or hostile client does: malformed requests, dribbled headers, pipelining, hanging up.
-/// curl cannot send most of these (it fixes or refuses them), which is why this exists.
-final class RawHTTPClient {
+/// A blocking TCP client that sends exact bytes and reads HTTP/1.1 responses by hand, for driving an HTTP
+/// server the way a broken or hostile client does: malformed requests, dribbled headers, pipelining,
+/// hanging up. curl cannot send most of these (it fixes or refuses them), which is why this exists.
+/// Used by HTTPTests (the server alone) and InferctlTests (frontd in a real stack).
+public final class RawHTTPClient {
     /// One response as read off the wire.
-    struct Response {
-        var status: Int
+    public struct Response {
+        public var status: Int
         /// Header fields in order, names as sent.
-        var headers: [(name: String, value: String)]
-        var body: [UInt8]
+        public var headers: [(name: String, value: String)]
+        public var body: [UInt8]
 
         /// The first value of `name` (case-insensitive).
-        func header(_ name: String) -> String? {
+        public func header(_ name: String) -> String? {
             headers.first { $0.name.lowercased() == name.lowercased() }?.value
         }
 
-        var text: String { String(decoding: body, as: UTF8.self) }
+        public var text: String { String(decoding: body, as: UTF8.self) }
     }
 
     /// How reading ended when no response came.
-    enum ReadFailure: Error, CustomStringConvertible {
+    public enum ReadFailure: Error, CustomStringConvertible {
         /// The server closed the connection (FIN, or a reset) after sending these bytes.
         case closed(received: [UInt8], reset: Bool)
         /// Nothing (more) arrived in time.
         case timedOut(received: [UInt8])
         case malformed(String)
+        /// No connection could be made.
+        case connect(String)
 
-        var description: String {
+        public var description: String {
             switch self {
             case .closed(let bytes, let reset): return "connection \(reset ? "reset" : "closed") after \(bytes.count) bytes: \(String(decoding: bytes.prefix(200), as: UTF8.self).debugDescription)"
             case .timedOut(let bytes): return "timed out after \(bytes.count) bytes: \(String(decoding: bytes.prefix(200), as: UTF8.self).debugDescription)"
             case .malformed(let what): return "malformed response: \(what)"
+            case .connect(let what): return what
             }
         }
     }
 
-    let fd: Int32
+    public let fd: Int32
     private var buffer: [UInt8] = []
 
-    init(port: Int) throws {
+    public init(port: Int) throws(ReadFailure) {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw HarnessError("socket failed") }
+        guard fd >= 0 else { throw .connect("socket failed: errno \(errno)") }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port)).bigEndian
@@ -52,7 +56,7 @@ final class RawHTTPClient {
         }
         guard result == 0 else {
             Glibc.close(fd)
-            throw HarnessError("connect to 127.0.0.1:\(port) failed: errno \(errno)")
+            throw .connect("connect to 127.0.0.1:\(port) failed: errno \(errno)")
         }
     }
 
@@ -60,7 +64,7 @@ final class RawHTTPClient {
 
     /// Sends every byte; false when the server has closed or reset the connection.
     @discardableResult
-    func send(_ bytes: [UInt8]) -> Bool {
+    public func send(_ bytes: [UInt8]) -> Bool {
         var offset = 0
         while offset < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
@@ -71,14 +75,15 @@ final class RawHTTPClient {
     }
 
     @discardableResult
-    func send(_ text: String) -> Bool { send(Array(text.utf8)) }
+    public func send(_ text: String) -> Bool { send(Array(text.utf8)) }
 
     /// Closes the socket at once (a client going away mid-response).
-    func hangUp() {
+    public func hangUp() {
         shutdown(fd, Int32(SHUT_RDWR))
     }
 
-    private static func now() -> Double {
+    /// Monotonic seconds, for timing what the server does.
+    public static func now() -> Double {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
@@ -128,8 +133,10 @@ final class RawHTTPClient {
         return bytes
     }
 
-    /// Reads one whole response (a chunked body is de-chunked). With `headOnly`, stops after the head.
-    func readResponse(timeout: Double = 10, headOnly: Bool = false) throws(ReadFailure) -> Response {
+    /// Reads one whole response (a chunked body is de-chunked; one with neither Content-Length nor chunked
+    /// framing ends when the connection does, RFC 9112 §6.3). With `headOnly` (or for a HEAD request's
+    /// response), stops after the head.
+    public func readResponse(timeout: Double = 10, headOnly: Bool = false) throws(ReadFailure) -> Response {
         let deadline = Self.now() + timeout
         let statusLine = try line(deadline)
         let parts = statusLine.split(separator: " ", maxSplits: 2)
@@ -160,13 +167,30 @@ final class RawHTTPClient {
                 _ = try line(deadline)
             }
         } else {
-            throw .malformed("a response without Content-Length or chunked framing")
+            response.body = try toEnd(deadline)  // neither framing: the body ends with the connection
         }
         return response
     }
 
+    /// Reads until the server closes the connection; what came is returned.
+    public func readToEnd(timeout: Double = 10) throws(ReadFailure) -> [UInt8] {
+        try toEnd(Self.now() + timeout)
+    }
+
+    private func toEnd(_ deadline: Double) throws(ReadFailure) -> [UInt8] {
+        while true {
+            switch fill(deadline: deadline) {
+            case 0, -2:
+                defer { buffer = [] }
+                return buffer
+            case -1: throw .timedOut(received: buffer)
+            default: continue
+            }
+        }
+    }
+
     /// Reads one chunk of a chunked body whose head was read with `headOnly` (watching a stream arrive).
-    func readChunk(timeout: Double = 30) throws(ReadFailure) -> [UInt8] {
+    public func readChunk(timeout: Double = 30) throws(ReadFailure) -> [UInt8] {
         let deadline = Self.now() + timeout
         let sizeLine = try line(deadline)
         guard let size = Int(sizeLine, radix: 16) else { throw .malformed("chunk size line \(sizeLine.debugDescription)") }
@@ -176,7 +200,7 @@ final class RawHTTPClient {
     }
 
     /// Whether the server closes the connection within `timeout` seconds without sending another byte.
-    func closesWithoutReply(within timeout: Double) -> Bool {
+    public func closesWithoutReply(within timeout: Double) -> Bool {
         let deadline = Self.now() + timeout
         while true {
             if !buffer.isEmpty { return false }
@@ -189,14 +213,14 @@ final class RawHTTPClient {
     }
 
     /// Whether bytes (or the end of the connection) arrive within `timeout` seconds; they stay buffered.
-    func hasInput(within timeout: Double) -> Bool {
+    public func hasInput(within timeout: Double) -> Bool {
         if !buffer.isEmpty { return true }
         var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         return poll(&descriptor, 1, Int32(timeout * 1000)) > 0
     }
 
     /// Whether the server has sent nothing within `timeout` seconds and kept the connection open.
-    func staysSilent(for timeout: Double) -> Bool {
+    public func staysSilent(for timeout: Double) -> Bool {
         buffer.isEmpty && fill(deadline: Self.now() + timeout) == -1
     }
 }
