@@ -103,20 +103,20 @@ final class ModelService: DaemonService {
         }
         // Where the files are: INFER_MODEL_PATH, else the registry entry's path, else the default layout.
         let entry = registry?.models.first { $0.name == model }
-        if let entry, entry.engine != .builtin {
+        if let registry, let entry, entry.engine != .builtin {
             throw ConfigError(
-                "model \(model) uses the \(entry.engine.rawValue) engine in \(registry?.source ?? "the registry"); "
-                    + "this modeld serves only the built-in engine", variable: "INFER_MODEL_REGISTRY")
+                "model \(model) uses the \(entry.engine.rawValue) engine in \(registry.source); this modeld serves only the built-in engine",
+                variable: "INFER_MODEL_REGISTRY")
         }
         let registryPath = path.isEmpty ? entry?.path : nil
         let pathVariable = !path.isEmpty ? "INFER_MODEL_PATH" : registryPath != nil ? "INFER_MODEL_REGISTRY" : "INFER_MODELS_DIR"
-        if let registry, entry == nil {
+        if let registry, entry == nil, path.isEmpty {
             context.logger.warn("model is not in the registry; looking for it under INFER_MODELS_DIR by name",
                                 ["model": .string(model), "registry": .string(registry.source)])
         }
         let source: ModelSource
         do {
-            source = try ModelSource.resolve(name: model, explicitPath: path.isEmpty ? registryPath : path, modelsDirectory: modelsDirectory)
+            source = try ModelSource.resolve(name: model, explicitPath: registryPath ?? path, modelsDirectory: modelsDirectory)
         } catch {
             throw ConfigError("model \(model): \(error.description)", variable: pathVariable)
         }

@@ -95,7 +95,7 @@ import Testing
     }
 
     /// A token's outputs are bit-for-bit the same alone (n = 1) and in any batch, whichever kernel
-    /// shape (four rows of one token, two decoded rows of four tokens, the remainders) computed them.
+    /// shape (one token; two decoded rows × four tokens; four rows × one or two tokens; leftover rows) computed them.
     @Test(arguments: [GGMLType.q4_0, .q4_1, .q8_0], [2, 3, 4, 5, 8, 11, 16])
     func matMulIsBatchInvariant(type: GGMLType, n: Int) {
         let rows = 7, cols = 96

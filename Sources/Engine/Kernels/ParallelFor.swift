@@ -29,9 +29,7 @@ public func parallelChunks(_ count: Int, grain: Int = 1, chunksPerThread: Int = 
         body(0..<count)
         return
     }
-    let chunks = max(threads, min(threads * chunksPerThread, count / max(1, grain)))
-    let a = max(1, align)
-    let per = ((count + chunks - 1) / chunks + a - 1) / a * a
+    let per = chunkLength(count, threads: threads, grain: grain, chunksPerThread: chunksPerThread, align: align)
     withoutActuallyEscaping(body) { body in
         WorkerPool.shared.run(chunks: (count + per - 1) / per) { t in
             let lo = t * per
@@ -53,9 +51,7 @@ public func parallelChunks(_ counts: [Int], grain: Int = 1, chunksPerThread: Int
         for (i, count) in counts.enumerated() where count > 0 { body(i, 0..<count) }
         return
     }
-    let a = max(1, align)
-    let chunks = max(threads, min(threads * chunksPerThread, total / max(1, grain)))
-    let per = max(a, ((total + chunks - 1) / chunks + a - 1) / a * a)
+    let per = chunkLength(total, threads: threads, grain: grain, chunksPerThread: chunksPerThread, align: align)
     var pieces: [(Int, Range<Int>)] = []
     for (i, count) in counts.enumerated() {
         var lo = 0
@@ -69,6 +65,15 @@ public func parallelChunks(_ counts: [Int], grain: Int = 1, chunksPerThread: Int
             WorkerPool.shared.run(chunks: pieces.count) { p in body(pieces[p].0, pieces[p].1) }
         }
     }
+}
+
+/// Items per chunk when `count` items go to `threads` threads: about `chunksPerThread` chunks each,
+/// none shorter than `grain` unless there are fewer items, rounded up to a multiple of `align`.
+@inline(__always)
+func chunkLength(_ count: Int, threads: Int, grain: Int, chunksPerThread: Int, align: Int) -> Int {
+    let a = max(1, align)
+    let chunks = max(threads, min(threads * chunksPerThread, count / max(1, grain)))
+    return max(a, ((count + chunks - 1) / chunks + a - 1) / a * a)
 }
 
 /// A fixed set of worker threads that pick up the chunks of one job at a time.
