@@ -1,6 +1,10 @@
 // swift-tools-version:6.0
-import PackageDescription
 import Foundation
+import PackageDescription
+
+// The target graph (docs/ARCHITECTURE.md draws it): C modules at the bottom, small libraries with one
+// job each in the middle, the six daemons and inferctl on top. A daemon depends on exactly the
+// libraries it uses.
 
 // The engine's kernels are the hot path of the whole gateway: build them optimised even in debug builds
 // (so `swift test` runs the real models in seconds, not minutes) and for the host's vector units where
@@ -8,176 +12,132 @@ import Foundation
 let hostHasAVX2 = ((try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? "").contains(" avx2")
 let kernelFlags: [String] = ["-Ounchecked"] + (hostHasAVX2 ? ["-target-cpu", "haswell"] : [])
 
+/// A library target whose folder under Sources/ has a README.md saying what belongs there.
+func library(_ name: String, _ dependencies: [Target.Dependency] = []) -> Target {
+    .target(name: name, dependencies: dependencies, exclude: ["README.md"])
+}
+
+/// A daemon or tool: a folder under Sources/ with a thin main.swift.
+func executable(_ name: String, _ dependencies: [Target.Dependency]) -> Target {
+    .executableTarget(name: name, dependencies: dependencies, exclude: ["README.md"])
+}
+
 let package = Package(
     name: "infer",
     platforms: [.macOS(.v14)],
     products: [
-        .library(name: "Engine", targets: ["Engine"]),
-        .library(name: "IPC", targets: ["IPC"]),
-        .executable(name: "modeld", targets: ["modeld"]),
-        .executable(name: "batchd", targets: ["batchd"]),
-        .executable(name: "engine-bench", targets: ["engine-bench"]),
-        .executable(name: "ipc-bench", targets: ["ipc-bench"]),
-        .executable(name: "runtime-probe", targets: ["runtime-probe"]),
-        .library(name: "HTTP", targets: ["HTTP"]),
-        .executable(name: "http-bench", targets: ["http-bench"]),
-        .executable(name: "inferctl", targets: ["inferctl"]),
-        .executable(name: "daemon-standin", targets: ["daemon-standin"]),
-        .executable(name: "limitd", targets: ["limitd"]),
-        .executable(name: "metricsd", targets: ["metricsd"]),
         .executable(name: "frontd", targets: ["frontd"]),
+        .executable(name: "limitd", targets: ["limitd"]),
         .executable(name: "cached", targets: ["cached"]),
+        .executable(name: "batchd", targets: ["batchd"]),
+        .executable(name: "modeld", targets: ["modeld"]),
+        .executable(name: "metricsd", targets: ["metricsd"]),
+        .executable(name: "inferctl", targets: ["inferctl"]),
+        .library(name: "Engine", targets: ["Engine"]),
+        .library(name: "HTTP", targets: ["HTTP"]),
+        .library(name: "IPC", targets: ["IPC"]),
+        // What a test of a daemon, of the stack or of a new service needs: scratch directories, a quiet
+        // logger, polling, a raw HTTP client, the stack's binaries and models (Tests/TestKit).
+        .library(name: "TestKit", targets: ["TestKit"]),
     ],
     targets: [
+        // ── C modules ─────────────────────────────────────────────────────────────────────────────
         // libsystemd (Debian's libsystemd-dev): socket activation, sd_notify, the watchdog.
-        .systemLibrary(
-            name: "CSystemd",
-            path: "Sources/CSystemd",
-            pkgConfig: "libsystemd",
-            providers: [.apt(["libsystemd-dev"])]
-        ),
-        // A minimal daemon built on the runtime; the runtime tests start it as a real child process.
-        .executableTarget(
-            name: "runtime-probe",
-            dependencies: ["IPC"],
-            path: "Sources/runtime-probe"
-        ),
-        .target(
-            name: "Engine",
-            swiftSettings: [.unsafeFlags(kernelFlags)]
-        ),
-        // One model instance: loads the model, runs the continuous-batching engine loop, serves
-        // Generate/Embed on modeld-NAME.sock; `modeld generate|embed` runs the engine by hand.
-        .executableTarget(
-            name: "modeld",
-            dependencies: ["Engine", "IPC"]
-        ),
-        // Scheduling: per-model queues, batches, backpressure, retries; relays streams from modeld.
-        .executableTarget(
-            name: "batchd",
-            dependencies: ["IPC"]
-        ),
-        .executableTarget(
-            name: "engine-bench",
-            dependencies: ["Engine"],
-            path: "bench/engine-bench"
-        ),
-        // epoll and eventfd, which Swift's Glibc module does not map (headers only, nothing to link).
-        .systemLibrary(
-            name: "CEpoll",
-            path: "Sources/CEpoll"
-        ),
-        // What every daemon shares: framing, connections, the runtime (settings, logging, sockets,
-        // readiness, drain), metrics, and each service's messages and client stub.
-        .target(
-            name: "IPC",
-            dependencies: ["CEpoll", "CSystemd"],
-            path: "Sources/IPC"
-        ),
-        .executableTarget(
-            name: "ipc-bench",
-            dependencies: ["IPC"],
-            path: "bench/ipc-bench"
-        ),
-        .testTarget(
-            name: "IPCTests",
-            dependencies: ["IPC", "TestSupport"],
-            resources: [.copy("Golden")]
-        ),
-        // epoll(7), eventfd(2) and accept4(2) are not part of Swift's Glibc module; this target exposes them.
-        .target(name: "CLinuxIO"),
-        .target(
-            name: "HTTP",
-            dependencies: ["CLinuxIO"]
-        ),
-        .executableTarget(
-            name: "http-bench",
-            dependencies: ["HTTP"],
-            path: "bench/http-bench"
-        ),
-        .testTarget(
-            name: "HTTPTests",
-            dependencies: ["HTTP", "TestSupport"]
-        ),
-        .testTarget(
-            name: "EngineTests",
-            dependencies: ["Engine"],
-            resources: [.copy("Fixtures")]
-        ),
-        .testTarget(
-            name: "RuntimeTests",
-            dependencies: ["IPC"]
-        ),
-        // The operator CLI: `inferctl up` runs the whole stack without systemd, the way systemd would.
-        .executableTarget(
-            name: "inferctl",
-            dependencies: ["IPC", "CSystemd"]
-        ),
-        // Pretends to be any daemon (by its executable's name) with the contract's sockets, for tests of
-        // inferctl and of the systemd units before the real daemons exist.
-        .executableTarget(
-            name: "daemon-standin",
-            dependencies: ["IPC"]
-        ),
-        .testTarget(
-            name: "RegistryTests",
-            dependencies: ["IPC"]
-        ),
-        .testTarget(
-            name: "InferctlTests",
-            dependencies: ["inferctl", "IPC", "TestSupport"]
-        ),
+        .systemLibrary(name: "CSystemd", path: "Sources/CSystemd", pkgConfig: "libsystemd",
+                       providers: [.apt(["libsystemd-dev"])]),
+        // The Linux calls Swift's Glibc module leaves out: epoll, eventfd, accept4, pipe2, thread names.
+        .target(name: "CLinux", exclude: ["README.md"]),
+
+        // ── Libraries: one job each ────────────────────────────────────────────────────────────────
+        // The clock, Duration conversions, the JSON string escaper.
+        library("Basics"),
+        // The IPC wire format: frames, the payload codec, control payloads. Pure code, no OS calls.
+        library("Wire"),
+        // One epoll loop core: descriptors, timers, the remote queue; under IPC and HTTP.
+        library("Reactor", ["CLinux", "Basics"]),
+        // IPC connections: the multiplexed client (reconnect, deadlines, streams) and server (drain).
+        library("IPC", ["Wire", "Reactor", "Basics", "CLinux"]),
+        // Metric families, each daemon's registry, the Prometheus text renderer.
+        library("Metrics", ["Wire"]),
+        // Each service's messages and client stub, and the service shell every daemon dispatches with.
+        library("Services", ["IPC", "Wire", "Metrics"]),
+        // Typed settings from the environment, a daemon's table of them, ConfigError (exit 78).
+        library("Settings"),
+        // The daemon runtime: settings, logging, socket activation, readiness, watchdog, drain.
+        library("DaemonRuntime", ["Settings", "Basics", "CSystemd"]),
+        // The model registry file.
+        library("Registry", ["Settings"]),
+        // SHA-256, HMAC-SHA256, hex, constant-time comparison.
+        library("Crypto"),
+        // The API keys file that inferctl writes and frontd reads.
+        library("APIKeys", ["Settings", "Crypto", "Basics"]),
+        // Spawning child processes with inherited sockets (inferctl's supervisor, tests).
+        library("Spawn", ["CLinux", "Basics"]),
+        // A reusable HTTP/1.1 server on the Reactor's loops.
+        library("HTTP", ["CLinux", "Basics"]),
+        // The built-in CPU engine: GGUF, tokenizers, kernels, SmolLM2 and MiniLM.
+        .target(name: "Engine", exclude: ["README.md"], swiftSettings: [.unsafeFlags(kernelFlags)]),
+
+        // ── Daemons and tools ──────────────────────────────────────────────────────────────────────
         // The HTTP front: validation, routing, SSE; orchestrates limitd, cached and batchd.
-        .executableTarget(
-            name: "frontd",
-            dependencies: ["IPC", "HTTP"]
-        ),
-        // frontd's parts that need no other daemon: authentication, request validation, webhooks, CORS.
-        .testTarget(
-            name: "FrontdTests",
-            dependencies: ["frontd", "IPC", "HTTP", "TestSupport"]
-        ),
+        executable("frontd", ["HTTP", "IPC", "Wire", "Services", "DaemonRuntime", "Settings", "Metrics",
+                              "Registry", "APIKeys", "Crypto", "Basics"]),
+        // Rate limits per key (GCRA) and token accounting.
+        executable("limitd", ["IPC", "Wire", "Services", "DaemonRuntime", "Settings", "Metrics", "Basics"]),
+        // The exact-match response cache (LRU + TTL + byte bound).
+        executable("cached", ["IPC", "Wire", "Services", "DaemonRuntime", "Settings", "Metrics", "Basics"]),
+        // Scheduling: per-model queues, batches, backpressure, retries; relays streams from modeld.
+        executable("batchd", ["IPC", "Wire", "Services", "DaemonRuntime", "Settings", "Metrics", "Registry"]),
+        // One model instance: the continuous-batching engine loop; `modeld generate|embed` by hand.
+        executable("modeld", ["Engine", "IPC", "Wire", "Services", "DaemonRuntime", "Settings", "Metrics",
+                              "Registry"]),
         // Gathers every daemon's metrics on each scrape and serves Prometheus text.
-        .executableTarget(
-            name: "metricsd",
-            dependencies: ["IPC", "HTTP"]
-        ),
-        .testTarget(
-            name: "MetricsdTests",
-            dependencies: ["metricsd", "IPC"]
-        ),
-        // Helpers shared by the daemons' test targets.
-        .target(
-            name: "TestSupport",
-            dependencies: ["IPC"],
-            path: "Tests/TestSupport"
-        ),
-        // Rate limits per key (GCRA) and token accounting, on the limitd socket.
-        .executableTarget(
-            name: "limitd",
-            dependencies: ["IPC"]
-        ),
-        .testTarget(
-            name: "LimitdTests",
-            dependencies: ["limitd", "IPC", "TestSupport"]
-        ),
-        // The exact-match response cache (LRU + TTL + byte bound), on the cached socket.
-        .executableTarget(
-            name: "cached",
-            dependencies: ["IPC"]
-        ),
-        .testTarget(
-            name: "CachedTests",
-            dependencies: ["cached", "IPC", "TestSupport"]
-        ),
-        .testTarget(
-            name: "ModeldTests",
-            dependencies: ["modeld", "Engine", "IPC", "TestSupport"]
-        ),
-        // Unit tests of the scheduler, and the end-to-end path batchd → modeld (SmolLM2) over real sockets.
-        .testTarget(
-            name: "BatchdTests",
-            dependencies: ["batchd", "modeld", "Engine", "IPC", "TestSupport"]
-        ),
+        executable("metricsd", ["HTTP", "IPC", "Wire", "Services", "Registry", "DaemonRuntime", "Settings",
+                                "Metrics"]),
+        // The operator's CLI: `inferctl up` runs the stack the way systemd would; `inferctl keys`.
+        executable("inferctl", ["IPC", "DaemonRuntime", "Settings", "Registry", "APIKeys", "Spawn", "CLinux",
+                                "Basics"]),
+
+        // ── Benchmarks ─────────────────────────────────────────────────────────────────────────────
+        .executableTarget(name: "engine-bench", dependencies: ["Engine"], path: "bench/engine-bench"),
+        .executableTarget(name: "ipc-bench", dependencies: ["IPC"], path: "bench/ipc-bench"),
+        .executableTarget(name: "http-bench", dependencies: ["HTTP"], path: "bench/http-bench"),
+
+        // ── Tests ──────────────────────────────────────────────────────────────────────────────────
+        .target(name: "TestKit",
+                dependencies: ["IPC", "DaemonRuntime", "Basics"],
+                path: "Tests/TestKit", exclude: ["README.md"]),
+        // Fixtures the tests start as child processes; built with the tests, not shipped as products.
+        .executableTarget(name: "runtime-probe", dependencies: ["DaemonRuntime", "Settings", "IPC"],
+                          path: "Tests/Fixtures/runtime-probe"),
+        .executableTarget(name: "daemon-standin",
+                          dependencies: ["DaemonRuntime", "Settings", "IPC", "Registry"],
+                          path: "Tests/Fixtures/daemon-standin"),
+        .testTarget(name: "BasicsTests", dependencies: ["Basics"]),
+        .testTarget(name: "IPCTests",
+                    dependencies: ["IPC", "Reactor", "Wire", "Services", "Metrics", "Basics", "TestKit"],
+                    resources: [.copy("Golden")]),
+        .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
+        .testTarget(name: "APIKeysTests", dependencies: ["APIKeys", "Crypto", "TestKit"]),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestKit"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "RuntimeTests",
+                    dependencies: ["DaemonRuntime", "Settings", "IPC", "Spawn", "CSystemd"]),
+        .testTarget(name: "RegistryTests", dependencies: ["Registry", "APIKeys", "Settings", "Crypto"]),
+        .testTarget(name: "InferctlTests",
+                    dependencies: ["inferctl", "IPC", "Registry", "APIKeys", "Spawn", "Crypto", "TestKit"]),
+        .testTarget(name: "FrontdTests",
+                    dependencies: ["frontd", "HTTP", "IPC", "Wire", "Services", "DaemonRuntime", "Settings",
+                                   "APIKeys", "Crypto", "Registry", "Metrics", "TestKit"]),
+        .testTarget(name: "MetricsdTests", dependencies: ["metricsd", "IPC", "Services", "Metrics"]),
+        .testTarget(name: "LimitdTests",
+                    dependencies: ["limitd", "IPC", "Wire", "Services", "Metrics", "Spawn", "TestKit"]),
+        .testTarget(name: "CachedTests",
+                    dependencies: ["cached", "IPC", "Wire", "Services", "Settings", "Metrics", "Spawn", "TestKit"]),
+        .testTarget(name: "ModeldTests",
+                    dependencies: ["modeld", "Engine", "IPC", "Services", "DaemonRuntime", "TestKit"]),
+        .testTarget(name: "BatchdTests",
+                    dependencies: ["batchd", "modeld", "Engine", "IPC", "Services", "DaemonRuntime",
+                                   "Registry", "Metrics", "TestKit"]),
     ]
 )

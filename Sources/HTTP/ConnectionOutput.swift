@@ -1,4 +1,5 @@
-import CLinuxIO
+import Basics
+import CLinux
 import Glibc
 
 /// The part of a connection that response writers touch from any thread, always under the connection's

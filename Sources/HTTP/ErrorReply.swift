@@ -1,3 +1,4 @@
+import Basics
 /// The replies the server writes itself, before or instead of a handler: a request it could not parse
 /// (400, 413, 414, 417, 431, 501, 505), a request not received in time (408), a handler that sent
 /// nothing (500). They use the gateway's JSON error shape,
@@ -24,14 +25,14 @@ enum ErrorReply {
     static func body(status: HTTPStatus, message: String, requestID: String?) -> [UInt8] {
         var out: [UInt8] = []
         out.append(static: #"{"error":{"message":"#)
-        appendJSONString(message, to: &out)
+        JSONString.append(message, to: &out)
         out.append(static: #","type":""#)
         let serverSide = status.code >= 500 && status.code != 501 && status.code != 505
         out.append(string: serverSide ? "server_error" : "invalid_request_error")
         out.append(static: #"","code":""#)
         out.append(string: code(for: status))
         out.append(static: #"","param":null,"request_id":"#)
-        if let requestID { appendJSONString(requestID, to: &out) } else { out.append(static: "null") }
+        if let requestID { JSONString.append(requestID, to: &out) } else { out.append(static: "null") }
         out.append(static: "}}")
         return out
     }
@@ -50,25 +51,5 @@ enum ErrorReply {
         case 505: return "http_version_not_supported"
         default: return "http_\(status.code)"
         }
-    }
-
-    /// `text` as a JSON string; control bytes are escaped as `\u00XX`, everything else is copied.
-    static func appendJSONString(_ text: String, to out: inout [UInt8]) {
-        let hex: StaticString = "0123456789abcdef"
-        out.append(0x22)
-        for byte in text.utf8 {
-            switch byte {
-            case 0x22, 0x5C:
-                out.append(0x5C)
-                out.append(byte)
-            case 0..<0x20:
-                out.append(static: "\\u00")
-                out.append(hex.utf8Start[Int(byte >> 4)])
-                out.append(hex.utf8Start[Int(byte & 0xF)])
-            default:
-                out.append(byte)
-            }
-        }
-        out.append(0x22)
     }
 }

@@ -1,4 +1,5 @@
-import CLinuxIO
+import Basics
+import CLinux
 import Glibc
 import Synchronization
 
@@ -271,7 +272,7 @@ final class EventLoop: TaskExecutor, @unchecked Sendable {
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
             let fd = withUnsafeMutablePointer(to: &storage) { pointer in
                 pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    clinuxio_accept4(core.listenFD, $0, &length, Int32(SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue))
+                    clinux_accept4(core.listenFD, $0, &length, Int32(SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue))
                 }
             }
             if fd < 0 {
@@ -394,7 +395,7 @@ enum PosixThread {
 
     static func spawn(name: String, _ body: @escaping @Sendable () -> Void) throws(HTTPServerError) {
         let box = Unmanaged.passRetained(Box {
-            clinuxio_set_thread_name(name)
+            clinux_set_thread_name(name)
             body()
         }).toOpaque()
         var thread = pthread_t()

@@ -1,4 +1,4 @@
-import CLinuxIO
+import CLinux
 import Glibc
 import Synchronization
 

@@ -59,14 +59,3 @@ public struct HTTPLimits: Sendable, Equatable {
         self.maxPendingOutputBytes = maxPendingOutputBytes
     }
 }
-
-extension Duration {
-    /// This duration in whole nanoseconds, clamped to zero for negative values.
-    var clampedNanoseconds: UInt64 {
-        let (seconds, attoseconds) = components
-        if seconds < 0 { return 0 }
-        let whole = UInt64(seconds).multipliedReportingOverflow(by: 1_000_000_000)
-        if whole.overflow { return UInt64.max / 2 }
-        return whole.partialValue &+ UInt64(max(0, attoseconds) / 1_000_000_000)
-    }
-}

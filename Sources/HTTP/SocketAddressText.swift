@@ -1,4 +1,4 @@
-import CLinuxIO
+import CLinux
 import Glibc
 
 /// Text forms of peer addresses, for `HTTPRequest.remoteAddress` (rate-limit keys, logs).

@@ -1,4 +1,4 @@
-import CLinuxIO
+import CLinux
 import Glibc
 
 /// Opens listening TCP sockets for servers that are not handed one by systemd.

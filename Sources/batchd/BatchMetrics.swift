@@ -1,4 +1,5 @@
 import IPC
+import Metrics
 
 /// batchd's metric families.
 struct BatchMetrics: Sendable {
@@ -71,13 +72,5 @@ struct BatchMetrics: Sendable {
     /// A counter's or gauge's current value for one model (tests, summaries).
     func value(_ name: String, model: String, outcome: Outcome? = nil) -> Double {
         registry.value(name, Self.labels(model) + (outcome.map { [MetricLabel("outcome", $0.rawValue)] } ?? []))
-    }
-}
-
-extension Duration {
-    /// The duration in seconds, as a Double (for histograms).
-    var seconds: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) * 1e-18
     }
 }

@@ -1,4 +1,9 @@
+import DaemonRuntime
 import IPC
+import Metrics
+import Registry
+import Services
+import Wire
 
 /// How batchd retries and times out (its settings besides the scheduler's).
 struct RelayPolicy: Sendable {

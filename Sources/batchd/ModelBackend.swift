@@ -1,4 +1,5 @@
 import IPC
+import Services
 
 /// Where batchd sends a model's requests: the modeld instance serving it, or a stand-in in tests.
 ///

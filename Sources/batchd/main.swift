@@ -1,7 +1,10 @@
 // batchd: per-model queues with priorities and deadlines, dynamic batches handed to each model's modeld
 // instance within a capacity bound (backpressure stays here: a full queue is refused at once), retries
 // where they cannot duplicate output, and streamed answers relayed back as they come.
+import DaemonRuntime
 import IPC
+import Registry
+import Settings
 
 let maxSize = Setting<Int>(
     name: "BATCH_MAX_SIZE", default: 8,

@@ -1,4 +1,5 @@
 import IPC
+import Metrics
 
 /// cached's metrics, registered once; metricsd collects them through the stats message.
 struct CacheMetrics: Sendable {

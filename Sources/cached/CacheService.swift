@@ -1,5 +1,10 @@
+import Basics
+import DaemonRuntime
 import Glibc
 import IPC
+import Metrics
+import Services
+import Wire
 
 /// cached as the runtime sees it: an ``IPCServer`` on the `cached` socket answering frontd's lookups,
 /// stores and clears from one ``ResponseCache``, and metricsd's stats requests.
@@ -21,7 +26,7 @@ final class CacheService: DaemonService {
     ///   - now: The clock, in monotonic nanoseconds (tests pass their own).
     init(
         listenFD: Int32, cache: ResponseCache, registry: MetricsRegistry = MetricsRegistry(), logger: Logger,
-        now: @escaping @Sendable () -> Int64 = MonotonicTime.now
+        now: @escaping @Sendable () -> Int64 = MonotonicClock.nowSigned
     ) {
         let metrics = CacheMetrics(registry: registry)
         let dispatcher = FrontdDispatcher(cache: cache, metrics: metrics, logger: logger, now: now)

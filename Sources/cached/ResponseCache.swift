@@ -56,14 +56,3 @@ final class ResponseCache: Sendable {
         cache.withLock { ($0.maxEntries, $0.maxBytes) }
     }
 }
-
-extension Duration {
-    /// The duration in whole nanoseconds, saturating at `Int64.max`.
-    var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        if overflow { return seconds < 0 ? 0 : Int64.max }
-        let (total, sumOverflow) = whole.addingReportingOverflow(attoseconds / 1_000_000_000)
-        return sumOverflow ? Int64.max : max(0, total)
-    }
-}

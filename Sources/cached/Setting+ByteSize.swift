@@ -1,4 +1,5 @@
 import IPC
+import Settings
 
 /// Bytes in a kibibyte; the suffixes K, M and G are powers of it.
 private let bytesPerKibibyte = 1024

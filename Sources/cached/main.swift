@@ -1,6 +1,8 @@
 // cached: the exact-match response cache. frontd looks each request up before queueing it and stores
 // the answer after; entries go by LRU, TTL and a byte bound. See docs/cached.md.
+import DaemonRuntime
 import IPC
+import Settings
 
 let backend = Setting<CacheBackend>(
     name: "CACHE_BACKEND", default: .memory,

@@ -1,6 +1,8 @@
 import Foundation
 import HTTP
 import IPC
+import Services
+import Wire
 
 /// An error answered to a client: one JSON shape everywhere,
 /// `{"error": {"message", "type", "code", "param", "request_id"}}`, with its HTTP status.

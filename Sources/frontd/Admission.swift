@@ -1,4 +1,6 @@
 import IPC
+import Metrics
+import Services
 
 extension Frontend {
     /// limitd's decision for this request; a refusal is thrown as 429. limitd down: fail open or

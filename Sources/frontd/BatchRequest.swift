@@ -1,5 +1,6 @@
 import Foundation
 import IPC
+import Wire
 
 /// A validated `POST /v1/batch` envelope: up to 64 native requests, each valid or refused on its own.
 struct BatchRequest {

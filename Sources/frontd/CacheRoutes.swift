@@ -1,6 +1,9 @@
+import DaemonRuntime
 import Foundation
 import HTTP
 import IPC
+import Registry
+import Services
 
 extension Frontend {
     /// `GET /v1/cache/stats`: cached's own figures: size, bounds and every lookup it answered (idempotency

@@ -1,6 +1,7 @@
 import Foundation
 import HTTP
 import IPC
+import Services
 
 extension Frontend {
     /// `POST /v1/chat/completions`: OpenAI's chat completions, JSON or SSE, through limitd → cached → batchd;

@@ -1,5 +1,6 @@
 import Foundation
 import IPC
+import Services
 
 /// A validated `POST /v1/chat/completions` body.
 struct ChatRequest {

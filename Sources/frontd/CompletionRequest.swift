@@ -1,5 +1,6 @@
 import Foundation
 import IPC
+import Services
 
 /// A validated `POST /v1/completions` body: OpenAI's legacy completions on the raw prompt (no chat
 /// template).

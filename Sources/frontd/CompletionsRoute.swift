@@ -1,5 +1,6 @@
 import HTTP
 import IPC
+import Services
 
 extension Frontend {
     /// `POST /v1/completions`: OpenAI's legacy completions on the raw prompt, JSON or SSE, through

@@ -1,5 +1,6 @@
 import Foundation
 import IPC
+import Registry
 
 /// A validated `POST /v1/embeddings` body: `{"model"?, "input": str | [str] (1...2048), "encoding_format"?}`.
 /// Unknown fields (OpenAI's `user`, `dimensions`) are ignored.

@@ -1,5 +1,6 @@
 import Foundation
 import IPC
+import Services
 
 extension Frontend {
     /// Most inputs sent to batchd in one call: the reply must fit in one frame (1 MiB), and 256 MiniLM

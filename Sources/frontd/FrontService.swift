@@ -1,6 +1,11 @@
+import DaemonRuntime
 import Foundation
 import HTTP
 import IPC
+import Metrics
+import Services
+import Settings
+import Wire
 
 /// frontd's service: the HTTP server, the clients of the daemons it orchestrates, and its own
 /// stats socket for metricsd.

@@ -1,4 +1,7 @@
+import APIKeys
 import IPC
+import Registry
+import Settings
 
 /// frontd's settings, each defined once with its default and meaning.
 enum FrontSettings {

@@ -1,6 +1,10 @@
+import DaemonRuntime
 import Foundation
 import HTTP
 import IPC
+import Metrics
+import Registry
+import Services
 
 /// What frontd's handlers share: the clients of the daemons it orchestrates, its settings and its
 /// metrics. One instance per process; handlers live in extensions, one file per group of routes.

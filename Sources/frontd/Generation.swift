@@ -1,4 +1,7 @@
+import Crypto
 import IPC
+import Services
+import Wire
 
 extension Frontend {
     /// Runs a generation through batchd to the end and returns the whole completion.

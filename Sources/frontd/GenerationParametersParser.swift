@@ -1,5 +1,7 @@
 import Foundation
 import IPC
+import Registry
+import Services
 
 /// Reads the sampling parameters every generating route shares out of a JSON object: OpenAI's routes
 /// read them from the body itself, the native routes from its `params` object. Every problem is a 422

@@ -1,5 +1,6 @@
 import HTTP
 import IPC
+import Metrics
 
 extension Frontend {
     /// `GET /health`, `/health/live`: the process is up.

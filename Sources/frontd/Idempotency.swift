@@ -1,5 +1,6 @@
 import HTTP
 import IPC
+import Services
 
 /// A generating route's reply before it is sent: what idempotency keeps and replays.
 struct RouteReply: Sendable {

@@ -1,6 +1,8 @@
+import Crypto
 import Foundation
 import HTTP
 import IPC
+import Wire
 
 /// Where a request's idempotency key lives and what it is scoped to.
 ///

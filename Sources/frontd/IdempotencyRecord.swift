@@ -1,5 +1,6 @@
 import HTTP
 import IPC
+import Wire
 
 /// A reply kept for an idempotency key: what the first request with the key was answered, and the
 /// fingerprint of that request, so a repeat is answered the same and a different request under the same

@@ -1,5 +1,6 @@
 import Foundation
 import IPC
+import Services
 
 /// A validated native generation request: the body of `/v1/infer` and `/v1/infer/stream`, or one item
 /// of `/v1/batch`. The prompt is sent as one user message through the model's chat template.

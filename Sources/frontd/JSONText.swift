@@ -1,32 +1,13 @@
+import Basics
 /// Hand-written JSON for the replies on the hot path. Foundation's JSONSerialization costs most of
 /// a cache hit's CPU time (boxing every value, sorting keys), so the completion objects are written
 /// directly; only string escaping needs care.
 enum JSONText {
-    /// `s` as a JSON string literal, quotes included (RFC 8259 escaping; control characters as \u00XX).
-    static func string(_ s: String) -> String {
-        var out = "\""
-        out.reserveCapacity(s.utf8.count + 2)
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 {
-                    let hex = String(u.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        return out + "\""
-    }
+    /// `s` as a JSON string literal, quotes included.
+    static func string(_ s: String) -> String { JSONString.quoted(s) }
 
     /// A string or `null`.
-    static func optional(_ s: String?) -> String { s.map(string) ?? "null" }
+    static func optional(_ s: String?) -> String { JSONString.quoted(s) }
 
     static func usage(_ c: CachedCompletion) -> String {
         #"{"prompt_tokens":\#(c.promptTokens),"completion_tokens":\#(c.completionTokens),"total_tokens":\#(c.promptTokens + c.completionTokens)}"#

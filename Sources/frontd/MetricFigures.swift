@@ -1,4 +1,5 @@
 import IPC
+import Metrics
 
 /// Figures read out of the metric families metricsd gathered (every daemon's, not yet merged): sums of
 /// counters and gauges, and quantiles of histograms, as PromQL would compute them from one scrape.

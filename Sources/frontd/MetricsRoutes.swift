@@ -1,5 +1,7 @@
 import HTTP
 import IPC
+import Metrics
+import Services
 
 extension Frontend {
     /// The routes whose latency `/v1/metrics/summary` reports: the ones that run a model.

@@ -1,5 +1,6 @@
 import HTTP
 import IPC
+import Registry
 
 extension Frontend {
     /// Refuses, before anything is queued, a model the registry does not list (404 `model_not_found`)

@@ -1,3 +1,4 @@
+import Crypto
 import IPC
 
 /// A request target's query (`a=1&b=two%20words`), decoded: `+` is a space, `%XX` a byte, and the

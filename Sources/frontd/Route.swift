@@ -1,3 +1,5 @@
+import APIKeys
+import DaemonRuntime
 import HTTP
 import IPC
 

@@ -1,6 +1,8 @@
+import DaemonRuntime
 import Foundation
 import HTTP
 import IPC
+import Metrics
 
 /// Dispatches a request to its route: request id, CORS and OPTIONS, authentication and scope, 404/405,
 /// one JSON error shape for every failure, the per-route metrics and the access log line.

@@ -1,5 +1,6 @@
 // frontd: the HTTP front. Parses and validates, asks limitd, cached and batchd in turn, answers in
 // the OpenAI format (JSON or SSE).
+import DaemonRuntime
 import IPC
 
 Daemon.run(

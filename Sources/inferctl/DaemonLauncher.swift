@@ -1,4 +1,5 @@
 import IPC
+import Spawn
 
 /// Starts one daemon process the way systemd starts a socket-activated `Type=notify` service.
 enum DaemonLauncher {

@@ -1,3 +1,4 @@
+import Basics
 import Glibc
 
 /// A listening socket inferctl created and holds for the life of the stack, as PID 1 holds a `.socket`
@@ -218,9 +219,4 @@ enum ListenerFactory {
         withUnsafeMutableBytes(of: &address.sun_path) { buffer in buffer.copyBytes(from: path.utf8) }
         return address
     }
-}
-
-/// `strerror` text with the number: "Address already in use (errno 98)".
-func errorText(_ code: Int32) -> String {
-    "\(String(cString: strerror(code))) (errno \(code))"
 }

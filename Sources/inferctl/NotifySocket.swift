@@ -1,3 +1,4 @@
+import Basics
 import Glibc
 
 /// The datagram socket every daemon's `NOTIFY_SOCKET` names, as systemd's is: the kernel stamps each

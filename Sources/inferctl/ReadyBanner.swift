@@ -1,4 +1,5 @@
 import IPC
+import Registry
 
 /// What `inferctl up` prints on stdout once every daemon is ready: how to call the API.
 enum ReadyBanner {

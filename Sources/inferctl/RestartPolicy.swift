@@ -1,5 +1,6 @@
-import IPC
+import DaemonRuntime
 import Glibc
+import IPC
 
 /// How a daemon's process ended, as the supervisor records it.
 enum ChildOutcome: Equatable, CustomStringConvertible {

@@ -1,4 +1,5 @@
-import CSystemd
+import Basics
+import CLinux
 import Glibc
 
 /// The write end of the self-pipe, for the signal handler (a C function cannot capture context).
@@ -20,7 +21,7 @@ final class SignalPipe {
     /// - Throws: ``InferctlError`` (`.system`) when no pipe can be made.
     init() throws(InferctlError) {
         var ends: [Int32] = [-1, -1]
-        guard pipe2(&ends, O_CLOEXEC | O_NONBLOCK) == 0 else {
+        guard clinux_pipe2(&ends, O_CLOEXEC | O_NONBLOCK) == 0 else {
             throw .system("cannot create the signal pipe: \(errorText(errno))")
         }
         descriptor = ends[0]

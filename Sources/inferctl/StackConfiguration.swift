@@ -1,6 +1,8 @@
+import APIKeys
 import Foundation
 import Glibc
 import IPC
+import Settings
 
 /// Everything `inferctl up` runs with, resolved once: a flag wins over the environment files, which win
 /// over inferctl's own environment, which wins over the default.

@@ -1,4 +1,5 @@
 import IPC
+import Spawn
 
 /// One daemon under supervision: its plan, its sockets (held by inferctl), and where it is in its life.
 final class SupervisedDaemon {

@@ -1,6 +1,10 @@
+import Basics
+import DaemonRuntime
 import Foundation
 import Glibc
 import IPC
+import Registry
+import Spawn
 
 /// Runs the stack the way systemd runs the units: holds every listening socket, starts each daemon with
 /// its sockets and a notify socket, follows READY=1, STATUS=, WATCHDOG=1 and STOPPING=1, restarts a

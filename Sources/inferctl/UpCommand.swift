@@ -1,6 +1,9 @@
+import DaemonRuntime
 import Foundation
 import Glibc
 import IPC
+import Registry
+import Settings
 
 /// `inferctl up`: checks the configuration, creates every socket, and hands the stack to the
 /// ``Supervisor`` until it stops.

@@ -1,4 +1,5 @@
 import IPC
+import Metrics
 
 /// limitd's metrics, registered once; metricsd collects them through the stats message.
 struct LimitMetrics: Sendable {

@@ -1,5 +1,10 @@
+import Basics
+import DaemonRuntime
 import Glibc
 import IPC
+import Metrics
+import Services
+import Wire
 
 /// limitd as the runtime sees it: an ``IPCServer`` on the `limitd` socket answering frontd's admissions
 /// and settlements from one ``RateLimiter``, and metricsd's stats requests.
@@ -21,7 +26,7 @@ final class LimitService: DaemonService {
     ///   - now: The clock, in monotonic nanoseconds (tests pass their own).
     init(
         listenFD: Int32, limiter: RateLimiter, registry: MetricsRegistry = MetricsRegistry(), logger: Logger,
-        now: @escaping @Sendable () -> Int64 = MonotonicTime.now
+        now: @escaping @Sendable () -> Int64 = MonotonicClock.nowSigned
     ) {
         let metrics = LimitMetrics(registry: registry)
         let dispatcher = FrontdDispatcher(limiter: limiter, metrics: metrics, logger: logger, now: now)

@@ -1,6 +1,8 @@
 // limitd: rate limits per client key. frontd asks it to admit each request (GCRA over a sliding window)
 // and settles the tokens each one used. See docs/limitd.md.
+import DaemonRuntime
 import IPC
+import Settings
 
 let requestsPerMinute = Setting<Int>(
     name: "RATE_LIMIT_RPM", default: 60,

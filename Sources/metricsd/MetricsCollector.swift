@@ -1,4 +1,7 @@
 import IPC
+import Metrics
+import Services
+import Wire
 
 /// One gathering of every daemon's metrics: the scrape targets, then metricsd's own families. Shared by
 /// the HTTP endpoint Prometheus scrapes and the `Collect` message frontd sends, so both see the same.

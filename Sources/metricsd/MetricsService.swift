@@ -1,6 +1,12 @@
+import DaemonRuntime
 import Foundation
 import HTTP
 import IPC
+import Metrics
+import Registry
+import Services
+import Settings
+import Wire
 
 /// metricsd's service: the HTTP endpoint Prometheus scrapes, and its socket (stats, and `Collect` for frontd).
 final class MetricsService: DaemonService {

@@ -1,4 +1,6 @@
 import IPC
+import Registry
+import Settings
 
 /// metricsd's settings, each defined once with its default and meaning.
 enum MetricsSettings {

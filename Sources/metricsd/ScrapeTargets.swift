@@ -1,4 +1,6 @@
 import IPC
+import Metrics
+import Services
 
 /// The daemons metricsd asks on each scrape: name (the `daemon` label) and stats client.
 struct ScrapeTargets: Sendable {

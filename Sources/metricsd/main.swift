@@ -1,5 +1,6 @@
 // metricsd: gathers every daemon's metrics over its own socket on each scrape and serves them as
 // Prometheus text on METRICS_PORT (default 9464).
+import DaemonRuntime
 import Foundation
 import IPC
 

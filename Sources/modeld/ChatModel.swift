@@ -1,5 +1,6 @@
 import Engine
 import IPC
+import Services
 
 /// A chat model loaded for serving: weights, tokenizer and chat template, all from one GGUF file.
 final class ChatModel: Sendable {

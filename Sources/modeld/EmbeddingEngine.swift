@@ -1,7 +1,10 @@
+import DaemonRuntime
 import Dispatch
 import Foundation
 import IPC
+import Services
 import Synchronization
+import Wire
 
 /// The embedding loop of an embedding model, on one dedicated thread: Embed calls that arrive while a
 /// pass runs are merged into the next pass (up to `maxInputs` texts), then each call gets its own vectors.

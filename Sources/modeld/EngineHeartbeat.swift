@@ -24,20 +24,9 @@ final class EngineHeartbeat: Sendable {
     func isRecent(within limit: Duration) -> Bool { age <= limit }
 }
 
-extension Duration {
-    /// The duration in seconds, as a Double (for histograms).
-    var seconds: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) * 1e-18
-    }
-}
-
 extension DispatchTime {
     /// The time `duration` from now, for a semaphore's timed wait.
     static func after(_ duration: Duration) -> DispatchTime {
-        let (seconds, attoseconds) = duration.components
-        let nanoseconds = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        let total = nanoseconds.overflow ? Int64.max : nanoseconds.partialValue &+ attoseconds / 1_000_000_000
-        return .now() + .nanoseconds(Int(clamping: max(0, total)))
+        .now() + .nanoseconds(Int(clamping: duration.nanoseconds))
     }
 }

@@ -1,8 +1,11 @@
+import DaemonRuntime
 import Dispatch
 import Engine
 import Foundation
 import IPC
+import Services
 import Synchronization
+import Wire
 
 /// The continuous-batching loop of a chat model, on one dedicated thread.
 ///

@@ -1,4 +1,5 @@
 import IPC
+import Metrics
 
 /// modeld's metric families, every series labelled with the model's name.
 struct ModelMetrics: Sendable {

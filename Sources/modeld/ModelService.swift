@@ -1,6 +1,12 @@
+import DaemonRuntime
 import Engine
 import Foundation
 import IPC
+import Metrics
+import Registry
+import Services
+import Settings
+import Wire
 
 /// A model loaded and ready to serve.
 enum LoadedModel: Sendable {

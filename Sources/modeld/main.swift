@@ -1,8 +1,11 @@
 // modeld: one model instance (`infer-modeld@NAME`). Loads the model INFER_MODEL names, runs its
 // continuous-batching engine on a dedicated thread and serves Generate/Embed on modeld-NAME.sock.
 // `modeld generate|embed|help` runs the engine by hand instead (ModelCommand.swift).
+import DaemonRuntime
 import Foundation
 import IPC
+import Registry
+import Settings
 
 if CommandLine.arguments.count > 1, ModelCommand.handles(CommandLine.arguments[1]) {
     exit(ModelCommand.run(Array(CommandLine.arguments.dropFirst())))

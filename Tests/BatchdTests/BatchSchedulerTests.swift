@@ -1,9 +1,10 @@
 import IPC
 import Synchronization
-import TestSupport
 import Testing
+import TestKit
 
 @testable import batchd
+import Metrics
 
 /// The scheduler alone: when batches form, in what order, and what is refused.
 @Suite("BatchScheduler") struct BatchSchedulerTests {

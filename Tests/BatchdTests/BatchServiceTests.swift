@@ -1,10 +1,13 @@
 import Foundation
 import Glibc
 import IPC
-import TestSupport
 import Testing
+import TestKit
 
 @testable import batchd
+import Metrics
+import Services
+import Registry
 
 /// A model backend whose behaviour each test scripts, attempt by attempt.
 final class StandInBackend: ModelBackend {

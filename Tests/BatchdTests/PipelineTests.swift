@@ -2,11 +2,12 @@ import Engine
 import Foundation
 import Glibc
 import IPC
-import TestSupport
 import Testing
+import TestKit
 
 @testable import batchd
 @testable import modeld
+import Services
 
 /// SmolLM2, loaded once for every pipeline test.
 enum SmolLM2 {

@@ -1,9 +1,12 @@
+import DaemonRuntime
 import Foundation
 import Glibc
 import IPC
+import Metrics
+import Services
 import Synchronization
-import TestSupport
 import Testing
+import TestKit
 
 /// A fresh directory for sockets, short enough for sockaddr_un, removed by ``remove()``.
 struct TemporaryDirectory {

@@ -1,9 +1,12 @@
 import Glibc
 import IPC
-import TestSupport
 import Testing
+import TestKit
 
 @testable import cached
+import Services
+import Metrics
+import Wire
 
 @Suite("Cache: cached over a real Unix socket")
 struct CacheServiceTests {

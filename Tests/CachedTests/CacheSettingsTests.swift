@@ -1,8 +1,9 @@
 import IPC
-import TestSupport
 import Testing
+import TestKit
 
 @testable import cached
+import Settings
 
 @Suite("Cache: settings")
 struct CacheSettingsTests {

@@ -1,8 +1,9 @@
 import Foundation
 import Glibc
 import IPC
-import TestSupport
+import Spawn
 import Testing
+import TestKit
 
 @Suite("Cache: the cached executable")
 struct CachedProcessTests {

@@ -3,10 +3,13 @@ import Glibc
 import HTTP
 import IPC
 import Synchronization
-import TestSupport
 import Testing
+import TestKit
 
 @testable import frontd
+import APIKeys
+import Crypto
+import DaemonRuntime
 
 /// frontd's authentication: the `Authorization` header against a real keys file, by route access.
 /// The lines a logger wrote, kept in memory.

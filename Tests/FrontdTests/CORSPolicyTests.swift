@@ -1,7 +1,8 @@
+@testable import frontd
 import HTTP
 import IPC
+import Settings
 import Testing
-@testable import frontd
 
 @Suite("CORS policy (CORS_ORIGINS)")
 struct CORSPolicyTests {

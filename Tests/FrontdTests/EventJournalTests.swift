@@ -1,8 +1,8 @@
 import Foundation
+@testable import frontd
 import Glibc
 import Testing
-import TestSupport
-@testable import frontd
+import TestKit
 
 @Suite struct EventJournalTests {
     static func event(_ id: String, job: String? = nil, at time: Int = 1000) -> JournalRecord {

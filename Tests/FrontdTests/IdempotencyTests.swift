@@ -3,6 +3,8 @@ import IPC
 import Testing
 
 @testable import frontd
+import Registry
+import Wire
 
 @Suite struct IdempotencyTests {
     static let key = IdempotencyKey(scope: "key:abc", key: "k1", fingerprint: "fp")

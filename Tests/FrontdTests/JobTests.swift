@@ -1,9 +1,11 @@
+import DaemonRuntime
 import Foundation
+@testable import frontd
 import IPC
+import Services
 import Synchronization
 import Testing
-import TestSupport
-@testable import frontd
+import TestKit
 
 @Suite struct JobStoreTests {
     static func job(_ id: String) -> Job {

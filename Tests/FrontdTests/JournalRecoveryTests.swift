@@ -1,9 +1,12 @@
+import DaemonRuntime
 import Foundation
+@testable import frontd
 import IPC
+import Services
+import Settings
 import Synchronization
 import Testing
-import TestSupport
-@testable import frontd
+import TestKit
 
 /// What a restart rebuilds from the journal.
 @Suite struct JournalRecoveryTests {

@@ -2,6 +2,7 @@ import IPC
 import Testing
 
 @testable import frontd
+import Metrics
 
 @Suite struct MetricFiguresTests {
     @Test("sums across daemons and labels; quantiles interpolate inside buckets like histogram_quantile")

@@ -3,6 +3,7 @@ import IPC
 import Testing
 
 @testable import frontd
+import Services
 
 /// The bodies of the generating routes: what is accepted, and the `param` every refusal names.
 @Suite struct RequestValidationTests {

@@ -1,6 +1,7 @@
+import Crypto
+@testable import frontd
 import IPC
 import Testing
-@testable import frontd
 
 /// The signature and timestamp checks of POST /webhooks/ingest.
 @Suite struct WebhookVerifierTests {

@@ -1,7 +1,7 @@
 import Glibc
 import HTTP
 import Synchronization
-import TestSupport
+import TestKit
 
 /// The raw-socket HTTP client the tests drive the server with (shared with InferctlTests).
 typealias TestClient = RawHTTPClient

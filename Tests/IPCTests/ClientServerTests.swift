@@ -1,9 +1,11 @@
 import Glibc
 import Synchronization
-import TestSupport
 import Testing
+import TestKit
 
 @testable import IPC
+import Wire
+import Basics
 
 @Suite("IPC client and server over a real socket")
 struct ClientServerTests {

@@ -1,6 +1,7 @@
 import Testing
 
 @testable import IPC
+import Wire
 
 @Suite("IPC frame decoder")
 struct FrameDecoderTests {

@@ -1,9 +1,10 @@
 import Foundation
 import Glibc
-import TestSupport
 import Testing
+import TestKit
 
 @testable import IPC
+import Wire
 
 /// The frames of Golden/frames.ref, built through the public API.
 enum GoldenFrames {

@@ -3,6 +3,8 @@ import Glibc
 import Testing
 
 @testable import IPC
+@testable import Reactor
+import Wire
 
 /// A hand-written peer on a real socket: accepts one connection on its own thread, greets the client,
 /// reads its first REQUEST, then does what the test says.

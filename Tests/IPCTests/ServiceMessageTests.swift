@@ -2,6 +2,9 @@ import Foundation
 import Testing
 
 @testable import IPC
+import Metrics
+import Services
+import Wire
 
 /// The messages metricsd and cached answer frontd with: exact bytes (as docs/PROTOCOL.md lists the
 /// fields) and round trips.

@@ -1,10 +1,12 @@
 import Foundation
 import Glibc
 import Synchronization
-import TestSupport
 import Testing
+import TestKit
 
 @testable import IPC
+import Wire
+import Basics
 
 /// A one-shot signal between a server handler and the test.
 final class Latch: Sendable {

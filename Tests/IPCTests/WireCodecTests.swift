@@ -1,6 +1,7 @@
 import Testing
 
 @testable import IPC
+import Wire
 
 /// A message using every codec helper, for round trips.
 struct Everything: WireMessage, Equatable {

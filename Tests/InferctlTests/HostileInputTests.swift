@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
-import TestSupport
 import Testing
+import TestKit
 
 /// What a row of the hostile-input table expects.
 enum HostileExpectation: Sendable {

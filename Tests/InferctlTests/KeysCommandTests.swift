@@ -4,6 +4,9 @@ import IPC
 import Testing
 
 @testable import inferctl
+import APIKeys
+import Spawn
+import Crypto
 
 /// `inferctl keys create/list/revoke`, run as the built binary on real files.
 @Suite("inferctl keys")

@@ -1,6 +1,9 @@
+import APIKeys
+import Crypto
 import Foundation
 import Glibc
 import IPC
+import Spawn
 
 /// A fresh short directory under /tmp (Unix socket paths must fit 108 bytes), removed at deinit.
 final class TemporaryDirectory {

@@ -2,6 +2,7 @@ import IPC
 import Testing
 
 @testable import inferctl
+import Registry
 
 @Suite("Stack plan, configuration and notifications")
 struct StackPlanTests {

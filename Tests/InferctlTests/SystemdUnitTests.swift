@@ -4,6 +4,8 @@ import IPC
 import Testing
 
 @testable import inferctl
+import Registry
+import Spawn
 
 /// The repository's root, from this file's path.
 private let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

@@ -4,6 +4,7 @@ import IPC
 import Testing
 
 @testable import inferctl
+import Crypto
 
 /// docs/webhooks.md, found from this file's path.
 private let webhookDocsPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

@@ -1,9 +1,12 @@
 import Glibc
 import IPC
-import TestSupport
 import Testing
+import TestKit
 
 @testable import limitd
+import Services
+import Wire
+import Metrics
 
 @Suite("Limit: limitd over a real Unix socket")
 struct LimitServiceTests {

@@ -1,8 +1,10 @@
 import Foundation
 import Glibc
 import IPC
-import TestSupport
+import Services
+import Spawn
 import Testing
+import TestKit
 
 @Suite("Limit: the limitd executable")
 struct LimitdProcessTests {

@@ -4,6 +4,8 @@ import IPC
 import Testing
 
 @testable import metricsd
+import Metrics
+import Services
 
 /// metricsd's `Collect` over a real socket, as frontd sends it for `/metrics` and `/v1/metrics/*`.
 @Suite struct CollectTests {

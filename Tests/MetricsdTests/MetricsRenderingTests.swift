@@ -1,7 +1,8 @@
 import Foundation
 import IPC
-import Testing
+import Metrics
 @testable import metricsd
+import Testing
 
 @Suite struct MetricsRenderingTests {
     /// A registry with every kind of metric, labels that need escaping, and merged families.

@@ -1,9 +1,10 @@
 import Foundation
 import IPC
-import TestSupport
 import Testing
+import TestKit
 
 @testable import modeld
+import Services
 
 /// An embedding model stand-in: a vector computed from the text, and a pause per pass so that calls
 /// arriving meanwhile pile up for the next one.

@@ -1,9 +1,10 @@
 import Engine
 import IPC
-import TestSupport
 import Testing
+import TestKit
 
 @testable import modeld
+import Services
 
 /// modeld serving SmolLM2 over a real socket: what it streams equals the engine's own output, what it
 /// refuses it refuses with the contract's codes, and cancellation and drain stop the work.

@@ -3,10 +3,12 @@ import Foundation
 import Glibc
 import IPC
 import Synchronization
-import TestSupport
 import Testing
+import TestKit
 
 @testable import modeld
+import DaemonRuntime
+import Services
 
 /// A fresh directory for sockets and files, short enough for sockaddr_un.
 struct TemporaryDirectory {

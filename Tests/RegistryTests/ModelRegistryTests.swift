@@ -1,5 +1,8 @@
+import APIKeys
+import Crypto
 import Foundation
-import IPC
+import Registry
+import Settings
 import Testing
 
 /// Parses a registry document held in a string, with relative paths resolved against `/models`.

@@ -2,6 +2,7 @@ import CSystemd
 import Foundation
 import Glibc
 import IPC
+import Spawn
 import Testing
 
 /// The runtime as systemd drives it, on a real child process (`runtime-probe`): socket activation,

@@ -1,5 +1,7 @@
+import DaemonRuntime
 import Foundation
 import IPC
+import Spawn
 import Synchronization
 import Testing
 

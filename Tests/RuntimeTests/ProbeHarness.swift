@@ -2,6 +2,7 @@ import CSystemd
 import Foundation
 import Glibc
 import IPC
+import Spawn
 
 /// Starts `runtime-probe` (built beside the test bundle) as a real child process, the way systemd would,
 /// and collects what it says: its exit status, its stderr lines, and its sd_notify datagrams.

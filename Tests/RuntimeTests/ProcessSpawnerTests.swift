@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import IPC
+import Spawn
 import Testing
 
 /// Reads a descriptor to end-of-file.

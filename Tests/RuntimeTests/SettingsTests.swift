@@ -1,5 +1,7 @@
+import DaemonRuntime
 import Foundation
 import IPC
+import Settings
 import Testing
 
 /// One table of every kind, used by the parsing tests.

@@ -1,7 +1,9 @@
 import CSystemd
+import DaemonRuntime
 import Foundation
 import Glibc
 @testable import IPC
+import Settings
 import Testing
 
 /// Binding and validation in this process, for what the probe (one Unix socket) does not cover: the TCP

@@ -1,3 +1,6 @@
+import APIKeys
+import Crypto
+import DaemonRuntime
 import HTTP
 import IPC
 

@@ -1,5 +1,7 @@
 import Foundation
 import IPC
+import Registry
+import Services
 
 /// The `data` of an `inference.request` event, checked and turned into the generation its job runs:
 ///

@@ -1,5 +1,7 @@
+import Crypto
 import Foundation
 import IPC
+import Services
 
 /// Where an asynchronous job is.
 enum JobStatus: String, Sendable {

@@ -1,4 +1,6 @@
+import DaemonRuntime
 import IPC
+import Services
 import Synchronization
 
 /// Runs the jobs of a `JobStore` through batchd, at most `store.maxRunning` at once, and writes each

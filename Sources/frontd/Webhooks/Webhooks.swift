@@ -1,5 +1,7 @@
+import DaemonRuntime
 import Foundation
 import IPC
+import Settings
 
 /// What `POST /webhooks/ingest` and `GET /v1/jobs/{id}` share: the verifier, the replay guard, the
 /// journal and the jobs. Built once at start, which reads the journal back (docs/webhooks.md).

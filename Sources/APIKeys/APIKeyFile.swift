@@ -1,0 +1,215 @@
+import Basics
+import Crypto
+import Foundation
+import Settings
+
+/// The API keys frontd accepts, as stored in the keys file (`API_KEYS_FILE`, default
+/// `/etc/infer/keys.json`), which `inferctl keys` writes and frontd reads:
+///
+/// ```json
+/// {
+///   "keys": [
+///     {"name": "ci", "id": "key_3f9a0c1d2b4e5f60", "sha256": "<64 hex digits>", "scopes": ["infer", "embed"], "requests_per_minute": 600, "created": 1763900000}
+///   ]
+/// }
+/// ```
+///
+/// Keys are stored only as SHA-256 hashes. Every field is checked when the file is read, and an error
+/// names the file, the entry and the field (``APIKeyFileError``); unknown fields are errors too, so a
+/// misspelt limit is not silently the default. A file holding the hash of the original API's default
+/// token `changeme` is rejected.
+public struct APIKeyFile: Sendable, Equatable {
+    /// The keys in file order.
+    public var keys: [APIKeyEntry]
+
+    /// `API_KEYS_FILE`: the keys file frontd reads; add it to a daemon's settings table.
+    public static let fileSetting = Setting<String>(
+        name: "API_KEYS_FILE", default: "/etc/infer/keys.json",
+        meaning: "The API keys file (inferctl keys writes it); re-read within a second when it changes. "
+            + "Missing or invalid: every route that needs a key answers 401 (logged).",
+        path: .absolute)
+
+    /// `AUTH_DISABLED`: turns API-key authentication off, for development.
+    public static let authDisabledSetting = Setting<Bool>(
+        name: "AUTH_DISABLED", default: false,
+        meaning: "true turns API-key authentication off (every route open, limits per client address); "
+            + "development only, logged at start.")
+
+    /// Largest keys file read (a file of 10 000 keys is about 2 MiB).
+    public static let maxBytes = 16 << 20
+
+    public init(keys: [APIKeyEntry] = []) {
+        self.keys = keys
+    }
+
+    /// The index of the key with this name, or else this id.
+    public func index(ofNameOrID text: String) -> Int? {
+        keys.firstIndex { $0.name == text } ?? keys.firstIndex { $0.id == text }
+    }
+
+    // MARK: Reading
+
+    private static let topFields: Set<String> = ["keys"]
+    private static let entryFields: Set<String> = ["name", "id", "sha256", "scopes", "requests_per_minute", "created"]
+
+    /// Parses and checks a keys file's contents.
+    /// - Parameters:
+    ///   - bytes: The file's bytes.
+    ///   - file: The file's path, for messages.
+    /// - Returns: The keys.
+    /// - Throws: ``APIKeyFileError`` of kind `.invalid` naming the entry and field that are wrong.
+    public static func decode(_ bytes: [UInt8], file: String) throws(APIKeyFileError) -> APIKeyFile {
+        let document: JSONTree
+        do {
+            document = try JSONDecoder().decode(JSONTree.self, from: Data(bytes))
+        } catch {
+            throw APIKeyFileError(.invalid, file: file, "not valid JSON: \(Self.reason(error))")
+        }
+        guard case .object(let top) = document else {
+            throw APIKeyFileError(.invalid, file: file, "expected an object {\"keys\": [...]}, got \(document.kindDescription)")
+        }
+        if let unknown = top.keys.sorted().first(where: { !topFields.contains($0) }) {
+            throw APIKeyFileError(.invalid, file: file, "unknown field \"\(unknown)\"; the file has one field, \"keys\"")
+        }
+        guard let list = top["keys"] else {
+            throw APIKeyFileError(.invalid, file: file, "field \"keys\" is missing (an empty file of keys is {\"keys\": []})")
+        }
+        guard case .array(let items) = list else {
+            throw APIKeyFileError(.invalid, file: file, "field \"keys\": expected an array, got \(list.kindDescription)")
+        }
+        var keys: [APIKeyEntry] = []
+        for (offset, item) in items.enumerated() {
+            keys.append(try entry(item, index: offset + 1, file: file))
+        }
+        let parsed = APIKeyFile(keys: keys)
+        try parsed.validate(file: file)
+        return parsed
+    }
+
+    /// Checks what holds across entries: unique names, ids and hashes, and no `changeme`.
+    /// - Parameter file: The file's path, for messages.
+    /// - Throws: ``APIKeyFileError`` of kind `.invalid`.
+    public func validate(file: String) throws(APIKeyFileError) {
+        var names: [String: Int] = [:]
+        var ids: [String: Int] = [:]
+        var digests: [[UInt8]: Int] = [:]
+        for (offset, key) in keys.enumerated() {
+            let index = offset + 1
+            func fail(_ field: String, _ message: String) -> APIKeyFileError {
+                .entry(file, index: index, name: key.name, field: field, message)
+            }
+            guard APIKeyEntry.isValidName(key.name) else { throw fail("name", "expected 1 to 64 of A-Z a-z 0-9 . _ -") }
+            guard APIKeyEntry.isValidID(key.id) else { throw fail("id", "expected 1 to 64 of A-Z a-z 0-9 _ -") }
+            guard key.digest.count == 32 else { throw fail("sha256", "expected 32 bytes") }
+            guard key.requestsPerMinute <= APIKeyEntry.maxRequestsPerMinute else {
+                throw fail("requests_per_minute", "expected an integer between 0 and \(APIKeyEntry.maxRequestsPerMinute)")
+            }
+            // The hash of a public word is no secret: anyone could present it.
+            if key.digest == APIKeySecret.defaultTokenDigest {
+                throw fail("sha256", "this is the hash of the well-known default token \"\(APIKeySecret.defaultToken)\", "
+                    + "which is never accepted; remove the key and create one with inferctl keys create")
+            }
+            if let first = names.updateValue(index, forKey: key.name) {
+                throw fail("name", "the name is already used by entry \(first)")
+            }
+            if let first = ids.updateValue(index, forKey: key.id) {
+                throw fail("id", "the id \"\(key.id)\" is already used by entry \(first)")
+            }
+            if let first = digests.updateValue(index, forKey: key.digest) {
+                throw fail("sha256", "the same key hash is already in entry \(first)")
+            }
+        }
+    }
+
+    private static func entry(_ value: JSONTree, index: Int, file: String) throws(APIKeyFileError) -> APIKeyEntry {
+        guard case .object(let fields) = value else {
+            throw .entry(file, index: index, name: nil, field: nil, "expected an object, got \(value.kindDescription)")
+        }
+        var name: String?
+        if case .string(let text)? = fields["name"], APIKeyEntry.isValidName(text) { name = text }
+        func fail(_ field: String?, _ message: String) -> APIKeyFileError {
+            .entry(file, index: index, name: name, field: field, message)
+        }
+        if let unknown = fields.keys.sorted().first(where: { !entryFields.contains($0) }) {
+            throw fail(nil, "unknown field \"\(unknown)\"; expected \(entryFields.sorted().joined(separator: ", "))")
+        }
+        func string(_ field: String) throws(APIKeyFileError) -> String {
+            switch fields[field] {
+            case .string(let text)?: return text
+            case nil: throw fail(field, "missing")
+            case let other?: throw fail(field, "expected a string, got \(other.kindDescription)")
+            }
+        }
+        func integer(_ field: String, max: Double) throws(APIKeyFileError) -> Int64? {
+            switch fields[field] {
+            case nil, .null?: return nil
+            case .number(let number)? where number >= 0 && number <= max && number == number.rounded():
+                return Int64(number)
+            case let other?: throw fail(field, "expected an integer between 0 and \(JSONTree.format(max)), got \(other.kindDescription)")
+            }
+        }
+
+        let nameText = try string("name")
+        guard APIKeyEntry.isValidName(nameText) else {
+            throw fail("name", "expected 1 to 64 of A-Z a-z 0-9 . _ - (starting with a letter or digit), got \"\(nameText)\"")
+        }
+        let id = try string("id")
+        guard APIKeyEntry.isValidID(id) else {
+            throw fail("id", "expected 1 to 64 of A-Z a-z 0-9 _ - (starting with a letter or digit), got \"\(id)\"")
+        }
+        let hash = try string("sha256")
+        guard hash.utf8.count == 64, let digest = Hex.decode(hash) else {
+            throw fail("sha256", "expected the key's SHA-256 as 64 hex digits")
+        }
+        var scopes = Set<APIKeyScope>()
+        switch fields["scopes"] {
+        case .array(let items)?:
+            for item in items {
+                guard case .string(let text) = item else {
+                    throw fail("scopes", "expected scope names (\(Self.scopeChoices)), got \(item.kindDescription)")
+                }
+                guard let scope = APIKeyScope(rawValue: text) else {
+                    throw fail("scopes", "unknown scope \"\(text)\"; expected \(Self.scopeChoices)")
+                }
+                scopes.insert(scope)
+            }
+        case nil: throw fail("scopes", "missing (an empty list [] allows only the routes any key may call)")
+        case let other?: throw fail("scopes", "expected an array of scopes, got \(other.kindDescription)")
+        }
+        let rpm = try integer("requests_per_minute", max: Double(APIKeyEntry.maxRequestsPerMinute)) ?? 0
+        let created = try integer("created", max: 9_007_199_254_740_991)
+        return APIKeyEntry(name: nameText, id: id, digest: digest, scopes: scopes, requestsPerMinute: UInt32(rpm), created: created)
+    }
+
+    /// "infer, embed or admin".
+    static var scopeChoices: String {
+        let names = APIKeyScope.allCases.map(\.rawValue)
+        return names.dropLast().joined(separator: ", ") + " or " + (names.last ?? "")
+    }
+
+    /// The useful part of a JSONDecoder error.
+    private static func reason(_ error: any Error) -> String {
+        if case DecodingError.dataCorrupted(let context) = error {
+            let underlying = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
+            return underlying ?? context.debugDescription
+        }
+        return "\(error)"
+    }
+
+    // MARK: Writing
+
+    /// The file's contents: one key per line, fields in a fixed order, so files diff well.
+    public func encoded() -> [UInt8] {
+        let lines = keys.map { key in
+            var fields = [
+                "\"name\": \(JSONString.quoted(key.name))", "\"id\": \(JSONString.quoted(key.id))", "\"sha256\": \(JSONString.quoted(key.sha256))",
+                "\"scopes\": [\(key.scopes.sorted().map { JSONString.quoted($0.rawValue) }.joined(separator: ", "))]",
+                "\"requests_per_minute\": \(key.requestsPerMinute)",
+            ]
+            if let created = key.created { fields.append("\"created\": \(created)") }
+            return "    {" + fields.joined(separator: ", ") + "}"
+        }
+        let body = lines.isEmpty ? "{\n  \"keys\": []\n}\n" : "{\n  \"keys\": [\n" + lines.joined(separator: ",\n") + "\n  ]\n}\n"
+        return Array(body.utf8)
+    }
+}

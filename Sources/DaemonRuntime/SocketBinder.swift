@@ -1,0 +1,194 @@
+import CSystemd
+import Glibc
+
+/// Binds the listening sockets a daemon makes itself when systemd did not pass them.
+package enum SocketBinder {
+    /// Mode of the runtime directory when the daemon creates it: others may reach the sockets inside.
+    static let directoryMode: mode_t = 0o755
+    /// Mode of a Unix socket the daemon binds: its user and group may connect (as `SocketMode=0660`).
+    static let socketMode: mode_t = 0o660
+    /// Connections the kernel queues before accept(2): as many as it allows (net.core.somaxconn).
+    static let backlog = SOMAXCONN
+
+    /// Binds and listens on a Unix stream socket at `directory/fileName`.
+    ///
+    /// Creates the directory (0755, with parents) when missing. A socket file left by a daemon that died
+    /// is removed; one that still accepts connections, or a path that is not a socket, is left alone.
+    /// - Returns: The listening descriptor (non-blocking, close-on-exec) and its path.
+    /// - Throws: ``ListenerError`` naming the path and the system's reason.
+    package static func bindUnix(directory: String, fileName: String) throws(ListenerError) -> (Int32, String) {
+        try makeDirectory(directory)
+        let path = directory.hasSuffix("/") ? directory + fileName : directory + "/" + fileName
+        var address = sockaddr_un()
+        let limit = MemoryLayout.size(ofValue: address.sun_path) - 1
+        guard path.utf8.count <= limit else { throw .pathTooLong(path, limit: limit) }
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+            buffer.copyBytes(from: path.utf8)
+        }
+        try removeStaleSocket(path)
+
+        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue | SOCK_NONBLOCK.rawValue), 0)
+        guard descriptor >= 0 else { throw .system("create a socket for", path, errno: errno) }
+        let bound = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        guard bound == 0 else {
+            let code = errno
+            close(descriptor)
+            throw .system("bind", path, errno: code)
+        }
+        chmod(path, socketMode)
+        guard listen(descriptor, backlog) == 0 else {
+            let code = errno
+            close(descriptor)
+            unlink(path)
+            throw .system("listen on", path, errno: code)
+        }
+        return (descriptor, path)
+    }
+
+    /// Binds and listens on a TCP socket.
+    /// - Parameters:
+    ///   - host: An IPv4 or IPv6 literal (`0.0.0.0`, `::`, `127.0.0.1`).
+    ///   - port: The port; 0 lets the kernel pick one.
+    /// - Returns: The listening descriptor (non-blocking, close-on-exec) and `host:port` with the real port.
+    /// - Throws: ``ListenerError`` naming the address and the system's reason.
+    package static func bindTCP(host: String, port: Int) throws(ListenerError) -> (Int32, String) {
+        let shown = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        let networkPort = in_port_t(UInt16(truncatingIfNeeded: port)).bigEndian
+        var v4 = sockaddr_in()
+        var v6 = sockaddr_in6()
+        let descriptor: Int32
+        if inet_pton(AF_INET, host, &v4.sin_addr) == 1 {
+            v4.sin_family = sa_family_t(AF_INET)
+            v4.sin_port = networkPort
+            descriptor = try listenTCP(family: AF_INET, shown: shown) { socket in
+                withUnsafePointer(to: &v4) { pointer in
+                    pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                    }
+                }
+            }
+        } else if inet_pton(AF_INET6, host, &v6.sin6_addr) == 1 {
+            v6.sin6_family = sa_family_t(AF_INET6)
+            v6.sin6_port = networkPort
+            descriptor = try listenTCP(family: AF_INET6, shown: shown) { socket in
+                withUnsafePointer(to: &v6) { pointer in
+                    pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
+                    }
+                }
+            }
+        } else {
+            throw .system("parse the address", shown, errno: EINVAL)
+        }
+        return (descriptor, localAddress(descriptor))
+    }
+
+    /// Creates a TCP socket of `family`, binds it with `bindTo` and listens.
+    private static func listenTCP(
+        family: Int32, shown: String, bindTo: (Int32) -> Int32
+    ) throws(ListenerError) -> Int32 {
+        let descriptor = socket(family, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue | SOCK_NONBLOCK.rawValue), 0)
+        guard descriptor >= 0 else { throw .system("create a socket for", shown, errno: errno) }
+        // A restarted daemon must rebind at once, even while its old connections sit in TIME_WAIT.
+        var one: Int32 = 1
+        setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        guard bindTo(descriptor) == 0 else {
+            let code = errno
+            close(descriptor)
+            throw .system("bind", shown, errno: code)
+        }
+        guard listen(descriptor, backlog) == 0 else {
+            let code = errno
+            close(descriptor)
+            throw .system("listen on", shown, errno: code)
+        }
+        return descriptor
+    }
+
+    /// The local address of a listening socket as text: a path, or `host:port`.
+    static func localAddress(_ descriptor: Int32) -> String {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let ok = withUnsafeMutablePointer(to: &storage) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
+        guard ok == 0 else { return "fd \(descriptor)" }
+        switch Int32(storage.ss_family) {
+        case AF_UNIX:
+            return withUnsafeBytes(of: &storage) { raw in
+                let pathOffset = MemoryLayout<sockaddr_un>.offset(of: \.sun_path) ?? 2
+                let bytes = raw[pathOffset..<Int(length)]
+                if bytes.first == 0 { return "@" + String(decoding: bytes.dropFirst(), as: UTF8.self) }
+                return String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+            }
+        case AF_INET, AF_INET6:
+            var host = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
+            let family = Int32(storage.ss_family)
+            let port: UInt16 = withUnsafeBytes(of: &storage) { raw in
+                if family == AF_INET {
+                    var address = raw.load(as: sockaddr_in.self)
+                    inet_ntop(AF_INET, &address.sin_addr, &host, socklen_t(host.count))
+                    return UInt16(bigEndian: address.sin_port)
+                }
+                var address = raw.load(as: sockaddr_in6.self)
+                inet_ntop(AF_INET6, &address.sin6_addr, &host, socklen_t(host.count))
+                return UInt16(bigEndian: address.sin6_port)
+            }
+            let text = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            return family == AF_INET6 ? "[\(text)]:\(port)" : "\(text):\(port)"
+        default:
+            return "fd \(descriptor)"
+        }
+    }
+
+    /// Sets O_NONBLOCK and FD_CLOEXEC on a descriptor (systemd passes sockets blocking by default).
+    static func prepare(_ descriptor: Int32) {
+        let flags = fcntl(descriptor, F_GETFL)
+        if flags >= 0 { _ = fcntl(descriptor, F_SETFL, flags | O_NONBLOCK) }
+        let descriptorFlags = fcntl(descriptor, F_GETFD)
+        if descriptorFlags >= 0 { _ = fcntl(descriptor, F_SETFD, descriptorFlags | FD_CLOEXEC) }
+    }
+
+    /// Creates the runtime directory and its parents when missing; the new ones get mode 0755 whatever
+    /// the umask.
+    private static func makeDirectory(_ directory: String) throws(ListenerError) {
+        var info = stat()
+        if stat(directory, &info) == 0 {
+            guard info.st_mode & S_IFMT == S_IFDIR else { throw .system("use as a directory", directory, errno: ENOTDIR) }
+            return
+        }
+        let parent = directory.split(separator: "/", omittingEmptySubsequences: true).dropLast()
+            .reduce("") { $0 + "/" + $1 }
+        if !parent.isEmpty { try makeDirectory(parent) }
+        if mkdir(directory, directoryMode) != 0 && errno != EEXIST {
+            throw .system("create the directory", directory, errno: errno)
+        }
+        chmod(directory, directoryMode)
+    }
+
+    /// Removes a socket file that no process accepts on any more; refuses to touch anything else.
+    private static func removeStaleSocket(_ path: String) throws(ListenerError) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        guard info.st_mode & S_IFMT == S_IFSOCK else { throw .notASocket(path) }
+        let probe = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
+        guard probe >= 0 else { throw .system("create a socket for", path, errno: errno) }
+        defer { close(probe) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in buffer.copyBytes(from: path.utf8) }
+        let connected = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(probe, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        if connected == 0 { throw .inUse(path) }
+        guard errno == ECONNREFUSED || errno == ENOENT else { throw .system("check the old socket", path, errno: errno) }
+        if unlink(path) != 0 && errno != ENOENT { throw .system("remove the stale socket", path, errno: errno) }
+    }
+}
