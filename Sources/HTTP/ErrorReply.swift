@@ -1,13 +1,49 @@
 import Basics
-/// The replies the server writes itself, before or instead of a handler: a request it could not parse
+
+/// A reply the server writes itself, before or instead of a handler: a request it could not parse
 /// (400, 413, 414, 417, 431, 501, 505), a request not received in time (408), a handler that sent
-/// nothing (500). They use the gateway's JSON error shape,
-/// `{"error":{"message","type","code","param","request_id"}}`, and carry `X-Request-ID` when the server
-/// was given a ``HTTPServer/RequestIDGenerator``.
-enum ErrorReply {
-    /// The headers of an error reply: JSON, and the request id when there is one.
-    static func headers(requestID: String?) -> HTTPHeaders {
-        var headers: HTTPHeaders = ["Content-Type": "application/json"]
+/// nothing (500). The server decides the status and a message; the body's shape is its user's (an
+/// API's JSON error object, say), given to ``HTTPServer`` as an ``ErrorReply/Writer``.
+public struct ErrorReply: Sendable {
+    /// The status the server answers with.
+    public let status: HTTPStatus
+    /// What went wrong, in words for the client.
+    public let message: String
+    /// The id from ``HTTPServer/RequestIDGenerator``, also sent as `X-Request-ID`; nil when there is none.
+    public let requestID: String?
+
+    /// Makes a reply (the server makes them; tests and writers may too).
+    public init(status: HTTPStatus, message: String, requestID: String?) {
+        self.status = status
+        self.message = message
+        self.requestID = requestID
+    }
+
+    /// Makes the body of a server-written reply: its `Content-Type` and bytes.
+    public typealias Writer = @Sendable (ErrorReply) -> (contentType: String, body: [UInt8])
+
+    /// The default ``Writer``: `text/plain`, the status line's words and the message on one line.
+    public static let plainText: Writer = { reply in
+        ("text/plain; charset=utf-8", Array("\(reply.status.code) \(reply.status.reason): \(reply.message)\n".utf8))
+    }
+
+    /// The same reply as JSON, `{"error":{"message","status","request_id"}}`: a ready-made ``Writer``
+    /// for JSON APIs without a shape of their own.
+    public static let json: Writer = { reply in
+        var out: [UInt8] = []
+        out.append(static: #"{"error":{"message":"#)
+        JSONString.append(reply.message, to: &out)
+        out.append(static: #","status":"#)
+        out.appendDecimal(reply.status.code)
+        out.append(static: #","request_id":"#)
+        if let requestID = reply.requestID { JSONString.append(requestID, to: &out) } else { out.append(static: "null") }
+        out.append(static: "}}")
+        return ("application/json", out)
+    }
+
+    /// The headers of a server-written reply: its content type, and the request id when there is one.
+    func headers(contentType: String) -> HTTPHeaders {
+        var headers: HTTPHeaders = ["Content-Type": contentType]
         if let requestID { headers.add(name: "X-Request-ID", value: requestID) }
         return headers
     }
@@ -18,38 +54,5 @@ enum ErrorReply {
         guard let id = generator?(), !id.isEmpty,
               id.utf8.allSatisfy({ ASCII.isFieldValueByte($0) && $0 != ASCII.tab && $0 < 0x80 }) else { return nil }
         return id
-    }
-
-    /// The JSON body: the message, `invalid_request_error` (`server_error` for 5xx other than 501 and
-    /// 505, which are about the request), a code naming the status, `param` null, and the request id.
-    static func body(status: HTTPStatus, message: String, requestID: String?) -> [UInt8] {
-        var out: [UInt8] = []
-        out.append(static: #"{"error":{"message":"#)
-        JSONString.append(message, to: &out)
-        out.append(static: #","type":""#)
-        let serverSide = status.code >= 500 && status.code != 501 && status.code != 505
-        out.append(string: serverSide ? "server_error" : "invalid_request_error")
-        out.append(static: #"","code":""#)
-        out.append(string: code(for: status))
-        out.append(static: #"","param":null,"request_id":"#)
-        if let requestID { JSONString.append(requestID, to: &out) } else { out.append(static: "null") }
-        out.append(static: "}}")
-        return out
-    }
-
-    /// A short code for `status`, e.g. `request_too_large` for 413.
-    static func code(for status: HTTPStatus) -> String {
-        switch status.code {
-        case 400: return "bad_request"
-        case 408: return "request_timeout"
-        case 413: return "request_too_large"
-        case 414: return "uri_too_long"
-        case 417: return "expectation_failed"
-        case 431: return "headers_too_large"
-        case 500: return "internal_error"
-        case 501: return "not_implemented"
-        case 505: return "http_version_not_supported"
-        default: return "http_\(status.code)"
-        }
     }
 }

@@ -259,13 +259,13 @@ final class HTTPConnection: @unchecked Sendable {
     private func sendErrorAndClose(status: HTTPStatus, message: String) {
         closing = true
         readPaused = false
-        let requestID = ErrorReply.requestID(core.requestIDs)
-        let body = ErrorReply.body(status: status, message: message, requestID: requestID)
+        let reply = ErrorReply(status: status, message: message, requestID: ErrorReply.requestID(core.requestIDs))
+        let (contentType, body) = core.errorBody(reply)
         let date = loop.dateCache.headerLine()
         let ok = output.withLock { output -> Bool in
             var head = output.takeScratch()
             let length = ResponseHead.serialize(
-                into: &head, status: status, headers: ErrorReply.headers(requestID: requestID),
+                into: &head, status: status, headers: reply.headers(contentType: contentType),
                 framing: .length(body.count), keepAlive: false, http10: false, date: date)
             let ok = head.withUnsafeBytes { h in
                 body.withUnsafeBytes { b in

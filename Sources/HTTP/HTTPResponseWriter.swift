@@ -199,9 +199,10 @@ public final class HTTPResponseWriter: Sendable {
         }
         switch progress {
         case .awaiting:
-            let requestID = ErrorReply.requestID(connection.core.requestIDs)
-            let body = ErrorReply.body(status: .internalServerError, message: "the handler sent no response", requestID: requestID)
-            try? respond(status: .internalServerError, headers: ErrorReply.headers(requestID: requestID), body: body)
+            let reply = ErrorReply(status: .internalServerError, message: "the handler sent no response",
+                                   requestID: ErrorReply.requestID(connection.core.requestIDs))
+            let (contentType, body) = connection.core.errorBody(reply)
+            try? respond(status: .internalServerError, headers: reply.headers(contentType: contentType), body: body)
         case .streaming:
             end()
         case .complete:

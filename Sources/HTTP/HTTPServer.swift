@@ -48,15 +48,18 @@ public final class HTTPServer: Sendable {
     ///   - limits: size limits and timeouts.
     ///   - eventLoops: the number of event-loop threads, default one per core.
     ///   - requestIDs: makes the request id of the replies the server writes itself; nil: none.
+    ///   - errorBody: the body of the replies the server writes itself (a parse error, a timeout, a
+    ///     handler that sent nothing), in the user's shape; plain text by default.
     ///   - handler: answers each request.
     public init(
         listenFD: Int32,
         limits: HTTPLimits = HTTPLimits(),
         eventLoops: Int = HTTPServer.defaultEventLoopCount,
         requestIDs: RequestIDGenerator? = nil,
+        errorBody: @escaping ErrorReply.Writer = ErrorReply.plainText,
         handler: @escaping Handler
     ) {
-        core = ServerCore(listenFD: listenFD, limits: limits, requestIDs: requestIDs, handler: handler)
+        core = ServerCore(listenFD: listenFD, limits: limits, requestIDs: requestIDs, errorBody: errorBody, handler: handler)
         eventLoopCount = max(1, eventLoops)
     }
 

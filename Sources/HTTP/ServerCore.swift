@@ -7,6 +7,8 @@ final class ServerCore: @unchecked Sendable {
     let handler: HTTPServer.Handler
     /// Ids for the replies the server writes itself (nil: they carry none).
     let requestIDs: HTTPServer.RequestIDGenerator?
+    /// The body of every reply the server writes itself (the user's shape).
+    let errorBody: ErrorReply.Writer
 
     let headerTimeout: UInt64
     let bodyTimeout: UInt64
@@ -30,10 +32,12 @@ final class ServerCore: @unchecked Sendable {
     /// Set once by `HTTPServer.start()` before any loop runs; read-only afterwards.
     var loops: [EventLoop] = []
 
-    init(listenFD: Int32, limits: HTTPLimits, requestIDs: HTTPServer.RequestIDGenerator?, handler: @escaping HTTPServer.Handler) {
+    init(listenFD: Int32, limits: HTTPLimits, requestIDs: HTTPServer.RequestIDGenerator?, errorBody: @escaping ErrorReply.Writer,
+         handler: @escaping HTTPServer.Handler) {
         self.listenFD = listenFD
         self.limits = limits
         self.requestIDs = requestIDs
+        self.errorBody = errorBody
         self.handler = handler
         headerTimeout = limits.headerReadTimeout.clampedNanoseconds
         bodyTimeout = limits.bodyReadTimeout.clampedNanoseconds

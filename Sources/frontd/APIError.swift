@@ -102,11 +102,41 @@ struct APIError: Error {
         }
     }
 
-    func body(requestID: String) -> [UInt8] {
-        var e: [String: Any] = ["message": message, "type": type, "request_id": requestID]
+    func body(requestID: String?) -> [UInt8] {
+        var e: [String: Any] = ["message": message, "type": type, "request_id": requestID ?? NSNull()]
         e["code"] = code ?? NSNull()
         e["param"] = param ?? NSNull()
         return JSON.encode(["error": e])
+    }
+}
+
+extension APIError {
+    /// The replies the HTTP server writes itself (a request it could not parse, one not received in
+    /// time, a handler that sent nothing) in the same shape as every other error: `invalid_request_error`
+    /// (`server_error` for a 5xx other than 501 and 505, which are about the request), a code naming the
+    /// status, `param` null.
+    static let serverReplyBody: ErrorReply.Writer = { reply in
+        let serverSide = reply.status.code >= 500 && reply.status.code != 501 && reply.status.code != 505
+        let error = APIError(status: reply.status, message: reply.message,
+                             type: serverSide ? "server_error" : "invalid_request_error",
+                             code: code(for: reply.status), param: nil)
+        return ("application/json", error.body(requestID: reply.requestID))
+    }
+
+    /// A short code for a status the server answers itself, e.g. `request_too_large` for 413.
+    static func code(for status: HTTPStatus) -> String {
+        switch status.code {
+        case 400: return "bad_request"
+        case 408: return "request_timeout"
+        case 413: return "request_too_large"
+        case 414: return "uri_too_long"
+        case 417: return "expectation_failed"
+        case 431: return "headers_too_large"
+        case 500: return "internal_error"
+        case 501: return "not_implemented"
+        case 505: return "http_version_not_supported"
+        default: return "http_\(status.code)"
+        }
     }
 }
 

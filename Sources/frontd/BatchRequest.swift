@@ -12,21 +12,22 @@ struct BatchRequest {
 
     /// Parses the envelope; a malformed envelope (no `requests` array of 1 to 64, a bad top-level `model`
     /// or `params`) is an error for the whole call, a bad item only for itself.
-    init(body o: [String: Any], defaultModel: String) throws(APIError) {
+    init(body o: [String: Any], rules: RequestRules) throws(APIError) {
         guard let list = o["requests"] as? [Any], (1...Self.maxItems).contains(list.count) else {
             throw .unprocessable("requests must be an array of 1 to \(Self.maxItems) requests", param: "requests")
         }
-        let model = try GenerationParametersParser(o).model(default: defaultModel)
+        var itemRules = rules
+        itemRules.defaultModel = try GenerationParametersParser(o, rules: rules).model(default: rules.defaultModel)
         let params = try InferRequest.paramsObject(o["params"], param: "params")
         // Checked once here, so an item's error names the item.
-        _ = try InferRequest.parameters(params, prefix: "params.")
+        _ = try InferRequest.parameters(params, prefix: "params.", rules: rules)
         items = list.enumerated().map { i, item in
             let path = "requests[\(i)]."
             guard let fields = item as? [String: Any] else {
                 return .failure(.unprocessable("requests[\(i)] must be an object", param: "requests[\(i)]"))
             }
             do throws(APIError) {
-                return .success(try InferRequest(body: fields, defaultModel: model, inheritedParams: params, path: path))
+                return .success(try InferRequest(body: fields, rules: itemRules, inheritedParams: params, path: path))
             } catch {
                 return .failure(error)
             }

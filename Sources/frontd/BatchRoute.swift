@@ -8,7 +8,7 @@ extension Frontend {
     /// idempotent by `Idempotency-Key`; an item by its own `request_id` (shared with `/v1/infer`).
     func batchInfer(_ c: RequestContext) async throws -> Int {
         let started = ContinuousClock.now
-        let request = try BatchRequest(body: JSONBody.object(c.request), defaultModel: defaultModel)
+        let request = try BatchRequest(body: JSONBody.object(c.request), rules: requestRules)
         try await admit(c, route: "/v1/batch")
         let key = try IdempotencyKey.key(c.request, bodyKey: nil)
             .map { IdempotencyKey(scope: c.clientKey, key: $0, fingerprint: request.fingerprint) }

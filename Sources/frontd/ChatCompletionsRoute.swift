@@ -7,15 +7,16 @@ extension Frontend {
     /// `POST /v1/chat/completions`: OpenAI's chat completions, JSON or SSE, through limitd → cached → batchd;
     /// a non-stream request is idempotent by `Idempotency-Key`.
     func chatCompletions(_ c: RequestContext) async throws -> Int {
-        let chat = try ChatRequest(body: JSONBody.object(c.request), defaultModel: defaultModel, maxTokensLimit: maxTokensLimit)
+        let chat = try ChatRequest(body: JSONBody.object(c.request), rules: requestRules)
         try requireModel(chat.model, kind: .chat)
         try await admit(c, route: "/v1/chat/completions")
         let generate = chat.generate(requestID: c.requestID)
         let cacheKey = generate.isDeterministic ? generate.cacheKey : nil
-        // A malformed Idempotency-Key is refused on streams too, though streams are not replayed.
-        _ = try IdempotencyKey.key(c.request, bodyKey: nil)
+        // Read once, before the stream branch: a malformed key is refused on streams too, though streams
+        // are not replayed.
+        let idempotencyHeader = try IdempotencyKey.key(c.request, bodyKey: nil)
         if chat.stream { return try await streamChat(chat, generate, cacheKey: cacheKey, c) }
-        let key = try IdempotencyKey.key(c.request, bodyKey: nil)
+        let key = idempotencyHeader
             .map { IdempotencyKey(scope: c.clientKey, key: $0, fingerprint: IdempotencyKey.fingerprint(route: "/v1/chat/completions", Array(generate.cacheKey.utf8))) }
         return try await answerOnce(c, key: key) {
             let (done, cacheStatus) = try await completeCached(generate, cacheKey: cacheKey)

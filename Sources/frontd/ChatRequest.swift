@@ -11,9 +11,9 @@ struct ChatRequest {
     var includeUsage: Bool
 
     /// Parses and validates the body; every problem names the field (`param`).
-    init(body o: [String: Any], defaultModel: String, maxTokensLimit: Int) throws(APIError) {
-        let fields = GenerationParametersParser(o)
-        model = try fields.model(default: defaultModel)
+    init(body o: [String: Any], rules: RequestRules) throws(APIError) {
+        let fields = GenerationParametersParser(o, rules: rules)
+        model = try fields.model(default: rules.defaultModel)
         guard let list = o["messages"] as? [Any], !list.isEmpty else {
             throw .unprocessable("messages must be a non-empty array", param: "messages")
         }
@@ -27,9 +27,9 @@ struct ChatRequest {
             }
             return GenerationProtocol.Message(role: role == "developer" ? "system" : role, content: content)
         }
-        var p = GenerationProtocol.Parameters(maxTokens: GenerationParametersParser.defaultTokens(256), temperature: 1)
-        let maxCompletion = try fields.integer("max_completion_tokens", GenerationParametersParser.tokenRange)
-        let maxTokens = try fields.integer("max_tokens", GenerationParametersParser.tokenRange)
+        var p = GenerationProtocol.Parameters(maxTokens: fields.defaultTokens(256), temperature: 1)
+        let maxCompletion = try fields.integer("max_completion_tokens", fields.tokenRange)
+        let maxTokens = try fields.integer("max_tokens", fields.tokenRange)
         if let t = maxCompletion ?? maxTokens { p.maxTokens = UInt32(t) }
         try fields.sampling(into: &p)
         try fields.requireSingleChoice()
@@ -54,9 +54,6 @@ struct ChatRequest {
         default: throw .unprocessable("response_format must be an object", param: "response_format")
         }
     }
-
-    /// Only requests whose output is fully determined are cached: greedy decoding.
-    var isDeterministic: Bool { parameters.temperature == 0 }
 
     /// The generation this request asks batchd for.
     func generate(requestID: String) -> GenerationProtocol.Generate {

@@ -15,9 +15,9 @@ struct CompletionRequest {
     static let defaultMaxTokens: UInt32 = 16
 
     /// Parses and validates the body; every problem names the field (`param`).
-    init(body o: [String: Any], defaultModel: String) throws(APIError) {
-        let fields = GenerationParametersParser(o)
-        model = try fields.model(default: defaultModel)
+    init(body o: [String: Any], rules: RequestRules) throws(APIError) {
+        let fields = GenerationParametersParser(o, rules: rules)
+        model = try fields.model(default: rules.defaultModel)
         switch o["prompt"] {
         case let s as String where !s.isEmpty: prompt = s
         case let a as [Any] where a.count == 1:
@@ -30,8 +30,8 @@ struct CompletionRequest {
         default:
             throw .unprocessable("prompt must be a non-empty string or an array of one", param: "prompt")
         }
-        var p = GenerationProtocol.Parameters(maxTokens: GenerationParametersParser.defaultTokens(Self.defaultMaxTokens), temperature: 1)
-        if let t = try fields.integer("max_tokens", GenerationParametersParser.tokenRange) { p.maxTokens = UInt32(t) }
+        var p = GenerationProtocol.Parameters(maxTokens: fields.defaultTokens(Self.defaultMaxTokens), temperature: 1)
+        if let t = try fields.integer("max_tokens", fields.tokenRange) { p.maxTokens = UInt32(t) }
         try fields.sampling(into: &p)
         try fields.requireSingleChoice()
         if let bestOf = try fields.number("best_of"), bestOf != 1 {

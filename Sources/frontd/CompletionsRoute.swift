@@ -6,16 +6,17 @@ extension Frontend {
     /// `POST /v1/completions`: OpenAI's legacy completions on the raw prompt, JSON or SSE, through
     /// limitd → cached → batchd; a non-stream request is idempotent by `Idempotency-Key`.
     func completions(_ c: RequestContext) async throws -> Int {
-        let request = try CompletionRequest(body: JSONBody.object(c.request), defaultModel: defaultModel)
+        let request = try CompletionRequest(body: JSONBody.object(c.request), rules: requestRules)
         try requireModel(request.model, kind: .chat)
         try await admit(c, route: "/v1/completions")
         let generate = request.generate(requestID: c.requestID)
         let cacheKey = generate.isDeterministic ? generate.cacheKey : nil
         let id = "cmpl-" + c.requestID
-        // A malformed Idempotency-Key is refused on streams too, though streams are not replayed.
-        _ = try IdempotencyKey.key(c.request, bodyKey: nil)
+        // Read once, before the stream branch: a malformed key is refused on streams too, though streams
+        // are not replayed.
+        let idempotencyHeader = try IdempotencyKey.key(c.request, bodyKey: nil)
         if request.stream { return try await streamCompletion(request, generate, cacheKey: cacheKey, id: id, c) }
-        let key = try IdempotencyKey.key(c.request, bodyKey: nil)
+        let key = idempotencyHeader
             .map { IdempotencyKey(scope: c.clientKey, key: $0, fingerprint: IdempotencyKey.fingerprint(route: "/v1/completions", Array(generate.cacheKey.utf8))) }
         return try await answerOnce(c, key: key) {
             let done: CachedCompletion, cacheStatus: String

@@ -30,8 +30,9 @@ final class FrontService: DaemonService {
         limits.bodyReadTimeout = context.settings[FrontSettings.bodyTimeout]
         limits.idleTimeout = context.settings[FrontSettings.idleTimeout]
         // Replies the HTTP layer writes itself (400/408/413/414/431 before a request reaches the router)
-        // get an id from the same generator as the router's.
-        let http = HTTPServer(listenFD: httpSocket.fileDescriptor, limits: limits, requestIDs: { Router.newRequestID() }) { request, response in
+        // get an id from the same generator as the router's, and the API's error shape.
+        let http = HTTPServer(listenFD: httpSocket.fileDescriptor, limits: limits, requestIDs: { Router.newRequestID() },
+                              errorBody: APIError.serverReplyBody) { request, response in
             await router.handle(request, response)
         }
         let stats = IPCServer(listenFD: statsSocket.fileDescriptor, protocolName: ServiceName.frontd, version: ServiceName.version) { call in

@@ -25,8 +25,8 @@ final class Frontend: Sendable {
     let idempotencyWindowSeconds: Int
     /// Idempotency keys being answered now.
     let idempotency = IdempotencyInFlight()
-    /// Most tokens a request may ask for (MAX_TOKENS_LIMIT).
-    let maxTokensLimit: Int
+    /// DEFAULT_MODEL and MAX_TOKENS_LIMIT, for every request parser.
+    let requestRules: RequestRules
     /// The model registry, for /v1/models and model checks; nil when it could not be read.
     let registry: ModelRegistry?
     let authenticator: Authenticator
@@ -52,8 +52,8 @@ final class Frontend: Sendable {
         defaultModel = context.settings[FrontSettings.defaultModel]
         metricsdTimeout = context.settings[FrontSettings.metricsdTimeout]
         idempotencyWindowSeconds = Int(context.settings[FrontSettings.idempotencyWindow].components.seconds)
-        maxTokensLimit = context.settings[FrontSettings.maxTokensLimit]
-        GenerationParametersParser.maxTokensLimit = maxTokensLimit
+        requestRules = RequestRules(defaultModel: defaultModel,
+                                    maxTokensLimit: context.settings[FrontSettings.maxTokensLimit])
         registry = try? ModelRegistry.load(environment: ProcessInfo.processInfo.environment)
         authenticator = try Authenticator(context: context)
         requests = metrics.counter("infer_http_requests_total", help: "HTTP requests answered, by route and status.")
@@ -62,7 +62,7 @@ final class Frontend: Sendable {
         cacheResults = metrics.counter("infer_frontd_cache_lookups_total", help: "Cache lookups by frontd, by result (hit, miss, bypass).")
         refusals = metrics.counter("infer_frontd_rate_limited_total", help: "Requests refused with 429.")
         tokens = metrics.counter("infer_frontd_tokens_total", help: "Tokens in answered requests, by kind (prompt, completion).")
-        webhooks = Webhooks(settings: context.settings, logger: logger, defaultModel: defaultModel,
+        webhooks = Webhooks(settings: context.settings, logger: logger, rules: requestRules,
                             chatModels: registry?.models(of: .chat).map(\.name))
         webhooks.start { [unowned self] generate in try await self.complete(generate) }
     }

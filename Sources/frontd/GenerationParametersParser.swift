@@ -7,21 +7,22 @@ import Services
 /// read them from the body itself, the native routes from its `params` object. Every problem is a 422
 /// naming the field as the client wrote it (`temperature`, `params.temperature`, `requests[2].params.top_p`).
 struct GenerationParametersParser {
-    /// MAX_TOKENS_LIMIT. Written once by `Frontend.init`, before the server accepts a request, and only
-    /// read afterwards; a process has one limit, so it is not threaded through every request type.
-    nonisolated(unsafe) static var maxTokensLimit = 4096
-    /// The token-count range every route accepts.
-    static var tokenRange: ClosedRange<Int> { 1...maxTokensLimit }
-    /// A route's default token count, capped by the limit.
-    static func defaultTokens(_ d: UInt32) -> UInt32 { min(d, UInt32(maxTokensLimit)) }
     let fields: [String: Any]
     /// Prepended to a field's name in errors: "" for a body's own fields, "params." for a `params` object.
     let prefix: String
+    /// MAX_TOKENS_LIMIT: the most tokens a request may ask for.
+    let maxTokensLimit: Int
 
-    init(_ fields: [String: Any], prefix: String = "") {
+    init(_ fields: [String: Any], prefix: String = "", rules: RequestRules) {
         self.fields = fields
         self.prefix = prefix
+        self.maxTokensLimit = rules.maxTokensLimit
     }
+
+    /// The token-count range every route accepts.
+    var tokenRange: ClosedRange<Int> { 1...maxTokensLimit }
+    /// A route's default token count, capped by the limit.
+    func defaultTokens(_ d: UInt32) -> UInt32 { min(d, UInt32(maxTokensLimit)) }
 
     /// The name a client sees in `param`.
     func name(_ key: String) -> String { prefix + key }

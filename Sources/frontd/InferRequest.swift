@@ -18,17 +18,18 @@ struct InferRequest {
     /// Parses and validates a body or a batch item.
     /// - Parameters:
     ///   - o: The object.
-    ///   - defaultModel: The model when the object names none.
+    ///   - rules: The default model (when the object names none; a batch passes its envelope's) and
+    ///     the token limit.
     ///   - inheritedParams: A batch's top-level `params`, which the item's own `params` override field by field.
     ///   - path: How errors name the object's fields: "" for a body, "requests[2]." for a batch item.
-    init(body o: [String: Any], defaultModel: String, inheritedParams: [String: Any] = [:], path: String = "") throws(APIError) {
-        model = try GenerationParametersParser(o, prefix: path).model(default: defaultModel)
+    init(body o: [String: Any], rules: RequestRules, inheritedParams: [String: Any] = [:], path: String = "") throws(APIError) {
+        model = try GenerationParametersParser(o, prefix: path, rules: rules).model(default: rules.defaultModel)
         guard let p = o["prompt"] as? String, !p.isEmpty else {
             throw .unprocessable("\(path)prompt must be a non-empty string", param: path + "prompt")
         }
         prompt = p
         let own = try Self.paramsObject(o["params"], param: path + "params")
-        parameters = try Self.parameters(inheritedParams.merging(own) { $1 }, prefix: path + "params.")
+        parameters = try Self.parameters(inheritedParams.merging(own) { $1 }, prefix: path + "params.", rules: rules)
         requestID = try IdempotencyKey.requestID(o["request_id"], param: path + "request_id")
     }
 
@@ -43,10 +44,11 @@ struct InferRequest {
 
     /// The native `params`: `max_new_tokens` (1...4096), `temperature`, `top_p`, `top_k` (≥ 0), `seed`,
     /// `stop`, `frequency_penalty`, `presence_penalty`; unknown fields are ignored.
-    static func parameters(_ params: [String: Any], prefix: String) throws(APIError) -> GenerationProtocol.Parameters {
-        let fields = GenerationParametersParser(params, prefix: prefix)
-        var p = GenerationProtocol.Parameters(maxTokens: GenerationParametersParser.defaultTokens(defaultMaxNewTokens), temperature: defaultTemperature)
-        if let n = try fields.integer("max_new_tokens", GenerationParametersParser.tokenRange) { p.maxTokens = UInt32(n) }
+    static func parameters(_ params: [String: Any], prefix: String, rules: RequestRules) throws(APIError)
+        -> GenerationProtocol.Parameters {
+        let fields = GenerationParametersParser(params, prefix: prefix, rules: rules)
+        var p = GenerationProtocol.Parameters(maxTokens: fields.defaultTokens(defaultMaxNewTokens), temperature: defaultTemperature)
+        if let n = try fields.integer("max_new_tokens", fields.tokenRange) { p.maxTokens = UInt32(n) }
         if let k = try fields.integer("top_k", 0...1_000_000) { p.topK = UInt32(k) }
         try fields.sampling(into: &p)
         return p

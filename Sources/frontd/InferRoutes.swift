@@ -6,7 +6,7 @@ extension Frontend {
     /// cached → batchd; idempotent by `Idempotency-Key` or the body's `request_id`.
     func infer(_ c: RequestContext) async throws -> Int {
         let started = ContinuousClock.now
-        let request = try InferRequest(body: JSONBody.object(c.request), defaultModel: defaultModel)
+        let request = try InferRequest(body: JSONBody.object(c.request), rules: requestRules)
         try requireModel(request.model, kind: .chat)
         try await admit(c, route: "/v1/infer")
         let key = try IdempotencyKey.key(c.request, bodyKey: request.requestID)
@@ -40,7 +40,7 @@ extension Frontend {
     /// the stream has started). Idempotency keys are not applied to streams (documented in HTTP.md).
     func inferStream(_ c: RequestContext) async throws -> Int {
         let started = ContinuousClock.now
-        let request = try InferRequest(body: JSONBody.object(c.request), defaultModel: defaultModel)
+        let request = try InferRequest(body: JSONBody.object(c.request), rules: requestRules)
         try requireModel(request.model, kind: .chat)
         try await admit(c, route: "/v1/infer/stream")
         let id = request.requestID ?? "infer-" + c.requestID

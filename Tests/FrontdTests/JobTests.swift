@@ -131,7 +131,7 @@ import TestKit
 @Suite struct InferenceJobRequestTests {
     func parse(_ json: String, chatModels: [String]? = ["smollm2"]) throws(APIError) -> GenerationProtocol.Generate {
         let data = try JSONBody.object(Array(json.utf8))
-        return try InferenceJobRequest.generate(data, requestID: "job_1", defaultModel: "smollm2", chatModels: chatModels)
+        return try InferenceJobRequest.generate(data, requestID: "job_1", rules: .test("smollm2"), chatModels: chatModels)
     }
 
     func refusal(_ json: String) -> String? {

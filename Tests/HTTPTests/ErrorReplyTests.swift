@@ -3,8 +3,8 @@ import HTTP
 import Synchronization
 import Testing
 
-/// The replies the server writes itself: the gateway's JSON error shape, and an `X-Request-ID` from the
-/// embedder's generator when it has one.
+/// The replies the server writes itself: the body in the shape its user gives (``ErrorReply/Writer``,
+/// plain text by default), and an `X-Request-ID` from the user's generator when it has one.
 @Suite("the server's own error replies", .serialized, .timeLimit(.minutes(1)))
 struct ErrorReplyTests {
     /// Hands out rid-1, rid-2, … so a test can tell which reply got which id.
@@ -21,18 +21,18 @@ struct ErrorReplyTests {
 
     @Test("parser errors, 414 and 408 carry the generated id in the header and the body",
           arguments: [
-              ("GET / HTTP/1.1\r\nHost : t\r\n\r\n", 400, "bad_request"),
-              ("GET /" + String(repeating: "a", count: 9000) + " HTTP/1.1\r\nHost: t\r\n\r\n", 414, "uri_too_long"),
-              ("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 99999999\r\n\r\n", 413, "request_too_large"),
-              ("GET / HTTP/1.1\r\nHost: t\r\nX: " + String(repeating: "h", count: 17_000) + "\r\n\r\n", 431, "headers_too_large"),
-              ("GET / HTTP/2.0\r\nHost: t\r\n\r\n", 505, "http_version_not_supported"),
-              ("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: xchunked\r\n\r\n", 501, "not_implemented"),
-              ("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nab", 408, "request_timeout"),
+              ("GET / HTTP/1.1\r\nHost : t\r\n\r\n", 400),
+              ("GET /" + String(repeating: "a", count: 9000) + " HTTP/1.1\r\nHost: t\r\n\r\n", 414),
+              ("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 99999999\r\n\r\n", 413),
+              ("GET / HTTP/1.1\r\nHost: t\r\nX: " + String(repeating: "h", count: 17_000) + "\r\n\r\n", 431),
+              ("GET / HTTP/2.0\r\nHost: t\r\n\r\n", 505),
+              ("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: xchunked\r\n\r\n", 501),
+              ("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nab", 408),
           ])
-    func idsOnParserErrors(_ input: String, _ status: Int, _ code: String) async throws {
+    func idsOnParserErrors(_ input: String, _ status: Int) async throws {
         let ids = Counter()
         let limits = HTTPLimits(bodyReadTimeout: .milliseconds(200))
-        try await withServer(limits: limits, requestIDs: { ids.next() }, handler: echoHandler) { port, _ in
+        try await withServer(limits: limits, requestIDs: { ids.next() }, errorBody: ErrorReply.json, handler: echoHandler) { port, _ in
             let client = try TestClient(port: port)
             client.send(input)
             let response = try client.readResponse()
@@ -41,29 +41,59 @@ struct ErrorReplyTests {
             #expect(response.header("Content-Type") == "application/json")
             let error = try #require(errorObject(response), "not the error shape: \(response.text)")
             #expect(error["request_id"] as? String == "rid-1")
-            #expect(error["code"] as? String == code)
-            #expect(error["param"] is NSNull)
-            #expect(error["type"] as? String == "invalid_request_error")
+            #expect(error["status"] as? Int == status)
             #expect((error["message"] as? String)?.isEmpty == false)
             #expect(client.closesWithoutReply(within: 3))
         }
     }
 
+    @Test("by default the body is plain text: the status and the message on one line")
+    func plainTextByDefault() async throws {
+        try await withServer(requestIDs: { "p-1" }, handler: echoHandler) { port, _ in
+            let client = try TestClient(port: port)
+            client.send("GET / HTTP/1.1\r\nHost : t\r\n\r\n")
+            let response = try client.readResponse()
+            #expect(response.status == 400)
+            #expect(response.header("Content-Type") == "text/plain; charset=utf-8")
+            #expect(response.header("X-Request-ID") == "p-1")
+            #expect(response.text.hasPrefix("400 Bad Request: "))
+            #expect(response.text.hasSuffix("\n"))
+        }
+    }
+
+    @Test("the user's writer is given the status, the message and the id, and its body is sent as it is")
+    func usersWriter() async throws {
+        let seen = TestBox<[Int]>([])
+        let writer: ErrorReply.Writer = { reply in
+            seen.update { $0.append(reply.status.code) }
+            return ("application/x-custom", Array("custom \(reply.requestID ?? "-")".utf8))
+        }
+        try await withServer(requestIDs: { "c-9" }, errorBody: writer, handler: echoHandler) { port, _ in
+            let client = try TestClient(port: port)
+            client.send("GET / HTTP/9.9\r\nHost: t\r\n\r\n")
+            let response = try client.readResponse()
+            #expect(response.status == 505)
+            #expect(response.header("Content-Type") == "application/x-custom")
+            #expect(response.text == "custom c-9")
+        }
+        #expect(seen.value == [505])
+    }
+
     @Test("a handler that sends nothing gets a 500 server_error with an id")
     func forgottenResponseHasID() async throws {
-        try await withServer(requestIDs: { "gen-7" }, handler: { _, _ in }) { port, _ in
+        try await withServer(requestIDs: { "gen-7" }, errorBody: ErrorReply.json, handler: { _, _ in }) { port, _ in
             let client = try TestClient(port: port)
             client.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n")
             let response = try client.readResponse()
             #expect(response.status == 500)
             #expect(response.header("X-Request-ID") == "gen-7")
-            #expect(errorObject(response)?["type"] as? String == "server_error")
+            #expect(errorObject(response)?["status"] as? Int == 500)
         }
     }
 
     @Test("without a generator the reply has no X-Request-ID and request_id is null")
     func noGenerator() async throws {
-        try await withServer(handler: echoHandler) { port, _ in
+        try await withServer(errorBody: ErrorReply.json, handler: echoHandler) { port, _ in
             let client = try TestClient(port: port)
             client.send("GET / HTTP/1.1\r\nHost: t\r\nHost: u\r\n\r\n")
             let response = try client.readResponse()
@@ -75,7 +105,7 @@ struct ErrorReplyTests {
 
     @Test("an id that would inject a header is left out")
     func unsafeGeneratedID() async throws {
-        try await withServer(requestIDs: { "x\r\nSet-Cookie: a=b" }, handler: echoHandler) { port, _ in
+        try await withServer(requestIDs: { "x\r\nSet-Cookie: a=b" }, errorBody: ErrorReply.json, handler: echoHandler) { port, _ in
             let client = try TestClient(port: port)
             client.send("GET / HTTP/9.9\r\nHost: t\r\n\r\n")
             let response = try client.readResponse()

@@ -44,13 +44,15 @@ func withServer(
     limits: HTTPLimits = HTTPLimits(),
     eventLoops: Int = 1,
     requestIDs: HTTPServer.RequestIDGenerator? = nil,
+    errorBody: @escaping ErrorReply.Writer = ErrorReply.plainText,
     handler: @escaping HTTPServer.Handler,
     _ body: (_ port: Int, _ server: HTTPServer) async throws -> Void
 ) async throws {
     let fd = try TCPListener.bind(host: "127.0.0.1", port: 0)
     defer { close(fd) }
     guard let port = TCPListener.localPort(of: fd) else { throw RawHTTPClient.ReadFailure.connect("no local port") }
-    let server = HTTPServer(listenFD: fd, limits: limits, eventLoops: eventLoops, requestIDs: requestIDs, handler: handler)
+    let server = HTTPServer(listenFD: fd, limits: limits, eventLoops: eventLoops, requestIDs: requestIDs, errorBody: errorBody,
+                            handler: handler)
     try server.start()
     do {
         try await body(port, server)

@@ -33,7 +33,7 @@ extension Frontend {
         var job: Job?
         if event.type == WebhookEvent.inferenceRequest {
             let id = Job.newID()
-            let generate = try InferenceJobRequest.generate(event.data, requestID: id, defaultModel: defaultModel,
+            let generate = try InferenceJobRequest.generate(event.data, requestID: id, rules: hooks.rules,
                                                             chatModels: hooks.chatModels)
             job = Job(id: id, eventID: event.id, generate: generate, created: now)
         }

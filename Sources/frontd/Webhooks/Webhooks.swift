@@ -16,7 +16,9 @@ final class Webhooks: Sendable {
     let runner: JobRunner
     /// WEBHOOK_MAX_BODY_BYTES.
     let maxBodyBytes: Int
-    let defaultModel: String
+
+    /// DEFAULT_MODEL and MAX_TOKENS_LIMIT, for the jobs' requests.
+    let rules: RequestRules
     /// The registry's chat models, or nil without a registry.
     let chatModels: [String]?
     let logger: Logger
@@ -40,13 +42,13 @@ final class Webhooks: Sendable {
     /// replay window, restores finished jobs, and queues the unfinished ones (they run once `start`
     /// is called). A journal that cannot be read or opened leaves the route answering 503 and is logged;
     /// the rest of frontd runs.
-    init(settings: Settings, logger: Logger, defaultModel: String, chatModels: [String]?,
+    init(settings: Settings, logger: Logger, rules: RequestRules, chatModels: [String]?,
          clock: @escaping @Sendable () -> Int = Webhooks.wallClock) {
         let window = settings[FrontSettings.webhookWindow]
         replay = ReplayGuard(window: window, capacity: settings[FrontSettings.webhookMaxEvents])
         jobs = JobStore(capacity: settings[FrontSettings.jobsMax], maxRunning: settings[FrontSettings.jobsMaxRunning])
         maxBodyBytes = settings[FrontSettings.webhookMaxBody]
-        self.defaultModel = defaultModel
+        self.rules = rules
         self.chatModels = chatModels
         self.logger = logger
         self.clock = clock
@@ -112,7 +114,7 @@ final class Webhooks: Sendable {
             var job: Job
             do {
                 let event = try WebhookEvent(body: JSONBody.object(Array(e.body.utf8)))
-                let generate = try InferenceJobRequest.generate(event.data, requestID: jobID, defaultModel: defaultModel, chatModels: chatModels)
+                let generate = try InferenceJobRequest.generate(event.data, requestID: jobID, rules: rules, chatModels: chatModels)
                 job = Job(id: jobID, eventID: e.id, generate: generate, created: e.received)
             } catch {
                 job = Job(id: jobID, eventID: e.id, generate: nil, created: e.received)
