@@ -8,16 +8,9 @@ extension Frontend {
     /// a non-stream request is idempotent by `Idempotency-Key`.
     func chatCompletions(_ c: RequestContext) async throws -> Int {
         let chat = try ChatRequest(body: JSONBody.object(c.request), rules: requestRules)
-        try requireModel(chat.model, kind: .chat)
-        try await admit(c, route: "/v1/chat/completions")
         let generate = chat.generate(requestID: c.requestID)
-        let cacheKey = generate.isDeterministic ? generate.cacheKey : nil
-        // Read once, before the stream branch: a malformed key is refused on streams too, though streams
-        // are not replayed.
-        let idempotencyHeader = try IdempotencyKey.key(c.request, bodyKey: nil)
+        let (cacheKey, key) = try await prepareGeneration(c, route: "/v1/chat/completions", model: chat.model, generate)
         if chat.stream { return try await streamChat(chat, generate, cacheKey: cacheKey, c) }
-        let key = idempotencyHeader
-            .map { IdempotencyKey(scope: c.clientKey, key: $0, fingerprint: IdempotencyKey.fingerprint(route: "/v1/chat/completions", Array(generate.cacheKey.utf8))) }
         return try await answerOnce(c, key: key) {
             let (done, cacheStatus) = try await completeCached(generate, cacheKey: cacheKey)
             if cacheStatus != "HIT" { await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens) }
@@ -42,21 +35,11 @@ extension Frontend {
             finishChatStream(sse, chat, id, created, hit)
             return 200
         }
-        var sse: SSEWriter?
-        let done = try await relay(
-            generate, cacheKey: cacheKey,
-            begin: { cacheStatus in
-                let events = try c.startEvents(["X-Cache": cacheStatus])
-                events.send(data: Self.chunkJSON(id, created, chat.model, delta: ["role": "assistant", "content": ""], finish: nil))
-                sse = events
-            },
-            piece: { sse?.send(data: Self.chunkJSON(id, created, chat.model, delta: ["content": $0], finish: nil)) ?? false },
-            failedAfterBegin: { error in
-                // Headers are sent: report in-band, as OpenAI does, then end the stream.
-                sse?.send(data: String(decoding: APIError.from(error).body(requestID: c.requestID), as: UTF8.self))
-                sse?.end()
-            })
-        if let sse { finishChatStream(sse, chat, id, created, done) }
+        let (sse, done) = try await relayEvents(
+            generate, cacheKey: cacheKey, c, promptParam: nil,
+            opening: { $0.send(data: Self.chunkJSON(id, created, chat.model, delta: ["role": "assistant", "content": ""], finish: nil)) },
+            piece: { $0.send(data: Self.chunkJSON(id, created, chat.model, delta: ["content": $1], finish: nil)) })
+        finishChatStream(sse, chat, id, created, done)
         if let cacheKey { await store(cacheKey, model: chat.model, done) }
         await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens)
         return 200

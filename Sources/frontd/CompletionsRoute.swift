@@ -7,17 +7,10 @@ extension Frontend {
     /// limitd → cached → batchd; a non-stream request is idempotent by `Idempotency-Key`.
     func completions(_ c: RequestContext) async throws -> Int {
         let request = try CompletionRequest(body: JSONBody.object(c.request), rules: requestRules)
-        try requireModel(request.model, kind: .chat)
-        try await admit(c, route: "/v1/completions")
         let generate = request.generate(requestID: c.requestID)
-        let cacheKey = generate.isDeterministic ? generate.cacheKey : nil
+        let (cacheKey, key) = try await prepareGeneration(c, route: "/v1/completions", model: request.model, generate)
         let id = "cmpl-" + c.requestID
-        // Read once, before the stream branch: a malformed key is refused on streams too, though streams
-        // are not replayed.
-        let idempotencyHeader = try IdempotencyKey.key(c.request, bodyKey: nil)
         if request.stream { return try await streamCompletion(request, generate, cacheKey: cacheKey, id: id, c) }
-        let key = idempotencyHeader
-            .map { IdempotencyKey(scope: c.clientKey, key: $0, fingerprint: IdempotencyKey.fingerprint(route: "/v1/completions", Array(generate.cacheKey.utf8))) }
         return try await answerOnce(c, key: key) {
             let done: CachedCompletion, cacheStatus: String
             do {
@@ -48,22 +41,10 @@ extension Frontend {
             finish(sse, hit)
             return 200
         }
-        var sse: SSEWriter?
-        let done: CachedCompletion
-        do {
-            done = try await relay(
-                generate, cacheKey: cacheKey,
-                begin: { sse = try c.startEvents(["X-Cache": $0]) },
-                piece: { sse?.send(data: CompletionJSON.chunk(id: id, created: created, model: request.model, text: $0, finish: nil)) ?? false },
-                failedAfterBegin: { error in
-                    // Headers are sent: report in-band, as OpenAI does, then end the stream.
-                    sse?.send(data: String(decoding: APIError.from(error, promptParam: "prompt").body(requestID: c.requestID), as: UTF8.self))
-                    sse?.end()
-                })
-        } catch {
-            throw APIError.from(error, promptParam: "prompt")
+        let (sse, done) = try await relayEvents(generate, cacheKey: cacheKey, c, promptParam: "prompt") {
+            $0.send(data: CompletionJSON.chunk(id: id, created: created, model: request.model, text: $1, finish: nil))
         }
-        if let sse { finish(sse, done) }
+        finish(sse, done)
         if let cacheKey { await store(cacheKey, model: request.model, done) }
         await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens)
         return 200

@@ -1,4 +1,5 @@
 import Crypto
+import HTTP
 import IPC
 import Services
 import Wire
@@ -35,6 +36,55 @@ extension Frontend {
     /// returns false when the client has gone (the generation is then cancelled). An error after `begin`
     /// is passed to `failedAfterBegin` (to report it in-band) and rethrown. The caller ends the stream and
     /// then stores the completion, so that the client's last bytes do not wait for cached.
+    /// What the OpenAI generating routes do before they answer: the model check, admission, the cache key
+    /// of a deterministic request, and the client's `Idempotency-Key`, read once — a malformed one is
+    /// refused on streams too, though streams are not replayed.
+    /// - Returns: The cache key (nil: not cacheable) and the idempotency key of a non-stream answer.
+    func prepareGeneration(_ c: RequestContext, route: String, model: String,
+                           _ generate: GenerationProtocol.Generate) async throws -> (cacheKey: String?, idempotency: IdempotencyKey?) {
+        try requireModel(model, kind: .chat)
+        try await admit(c, route: route)
+        let cacheKey = generate.isDeterministic ? generate.cacheKey : nil
+        let header = try IdempotencyKey.key(c.request, bodyKey: nil)
+        let key = header.map {
+            IdempotencyKey(scope: c.clientKey, key: $0, fingerprint: IdempotencyKey.fingerprint(route: route, Array(generate.cacheKey.utf8)))
+        }
+        return (cacheKey, key)
+    }
+
+    /// Relays a generation as server-sent events: the stream starts (with `X-Cache`) when the first event
+    /// arrives, `opening` sends what goes before the text, `piece` each new piece; a failure after the
+    /// start is reported in-band (as the `errorEvent` event, or a plain data line), as OpenAI does, and
+    /// the stream ends.
+    /// - Parameter promptParam: The field a refused prompt is blamed on; nil leaves errors as they are.
+    /// - Returns: The open stream and the finished completion.
+    func relayEvents(_ generate: GenerationProtocol.Generate, cacheKey: String?, _ c: RequestContext,
+                     promptParam: String?, errorEvent: String? = nil, opening: (SSEWriter) -> Void = { _ in },
+                     piece: (SSEWriter, String) -> Bool) async throws -> (SSEWriter, CachedCompletion) {
+        var sse: SSEWriter?
+        let done: CachedCompletion
+        do {
+            done = try await relay(
+                generate, cacheKey: cacheKey,
+                begin: {
+                    let events = try c.startEvents(["X-Cache": $0])
+                    opening(events)
+                    sse = events
+                },
+                piece: { text in sse.map { piece($0, text) } ?? false },
+                failedAfterBegin: { error in
+                    let body = APIError.from(error, promptParam: promptParam ?? "messages").body(requestID: c.requestID)
+                    sse?.send(data: String(decoding: body, as: UTF8.self), event: errorEvent)
+                    sse?.end()
+                })
+        } catch {
+            guard let promptParam else { throw error }
+            throw APIError.from(error, promptParam: promptParam)
+        }
+        guard let sse else { throw APIError.unavailable("the model ended without an answer") }
+        return (sse, done)
+    }
+
     func relay(_ generate: GenerationProtocol.Generate, cacheKey: String?, begin: (String) throws -> Void, piece: (String) -> Bool,
                failedAfterBegin: (any Error) -> Void) async throws -> CachedCompletion {
         var iterator = batch.generate(generate, timeout: requestTimeout).makeAsyncIterator()

@@ -53,22 +53,11 @@ extension Frontend {
             sse.end()
             return 200
         }
-        var sse: SSEWriter?
-        let done: CachedCompletion
-        do {
-            done = try await relay(
-                generate, cacheKey: cacheKey,
-                begin: { sse = try c.startEvents(["X-Cache": $0]) },
-                piece: { sse?.send(data: InferJSON.token($0), event: "token") ?? false },
-                failedAfterBegin: { error in
-                    sse?.send(data: String(decoding: APIError.from(error, promptParam: "prompt").body(requestID: c.requestID), as: UTF8.self), event: "error")
-                    sse?.end()
-                })
-        } catch {
-            throw APIError.from(error, promptParam: "prompt")
+        let (sse, done) = try await relayEvents(generate, cacheKey: cacheKey, c, promptParam: "prompt", errorEvent: "error") {
+            $0.send(data: InferJSON.token($1), event: "token")
         }
-        sse?.send(data: InferJSON.done(id: id, model: request.model, done, latencyMs: Self.milliseconds(since: started), cached: false), event: "done")
-        sse?.end()
+        sse.send(data: InferJSON.done(id: id, model: request.model, done, latencyMs: Self.milliseconds(since: started), cached: false), event: "done")
+        sse.end()
         if let cacheKey { await store(cacheKey, model: request.model, done) }
         await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens)
         return 200
