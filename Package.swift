@@ -141,7 +141,7 @@ let package = Package(
                                    "Registry", "Metrics", "TestKit"]),
         // The project's own Redis client (RESP2 over TCP or a Unix socket, pipelined, reconnecting), for
         // limitd's cluster-wide limits and cached's shared tier; it depends on nothing else here.
-        .target(name: "Redis"),
+        .target(name: "Redis", exclude: ["README.md"]),
         .testTarget(name: "RedisTests", dependencies: ["Redis"]),
     ]
 )

@@ -163,6 +163,55 @@ extension RedisIntegration {
             try await waitUntil { redis3.statistics.connectionsLost >= 1 }
         }
 
+        @Test("a peer that accepts but never answers: the login times out at the connect timeout; commands at theirs")
+        func silentPeer() async throws {
+            let silent = try GarbageServer(reply: [])
+            defer { silent.stop() }
+            var configuration = try RedisConfiguration(url: "redis://:pw@127.0.0.1:\(silent.port)")
+            configuration.connectTimeout = .milliseconds(300)
+            configuration.commandTimeout = .seconds(5)
+            let loggingIn = try RedisClient(configuration: configuration)
+            defer { loggingIn.close() }
+            let clock = ContinuousClock()
+            var started = clock.now
+            do {
+                try await loggingIn.ping()
+                Issue.record("PING answered by a silent peer")
+            } catch let error as RedisError {
+                #expect(error.code == .notConnected, "\(error)")
+                #expect(error.message.contains("logging in to 127.0.0.1:\(silent.port) timed out"), "\(error)")
+            }
+            #expect(clock.now - started < .seconds(3))
+
+            let plain = try RedisIntegration.client("redis://127.0.0.1:\(silent.port)", commandTimeout: .milliseconds(200))
+            defer { plain.close() }
+            started = clock.now
+            await #expect(throws: RedisError.self) { try await plain.ping() }
+            #expect(clock.now - started < .seconds(3))
+            #expect(plain.statistics.timeouts == 1)
+        }
+
+        @Test("releasing the last reference to a client closes its connection")
+        func releaseCloses() async throws {
+            let server = try RedisServer.start()
+            defer { server.stop() }
+            let observer = try RedisIntegration.client(server.tcpURL)
+            defer { observer.close() }
+            func connectedClients() async throws -> Int {
+                (try await observer.send("CLIENT", "LIST").string ?? "").split(separator: "\n").count
+            }
+            do {
+                let temporary = try RedisIntegration.client(server.tcpURL)
+                try await temporary.ping()
+                #expect(try await connectedClients() == 2)
+            }
+            let deadline = ContinuousClock.now + .seconds(5)
+            while try await connectedClients() != 1, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            #expect(try await connectedClients() == 1)
+        }
+
         @Test("close fails pending and later commands with 'closed'")
         func close() async throws {
             let server = try RedisServer.start()
