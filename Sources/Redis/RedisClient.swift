@@ -24,8 +24,8 @@ public final class RedisClient: Sendable {
 
     /// Creates a client and starts connecting in the background.
     /// - Parameter configuration: Server, login, timeouts and limits.
-    /// - Throws: ``RedisError`` only when the process cannot create a pipe or a thread; a server that is
-    ///   down is not an error here (commands report it).
+    /// - Throws: ``RedisError/Code/startFailed`` only when the process cannot create a pipe or a thread;
+    ///   a server that is down is not an error here (commands report it).
     public init(configuration: RedisConfiguration) throws(RedisError) {
         self.configuration = configuration
         self.connection = try RedisConnection(configuration: configuration)

@@ -37,7 +37,7 @@ final class RedisConnection: Sendable {
     private let endpoint: String
 
     /// Creates the connection and starts its I/O thread, which connects at once.
-    /// - Throws: ``RedisError`` when no pipe or thread can be created (the process is out of resources).
+    /// - Throws: ``RedisError/Code/startFailed`` when no pipe or thread can be created.
     init(configuration: RedisConfiguration) throws(RedisError) {
         self.configuration = configuration
         self.wakePipe = try WakePipe()
@@ -135,7 +135,7 @@ final class RedisConnection: Sendable {
             }, retained)
         guard status == 0 else {
             Unmanaged<RedisConnection>.fromOpaque(retained).release()
-            throw RedisError(.closed, "cannot start the client's I/O thread: \(RedisSocket.errorText(status))")
+            throw RedisError(.startFailed, "cannot start the client's I/O thread: \(RedisSocket.errorText(status))")
         }
         pthread_detach(thread)
     }
@@ -180,24 +180,10 @@ final class RedisConnection: Sendable {
 
     /// Runs AUTH, SELECT and CLIENT SETNAME as configured, all in one write, and checks each reply.
     private func logIn(_ descriptor: Int32, parser: inout RESPParser, deadline: MonotonicTime) throws(RedisError) {
-        let url = configuration.url
-        var steps: [(label: String, command: RedisCommand)] = []
-        if let password = url.password {
-            if let username = url.username {
-                steps.append(("AUTH as user '\(username)'", RedisCommand("AUTH", username, password)))
-            } else {
-                steps.append(("AUTH", RedisCommand("AUTH", password)))
-            }
-        }
-        if url.database != 0 {
-            steps.append(("SELECT \(url.database)", RedisCommand("SELECT", url.database)))
-        }
-        if let name = configuration.clientName {
-            steps.append(("CLIENT SETNAME \(name)", RedisCommand("CLIENT", "SETNAME", name)))
-        }
-        guard !steps.isEmpty else { return }
+        let login = RedisLogin(url: configuration.url, clientName: configuration.clientName)
+        guard login.replyCount > 0 else { return }
 
-        let request = steps.flatMap(\.command.encoded)
+        let request = login.request
         var written = 0
         while written < request.count {
             let result = request.withUnsafeBytes { RedisSocket.write(descriptor, UnsafeRawBufferPointer(rebasing: $0[written...])) }
@@ -216,7 +202,7 @@ final class RedisConnection: Sendable {
         var replies: [RESPValue] = []
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 1)
         defer { buffer.deallocate() }
-        while replies.count < steps.count {
+        while replies.count < login.replyCount {
             do throws(RESPProtocolError) {
                 if let reply = try parser.next() {
                     replies.append(reply)
@@ -239,11 +225,7 @@ final class RedisConnection: Sendable {
                 throw RedisError(.notConnected, "logging in to \(endpoint): \(failure.message)")
             }
         }
-        for (step, reply) in zip(steps, replies) {
-            if case .error(let message) = reply {
-                throw RedisError(.handshakeFailed, "\(step.label) refused by \(endpoint): \(message)")
-            }
-        }
+        try login.check(replies, endpoint: endpoint)
     }
 
     /// Writes queued commands and hands replies to their waiters until the connection fails or the

@@ -16,6 +16,7 @@ public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible {
             case unexpectedReply = "unexpected reply"
             case overloaded
             case closed
+            case startFailed = "start failed"
         }
 
         private let base: Base
@@ -44,6 +45,8 @@ public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let overloaded = Code(.overloaded)
         /// The client was closed.
         public static let closed = Code(.closed)
+        /// The client could not be created: the process has no file descriptor or thread to spare.
+        public static let startFailed = Code(.startFailed)
 
         public var description: String { base.rawValue }
     }

@@ -8,7 +8,7 @@ final class WakePipe: Sendable {
     init() throws(RedisError) {
         var descriptors: [Int32] = [-1, -1]
         guard pipe(&descriptors) == 0 else {
-            throw RedisError(.closed, "cannot create the client's wake-up pipe: \(String(cString: strerror(errno)))")
+            throw RedisError(.startFailed, "cannot create the client's wake-up pipe: \(String(cString: strerror(errno)))")
         }
         for descriptor in descriptors {
             _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)

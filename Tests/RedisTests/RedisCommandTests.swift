@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 
 @testable import Redis
@@ -107,4 +108,51 @@ struct WaiterQueueTests {
         #expect(queue.count == 0)
         #expect(queue.nextDeadline == nil)
     }
+
+    @Test("a timed-out waiter keeps its place: its late reply is dropped and the next reply goes to the next waiter")
+    func timedOutWaiterKeepsItsPlace() async throws {
+        let queue = SharedQueue()
+        let now = MonotonicTime.now()
+        func waiter(_ name: String, replies: Int, deadline: MonotonicTime) -> Task<[RESPValue], any Error> {
+            Task { [queue] in
+                try await withCheckedThrowingContinuation { continuation in
+                    queue.mutex.withLock {
+                        $0.append(
+                            .init(
+                                continuation: continuation, remaining: replies, replies: [], commandCount: replies,
+                                deadline: deadline, name: name))
+                    }
+                }
+            }
+        }
+        let expired = waiter("GET a", replies: 1, deadline: now)
+        try await waitUntil { queue.mutex.withLock { $0.count } == 1 }
+        let pipeline = waiter("pipeline", replies: 2, deadline: now.adding(.seconds(60)))
+        try await waitUntil { queue.mutex.withLock { $0.count } == 2 }
+
+        let timedOut = queue.mutex.withLock { $0.expire(now: now) }
+        #expect(timedOut.map(\.1.name) == ["GET a"])
+        for (continuation, _) in timedOut { continuation.resume(throwing: RedisError(.timeout, "test")) }
+        #expect(queue.mutex.withLock { $0.nextDeadline } == now.adding(.seconds(60)))
+        #expect(queue.mutex.withLock { $0.count } == 2)
+
+        let deliveries = queue.mutex.withLock { queue in
+            [RESPValue.bulk("late a"), .bulk("b"), .bulk("c")].map { queue.deliver($0) }
+        }
+        guard case .discarded = deliveries[0], case .partial = deliveries[1],
+            case .complete(let continuation, let replies) = deliveries[2]
+        else {
+            Issue.record("deliveries \(deliveries)")
+            return
+        }
+        continuation.resume(returning: replies)
+        #expect(try await pipeline.value == [.bulk("b"), .bulk("c")])
+        await #expect(throws: RedisError.self) { try await expired.value }
+        #expect(queue.mutex.withLock { $0.count } == 0)
+    }
+}
+
+/// A waiter queue shared between test tasks, as RedisConnection shares it.
+private final class SharedQueue: Sendable {
+    let mutex = Mutex(WaiterQueue())
 }

@@ -98,3 +98,44 @@ struct RedisURLTests {
         #expect(throws: RedisURLError.self) { try RedisConfiguration(url: "rediss://h") }
     }
 }
+
+@Suite("Login commands from the URL")
+struct RedisLoginTests {
+    @Test("AUTH with user and password, SELECT, CLIENT SETNAME, in that order, in one request")
+    func everything() throws {
+        let url = try RedisURL(parsing: "redis://limitd:hunter2@h/3")
+        let login = RedisLogin(url: url, clientName: "limitd-7")
+        #expect(login.replyCount == 3)
+        #expect(
+            login.request
+                == RedisCommand("AUTH", "limitd", "hunter2").encoded + RedisCommand("SELECT", 3).encoded
+                + RedisCommand("CLIENT", "SETNAME", "limitd-7").encoded)
+    }
+
+    @Test("nothing to run for a URL without password or database")
+    func nothing() throws {
+        let login = RedisLogin(url: try RedisURL(parsing: "redis://h"), clientName: nil)
+        #expect(login.replyCount == 0)
+        #expect(login.request.isEmpty)
+    }
+
+    @Test("a refused step is a handshake error naming the step and the server's message, never the password")
+    func refused() throws {
+        let login = RedisLogin(url: try RedisURL(parsing: "redis://:hunter2@h/20"), clientName: nil)
+        #expect(login.request == RedisCommand("AUTH", "hunter2").encoded + RedisCommand("SELECT", 20).encoded)
+        do {
+            try login.check([.simpleString("OK"), .error("ERR DB index is out of range")], endpoint: "h:6379")
+            Issue.record("an error reply passed the check")
+        } catch {
+            #expect(error.code == .handshakeFailed)
+            #expect(error.message == "SELECT 20 refused by h:6379: ERR DB index is out of range")
+        }
+        do {
+            try login.check([.error("WRONGPASS invalid username-password pair or user is disabled.")], endpoint: "h:6379")
+            Issue.record("an error reply passed the check")
+        } catch {
+            #expect(error.message.hasPrefix("AUTH refused by h:6379: WRONGPASS"))
+            #expect(!error.message.contains("hunter2"))
+        }
+    }
+}
