@@ -10,8 +10,9 @@ public struct RedisConfiguration: Sendable {
     public var commandTimeout: Duration = .seconds(1)
     /// Delays between reconnection attempts.
     public var reconnectBackoff = RedisBackoff()
-    /// Most commands waiting for replies at once; past it commands fail at once with
-    /// ``RedisError/Code/overloaded`` rather than queue without bound while the server is stuck.
+    /// Most calls waiting for replies at once (a pipeline counts once; so does a timed-out call whose
+    /// reply is still due); past it calls fail at once with ``RedisError/Code/overloaded`` rather than
+    /// queue without bound while the server is stuck.
     public var maxPendingCommands = 100_000
     /// What a reply may declare before the connection is dropped as corrupt.
     public var parserLimits = RESPParser.Limits()

@@ -20,7 +20,8 @@ public struct RedisStatistics: Sendable, Hashable {
     public var failedConnects: UInt64 = 0
     /// Established connections that were lost.
     public var connectionsLost: UInt64 = 0
-    /// Commands waiting for a reply now (those that timed out but whose reply is still due included).
+    /// Calls waiting for replies now (a pipeline counts once; calls that timed out but whose replies
+    /// are still due included).
     public var pending = 0
 
     /// Zero counters, disconnected.
