@@ -139,5 +139,9 @@ let package = Package(
         .testTarget(name: "BatchdTests",
                     dependencies: ["batchd", "modeld", "Engine", "IPC", "Services", "DaemonRuntime",
                                    "Registry", "Metrics", "TestKit"]),
+        // The project's own Redis client (RESP2 over TCP or a Unix socket, pipelined, reconnecting), for
+        // limitd's cluster-wide limits and cached's shared tier; it depends on nothing else here.
+        .target(name: "Redis", exclude: ["README.md"]),
+        .testTarget(name: "RedisTests", dependencies: ["Redis"]),
     ]
 )

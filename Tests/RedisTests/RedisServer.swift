@@ -1,0 +1,135 @@
+import Foundation
+import Glibc
+
+/// A real redis-server (Debian's `redis-server` package) of a test's own: 127.0.0.1 on a free port and a
+/// Unix socket in a fresh directory, nothing persisted. Stopped (and its directory removed) by ``stop()``.
+final class RedisServer: @unchecked Sendable {
+    struct StartError: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    let port: Int
+    let directory: String
+    let extraArguments: [String]
+    private var process: Process?
+
+    var socketPath: String { directory + "/redis.sock" }
+    var tcpURL: String { "redis://127.0.0.1:\(port)" }
+    var unixURL: String { "unix://\(socketPath)" }
+    var processIdentifier: Int32 { process?.processIdentifier ?? 0 }
+
+    /// Starts a server.
+    /// - Parameter arguments: More redis-server options ("--requirepass", "secret").
+    static func start(_ arguments: [String] = []) throws -> RedisServer {
+        let server = try RedisServer(port: freePort(), extraArguments: arguments)
+        try server.start()
+        return server
+    }
+
+    private init(port: Int, extraArguments: [String]) throws {
+        var template = Array("/tmp/redis-test-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { throw StartError(description: "mkdtemp failed") }
+        self.directory = String(cString: made)
+        self.port = port
+        self.extraArguments = extraArguments
+    }
+
+    /// Starts (or starts again, on the same port and socket) and waits until it accepts connections.
+    func start() throws {
+        let binary = try Self.binary()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments =
+            [
+                "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                "--unixsocket", socketPath, "--unixsocketperm", "700", "--dir", directory,
+                "--logfile", directory + "/redis.log", "--daemonize", "no",
+            ] + extraArguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        self.process = process
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if !process.isRunning {
+                throw StartError(description: "redis-server exited at start: \(logTail())")
+            }
+            if Self.accepts(port: port) { return }
+            usleep(10_000)
+        }
+        throw StartError(description: "redis-server did not accept connections within 10 s: \(logTail())")
+    }
+
+    /// SIGKILL: the server vanishes at once, as in a crash; its sockets are closed by the kernel.
+    func kill() {
+        guard let process, process.isRunning else { return }
+        Glibc.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// SIGSTOP: the server stops answering, but its sockets stay open.
+    func suspend() {
+        if let process { Glibc.kill(process.processIdentifier, SIGSTOP) }
+    }
+
+    /// SIGCONT after ``suspend()``.
+    func resume() {
+        if let process { Glibc.kill(process.processIdentifier, SIGCONT) }
+    }
+
+    /// Kills the server and removes its directory.
+    func stop() {
+        resume()
+        kill()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    private func logTail() -> String {
+        let log = (try? String(contentsOfFile: directory + "/redis.log", encoding: .utf8)) ?? "(no log)"
+        return String(log.suffix(600))
+    }
+
+    private static func binary() throws -> String {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin"
+        for directory in ["/usr/bin"] + path.split(separator: ":").map(String.init) {
+            let candidate = directory + "/redis-server"
+            if access(candidate, X_OK) == 0 { return candidate }
+        }
+        throw StartError(
+            description: "redis-server not found: install Debian's package (apt-get install -y redis-server; scripts/install-deps.sh does)")
+    }
+
+    /// A port nothing listens on now: the kernel's choice for port 0.
+    private static func freePort() throws -> Int {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw StartError(description: "socket failed") }
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0
+            }
+        }
+        guard bound else { throw StartError(description: "bind to 127.0.0.1:0 failed") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    static func accepts(port: Int) -> Bool {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
+        }
+    }
+}
