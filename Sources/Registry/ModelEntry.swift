@@ -16,64 +16,71 @@ public enum ModelEngine: String, Sendable, CaseIterable {
     case openai
 }
 
-/// One model of the registry: one `infer-modeld@NAME` instance.
+/// One public model of the registry: what clients put in `"model"`, served by one or more
+/// ``Deployment``s that batchd routes among by the model's ``RoutingStrategy``.
 public struct ModelEntry: Sendable, Equatable {
-    /// The model's name: what clients put in `"model"`, the modeld instance (`INFER_MODEL=NAME`) and its
-    /// socket (`modeld-NAME.sock`). Lower-case letters, digits, `_` and `-`, at most 64 characters.
+    /// The model's name: what clients put in `"model"`. Lower-case letters, digits, `_` and `-`, at most
+    /// 64 characters (``ModelRegistry/isValidModelName(_:)``).
     public let name: String
     /// Chat or embedding.
     public let kind: ModelKind
-    /// Built-in engine or upstream server.
-    public let engine: ModelEngine
-    /// The model file or directory for the built-in engine, absolute (a relative `path` in the file is
-    /// resolved against `INFER_MODELS_DIR`, or else the registry file's directory); nil for `openai`.
-    public let path: String?
-    /// The upstream server's base URL (`http://127.0.0.1:8000/v1`) for `openai`; nil for `builtin`.
-    public let url: URL?
-    /// The model name sent upstream (`upstream_model`); the entry's own name when the file omits it.
-    public let upstreamModel: String?
-    /// The environment variable holding the upstream's API key (`api_key_env`), if it needs one; the key
-    /// itself never goes in the registry.
-    public let apiKeyEnvironmentVariable: String?
-    /// USD per million input (prompt) tokens, for cost accounting and cost-aware routing.
-    public let priceInputPer1M: Double
-    /// USD per million output (generated) tokens.
-    public let priceOutputPer1M: Double
-    /// Models to try, in order, when this one is down or overloaded; each exists and has the same kind.
+    /// Where the model is served, in registry order; never empty.
+    public let deployments: [Deployment]
+    /// How batchd picks a deployment (`routing`, default ``RoutingStrategy/cost``).
+    public let routing: RoutingStrategy
+    /// Models to try, in order, when every deployment of this one is down or refuses; each exists, has the
+    /// same kind, and no chain of fallbacks comes back to this model.
     public let fallbacks: [String]
-    /// The most requests the model runs at once (`max_concurrency`); nil leaves it to batchd's defaults.
-    public let maxConcurrency: Int?
     /// A line for people (`description`); not interpreted.
     public let summary: String?
 
-    /// Makes an entry directly (tests, tools); ``ModelRegistry/load(path:environment:)`` validates the
-    /// ones it reads.
+    /// Makes a model served by `deployments`.
+    public init(name: String, kind: ModelKind, deployments: [Deployment], routing: RoutingStrategy = .cost,
+                fallbacks: [String] = [], summary: String? = nil) {
+        self.name = name
+        self.kind = kind
+        self.deployments = deployments
+        self.routing = routing
+        self.fallbacks = fallbacks
+        self.summary = summary
+    }
+
+    /// Makes a model with one deployment named after it (tests, tools; the registry's short form).
     public init(
         name: String, kind: ModelKind, engine: ModelEngine, path: String? = nil, url: URL? = nil,
         upstreamModel: String? = nil, apiKeyEnvironmentVariable: String? = nil,
         priceInputPer1M: Double = 0, priceOutputPer1M: Double = 0, fallbacks: [String] = [],
-        maxConcurrency: Int? = nil, summary: String? = nil
+        maxConcurrency: Int? = nil, contextLength: Int? = nil, summary: String? = nil
     ) {
-        self.name = name
-        self.kind = kind
-        self.engine = engine
-        self.path = path
-        self.url = url
-        self.upstreamModel = upstreamModel
-        self.apiKeyEnvironmentVariable = apiKeyEnvironmentVariable
-        self.priceInputPer1M = priceInputPer1M
-        self.priceOutputPer1M = priceOutputPer1M
-        self.fallbacks = fallbacks
-        self.maxConcurrency = maxConcurrency
-        self.summary = summary
+        self.init(
+            name: name, kind: kind,
+            deployments: [Deployment(
+                name: name, model: name, engine: engine, path: path, url: url, upstreamModel: upstreamModel,
+                apiKeyEnvironmentVariable: apiKeyEnvironmentVariable, priceInputPer1M: priceInputPer1M,
+                priceOutputPer1M: priceOutputPer1M, maxConcurrency: maxConcurrency, contextLength: contextLength)],
+            fallbacks: fallbacks, summary: summary)
     }
 
-    /// What a request cost at this model's prices.
+    // The first deployment's fields: what a one-deployment model has, and what callers that do not route
+    // (modeld's own checks, listings) read.
+
+    /// The first deployment's engine.
+    public var engine: ModelEngine { deployments[0].engine }
+    /// The first deployment's model file or directory.
+    public var path: String? { deployments[0].path }
+    /// The first deployment's upstream URL.
+    public var url: URL? { deployments[0].url }
+    /// The first deployment's price per million input tokens.
+    public var priceInputPer1M: Double { deployments[0].priceInputPer1M }
+    /// The first deployment's price per million output tokens.
+    public var priceOutputPer1M: Double { deployments[0].priceOutputPer1M }
+
+    /// What a request cost at the first deployment's prices.
     /// - Parameters:
     ///   - inputTokens: Prompt tokens.
     ///   - outputTokens: Generated tokens.
     /// - Returns: USD.
     public func cost(inputTokens: Int, outputTokens: Int) -> Double {
-        (Double(inputTokens) * priceInputPer1M + Double(outputTokens) * priceOutputPer1M) / 1_000_000
+        deployments[0].cost(inputTokens: inputTokens, outputTokens: outputTokens)
     }
 }

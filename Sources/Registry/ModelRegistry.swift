@@ -19,7 +19,7 @@ import Settings
 ///
 /// Every field is checked when the file is loaded, and an error names the entry and the field
 /// (``ModelRegistryError``); unknown fields are errors too, so a misspelt price is not silently zero.
-/// `inferctl up` starts one modeld per entry; modeld finds its own entry with `INFER_MODEL`; batchd reads
+/// `inferctl up` starts one modeld per deployment; modeld finds its own with `INFER_MODEL`; batchd reads
 /// prices, fallbacks and concurrency limits; frontd lists the entries on `/v1/models`.
 public struct ModelRegistry: Sendable, Equatable {
     /// The entries in file order.
@@ -58,6 +58,19 @@ public struct ModelRegistry: Sendable, Equatable {
 
     /// The names in file order.
     public var names: [String] { models.map(\.name) }
+
+    /// Every deployment of every model, in file order: one modeld instance each.
+    public var deployments: [Deployment] { models.flatMap(\.deployments) }
+
+    /// The deployment of a name (modeld's `INFER_MODEL`).
+    /// - Parameter name: The deployment's name.
+    /// - Returns: The deployment and its model, or nil when no deployment has that name.
+    public func deployment(named name: String) -> (deployment: Deployment, model: ModelEntry)? {
+        for model in models {
+            if let deployment = model.deployments.first(where: { $0.name == name }) { return (deployment, model) }
+        }
+        return nil
+    }
 
     /// The entries of one kind, in file order.
     /// - Parameter kind: Chat or embedding.
@@ -178,6 +191,14 @@ public struct ModelRegistry: Sendable, Equatable {
                 throw .entry(source, index: offset + 1, name: entry.name, field: "name",
                              "the name \"\(entry.name)\" is used by an earlier entry")
             }
+            // Each deployment is a modeld instance with a socket of its name: names are unique file-wide.
+            for (position, deployment) in entry.deployments.enumerated() {
+                if let owner = entries.first(where: { $0.deployments.contains { $0.name == deployment.name } }) {
+                    throw .entry(source, index: offset + 1, name: entry.name,
+                                 field: deployment.name == entry.name && entry.deployments.count == 1 ? "name" : "deployments[\(position)].name",
+                                 "the deployment name \"\(deployment.name)\" is already used by model \"\(owner.name)\"")
+                }
+            }
             entries.append(entry)
         }
         try checkFallbacks(entries, source: source)
@@ -202,6 +223,27 @@ public struct ModelRegistry: Sendable, Equatable {
                 }
             }
         }
+        // A loop (a → b → a) would send a request round and round while every deployment is down.
+        for (offset, entry) in entries.enumerated() {
+            if let loop = fallbackLoop(from: entry.name, entries) {
+                throw .entry(source, index: offset + 1, name: entry.name, field: "fallbacks",
+                             "the fallbacks loop: " + loop.joined(separator: " → "))
+            }
+        }
+    }
+
+    /// A path of fallbacks from `start` back to itself, or nil when there is none.
+    private static func fallbackLoop(from start: String, _ entries: [ModelEntry]) -> [String]? {
+        var stack: [(name: String, path: [String])] = [(start, [start])]
+        var visited: Set<String> = []
+        while let (name, path) = stack.popLast() {
+            guard let entry = entries.first(where: { $0.name == name }) else { continue }
+            for next in entry.fallbacks {
+                if next == start { return path + [next] }
+                if visited.insert(next).inserted { stack.append((next, path + [next])) }
+            }
+        }
+        return nil
     }
 
     /// A decoding error as one line, with the line and column when the decoder gives them.
@@ -221,10 +263,19 @@ private struct EntryReader {
     let item: JSONTree
     private(set) var name: String? = nil
 
-    static let knownFields: Set<String> = [
-        "name", "kind", "engine", "path", "url", "upstream_model", "api_key_env", "price_input_per_1m",
-        "price_output_per_1m", "fallbacks", "max_concurrency", "description",
+    /// A model's own fields (the long form has only these beside `deployments`).
+    static let modelFields: Set<String> = ["name", "kind", "routing", "fallbacks", "description", "context_length", "deployments"]
+    /// A deployment's fields (the short form has them at the model's level).
+    static let deploymentFields: Set<String> = [
+        "name", "engine", "path", "url", "upstream_model", "api_key_env", "api_key_file", "ca_file",
+        "price_input_per_1m", "price_output_per_1m", "weight", "rpm", "tpm", "max_concurrency", "context_length",
     ]
+    /// The fields only an upstream (`openai`) deployment may have.
+    static let upstreamFields: Set<String> = ["url", "upstream_model", "api_key_env", "api_key_file", "ca_file"]
+    /// Far above any model's context; catches a typo.
+    static let maximumContextLength = 10_000_000
+    /// Far above any sane per-minute cap.
+    static let maximumRate = 1_000_000_000
     /// A model name becomes a socket file name and a systemd instance name; 64 keeps
     /// `/run/infer/modeld-NAME.sock` well inside a Unix socket path's 108 bytes.
     static let maximumNameLength = 64
@@ -251,76 +302,146 @@ private struct EntryReader {
                 + "characters among a-z, 0-9, _ and -")
         }
         self.name = name
-        if let unknown = fields.keys.sorted().first(where: { !Self.knownFields.contains($0) }) {
-            throw fail(unknown, "unknown field; known fields are \(Self.knownFields.sorted().joined(separator: ", "))")
-        }
         let kind: ModelKind = try choice(fields, "kind")
-        let engine: ModelEngine = try choice(fields, "engine")
+        let routing: RoutingStrategy = fields["routing"] == nil || fields["routing"] == .null ? .cost : try choice(fields, "routing")
+        let deployments: [Deployment]
+        if let list = fields["deployments"] {
+            // The long form: model-level fields, and each deployment's own in "deployments".
+            if let unknown = fields.keys.sorted().first(where: { !Self.modelFields.contains($0) }) {
+                throw fail(unknown, "unknown field beside \"deployments\" (a deployment's fields go inside it); "
+                    + "known fields are \(Self.modelFields.sorted().joined(separator: ", "))")
+            }
+            guard case .array(let items) = list, !items.isEmpty else {
+                throw fail("deployments", "expected a non-empty array of deployments, got \(list.kindDescription)")
+            }
+            let defaultContext = try positiveInteger(fields, "context_length", limit: Self.maximumContextLength)
+            var made: [Deployment] = []
+            for (offset, item) in items.enumerated() {
+                let field = "deployments[\(offset)]"
+                guard case .object(let own) = item else { throw fail(field, "expected an object, got \(item.kindDescription)") }
+                if let unknown = own.keys.sorted().first(where: { !Self.deploymentFields.contains($0) }) {
+                    throw fail("\(field).\(unknown)", "unknown field; a deployment's fields are "
+                        + Self.deploymentFields.sorted().joined(separator: ", "))
+                }
+                let deploymentName = try optionalString(own, "name", prefix: field + ".") ?? "\(name)-\(offset + 1)"
+                guard Self.isValidName(deploymentName) else {
+                    throw fail("\(field).name", "\"\(deploymentName)\" is not a valid deployment name: use 1 to "
+                        + "\(Self.maximumNameLength) characters among a-z, 0-9, _ and -")
+                }
+                if made.contains(where: { $0.name == deploymentName }) {
+                    throw fail("\(field).name", "\"\(deploymentName)\" names two deployments of this model")
+                }
+                made.append(try deployment(own, name: deploymentName, model: name, prefix: field + ".",
+                                           baseDirectory: baseDirectory, defaultContext: defaultContext))
+            }
+            deployments = made
+        } else {
+            // The short form: the entry is its one deployment, named after the model.
+            if let unknown = fields.keys.sorted().first(where: { !Self.modelFields.contains($0) && !Self.deploymentFields.contains($0) }) {
+                throw fail(unknown, "unknown field; known fields are "
+                    + Self.modelFields.union(Self.deploymentFields).subtracting(["deployments"]).sorted().joined(separator: ", "))
+            }
+            deployments = [try deployment(fields, name: name, model: name, prefix: "", baseDirectory: baseDirectory,
+                                          defaultContext: nil)]
+        }
+        return ModelEntry(name: name, kind: kind, deployments: deployments, routing: routing,
+                          fallbacks: try fallbacks(fields), summary: try optionalString(fields, "description"))
+    }
 
+    /// One deployment's fields, named in errors with `prefix` (`deployments[1].`, or nothing in the
+    /// short form).
+    private func deployment(_ fields: [String: JSONTree], name: String, model: String, prefix: String,
+                            baseDirectory: String, defaultContext: Int?) throws(ModelRegistryError) -> Deployment {
+        let engine: ModelEngine = try choice(fields, "engine", prefix: prefix)
         var path: String?
         var url: URL?
         switch engine {
         case .builtin:
-            let raw = try requiredString(fields, "path")
+            let raw = try requiredString(fields, "path", prefix: prefix)
             path = raw.hasPrefix("/") ? raw : (baseDirectory.hasSuffix("/") ? baseDirectory : baseDirectory + "/") + raw
-            for field in ["url", "upstream_model", "api_key_env"] where fields[field] != nil {
-                throw fail(field, "only an \"openai\" engine has \(field)")
+            for field in Self.upstreamFields.sorted() where fields[field] != nil {
+                throw fail(prefix + field, "only an \"openai\" engine has \(field)")
             }
         case .openai:
-            if fields["path"] != nil { throw fail("path", "only a \"builtin\" engine has a path; use url") }
-            let raw = try requiredString(fields, "url")
+            if fields["path"] != nil { throw fail(prefix + "path", "only a \"builtin\" engine has a path; use url") }
+            let raw = try requiredString(fields, "url", prefix: prefix)
             guard let parsed = URL(string: raw), let scheme = parsed.scheme?.lowercased(),
                   ["http", "https"].contains(scheme), let host = parsed.host, !host.isEmpty else {
-                throw fail("url", "expected an http or https URL with a host, got \"\(raw)\"")
+                throw fail(prefix + "url", "expected an http or https URL with a host, got \"\(raw)\"")
             }
             url = parsed
         }
-        let upstreamModel = try optionalString(fields, "upstream_model")
-        let apiKeyVariable = try optionalString(fields, "api_key_env")
+        let apiKeyVariable = try optionalString(fields, "api_key_env", prefix: prefix)
         if let apiKeyVariable, !Self.isEnvironmentName(apiKeyVariable) {
-            throw fail("api_key_env", "expected the name of an environment variable (A-Z, 0-9, _), got \"\(apiKeyVariable)\"")
+            throw fail(prefix + "api_key_env", "expected the name of an environment variable (A-Z, 0-9, _), got \"\(apiKeyVariable)\"")
         }
-        return ModelEntry(
-            name: name, kind: kind, engine: engine, path: path, url: url, upstreamModel: upstreamModel,
-            apiKeyEnvironmentVariable: apiKeyVariable,
-            priceInputPer1M: try price(fields, "price_input_per_1m"),
-            priceOutputPer1M: try price(fields, "price_output_per_1m"),
-            fallbacks: try fallbacks(fields),
-            maxConcurrency: try maxConcurrency(fields),
-            summary: try optionalString(fields, "description"))
+        let apiKeyFile = try optionalString(fields, "api_key_file", prefix: prefix)
+        if let apiKeyFile, !apiKeyFile.hasPrefix("/") {
+            throw fail(prefix + "api_key_file", "expected an absolute path, got \"\(apiKeyFile)\"")
+        }
+        if apiKeyVariable != nil && apiKeyFile != nil {
+            throw fail(prefix + "api_key_file", "name the key in api_key_env or in api_key_file, not both")
+        }
+        let caFile = try optionalString(fields, "ca_file", prefix: prefix)
+        if let caFile, !caFile.hasPrefix("/") {
+            throw fail(prefix + "ca_file", "expected an absolute path, got \"\(caFile)\"")
+        }
+        if caFile != nil, url?.scheme?.lowercased() != "https" {
+            throw fail(prefix + "ca_file", "a CA file only applies to an https url")
+        }
+        return Deployment(
+            name: name, model: model, engine: engine, path: path, url: url,
+            upstreamModel: try optionalString(fields, "upstream_model", prefix: prefix),
+            apiKeyEnvironmentVariable: apiKeyVariable, apiKeyFile: apiKeyFile, caFile: caFile,
+            priceInputPer1M: try price(fields, "price_input_per_1m", prefix: prefix),
+            priceOutputPer1M: try price(fields, "price_output_per_1m", prefix: prefix),
+            weight: try weight(fields, prefix: prefix),
+            requestsPerMinute: try positiveInteger(fields, "rpm", limit: Self.maximumRate, prefix: prefix),
+            tokensPerMinute: try positiveInteger(fields, "tpm", limit: Self.maximumRate, prefix: prefix),
+            maxConcurrency: try positiveInteger(fields, "max_concurrency", limit: Self.maximumConcurrency, prefix: prefix),
+            contextLength: try positiveInteger(fields, "context_length", limit: Self.maximumContextLength, prefix: prefix)
+                ?? defaultContext)
     }
 
-    private func requiredString(_ fields: [String: JSONTree], _ field: String) throws(ModelRegistryError) -> String {
-        guard let value = fields[field] else { throw fail(field, "missing") }
+    private func requiredString(_ fields: [String: JSONTree], _ field: String, prefix: String = "") throws(ModelRegistryError) -> String {
+        guard let value = fields[field] else { throw fail(prefix + field, "missing") }
         guard case .string(let text) = value, !text.isEmpty else {
-            throw fail(field, "expected a non-empty string, got \(value.kindDescription)")
+            throw fail(prefix + field, "expected a non-empty string, got \(value.kindDescription)")
         }
         return text
     }
 
-    private func optionalString(_ fields: [String: JSONTree], _ field: String) throws(ModelRegistryError) -> String? {
+    private func optionalString(_ fields: [String: JSONTree], _ field: String, prefix: String = "") throws(ModelRegistryError) -> String? {
         guard let value = fields[field], value != .null else { return nil }
         guard case .string(let text) = value, !text.isEmpty else {
-            throw fail(field, "expected a non-empty string, got \(value.kindDescription)")
+            throw fail(prefix + field, "expected a non-empty string, got \(value.kindDescription)")
         }
         return text
     }
 
     private func choice<Value: RawRepresentable & CaseIterable>(
-        _ fields: [String: JSONTree], _ field: String
+        _ fields: [String: JSONTree], _ field: String, prefix: String = ""
     ) throws(ModelRegistryError) -> Value where Value.RawValue == String {
         let choices = Value.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: " or ")
-        guard let value = fields[field] else { throw fail(field, "missing; expected \(choices)") }
+        guard let value = fields[field] else { throw fail(prefix + field, "missing; expected \(choices)") }
         guard case .string(let text) = value, let parsed = Value(rawValue: text) else {
-            throw fail(field, "expected \(choices), got \(value.kindDescription)")
+            throw fail(prefix + field, "expected \(choices), got \(value.kindDescription)")
         }
         return parsed
     }
 
-    private func price(_ fields: [String: JSONTree], _ field: String) throws(ModelRegistryError) -> Double {
+    private func price(_ fields: [String: JSONTree], _ field: String, prefix: String) throws(ModelRegistryError) -> Double {
         guard let value = fields[field], value != .null else { return 0 }
         guard case .number(let number) = value, number.isFinite, number >= 0 else {
-            throw fail(field, "expected a price in USD of 0 or more, got \(value.kindDescription)")
+            throw fail(prefix + field, "expected a price in USD of 0 or more, got \(value.kindDescription)")
+        }
+        return number
+    }
+
+    private func weight(_ fields: [String: JSONTree], prefix: String) throws(ModelRegistryError) -> Double {
+        guard let value = fields["weight"], value != .null else { return 1 }
+        guard case .number(let number) = value, number.isFinite, number > 0, number <= 1_000_000 else {
+            throw fail(prefix + "weight", "expected a number above 0 (a share of traffic), got \(value.kindDescription)")
         }
         return number
     }
@@ -340,12 +461,12 @@ private struct EntryReader {
         return names
     }
 
-    private func maxConcurrency(_ fields: [String: JSONTree]) throws(ModelRegistryError) -> Int? {
-        guard let value = fields["max_concurrency"], value != .null else { return nil }
-        guard case .number(let number) = value, number == number.rounded(),
-              number >= 1, number <= Double(Self.maximumConcurrency) else {
-            throw fail("max_concurrency", "expected an integer between 1 and \(Self.maximumConcurrency), "
-                + "got \(value.kindDescription)")
+    private func positiveInteger(
+        _ fields: [String: JSONTree], _ field: String, limit: Int, prefix: String = ""
+    ) throws(ModelRegistryError) -> Int? {
+        guard let value = fields[field], value != .null else { return nil }
+        guard case .number(let number) = value, number == number.rounded(), number >= 1, number <= Double(limit) else {
+            throw fail(prefix + field, "expected an integer between 1 and \(limit), got \(value.kindDescription)")
         }
         return Int(number)
     }

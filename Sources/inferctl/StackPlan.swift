@@ -58,7 +58,8 @@ struct StackPlan: Equatable {
     /// - Parameters:
     ///   - runtimeDirectory: Where the Unix sockets go.
     ///   - binDirectory: Where the executables are.
-    ///   - models: The registry's model names, one modeld each.
+    ///   - models: The registry's deployment names, one modeld each (a one-deployment model's deployment
+    ///     is named after the model).
     ///   - bindAddress: The address of the TCP sockets.
     ///   - port: frontd's port.
     ///   - metricsPort: metricsd's port.

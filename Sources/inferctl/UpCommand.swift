@@ -73,7 +73,7 @@ enum UpCommand {
         }
         let plan = try StackPlan.make(
             runtimeDirectory: configuration.runtimeDirectory, binDirectory: configuration.binDirectory,
-            models: registry.names, bindAddress: configuration.bindAddress, port: configuration.port,
+            models: registry.deployments.map(\.name), bindAddress: configuration.bindAddress, port: configuration.port,
             metricsPort: configuration.metricsPort)
         try checkExecutables(plan, binDirectory: configuration.binDirectory)
         if options.firstKey && !configuration.authDisabled,

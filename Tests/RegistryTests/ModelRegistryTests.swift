@@ -66,17 +66,17 @@ struct ModelRegistryTests {
         let local = try #require(registry["smollm2"])
         #expect(local.path == "/abs/m.gguf")
         #expect(local.fallbacks == ["gpt4o-mini"])
-        #expect(local.maxConcurrency == 4)
+        #expect(local.deployments[0].maxConcurrency == 4)
         #expect(local.priceOutputPer1M == 0)
         #expect(local.url == nil)
         let upstream = try #require(registry["gpt4o-mini"])
         #expect(upstream.engine == .openai)
         #expect(upstream.url?.absoluteString == "https://api.openai.com/v1")
-        #expect(upstream.upstreamModel == "gpt-4o-mini")
-        #expect(upstream.apiKeyEnvironmentVariable == "OPENAI_API_KEY")
+        #expect(upstream.deployments[0].upstreamModel == "gpt-4o-mini")
+        #expect(upstream.deployments[0].apiKeyEnvironmentVariable == "OPENAI_API_KEY")
         #expect(upstream.priceInputPer1M == 0.15)
         #expect(upstream.path == nil)
-        #expect(upstream.maxConcurrency == nil)
+        #expect(upstream.deployments[0].maxConcurrency == nil)
         #expect(upstream.summary == "upstream")
         #expect(abs(upstream.cost(inputTokens: 1_000_000, outputTokens: 500_000) - 0.45) < 1e-12)
         #expect(registry["mini_lm-2"]?.path == "/models/minilm")
@@ -89,13 +89,14 @@ struct ModelRegistryTests {
         let registry = try parse("""
             {"models": [
               {"name": "a", "kind": "chat", "engine": "builtin", "path": "a", "fallbacks": ["b", "c"]},
-              {"name": "b", "kind": "chat", "engine": "builtin", "path": "b", "fallbacks": ["a", "d"]},
+              {"name": "b", "kind": "chat", "engine": "builtin", "path": "b", "fallbacks": ["e", "d"]},
               {"name": "c", "kind": "chat", "engine": "builtin", "path": "c", "fallbacks": ["d"]},
-              {"name": "d", "kind": "chat", "engine": "builtin", "path": "d"}
+              {"name": "d", "kind": "chat", "engine": "builtin", "path": "d"},
+              {"name": "e", "kind": "chat", "engine": "builtin", "path": "e", "fallbacks": ["d"]}
             ]}
             """)
-        #expect(registry.fallbackChain(for: "a").map(\.name) == ["a", "b", "c", "d"])
-        #expect(registry.fallbackChain(for: "b").map(\.name) == ["b", "a", "d", "c"])
+        #expect(registry.fallbackChain(for: "a").map(\.name) == ["a", "b", "c", "e", "d"])
+        #expect(registry.fallbackChain(for: "b").map(\.name) == ["b", "e", "d"])
         #expect(registry.fallbackChain(for: "zz").isEmpty)
     }
 
