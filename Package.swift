@@ -73,6 +73,9 @@ let package = Package(
         library("APIKeys", ["Settings", "Crypto", "Basics"]),
         // Spawning child processes with inherited sockets (inferctl's supervisor, tests).
         library("Spawn", ["CLinux", "Basics"]),
+        // The project's own Redis client (RESP2 over TCP or a Unix socket, pipelined, reconnecting), for
+        // limitd's cluster-wide limits and cached's shared tier; it depends on nothing else here.
+        library("Redis"),
         // A reusable HTTP/1.1 server on the Reactor's loops.
         library("HTTP", ["CLinux", "Basics"]),
         // The built-in CPU engine: GGUF, tokenizers, kernels, SmolLM2 and MiniLM.
@@ -139,9 +142,6 @@ let package = Package(
         .testTarget(name: "BatchdTests",
                     dependencies: ["batchd", "modeld", "Engine", "IPC", "Services", "DaemonRuntime",
                                    "Registry", "Metrics", "TestKit"]),
-        // The project's own Redis client (RESP2 over TCP or a Unix socket, pipelined, reconnecting), for
-        // limitd's cluster-wide limits and cached's shared tier; it depends on nothing else here.
-        .target(name: "Redis", exclude: ["README.md"]),
         .testTarget(name: "RedisTests", dependencies: ["Redis"]),
     ]
 )
