@@ -139,5 +139,8 @@ let package = Package(
         .testTarget(name: "BatchdTests",
                     dependencies: ["batchd", "modeld", "Engine", "IPC", "Services", "DaemonRuntime",
                                    "Registry", "Metrics", "TestKit"]),
+        // The HTTP client for OpenAI-compatible upstream servers; Foundation only, no project code.
+        .target(name: "Upstream", exclude: ["README.md"]),
+        .testTarget(name: "UpstreamTests", dependencies: ["Upstream"]),
     ]
 )
