@@ -1,7 +1,8 @@
 import Foundation
 
 /// Removes what must not reach a client or a log from a text: the API key, the upstream's URL, host
-/// and address, any other URL or IP address, and control characters; and bounds its length.
+/// and address, its model name, any other URL or IP address, and control characters; and bounds its
+/// length.
 struct Redactor: Sendable {
     /// The longest text kept; longer is cut with `…`.
     static let maximumLength = 300
@@ -20,6 +21,9 @@ struct Redactor: Sendable {
             secrets.append(("\(host) port \(port)", "<upstream>"))  // how libcurl names a peer
             secrets.append((host, "<upstream>"))
         }
+        // The upstream's own model name may be an internal path (`/mnt/models/…`); short names are
+        // left alone, as they could match ordinary words.
+        if endpoint.model.count >= 6 { secrets.append((endpoint.model, "<model>")) }
         self.secrets = secrets.sorted { $0.0.count > $1.0.count }
     }
 

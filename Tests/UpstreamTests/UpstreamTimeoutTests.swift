@@ -20,6 +20,20 @@ struct UpstreamTimeoutTests {
         #expect(stats.disconnects == 1)
     }
 
+    @Test("a peer that never completes the TLS handshake times out in the connect phase")
+    func connectTimeout() async throws {
+        let listener = try SilentListener()
+        let endpoint = try UpstreamEndpoint(
+            baseURL: "https://127.0.0.1:\(listener.port)/v1", model: "m",
+            timeouts: UpstreamTimeouts(connect: .seconds(1), firstByte: .seconds(20), total: .seconds(30)))
+        let client = try UpstreamClient(endpoint: endpoint)
+        let started = ContinuousClock.now
+        let error = try #require(await expectUpstreamError { try await client.chatCompletion(try chatBody()) })
+        #expect(error.kind == .timeout && error.timeoutPhase == .connect, "\(error)")
+        #expect(error.isRetryable)
+        #expect(ContinuousClock.now - started < .seconds(15))
+    }
+
     @Test("a slow first byte within its budget succeeds, though longer than the connect timeout")
     func slowFirstByteWithinBudget() async throws {
         let server = try await ScriptedUpstream.start()
