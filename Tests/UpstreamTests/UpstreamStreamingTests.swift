@@ -31,6 +31,22 @@ struct UpstreamStreamingTests {
         #expect(sent["model"] as? String == "upstream-model")
     }
 
+    @Test("a stream read to [DONE] leaves its connection to be reused")
+    func reuseAfterDone() async throws {
+        let server = try await ScriptedUpstream.start()
+        let client = try makeClient(server)
+        for _ in 0..<3 {
+            let stream = try await client.streamChatCompletion(try chatBody(["behaviour": "ok", "chunks": 2], stream: true))
+            for try await _ in stream {}
+        }
+        _ = try await client.chatCompletion(try chatBody())
+        let stats = try await server.stats()
+        #expect(stats.requests == 4)
+        #expect(stats.disconnects == 0)
+        // One connection for the client's four requests, one for this stats call (its own session).
+        #expect(stats.connections <= 2, "connections \(stats.connections)")
+    }
+
     @Test("the first event is relayed before the upstream has sent the rest")
     func incremental() async throws {
         let server = try await ScriptedUpstream.start()
