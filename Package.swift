@@ -76,6 +76,8 @@ let package = Package(
         // The project's own Redis client (RESP2 over TCP or a Unix socket, pipelined, reconnecting), for
         // limitd's cluster-wide limits and cached's shared tier; it depends on nothing else here.
         library("Redis"),
+        // The OpenAI-compatible HTTP client modeld uses for an upstream deployment (FoundationNetworking).
+        library("Upstream"),
         // A reusable HTTP/1.1 server on the Reactor's loops.
         library("HTTP", ["CLinux", "Basics"]),
         // The built-in CPU engine: GGUF, tokenizers, kernels, SmolLM2 and MiniLM.
@@ -143,5 +145,6 @@ let package = Package(
                     dependencies: ["batchd", "modeld", "Engine", "IPC", "Services", "DaemonRuntime",
                                    "Registry", "Metrics", "TestKit"]),
         .testTarget(name: "RedisTests", dependencies: ["Redis"]),
+        .testTarget(name: "UpstreamTests", dependencies: ["Upstream"]),
     ]
 )

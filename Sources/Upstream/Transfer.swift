@@ -1,0 +1,274 @@
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Foundation
+import Synchronization
+
+/// One HTTP exchange with the upstream through URLSession: starts the task, turns the session
+/// delegate's callbacks into ``TransferEvent``s, enforces the phase timeouts, and cancels the task
+/// (which closes its connection) when asked or when a timeout fires.
+final class Transfer: Sendable {
+    /// Where the exchange is; each phase has its own deadline (see ``UpstreamTimeouts``).
+    private enum Phase: Sendable {
+        /// Connecting and writing the request (requests with a body).
+        case writing
+        /// The request is written; waiting for the response head.
+        case awaitingHead
+        /// The head arrived; the body is coming.
+        case receiving
+        /// The consumer saw the stream's `[DONE]`; the body should end at once (a short grace).
+        case draining
+        case finished
+    }
+
+    private struct State: Sendable {
+        var phase: Phase
+        var phaseStart: ContinuousClock.Instant
+        var task: URLSessionDataTask?
+        var timedOut: UpstreamError.TimeoutPhase?
+        var cancelled = false
+        var watchdog: Task<Void, Never>?
+    }
+
+    /// How long a stream may go on after `[DONE]` before its connection is closed.
+    static let drainGrace: Duration = .seconds(2)
+
+    /// The events, for one consumer at a time.
+    let events: AsyncStream<TransferEvent>
+    let route: UpstreamRoute
+    private let continuation: AsyncStream<TransferEvent>.Continuation
+    private let state: Mutex<State>
+    private let timeouts: UpstreamTimeouts
+    private let totalDeadline: ContinuousClock.Instant
+    private let hasBody: Bool
+    private let redactor: Redactor
+    /// Called once when the exchange ends, however it ends (gives the concurrency slot back).
+    private let onEnd: Mutex<(@Sendable () -> Void)?>
+
+    /// - Parameters:
+    ///   - deadline: when the whole call must be over (its total timeout or the caller's deadline).
+    ///   - onEnd: run once when the exchange ends.
+    init(
+        route: UpstreamRoute, hasBody: Bool, deadline: ContinuousClock.Instant, timeouts: UpstreamTimeouts,
+        redactor: Redactor, onEnd: @escaping @Sendable () -> Void
+    ) {
+        self.route = route
+        self.hasBody = hasBody
+        self.timeouts = timeouts
+        self.totalDeadline = deadline
+        self.redactor = redactor
+        self.onEnd = Mutex(onEnd)
+        (events, continuation) = AsyncStream.makeStream(of: TransferEvent.self, bufferingPolicy: .unbounded)
+        state = Mutex(State(phase: hasBody ? .writing : .awaitingHead, phaseStart: .now))
+        continuation.onTermination = { [weak self] termination in
+            // The consumer's task was cancelled while it waited: close the connection.
+            if case .cancelled = termination { self?.cancel() }
+        }
+    }
+
+    /// Creates the URLSession task, registers it with the delegate, and starts it and the watchdog.
+    func start(request: URLRequest, session: URLSession, delegate: SessionDelegate) {
+        let task = session.dataTask(with: request)
+        delegate.register(self, for: task)
+        let cancelledAlready = state.withLock { state -> Bool in
+            state.task = task
+            state.phaseStart = .now
+            return state.cancelled
+        }
+        let watchdog = Task { [weak self] in
+            guard let self else { return }
+            await self.watch()
+        }
+        state.withLock { $0.watchdog = watchdog }
+        task.resume()
+        // Cancelled before the task existed: a resumed-then-cancelled task still reports its end,
+        // which gives the concurrency slot back.
+        if cancelledAlready { task.cancel() }
+    }
+
+    /// Closes the exchange early (the consumer went away, or stopped reading); no effect once ended.
+    func cancel() {
+        let task: URLSessionDataTask? = state.withLock { state in
+            guard state.phase != .finished else { return nil }
+            if state.timedOut == nil { state.cancelled = true }
+            return state.task
+        }
+        task?.cancel()
+    }
+
+    /// The consumer saw `[DONE]`: let the body end by itself, briefly, so the connection can be reused.
+    func markDone() {
+        state.withLock { state in
+            guard state.phase == .receiving else { return }
+            state.phase = .draining
+            state.phaseStart = .now
+        }
+    }
+
+    /// The consumer dropped the stream: close the connection unless the stream was complete.
+    func abandon() {
+        let draining = state.withLock { $0.phase == .draining || $0.phase == .finished }
+        if !draining { cancel() }
+    }
+
+    // MARK: Delegate callbacks (on the session's serial delegate queue)
+
+    func didSendBody(total: Int64, expected: Int64) {
+        state.withLock { state in
+            guard state.phase == .writing, expected <= 0 || total >= expected else { return }
+            state.phase = .awaitingHead
+            state.phaseStart = .now
+        }
+    }
+
+    func didReceive(response: URLResponse) {
+        guard let http = response as? HTTPURLResponse else { return }
+        state.withLock { state in
+            guard state.phase == .writing || state.phase == .awaitingHead else { return }
+            state.phase = .receiving
+            state.phaseStart = .now
+        }
+        var headers: [String: String] = [:]
+        for (name, value) in http.allHeaderFields {
+            if let name = name as? String, let value = value as? String { headers[name.lowercased()] = value }
+        }
+        continuation.yield(.head(status: http.statusCode, headers: headers))
+    }
+
+    func didReceive(data: Data) {
+        continuation.yield(.body([UInt8](data)))
+    }
+
+    func didComplete(error: (any Error)?) {
+        let snapshot = state.withLock { state -> State in
+            let before = state
+            state.phase = .finished
+            state.task = nil
+            state.watchdog?.cancel()
+            state.watchdog = nil
+            return before
+        }
+        let failure = error.map { classify($0, state: snapshot) }
+        continuation.yield(.end(failure))
+        continuation.finish()
+        if let onEnd = onEnd.withLock({ handler in defer { handler = nil }; return handler }) { onEnd() }
+    }
+
+    // MARK: Timeouts
+
+    /// Sleeps until the current phase's deadline, again and again, until the exchange ends; cancels
+    /// the task (recording the phase) when a deadline passes in the phase it belongs to.
+    private func watch() async {
+        while let (wakeUp, _) = nextDeadline() {
+            do {
+                try await Task.sleep(until: wakeUp, clock: .continuous)
+            } catch {
+                return  // the exchange ended
+            }
+            let due: URLSessionDataTask? = state.withLock { state in
+                guard let (due, phase) = deadline(for: state), ContinuousClock.now >= due,
+                    state.timedOut == nil, !state.cancelled
+                else { return nil }
+                if state.phase == .draining {
+                    state.cancelled = true  // nobody waits for an error any more
+                } else {
+                    state.timedOut = phase
+                }
+                return state.task
+            }
+            if let due {
+                due.cancel()
+                return
+            }
+        }
+    }
+
+    private func nextDeadline() -> (ContinuousClock.Instant, UpstreamError.TimeoutPhase)? {
+        state.withLock { deadline(for: $0) }
+    }
+
+    private func deadline(for state: State) -> (ContinuousClock.Instant, UpstreamError.TimeoutPhase)? {
+        let phaseDeadline: (ContinuousClock.Instant, UpstreamError.TimeoutPhase)?
+        switch state.phase {
+        case .writing: phaseDeadline = (state.phaseStart + timeouts.connect, .connect)
+        case .awaitingHead:
+            // A bodiless request gives no "written" signal: it gets both budgets from its start.
+            let budget = hasBody ? timeouts.firstByte : timeouts.connect + timeouts.firstByte
+            phaseDeadline = (state.phaseStart + budget, .firstByte)
+        case .receiving: phaseDeadline = nil
+        case .draining: phaseDeadline = (state.phaseStart + Self.drainGrace, .total)
+        case .finished: return nil
+        }
+        guard let phaseDeadline, phaseDeadline.0 < totalDeadline else { return (totalDeadline, .total) }
+        return phaseDeadline
+    }
+
+    // MARK: Classification
+
+    private func classify(_ error: any Error, state: State) -> UpstreamError {
+        let route = self.route.display
+        if let phase = state.timedOut {
+            let detail =
+                switch phase {
+                case .connect: "the request was not written within \(timeouts.connect.upstreamSeconds) s"
+                case .firstByte:
+                    "no response head within \((hasBody ? timeouts.firstByte : timeouts.connect + timeouts.firstByte).upstreamSeconds) s"
+                case .total: "the call's deadline passed (total timeout \(timeouts.total.upstreamSeconds) s, or the caller's)"
+                }
+            return UpstreamError(.timeout, route: route, detail: detail, timeoutPhase: phase)
+        }
+        let nsError = error as NSError
+        let text = redactor.redact(Self.transportText(nsError))
+        let detail = "\(text.isEmpty ? "transport error" : text) (URL error \(nsError.code))"
+        if state.cancelled || nsError.code == NSURLErrorCancelled {
+            return UpstreamError(.cancelled, route: route, detail: "the caller went away; the connection was closed")
+        }
+        let headArrived = state.phase == .receiving || state.phase == .draining
+        let lowered = text.lowercased()
+        switch nsError.code {
+        case NSURLErrorTimedOut:
+            let phase: UpstreamError.TimeoutPhase =
+                switch state.phase {
+                case .writing: .connect
+                case .awaitingHead: .firstByte
+                default: .total
+                }
+            return UpstreamError(.timeout, route: route, detail: detail, timeoutPhase: phase)
+        case NSURLErrorCannotConnectToHost:
+            return UpstreamError(.connectRefused, route: route, detail: detail)
+        case NSURLErrorCannotFindHost, NSURLErrorDNSLookupFailed, NSURLErrorNotConnectedToInternet, NSURLErrorBadURL,
+            NSURLErrorUnsupportedURL:
+            return UpstreamError(.connectFailed, route: route, detail: detail)
+        case NSURLErrorNetworkConnectionLost, NSURLErrorBadServerResponse:
+            return UpstreamError(.connectionReset, route: route, detail: detail)
+        case NSURLErrorSecureConnectionFailed, NSURLErrorServerCertificateHasBadDate,
+            NSURLErrorServerCertificateUntrusted, NSURLErrorServerCertificateHasUnknownRoot,
+            NSURLErrorServerCertificateNotYetValid, NSURLErrorClientCertificateRejected,
+            NSURLErrorClientCertificateRequired:
+            return UpstreamError(.tls, route: route, detail: detail)
+        default:
+            // libcurl's other failures arrive as NSURLErrorUnknown with curl's message: read it.
+            if lowered.contains("ssl") || lowered.contains("certificate") || lowered.contains("tls") {
+                return UpstreamError(.tls, route: route, detail: detail)
+            }
+            if lowered.contains("refused") { return UpstreamError(.connectRefused, route: route, detail: detail) }
+            if !headArrived && (lowered.contains("connect") || lowered.contains("resolve")) {
+                return UpstreamError(.connectFailed, route: route, detail: detail)
+            }
+            return UpstreamError(headArrived || state.phase == .awaitingHead ? .connectionReset : .connectFailed,
+                                 route: route, detail: detail)
+        }
+    }
+
+    /// libcurl's own words for a failure (corelibs puts them in the localized description); never
+    /// the failing URL, which the error's user info also holds.
+    private static func transportText(_ error: NSError) -> String {
+        if let text = error.userInfo[NSLocalizedDescriptionKey] as? String, !text.isEmpty { return text }
+        if let underlying = error.userInfo[NSUnderlyingErrorKey] as? NSError,
+            let text = underlying.userInfo[NSLocalizedDescriptionKey] as? String
+        {
+            return text
+        }
+        return ""
+    }
+}

@@ -1,0 +1,297 @@
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Foundation
+
+/// The HTTP client for one OpenAI-compatible upstream (vLLM, TGI, llama.cpp's server, Ollama, OpenAI).
+///
+/// One client per endpoint, shared by every request of a modeld instance. It keeps connections alive
+/// and reuses them (URLSession, i.e. libcurl, pools them), lets at most
+/// ``UpstreamEndpoint/maxConcurrentRequests`` requests run at once (the rest wait in FIFO order, within
+/// their total timeout and while their task is not cancelled), enforces the connect, first-byte and
+/// total timeouts, and classifies every failure as an ``UpstreamError``.
+///
+/// Cancelling the task of a call (or dropping a stream) cancels its HTTP request and closes its
+/// connection, so the upstream stops generating for a client that left.
+public final class UpstreamClient: Sendable {
+    /// The endpoint this client talks to.
+    public let endpoint: UpstreamEndpoint
+    private let session: URLSession
+    private let delegate: SessionDelegate
+    private let limiter: ConcurrencyLimiter
+    private let redactor: Redactor
+
+    /// Creates a client; no connection is made until the first request.
+    /// - Parameters:
+    ///   - endpoint: the upstream and its limits.
+    ///   - trustStore: where a configured ``UpstreamEndpoint/caFile`` must be found (the system's).
+    /// - Throws: ``UpstreamConfigurationError`` when the endpoint names a CA file that cannot be read or
+    ///   is not in the trust store TLS verification uses (see ``UpstreamTrustStore``).
+    public init(endpoint: UpstreamEndpoint, trustStore: UpstreamTrustStore = .system) throws(UpstreamConfigurationError) {
+        if let caFile = endpoint.caFile { try trustStore.check(caFile: caFile) }
+        self.endpoint = endpoint
+        self.redactor = Redactor(endpoint: endpoint)
+        self.limiter = ConcurrencyLimiter(limit: endpoint.maxConcurrentRequests)
+        self.delegate = SessionDelegate()
+
+        let configuration = URLSessionConfiguration.ephemeral
+        // One connection more than the limit, so the health probe (which takes no slot) is not queued
+        // behind long generations inside libcurl either.
+        configuration.httpMaximumConnectionsPerHost = endpoint.maxConcurrentRequests + 1
+        // URLSession's own timers count whole seconds of inactivity; the client's watchdog enforces the
+        // real timeouts, so these only back it up.
+        let backstop = (endpoint.timeouts.total.upstreamSeconds + 5).rounded(.up)
+        configuration.timeoutIntervalForRequest = backstop
+        configuration.timeoutIntervalForResource = backstop
+        configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
+        configuration.urlCache = nil
+        configuration.httpCookieStorage = nil
+        configuration.httpShouldSetCookies = false
+        let queue = OperationQueue()
+        queue.name = "upstream-session"
+        queue.maxConcurrentOperationCount = 1  // callbacks in order: body pieces must not overtake each other
+        self.session = URLSession(configuration: configuration, delegate: delegate, delegateQueue: queue)
+    }
+
+    deinit {
+        session.invalidateAndCancel()
+    }
+
+    /// Requests in flight and waiting, and the limit.
+    public var load: UpstreamLoad {
+        let (inFlight, waiting) = limiter.load
+        return UpstreamLoad(inFlight: inFlight, waiting: waiting, limit: limiter.limit)
+    }
+
+    // MARK: Non-streaming calls
+
+    /// `POST {base}/chat/completions` without streaming.
+    /// - Parameters:
+    ///   - body: the request; its `model` is replaced by the endpoint's, `stream` fields removed.
+    ///   - options: the caller's deadline, and the request id and trace context to forward.
+    /// - Returns: the 2xx answer, with its `usage` when it has one.
+    /// - Throws: ``UpstreamError`` for any failure, a non-2xx status included.
+    public func chatCompletion(_ body: UpstreamRequestBody, options: UpstreamRequestOptions = UpstreamRequestOptions())
+        async throws(UpstreamError) -> UpstreamResponse
+    {
+        let json = try body.prepared(model: endpoint.model, streaming: false, includeUsage: false)
+        return try await exchange(.chatCompletions, body: json, options: options)
+    }
+
+    /// `POST {base}/completions` without streaming.
+    /// - Parameters:
+    ///   - body: the request; its `model` is replaced by the endpoint's, `stream` fields removed.
+    ///   - options: the caller's deadline, and the request id and trace context to forward.
+    /// - Returns: the 2xx answer, with its `usage` when it has one.
+    /// - Throws: ``UpstreamError`` for any failure, a non-2xx status included.
+    public func completion(_ body: UpstreamRequestBody, options: UpstreamRequestOptions = UpstreamRequestOptions())
+        async throws(UpstreamError) -> UpstreamResponse
+    {
+        let json = try body.prepared(model: endpoint.model, streaming: false, includeUsage: false)
+        return try await exchange(.completions, body: json, options: options)
+    }
+
+    /// `POST {base}/embeddings`.
+    /// - Parameters:
+    ///   - body: the request; its `model` is replaced by the endpoint's.
+    ///   - options: the caller's deadline, and the request id and trace context to forward.
+    /// - Returns: the 2xx answer, with its `usage` when it has one.
+    /// - Throws: ``UpstreamError`` for any failure, a non-2xx status included.
+    public func embeddings(_ body: UpstreamRequestBody, options: UpstreamRequestOptions = UpstreamRequestOptions())
+        async throws(UpstreamError) -> UpstreamResponse
+    {
+        let json = try body.prepared(model: endpoint.model, streaming: nil, includeUsage: false)
+        return try await exchange(.embeddings, body: json, options: options)
+    }
+
+    /// `GET {base}/models`: a cheap health probe. It takes no concurrency slot, so it answers even
+    /// while every slot is busy with long generations.
+    /// - Returns: the 2xx answer (an OpenAI model list).
+    /// - Throws: ``UpstreamError`` for any failure, a non-2xx status included.
+    public func models() async throws(UpstreamError) -> UpstreamResponse {
+        try await exchange(.models, body: nil, options: UpstreamRequestOptions())
+    }
+
+    // MARK: Streaming calls
+
+    /// `POST {base}/chat/completions` with `"stream": true`; returns once the response head is in.
+    ///
+    /// Asks for a final usage chunk when the endpoint says so (``UpstreamEndpoint/requestsStreamUsage``);
+    /// that chunk's ``ServerSentEvent/usage`` carries the counts.
+    /// - Parameters:
+    ///   - body: the request; `model`, `stream` and `stream_options.include_usage` are set for it.
+    ///   - options: the caller's deadline, and the request id and trace context to forward.
+    /// - Returns: the events, to iterate as they arrive.
+    /// - Throws: ``UpstreamError`` when the stream cannot begin (connection, timeout, non-2xx status,
+    ///   or an answer that is not `text/event-stream`); nothing has reached the caller then.
+    public func streamChatCompletion(_ body: UpstreamRequestBody, options: UpstreamRequestOptions = UpstreamRequestOptions())
+        async throws(UpstreamError) -> UpstreamEventStream
+    {
+        let json = try body.prepared(model: endpoint.model, streaming: true, includeUsage: endpoint.requestsStreamUsage)
+        return try await openStream(.chatCompletions, body: json, options: options)
+    }
+
+    /// `POST {base}/completions` with `"stream": true`; see ``streamChatCompletion(_:options:)``.
+    /// - Parameters:
+    ///   - body: the request; `model`, `stream` and `stream_options.include_usage` are set for it.
+    ///   - options: the caller's deadline, and the request id and trace context to forward.
+    /// - Returns: the events, to iterate as they arrive.
+    /// - Throws: ``UpstreamError`` when the stream cannot begin.
+    public func streamCompletion(_ body: UpstreamRequestBody, options: UpstreamRequestOptions = UpstreamRequestOptions())
+        async throws(UpstreamError) -> UpstreamEventStream
+    {
+        let json = try body.prepared(model: endpoint.model, streaming: true, includeUsage: endpoint.requestsStreamUsage)
+        return try await openStream(.completions, body: json, options: options)
+    }
+
+    // MARK: The exchange
+
+    /// Takes a slot (except for the probe) and starts the request.
+    private func begin(_ route: UpstreamRoute, body: Data?, accept: String, options: UpstreamRequestOptions)
+        async throws(UpstreamError) -> Transfer
+    {
+        let endpointDeadline = ContinuousClock.now + endpoint.timeouts.total
+        let deadline = options.deadline.map { min($0, endpointDeadline) } ?? endpointDeadline
+        let usesSlot = route != .models
+        if usesSlot {
+            do {
+                try await limiter.acquire(deadline: deadline)
+            } catch .cancelled {
+                throw UpstreamError(.cancelled, route: route.display, detail: "cancelled while waiting for a concurrency slot")
+            } catch {
+                throw UpstreamError(.timeout, route: route.display,
+                                    detail: "the deadline passed while waiting for one of \(limiter.limit) concurrency slots",
+                                    timeoutPhase: .total)
+            }
+        }
+        let onEnd = usesSlot ? Self.releasing(limiter) : Self.nothing
+        let transfer = Transfer(
+            route: route, hasBody: body != nil, deadline: deadline, timeouts: endpoint.timeouts, redactor: redactor,
+            onEnd: onEnd)
+        transfer.start(request: request(route, body: body, accept: accept, options: options), session: session,
+                       delegate: delegate)
+        return transfer
+    }
+
+    private static func releasing(_ limiter: ConcurrencyLimiter) -> @Sendable () -> Void {
+        { limiter.release() }
+    }
+
+    private static let nothing: @Sendable () -> Void = {}
+
+    private func request(_ route: UpstreamRoute, body: Data?, accept: String, options: UpstreamRequestOptions) -> URLRequest {
+        var request = URLRequest(url: endpoint.url(of: route))
+        request.httpMethod = route.method
+        request.timeoutInterval = (endpoint.timeouts.total.upstreamSeconds + 5).rounded(.up)
+        request.setValue(accept, forHTTPHeaderField: "Accept")
+        request.setValue("infer-upstream/1", forHTTPHeaderField: "User-Agent")
+        if let body {
+            request.httpBody = body
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
+        if let key = endpoint.apiKey {
+            request.setValue("Bearer \(key.secret)", forHTTPHeaderField: "Authorization")
+        }
+        for (name, value) in options.headers {
+            request.setValue(value, forHTTPHeaderField: name)
+        }
+        return request
+    }
+
+    /// A whole non-streaming exchange: the 2xx answer, or the error.
+    private func exchange(_ route: UpstreamRoute, body: Data?, options: UpstreamRequestOptions)
+        async throws(UpstreamError) -> UpstreamResponse
+    {
+        let transfer = try await begin(route, body: body, accept: "application/json", options: options)
+        var head: (status: Int, headers: [String: String])?
+        var received: [UInt8] = []
+        for await event in transfer.events {
+            switch event {
+            case .head(let status, let headers):
+                head = (status, headers)
+            case .body(let bytes):
+                received.append(contentsOf: bytes)
+                let limit = (200...299).contains(head?.status ?? 200) ? endpoint.maxResponseBytes : UpstreamErrorBody.maximumBytes
+                if received.count > limit {
+                    if let status = head?.status, !(200...299).contains(status) {
+                        received.removeLast(received.count - limit)  // enough of an error page
+                        continue
+                    }
+                    transfer.cancel()
+                    throw UpstreamError(.invalidResponse, route: route.display, detail: "the answer exceeds \(limit) bytes")
+                }
+            case .end(let failure):
+                if let failure {
+                    // A broken error answer still tells its status; report that rather than the break.
+                    if let head, !(200...299).contains(head.status) { break }
+                    throw failure
+                }
+                guard let head else {
+                    throw UpstreamError(.invalidResponse, route: route.display, detail: "the exchange ended without a response")
+                }
+                guard (200...299).contains(head.status) else {
+                    throw httpError(route, status: head.status, headers: head.headers, body: received)
+                }
+                return UpstreamResponse(status: head.status, headers: head.headers, body: Data(received))
+            }
+        }
+        if let head, !(200...299).contains(head.status) {
+            throw httpError(route, status: head.status, headers: head.headers, body: received)
+        }
+        throw UpstreamError(.cancelled, route: route.display, detail: "the caller went away; the connection was closed")
+    }
+
+    /// Starts a streaming exchange and waits for its head.
+    private func openStream(_ route: UpstreamRoute, body: Data, options: UpstreamRequestOptions)
+        async throws(UpstreamError) -> UpstreamEventStream
+    {
+        let transfer = try await begin(route, body: body, accept: "text/event-stream", options: options)
+        var events = transfer.events.makeAsyncIterator()
+        while let event = await events.next() {
+            switch event {
+            case .head(let status, let headers):
+                guard (200...299).contains(status) else {
+                    let errorBody = await Self.drain(&events, limit: UpstreamErrorBody.maximumBytes, transfer: transfer)
+                    throw httpError(route, status: status, headers: headers, body: errorBody)
+                }
+                guard (headers["content-type"] ?? "").lowercased().contains("text/event-stream") else {
+                    transfer.cancel()
+                    throw UpstreamError(.invalidResponse, route: route.display,
+                                        detail: "a streaming request was answered with content type \"\(redactor.redact(headers["content-type"] ?? "none"))\"")
+                }
+                return UpstreamEventStream(status: status, headers: headers, lease: TransferLease(transfer))
+            case .body:
+                continue  // cannot come before the head
+            case .end(let failure):
+                throw failure ?? UpstreamError(.invalidResponse, route: route.display, detail: "the exchange ended without a response")
+            }
+        }
+        throw UpstreamError(.cancelled, route: route.display, detail: "the caller went away; the connection was closed")
+    }
+
+    /// Reads the rest of an (error) body, keeping at most `limit` bytes.
+    private static func drain(_ events: inout AsyncStream<TransferEvent>.Iterator, limit: Int, transfer: Transfer) async -> [UInt8] {
+        var received: [UInt8] = []
+        while let event = await events.next() {
+            switch event {
+            case .body(let bytes):
+                received.append(contentsOf: bytes.prefix(max(0, limit - received.count)))
+            case .end:
+                return received
+            case .head:
+                continue
+            }
+        }
+        transfer.cancel()
+        return received
+    }
+
+    /// The error for a non-2xx answer, with the upstream's message sanitised and its Retry-After.
+    private func httpError(_ route: UpstreamRoute, status: Int, headers: [String: String], body: [UInt8]) -> UpstreamError {
+        let message = UpstreamErrorBody.message(in: body).map { redactor.redact($0) }.flatMap { $0.isEmpty ? nil : $0 }
+        return UpstreamError(
+            .http, route: route.display, upstreamStatus: status,
+            retryAfterSeconds: headers["retry-after"].flatMap { RetryAfter.seconds(from: $0) },
+            upstreamMessage: message)
+    }
+}

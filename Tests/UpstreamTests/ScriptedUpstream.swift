@@ -1,0 +1,143 @@
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Foundation
+import Testing
+
+/// The repository's root, found from this file's path (Tests/UpstreamTests/…).
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+
+/// tests-python/scripted_upstream.py running as a child process on 127.0.0.1 (a free port), with its
+/// control API. One per test, so tests running in parallel never share scripts or statistics.
+final class ScriptedUpstream: Sendable {
+    let port: Int
+    private let process: Process
+    private let stdin: Pipe
+
+    private init(port: Int, process: Process, stdin: Pipe) {
+        self.port = port
+        self.process = process
+        self.stdin = stdin
+    }
+
+    /// Starts the server and waits (off the cooperative pool) for it to print its port.
+    /// - Parameter arguments: extra options (`--api-key`, `--tls-cert`, `--tls-key`, `--model`).
+    static func start(_ arguments: [String] = []) async throws -> ScriptedUpstream {
+        let script = repositoryRoot.appendingPathComponent("tests-python/scripted_upstream.py").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", script, "--port", "0", "--exit-with-stdin"] + arguments
+        let output = Pipe()
+        let input = Pipe()
+        process.standardOutput = output
+        process.standardInput = input
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // The first line is the port; python starts in well under a second, allow 30 s on a busy machine.
+        // Read on a thread of its own: blocking a cooperative thread would starve the other tests.
+        let handle = output.fileHandleForReading
+        let line = await withCheckedContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(returning: readLine(handle, timeout: 30)) }
+        }
+        guard let line, let port = Int(line.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            process.terminate()
+            throw ScriptedUpstreamError(message: "scripted upstream printed no port (got \(line ?? "nothing"))")
+        }
+        return ScriptedUpstream(port: port, process: process, stdin: input)
+    }
+
+    deinit {
+        stop()
+    }
+
+    /// Stops the server (closing its stdin ends it too, should the signal be missed).
+    func stop() {
+        if process.isRunning { process.terminate() }
+        try? stdin.fileHandleForWriting.close()
+    }
+
+    /// Stops the server and waits until its process has exited (its port is closed then).
+    func stopAndWait() async {
+        stop()
+        let process = self.process
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                process.waitUntilExit()
+                continuation.resume()
+            }
+        }
+    }
+
+    /// The OpenAI base URL of the server.
+    var baseURL: String { "http://127.0.0.1:\(port)/v1" }
+
+    /// `GET /control/stats`, decoded.
+    func stats(scheme: String = "http") async throws -> Stats {
+        let data = try await Self.call("\(scheme)://127.0.0.1:\(port)/control/stats", method: "GET", body: nil)
+        return try JSONDecoder().decode(Stats.self, from: data)
+    }
+
+    /// Lets streams waiting at their gate go on (`POST /control/open-gate`).
+    func openGate() async throws {
+        _ = try await Self.call("http://127.0.0.1:\(port)/control/open-gate", method: "POST", body: Data())
+    }
+
+    /// The body of the last request the server received, as a JSON object.
+    func lastRequestBody() async throws -> [String: Any] {
+        let data = try await Self.call("http://127.0.0.1:\(port)/control/stats", method: "GET", body: nil)
+        let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+        let last = object?["last_request"] as? [String: Any]
+        return last?["body"] as? [String: Any] ?? [:]
+    }
+
+    /// Polls the statistics until `condition` holds or `timeout` seconds pass; returns the last ones.
+    func waitForStats(timeout: Double = 10, _ condition: (Stats) -> Bool) async throws -> Stats {
+        let end = Date().addingTimeInterval(timeout)
+        var stats = try await self.stats()
+        while !condition(stats) && Date() < end {
+            try await Task.sleep(for: .milliseconds(50))
+            stats = try await self.stats()
+        }
+        return stats
+    }
+
+    struct Stats: Decodable {
+        let requests: Int
+        let active: Int
+        let max_active: Int
+        let connections: Int
+        let disconnects: Int
+        let completed: Int
+    }
+
+    private static func call(_ url: String, method: String, body: Data?) async throws -> Data {
+        guard let target = URL(string: url) else { throw ScriptedUpstreamError(message: "bad URL \(url)") }
+        var request = URLRequest(url: target)
+        request.httpMethod = method
+        request.httpBody = body
+        let (data, _) = try await URLSession.shared.data(for: request)
+        return data
+    }
+
+    private static func readLine(_ handle: FileHandle, timeout: Double) -> String? {
+        let descriptor = handle.fileDescriptor
+        var bytes: [UInt8] = []
+        let end = Date().addingTimeInterval(timeout)
+        while Date() < end {
+            var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, 100) >= 0 else { return nil }
+            guard poller.revents != 0 else { continue }
+            var byte: UInt8 = 0
+            guard read(descriptor, &byte, 1) == 1 else { return nil }
+            if byte == UInt8(ascii: "\n") { return String(decoding: bytes, as: UTF8.self) }
+            bytes.append(byte)
+        }
+        return nil
+    }
+}
+
+struct ScriptedUpstreamError: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
+}
