@@ -94,7 +94,7 @@ let package = Package(
         // Scheduling: per-model queues, batches, backpressure, retries; relays streams from modeld.
         executable("batchd", ["IPC", "Wire", "Services", "DaemonRuntime", "Settings", "Metrics", "Registry"]),
         // One model instance: the continuous-batching engine loop; `modeld generate|embed` by hand.
-        executable("modeld", ["Engine", "IPC", "Wire", "Services", "DaemonRuntime", "Settings", "Metrics",
+        executable("modeld", ["Engine", "Upstream", "IPC", "Wire", "Services", "DaemonRuntime", "Settings", "Metrics",
                               "Registry"]),
         // Gathers every daemon's metrics on each scrape and serves Prometheus text.
         executable("metricsd", ["HTTP", "IPC", "Wire", "Services", "Registry", "DaemonRuntime", "Settings",

@@ -14,6 +14,32 @@ public enum ServiceErrorCode {
     /// The prompt does not fit in the model's context (HTTP 400 naming the prompt's field, code
     /// `context_length_exceeded`).
     public static let contextLengthExceeded: UInt16 = 261
+    /// The upstream server asked to be left alone for a while (its 429); the message starts with
+    /// ``RetryAfterMessage`` when it said how long (HTTP 429 with Retry-After).
+    public static let upstreamRateLimited: UInt16 = 262
+    /// The upstream server answered with an error or nonsense (5xx, 401/403/404, a broken body): the
+    /// gateway's side of the call is wrong, not the client's request (HTTP 502).
+    public static let upstreamFailed: UInt16 = 263
+    /// The upstream server did not answer in time (HTTP 504).
+    public static let upstreamTimeout: UInt16 = 264
+}
+
+/// How an ERROR frame's message carries a Retry-After: `retry-after=SECONDS; ` then the words, so
+/// batchd (its breaker) and frontd (the header) read the same number.
+public enum RetryAfterMessage {
+    /// `message` with `seconds` in front.
+    public static func make(seconds: Int, _ message: String) -> String {
+        "retry-after=\(max(0, seconds)); \(message)"
+    }
+
+    /// The seconds and the words of a message made by ``make(seconds:_:)``; nil seconds otherwise.
+    public static func parse(_ message: String) -> (seconds: Int?, text: String) {
+        guard message.hasPrefix("retry-after="), let end = message.firstIndex(of: ";") else { return (nil, message) }
+        let number = message[message.index(message.startIndex, offsetBy: "retry-after=".count)..<end]
+        guard let seconds = Int(number), seconds >= 0 else { return (nil, message) }
+        let rest = message[message.index(after: end)...].drop { $0 == " " }
+        return (seconds, String(rest))
+    }
 }
 
 /// The socket names and protocol names of the services, in one place.

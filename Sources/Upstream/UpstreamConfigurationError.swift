@@ -10,7 +10,8 @@ public struct UpstreamConfigurationError: Error, Sendable, Equatable, CustomStri
     /// What is wrong with it.
     public let reason: String
 
-    init(_ setting: String, _ reason: String) {
+    /// Makes an error about `setting`, for callers that check settings of their own.
+    public init(_ setting: String, _ reason: String) {
         self.setting = setting
         self.reason = reason
     }

@@ -93,6 +93,15 @@ public struct UpstreamError: Error, Sendable, Equatable, CustomStringConvertible
         self.afterOutput = afterOutput
     }
 
+    /// An answer with the right status whose content the caller could not use (a list of the wrong
+    /// length, a field of the wrong type): for callers that read the JSON themselves.
+    /// - Parameters:
+    ///   - route: The route, for the log (`POST /v1/embeddings`).
+    ///   - detail: What was wrong; it must hold no secret or address.
+    public static func invalidResponse(route: String, _ detail: String) -> UpstreamError {
+        UpstreamError(.invalidResponse, route: route, detail: detail)
+    }
+
     /// The same error, noting whether output had reached the caller before it.
     func markingOutput(_ afterOutput: Bool) -> UpstreamError {
         UpstreamError(kind, route: route, detail: detail, timeoutPhase: timeoutPhase, upstreamStatus: upstreamStatus,

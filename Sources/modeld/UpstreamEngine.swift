@@ -1,0 +1,177 @@
+import DaemonRuntime
+import Foundation
+import IPC
+import Registry
+import Services
+import Upstream
+import Wire
+
+/// A deployment served by an OpenAI-compatible upstream (`"engine": "openai"`): each Generate becomes
+/// a streamed `/chat/completions` (messages) or `/completions` (raw prompt) call whose pieces are
+/// relayed as CHUNKs as they arrive; each Embed becomes an `/embeddings` call. Usage is the upstream's
+/// when it sends it, else counted (one piece, one token; the prompt's tokens as the upstream's or 0).
+/// A caller that cancels cancels the HTTP call, which closes the upstream connection.
+final class UpstreamEngine: Sendable {
+    let deployment: Deployment
+    let client: UpstreamClient
+    let metrics: ModelMetrics
+    let logger: Logger
+
+    /// - Parameters:
+    ///   - deployment: The registry's deployment (URL, upstream model, CA file, concurrency).
+    ///   - apiKey: The upstream's key, read by the caller from `api_key_env` or `api_key_file`.
+    ///   - timeouts: Connect, first-byte and total timeouts (modeld's settings).
+    /// - Throws: ``UpstreamConfigurationError`` naming the setting that is wrong.
+    init(deployment: Deployment, apiKey: String?, timeouts: UpstreamTimeouts, metrics: ModelMetrics,
+         logger: Logger) throws(UpstreamConfigurationError) {
+        guard let url = deployment.url else { throw UpstreamConfigurationError("url", "is missing") }
+        self.deployment = deployment
+        let key: UpstreamAPIKey? = try apiKey.map { secret throws(UpstreamConfigurationError) in try UpstreamAPIKey(secret) }
+        let endpoint = try UpstreamEndpoint(
+            baseURL: url.absoluteString, model: deployment.upstreamModel, apiKey: key, caFile: deployment.caFile,
+            timeouts: timeouts, maxConcurrentRequests: deployment.maxConcurrency ?? 8)
+        client = try UpstreamClient(endpoint: endpoint)
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    /// Whether the upstream answers its model list (a probe that costs no tokens).
+    func probe() async -> Bool {
+        (try? await client.models()) != nil
+    }
+
+    /// Runs a generation on the upstream and relays it on `call`.
+    func generate(_ call: IPCCall, _ request: GenerationProtocol.Generate) {
+        let task = Task { await self.relay(call, request) }
+        call.onCancel { task.cancel() }
+    }
+
+    /// Embeds on the upstream and replies on `call`.
+    func embed(_ call: IPCCall, _ request: GenerationProtocol.Embed) {
+        let task = Task { await self.answerEmbed(call, request) }
+        call.onCancel { task.cancel() }
+    }
+
+    /// The OpenAI body of a Generate: chat messages, or a raw prompt, and the sampling parameters.
+    static func body(_ request: GenerationProtocol.Generate) -> [String: Any] {
+        let p = request.parameters
+        var body: [String: Any] = [
+            "max_tokens": Int(p.maxTokens), "temperature": Double(p.temperature), "top_p": Double(p.topP),
+        ]
+        if request.messages.isEmpty {
+            body["prompt"] = request.prompt
+        } else {
+            body["messages"] = request.messages.map { ["role": $0.role, "content": $0.content] }
+        }
+        // Only what differs from OpenAI's defaults, so an upstream that refuses unknown fields (OpenAI
+        // itself refuses top_k) sees none it does not need.
+        if p.topK > 0 { body["top_k"] = Int(p.topK) }
+        if let seed = p.seed { body["seed"] = Int64(bitPattern: seed) }
+        if !p.stop.isEmpty { body["stop"] = p.stop }
+        if p.frequencyPenalty != 0 { body["frequency_penalty"] = Double(p.frequencyPenalty) }
+        if p.presencePenalty != 0 { body["presence_penalty"] = Double(p.presencePenalty) }
+        return body
+    }
+
+    /// The text of one streamed chunk: `choices[0].delta.content` (chat) or `choices[0].text`, and its
+    /// finish reason.
+    static func piece(_ object: [String: Any]) -> (text: String, finish: String?) {
+        guard let choices = object["choices"] as? [[String: Any]], let first = choices.first else { return ("", nil) }
+        let text = (first["delta"] as? [String: Any])?["content"] as? String ?? first["text"] as? String ?? ""
+        return (text, first["finish_reason"] as? String)
+    }
+
+    private func relay(_ call: IPCCall, _ request: GenerationProtocol.Generate) async {
+        let log = logger.with(requestID: request.requestID)
+        let options = UpstreamRequestOptions(requestID: request.requestID, deadline: call.deadline)
+        var pieces = 0
+        var finish = "stop"
+        var usage: UpstreamUsage?
+        do {
+            let body = try UpstreamRequestBody(Self.body(request))
+            let stream = request.messages.isEmpty
+                ? try await client.streamCompletion(body, options: options)
+                : try await client.streamChatCompletion(body, options: options)
+            for try await event in stream {
+                if let counted = event.usage { usage = counted }
+                guard let object = event.json() else { continue }
+                let (text, reason) = Self.piece(object)
+                if let reason { finish = reason }
+                guard !text.isEmpty else { continue }
+                pieces += 1
+                let chunk = GenerationProtocol.Chunk(text: text, completionTokens: UInt32(clamping: pieces))
+                guard call.chunk(GenerationFrameTag.payload(chunk)) else { throw CancellationError() }
+            }
+            let prompt = usage?.promptTokens ?? 0
+            let completion = usage?.completionTokens ?? pieces
+            metrics.prompt(prompt)
+            metrics.generated(completion)
+            let done = GenerationProtocol.Done(
+                finishReason: finish == "length" ? "length" : "stop", promptTokens: UInt32(clamping: prompt),
+                completionTokens: UInt32(clamping: completion), batchSize: 1)
+            if call.end(GenerationFrameTag.payload(done)) { metrics.request(.ok) }
+        } catch let error as UpstreamError {
+            fail(call, error, log: log)
+        } catch {
+            metrics.request(.cancelled)
+        }
+    }
+
+    private func answerEmbed(_ call: IPCCall, _ request: GenerationProtocol.Embed) async {
+        let log = logger.with(requestID: request.requestID)
+        let options = UpstreamRequestOptions(requestID: request.requestID, deadline: call.deadline)
+        do {
+            let body = try UpstreamRequestBody(["input": request.inputs])
+            let response = try await client.embeddings(body, options: options)
+            guard let data = try response.json()["data"] as? [[String: Any]], data.count == request.inputs.count else {
+                throw UpstreamError.invalidResponse(route: "POST /v1/embeddings", "the answer does not hold one vector per input")
+            }
+            var vectors = [[Float]](repeating: [], count: data.count)
+            for (position, item) in data.enumerated() {
+                let index = item["index"] as? Int ?? position
+                guard vectors.indices.contains(index), let numbers = item["embedding"] as? [NSNumber] else {
+                    throw UpstreamError.invalidResponse(route: "POST /v1/embeddings", "an embedding is not a list of numbers at a valid index")
+                }
+                vectors[index] = numbers.map { $0.floatValue }
+            }
+            let tokens = response.usage?.promptTokens ?? 0
+            metrics.prompt(tokens)
+            let reply = GenerationProtocol.EmbedReply(vectors: vectors, promptTokens: UInt32(clamping: tokens))
+            if call.reply(reply.encoded()) { metrics.request(.ok) }
+        } catch let error as UpstreamError {
+            fail(call, error, log: log)
+        } catch {
+            metrics.request(.cancelled)
+        }
+    }
+
+    /// Answers a failed call with the service code for the upstream's failure; the log gets the
+    /// operator's message, the caller only the client-safe one.
+    private func fail(_ call: IPCCall, _ error: UpstreamError, log: Logger) {
+        if error.kind == .cancelled {
+            metrics.request(.cancelled)
+            return
+        }
+        let (code, message) = Self.serviceError(error)
+        metrics.request(code == ServiceErrorCode.invalidRequest ? .invalid : .failed)
+        log.warn("upstream call failed", [
+            "deployment": .string(deployment.name), "error": .string(error.logMessage),
+            "retryable": .bool(error.isRetryable), "after_output": .bool(error.afterOutput),
+        ])
+        call.fail(code: code, message: message)
+    }
+
+    /// The service error code and message for an upstream failure (frontd maps the code to a status).
+    static func serviceError(_ error: UpstreamError) -> (UInt16, String) {
+        let message = error.clientMessage
+        switch error.clientStatus {
+        case 400, 413, 422: return (ServiceErrorCode.invalidRequest, message)
+        case 429:
+            return (ServiceErrorCode.upstreamRateLimited,
+                    error.retryAfterSeconds.map { RetryAfterMessage.make(seconds: $0, message) } ?? message)
+        case 504: return (ServiceErrorCode.upstreamTimeout, message)
+        case 503: return (ServiceErrorCode.backendUnavailable, message)
+        default: return (ServiceErrorCode.upstreamFailed, message)
+        }
+    }
+}
