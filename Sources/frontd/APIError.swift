@@ -94,6 +94,16 @@ struct APIError: Error {
                 return .unprocessable(message, param: String(message.prefix { $0 != " " }))
             case ServiceErrorCode.queueFull, IPCErrorCode.overloaded: return .unavailable("the model's queue is full", retryAfter: 1)
             case IPCErrorCode.deadlineExceeded: return .timeout
+            case ServiceErrorCode.upstreamRateLimited:
+                let (seconds, text) = RetryAfterMessage.parse(message)
+                return APIError(status: HTTPStatus(code: 429, reason: "Too Many Requests"), message: text,
+                                type: "rate_limit_error", code: "upstream_rate_limited", param: nil, retryAfter: seconds ?? 1)
+            case ServiceErrorCode.upstreamFailed:
+                return APIError(status: HTTPStatus(code: 502, reason: "Bad Gateway"), message: message, type: "server_error",
+                                code: "upstream_error", param: nil)
+            case ServiceErrorCode.upstreamTimeout:
+                return APIError(status: HTTPStatus(code: 504, reason: "Gateway Timeout"), message: message, type: "server_error",
+                                code: "upstream_timeout", param: nil)
             default: return .unavailable("model backend error: \(message)")
             }
         case IPCError.unavailable: return .unavailable("the scheduler (batchd) is unavailable")

@@ -1,5 +1,7 @@
 import Foundation
 import HTTP
+import IPC
+import Services
 import Testing
 @testable import frontd
 
@@ -31,5 +33,29 @@ struct ServerReplyShapeTests {
         let (_, body) = APIError.serverReplyBody(ErrorReply(status: .badRequest, message: "m", requestID: nil))
         let object = try #require(try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])
         #expect((object["error"] as? [String: Any])?["request_id"] is NSNull)
+    }
+}
+
+/// How the upstream's failures, relayed by modeld and batchd as service codes, reach the client.
+@Suite("upstream failures as HTTP answers")
+struct UpstreamFailureStatusTests {
+    @Test("429 keeps its Retry-After, 502 for a failed upstream, 504 for a slow one, 400 passes through")
+    func statuses() {
+        let limited = APIError.from(IPCError.remote(code: ServiceErrorCode.upstreamRateLimited,
+                                                    message: RetryAfterMessage.make(seconds: 7, "slow down")))
+        #expect(limited.status.code == 429)
+        #expect(limited.retryAfter == 7)
+        #expect(limited.message == "slow down")
+        #expect(APIError.from(IPCError.remote(code: ServiceErrorCode.upstreamRateLimited, message: "busy")).retryAfter == 1)
+        #expect(APIError.from(IPCError.remote(code: ServiceErrorCode.upstreamFailed, message: "m")).status.code == 502)
+        #expect(APIError.from(IPCError.remote(code: ServiceErrorCode.upstreamTimeout, message: "m")).status.code == 504)
+        #expect(APIError.from(IPCError.remote(code: ServiceErrorCode.invalidRequest, message: "m")).status.code == 400)
+    }
+
+    @Test("the Retry-After convention reads back what it wrote and leaves other messages alone")
+    func retryAfterMessage() {
+        #expect(RetryAfterMessage.parse(RetryAfterMessage.make(seconds: 30, "a; b")) == (30, "a; b"))
+        #expect(RetryAfterMessage.parse("retry-after=x; y") == (nil, "retry-after=x; y"))
+        #expect(RetryAfterMessage.parse("plain") == (nil, "plain"))
     }
 }
