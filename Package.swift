@@ -145,6 +145,8 @@ let package = Package(
                     dependencies: ["batchd", "modeld", "Engine", "IPC", "Services", "DaemonRuntime",
                                    "Registry", "Metrics", "TestKit"]),
         .testTarget(name: "RedisTests", dependencies: ["Redis"]),
+        // docs/ checked against the code: each daemon's settings table (run as `DAEMON --help=markdown`).
+        .testTarget(name: "DocsTests", dependencies: ["TestKit"]),
         .testTarget(name: "UpstreamTests", dependencies: ["Upstream"]),
     ]
 )
