@@ -58,8 +58,9 @@ extension Frontend {
         return 200
     }
 
-    /// `GET /v1/metrics/cost`: each registry model's prompt and completion tokens (as modeld counts them,
-    /// since each modeld instance started) at the registry's prices, in USD.
+    /// `GET /v1/metrics/cost`: each registry model's prompt and completion tokens (as its modeld
+    /// instances count them, since each started) at each deployment's prices, in USD, with the
+    /// deployments that make it up. modeld labels its series with its instance (deployment) name.
     func metricsCost(_ c: RequestContext) async throws -> Int {
         let figures = MetricFigures(families: try await collect(text: false).families)
         let prompt = figures.sum("infer_modeld_prompt_tokens_total", by: "model")
@@ -67,11 +68,21 @@ extension Frontend {
         let entries = registry?.models ?? []
         var total = 0.0
         let models: [[String: Any]] = entries.sorted { $0.name < $1.name }.map { entry in
-            let p = Int(prompt[entry.name] ?? 0), n = Int(completion[entry.name] ?? 0)
-            let cost = entry.cost(inputTokens: p, outputTokens: n)
-            total += cost
-            return ["model": entry.name, "prompt_tokens": p, "completion_tokens": n,
-                    "price_input_per_1m": entry.priceInputPer1M, "price_output_per_1m": entry.priceOutputPer1M, "cost": cost]
+            var modelPrompt = 0, modelCompletion = 0, modelCost = 0.0
+            let deployments: [[String: Any]] = entry.deployments.map { deployment in
+                let p = Int(prompt[deployment.name] ?? 0), n = Int(completion[deployment.name] ?? 0)
+                let cost = deployment.cost(inputTokens: p, outputTokens: n)
+                modelPrompt += p
+                modelCompletion += n
+                modelCost += cost
+                return ["deployment": deployment.name, "prompt_tokens": p, "completion_tokens": n,
+                        "price_input_per_1m": deployment.priceInputPer1M,
+                        "price_output_per_1m": deployment.priceOutputPer1M, "cost": cost]
+            }
+            total += modelCost
+            return ["model": entry.name, "prompt_tokens": modelPrompt, "completion_tokens": modelCompletion,
+                    "price_input_per_1m": entry.priceInputPer1M, "price_output_per_1m": entry.priceOutputPer1M,
+                    "cost": modelCost, "deployments": deployments]
         }
         try c.send(.ok, json: ["currency": "USD", "total": total, "models": models] as [String: Any])
         return 200
