@@ -148,6 +148,6 @@ let package = Package(
         .testTarget(name: "RedisTests", dependencies: ["Redis"]),
         // docs/ checked against the code: each daemon's settings table (run as `DAEMON --help=markdown`).
         .testTarget(name: "DocsTests", dependencies: ["TestKit"]),
-        .testTarget(name: "UpstreamTests", dependencies: ["Upstream"]),
+        .testTarget(name: "UpstreamTests", dependencies: ["Upstream", "TestKit"]),
     ]
 )

@@ -6,17 +6,21 @@ import Metrics
 import Registry
 import Services
 import Settings
+import Upstream
 import Wire
 
 /// A model loaded and ready to serve.
 enum LoadedModel: Sendable {
     case chat(ChatModel)
     case embedding(any Embedder)
+    /// An OpenAI-compatible upstream serves it (`"engine": "openai"`).
+    case upstream(UpstreamEngine, ModelKind)
 
     var kind: ModelKind {
         switch self {
         case .chat: .chat
         case .embedding: .embedding
+        case .upstream(_, let kind): kind
         }
     }
 
@@ -40,6 +44,8 @@ struct ModelOptions: Sendable {
     var embedMaxInputs = 64
     /// How long the engine loop may go without a heartbeat before the watchdog is told (`MODEL_STALL_TIMEOUT_SEC`).
     var stallTimeout: Duration = .seconds(30)
+    /// An upstream deployment's connect, first-byte and total timeouts (`MODEL_UPSTREAM_*`).
+    var upstreamTimeouts = UpstreamTimeouts()
 }
 
 /// One modeld instance: a model, its engine thread, and the IPC server in front of them.
@@ -60,12 +66,15 @@ final class ModelService: DaemonService {
     ///   - logger: The daemon's logger.
     ///   - registry: Where the metrics go.
     /// - Throws: ``SocketError`` when the socket cannot be served.
-    init(name: String, model: LoadedModel, options: ModelOptions, listenFD: Int32, logger: Logger,
-         registry: MetricsRegistry = MetricsRegistry()) throws {
+    ///   - servedModel: The public model this instance is a deployment of (requests may name it); nil:
+    ///     the instance's own name.
+    init(name: String, servedModel: String? = nil, model: LoadedModel, options: ModelOptions, listenFD: Int32, logger: Logger,
+         metrics: ModelMetrics? = nil, registry: MetricsRegistry = MetricsRegistry()) throws {
         self.name = name
         self.logger = logger
         stallTimeout = options.stallTimeout
-        metrics = ModelMetrics(registry: registry, model: name)
+        let metrics = metrics ?? ModelMetrics(registry: registry, model: name)
+        self.metrics = metrics
         let engine: ModelRequestHandler.Engine
         switch model {
         case .chat(let chat):
@@ -79,8 +88,11 @@ final class ModelService: DaemonService {
                 embedder: embedder, maxInputs: options.embedMaxInputs, metrics: metrics, logger: logger)
             embedding.start()
             engine = .embedding(embedder, embedding)
+        case .upstream(let upstream, let kind):
+            engine = .upstream(upstream, kind)
         }
-        let handler = ModelRequestHandler(model: name, engine: engine, metrics: metrics, logger: logger)
+        let handler = ModelRequestHandler(model: name, servedModel: servedModel ?? name, engine: engine, metrics: metrics,
+                                          logger: logger)
         self.handler = handler
         server = IPCServer(listenFD: listenFD, protocolName: ServiceName.modeld, version: ServiceName.version) { call in
             handler.handle(call)
@@ -107,13 +119,12 @@ final class ModelService: DaemonService {
         guard !model.isEmpty else {
             throw ConfigError("INFER_MODEL is required: the name of the model this instance serves (e.g. smollm2)", variable: "INFER_MODEL")
         }
-        // Where the files are: INFER_MODEL_PATH, else the registry entry's path, else the default layout.
-        let entry = registry?.models.first { $0.name == model }
-        if let registry, let entry, entry.engine != .builtin {
-            throw ConfigError(
-                "model \(model) uses the \(entry.engine.rawValue) engine in \(registry.source); this modeld serves only the built-in engine",
-                variable: "INFER_MODEL_REGISTRY")
+        let found = registry?.deployment(named: model)
+        if let found, found.deployment.engine == .openai {
+            return try await startUpstream(found.deployment, kind: found.model.kind, options: options, context: context)
         }
+        // Where the files are: INFER_MODEL_PATH, else the registry deployment's path, else the default layout.
+        let entry = found?.deployment
         let registryPath = path.isEmpty ? entry?.path : nil
         let pathVariable = !path.isEmpty ? "INFER_MODEL_PATH" : registryPath != nil ? "INFER_MODEL_REGISTRY" : "INFER_MODELS_DIR"
         if let registry, entry == nil, path.isEmpty {
@@ -146,20 +157,48 @@ final class ModelService: DaemonService {
                 "model": .string(model), "load_ms": loadMilliseconds, "context": LogValue(chat.contextLength),
                 "threads": LogValue(EngineThreads.count), "max_batch": LogValue(options.maxBatch),
             ])
-        case .embedding:
+        case .embedding, .upstream:
             context.logger.info("model loaded", [
                 "model": .string(model), "load_ms": loadMilliseconds, "threads": LogValue(EngineThreads.count),
             ])
         }
         return try ModelService(
-            name: model, model: loaded, options: options, listenFD: listener.fileDescriptor, logger: context.logger)
+            name: model, servedModel: found?.model.name, model: loaded, options: options, listenFD: listener.fileDescriptor,
+            logger: context.logger)
+    }
+
+    /// Serves a deployment of an OpenAI-compatible upstream: nothing to load; the key is read, the
+    /// endpoint checked (a bad URL, key or CA file stops modeld with exit 78), and the upstream asked
+    /// once for its model list so the log says at start whether it answers (it may come up later).
+    private static func startUpstream(_ deployment: Deployment, kind: ModelKind, options: ModelOptions,
+                                      context: DaemonContext) async throws -> ModelService {
+        guard let listener = context.listener("modeld") else { throw ConfigError("no socket named modeld") }
+        let key = try UpstreamCredentials.apiKey(for: deployment, environment: ProcessInfo.processInfo.environment)
+        let metrics = ModelMetrics(registry: MetricsRegistry(), model: deployment.name)
+        let engine: UpstreamEngine
+        do {
+            engine = try UpstreamEngine(deployment: deployment, apiKey: key, timeouts: options.upstreamTimeouts,
+                                        metrics: metrics, logger: context.logger)
+        } catch {
+            throw ConfigError("deployment \(deployment.name): \(error.setting) \(error.reason)", variable: "INFER_MODEL_REGISTRY")
+        }
+        let answers = await engine.probe()
+        context.logger.info("upstream deployment", [
+            "deployment": .string(deployment.name), "model": .string(deployment.model),
+            "upstream_model": .string(deployment.upstreamModel), "kind": .string(kind.rawValue),
+            "reachable": .bool(answers),
+        ])
+        return try ModelService(
+            name: deployment.name, servedModel: deployment.model, model: .upstream(engine, kind), options: options,
+            listenFD: listener.fileDescriptor, logger: context.logger, metrics: metrics)
     }
 
     var readyStatus: String { "serving \(name) (\(handler.kind.rawValue))" }
 
-    /// Healthy while the engine loop's heartbeat is recent.
+    /// Healthy while the engine loop's heartbeat is recent; an upstream deployment has no loop of its
+    /// own (batchd's breaker and probes watch the upstream).
     func isHealthy() async -> Bool {
-        handler.heartbeat.isRecent(within: stallTimeout)
+        handler.heartbeat?.isRecent(within: stallTimeout) ?? true
     }
 
     /// Stops taking calls, lets running sequences finish until shortly before the deadline, then cancels
@@ -186,9 +225,13 @@ struct ModelRequestHandler: Sendable {
     enum Engine: Sendable {
         case chat(ChatModel, GenerationEngine)
         case embedding(any Embedder, EmbeddingEngine)
+        case upstream(UpstreamEngine, ModelKind)
     }
 
+    /// The instance's name (a deployment's).
     let model: String
+    /// The public model it serves; a request may name either.
+    let servedModel: String
     let engine: Engine
     let metrics: ModelMetrics
     let logger: Logger
@@ -197,13 +240,16 @@ struct ModelRequestHandler: Sendable {
         switch engine {
         case .chat: .chat
         case .embedding: .embedding
+        case .upstream(_, let kind): kind
         }
     }
 
-    var heartbeat: EngineHeartbeat {
+    /// The engine loop's heartbeat; nil for an upstream, which has no loop here.
+    var heartbeat: EngineHeartbeat? {
         switch engine {
         case .chat(_, let engine): engine.heartbeat
         case .embedding(_, let engine): engine.heartbeat
+        case .upstream: nil
         }
     }
 
@@ -211,8 +257,12 @@ struct ModelRequestHandler: Sendable {
         switch engine {
         case .chat(_, let engine): await engine.stop()
         case .embedding(_, let engine): await engine.stop()
+        case .upstream: break
         }
     }
+
+    /// Whether a request naming `name` is for this instance.
+    private func serves(_ name: String) -> Bool { name == model || name == servedModel }
 
     /// Answers one call (on the server's handler task).
     func handle(_ call: IPCCall) {
@@ -242,9 +292,10 @@ struct ModelRequestHandler: Sendable {
             call.fail(code: IPCErrorCode.badRequest, message: "undecodable Generate: \(error)")
             return
         }
-        guard request.model == model else {
+        guard serves(request.model) else {
             return refuse(call, ServiceErrorCode.unknownModel, "model \(request.model) is not served here (this instance serves \(model))", requestID: request.requestID)
         }
+        if case .upstream(let upstream, .chat) = engine { return upstream.generate(call, request) }
         guard case .chat(let chat, let engine) = engine else {
             return refuse(call, ServiceErrorCode.invalidRequest, "model \(model) is an embedding model; it cannot generate text", requestID: request.requestID)
         }
@@ -273,14 +324,15 @@ struct ModelRequestHandler: Sendable {
             call.fail(code: IPCErrorCode.badRequest, message: "undecodable Embed: \(error)")
             return
         }
-        guard request.model == model else {
+        guard serves(request.model) else {
             return refuse(call, ServiceErrorCode.unknownModel, "model \(request.model) is not served here (this instance serves \(model))", requestID: request.requestID)
-        }
-        guard case .embedding(let embedder, let engine) = engine else {
-            return refuse(call, ServiceErrorCode.invalidRequest, "model \(model) is a chat model; it cannot embed", requestID: request.requestID)
         }
         guard !request.inputs.isEmpty else {
             return refuse(call, ServiceErrorCode.invalidParameter, "input must hold at least one text", requestID: request.requestID)
+        }
+        if case .upstream(let upstream, .embedding) = engine { return upstream.embed(call, request) }
+        guard case .embedding(let embedder, let engine) = engine else {
+            return refuse(call, ServiceErrorCode.invalidRequest, "model \(model) is a chat model; it cannot embed", requestID: request.requestID)
         }
         // Counted here, on the handler's task, so the engine thread only runs the model.
         let tokens = request.inputs.reduce(0) { $0 + embedder.tokenCount($1) }

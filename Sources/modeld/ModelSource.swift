@@ -1,12 +1,8 @@
 import Foundation
+import Registry
 
-/// What a model instance serves: text generation or embeddings. The model file decides, not a setting.
-enum ModelKind: String, Sendable, Equatable {
-    /// A GGUF file: a llama-architecture chat model on the built-in engine.
-    case chat
-    /// A directory holding `model.safetensors`: a BERT sentence-embedding model.
-    case embedding
-}
+// What a model instance serves is the registry's ModelKind; for the built-in engine the model file
+// decides it (a GGUF file: chat; a directory holding model.safetensors: embedding), not a setting.
 
 /// Where a model instance's weights are, and what kind of model they are.
 struct ModelSource: Sendable, Equatable {

@@ -6,6 +6,7 @@ import Foundation
 import IPC
 import Registry
 import Settings
+import Upstream
 
 if CommandLine.arguments.count > 1, ModelCommand.handles(CommandLine.arguments[1]) {
     exit(ModelCommand.run(Array(CommandLine.arguments.dropFirst())))
@@ -42,13 +43,26 @@ let stallTimeout = Setting<Duration>(
     meaning: "How long one engine step may run before the watchdog stops being told the daemon is healthy.",
     unit: .seconds, range: .seconds(1) ... .seconds(3600))
 
+let upstreamConnectTimeout = Setting<Duration>(
+    name: "MODEL_UPSTREAM_CONNECT_TIMEOUT_MS", default: .seconds(5),
+    meaning: "An upstream deployment: longest time to connect and send a request.",
+    unit: .milliseconds, range: .milliseconds(10) ... .seconds(300))
+let upstreamFirstByteTimeout = Setting<Duration>(
+    name: "MODEL_UPSTREAM_FIRST_BYTE_TIMEOUT_SEC", default: .seconds(120),
+    meaning: "An upstream deployment: longest wait for the answer's head (a non-streamed answer comes whole, so this bounds it).",
+    unit: .seconds, range: .milliseconds(100) ... .seconds(3600))
+let upstreamTotalTimeout = Setting<Duration>(
+    name: "MODEL_UPSTREAM_TIMEOUT_SEC", default: .seconds(600),
+    meaning: "An upstream deployment: longest a call may take in all, waiting for a slot included (a request's own deadline may be shorter).",
+    unit: .seconds, range: .seconds(1) ... .seconds(86_400))
+
 // The .socket unit is /run/infer/modeld-%i.sock with FileDescriptorName=modeld.
 let instance = ProcessInfo.processInfo.environment["INFER_MODEL"].flatMap { $0.isEmpty ? nil : $0 } ?? "unnamed"
 
 Daemon.run(
     name: "modeld",
     settings: [model, modelPath, modelsDirectory, ModelRegistry.registrySetting, maxBatch, maxPrefillTokens, embedMaxBatch,
-               threads, stallTimeout],
+               threads, stallTimeout, upstreamConnectTimeout, upstreamFirstByteTimeout, upstreamTotalTimeout],
     sockets: [SocketSpec(name: "modeld", endpoint: .unix(fileName: "modeld-\(instance).sock"))]
 ) { context in
     let settings = context.settings
@@ -58,6 +72,9 @@ Daemon.run(
         threads: settings[threads],
         options: ModelOptions(
             maxBatch: settings[maxBatch], maxPrefillTokens: settings[maxPrefillTokens],
-            embedMaxInputs: settings[embedMaxBatch], stallTimeout: settings[stallTimeout]),
+            embedMaxInputs: settings[embedMaxBatch], stallTimeout: settings[stallTimeout],
+            upstreamTimeouts: UpstreamTimeouts(
+                connect: settings[upstreamConnectTimeout], firstByte: settings[upstreamFirstByteTimeout],
+                total: settings[upstreamTotalTimeout])),
         context: context)
 }

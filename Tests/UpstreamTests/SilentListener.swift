@@ -1,4 +1,5 @@
 import Foundation
+import TestKit
 
 /// A TCP port on 127.0.0.1 that takes connections (the kernel completes them into its backlog) but
 /// never reads or answers: a peer that hangs in the middle of a TLS handshake.

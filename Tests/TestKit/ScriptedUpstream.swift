@@ -2,16 +2,15 @@
 import FoundationNetworking
 #endif
 import Foundation
-import Testing
 
 /// The repository's root, found from this file's path (Tests/UpstreamTests/…).
-let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+public let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()
 
 /// tests-python/scripted_upstream.py running as a child process on 127.0.0.1 (a free port), with its
 /// control API. One per test, so tests running in parallel never share scripts or statistics.
-final class ScriptedUpstream: Sendable {
-    let port: Int
+public final class ScriptedUpstream: Sendable {
+    public let port: Int
     private let process: Process
     private let stdin: Pipe
 
@@ -23,7 +22,7 @@ final class ScriptedUpstream: Sendable {
 
     /// Starts the server and waits (off the cooperative pool) for it to print its port.
     /// - Parameter arguments: extra options (`--api-key`, `--tls-cert`, `--tls-key`, `--model`).
-    static func start(_ arguments: [String] = []) async throws -> ScriptedUpstream {
+    public static func start(_ arguments: [String] = []) async throws -> ScriptedUpstream {
         let script = repositoryRoot.appendingPathComponent("tests-python/scripted_upstream.py").path
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -52,13 +51,13 @@ final class ScriptedUpstream: Sendable {
     }
 
     /// Stops the server (closing its stdin ends it too, should the signal be missed).
-    func stop() {
+    public func stop() {
         if process.isRunning { process.terminate() }
         try? stdin.fileHandleForWriting.close()
     }
 
     /// Stops the server and waits until its process has exited (its port is closed then).
-    func stopAndWait() async {
+    public func stopAndWait() async {
         stop()
         let process = self.process
         await withCheckedContinuation { continuation in
@@ -70,21 +69,39 @@ final class ScriptedUpstream: Sendable {
     }
 
     /// The OpenAI base URL of the server.
-    var baseURL: String { "http://127.0.0.1:\(port)/v1" }
+    public var baseURL: String { "http://127.0.0.1:\(port)/v1" }
 
     /// `GET /control/stats`, decoded.
-    func stats(scheme: String = "http") async throws -> Stats {
+    public func stats(scheme: String = "http") async throws -> Stats {
         let data = try await Self.call("\(scheme)://127.0.0.1:\(port)/control/stats", method: "GET", body: nil)
         return try JSONDecoder().decode(Stats.self, from: data)
     }
 
+    /// Sets what every request gets from now on, unless a queued script comes first
+    /// (`POST /control {"default": script}`): e.g. `["behaviour": "error", "status": 500]`.
+    public func setDefault(_ script: [String: any Sendable]) async throws {
+        _ = try await Self.call("http://127.0.0.1:\(port)/control", method: "POST",
+                                body: try JSONSerialization.data(withJSONObject: ["default": script]))
+    }
+
+    /// Queues scripts for the next requests, one each, in order (`POST /control {"next": [...]}`).
+    public func enqueue(_ scripts: [[String: any Sendable]]) async throws {
+        _ = try await Self.call("http://127.0.0.1:\(port)/control", method: "POST",
+                                body: try JSONSerialization.data(withJSONObject: ["next": scripts]))
+    }
+
+    /// Statistics to zero, the queue emptied, the default back to "ok" (`POST /control/reset`).
+    public func reset() async throws {
+        _ = try await Self.call("http://127.0.0.1:\(port)/control/reset", method: "POST", body: Data())
+    }
+
     /// Lets streams waiting at their gate go on (`POST /control/open-gate`).
-    func openGate() async throws {
+    public func openGate() async throws {
         _ = try await Self.call("http://127.0.0.1:\(port)/control/open-gate", method: "POST", body: Data())
     }
 
     /// The body of the last request the server received, as a JSON object.
-    func lastRequestBody() async throws -> [String: Any] {
+    public func lastRequestBody() async throws -> [String: Any] {
         let data = try await Self.call("http://127.0.0.1:\(port)/control/stats", method: "GET", body: nil)
         let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
         let last = object?["last_request"] as? [String: Any]
@@ -92,7 +109,7 @@ final class ScriptedUpstream: Sendable {
     }
 
     /// Polls the statistics until `condition` holds or `timeout` seconds pass; returns the last ones.
-    func waitForStats(timeout: Double = 10, _ condition: (Stats) -> Bool) async throws -> Stats {
+    public func waitForStats(timeout: Double = 10, _ condition: (Stats) -> Bool) async throws -> Stats {
         let end = Date().addingTimeInterval(timeout)
         var stats = try await self.stats()
         while !condition(stats) && Date() < end {
@@ -102,13 +119,13 @@ final class ScriptedUpstream: Sendable {
         return stats
     }
 
-    struct Stats: Decodable {
-        let requests: Int
-        let active: Int
-        let max_active: Int
-        let connections: Int
-        let disconnects: Int
-        let completed: Int
+    public struct Stats: Decodable, Sendable {
+        public let requests: Int
+        public let active: Int
+        public let max_active: Int
+        public let connections: Int
+        public let disconnects: Int
+        public let completed: Int
     }
 
     private static func call(_ url: String, method: String, body: Data?) async throws -> Data {
@@ -137,7 +154,9 @@ final class ScriptedUpstream: Sendable {
     }
 }
 
-struct ScriptedUpstreamError: Error, CustomStringConvertible {
-    let message: String
-    var description: String { message }
+/// The scripted upstream could not be started or asked.
+public struct ScriptedUpstreamError: Error, CustomStringConvertible {
+    public let message: String
+    public init(message: String) { self.message = message }
+    public var description: String { message }
 }
