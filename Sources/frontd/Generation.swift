@@ -30,12 +30,6 @@ extension Frontend {
         return (completion, cacheKey == nil ? "BYPASS" : "MISS")
     }
 
-    /// Streams a generation to a client. `begin` runs once the first event is in, with the X-Cache value
-    /// for `cacheKey` (MISS, or BYPASS when nil), so that a refusal before any output (unknown model,
-    /// prompt too long, queue full) still gets its own HTTP status; `piece` gets each chunk's text and
-    /// returns false when the client has gone (the generation is then cancelled). An error after `begin`
-    /// is passed to `failedAfterBegin` (to report it in-band) and rethrown. The caller ends the stream and
-    /// then stores the completion, so that the client's last bytes do not wait for cached.
     /// What the OpenAI generating routes do before they answer: the model check, admission, the cache key
     /// of a deterministic request, and the client's `Idempotency-Key`, read once — a malformed one is
     /// refused on streams too, though streams are not replayed.
@@ -85,6 +79,12 @@ extension Frontend {
         return (sse, done)
     }
 
+    /// Streams a generation to a client. `begin` runs once the first event is in, with the X-Cache value
+    /// for `cacheKey` (MISS, or BYPASS when nil), so that a refusal before any output (unknown model,
+    /// prompt too long, queue full) still gets its own HTTP status; `piece` gets each chunk's text and
+    /// returns false when the client has gone (the generation is then cancelled). An error after `begin`
+    /// is passed to `failedAfterBegin` (to report it in-band) and rethrown. The caller ends the stream and
+    /// then stores the completion, so that the client's last bytes do not wait for cached.
     func relay(_ generate: GenerationProtocol.Generate, cacheKey: String?, begin: (String) throws -> Void, piece: (String) -> Bool,
                failedAfterBegin: (any Error) -> Void) async throws -> CachedCompletion {
         var iterator = batch.generate(generate, timeout: requestTimeout).makeAsyncIterator()
