@@ -183,18 +183,47 @@ public enum GenerationProtocol {
             self.vectors = vectors
             self.promptTokens = promptTokens
         }
+        /// The deployment that answered (batchd adds it; modeld leaves it out). Trailing and optional, so
+        /// a reply without it decodes as before.
+        public var route: Route?
         public init(from r: inout WireReader) throws {
             vectors = try r.readArray(maxCount: 2048) { r in try r.readArray(maxCount: 65_536, minElementSize: 4) { try $0.readFloat32() } }
             promptTokens = try r.readUInt32()
+            route = r.isAtEnd ? nil : try Route(from: &r)
         }
         public func encode(to w: inout WireWriter) {
             w.writeArray(vectors) { w, v in w.writeArray(v) { $0.writeFloat32($1) } }
             w.writeUInt32(promptTokens)
+            route?.encode(to: &w)
+        }
+    }
+
+    /// Which deployment answers a request and for which model (the one asked for, or a fallback):
+    /// batchd sends it as a generation's first frame (``GenerationFrameTag/route``) once a deployment has
+    /// begun to answer, and at the end of an ``EmbedReply``.
+    public struct Route: WireCodable, Equatable {
+        /// The deployment (modeld instance) that answers.
+        public var deployment: String
+        /// The model it answers as: the request's, or the fallback that took over.
+        public var model: String
+        public init(deployment: String, model: String) {
+            self.deployment = deployment
+            self.model = model
+        }
+        public init(from r: inout WireReader) throws {
+            deployment = try r.readString()
+            model = try r.readString()
+        }
+        public func encode(to w: inout WireWriter) {
+            w.writeString(deployment)
+            w.writeString(model)
         }
     }
 
     /// What a streamed generation yields, decoded.
     public enum Event: Sendable, Equatable {
+        /// Who answers (first, when batchd routed the request).
+        case route(Route)
         case chunk(Chunk)
         case done(Done)
     }
@@ -228,6 +257,7 @@ public struct GenerationClient: Sendable {
                         switch tag {
                         case GenerationFrameTag.chunk: continuation.yield(.chunk(try GenerationProtocol.Chunk(decoding: body)))
                         case GenerationFrameTag.done: continuation.yield(.done(try GenerationProtocol.Done(decoding: body)))
+                        case GenerationFrameTag.route: continuation.yield(.route(try GenerationProtocol.Route(decoding: body)))
                         default: throw IPCError.protocolViolation("unknown generation frame tag \(tag)")
                         }
                     }
@@ -252,9 +282,13 @@ public struct GenerationClient: Sendable {
 public enum GenerationFrameTag {
     public static let chunk: UInt8 = 1
     public static let done: UInt8 = 2
+    /// A CHUNK payload holding a ``GenerationProtocol/Route``, before the first text.
+    public static let route: UInt8 = 3
 
     /// A CHUNK payload for `chunk`.
     public static func payload(_ chunk: GenerationProtocol.Chunk) -> [UInt8] { [Self.chunk] + chunk.encoded() }
     /// An END payload for `done`.
     public static func payload(_ done: GenerationProtocol.Done) -> [UInt8] { [Self.done] + done.encoded() }
+    /// A CHUNK payload for `route`.
+    public static func payload(_ route: GenerationProtocol.Route) -> [UInt8] { [Self.route] + route.encoded() }
 }

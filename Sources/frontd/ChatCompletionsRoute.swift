@@ -12,10 +12,11 @@ extension Frontend {
         let (cacheKey, key) = try await prepareGeneration(c, route: "/v1/chat/completions", model: chat.model, generate)
         if chat.stream { return try await streamChat(chat, generate, cacheKey: cacheKey, c) }
         return try await answerOnce(c, key: key) {
-            let (done, cacheStatus) = try await completeCached(generate, cacheKey: cacheKey)
+            let (done, cacheStatus) = try await completeCached(generate, cacheKey: cacheKey, answeredBy: c.answeredBy)
             if cacheStatus != "HIT" { await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens) }
-            let body = JSONText.completion(id: "chatcmpl-" + c.requestID, created: Self.now(), model: chat.model, done)
-            return RouteReply(headers: ["X-Cache": cacheStatus], body: Array(body.utf8))
+            let body = JSONText.completion(id: "chatcmpl-" + c.requestID, created: Self.now(),
+                                           model: c.answeredBy.model(requested: chat.model), done)
+            return RouteReply(headers: answerHeaders(c, cacheStatus: cacheStatus, done), body: Array(body.utf8))
         }
     }
 

@@ -14,13 +14,13 @@ extension Frontend {
         return try await answerOnce(c, key: key) {
             let done: CachedCompletion, cacheStatus: String
             do {
-                (done, cacheStatus) = try await completeCached(generate, cacheKey: cacheKey)
+                (done, cacheStatus) = try await completeCached(generate, cacheKey: cacheKey, answeredBy: c.answeredBy)
             } catch {
                 throw APIError.from(error, promptParam: "prompt")
             }
             if cacheStatus != "HIT" { await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens) }
-            let body = CompletionJSON.completion(id: id, created: Self.now(), model: request.model, done)
-            return RouteReply(headers: ["X-Cache": cacheStatus], body: Array(body.utf8))
+            let body = CompletionJSON.completion(id: id, created: Self.now(), model: c.answeredBy.model(requested: request.model), done)
+            return RouteReply(headers: answerHeaders(c, cacheStatus: cacheStatus, done), body: Array(body.utf8))
         }
     }
 

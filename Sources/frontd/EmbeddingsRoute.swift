@@ -26,9 +26,12 @@ extension Frontend {
             }
             vectors += reply.vectors
             tokens += Int(reply.promptTokens)
+            if let route = reply.route { c.answeredBy.record(route, requested: request.model) }
         }
         let data = vectors.enumerated().map { ["object": "embedding", "index": $0.offset, "embedding": request.encode($0.element)] as [String: Any] }
-        try c.send(.ok, json: ["object": "list", "model": request.model, "data": data, "usage": ["prompt_tokens": tokens, "total_tokens": tokens]])
+        try c.send(.ok, json: ["object": "list", "model": c.answeredBy.model(requested: request.model), "data": data,
+                               "usage": ["prompt_tokens": tokens, "total_tokens": tokens]],
+                   extra: c.answeredBy.headers(registry: registry, promptTokens: tokens, completionTokens: 0))
         await settle(c, promptTokens: tokens, completionTokens: 0)
         return 200
     }

@@ -5,11 +5,13 @@ import Services
 import Wire
 
 extension Frontend {
-    /// Runs a generation through batchd to the end and returns the whole completion.
-    func complete(_ generate: GenerationProtocol.Generate) async throws -> CachedCompletion {
+    /// Runs a generation through batchd to the end and returns the whole completion; batchd's route goes
+    /// to `answeredBy`.
+    func complete(_ generate: GenerationProtocol.Generate, answeredBy: AnsweringDeployment? = nil) async throws -> CachedCompletion {
         var text = ""
         for try await e in batch.generate(generate, timeout: requestTimeout) {
             switch e {
+            case .route(let route): answeredBy?.record(route, requested: generate.model)
             case .chunk(let c): text += c.text
             case .done(let d):
                 return CachedCompletion(content: text, finishReason: d.finishReason, promptTokens: Int(d.promptTokens),
@@ -21,13 +23,24 @@ extension Frontend {
 
     /// A generation through the cache: a deterministic request is looked up first and stored after.
     /// Returns the completion and the X-Cache value (HIT, MISS or BYPASS).
-    func completeCached(_ generate: GenerationProtocol.Generate, cacheKey: String?) async throws -> (CachedCompletion, String) {
+    func completeCached(_ generate: GenerationProtocol.Generate, cacheKey: String?,
+                        answeredBy: AnsweringDeployment? = nil) async throws -> (CachedCompletion, String) {
         if let hit = await cachedCompletion(for: cacheKey) {
             return (hit, "HIT")
         }
-        let completion = try await complete(generate)
+        let completion = try await complete(generate, answeredBy: answeredBy)
         if let cacheKey { await store(cacheKey, model: generate.model, completion) }
         return (completion, cacheKey == nil ? "BYPASS" : "MISS")
+    }
+
+    /// The headers of an answered generation: `X-Cache`, and who answered at what cost
+    /// (``AnsweringDeployment/headers(registry:promptTokens:completionTokens:)``).
+    func answerHeaders(_ c: RequestContext, cacheStatus: String, _ done: CachedCompletion) -> HTTPHeaders {
+        var headers: HTTPHeaders = ["X-Cache": cacheStatus]
+        for field in c.answeredBy.headers(registry: registry, promptTokens: done.promptTokens, completionTokens: done.completionTokens) {
+            headers.add(name: field.name, value: field.value)
+        }
+        return headers
     }
 
     /// What the OpenAI generating routes do before they answer: the model check, admission, the cache key
@@ -59,9 +72,14 @@ extension Frontend {
         let done: CachedCompletion
         do {
             done = try await relay(
-                generate, cacheKey: cacheKey,
+                generate, cacheKey: cacheKey, answeredBy: c.answeredBy,
                 begin: {
-                    let events = try c.startEvents(["X-Cache": $0])
+                    // Who answers is known by now (batchd's first frame); what it costs is not yet.
+                    var headers: HTTPHeaders = ["X-Cache": $0]
+                    for field in c.answeredBy.headers(registry: nil, promptTokens: 0, completionTokens: 0) {
+                        headers.add(name: field.name, value: field.value)
+                    }
+                    let events = try c.startEvents(headers)
                     opening(events)
                     sse = events
                 },
@@ -85,10 +103,16 @@ extension Frontend {
     /// returns false when the client has gone (the generation is then cancelled). An error after `begin`
     /// is passed to `failedAfterBegin` (to report it in-band) and rethrown. The caller ends the stream and
     /// then stores the completion, so that the client's last bytes do not wait for cached.
-    func relay(_ generate: GenerationProtocol.Generate, cacheKey: String?, begin: (String) throws -> Void, piece: (String) -> Bool,
+    func relay(_ generate: GenerationProtocol.Generate, cacheKey: String?, answeredBy: AnsweringDeployment? = nil,
+               begin: (String) throws -> Void, piece: (String) -> Bool,
                failedAfterBegin: (any Error) -> Void) async throws -> CachedCompletion {
         var iterator = batch.generate(generate, timeout: requestTimeout).makeAsyncIterator()
         var event = try await iterator.next()
+        // batchd names the deployment first, so the stream's headers can carry it.
+        if case .route(let route)? = event {
+            answeredBy?.record(route, requested: generate.model)
+            event = try await iterator.next()
+        }
         try begin(cacheKey == nil ? "BYPASS" : "MISS")
         var text = ""
         do {
@@ -100,6 +124,8 @@ extension Frontend {
                 case .done(let d):
                     return CachedCompletion(content: text, finishReason: d.finishReason, promptTokens: Int(d.promptTokens),
                                             completionTokens: Int(d.completionTokens))
+                case .route(let route):
+                    answeredBy?.record(route, requested: generate.model)
                 }
                 event = try await iterator.next()
             }

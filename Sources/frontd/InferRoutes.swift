@@ -12,27 +12,32 @@ extension Frontend {
         let key = try IdempotencyKey.key(c.request, bodyKey: request.requestID)
             .map { IdempotencyKey(scope: c.clientKey, key: $0, fingerprint: request.fingerprint) }
         return try await answerOnce(c, key: key) {
-            let (result, cacheStatus) = try await runInfer(request, id: request.requestID ?? "infer-" + c.requestID, c, started: started)
-            return RouteReply(headers: ["X-Cache": cacheStatus], body: Array(result.utf8))
+            let (result, headers) = try await runInfer(request, id: request.requestID ?? "infer-" + c.requestID, c, started: started)
+            return RouteReply(headers: headers, body: Array(result.utf8))
         }
     }
 
     /// Runs one native request to the end (cache, generation, token settlement).
-    /// - Returns: The result object's JSON and the X-Cache value.
+    /// - Returns: The result object's JSON and its headers (X-Cache; who answered, at what cost, for a
+    ///   request of its own rather than a batch item).
     /// - Throws: `APIError`, naming `promptParam` when the model refuses the prompt.
     func runInfer(_ request: InferRequest, id: String, _ c: RequestContext, started: ContinuousClock.Instant,
-                  generationID: String? = nil, promptParam: String = "prompt") async throws -> (String, String) {
+                  generationID: String? = nil, promptParam: String = "prompt") async throws -> (String, HTTPHeaders) {
         let generate = request.generate(requestID: generationID ?? c.requestID)
+        // A batch item shares its request's context with the other items: only a request of its own says who answered.
+        let answeredBy = generationID == nil ? c.answeredBy : AnsweringDeployment()
         let done: CachedCompletion, cacheStatus: String
         do {
-            (done, cacheStatus) = try await completeCached(generate, cacheKey: generate.isDeterministic ? generate.cacheKey : nil)
+            (done, cacheStatus) = try await completeCached(generate, cacheKey: generate.isDeterministic ? generate.cacheKey : nil,
+                                                           answeredBy: answeredBy)
         } catch {
             throw APIError.from(error, promptParam: promptParam)
         }
         let hit = cacheStatus == "HIT"
         if !hit { await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens) }
-        let result = InferJSON.result(id: id, model: request.model, done, latencyMs: Self.milliseconds(since: started), cached: hit)
-        return (result, cacheStatus)
+        let result = InferJSON.result(id: id, model: answeredBy.model(requested: request.model), done,
+                                      latencyMs: Self.milliseconds(since: started), cached: hit)
+        return (result, generationID == nil ? answerHeaders(c, cacheStatus: cacheStatus, done) : ["X-Cache": cacheStatus])
     }
 
     /// `POST /v1/infer/stream`: the same request as `/v1/infer`, answered as server-sent events: `token`

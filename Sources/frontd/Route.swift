@@ -83,6 +83,8 @@ struct RequestContext: Sendable {
     let principal: Principal?
     /// Headers added to every reply of this request (e.g. CORS).
     let replyHeaders: HTTPHeaders
+    /// The deployment batchd routed this request to, once it answers.
+    let answeredBy = AnsweringDeployment()
 
     /// Who limitd limits: the key's id, else the client's address.
     var clientKey: String {

@@ -61,6 +61,8 @@ func collect(_ stream: AsyncThrowingStream<GenerationProtocol.Event, any Error>)
             chunks += 1
         case .done(let d):
             done = d
+        case .route:
+            break
         }
     }
     return (text, chunks, done)

@@ -38,6 +38,7 @@ struct UpstreamServiceTests {
             switch event {
             case .chunk(let chunk): text += chunk.text; chunks += 1
             case .done(let d): done = d
+            case .route: break
             }
         }
         return (text, chunks, done)

@@ -1,0 +1,45 @@
+import Foundation
+import Registry
+import Services
+import Testing
+@testable import frontd
+
+/// Who answered, as the client is told: X-Infer-Deployment, X-Infer-Fallback, X-Infer-Cost and `model`.
+@Suite("the answering deployment's headers")
+struct AnsweringDeploymentTests {
+    private let registry = ModelRegistry(models: [
+        ModelEntry(name: "chat", kind: .chat, deployments: [
+            Deployment(name: "chat-cheap", model: "chat", engine: .openai, url: URL(string: "http://a/v1"),
+                       priceInputPer1M: 0.5, priceOutputPer1M: 1.5),
+        ], fallbacks: ["smollm2"]),
+        ModelEntry(name: "smollm2", kind: .chat, engine: .builtin, path: "/m.gguf"),
+    ])
+
+    @Test("the deployment and its cost; no fallback header when the model asked for answered")
+    func deploymentAndCost() {
+        let answered = AnsweringDeployment()
+        answered.record(GenerationProtocol.Route(deployment: "chat-cheap", model: "chat"), requested: "chat")
+        let headers = answered.headers(registry: registry, promptTokens: 1_000_000, completionTokens: 2_000_000)
+        #expect(headers["X-Infer-Deployment"] == "chat-cheap")
+        #expect(headers["X-Infer-Fallback"] == nil)
+        #expect(headers["X-Infer-Cost"] == "3.5000000000")
+        #expect(answered.model(requested: "chat") == "chat")
+    }
+
+    @Test("a fallback is named in X-Infer-Fallback and in model; a free deployment costs 0")
+    func fallback() {
+        let answered = AnsweringDeployment()
+        answered.record(GenerationProtocol.Route(deployment: "smollm2", model: "smollm2"), requested: "chat")
+        let headers = answered.headers(registry: registry, promptTokens: 10, completionTokens: 10)
+        #expect(headers["X-Infer-Fallback"] == "smollm2")
+        #expect(headers["X-Infer-Cost"] == "0.0000000000")
+        #expect(answered.model(requested: "chat") == "smollm2")
+    }
+
+    @Test("no route (a cache hit), no headers; small costs keep their digits")
+    func noRoute() {
+        #expect(AnsweringDeployment().headers(registry: registry, promptTokens: 5, completionTokens: 5).count == 0)
+        #expect(AnsweringDeployment.format(0.000_000_15) == "0.0000001500")
+        #expect(AnsweringDeployment.format(12.25) == "12.2500000000")
+    }
+}
