@@ -40,9 +40,7 @@ final class BatchService: DaemonService {
         let handler = BatchRequestHandler(
             scheduler: scheduler, backends: backends, policy: policy, metrics: metrics, logger: logger)
         self.handler = handler
-        server = IPCServer(listenFD: listenFD, protocolName: ServiceName.batchd, version: ServiceName.version) { call in
-            await handler.handle(call)
-        }
+        server = handler.shell().server(listenFD: listenFD, protocolName: ServiceName.batchd)
         try server.start()
     }
 
@@ -82,7 +80,7 @@ final class BatchService: DaemonService {
     }
 }
 
-/// Answers batchd's calls: queues Generate and Embed, relays modeld's answers, answers stats.
+/// batchd's handlers: queue Generate and Embed, then relay modeld's answers (the shell answers stats).
 struct BatchRequestHandler: Sendable {
     let scheduler: BatchScheduler
     let backends: [String: any ModelBackend]
@@ -90,27 +88,18 @@ struct BatchRequestHandler: Sendable {
     let metrics: BatchMetrics
     let logger: Logger
 
-    func handle(_ call: IPCCall) async {
-        if call.answerStats(from: metrics.registry) { return }
-        switch call.type {
-        case GenerationProtocol.Generate.type:
-            guard let request = decode(call, GenerationProtocol.Generate.self) else { return }
+    /// The shell that routes batchd's calls here.
+    func shell() -> ServiceShell {
+        var shell = ServiceShell(name: "batchd", metrics: metrics.registry, onRefusal: { [logger] refusal in
+            logger.debug("request refused", ["type": LogValue(refusal.type), "reason": .string(refusal.message)])
+        })
+        shell.register(GenerationProtocol.Generate.self) { request, call in
             await serve(call, model: request.model, priority: request.priority, requestID: request.requestID, kind: .generate)
-        case GenerationProtocol.Embed.type:
-            guard let request = decode(call, GenerationProtocol.Embed.self) else { return }
+        }
+        shell.register(GenerationProtocol.Embed.self) { request, call in
             await serve(call, model: request.model, priority: 0, requestID: request.requestID, kind: .embed)
-        default:
-            call.fail(code: IPCErrorCode.unknownType, message: "unknown message type \(call.type)")
         }
-    }
-
-    private func decode<Message: WireCodable>(_ call: IPCCall, _ type: Message.Type) -> Message? {
-        do {
-            return try call.decode(type)
-        } catch {
-            call.fail(code: IPCErrorCode.badRequest, message: "undecodable \(Message.self): \(error)")
-            return nil
-        }
+        return shell
     }
 
     enum Kind { case generate, embed }

@@ -35,11 +35,9 @@ final class FrontService: DaemonService {
                               errorBody: APIError.serverReplyBody) { request, response in
             await router.handle(request, response)
         }
-        let stats = IPCServer(listenFD: statsSocket.fileDescriptor, protocolName: ServiceName.frontd, version: ServiceName.version) { call in
-            if !call.answerStats(from: metrics) {
-                _ = call.fail(code: IPCErrorCode.unknownType, message: "frontd's socket answers stats requests only")
-            }
-        }
+        // frontd's socket serves metricsd's stats call only: a shell with no handlers.
+        let stats = ServiceShell(name: "frontd", metrics: metrics).server(
+            listenFD: statsSocket.fileDescriptor, protocolName: ServiceName.frontd)
         try http.start()
         try stats.start()
         return FrontService(http: http, stats: stats)

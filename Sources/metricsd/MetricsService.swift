@@ -45,14 +45,7 @@ final class MetricsService: DaemonService {
             try? response.respond(status: .ok, headers: ["Content-Type": PrometheusText.contentType], body: text)
             collector.observe(since: started)
         }
-        let ipc = IPCServer(listenFD: ipcSocket.fileDescriptor, protocolName: ServiceName.metricsd, version: ServiceName.version) { call in
-            if call.answerStats(from: registry) { return }
-            if call.type == MetricsProtocol.Collect.type {
-                await collector.answer(call, enabled: enabled)
-            } else {
-                _ = call.fail(code: IPCErrorCode.unknownType, message: "metricsd answers stats and Collect requests only")
-            }
-        }
+        let ipc = collector.shell(enabled: enabled).server(listenFD: ipcSocket.fileDescriptor, protocolName: ServiceName.metricsd)
         try http.start()
         try ipc.start()
         return MetricsService(http: http, ipc: ipc, registry: registry)
