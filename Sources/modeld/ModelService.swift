@@ -242,21 +242,20 @@ struct ModelRequestHandler: Sendable {
         }
     }
 
-    /// The engine loop's heartbeat; nil for an upstream, which has no loop here.
-    var heartbeat: EngineHeartbeat? {
+    /// The engine's loop; nil for an upstream, which has no loop here.
+    var loop: (any EngineLoop)? {
         switch engine {
-        case .chat(_, let engine): engine.heartbeat
-        case .embedding(_, let engine): engine.heartbeat
+        case .chat(_, let engine): engine
+        case .embedding(_, let engine): engine
         case .upstream: nil
         }
     }
 
+    /// The engine loop's heartbeat; nil for an upstream.
+    var heartbeat: EngineHeartbeat? { loop?.heartbeat }
+
     func stopEngine() async {
-        switch engine {
-        case .chat(_, let engine): await engine.stop()
-        case .embedding(_, let engine): await engine.stop()
-        case .upstream: break
-        }
+        await loop?.stop()
     }
 
     /// Whether a request naming `name` is for this instance.
