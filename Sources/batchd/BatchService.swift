@@ -165,8 +165,10 @@ struct Relay {
     let metrics: BatchMetrics
     let logger: Logger
 
-    /// What to do after a failed attempt.
+    /// How one attempt ended, and so what to do next.
     private enum Verdict {
+        /// The caller has its answer (counted as ok).
+        case answered
         case retry(String)
         case fail(code: UInt16, message: String)
         case cancelled
@@ -174,69 +176,65 @@ struct Relay {
 
     /// Relays a generation; counts its outcome.
     func generate() async {
-        var attempt = 0
-        while true {
-            guard let timeout = remaining() else { return expired() }
+        await relay("generation") { timeout, attempt in
             var relayed = false
-            let verdict: Verdict
             do {
                 for try await payload in backend.generate(call.payload, timeout: timeout) {
                     if payload.first == GenerationFrameTag.done {
                         metrics.request(model, .ok)
                         call.end(payload)
-                        return
+                        return .answered
                     }
                     relayed = true
                     // The caller is gone: leaving the loop drops the stream, which sends CANCEL to modeld.
-                    guard call.chunk(payload) else { return metrics.request(model, .cancelled) }
+                    guard call.chunk(payload) else { return .cancelled }
                 }
                 // The stream ends early only when this task is cancelled (the caller cancelled).
-                if Task.isCancelled || call.isFinished { return metrics.request(model, .cancelled) }
-                verdict = .fail(code: ServiceErrorCode.backendUnavailable, message: "modeld for \(model) ended the stream without Done")
+                if Task.isCancelled || call.isFinished { return .cancelled }
+                return .fail(code: ServiceErrorCode.backendUnavailable, message: "modeld for \(model) ended the stream without Done")
             } catch {
-                verdict = judge(error, relayed: relayed, attempt: attempt)
-            }
-            switch verdict {
-            case .cancelled:
-                return metrics.request(model, .cancelled)
-            case .fail(let code, let message):
-                metrics.request(model, .failed)
-                call.fail(code: code, message: message)
-                logger.warn("generation failed", ["model": .string(model), "code": LogValue(code), "reason": .string(message)])
-                return
-            case .retry(let reason):
-                attempt += 1
-                guard await pause(before: attempt, reason: reason) else { return metrics.request(model, .cancelled) }
+                return judge(error, relayed: relayed, attempt: attempt)
             }
         }
     }
 
     /// Relays an embedding; counts its outcome.
     func embed() async {
-        var attempt = 0
-        while true {
-            guard let timeout = remaining() else { return expired() }
-            let verdict: Verdict
+        await relay("embedding") { timeout, attempt in
             do {
                 let reply = try await backend.embed(call.payload, timeout: timeout)
                 metrics.request(model, .ok)
                 call.reply(reply)
-                return
+                return .answered
             } catch {
                 // Embedding has no partial output: any lost attempt is safe to repeat.
-                verdict = judge(error, relayed: false, attempt: attempt)
+                return judge(error, relayed: false, attempt: attempt)
             }
-            switch verdict {
+        }
+    }
+
+    /// Makes attempts until one answers, fails for good, is cancelled or runs out of time; counts every
+    /// outcome but `answered` (the attempt counted it before the caller's last frame left).
+    /// - Parameters:
+    ///   - what: "generation" or "embedding", for the log.
+    ///   - attempt: One try with the time left and the number of tries before it.
+    private func relay(_ what: String, _ attempt: (Duration, Int) async -> Verdict) async {
+        var attempts = 0
+        while true {
+            guard let timeout = remaining() else { return expired() }
+            switch await attempt(timeout, attempts) {
+            case .answered:
+                return
             case .cancelled:
                 return metrics.request(model, .cancelled)
             case .fail(let code, let message):
                 metrics.request(model, .failed)
                 call.fail(code: code, message: message)
-                logger.warn("embedding failed", ["model": .string(model), "code": LogValue(code), "reason": .string(message)])
+                logger.warn("\(what) failed", ["model": .string(model), "code": LogValue(code), "reason": .string(message)])
                 return
             case .retry(let reason):
-                attempt += 1
-                guard await pause(before: attempt, reason: reason) else { return metrics.request(model, .cancelled) }
+                attempts += 1
+                guard await pause(before: attempts, reason: reason) else { return metrics.request(model, .cancelled) }
             }
         }
     }
