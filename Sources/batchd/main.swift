@@ -35,7 +35,6 @@ Daemon.run(
     sockets: [.unix("batchd")]
 ) { context in
     let settings = context.settings
-    guard let listener = context.listener("batchd") else { throw ConfigError("no socket named batchd") }
     let directory = settings[RuntimeSettings.runtimeDirectory]
     let routed = BatchService.routedModels(listed: settings[models], registry: try ModelRegistry.loadIfConfigured())
     context.logger.info("routing", ["models": .string(routed.joined(separator: ","))])
@@ -44,7 +43,7 @@ Daemon.run(
         backends[model] = ModeldBackend(path: "\(directory)/modeld-\(model).sock")
     }
     return try BatchService(
-        listenFD: listener.fileDescriptor, backends: backends,
+        listenFD: try context.listener("batchd").fileDescriptor, backends: backends,
         configuration: BatchScheduler.Configuration(
             maxBatch: settings[maxSize], flushTimeout: settings[flushTimeout], queueMax: settings[queueMax]),
         policy: RelayPolicy(retryMax: settings[retryMax], defaultTimeout: settings[defaultTimeout]),

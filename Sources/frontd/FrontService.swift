@@ -19,9 +19,7 @@ final class FrontService: DaemonService {
     }
 
     static func start(_ context: DaemonContext) async throws -> FrontService {
-        guard let httpSocket = context.listener("http"), let statsSocket = context.listener("frontd") else {
-            throw ConfigError("the runtime handed over no socket named http or frontd")
-        }
+        let httpSocket = try context.listener("http"), statsSocket = try context.listener("frontd")
         let metrics = MetricsRegistry()
         let router = Router(frontend: try Frontend(context: context, metrics: metrics), cors: context.settings[FrontSettings.corsOrigins])
         var limits = HTTPLimits()

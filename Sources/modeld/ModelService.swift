@@ -135,9 +135,7 @@ final class ModelService: DaemonService {
         } catch {
             throw ConfigError("model \(model): \(error.description)", variable: pathVariable)
         }
-        guard let listener = context.listener("modeld") else {
-            throw ConfigError("no socket named modeld")
-        }
+        let listener = try context.listener("modeld")
         context.setStatus("loading model \(model) from \(source.path)")
         context.logger.info("loading model", ["model": .string(model), "path": .string(source.path), "kind": .string(source.kind.rawValue)])
         if threads > 0 { EngineThreads.set(threads) }
@@ -170,7 +168,7 @@ final class ModelService: DaemonService {
     /// once for its model list so the log says at start whether it answers (it may come up later).
     private static func startUpstream(_ deployment: Deployment, kind: ModelKind, options: ModelOptions,
                                       context: DaemonContext) async throws -> ModelService {
-        guard let listener = context.listener("modeld") else { throw ConfigError("no socket named modeld") }
+        let listener = try context.listener("modeld")
         let key = try UpstreamCredentials.apiKey(for: deployment, environment: ProcessInfo.processInfo.environment)
         let metrics = ModelMetrics(registry: MetricsRegistry(), model: deployment.name)
         let engine: UpstreamEngine
