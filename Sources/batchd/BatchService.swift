@@ -44,10 +44,11 @@ final class BatchService: DaemonService {
         try server.start()
     }
 
-    /// The models batchd routes: `BATCH_MODELS` when it lists any; else every built-in model of the
-    /// registry — only what a modeld can serve, so a request for an upstream-engine model is refused at
-    /// once (and frontd tries its fallbacks) instead of waiting for a modeld that is never up; else, with
-    /// no registry file, the two default models.
+    /// The models batchd routes: `BATCH_MODELS` when it lists any; else every model of the registry whose
+    /// first deployment is built-in; else, with no registry file, the two default models. A request for
+    /// a model not routed (an upstream-engine one, for now) is refused at once with
+    /// ``ServiceErrorCode/unknownModel`` (HTTP 404 from frontd); nothing tries the registry's `fallbacks`
+    /// yet, so that refusal is the answer.
     static func routedModels(listed: [String], registry: ModelRegistry?) -> [String] {
         if !listed.isEmpty { return listed }
         guard let registry else { return ["smollm2", "minilm"] }
