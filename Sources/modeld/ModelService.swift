@@ -216,7 +216,7 @@ final class ModelService: DaemonService {
     }
 }
 
-/// Answers modeld's calls: Generate and Embed for its model, stats, and errors for anything else.
+/// modeld's handlers: Generate and Embed for its model (the shell answers stats and refuses the rest).
 struct ModelRequestHandler: Sendable {
     enum Engine: Sendable {
         case chat(ChatModel, GenerationEngine)
