@@ -11,10 +11,15 @@ import Settings
 ///                        range: 1...1_000_000)
 ///
 /// Daemon.run(name: "limitd", settings: [rpm], sockets: [.unix("limitd")]) { context in
-///     try await LimitService(limit: context.settings[rpm], listener: context.listener("limitd"),
-///                            logger: context.logger)
+///     let limiter = RateLimiter(requestsPerMinute: context.settings[rpm], window: .seconds(60), maxKeys: 100_000)
+///     let service = LimitService(listenFD: try context.listener("limitd").fileDescriptor, limiter: limiter,
+///                                logger: context.logger)
+///     try service.start()
+///     return service
 /// }
 /// ```
+///
+/// (Sources/limitd/main.swift is this example in full.)
 ///
 /// `run` never returns. In order it:
 /// 1. blocks SIGTERM and SIGINT (they go to the runtime's signal sources) and ignores SIGPIPE;

@@ -15,9 +15,13 @@ public struct DaemonContext: Sendable {
 
     /// The first listening socket of a name.
     /// - Parameter name: The ``SocketSpec/name``.
-    /// - Returns: The socket, or nil when the daemon asked for no socket of that name.
-    public func listener(_ name: String) -> ListeningSocket? {
-        listeners[name]?.first
+    /// - Returns: The socket.
+    /// - Throws: ``ConfigError`` (exit 78) when the daemon asked `Daemon.run` for no socket of that name.
+    public func listener(_ name: String) throws(ConfigError) -> ListeningSocket {
+        guard let socket = listeners[name]?.first else {
+            throw ConfigError("the runtime handed over no socket named \(name): name it in Daemon.run's sockets")
+        }
+        return socket
     }
 
     /// Sets the STATUS= line `systemctl status` shows ("loading model smollm2", "12 requests queued").

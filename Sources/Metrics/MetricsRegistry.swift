@@ -37,14 +37,27 @@ public final class MetricsRegistry: Sendable {
     }
 
     /// A counter (monotonic) named `name`.
-    public func counter(_ name: String, help: String) -> Counter {
+    /// - Parameters:
+    ///   - name: The family's name.
+    ///   - help: What it counts.
+    ///   - series: Label sets whose series exist from the start, at 0 (`[[]]` for the one series without
+    ///     labels): a scrape shows them before anything happened, and a rate() over them never starts from
+    ///     a missing series.
+    public func counter(_ name: String, help: String, series: [[MetricLabel]] = []) -> Counter {
         register(name, help, .counter, [])
+        for labels in series { update(name, labels) { s, _ in s.value += 0 } }
         return Counter(registry: self, name: name)
     }
 
     /// A gauge (a value that goes up and down) named `name`.
-    public func gauge(_ name: String, help: String) -> Gauge {
+    /// - Parameters:
+    ///   - name: The family's name.
+    ///   - help: What it measures.
+    ///   - series: Label sets whose series exist from the start, at 0 (`[[]]` for the one series without
+    ///     labels), so a scrape shows them before the first value is set.
+    public func gauge(_ name: String, help: String, series: [[MetricLabel]] = []) -> Gauge {
         register(name, help, .gauge, [])
+        for labels in series { update(name, labels) { s, _ in s.value += 0 } }
         return Gauge(registry: self, name: name)
     }
 

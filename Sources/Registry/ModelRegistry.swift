@@ -298,8 +298,7 @@ private struct EntryReader {
         }
         let name = try requiredString(fields, "name")
         guard Self.isValidName(name) else {
-            throw fail("name", "\"\(name)\" is not a valid model name: use 1 to \(Self.maximumNameLength) "
-                + "characters among a-z, 0-9, _ and -")
+            throw fail("name", "\"\(name)\" is not a valid model name: use \(ModelRegistry.modelNameRule)")
         }
         self.name = name
         let kind: ModelKind = try choice(fields, "kind")
@@ -325,8 +324,7 @@ private struct EntryReader {
                 }
                 let deploymentName = try optionalString(own, "name", prefix: field + ".") ?? "\(name)-\(offset + 1)"
                 guard Self.isValidName(deploymentName) else {
-                    throw fail("\(field).name", "\"\(deploymentName)\" is not a valid deployment name: use 1 to "
-                        + "\(Self.maximumNameLength) characters among a-z, 0-9, _ and -")
+                    throw fail("\(field).name", "\"\(deploymentName)\" is not a valid deployment name: use \(ModelRegistry.modelNameRule)")
                 }
                 if made.contains(where: { $0.name == deploymentName }) {
                     throw fail("\(field).name", "\"\(deploymentName)\" names two deployments of this model")
@@ -488,10 +486,15 @@ private struct EntryReader {
 }
 
 extension ModelRegistry {
-    /// Whether `name` is a valid model name (a-z, 0-9, `_`, `-`; 1 to 64 characters).
+    /// Whether `name` is a valid model name (a-z, 0-9, `_`, `-`; 1 to 64 characters): the one rule for
+    /// models and deployments in the registry, requests, `INFER_MODEL` and `BATCH_MODELS`, since a
+    /// deployment's name is also a socket's and a unit's (`modeld-NAME.sock`, `infer-modeld@NAME`).
     /// - Parameter name: The candidate.
     /// - Returns: True when valid.
     public static func isValidModelName(_ name: String) -> Bool {
         EntryReader.isValidName(name)
     }
+
+    /// The rule ``isValidModelName(_:)`` checks, in words, for messages and settings tables.
+    public static let modelNameRule = "1 to \(EntryReader.maximumNameLength) characters among a-z, 0-9, _ and -"
 }

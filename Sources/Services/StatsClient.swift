@@ -16,12 +16,3 @@ public struct StatsClient: Sendable {
         }
     }
 }
-
-extension IPCCall {
-    /// Answers a stats request with `registry`'s families. Returns false when the call is not one.
-    public func answerStats(from registry: MetricsRegistry) -> Bool {
-        guard type == StatsProtocol.statsType else { return false }
-        _ = reply(MetricsSnapshot(families: registry.snapshot()).encoded())
-        return true
-    }
-}

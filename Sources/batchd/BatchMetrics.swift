@@ -35,7 +35,9 @@ struct BatchMetrics: Sendable {
     /// Registers the families, with zeroed gauges for every model so a scrape shows them from the start.
     init(registry: MetricsRegistry, models: [String]) {
         self.registry = registry
-        queueDepth = registry.gauge("infer_batchd_queue_depth", help: "Requests waiting in a model's queue.")
+        let everyModel = models.map(Self.labels)
+        queueDepth = registry.gauge(
+            "infer_batchd_queue_depth", help: "Requests waiting in a model's queue.", series: everyModel)
         batchSize = registry.histogram(
             "infer_batchd_batch_size", help: "Requests per batch handed to a model.", buckets: Self.batchBuckets)
         queueWait = registry.histogram(
@@ -43,13 +45,10 @@ struct BatchMetrics: Sendable {
             buckets: Self.waitBuckets)
         requests = registry.counter(
             "infer_batchd_requests_total", help: "Requests by model and outcome (ok, queue_full, cancelled, failed).")
-        inFlight = registry.gauge("infer_batchd_inflight", help: "Requests dispatched to a model and not finished.")
+        inFlight = registry.gauge(
+            "infer_batchd_inflight", help: "Requests dispatched to a model and not finished.", series: everyModel)
         retries = registry.counter(
             "infer_batchd_retries_total", help: "Requests sent to modeld again after a connection was lost before any output.")
-        for model in models {
-            queueDepth.set(0, Self.labels(model))
-            inFlight.set(0, Self.labels(model))
-        }
     }
 
     static func labels(_ model: String) -> [MetricLabel] { [MetricLabel("model", model)] }

@@ -40,16 +40,15 @@ final class BatchService: DaemonService {
         let handler = BatchRequestHandler(
             scheduler: scheduler, backends: backends, policy: policy, metrics: metrics, logger: logger)
         self.handler = handler
-        server = IPCServer(listenFD: listenFD, protocolName: ServiceName.batchd, version: ServiceName.version) { call in
-            await handler.handle(call)
-        }
+        server = handler.shell().server(listenFD: listenFD, protocolName: ServiceName.batchd)
         try server.start()
     }
 
-    /// The models batchd routes: `BATCH_MODELS` when it lists any; else every built-in model of the
-    /// registry — only what a modeld can serve, so a request for an upstream-engine model is refused at
-    /// once (and frontd tries its fallbacks) instead of waiting for a modeld that is never up; else, with
-    /// no registry file, the two default models.
+    /// The models batchd routes: `BATCH_MODELS` when it lists any; else every model of the registry whose
+    /// first deployment is built-in; else, with no registry file, the two default models. A request for
+    /// a model not routed (an upstream-engine one, for now) is refused at once with
+    /// ``ServiceErrorCode/unknownModel`` (HTTP 404 from frontd); nothing tries the registry's `fallbacks`
+    /// yet, so that refusal is the answer.
     static func routedModels(listed: [String], registry: ModelRegistry?) -> [String] {
         if !listed.isEmpty { return listed }
         guard let registry else { return ["smollm2", "minilm"] }
@@ -82,7 +81,7 @@ final class BatchService: DaemonService {
     }
 }
 
-/// Answers batchd's calls: queues Generate and Embed, relays modeld's answers, answers stats.
+/// batchd's handlers: queue Generate and Embed, then relay modeld's answers (the shell answers stats).
 struct BatchRequestHandler: Sendable {
     let scheduler: BatchScheduler
     let backends: [String: any ModelBackend]
@@ -90,27 +89,18 @@ struct BatchRequestHandler: Sendable {
     let metrics: BatchMetrics
     let logger: Logger
 
-    func handle(_ call: IPCCall) async {
-        if call.answerStats(from: metrics.registry) { return }
-        switch call.type {
-        case GenerationProtocol.Generate.type:
-            guard let request = decode(call, GenerationProtocol.Generate.self) else { return }
+    /// The shell that routes batchd's calls here.
+    func shell() -> ServiceShell {
+        var shell = ServiceShell(name: "batchd", metrics: metrics.registry, onRefusal: { [logger] refusal in
+            logger.debug("request refused", ["type": LogValue(refusal.type), "reason": .string(refusal.message)])
+        })
+        shell.register(GenerationProtocol.Generate.self) { request, call in
             await serve(call, model: request.model, priority: request.priority, requestID: request.requestID, kind: .generate)
-        case GenerationProtocol.Embed.type:
-            guard let request = decode(call, GenerationProtocol.Embed.self) else { return }
+        }
+        shell.register(GenerationProtocol.Embed.self) { request, call in
             await serve(call, model: request.model, priority: 0, requestID: request.requestID, kind: .embed)
-        default:
-            call.fail(code: IPCErrorCode.unknownType, message: "unknown message type \(call.type)")
         }
-    }
-
-    private func decode<Message: WireCodable>(_ call: IPCCall, _ type: Message.Type) -> Message? {
-        do {
-            return try call.decode(type)
-        } catch {
-            call.fail(code: IPCErrorCode.badRequest, message: "undecodable \(Message.self): \(error)")
-            return nil
-        }
+        return shell
     }
 
     enum Kind { case generate, embed }
@@ -176,8 +166,10 @@ struct Relay {
     let metrics: BatchMetrics
     let logger: Logger
 
-    /// What to do after a failed attempt.
+    /// How one attempt ended, and so what to do next.
     private enum Verdict {
+        /// The caller has its answer (counted as ok).
+        case answered
         case retry(String)
         case fail(code: UInt16, message: String)
         case cancelled
@@ -185,69 +177,65 @@ struct Relay {
 
     /// Relays a generation; counts its outcome.
     func generate() async {
-        var attempt = 0
-        while true {
-            guard let timeout = remaining() else { return expired() }
+        await relay("generation") { timeout, attempt in
             var relayed = false
-            let verdict: Verdict
             do {
                 for try await payload in backend.generate(call.payload, timeout: timeout) {
                     if payload.first == GenerationFrameTag.done {
                         metrics.request(model, .ok)
                         call.end(payload)
-                        return
+                        return .answered
                     }
                     relayed = true
                     // The caller is gone: leaving the loop drops the stream, which sends CANCEL to modeld.
-                    guard call.chunk(payload) else { return metrics.request(model, .cancelled) }
+                    guard call.chunk(payload) else { return .cancelled }
                 }
                 // The stream ends early only when this task is cancelled (the caller cancelled).
-                if Task.isCancelled || call.isFinished { return metrics.request(model, .cancelled) }
-                verdict = .fail(code: ServiceErrorCode.backendUnavailable, message: "modeld for \(model) ended the stream without Done")
+                if Task.isCancelled || call.isFinished { return .cancelled }
+                return .fail(code: ServiceErrorCode.backendUnavailable, message: "modeld for \(model) ended the stream without Done")
             } catch {
-                verdict = judge(error, relayed: relayed, attempt: attempt)
-            }
-            switch verdict {
-            case .cancelled:
-                return metrics.request(model, .cancelled)
-            case .fail(let code, let message):
-                metrics.request(model, .failed)
-                call.fail(code: code, message: message)
-                logger.warn("generation failed", ["model": .string(model), "code": LogValue(code), "reason": .string(message)])
-                return
-            case .retry(let reason):
-                attempt += 1
-                guard await pause(before: attempt, reason: reason) else { return metrics.request(model, .cancelled) }
+                return judge(error, relayed: relayed, attempt: attempt)
             }
         }
     }
 
     /// Relays an embedding; counts its outcome.
     func embed() async {
-        var attempt = 0
-        while true {
-            guard let timeout = remaining() else { return expired() }
-            let verdict: Verdict
+        await relay("embedding") { timeout, attempt in
             do {
                 let reply = try await backend.embed(call.payload, timeout: timeout)
                 metrics.request(model, .ok)
                 call.reply(reply)
-                return
+                return .answered
             } catch {
                 // Embedding has no partial output: any lost attempt is safe to repeat.
-                verdict = judge(error, relayed: false, attempt: attempt)
+                return judge(error, relayed: false, attempt: attempt)
             }
-            switch verdict {
+        }
+    }
+
+    /// Makes attempts until one answers, fails for good, is cancelled or runs out of time; counts every
+    /// outcome but `answered` (the attempt counted it before the caller's last frame left).
+    /// - Parameters:
+    ///   - what: "generation" or "embedding", for the log.
+    ///   - attempt: One try with the time left and the number of tries before it.
+    private func relay(_ what: String, _ attempt: (Duration, Int) async -> Verdict) async {
+        var attempts = 0
+        while true {
+            guard let timeout = remaining() else { return expired() }
+            switch await attempt(timeout, attempts) {
+            case .answered:
+                return
             case .cancelled:
                 return metrics.request(model, .cancelled)
             case .fail(let code, let message):
                 metrics.request(model, .failed)
                 call.fail(code: code, message: message)
-                logger.warn("embedding failed", ["model": .string(model), "code": LogValue(code), "reason": .string(message)])
+                logger.warn("\(what) failed", ["model": .string(model), "code": LogValue(code), "reason": .string(message)])
                 return
             case .retry(let reason):
-                attempt += 1
-                guard await pause(before: attempt, reason: reason) else { return metrics.request(model, .cancelled) }
+                attempts += 1
+                guard await pause(before: attempts, reason: reason) else { return metrics.request(model, .cancelled) }
             }
         }
     }

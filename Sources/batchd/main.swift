@@ -21,8 +21,7 @@ let models = Setting<[String]>(
     name: "BATCH_MODELS", default: [],
     meaning: "Models routed, each to its modeld at $INFER_RUNTIME_DIR/modeld-NAME.sock (empty: every built-in model "
         + "of the registry, or smollm2,minilm when there is no registry file).",
-    itemExpected: "model names of letters, digits, '.', '_' or '-'",
-    isValidItem: { $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) } })
+    itemExpected: "model names (\(ModelRegistry.modelNameRule))", isValidItem: ModelRegistry.isValidModelName)
 let retryMax = Setting<Int>(
     name: "BATCH_RETRY_MAX", default: 2,
     meaning: "Times a request is resent after modeld dropped it before any output.", range: 0...10)
@@ -36,7 +35,6 @@ Daemon.run(
     sockets: [.unix("batchd")]
 ) { context in
     let settings = context.settings
-    guard let listener = context.listener("batchd") else { throw ConfigError("no socket named batchd") }
     let directory = settings[RuntimeSettings.runtimeDirectory]
     let routed = BatchService.routedModels(listed: settings[models], registry: try ModelRegistry.loadIfConfigured())
     context.logger.info("routing", ["models": .string(routed.joined(separator: ","))])
@@ -45,7 +43,7 @@ Daemon.run(
         backends[model] = ModeldBackend(path: "\(directory)/modeld-\(model).sock")
     }
     return try BatchService(
-        listenFD: listener.fileDescriptor, backends: backends,
+        listenFD: try context.listener("batchd").fileDescriptor, backends: backends,
         configuration: BatchScheduler.Configuration(
             maxBatch: settings[maxSize], flushTimeout: settings[flushTimeout], queueMax: settings[queueMax]),
         policy: RelayPolicy(retryMax: settings[retryMax], defaultTimeout: settings[defaultTimeout]),

@@ -20,19 +20,15 @@ struct CacheMetrics: Sendable {
     /// - Parameter registry: The daemon's registry.
     init(registry: MetricsRegistry) {
         self.registry = registry
-        requests = registry.counter("infer_cached_requests_total", help: "Lookups, by result (hit or miss).")
-        stores = registry.counter("infer_cached_stores_total", help: "Entries stored (new or replaced).")
+        requests = registry.counter(
+            "infer_cached_requests_total", help: "Lookups, by result (hit or miss).", series: [Self.hit, Self.miss])
+        stores = registry.counter("infer_cached_stores_total", help: "Entries stored (new or replaced).", series: [[]])
         evictions = registry.counter(
             "infer_cached_evictions_total",
-            help: "Entries dropped by the cache itself, by reason (capacity: to fit the bounds; expired: past their TTL).")
-        entries = registry.gauge("infer_cached_entries", help: "Entries held now.")
-        bytes = registry.gauge("infer_cached_bytes", help: "Key and value bytes held now.")
-        // Every series exists from the start, so a rate() over them never starts from a missing series.
-        for labels in [Self.hit, Self.miss] { requests.increment(labels, by: 0) }
-        stores.increment(by: 0)
-        for labels in [Self.capacity, Self.expired] { evictions.increment(labels, by: 0) }
-        entries.set(0)
-        bytes.set(0)
+            help: "Entries dropped by the cache itself, by reason (capacity: to fit the bounds; expired: past their TTL).",
+            series: [Self.capacity, Self.expired])
+        entries = registry.gauge("infer_cached_entries", help: "Entries held now.", series: [[]])
+        bytes = registry.gauge("infer_cached_bytes", help: "Key and value bytes held now.", series: [[]])
     }
 
     /// Counts one lookup.

@@ -1,9 +1,11 @@
+import Basics
+
 /// The exact-match cache: least recently used entries go first, each entry expires after its TTL, and the
 /// whole is bounded by an entry count and a byte count.
 ///
-/// A dictionary from key to slot, and the entries in one array of slots threaded by two doubly-linked
-/// lists of array indices: one in recency order (for eviction), and one per model (so clearing a model
-/// walks only its entries). Lookups, stores and evictions are O(1); a hit allocates nothing. Freed slots
+/// A dictionary from key to slot, and the entries in one array of slots, in two doubly-linked lists of
+/// array indices: a ``RecencyList`` (for eviction), and one list per model (so clearing a model walks only
+/// its entries). Lookups, stores and evictions are O(1); a hit allocates nothing. Freed slots
 /// are reused, so the array never holds more than the entry bound.
 ///
 /// An entry's size is its key's UTF-8 bytes plus its value's bytes: what callers store, not the process's
@@ -21,10 +23,6 @@ struct LRUCache {
         var size: Int
         var storedAt: Int64
         var expiresAt: Int64
-        /// Recency list: the slot used just after this one (towards the newest), or `none`.
-        var newer: Int
-        /// Recency list: the slot used just before this one (towards the oldest), or `none`.
-        var older: Int
         /// The next slot of the same model, or `none`.
         var nextOfModel: Int
         /// The previous slot of the same model, or `none`.
@@ -62,8 +60,7 @@ struct LRUCache {
     private var index: [String: Int] = [:]
     private var slots: [Slot] = []
     private var freeSlots: [Int] = []
-    private var newest = LRUCache.none
-    private var oldest = LRUCache.none
+    private var recency: RecencyList
     /// The first slot of each model's list.
     private var modelHeads: [String: Int] = [:]
 
@@ -75,8 +72,9 @@ struct LRUCache {
         self.maxEntries = max(1, maxEntries)
         self.maxBytes = max(1, maxBytes)
         // Grow as entries arrive rather than reserving the whole bound up front.
-        let initialReservation = 1024
-        slots.reserveCapacity(min(self.maxEntries, initialReservation))
+        let initialReservation = min(self.maxEntries, 1024)
+        slots.reserveCapacity(initialReservation)
+        recency = RecencyList(reservingCapacity: initialReservation)
     }
 
     /// Looks `key` up; a hit becomes the most recently used entry, an expired entry is removed.
@@ -90,7 +88,7 @@ struct LRUCache {
             remove(slot)
             return .expired
         }
-        touch(slot)
+        recency.touch(slot)
         return .hit(value: slots[slot].value, age: max(0, now - slots[slot].storedAt))
     }
 
@@ -123,12 +121,12 @@ struct LRUCache {
             slots[slot].size = size
             slots[slot].storedAt = now
             slots[slot].expiresAt = expiresAt
-            touch(slot)
+            recency.touch(slot)
         } else {
             guard size <= maxBytes else { return .tooLarge }
             let entry = Slot(
                 key: key, model: model, value: value, size: size, storedAt: now, expiresAt: expiresAt,
-                newer: Self.none, older: Self.none, nextOfModel: Self.none, previousOfModel: Self.none)
+                nextOfModel: Self.none, previousOfModel: Self.none)
             let slot: Int
             if let reused = freeSlots.popLast() {
                 slot = reused
@@ -138,7 +136,7 @@ struct LRUCache {
                 slots.append(entry)
             }
             index[key] = slot
-            linkAsNewest(slot)
+            recency.touch(slot)
             linkIntoModel(slot)
             count += 1
             bytes += size
@@ -146,7 +144,7 @@ struct LRUCache {
         // The entry just stored is the newest and fits alone, so eviction stops before reaching it.
         var evicted = 0
         var expired = 0
-        while (count > maxEntries || bytes > maxBytes) && oldest != Self.none {
+        while count > maxEntries || bytes > maxBytes, let oldest = recency.oldest {
             if now >= slots[oldest].expiresAt { expired += 1 }
             remove(oldest)
             evicted += 1
@@ -164,8 +162,7 @@ struct LRUCache {
             slots.removeAll(keepingCapacity: true)
             freeSlots.removeAll(keepingCapacity: true)
             modelHeads.removeAll(keepingCapacity: true)
-            newest = Self.none
-            oldest = Self.none
+            recency.removeAll()
             count = 0
             bytes = 0
             return removed
@@ -190,14 +187,7 @@ struct LRUCache {
 
     /// The keys from the most to the least recently used (for tests and debugging; O(n)).
     var keysByRecency: [String] {
-        var keys: [String] = []
-        keys.reserveCapacity(count)
-        var slot = newest
-        while slot != Self.none {
-            keys.append(slots[slot].key)
-            slot = slots[slot].older
-        }
-        return keys
+        recency.fromNewest.map { slots[$0].key }
     }
 
     /// The models with entries now, and how many each has (for tests and debugging; O(n)).
@@ -218,7 +208,7 @@ struct LRUCache {
     /// Unlinks a slot from everything, frees its value and puts it on the free list.
     private mutating func remove(_ slot: Int) {
         index.removeValue(forKey: slots[slot].key)
-        unlink(slot)
+        recency.remove(slot)
         unlinkFromModel(slot)
         count -= 1
         bytes -= slots[slot].size
@@ -227,28 +217,6 @@ struct LRUCache {
         slots[slot].value = []
         slots[slot].size = 0
         freeSlots.append(slot)
-    }
-
-    private mutating func touch(_ slot: Int) {
-        guard slot != newest else { return }
-        unlink(slot)
-        linkAsNewest(slot)
-    }
-
-    private mutating func unlink(_ slot: Int) {
-        let (newer, older) = (slots[slot].newer, slots[slot].older)
-        if newer != Self.none { slots[newer].older = older } else { newest = older }
-        if older != Self.none { slots[older].newer = newer } else { oldest = newer }
-        slots[slot].newer = Self.none
-        slots[slot].older = Self.none
-    }
-
-    private mutating func linkAsNewest(_ slot: Int) {
-        slots[slot].older = newest
-        slots[slot].newer = Self.none
-        if newest != Self.none { slots[newest].newer = slot }
-        newest = slot
-        if oldest == Self.none { oldest = slot }
     }
 
     private mutating func linkIntoModel(_ slot: Int) {

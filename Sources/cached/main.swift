@@ -26,11 +26,10 @@ Daemon.run(
     settings: [backend, maxEntries, maxBytes, defaultTTL],
     sockets: [.unix("cached")]
 ) { context in
-    guard let listener = context.listener("cached") else { throw ConfigError("no cached socket was acquired") }
     let cache = ResponseCache(
         maxEntries: context.settings[maxEntries], maxBytes: context.settings[maxBytes],
         defaultTTL: context.settings[defaultTTL])
-    let service = CacheService(listenFD: listener.fileDescriptor, cache: cache, logger: context.logger)
+    let service = CacheService(listenFD: try context.listener("cached").fileDescriptor, cache: cache, logger: context.logger)
     try service.start()
     return service
 }

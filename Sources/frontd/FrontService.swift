@@ -19,9 +19,7 @@ final class FrontService: DaemonService {
     }
 
     static func start(_ context: DaemonContext) async throws -> FrontService {
-        guard let httpSocket = context.listener("http"), let statsSocket = context.listener("frontd") else {
-            throw ConfigError("the runtime handed over no socket named http or frontd")
-        }
+        let httpSocket = try context.listener("http"), statsSocket = try context.listener("frontd")
         let metrics = MetricsRegistry()
         let router = Router(frontend: try Frontend(context: context, metrics: metrics), cors: context.settings[FrontSettings.corsOrigins])
         var limits = HTTPLimits()
@@ -35,11 +33,9 @@ final class FrontService: DaemonService {
                               errorBody: APIError.serverReplyBody) { request, response in
             await router.handle(request, response)
         }
-        let stats = IPCServer(listenFD: statsSocket.fileDescriptor, protocolName: ServiceName.frontd, version: ServiceName.version) { call in
-            if !call.answerStats(from: metrics) {
-                _ = call.fail(code: IPCErrorCode.unknownType, message: "frontd's socket answers stats requests only")
-            }
-        }
+        // frontd's socket serves metricsd's stats call only: a shell with no handlers.
+        let stats = ServiceShell(name: "frontd", metrics: metrics).server(
+            listenFD: statsSocket.fileDescriptor, protocolName: ServiceName.frontd)
         try http.start()
         try stats.start()
         return FrontService(http: http, stats: stats)

@@ -19,17 +19,13 @@ struct LimitMetrics: Sendable {
     init(registry: MetricsRegistry) {
         self.registry = registry
         decisions = registry.counter(
-            "infer_limitd_decisions_total", help: "Admission decisions, by result (allowed or refused).")
+            "infer_limitd_decisions_total", help: "Admission decisions, by result (allowed or refused).",
+            series: [Self.allowed, Self.refused])
         tokens = registry.counter(
-            "infer_limitd_tokens_total", help: "Tokens settled by finished requests, by kind (prompt or completion).")
+            "infer_limitd_tokens_total", help: "Tokens settled by finished requests, by kind (prompt or completion).",
+            series: [Self.prompt, Self.completion])
         trackedKeys = registry.gauge(
-            "infer_limitd_tracked_keys", help: "Keys whose request history limitd remembers now.")
-        // Both results exist from the start, so a rate() over them never starts from a missing series.
-        decisions.increment(Self.allowed, by: 0)
-        decisions.increment(Self.refused, by: 0)
-        tokens.increment(Self.prompt, by: 0)
-        tokens.increment(Self.completion, by: 0)
-        trackedKeys.set(0)
+            "infer_limitd_tracked_keys", help: "Keys whose request history limitd remembers now.", series: [[]])
     }
 
     /// Counts one admission decision.

@@ -1,3 +1,5 @@
+import Basics
+
 /// What limitd remembers about one key.
 struct KeyRecord: Sendable, Equatable {
     /// GCRA's theoretical arrival time, in monotonic nanoseconds (0: nothing outstanding).
@@ -10,28 +12,21 @@ struct KeyRecord: Sendable, Equatable {
 
 /// The keys limitd tracks, bounded: beyond ``capacity`` the least recently seen key is forgotten.
 ///
-/// A dictionary from key to slot, and the slots in one array threaded by a doubly-linked recency list of
-/// array indices, so finding, touching and forgetting a key are O(1) and touching allocates nothing.
-/// Forgetting a key only gives it a fresh allowance: a key quiet for long enough to be the least recently
-/// seen of `capacity` keys has usually earned it back anyway.
+/// A dictionary from key to slot, the slots in one array, and their ``RecencyList``, so finding, touching
+/// and forgetting a key are O(1) and touching allocates nothing. Forgetting a key only gives it a fresh
+/// allowance: a key quiet for long enough to be the least recently seen of `capacity` keys has usually
+/// earned it back anyway.
 struct RecentKeyTable {
-    private static let none = -1
-
     private struct Slot {
         var key: String
         var record: KeyRecord
-        /// The slot seen just after this one (towards the newest), or `none`.
-        var newer: Int
-        /// The slot seen just before this one (towards the oldest), or `none`.
-        var older: Int
     }
 
     /// Most keys kept.
     let capacity: Int
     private var index: [String: Int] = [:]
     private var slots: [Slot] = []
-    private var newest = RecentKeyTable.none
-    private var oldest = RecentKeyTable.none
+    private var recency: RecencyList
     /// Keys forgotten to stay within ``capacity`` since the table was made.
     private(set) var forgottenCount = 0
 
@@ -40,8 +35,9 @@ struct RecentKeyTable {
     init(capacity: Int) {
         self.capacity = max(1, capacity)
         // Grow as keys arrive rather than reserving the whole bound up front.
-        let initialReservation = 1024
-        slots.reserveCapacity(min(self.capacity, initialReservation))
+        let initialReservation = min(self.capacity, 1024)
+        slots.reserveCapacity(initialReservation)
+        recency = RecencyList(reservingCapacity: initialReservation)
     }
 
     /// Keys tracked now.
@@ -57,26 +53,19 @@ struct RecentKeyTable {
         let slot: Int
         if let found = index[key] {
             slot = found
-            if slot != newest {
-                unlink(slot)
-                linkAsNewest(slot)
-            }
-        } else if slots.count < capacity {
-            slot = slots.count
-            slots.append(Slot(key: key, record: KeyRecord(), newer: Self.none, older: Self.none))
-            index[key] = slot
-            linkAsNewest(slot)
-        } else {
-            // Full: the oldest slot is reused for the new key.
+        } else if slots.count >= capacity, let oldest = recency.oldest {
+            // Full: the least recently seen key's slot is reused for the new key.
             slot = oldest
-            unlink(slot)
             index.removeValue(forKey: slots[slot].key)
-            slots[slot].key = key
-            slots[slot].record = KeyRecord()
+            slots[slot] = Slot(key: key, record: KeyRecord())
             index[key] = slot
-            linkAsNewest(slot)
             forgottenCount += 1
+        } else {
+            slot = slots.count
+            slots.append(Slot(key: key, record: KeyRecord()))
+            index[key] = slot
         }
+        recency.touch(slot)
         return body(&slots[slot].record)
     }
 
@@ -89,29 +78,6 @@ struct RecentKeyTable {
 
     /// The keys from the most to the least recently seen (for tests and debugging; O(n)).
     var keysByRecency: [String] {
-        var keys: [String] = []
-        keys.reserveCapacity(slots.count)
-        var slot = newest
-        while slot != Self.none {
-            keys.append(slots[slot].key)
-            slot = slots[slot].older
-        }
-        return keys
-    }
-
-    private mutating func unlink(_ slot: Int) {
-        let (newer, older) = (slots[slot].newer, slots[slot].older)
-        if newer != Self.none { slots[newer].older = older } else { newest = older }
-        if older != Self.none { slots[older].newer = newer } else { oldest = newer }
-        slots[slot].newer = Self.none
-        slots[slot].older = Self.none
-    }
-
-    private mutating func linkAsNewest(_ slot: Int) {
-        slots[slot].older = newest
-        slots[slot].newer = Self.none
-        if newest != Self.none { slots[newest].newer = slot }
-        newest = slot
-        if oldest == Self.none { oldest = slot }
+        recency.fromNewest.map { slots[$0].key }
     }
 }

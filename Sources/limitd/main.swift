@@ -22,11 +22,10 @@ Daemon.run(
     settings: [requestsPerMinute, window, maxKeys],
     sockets: [.unix("limitd")]
 ) { context in
-    guard let listener = context.listener("limitd") else { throw ConfigError("no limitd socket was acquired") }
     let limiter = RateLimiter(
         requestsPerMinute: context.settings[requestsPerMinute], window: context.settings[window],
         maxKeys: context.settings[maxKeys])
-    let service = LimitService(listenFD: listener.fileDescriptor, limiter: limiter, logger: context.logger)
+    let service = LimitService(listenFD: try context.listener("limitd").fileDescriptor, limiter: limiter, logger: context.logger)
     try service.start()
     return service
 }

@@ -1,7 +1,6 @@
 import IPC
 import Metrics
 import Services
-import Wire
 
 /// One gathering of every daemon's metrics: the scrape targets, then metricsd's own families. Shared by
 /// the HTTP endpoint Prometheus scrapes and the `Collect` message frontd sends, so both see the same.
@@ -36,15 +35,18 @@ struct MetricsCollector: Sendable {
         duration.observe(MetricsService.seconds(started.duration(to: .now)))
     }
 
-    /// Answers a `Collect` call: the text when asked for and `enabled`, the families when asked for.
-    func answer(_ call: IPCCall, enabled: Bool) async {
-        let request: MetricsProtocol.Collect
-        do {
-            request = try call.decode(MetricsProtocol.Collect.self)
-        } catch {
-            call.fail(code: IPCErrorCode.badRequest, message: "undecodable Collect: \(error)")
-            return
+    /// The shell of metricsd's socket: `Collect` from frontd, and the stats call (metricsd's own families).
+    /// - Parameter enabled: `ENABLE_METRICS`: whether `Collect` may answer the rendered text.
+    func shell(enabled: Bool) -> ServiceShell {
+        var shell = ServiceShell(name: "metricsd", metrics: registry)
+        shell.register(MetricsProtocol.Collect.self) { request, call in
+            await answer(request, to: call, enabled: enabled)
         }
+        return shell
+    }
+
+    /// Answers a `Collect` call: the text when asked for and `enabled`, the families when asked for.
+    func answer(_ request: MetricsProtocol.Collect, to call: IPCCall, enabled: Bool) async {
         let started = ContinuousClock.now
         let families = await gather(source: "ipc")
         let text = request.text && enabled ? PrometheusText.render(families) : nil

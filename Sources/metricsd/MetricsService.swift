@@ -28,9 +28,7 @@ final class MetricsService: DaemonService {
         let targets = ScrapeTargets(runtimeDirectory: settings[RuntimeSettings.runtimeDirectory], models: models)
         let collector = MetricsCollector(targets: targets, registry: registry, timeout: settings[MetricsSettings.scrapeTimeout])
         let enabled = settings[MetricsSettings.enabled]
-        guard let httpSocket = context.listener("metrics-http"), let ipcSocket = context.listener("metricsd") else {
-            throw ConfigError.missingListener
-        }
+        let httpSocket = try context.listener("metrics-http"), ipcSocket = try context.listener("metricsd")
         let http = HTTPServer(listenFD: httpSocket.fileDescriptor) { request, response in
             guard request.path == "/metrics", enabled else {
                 try? response.respond(status: .notFound, headers: ["Content-Type": "text/plain"], body: "not found\n")
@@ -45,14 +43,7 @@ final class MetricsService: DaemonService {
             try? response.respond(status: .ok, headers: ["Content-Type": PrometheusText.contentType], body: text)
             collector.observe(since: started)
         }
-        let ipc = IPCServer(listenFD: ipcSocket.fileDescriptor, protocolName: ServiceName.metricsd, version: ServiceName.version) { call in
-            if call.answerStats(from: registry) { return }
-            if call.type == MetricsProtocol.Collect.type {
-                await collector.answer(call, enabled: enabled)
-            } else {
-                _ = call.fail(code: IPCErrorCode.unknownType, message: "metricsd answers stats and Collect requests only")
-            }
-        }
+        let ipc = collector.shell(enabled: enabled).server(listenFD: ipcSocket.fileDescriptor, protocolName: ServiceName.metricsd)
         try http.start()
         try ipc.start()
         return MetricsService(http: http, ipc: ipc, registry: registry)
@@ -68,9 +59,4 @@ final class MetricsService: DaemonService {
         async let b: Void = ipc.drain(timeout: left)
         _ = await (a, b)
     }
-}
-
-extension ConfigError {
-    /// The runtime handed over no socket of a name the daemon asked for (a bug, not an operator error).
-    static var missingListener: ConfigError { ConfigError("the runtime handed over no socket named as the daemon asked") }
 }

@@ -1,14 +1,12 @@
 import DaemonRuntime
-import Dispatch
 import Foundation
 import IPC
 import Services
-import Synchronization
 import Wire
 
 /// The embedding loop of an embedding model, on one dedicated thread: Embed calls that arrive while a
 /// pass runs are merged into the next pass (up to `maxInputs` texts), then each call gets its own vectors.
-final class EmbeddingEngine: Sendable {
+final class EmbeddingEngine: EngineLoop {
     /// One accepted Embed call.
     struct Job: Sendable {
         let call: IPCCall
@@ -18,19 +16,11 @@ final class EmbeddingEngine: Sendable {
         let promptTokens: Int
     }
 
-    private struct Inbox {
-        var jobs: [Job] = []
-        var stopping = false
-    }
-
     let embedder: any Embedder
     let maxInputs: Int
     let metrics: ModelMetrics
     let logger: Logger
-    let heartbeat = EngineHeartbeat()
-    private let inbox = Mutex(Inbox())
-    private let wakeSignal = DispatchSemaphore(value: 0)
-    private let exited = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    let thread = EngineThread<Job>(name: "modeld-embed")
 
     /// Creates the engine; ``start()`` starts its thread.
     /// - Parameters:
@@ -45,58 +35,12 @@ final class EmbeddingEngine: Sendable {
         self.logger = logger
     }
 
-    /// Starts the engine thread.
-    func start() {
-        let thread = Thread { [self] in
-            run()
-            let waiters = exited.withLock { state in
-                state.done = true
-                defer { state.waiters = [] }
-                return state.waiters
-            }
-            for waiter in waiters { waiter.resume() }
-        }
-        thread.name = "modeld-embed"
-        thread.stackSize = 8 << 20
-        thread.start()
-    }
-
-    /// Queues an Embed call for the next pass.
-    /// - Returns: false when the engine is stopping (the call was not taken).
-    @discardableResult
-    func submit(_ job: Job) -> Bool {
-        let taken = inbox.withLock { inbox -> Bool in
-            guard !inbox.stopping else { return false }
-            inbox.jobs.append(job)
-            return true
-        }
-        if taken { wakeSignal.signal() }
-        return taken
-    }
-
-    /// Stops the loop after the pass under way; calls still queued end with an ERROR `interrupted`.
-    func stop() async {
-        inbox.withLock { $0.stopping = true }
-        wakeSignal.signal()
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let done = exited.withLock { state -> Bool in
-                if !state.done { state.waiters.append(continuation) }
-                return state.done
-            }
-            if done { continuation.resume() }
-        }
-    }
-
     // MARK: The loop (engine thread only)
 
-    private func run() {
+    func run() {
         var queued: [Job] = []
         while true {
-            heartbeat.beat()
-            let (jobs, stopping) = inbox.withLock { inbox in
-                defer { inbox.jobs = [] }
-                return (inbox.jobs, inbox.stopping)
-            }
+            let (jobs, stopping) = thread.take()
             queued += jobs
             if stopping {
                 for job in queued where job.call.fail(
@@ -112,7 +56,7 @@ final class EmbeddingEngine: Sendable {
             }
             metrics.sequences(active: 0, waiting: queued.reduce(0) { $0 + $1.inputs.count })
             guard !queued.isEmpty else {
-                _ = wakeSignal.wait(timeout: .after(GenerationEngine.idleTick))
+                thread.idle()
                 continue
             }
             // Whole calls in arrival order while they fit; the first always goes, however large.

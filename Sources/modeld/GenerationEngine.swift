@@ -1,10 +1,8 @@
 import DaemonRuntime
-import Dispatch
 import Engine
 import Foundation
 import IPC
 import Services
-import Synchronization
 import Wire
 
 /// The continuous-batching loop of a chat model, on one dedicated thread.
@@ -14,11 +12,8 @@ import Wire
 /// the running batch (up to `maxBatch` sequences, and up to `maxPrefillTokens` prompt tokens joining in
 /// one step so a burst of long prompts does not stall the streams already running), runs one
 /// ``BatchDecoder`` step, and sends each sequence its new text as a CHUNK and, when it ends, END with a
-/// `Done`.
-///
-/// The loop runs on its own `Thread`, not in Swift's concurrency pool: a step keeps a core busy for
-/// milliseconds to seconds, and the pool's few threads must stay free for the sockets and the handlers.
-final class GenerationEngine: Sendable {
+/// `Done`. The loop has an ``EngineThread`` of its own.
+final class GenerationEngine: EngineLoop {
     /// One accepted generation.
     struct Job: Sendable {
         let call: IPCCall
@@ -27,23 +22,12 @@ final class GenerationEngine: Sendable {
         let parameters: GenerationParameters
     }
 
-    /// How long the idle loop sleeps between heartbeats when nothing wakes it.
-    static let idleTick: Duration = .milliseconds(500)
-
-    private struct Inbox {
-        var jobs: [Job] = []
-        var stopping = false
-    }
-
     let chat: ChatModel
     let maxBatch: Int
     let maxPrefillTokens: Int
     let metrics: ModelMetrics
     let logger: Logger
-    let heartbeat = EngineHeartbeat()
-    private let inbox = Mutex(Inbox())
-    private let wakeSignal = DispatchSemaphore(value: 0)
-    private let exited = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    let thread = EngineThread<Job>(name: "modeld-engine")
 
     /// Creates the engine; ``start()`` starts its thread.
     /// - Parameters:
@@ -61,55 +45,6 @@ final class GenerationEngine: Sendable {
         self.logger = logger
     }
 
-    /// Starts the engine thread.
-    func start() {
-        let thread = Thread { [self] in
-            run()
-            let waiters = exited.withLock { state in
-                state.done = true
-                defer { state.waiters = [] }
-                return state.waiters
-            }
-            for waiter in waiters { waiter.resume() }
-        }
-        thread.name = "modeld-engine"
-        // Deep enough for the forward pass's frames; the large buffers are on the heap.
-        thread.stackSize = 8 << 20
-        thread.start()
-    }
-
-    /// Queues a generation; it joins the running batch at a step boundary.
-    /// - Returns: false when the engine is stopping (the call was not taken).
-    @discardableResult
-    func submit(_ job: Job) -> Bool {
-        let taken = inbox.withLock { inbox -> Bool in
-            guard !inbox.stopping else { return false }
-            inbox.jobs.append(job)
-            return true
-        }
-        if taken { wake() }
-        return taken
-    }
-
-    /// Makes the loop look at its calls now (a call was cancelled).
-    func wake() {
-        wakeSignal.signal()
-    }
-
-    /// Stops the loop: sequences still running end with an ERROR `interrupted` (the caller may retry them
-    /// elsewhere); returns when the thread has finished its step and exited.
-    func stop() async {
-        inbox.withLock { $0.stopping = true }
-        wake()
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let done = exited.withLock { state -> Bool in
-                if !state.done { state.waiters.append(continuation) }
-                return state.done
-            }
-            if done { continuation.resume() }
-        }
-    }
-
     // MARK: The loop (engine thread only)
 
     /// A sequence in the decoder.
@@ -119,18 +54,14 @@ final class GenerationEngine: Sendable {
         var batchSize: Int?
     }
 
-    private func run() {
+    func run() {
         let decoder = BatchDecoder(model: chat.model, tokenizer: chat.tokenizer, maxBatch: maxBatch)
         var waiting: [(id: Int, job: Job)] = []
         var running: [Int: Running] = [:]
         var nextID = 0
         logger.debug("engine thread started", ["max_batch": LogValue(maxBatch)])
         while true {
-            heartbeat.beat()
-            let (jobs, stopping) = inbox.withLock { inbox in
-                defer { inbox.jobs = [] }
-                return (inbox.jobs, inbox.stopping)
-            }
+            let (jobs, stopping) = thread.take()
             for job in jobs {
                 waiting.append((nextID, job))
                 nextID += 1
@@ -149,7 +80,7 @@ final class GenerationEngine: Sendable {
             admit(decoder: decoder, running: &running, waiting: &waiting)
             metrics.sequences(active: running.count, waiting: waiting.count)
             if decoder.isEmpty {
-                _ = wakeSignal.wait(timeout: .after(Self.idleTick))
+                thread.idle()
                 continue
             }
             step(decoder: decoder, running: &running)

@@ -36,7 +36,8 @@ struct ModelMetrics: Sendable {
     init(registry: MetricsRegistry, model: String) {
         self.registry = registry
         self.model = model
-        labels = [MetricLabel("model", model)]
+        let labels = [MetricLabel("model", model)]
+        self.labels = labels
         generatedTokens = registry.counter(
             "infer_modeld_generated_tokens_total", help: "Tokens generated (completion tokens).")
         promptTokens = registry.counter(
@@ -47,15 +48,13 @@ struct ModelMetrics: Sendable {
             "infer_modeld_step_batch_size", help: "Sequences (or embedding inputs) per engine step.",
             buckets: Self.batchBuckets)
         activeSequences = registry.gauge(
-            "infer_modeld_active_sequences", help: "Sequences in the engine's running batch.")
+            "infer_modeld_active_sequences", help: "Sequences in the engine's running batch.", series: [labels])
         waitingSequences = registry.gauge(
-            "infer_modeld_waiting_sequences", help: "Sequences accepted and waiting for room in the running batch.")
+            "infer_modeld_waiting_sequences", help: "Sequences accepted and waiting for room in the running batch.",
+            series: [labels])
         stepSeconds = registry.histogram(
             "infer_modeld_step_seconds", help: "Duration of one engine step (a forward pass or an embedding pass).",
             buckets: Self.stepBuckets)
-        // Present from the start, so a scrape shows 0 rather than nothing.
-        activeSequences.set(0, labels)
-        waitingSequences.set(0, labels)
     }
 
     func request(_ outcome: Outcome) {

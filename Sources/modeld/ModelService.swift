@@ -94,9 +94,7 @@ final class ModelService: DaemonService {
         let handler = ModelRequestHandler(model: name, servedModel: servedModel ?? name, engine: engine, metrics: metrics,
                                           logger: logger)
         self.handler = handler
-        server = IPCServer(listenFD: listenFD, protocolName: ServiceName.modeld, version: ServiceName.version) { call in
-            handler.handle(call)
-        }
+        server = handler.shell().server(listenFD: listenFD, protocolName: ServiceName.modeld)
         try server.start()
     }
 
@@ -137,9 +135,7 @@ final class ModelService: DaemonService {
         } catch {
             throw ConfigError("model \(model): \(error.description)", variable: pathVariable)
         }
-        guard let listener = context.listener("modeld") else {
-            throw ConfigError("no socket named modeld")
-        }
+        let listener = try context.listener("modeld")
         context.setStatus("loading model \(model) from \(source.path)")
         context.logger.info("loading model", ["model": .string(model), "path": .string(source.path), "kind": .string(source.kind.rawValue)])
         if threads > 0 { EngineThreads.set(threads) }
@@ -172,7 +168,7 @@ final class ModelService: DaemonService {
     /// once for its model list so the log says at start whether it answers (it may come up later).
     private static func startUpstream(_ deployment: Deployment, kind: ModelKind, options: ModelOptions,
                                       context: DaemonContext) async throws -> ModelService {
-        guard let listener = context.listener("modeld") else { throw ConfigError("no socket named modeld") }
+        let listener = try context.listener("modeld")
         let key = try UpstreamCredentials.apiKey(for: deployment, environment: ProcessInfo.processInfo.environment)
         let metrics = ModelMetrics(registry: MetricsRegistry(), model: deployment.name)
         let engine: UpstreamEngine
@@ -220,7 +216,7 @@ final class ModelService: DaemonService {
     }
 }
 
-/// Answers modeld's calls: Generate and Embed for its model, stats, and errors for anything else.
+/// modeld's handlers: Generate and Embed for its model (the shell answers stats and refuses the rest).
 struct ModelRequestHandler: Sendable {
     enum Engine: Sendable {
         case chat(ChatModel, GenerationEngine)
@@ -244,37 +240,34 @@ struct ModelRequestHandler: Sendable {
         }
     }
 
-    /// The engine loop's heartbeat; nil for an upstream, which has no loop here.
-    var heartbeat: EngineHeartbeat? {
+    /// The engine's loop; nil for an upstream, which has no loop here.
+    var loop: (any EngineLoop)? {
         switch engine {
-        case .chat(_, let engine): engine.heartbeat
-        case .embedding(_, let engine): engine.heartbeat
+        case .chat(_, let engine): engine
+        case .embedding(_, let engine): engine
         case .upstream: nil
         }
     }
 
+    /// The engine loop's heartbeat; nil for an upstream.
+    var heartbeat: EngineHeartbeat? { loop?.heartbeat }
+
     func stopEngine() async {
-        switch engine {
-        case .chat(_, let engine): await engine.stop()
-        case .embedding(_, let engine): await engine.stop()
-        case .upstream: break
-        }
+        await loop?.stop()
     }
 
     /// Whether a request naming `name` is for this instance.
     private func serves(_ name: String) -> Bool { name == model || name == servedModel }
 
-    /// Answers one call (on the server's handler task).
-    func handle(_ call: IPCCall) {
-        if call.answerStats(from: metrics.registry) { return }
-        switch call.type {
-        case GenerationProtocol.Generate.type:
-            generate(call)
-        case GenerationProtocol.Embed.type:
-            embed(call)
-        default:
-            call.fail(code: IPCErrorCode.unknownType, message: "unknown message type \(call.type)")
-        }
+    /// The shell that routes modeld's calls here; an undecodable request counts as invalid.
+    func shell() -> ServiceShell {
+        var shell = ServiceShell(name: "modeld", metrics: metrics.registry, onRefusal: { [metrics, logger] refusal in
+            if refusal.code == IPCErrorCode.badRequest { metrics.request(.invalid) }
+            logger.debug("request refused", ["type": LogValue(refusal.type), "reason": .string(refusal.message)])
+        })
+        shell.register(GenerationProtocol.Generate.self, generate)
+        shell.register(GenerationProtocol.Embed.self, embed)
+        return shell
     }
 
     private func refuse(_ call: IPCCall, _ code: UInt16, _ message: String, requestID: String) {
@@ -283,18 +276,17 @@ struct ModelRequestHandler: Sendable {
         logger.with(requestID: requestID).debug("request refused", ["code": LogValue(code), "reason": .string(message)])
     }
 
-    private func generate(_ call: IPCCall) {
-        let request: GenerationProtocol.Generate
-        do {
-            request = try call.decode(GenerationProtocol.Generate.self)
-        } catch {
-            metrics.request(.invalid)
-            call.fail(code: IPCErrorCode.badRequest, message: "undecodable Generate: \(error)")
-            return
-        }
-        guard serves(request.model) else {
-            return refuse(call, ServiceErrorCode.unknownModel, "model \(request.model) is not served here (this instance serves \(model))", requestID: request.requestID)
-        }
+    /// Refuses a request for another model than this instance's.
+    /// - Returns: true when the request names this instance or the public model it serves.
+    private func isServed(_ requested: String, _ call: IPCCall, requestID: String) -> Bool {
+        guard !serves(requested) else { return true }
+        refuse(call, ServiceErrorCode.unknownModel, "model \(requested) is not served here (this instance serves \(model))", requestID: requestID)
+        return false
+    }
+
+    /// Validates and tokenizes a generation and hands it to the engine, which streams the answer.
+    private func generate(_ request: GenerationProtocol.Generate, _ call: IPCCall) {
+        guard isServed(request.model, call, requestID: request.requestID) else { return }
         if case .upstream(let upstream, .chat) = engine { return upstream.generate(call, request) }
         guard case .chat(let chat, let engine) = engine else {
             return refuse(call, ServiceErrorCode.invalidRequest, "model \(model) is an embedding model; it cannot generate text", requestID: request.requestID)
@@ -306,27 +298,14 @@ struct ModelRequestHandler: Sendable {
             return refuse(call, error.code, error.message, requestID: request.requestID)
         }
         let job = GenerationEngine.Job(call: call, requestID: request.requestID, prompt: prepared.prompt, parameters: prepared.parameters)
-        guard engine.submit(job) else {
-            metrics.request(.failed)
-            call.fail(code: IPCErrorCode.shuttingDown, message: "modeld is stopping")
-            return
-        }
+        guard engine.submit(job) else { return stopping(call) }
         // A cancel is noticed at the next step boundary; wake an idle loop so a queued call goes at once.
         call.onCancel { engine.wake() }
     }
 
-    private func embed(_ call: IPCCall) {
-        let request: GenerationProtocol.Embed
-        do {
-            request = try call.decode(GenerationProtocol.Embed.self)
-        } catch {
-            metrics.request(.invalid)
-            call.fail(code: IPCErrorCode.badRequest, message: "undecodable Embed: \(error)")
-            return
-        }
-        guard serves(request.model) else {
-            return refuse(call, ServiceErrorCode.unknownModel, "model \(request.model) is not served here (this instance serves \(model))", requestID: request.requestID)
-        }
+    /// Validates an embedding and hands it to the engine, which merges it into its next pass.
+    private func embed(_ request: GenerationProtocol.Embed, _ call: IPCCall) {
+        guard isServed(request.model, call, requestID: request.requestID) else { return }
         guard !request.inputs.isEmpty else {
             return refuse(call, ServiceErrorCode.invalidParameter, "input must hold at least one text", requestID: request.requestID)
         }
@@ -337,10 +316,12 @@ struct ModelRequestHandler: Sendable {
         // Counted here, on the handler's task, so the engine thread only runs the model.
         let tokens = request.inputs.reduce(0) { $0 + embedder.tokenCount($1) }
         let job = EmbeddingEngine.Job(call: call, requestID: request.requestID, inputs: request.inputs, promptTokens: tokens)
-        guard engine.submit(job) else {
-            metrics.request(.failed)
-            call.fail(code: IPCErrorCode.shuttingDown, message: "modeld is stopping")
-            return
-        }
+        if !engine.submit(job) { stopping(call) }
+    }
+
+    /// Answers a call the engine did not take because it is stopping.
+    private func stopping(_ call: IPCCall) {
+        metrics.request(.failed)
+        call.fail(code: IPCErrorCode.shuttingDown, message: "modeld is stopping")
     }
 }

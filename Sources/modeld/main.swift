@@ -15,8 +15,7 @@ if CommandLine.arguments.count > 1, ModelCommand.handles(CommandLine.arguments[1
 let model = Setting<String>(
     name: "INFER_MODEL", default: "",
     meaning: "Name of the model this instance serves (required; the unit's instance name, e.g. smollm2).",
-    expected: "a model name of letters, digits, '.', '_' or '-'",
-    isValid: { $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) } })
+    expected: "a model name (\(ModelRegistry.modelNameRule))", isValid: ModelRegistry.isValidModelName)
 let modelPath = Setting<String>(
     name: "INFER_MODEL_PATH", default: "",
     meaning: "The model's GGUF file (chat) or folder with model.safetensors (embeddings); empty: the registry entry's path, else under INFER_MODELS_DIR.",

@@ -19,9 +19,7 @@ import Services
         let collector = MetricsCollector(targets: ScrapeTargets(runtimeDirectory: dir, models: []), registry: registry,
                                          timeout: .milliseconds(50))
         let path = dir + "/metricsd.sock"
-        let server = IPCServer(listenFD: try UnixSocket.listen(path: path), protocolName: ServiceName.metricsd, version: ServiceName.version) { call in
-            await collector.answer(call, enabled: true)
-        }
+        let server = collector.shell(enabled: true).server(listenFD: try UnixSocket.listen(path: path), protocolName: ServiceName.metricsd)
         try server.start()
         let client = MetricsClient(path: path)
         defer { client.client.close() }
@@ -46,9 +44,7 @@ import Services
         let collector = MetricsCollector(targets: ScrapeTargets(runtimeDirectory: dir, models: []), registry: MetricsRegistry(),
                                          timeout: .milliseconds(50))
         let path = dir + "/metricsd.sock"
-        let server = IPCServer(listenFD: try UnixSocket.listen(path: path), protocolName: ServiceName.metricsd, version: ServiceName.version) { call in
-            await collector.answer(call, enabled: false)
-        }
+        let server = collector.shell(enabled: false).server(listenFD: try UnixSocket.listen(path: path), protocolName: ServiceName.metricsd)
         try server.start()
         let client = MetricsClient(path: path)
         defer { client.client.close() }

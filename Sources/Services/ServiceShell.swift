@@ -1,0 +1,113 @@
+import IPC
+import Metrics
+import Wire
+
+/// What every daemon's socket does the same way: find the handler of a call's message type, decode the
+/// payload, answer the stats call, and answer what it cannot take with the right ERROR. A daemon's
+/// service is then its handlers and nothing else:
+///
+/// ```swift
+/// var shell = ServiceShell(name: "limitd", metrics: registry)
+/// shell.register(LimitProtocol.Admit.self) { admit, call in
+///     call.reply(limiter.admit(admit))
+/// }
+/// let server = shell.server(listenFD: fd, protocolName: ServiceName.limitd)
+/// ```
+///
+/// How each call is answered, for every daemon alike:
+/// - a registered type: its payload decoded as the message (trailing bytes are an error), then the handler,
+///   which answers through the ``IPCCall`` (reply, stream, or a service error);
+/// - a payload that does not decode: ERROR ``IPCErrorCode/badRequest``, `undecodable Admit: <why>`;
+/// - ``StatsProtocol/statsType``: the daemon's ``MetricsRegistry`` as a ``MetricsSnapshot``;
+/// - any other type: ERROR ``IPCErrorCode/unknownType``, `limitd does not know message type 77`.
+///
+/// A refused call ends only that call: the connection goes on serving.
+public struct ServiceShell: Sendable {
+    /// What the shell refused on its own, before any handler ran: for the daemon's log or metrics.
+    public struct Refusal: Sendable, Equatable {
+        /// The call's message type.
+        public var type: UInt16
+        /// The ERROR code sent: ``IPCErrorCode/unknownType`` or ``IPCErrorCode/badRequest``.
+        public var code: UInt16
+        /// The ERROR message sent.
+        public var message: String
+    }
+
+    /// The daemon's name, as the ERROR messages say it (`limitd`).
+    public let name: String
+    private let metrics: MetricsRegistry
+    private let beforeStats: @Sendable () -> Void
+    private let onRefusal: @Sendable (Refusal) -> Void
+    private var handlers: [UInt16: @Sendable (IPCCall) async -> Void] = [:]
+
+    /// A shell with no handlers yet; add them with ``register(_:_:)``.
+    /// - Parameters:
+    ///   - name: The daemon's name, for ERROR messages.
+    ///   - metrics: The registry the stats call answers with.
+    ///   - beforeStats: Runs just before the stats call is answered: set the gauges that cost nothing
+    ///     until someone looks (sizes, counts of tracked keys).
+    ///   - onRefusal: Runs after the shell refused a call itself (unknown type, undecodable payload).
+    public init(
+        name: String, metrics: MetricsRegistry, beforeStats: @escaping @Sendable () -> Void = {},
+        onRefusal: @escaping @Sendable (Refusal) -> Void = { _ in }
+    ) {
+        self.name = name
+        self.metrics = metrics
+        self.beforeStats = beforeStats
+        self.onRefusal = onRefusal
+    }
+
+    /// Routes calls of `Message.type` to `handler`, with the payload decoded.
+    ///
+    /// Registering a type twice, or the stats type, is a programming error.
+    /// - Parameters:
+    ///   - message: The request message the handler takes.
+    ///   - handler: Answers the call: exactly one terminal frame through the ``IPCCall``.
+    public mutating func register<Message: WireMessage>(
+        _ message: Message.Type, _ handler: @escaping @Sendable (Message, IPCCall) async -> Void
+    ) {
+        precondition(Message.type != StatsProtocol.statsType, "the stats type is answered by the shell itself")
+        precondition(handlers[Message.type] == nil, "message type \(Message.type) of \(name) is registered twice")
+        let refuse = onRefusal
+        handlers[Message.type] = { call in
+            let request: Message
+            do {
+                request = try call.decode(Message.self)
+            } catch {
+                let refusal = Refusal(type: call.type, code: IPCErrorCode.badRequest, message: "undecodable \(Message.self): \(error)")
+                call.fail(code: refusal.code, message: refusal.message)
+                refuse(refusal)
+                return
+            }
+            await handler(request, call)
+        }
+    }
+
+    /// Answers one call: its handler, the stats reply, or an ERROR.
+    /// - Parameter call: The call, from an ``IPCServer``.
+    public func dispatch(_ call: IPCCall) async {
+        if let handler = handlers[call.type] {
+            await handler(call)
+        } else if call.type == StatsProtocol.statsType {
+            beforeStats()
+            call.reply(MetricsSnapshot(families: metrics.snapshot()))
+        } else {
+            let refusal = Refusal(
+                type: call.type, code: IPCErrorCode.unknownType, message: "\(name) does not know message type \(call.type)")
+            call.fail(code: refusal.code, message: refusal.message)
+            onRefusal(refusal)
+        }
+    }
+
+    /// An ``IPCServer`` on a listening socket that answers every call through this shell; call its
+    /// `start()` to accept.
+    /// - Parameters:
+    ///   - listenFD: The daemon's listening Unix socket (the server never closes it).
+    ///   - protocolName: The protocol clients must name in HELLO (``ServiceName``).
+    /// - Returns: The server, not yet started.
+    public func server(listenFD: Int32, protocolName: String) -> IPCServer {
+        IPCServer(listenFD: listenFD, protocolName: protocolName, version: ServiceName.version) { call in
+            await dispatch(call)
+        }
+    }
+}
