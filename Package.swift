@@ -92,7 +92,7 @@ let package = Package(
         // The exact-match response cache (LRU + TTL + byte bound).
         executable("cached", ["IPC", "Wire", "Services", "DaemonRuntime", "Settings", "Metrics", "Basics"]),
         // Scheduling: per-model queues, batches, backpressure, retries; relays streams from modeld.
-        executable("batchd", ["IPC", "Wire", "Services", "DaemonRuntime", "Settings", "Metrics", "Registry"]),
+        executable("batchd", ["Basics", "IPC", "Wire", "Services", "DaemonRuntime", "Settings", "Metrics", "Registry"]),
         // One model instance: the continuous-batching engine loop; `modeld generate|embed` by hand.
         executable("modeld", ["Engine", "Upstream", "IPC", "Wire", "Services", "DaemonRuntime", "Settings", "Metrics",
                               "Registry"]),
@@ -144,7 +144,7 @@ let package = Package(
                                    "Settings", "TestKit"]),
         .testTarget(name: "BatchdTests",
                     dependencies: ["batchd", "modeld", "Engine", "IPC", "Services", "DaemonRuntime",
-                                   "Registry", "Metrics", "TestKit"]),
+                                   "Registry", "Metrics", "Upstream", "TestKit"]),
         .testTarget(name: "RedisTests", dependencies: ["Redis"]),
         // docs/ checked against the code: each daemon's settings table (run as `DAEMON --help=markdown`).
         .testTarget(name: "DocsTests", dependencies: ["TestKit"]),

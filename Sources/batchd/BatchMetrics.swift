@@ -31,6 +31,7 @@ struct BatchMetrics: Sendable {
     private let requests: MetricsRegistry.Counter
     private let inFlight: MetricsRegistry.Gauge
     private let retries: MetricsRegistry.Counter
+    private let breakerState: MetricsRegistry.Gauge
 
     /// Registers the families, with zeroed gauges for every model so a scrape shows them from the start.
     init(registry: MetricsRegistry, models: [String]) {
@@ -47,6 +48,8 @@ struct BatchMetrics: Sendable {
             "infer_batchd_requests_total", help: "Requests by model and outcome (ok, queue_full, cancelled, failed).")
         inFlight = registry.gauge(
             "infer_batchd_inflight", help: "Requests dispatched to a model and not finished.", series: everyModel)
+        breakerState = registry.gauge(
+            "infer_batchd_breaker_state", help: "Each deployment's circuit breaker: 0 closed, 1 open, 2 half-open.")
         retries = registry.counter(
             "infer_batchd_retries_total", help: "Requests sent to modeld again after a connection was lost before any output.")
     }
@@ -58,6 +61,11 @@ struct BatchMetrics: Sendable {
     }
 
     func retried(_ model: String) { retries.increment(Self.labels(model)) }
+
+    /// Sets `infer_batchd_breaker_state{model,deployment}`: 0 closed, 1 open, 2 half-open.
+    func breaker(_ model: String, _ deployment: String, _ state: CircuitBreaker.State) {
+        breakerState.set(state.gaugeValue, Self.labels(model) + [MetricLabel("deployment", deployment)])
+    }
 
     func batch(_ model: String, size: Int) { batchSize.observe(Double(size), Self.labels(model)) }
 

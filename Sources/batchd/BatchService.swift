@@ -1,3 +1,4 @@
+import Basics
 import DaemonRuntime
 import IPC
 import Metrics
@@ -11,7 +12,7 @@ struct RelayPolicy: Sendable {
     var retryMax = 2
     /// Deadline of a call that came without one (`BATCH_DEFAULT_TIMEOUT_MS`).
     var defaultTimeout: Duration = .seconds(120)
-    /// First pause before a retry; it doubles with each retry.
+    /// First pause before a retry; it doubles with each retry (with jitter), up to a second.
     var retryBackoff: Duration = .milliseconds(25)
 }
 
@@ -25,34 +26,76 @@ final class BatchService: DaemonService {
     /// Starts serving on a listening socket.
     /// - Parameters:
     ///   - listenFD: A listening Unix socket.
-    ///   - backends: Each model's backend, by model name.
+    ///   - router: Each model's deployments, strategy and fallbacks.
     ///   - configuration: The scheduler's settings.
     ///   - policy: Retries and the default deadline.
     ///   - logger: The daemon's logger.
     ///   - registry: Where the metrics go.
     /// - Throws: ``SocketError`` when the socket cannot be served.
-    init(listenFD: Int32, backends: [String: any ModelBackend], configuration: BatchScheduler.Configuration,
+    init(listenFD: Int32, router: DeploymentRouter, configuration: BatchScheduler.Configuration,
          policy: RelayPolicy, logger: Logger, registry: MetricsRegistry = MetricsRegistry()) throws {
         self.logger = logger
-        let models = backends.keys.sorted()
+        let models = router.routes.keys.sorted()
         let metrics = BatchMetrics(registry: registry, models: models)
+        for route in router.routes.values {
+            for deployment in route.deployments { metrics.breaker(route.name, deployment.deployment.name, deployment.breakerState) }
+        }
         let scheduler = BatchScheduler(models: models, configuration: configuration, metrics: metrics)
         let handler = BatchRequestHandler(
-            scheduler: scheduler, backends: backends, policy: policy, metrics: metrics, logger: logger)
+            scheduler: scheduler, router: router, policy: policy, metrics: metrics, logger: logger)
         self.handler = handler
         server = handler.shell().server(listenFD: listenFD, protocolName: ServiceName.batchd)
         try server.start()
     }
 
-    /// The models batchd routes: `BATCH_MODELS` when it lists any; else every model of the registry whose
-    /// first deployment is built-in; else, with no registry file, the two default models. A request for
-    /// a model not routed (an upstream-engine one, for now) is refused at once with
-    /// ``ServiceErrorCode/unknownModel`` (HTTP 404 from frontd); nothing tries the registry's `fallbacks`
-    /// yet, so that refusal is the answer.
+    /// Starts serving models that have one modeld each, named like the model (tests, and batchd without
+    /// a registry).
+    convenience init(listenFD: Int32, backends: [String: any ModelBackend], configuration: BatchScheduler.Configuration,
+                     policy: RelayPolicy, logger: Logger, registry: MetricsRegistry = MetricsRegistry(),
+                     breaker: CircuitBreaker = CircuitBreaker(failureThreshold: 5, openDuration: 30_000_000_000)) throws {
+        var routes: [String: ModelRoute] = [:]
+        for (model, backend) in backends {
+            let deployment = Deployment(name: model, model: model, engine: .builtin)
+            routes[model] = ModelRoute(
+                name: model, strategy: .cost,
+                deployments: [DeploymentBackend(deployment: deployment, backend: backend,
+                                                capacity: configuration.maxBatch * 2, breaker: breaker)],
+                fallbacks: [])
+        }
+        try self.init(listenFD: listenFD, router: DeploymentRouter(routes: routes), configuration: configuration,
+                      policy: policy, logger: logger, registry: registry)
+    }
+
+    /// The models batchd routes: `BATCH_MODELS` when it lists any; else every model of the registry (each
+    /// of its deployments is a modeld instance, built-in or upstream); else, with no registry file, the
+    /// two default models. A request for another model is refused at once with
+    /// ``ServiceErrorCode/unknownModel`` (HTTP 404 from frontd).
     static func routedModels(listed: [String], registry: ModelRegistry?) -> [String] {
         if !listed.isEmpty { return listed }
         guard let registry else { return ["smollm2", "minilm"] }
-        return registry.models.filter { $0.engine == .builtin }.map(\.name)
+        return registry.names
+    }
+
+    /// The router for `models`: each registry model's deployments, strategy and fallbacks (only fallbacks
+    /// that are routed too), and for a model the registry does not know, one modeld named like it.
+    /// - Parameters:
+    ///   - socket: The socket path of a deployment's modeld.
+    ///   - capacity: Requests a deployment takes at once when its `max_concurrency` does not say.
+    static func router(models: [String], registry: ModelRegistry?, capacity: Int, breaker: CircuitBreaker,
+                       socket: (String) -> String) -> DeploymentRouter {
+        var routes: [String: ModelRoute] = [:]
+        for model in models {
+            let entry = registry?[model]
+            let deployments = entry?.deployments ?? [Deployment(name: model, model: model, engine: .builtin)]
+            routes[model] = ModelRoute(
+                name: model, strategy: entry?.routing ?? .cost,
+                deployments: deployments.map {
+                    DeploymentBackend(deployment: $0, backend: ModeldBackend(path: socket($0.name)), capacity: capacity,
+                                      breaker: breaker)
+                },
+                fallbacks: (entry?.fallbacks ?? []).filter(models.contains))
+        }
+        return DeploymentRouter(routes: routes)
     }
 
     var readyStatus: String { "routing \(handler.scheduler.models.joined(separator: ", "))" }
@@ -71,20 +114,20 @@ final class BatchService: DaemonService {
         let load = handler.scheduler.totalLoad
         logger.info("draining", ["queued": LogValue(load.queued), "in_flight": LogValue(load.inFlight)])
         await server.drain(timeout: max(.zero, ContinuousClock.now.duration(to: deadline) - margin))
-        for backend in handler.backends.values { backend.close() }
+        for deployment in handler.router.deployments { deployment.backend.close() }
     }
 
     /// Closes everything at once (tests).
     func shutdown() async {
         await server.drain(timeout: .zero)
-        for backend in handler.backends.values { backend.close() }
+        for deployment in handler.router.deployments { deployment.backend.close() }
     }
 }
 
 /// batchd's handlers: queue Generate and Embed, then relay modeld's answers (the shell answers stats).
 struct BatchRequestHandler: Sendable {
     let scheduler: BatchScheduler
-    let backends: [String: any ModelBackend]
+    let router: DeploymentRouter
     let policy: RelayPolicy
     let metrics: BatchMetrics
     let logger: Logger
@@ -109,10 +152,10 @@ struct BatchRequestHandler: Sendable {
     /// before the caller's last frame leaves, so a caller that has its answer sees it in the metrics.
     private func serve(_ call: IPCCall, model: String, priority: UInt8, requestID: String, kind: Kind) async {
         let log = logger.with(requestID: requestID)
-        guard let backend = backends[model] else {
+        guard router.routes[model] != nil else {
             // Not labelled with the caller's text: any name would make a new series.
             metrics.request(BatchMetrics.unknownModelLabel, .failed)
-            call.fail(code: ServiceErrorCode.unknownModel, message: "model \(model) is not served (known: \(backends.keys.sorted().joined(separator: ", ")))")
+            call.fail(code: ServiceErrorCode.unknownModel, message: "model \(model) is not served (known: \(router.routes.keys.sorted().joined(separator: ", ")))")
             log.debug("unknown model", ["model": .string(model)])
             return
         }
@@ -140,7 +183,8 @@ struct BatchRequestHandler: Sendable {
             return
         }
         defer { scheduler.finish(ticket) }
-        let relay = Relay(call: call, model: model, backend: backend, deadline: deadline, policy: policy, metrics: metrics, logger: log)
+        let relay = Relay(call: call, model: model, chain: router.chain(for: model), deadline: deadline, policy: policy,
+                          metrics: metrics, logger: log)
         switch kind {
         case .generate: await relay.generate()
         case .embed: await relay.embed()
@@ -148,19 +192,25 @@ struct BatchRequestHandler: Sendable {
     }
 }
 
-/// Forwards one dispatched call to its model and relays the answer, retrying where that cannot
-/// duplicate output.
+/// Forwards one dispatched call and relays the answer: to the model's deployments in the order of its
+/// strategy, then to its fallbacks', retrying only where that cannot duplicate output.
 ///
-/// Policy: a request modeld never got (``IPCError/unavailable(_:)``, a draining modeld's refusal, which
-/// the client resends itself) is sent again while the deadline allows; one whose connection was lost (or
-/// that modeld interrupted while stopping) is sent again up to `retryMax` times, but only if no CHUNK of
-/// it was relayed yet; after output has been relayed the caller gets ``ServiceErrorCode/backendUnavailable``
-/// instead, never a duplicate of text it already has. modeld's own refusals (unknown model, invalid
-/// request or parameter) are passed through as they are.
+/// Policy:
+/// - A modeld that was never reached (``IPCError/unavailable(_:)``: restarting, its socket in the backlog)
+///   is tried again, backoff doubling with jitter, while the deadline allows; one whose connection was
+///   lost, or that was overloaded, is tried again up to `retryMax` times — in both cases only while no
+///   CHUNK of the answer was relayed. These are modeld's own restarts and do not move a breaker.
+/// - A deployment whose upstream failed (``ServiceErrorCode/upstreamFailed``, `upstreamTimeout`,
+///   `backendUnavailable`, `upstreamRateLimited` with its Retry-After) counts a failure on its breaker
+///   and the request goes to the next deployment, then to the fallbacks — again only before output.
+/// - A prompt too long for a model (``ServiceErrorCode/contextLengthExceeded``) goes to the fallbacks.
+/// - Any other refusal (invalid request or parameter) is the answer, passed through.
+/// - After output has been relayed the caller gets the failure, never a duplicate of text it has.
+/// The first frame relayed is batchd's route (who answers, as which model); an embedding reply ends with it.
 struct Relay {
     let call: IPCCall
     let model: String
-    let backend: any ModelBackend
+    let chain: [ModelRoute]
     let deadline: ContinuousClock.Instant
     let policy: RelayPolicy
     let metrics: BatchMetrics
@@ -170,46 +220,77 @@ struct Relay {
     private enum Verdict {
         /// The caller has its answer (counted as ok).
         case answered
-        case retry(String)
+        /// Try the same deployment again (modeld restarting).
+        case again(String)
+        /// Try the next deployment or fallback.
+        case next(String, code: UInt16, message: String)
+        /// Go to the fallbacks (the prompt is too long for this model).
+        case fallback(code: UInt16, message: String)
         case fail(code: UInt16, message: String)
         case cancelled
     }
 
+    /// One target: a deployment, and the model it answers as.
+    private struct Target {
+        let route: ModelRoute
+        let deployment: DeploymentBackend
+    }
+
     /// Relays a generation; counts its outcome.
     func generate() async {
-        await relay("generation") { timeout, attempt in
+        let request = try? GenerationProtocol.Generate(decoding: call.payload)
+        let promptTokens = request.map { ($0.messages.reduce(0) { $0 + $1.content.utf8.count } + $0.prompt.utf8.count) / 4 } ?? 0
+        let maxTokens = Int(request?.parameters.maxTokens ?? 0)
+        await relay("generation", promptTokens: promptTokens, maxTokens: maxTokens) { target, timeout, attempt in
             var relayed = false
+            var first = true
+            var firstToken: Double?
+            let started = ContinuousClock.now
+            let payload = target.route.name == model ? call.payload : Self.generate(call.payload, as: target.route.name)
             do {
-                for try await payload in backend.generate(call.payload, timeout: timeout) {
-                    if payload.first == GenerationFrameTag.done {
-                        metrics.request(model, .ok)
-                        call.end(payload)
-                        return .answered
+                for try await frame in target.deployment.backend.generate(payload, timeout: timeout) {
+                    if first {
+                        first = false
+                        let route = GenerationProtocol.Route(deployment: target.deployment.deployment.name, model: target.route.name)
+                        guard call.chunk(GenerationFrameTag.payload(route)) else { return (.cancelled, .neutral) }
                     }
-                    relayed = true
+                    if frame.first == GenerationFrameTag.done {
+                        metrics.request(model, .ok)
+                        call.end(frame)
+                        return (.answered, .success(firstToken: firstToken ?? started.duration(to: .now).seconds))
+                    }
+                    if !relayed {
+                        firstToken = started.duration(to: .now).seconds
+                        relayed = true
+                    }
                     // The caller is gone: leaving the loop drops the stream, which sends CANCEL to modeld.
-                    guard call.chunk(payload) else { return .cancelled }
+                    guard call.chunk(frame) else { return (.cancelled, .neutral) }
                 }
                 // The stream ends early only when this task is cancelled (the caller cancelled).
-                if Task.isCancelled || call.isFinished { return .cancelled }
-                return .fail(code: ServiceErrorCode.backendUnavailable, message: "modeld for \(model) ended the stream without Done")
+                if Task.isCancelled || call.isFinished { return (.cancelled, .neutral) }
+                return (.fail(code: ServiceErrorCode.backendUnavailable, message: "\(target.deployment.deployment.name) ended the stream without Done"), .neutral)
             } catch {
-                return judge(error, relayed: relayed, attempt: attempt)
+                return judge(error, relayed: relayed, attempt: attempt, target: target)
             }
         }
     }
 
     /// Relays an embedding; counts its outcome.
     func embed() async {
-        await relay("embedding") { timeout, attempt in
+        let request = try? GenerationProtocol.Embed(decoding: call.payload)
+        let promptTokens = (request?.inputs.reduce(0) { $0 + $1.utf8.count } ?? 0) / 4
+        await relay("embedding", promptTokens: promptTokens, maxTokens: 0) { target, timeout, attempt in
+            let started = ContinuousClock.now
+            let payload = target.route.name == model ? call.payload : Self.embed(call.payload, as: target.route.name)
             do {
-                let reply = try await backend.embed(call.payload, timeout: timeout)
+                var reply = try GenerationProtocol.EmbedReply(decoding: try await target.deployment.backend.embed(payload, timeout: timeout))
+                reply.route = GenerationProtocol.Route(deployment: target.deployment.deployment.name, model: target.route.name)
                 metrics.request(model, .ok)
-                call.reply(reply)
-                return .answered
+                call.reply(reply.encoded())
+                return (.answered, .success(firstToken: started.duration(to: .now).seconds))
             } catch {
                 // Embedding has no partial output: any lost attempt is safe to repeat.
-                return judge(error, relayed: false, attempt: attempt)
+                return judge(error, relayed: false, attempt: attempt, target: target)
             }
         }
     }
@@ -218,26 +299,76 @@ struct Relay {
     /// outcome but `answered` (the attempt counted it before the caller's last frame left).
     /// - Parameters:
     ///   - what: "generation" or "embedding", for the log.
-    ///   - attempt: One try with the time left and the number of tries before it.
-    private func relay(_ what: String, _ attempt: (Duration, Int) async -> Verdict) async {
+    ///   - promptTokens: An estimate (bytes / 4), for the cost strategy.
+    ///   - attempt: One try of a target with the time left and the number of tries before it; returns the
+    ///     verdict and what it says of the deployment's health.
+    private func relay(_ what: String, promptTokens: Int, maxTokens: Int,
+                       _ attempt: (Target, Duration, Int) async -> (Verdict, DeploymentBackend.Outcome)) async {
+        var picker = TargetPicker(chain: chain, promptTokens: promptTokens, maxTokens: maxTokens)
         var attempts = 0
+        var current: Target?
+        var lastFailure: (code: UInt16, message: String)?
         while true {
             guard let timeout = remaining() else { return expired() }
-            switch await attempt(timeout, attempts) {
+            if current == nil {
+                guard let (route, deployment) = picker.next(now: Self.now(), random: Double.random(in: 0..<1)) else {
+                    let failure = lastFailure ?? (ServiceErrorCode.backendUnavailable,
+                                                  "no deployment of \(model)\(chain.count > 1 ? " or its fallbacks" : "") is available (circuit open)")
+                    return fail(what, code: failure.code, message: failure.message)
+                }
+                current = Target(route: route, deployment: deployment)
+            }
+            guard let target = current else { continue }
+            let (admission, opened) = target.deployment.begin(now: Self.now())
+            log(opened, target)
+            if case .refused = admission {
+                current = nil
+                continue
+            }
+            let (verdict, health) = await attempt(target, timeout, attempts)
+            log(target.deployment.finish(health, now: Self.now()), target)
+            switch verdict {
             case .answered:
                 return
             case .cancelled:
                 return metrics.request(model, .cancelled)
             case .fail(let code, let message):
-                metrics.request(model, .failed)
-                call.fail(code: code, message: message)
-                logger.warn("\(what) failed", ["model": .string(model), "code": LogValue(code), "reason": .string(message)])
-                return
-            case .retry(let reason):
+                return fail(what, code: code, message: message)
+            case .fallback(let code, let message):
+                lastFailure = (code, message)
+                picker.skipModel()
+                current = nil
+                logger.info("trying a fallback", ["model": .string(target.route.name), "reason": .string(message)])
+            case .next(let reason, let code, let message):
+                lastFailure = (code, message)
+                current = nil
                 attempts += 1
-                guard await pause(before: attempts, reason: reason) else { return metrics.request(model, .cancelled) }
+                guard await pause(before: attempts, reason: "\(target.deployment.deployment.name): \(reason)") else {
+                    return metrics.request(model, .cancelled)
+                }
+            case .again(let reason):
+                attempts += 1
+                guard await pause(before: attempts, reason: "\(target.deployment.deployment.name): \(reason)") else {
+                    return metrics.request(model, .cancelled)
+                }
             }
         }
+    }
+
+    private func fail(_ what: String, code: UInt16, message: String) {
+        metrics.request(model, .failed)
+        call.fail(code: code, message: message)
+        logger.warn("\(what) failed", ["model": .string(model), "code": LogValue(code), "reason": .string(message)])
+    }
+
+    /// Logs a breaker's change of state and sets its gauge.
+    private func log(_ transition: CircuitBreaker.Transition?, _ target: Target) {
+        guard let transition else { return }
+        metrics.breaker(target.route.name, target.deployment.deployment.name, transition.to)
+        logger.warn("circuit breaker", [
+            "model": .string(target.route.name), "deployment": .string(target.deployment.deployment.name),
+            "from": .string(transition.from.rawValue), "to": .string(transition.to.rawValue), "reason": .string(transition.reason),
+        ])
     }
 
     private func remaining() -> Duration? {
@@ -250,46 +381,76 @@ struct Relay {
         call.fail(code: IPCErrorCode.deadlineExceeded, message: "the deadline passed before modeld for \(model) answered")
     }
 
-    private func judge(_ error: any Error, relayed: Bool, attempt: Int) -> Verdict {
-        if error is CancellationError || Task.isCancelled || call.isFinished { return .cancelled }
+    /// Nanoseconds on the monotonic clock, the breakers' time base.
+    private static func now() -> Int64 { MonotonicClock.nowSigned() }
+
+    /// `payload` (a Generate) asking for `model` instead (a fallback).
+    private static func generate(_ payload: [UInt8], as model: String) -> [UInt8] {
+        guard var request = try? GenerationProtocol.Generate(decoding: payload) else { return payload }
+        request.model = model
+        return request.encoded()
+    }
+
+    /// `payload` (an Embed) asking for `model` instead (a fallback).
+    private static func embed(_ payload: [UInt8], as model: String) -> [UInt8] {
+        guard var request = try? GenerationProtocol.Embed(decoding: payload) else { return payload }
+        request.model = model
+        return request.encoded()
+    }
+
+    private func judge(_ error: any Error, relayed: Bool, attempt: Int, target: Target) -> (Verdict, DeploymentBackend.Outcome) {
+        if error is CancellationError || Task.isCancelled || call.isFinished { return (.cancelled, .neutral) }
+        let name = target.deployment.deployment.name
         guard let error = error as? IPCError else {
-            return .fail(code: ServiceErrorCode.backendUnavailable, message: "modeld for \(model): \(error)")
+            return (.fail(code: ServiceErrorCode.backendUnavailable, message: "modeld for \(name): \(error)"), .neutral)
         }
         switch error {
         case .unavailable(let reason):
             // Never sent: safe to repeat as long as time is left.
-            return remaining() != nil ? .retry("unavailable: \(reason)")
-                : .fail(code: ServiceErrorCode.backendUnavailable, message: "modeld for \(model) is unavailable: \(reason)")
+            return (remaining() != nil ? .again("unavailable: \(reason)")
+                : .fail(code: ServiceErrorCode.backendUnavailable, message: "modeld for \(name) is unavailable: \(reason)"), .neutral)
         case .connectionLost:
             if relayed {
-                return .fail(code: ServiceErrorCode.backendUnavailable, message: "modeld for \(model) went away during the generation")
+                return (.fail(code: ServiceErrorCode.backendUnavailable, message: "modeld for \(name) went away during the generation"), .neutral)
             }
-            return attempt < policy.retryMax ? .retry("connection lost")
-                : .fail(code: ServiceErrorCode.backendUnavailable, message: "modeld for \(model) went away \(attempt + 1) times")
+            return (attempt < policy.retryMax ? .again("connection lost")
+                : .fail(code: ServiceErrorCode.backendUnavailable, message: "modeld for \(name) went away \(attempt + 1) times"), .neutral)
         case .timeout:
-            return .fail(code: IPCErrorCode.deadlineExceeded, message: "the deadline passed before modeld for \(model) finished")
+            return (.fail(code: IPCErrorCode.deadlineExceeded, message: "the deadline passed before \(name) finished"), .neutral)
         case .remote(let code, let message):
-            if code == IPCErrorCode.overloaded, !relayed, attempt < policy.retryMax {
-                return .retry("modeld overloaded")
+            switch code {
+            case IPCErrorCode.overloaded where !relayed && attempt < policy.retryMax:
+                return (.again("modeld overloaded"), .neutral)
+            case ServiceErrorCode.upstreamFailed, ServiceErrorCode.upstreamTimeout, ServiceErrorCode.backendUnavailable,
+                 ServiceErrorCode.upstreamRateLimited:
+                let retryAfter = RetryAfterMessage.parse(message).seconds.map { Int64($0) * 1_000_000_000 }
+                let health = DeploymentBackend.Outcome.failure(reason: "code \(code): \(message)", retryAfter: retryAfter)
+                return (relayed ? .fail(code: code, message: message) : .next("code \(code)", code: code, message: message), health)
+            case ServiceErrorCode.contextLengthExceeded where !relayed:
+                return (.fallback(code: code, message: message), .neutral)
+            default:
+                return (.fail(code: code, message: message), .neutral)
             }
-            return .fail(code: code, message: message)
         case .protocolViolation(let message):
-            return .fail(code: ServiceErrorCode.backendUnavailable, message: "modeld for \(model) broke the protocol: \(message)")
+            return (.fail(code: ServiceErrorCode.backendUnavailable, message: "modeld for \(name) broke the protocol: \(message)"), .neutral)
         case .wrongProtocol(let expected, let got):
-            return .fail(code: ServiceErrorCode.backendUnavailable, message: "the socket of model \(model) serves \(got), not \(expected)")
+            return (.fail(code: ServiceErrorCode.backendUnavailable, message: "the socket of \(name) serves \(got), not \(expected)"), .neutral)
         }
     }
 
-    /// Waits before attempt `attempt` (backoff doubling from `retryBackoff`, within the deadline).
+    /// Waits before attempt `attempt`: exponential backoff with jitter from `retryBackoff`, at most a
+    /// second, within the deadline.
     /// - Returns: false when the caller cancelled meanwhile.
     private func pause(before attempt: Int, reason: String) async -> Bool {
         metrics.retried(model)
-        // Doubling, but never more than a second between tries of a modeld that is restarting.
-        let backoff = min(policy.retryBackoff * (1 << min(attempt - 1, 10)), .seconds(1))
-        let left = ContinuousClock.now.duration(to: deadline)
+        let backoff = RetryBackoff(base: policy.retryBackoff.nanoseconds, cap: 1_000_000_000)
+        let left = ContinuousClock.now.duration(to: deadline).nanoseconds
+        guard let pause = backoff.pause(before: attempt, remaining: left, random: Double.random(in: 0...1)) else {
+            return !call.isFinished
+        }
         logger.info("retrying", ["model": .string(model), "attempt": LogValue(attempt), "reason": .string(reason)])
         do {
-            try await Task.sleep(for: min(backoff, max(.zero, left)))
+            try await Task.sleep(for: .nanoseconds(pause))
         } catch {
             return false
         }

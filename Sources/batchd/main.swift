@@ -1,6 +1,7 @@
 // batchd: per-model queues with priorities and deadlines, dynamic batches handed to each model's modeld
 // instance within a capacity bound (backpressure stays here: a full queue is refused at once), retries
 // where they cannot duplicate output, and streamed answers relayed back as they come.
+import Basics
 import DaemonRuntime
 import IPC
 import Registry
@@ -29,21 +30,35 @@ let defaultTimeout = Setting<Duration>(
     name: "BATCH_DEFAULT_TIMEOUT_MS", default: .seconds(120),
     meaning: "Deadline of a request that came without one.", unit: .milliseconds, range: .milliseconds(1) ... .seconds(3600))
 
+let breakerThreshold = Setting<Int>(
+    name: "CIRCUIT_BREAKER_FAILURE_THRESHOLD", default: 5,
+    meaning: "Failures of a deployment in a row (its upstream refused, reset, timed out, answered 5xx or 429) that open its circuit breaker.",
+    range: 1...1000)
+let breakerTimeout = Setting<Duration>(
+    name: "CIRCUIT_BREAKER_TIMEOUT_SEC", default: .seconds(30),
+    meaning: "How long an open breaker stays open before one probe request may go (a 429's longer Retry-After wins).",
+    unit: .seconds, range: .seconds(1) ... .seconds(86_400))
+
 Daemon.run(
     name: "batchd",
-    settings: [maxSize, flushTimeout, queueMax, models, ModelRegistry.registrySetting, retryMax, defaultTimeout],
+    settings: [maxSize, flushTimeout, queueMax, models, ModelRegistry.registrySetting, retryMax, defaultTimeout,
+               breakerThreshold, breakerTimeout],
     sockets: [.unix("batchd")]
 ) { context in
     let settings = context.settings
     let directory = settings[RuntimeSettings.runtimeDirectory]
-    let routed = BatchService.routedModels(listed: settings[models], registry: try ModelRegistry.loadIfConfigured())
-    context.logger.info("routing", ["models": .string(routed.joined(separator: ","))])
-    var backends: [String: any ModelBackend] = [:]
-    for model in routed {
-        backends[model] = ModeldBackend(path: "\(directory)/modeld-\(model).sock")
-    }
+    let registry = try ModelRegistry.loadIfConfigured()
+    let routed = BatchService.routedModels(listed: settings[models], registry: registry)
+    let router = BatchService.router(
+        models: routed, registry: registry, capacity: settings[maxSize] * 2,
+        breaker: CircuitBreaker(failureThreshold: settings[breakerThreshold], openDuration: settings[breakerTimeout].nanoseconds),
+        socket: { "\(directory)/modeld-\($0).sock" })
+    context.logger.info("routing", [
+        "models": .string(routed.joined(separator: ",")),
+        "deployments": .string(router.deployments.map(\.deployment.name).joined(separator: ",")),
+    ])
     return try BatchService(
-        listenFD: try context.listener("batchd").fileDescriptor, backends: backends,
+        listenFD: try context.listener("batchd").fileDescriptor, router: router,
         configuration: BatchScheduler.Configuration(
             maxBatch: settings[maxSize], flushTimeout: settings[flushTimeout], queueMax: settings[queueMax]),
         policy: RelayPolicy(retryMax: settings[retryMax], defaultTimeout: settings[defaultTimeout]),

@@ -267,26 +267,28 @@ struct BatchdHarness {
         let answer = try await withTimeout(.seconds(5)) {
             try await harness.client.embed(GenerationProtocol.Embed(requestID: "r", model: "e", inputs: ["a", "b"]), timeout: .seconds(5))
         }
-        #expect(answer == reply)
+        #expect(answer.vectors == reply.vectors && answer.promptTokens == reply.promptTokens)
+        #expect(answer.route == GenerationProtocol.Route(deployment: "e", model: "e"))
         #expect(harness.outcome(.ok, model: "e") == 1)
         await harness.close()
     }
 }
 
-/// Which models batchd routes when BATCH_MODELS is empty: the registry's built-in ones.
+/// Which models batchd routes when BATCH_MODELS is empty: every model of the registry (each deployment,
+/// built-in or upstream, is a modeld instance).
 @Suite("batchd routing") struct BatchRoutingTests {
     @Test func listedModelsWin() {
         let registry = ModelRegistry(models: [ModelEntry(name: "pocket", kind: .chat, engine: .builtin, path: "/m/p.gguf")])
         #expect(BatchService.routedModels(listed: ["a", "b"], registry: registry) == ["a", "b"])
     }
 
-    @Test func registryBuiltinModelsOnly() throws {
+    @Test func everyRegistryModel() throws {
         let registry = ModelRegistry(models: [
             ModelEntry(name: "pocket", kind: .chat, engine: .builtin, path: "/m/p.gguf"),
             ModelEntry(name: "remote", kind: .chat, engine: .openai, url: URL(string: "http://127.0.0.1:9/v1")),
             ModelEntry(name: "pocket-embed", kind: .embedding, engine: .builtin, path: "/m/e"),
         ])
-        #expect(BatchService.routedModels(listed: [], registry: registry) == ["pocket", "pocket-embed"])
+        #expect(BatchService.routedModels(listed: [], registry: registry) == ["pocket", "remote", "pocket-embed"])
     }
 
     @Test func defaultsWithoutARegistry() {
