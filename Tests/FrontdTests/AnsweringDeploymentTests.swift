@@ -1,4 +1,5 @@
 import Foundation
+import Metrics
 import Registry
 import Services
 import Testing
@@ -41,5 +42,21 @@ struct AnsweringDeploymentTests {
         #expect(AnsweringDeployment().headers(registry: registry, promptTokens: 5, completionTokens: 5).count == 0)
         #expect(AnsweringDeployment.format(0.000_000_15) == "0.0000001500")
         #expect(AnsweringDeployment.format(12.25) == "12.2500000000")
+    }
+}
+
+/// `/health/ready`'s breakers, read from batchd's stats.
+@Suite("readiness shows the breakers")
+struct ReadinessBreakerTests {
+    @Test("infer_batchd_breaker_state samples become model/deployment: state")
+    func breakers() {
+        let family = MetricFamily(name: "infer_batchd_breaker_state", help: "", kind: .gauge, samples: [
+            MetricSample(labels: [MetricLabel("model", "chat"), MetricLabel("deployment", "chat-a")], value: 0),
+            MetricSample(labels: [MetricLabel("model", "chat"), MetricLabel("deployment", "chat-b")], value: 1),
+            MetricSample(labels: [MetricLabel("model", "chat"), MetricLabel("deployment", "chat-c")], value: 2),
+        ])
+        let payload = MetricsSnapshot(families: [family]).encoded()
+        #expect(Frontend.breakers(payload) == ["chat/chat-a": "closed", "chat/chat-b": "open", "chat/chat-c": "half-open"])
+        #expect(Frontend.breakers([1, 2, 3]).isEmpty)
     }
 }
