@@ -49,7 +49,7 @@ let package = Package(
         .target(name: "CLinux", exclude: ["README.md"]),
 
         // ── Libraries: one job each ────────────────────────────────────────────────────────────────
-        // The clock, Duration conversions, the JSON string escaper.
+        // The clock, Duration conversions, the JSON string escaper, error codes.
         library("Basics"),
         // The IPC wire format: frames, the payload codec, control payloads. Pure code, no OS calls.
         library("Wire"),

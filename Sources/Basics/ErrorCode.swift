@@ -1,0 +1,43 @@
+/// The kind of an error of type `Domain`: a name, equal only to the code of the same name in the same
+/// domain.
+///
+/// The project's errors are structs carrying a code rather than enums, so that a library can add
+/// kinds without breaking callers that compare or `switch` over them. Each error used to declare its
+/// own `Code` struct around a private enum, with one static member per case; this one generic is that
+/// struct, written once. An error declares its codes as static members of a constrained extension,
+/// next to itself, and names the type for its callers:
+///
+/// ```swift
+/// public struct RESPProtocolError: Error {
+///     /// The kind of violation; compare with the static members (`error.code == .bulkTooLong`).
+///     public typealias Code = ErrorCode<RESPProtocolError>
+///     public let code: Code
+/// }
+///
+/// extension ErrorCode where Domain == RESPProtocolError {
+///     /// A bulk string longer than the parser's limit.
+///     public static var bulkTooLong: Self { Self("bulk string too long") }
+/// }
+/// ```
+///
+/// Callers read as before: `error.code == .bulkTooLong`, `[.timeout, .closed].contains(error.code)`,
+/// `case .bulkTooLong:` in a `switch` (with a `default:`, since more codes may come).
+///
+/// `Domain` is only a tag, never stored: it keeps the codes of one error apart from another's, so a
+/// `RedisError` code cannot be compared with or passed as an `UpstreamError` one, though both have a
+/// `timeout`. Within a domain, codes are equal when their names are, so each name must be used once.
+/// The members are computed (`static var`) because Swift has no static stored properties in generic
+/// types; building one is copying a string literal.
+public struct ErrorCode<Domain>: Hashable, Sendable, CustomStringConvertible {
+    /// The code as messages and logs show it: `bulk string too long`, `timeout`.
+    public let name: String
+
+    /// A code of `Domain`. Call it only where that domain declares its codes.
+    /// - Parameter name: What the code is called in messages, unique within the domain.
+    public init(_ name: String) {
+        self.name = name
+    }
+
+    /// The code's ``name``.
+    public var description: String { name }
+}
