@@ -1,3 +1,5 @@
+import Basics
+
 /// Why a command or a connection failed.
 ///
 /// ``isRetryable`` says whether the same command may succeed later (the connection came back, the
@@ -5,51 +7,7 @@
 /// matters before retrying a command that changes data (INCRBY, a Lua script).
 public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible {
     /// What kind of failure this was; compare with the static members (`error.code == .timeout`).
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
-        private enum Base: String, Hashable, Sendable {
-            case serverError = "server error"
-            case timeout
-            case connectionLost = "connection lost"
-            case notConnected = "not connected"
-            case handshakeFailed = "handshake failed"
-            case protocolViolation = "protocol violation"
-            case unexpectedReply = "unexpected reply"
-            case overloaded
-            case closed
-            case startFailed = "start failed"
-        }
-
-        private let base: Base
-        private init(_ base: Base) { self.base = base }
-
-        /// The server answered with an error reply (`ERR`, `WRONGTYPE`, `NOSCRIPT`, ...); see
-        /// ``RedisError/serverErrorPrefix``.
-        public static let serverError = Code(.serverError)
-        /// No reply within the command timeout. The reply, if it comes, is discarded.
-        public static let timeout = Code(.timeout)
-        /// The connection dropped while the command was queued or in flight.
-        public static let connectionLost = Code(.connectionLost)
-        /// The client is between connection attempts (the server is down or unreachable); the command
-        /// was not sent.
-        public static let notConnected = Code(.notConnected)
-        /// The server refused the AUTH, SELECT or CLIENT SETNAME run on connecting (wrong password,
-        /// database out of range): a configuration error.
-        public static let handshakeFailed = Code(.handshakeFailed)
-        /// The server sent bytes that are not RESP2, exceed the parser's limits, or answer no command;
-        /// the connection was dropped (and is made again), failing every command in flight. Not retryable:
-        /// it usually means the URL names something that is not Redis.
-        public static let protocolViolation = Code(.protocolViolation)
-        /// The reply's type is not what the command returns (an array where an integer was due).
-        public static let unexpectedReply = Code(.unexpectedReply)
-        /// More commands are waiting for replies than the configured maximum; the command was not sent.
-        public static let overloaded = Code(.overloaded)
-        /// The client was closed.
-        public static let closed = Code(.closed)
-        /// The client could not be created: the process has no file descriptor or thread to spare.
-        public static let startFailed = Code(.startFailed)
-
-        public var description: String { base.rawValue }
-    }
+    public typealias Code = ErrorCode<RedisError>
 
     /// The kind of failure.
     public let code: Code
@@ -87,4 +45,32 @@ public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible {
     static func server(_ reply: String, command: String) -> RedisError {
         RedisError(.serverError, "\(command): \(reply)", serverReply: reply)
     }
+}
+
+extension ErrorCode where Domain == RedisError {
+    /// The server answered with an error reply (`ERR`, `WRONGTYPE`, `NOSCRIPT`, ...); see
+    /// ``RedisError/serverErrorPrefix``.
+    public static var serverError: Self { Self("server error") }
+    /// No reply within the command timeout. The reply, if it comes, is discarded.
+    public static var timeout: Self { Self("timeout") }
+    /// The connection dropped while the command was queued or in flight.
+    public static var connectionLost: Self { Self("connection lost") }
+    /// The client is between connection attempts (the server is down or unreachable); the command
+    /// was not sent.
+    public static var notConnected: Self { Self("not connected") }
+    /// The server refused the AUTH, SELECT or CLIENT SETNAME run on connecting (wrong password,
+    /// database out of range): a configuration error.
+    public static var handshakeFailed: Self { Self("handshake failed") }
+    /// The server sent bytes that are not RESP2, exceed the parser's limits, or answer no command;
+    /// the connection was dropped (and is made again), failing every command in flight. Not retryable:
+    /// it usually means the URL names something that is not Redis.
+    public static var protocolViolation: Self { Self("protocol violation") }
+    /// The reply's type is not what the command returns (an array where an integer was due).
+    public static var unexpectedReply: Self { Self("unexpected reply") }
+    /// More commands are waiting for replies than the configured maximum; the command was not sent.
+    public static var overloaded: Self { Self("overloaded") }
+    /// The client was closed.
+    public static var closed: Self { Self("closed") }
+    /// The client could not be created: the process has no file descriptor or thread to spare.
+    public static var startFailed: Self { Self("start failed") }
 }
