@@ -77,7 +77,7 @@ let package = Package(
         // limitd's cluster-wide limits and cached's shared tier; it depends only on Basics here.
         library("Redis", ["Basics"]),
         // The OpenAI-compatible HTTP client modeld uses for an upstream deployment (FoundationNetworking).
-        library("Upstream"),
+        library("Upstream", ["Basics"]),
         // A reusable HTTP/1.1 server on the Reactor's loops.
         library("HTTP", ["CLinux", "Basics"]),
         // The built-in CPU engine: GGUF, tokenizers, kernels, SmolLM2 and MiniLM.

@@ -1,3 +1,5 @@
+import Basics
+
 /// Why an upstream request failed, classified for the gateway's decisions.
 ///
 /// Three audiences, three properties:
@@ -10,45 +12,7 @@
 /// A struct around a ``Kind`` rather than an enum, so kinds can be added without breaking callers.
 public struct UpstreamError: Error, Sendable, Equatable, CustomStringConvertible {
     /// What went wrong, broadly; compare with `==` or `switch` over the static members.
-    public struct Kind: Sendable, Hashable, CustomStringConvertible {
-        private enum Base: String, Sendable, Hashable {
-            case connectRefused = "connection refused"
-            case connectFailed = "could not connect"
-            case connectionReset = "connection reset"
-            case tls = "TLS failure"
-            case timeout = "timeout"
-            case http = "HTTP error status"
-            case invalidResponse = "invalid response"
-            case streamCut = "stream cut"
-            case cancelled = "cancelled"
-            case invalidRequest = "invalid request"
-        }
-        private let base: Base
-        private init(_ base: Base) { self.base = base }
-
-        /// The upstream refused the TCP connection (nothing listens there).
-        public static let connectRefused = Kind(.connectRefused)
-        /// The connection could not be made for another reason (name lookup, no route).
-        public static let connectFailed = Kind(.connectFailed)
-        /// The upstream closed or reset the connection before its answer began.
-        public static let connectionReset = Kind(.connectionReset)
-        /// The TLS handshake failed (most often: the certificate is not trusted).
-        public static let tls = Kind(.tls)
-        /// A phase took longer than its timeout; see ``UpstreamError/timeoutPhase``.
-        public static let timeout = Kind(.timeout)
-        /// The upstream answered with a status other than 2xx; see ``UpstreamError/upstreamStatus``.
-        public static let http = Kind(.http)
-        /// The upstream's answer could not be used (not JSON, not an event stream, too large).
-        public static let invalidResponse = Kind(.invalidResponse)
-        /// A stream ended (or broke) after some events but without `[DONE]`.
-        public static let streamCut = Kind(.streamCut)
-        /// The caller's task was cancelled; the upstream connection was closed.
-        public static let cancelled = Kind(.cancelled)
-        /// The request body given to the client was not a JSON object.
-        public static let invalidRequest = Kind(.invalidRequest)
-
-        public var description: String { base.rawValue }
-    }
+    public typealias Kind = ErrorCode<UpstreamError>
 
     /// The phase a ``Kind/timeout`` happened in (see ``UpstreamTimeouts``).
     public enum TimeoutPhase: String, Sendable, Hashable {
@@ -194,4 +158,27 @@ public struct UpstreamError: Error, Sendable, Equatable, CustomStringConvertible
     }
 
     public var description: String { logMessage }
+}
+
+extension ErrorCode where Domain == UpstreamError {
+    /// The upstream refused the TCP connection (nothing listens there).
+    public static var connectRefused: Self { Self("connection refused") }
+    /// The connection could not be made for another reason (name lookup, no route).
+    public static var connectFailed: Self { Self("could not connect") }
+    /// The upstream closed or reset the connection before its answer began.
+    public static var connectionReset: Self { Self("connection reset") }
+    /// The TLS handshake failed (most often: the certificate is not trusted).
+    public static var tls: Self { Self("TLS failure") }
+    /// A phase took longer than its timeout; see ``UpstreamError/timeoutPhase``.
+    public static var timeout: Self { Self("timeout") }
+    /// The upstream answered with a status other than 2xx; see ``UpstreamError/upstreamStatus``.
+    public static var http: Self { Self("HTTP error status") }
+    /// The upstream's answer could not be used (not JSON, not an event stream, too large).
+    public static var invalidResponse: Self { Self("invalid response") }
+    /// A stream ended (or broke) after some events but without `[DONE]`.
+    public static var streamCut: Self { Self("stream cut") }
+    /// The caller's task was cancelled; the upstream connection was closed.
+    public static var cancelled: Self { Self("cancelled") }
+    /// The request body given to the client was not a JSON object.
+    public static var invalidRequest: Self { Self("invalid request") }
 }
