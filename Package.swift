@@ -74,8 +74,8 @@ let package = Package(
         // Spawning child processes with inherited sockets (inferctl's supervisor, tests).
         library("Spawn", ["CLinux", "Basics"]),
         // The project's own Redis client (RESP2 over TCP or a Unix socket, pipelined, reconnecting), for
-        // limitd's cluster-wide limits and cached's shared tier; it depends only on Basics here.
-        library("Redis", ["Basics"]),
+        // limitd's cluster-wide limits and cached's shared tier; it depends only on Basics and Crypto here.
+        library("Redis", ["Basics", "Crypto"]),
         // The OpenAI-compatible HTTP client modeld uses for an upstream deployment (FoundationNetworking).
         library("Upstream", ["Basics"]),
         // A reusable HTTP/1.1 server on the Reactor's loops.

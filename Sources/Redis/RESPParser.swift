@@ -1,3 +1,4 @@
+import Crypto
 import Glibc
 
 /// An incremental RESP2 reply parser: bytes in, ``RESPValue``s out.
@@ -320,19 +321,14 @@ public struct RESPParser: Sendable {
         var text = ""
         for index in shown {
             let byte = buffer[index]
-            text += (0x20..<0x7f).contains(byte) ? String(UnicodeScalar(byte)) : "\\x" + Self.hex(byte)
+            text += (0x20..<0x7f).contains(byte) ? String(UnicodeScalar(byte)) : "\\x" + Hex.encode([byte])
         }
         return "'" + text + (range.count > shown.count ? "...'" : "'")
     }
 
     private static func describe(byte: UInt8) -> String {
         let printable = (0x21..<0x7f).contains(byte) ? " ('\(UnicodeScalar(byte))')" : ""
-        return "0x\(hex(byte))\(printable)"
-    }
-
-    private static func hex(_ byte: UInt8) -> String {
-        let digits = String(byte, radix: 16)
-        return digits.count == 1 ? "0" + digits : digits
+        return "0x\(Hex.encode([byte]))\(printable)"
     }
 
     private static func resp3Hint(_ type: UInt8) -> String {

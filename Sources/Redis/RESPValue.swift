@@ -1,3 +1,5 @@
+import Crypto
+
 /// One reply from a Redis server, as RESP2 carries it.
 ///
 /// A null bulk string (`$-1`) and a null array (`*-1`) are both ``null``: no command this client sends
@@ -77,10 +79,7 @@ extension RESPValue: CustomStringConvertible {
         case .null: return "(null)"
         case .bulkString(let bytes):
             if let text = String(validating: bytes, as: UTF8.self) { return "\"\(text)\"" }
-            return "0x" + bytes.map { byte in
-                let digits = String(byte, radix: 16)
-                return digits.count == 1 ? "0" + digits : digits
-            }.joined()
+            return "0x" + Hex.encode(bytes)
         case .array(let elements):
             return "[" + elements.map(\.description).joined(separator: ", ") + "]"
         }

@@ -1,3 +1,4 @@
+import Crypto
 import Glibc
 
 /// Where a Redis server is and how to log in to it, parsed from a `REDIS_URL`.
@@ -242,7 +243,7 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
                 bytes.append(byte)
                 continue
             }
-            guard let high = utf8.popFirst().flatMap(hexValue), let low = utf8.popFirst().flatMap(hexValue) else {
+            guard let high = utf8.popFirst().flatMap(Hex.value), let low = utf8.popFirst().flatMap(Hex.value) else {
                 throw RedisURLError(
                     part == "socket path" ? .socketPath : .userInfo, "the \(part) has a '%' not followed by two hex digits")
             }
@@ -252,15 +253,6 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
             throw RedisURLError(part == "socket path" ? .socketPath : .userInfo, "the decoded \(part) is not UTF-8")
         }
         return decoded
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 
     private static func percentEncode(_ text: String) -> String {

@@ -1,3 +1,5 @@
+import Crypto
+
 /// SHA-1 (FIPS 180-4), for the one thing Redis needs it for: naming Lua scripts for EVALSHA.
 ///
 /// Not for security: SHA-1 collisions can be made. Redis identifies scripts by it, so we compute it.
@@ -57,14 +59,7 @@ public enum SHA1 {
     /// - Parameter bytes: Any bytes.
     /// - Returns: The hex digest.
     public static func hexDigest(_ bytes: some Collection<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        text.reserveCapacity(40)
-        for byte in hash(bytes) {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: text, as: UTF8.self)
+        Hex.encode(hash(bytes))
     }
 
     private static func rotateLeft(_ value: UInt32, by count: UInt32) -> UInt32 {
