@@ -180,18 +180,12 @@ public struct RESPParser: Sendable {
             try consume(lineSize)
             return .value(.integer(value))
         case UInt8(ascii: "$"):
-            let declared = try parseInteger(content, what: "bulk string length")
-            if declared == -1 {
+            guard let length = try parseLength(
+                content, what: "bulk string length", maximum: limits.maxBulkLength, tooLong: .bulkTooLong)
+            else {
                 try consume(lineSize)
                 return .value(.null)
             }
-            guard declared >= 0 else {
-                throw RESPProtocolError(.invalidLength, "bulk string length \(declared) is negative (only -1, null, is allowed)")
-            }
-            guard declared <= limits.maxBulkLength else {
-                throw RESPProtocolError(.bulkTooLong, "bulk string length \(declared) exceeds maximum \(limits.maxBulkLength)")
-            }
-            let length = Int(declared)
             let itemSize = lineSize + length + 2
             try checkReplySize(adding: itemSize)
             guard buffer.count - readIndex >= itemSize else {
@@ -207,22 +201,17 @@ public struct RESPParser: Sendable {
             try consume(itemSize)
             return .value(.bulkString(bytes))
         default:  // "*"
-            let declared = try parseInteger(content, what: "array count")
-            if declared == -1 {
+            guard let count = try parseLength(
+                content, what: "array count", maximum: limits.maxArrayCount, tooLong: .arrayTooLong)
+            else {
                 try consume(lineSize)
                 return .value(.null)
-            }
-            guard declared >= 0 else {
-                throw RESPProtocolError(.invalidLength, "array count \(declared) is negative (only -1, null, is allowed)")
-            }
-            guard declared <= limits.maxArrayCount else {
-                throw RESPProtocolError(.arrayTooLong, "array count \(declared) exceeds maximum \(limits.maxArrayCount)")
             }
             guard openArrays.count < limits.maxDepth else {
                 throw RESPProtocolError(.nestingTooDeep, "arrays nested deeper than the maximum depth \(limits.maxDepth)")
             }
             try consume(lineSize)
-            return .arrayHeader(count: Int(declared))
+            return .arrayHeader(count: count)
         }
     }
 
@@ -256,6 +245,22 @@ public struct RESPParser: Sendable {
                 .malformedLineEnding, "CR not followed by LF in a \(Self.describe(byte: type)) line")
         }
         return carriageReturn
+    }
+
+    /// A bulk string's length or an array's count (`what`): `nil` for -1 (RESP2's null), otherwise the
+    /// number, which must be from 0 to `maximum` (a larger one throws `tooLong`).
+    private func parseLength(
+        _ range: Range<Int>, what: String, maximum: Int, tooLong: RESPProtocolError.Code
+    ) throws(RESPProtocolError) -> Int? {
+        let declared = try parseInteger(range, what: what)
+        if declared == -1 { return nil }
+        guard declared >= 0 else {
+            throw RESPProtocolError(.invalidLength, "\(what) \(declared) is negative (only -1, null, is allowed)")
+        }
+        guard declared <= maximum else {
+            throw RESPProtocolError(tooLong, "\(what) \(declared) exceeds maximum \(maximum)")
+        }
+        return Int(declared)
     }
 
     /// A decimal 64-bit integer with an optional minus sign, nothing else.
