@@ -306,11 +306,7 @@ public struct RESPParser: Sendable {
 
     private mutating func compact() {
         if readIndex == buffer.count {
-            if buffer.capacity > Self.retainedCapacity {
-                buffer = []
-            } else {
-                buffer.removeAll(keepingCapacity: true)
-            }
+            buffer.removeAll(keepingCapacity: buffer.capacity <= Self.retainedCapacity)
             readIndex = 0
         } else if readIndex >= Self.compactionThreshold, readIndex >= buffer.count / 2 {
             buffer.removeSubrange(0..<readIndex)

@@ -239,11 +239,7 @@ final class RedisConnection: Sendable {
         while true {
             if sent == sending.count {
                 // A burst (a pipeline of 100k commands) may have grown the buffer; do not keep that forever.
-                if sending.capacity > Self.retainedWriteCapacity {
-                    sending = []
-                } else {
-                    sending.removeAll(keepingCapacity: true)
-                }
+                sending.removeAll(keepingCapacity: sending.capacity <= Self.retainedWriteCapacity)
                 sent = 0
                 shared.withLock { state in
                     state.wakeRequested = false
