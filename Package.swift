@@ -79,7 +79,7 @@ let package = Package(
         // The OpenAI-compatible HTTP client modeld uses for an upstream deployment (FoundationNetworking).
         library("Upstream"),
         // A reusable HTTP/1.1 server on the Reactor's loops.
-        library("HTTP", ["CLinux", "Basics"]),
+        library("HTTP", ["Reactor", "CLinux", "Basics"]),
         // The built-in CPU engine: GGUF, tokenizers, kernels, SmolLM2 and MiniLM.
         .target(name: "Engine", exclude: ["README.md"], swiftSettings: [.unsafeFlags(kernelFlags)]),
 
