@@ -339,6 +339,8 @@ package final class EpollLoopCore: TaskExecutor, @unchecked Sendable {
         }
         for work in leftover + local { Self.forward(work) }
         local = []
+        // The thread ends here; a later thread may get the same pthread_t, and must not pass for this loop.
+        threadID.store(0, ordering: .releasing)
         close(epollFD)
         close(wakeFD)
         finishedFlag.store(true, ordering: .releasing)
