@@ -53,7 +53,8 @@ let package = Package(
         library("Basics"),
         // The IPC wire format: frames, the payload codec, control payloads. Pure code, no OS calls.
         library("Wire"),
-        // One epoll loop core: descriptors, timers, the remote queue; under IPC and HTTP.
+        // One epoll loop core: descriptors, the eventfd wake-up, work queues, timers, the executor, the
+        // loop thread; IPC's process-wide loop on it. Under IPC and HTTP.
         library("Reactor", ["CLinux", "Basics"]),
         // IPC connections: the multiplexed client (reconnect, deadlines, streams) and server (drain).
         library("IPC", ["Wire", "Reactor", "Basics", "CLinux"]),
@@ -78,8 +79,8 @@ let package = Package(
         library("Redis", ["Basics", "Crypto"]),
         // The OpenAI-compatible HTTP client modeld uses for an upstream deployment (FoundationNetworking).
         library("Upstream", ["Basics"]),
-        // A reusable HTTP/1.1 server on the Reactor's loops.
-        library("HTTP", ["CLinux", "Basics"]),
+        // A reusable HTTP/1.1 server; its loops run on Reactor's core.
+        library("HTTP", ["Reactor", "CLinux", "Basics"]),
         // The built-in CPU engine: GGUF, tokenizers, kernels, SmolLM2 and MiniLM.
         .target(name: "Engine", exclude: ["README.md"], swiftSettings: [.unsafeFlags(kernelFlags)]),
 

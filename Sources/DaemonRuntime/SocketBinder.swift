@@ -1,3 +1,4 @@
+import Basics
 import CSystemd
 import Glibc
 
@@ -19,23 +20,14 @@ package enum SocketBinder {
     package static func bindUnix(directory: String, fileName: String) throws(ListenerError) -> (Int32, String) {
         try makeDirectory(directory)
         let path = directory.hasSuffix("/") ? directory + fileName : directory + "/" + fileName
-        var address = sockaddr_un()
-        let limit = MemoryLayout.size(ofValue: address.sun_path) - 1
-        guard path.utf8.count <= limit else { throw .pathTooLong(path, limit: limit) }
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
-            buffer.copyBytes(from: path.utf8)
+        guard let address = SocketAddress(unixPath: path) else {
+            throw .pathTooLong(path, limit: SocketAddress.maxUnixPathLength)
         }
-        try removeStaleSocket(path)
+        try removeStaleSocket(path, address)
 
         let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue | SOCK_NONBLOCK.rawValue), 0)
         guard descriptor >= 0 else { throw .system("create a socket for", path, errno: errno) }
-        let bound = withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        guard bound == 0 else {
+        guard address.withSockaddr({ bind(descriptor, $0, $1) }) == 0 else {
             let code = errno
             close(descriptor)
             throw .system("bind", path, errno: code)
@@ -58,46 +50,16 @@ package enum SocketBinder {
     /// - Throws: ``ListenerError`` naming the address and the system's reason.
     package static func bindTCP(host: String, port: Int) throws(ListenerError) -> (Int32, String) {
         let shown = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
-        let networkPort = in_port_t(UInt16(truncatingIfNeeded: port)).bigEndian
-        var v4 = sockaddr_in()
-        var v6 = sockaddr_in6()
-        let descriptor: Int32
-        if inet_pton(AF_INET, host, &v4.sin_addr) == 1 {
-            v4.sin_family = sa_family_t(AF_INET)
-            v4.sin_port = networkPort
-            descriptor = try listenTCP(family: AF_INET, shown: shown) { socket in
-                withUnsafePointer(to: &v4) { pointer in
-                    pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                        bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                    }
-                }
-            }
-        } else if inet_pton(AF_INET6, host, &v6.sin6_addr) == 1 {
-            v6.sin6_family = sa_family_t(AF_INET6)
-            v6.sin6_port = networkPort
-            descriptor = try listenTCP(family: AF_INET6, shown: shown) { socket in
-                withUnsafePointer(to: &v6) { pointer in
-                    pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                        bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
-                    }
-                }
-            }
-        } else {
+        guard let address = SocketAddress(ipLiteral: host, port: UInt16(truncatingIfNeeded: port)) else {
             throw .system("parse the address", shown, errno: EINVAL)
         }
-        return (descriptor, localAddress(descriptor))
-    }
-
-    /// Creates a TCP socket of `family`, binds it with `bindTo` and listens.
-    private static func listenTCP(
-        family: Int32, shown: String, bindTo: (Int32) -> Int32
-    ) throws(ListenerError) -> Int32 {
-        let descriptor = socket(family, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue | SOCK_NONBLOCK.rawValue), 0)
+        let descriptor = socket(
+            address.family, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue | SOCK_NONBLOCK.rawValue), 0)
         guard descriptor >= 0 else { throw .system("create a socket for", shown, errno: errno) }
         // A restarted daemon must rebind at once, even while its old connections sit in TIME_WAIT.
         var one: Int32 = 1
         setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        guard bindTo(descriptor) == 0 else {
+        guard address.withSockaddr({ bind(descriptor, $0, $1) }) == 0 else {
             let code = errno
             close(descriptor)
             throw .system("bind", shown, errno: code)
@@ -107,7 +69,7 @@ package enum SocketBinder {
             close(descriptor)
             throw .system("listen on", shown, errno: code)
         }
-        return descriptor
+        return (descriptor, localAddress(descriptor))
     }
 
     /// The local address of a listening socket as text: a path, or `host:port`.
@@ -172,23 +134,13 @@ package enum SocketBinder {
     }
 
     /// Removes a socket file that no process accepts on any more; refuses to touch anything else.
-    private static func removeStaleSocket(_ path: String) throws(ListenerError) {
+    private static func removeStaleSocket(_ path: String, _ address: SocketAddress) throws(ListenerError) {
         var info = stat()
         guard lstat(path, &info) == 0 else { return }
         guard info.st_mode & S_IFMT == S_IFSOCK else { throw .notASocket(path) }
-        let probe = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
-        guard probe >= 0 else { throw .system("create a socket for", path, errno: errno) }
-        defer { close(probe) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { buffer in buffer.copyBytes(from: path.utf8) }
-        let connected = withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(probe, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        if connected == 0 { throw .inUse(path) }
-        guard errno == ECONNREFUSED || errno == ENOENT else { throw .system("check the old socket", path, errno: errno) }
+        let probe = address.probeStreamConnection()
+        if probe == 0 { throw .inUse(path) }
+        guard probe == ECONNREFUSED || probe == ENOENT else { throw .system("check the old socket", path, errno: probe) }
         if unlink(path) != 0 && errno != ENOENT { throw .system("remove the stale socket", path, errno: errno) }
     }
 }

@@ -24,7 +24,7 @@ final class HTTPConnection: @unchecked Sendable {
 
     let fd: Int32
     let generation: UInt32
-    let loop: EventLoop
+    let loop: HTTPEventLoop
     let remoteAddress: String
     let output = Mutex(ConnectionOutput())
 
@@ -44,7 +44,7 @@ final class HTTPConnection: @unchecked Sendable {
     private var dispatching = false
     private var handlerTask: Task<Void, Never>?
 
-    init(fd: Int32, generation: UInt32, loop: EventLoop, remoteAddress: String) {
+    init(fd: Int32, generation: UInt32, loop: HTTPEventLoop, remoteAddress: String) {
         self.fd = fd
         self.generation = generation
         self.loop = loop
@@ -191,7 +191,7 @@ final class HTTPConnection: @unchecked Sendable {
         // re-enters `finishResponse`, which then leaves the next pipelined request to the loop in
         // `processInput` instead of recursing.
         dispatching = true
-        let task = Task.immediate(executorPreference: loop) {
+        let task = Task.immediate(executorPreference: loop.reactor) {
             await handler(request, writer)
             writer.handlerReturned()
         }

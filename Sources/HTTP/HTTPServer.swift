@@ -78,8 +78,8 @@ public final class HTTPServer: Sendable {
         guard flags >= 0, fcntl(core.listenFD, F_SETFL, flags | O_NONBLOCK) == 0 else {
             throw HTTPServerError("fcntl(O_NONBLOCK) on listening socket \(core.listenFD)", errno: errno)
         }
-        var loops: [EventLoop] = []
-        for index in 0..<eventLoopCount { loops.append(try EventLoop(core: core, index: index)) }
+        var loops: [HTTPEventLoop] = []
+        for index in 0..<eventLoopCount { loops.append(try HTTPEventLoop(core: core, index: index)) }
         core.loops = loops
         for loop in loops { try loop.start() }
     }
@@ -112,10 +112,10 @@ public final class HTTPServer: Sendable {
         }
         for loop in core.loops { loop.stop() }
         let stopDeadline = clock.now.advanced(by: .seconds(2))
-        while !core.loops.allSatisfy({ $0.finished.load(ordering: .acquiring) }) && clock.now < stopDeadline {
+        while !core.loops.allSatisfy({ $0.finished }) && clock.now < stopDeadline {
             try? await Task.sleep(for: .milliseconds(2))
         }
-        if core.loops.allSatisfy({ $0.finished.load(ordering: .acquiring) }) {
+        if core.loops.allSatisfy({ $0.finished }) {
             core.loops = []  // the loops refer to the core: break the cycle once their threads are gone
         }
     }

@@ -30,7 +30,7 @@ final class ServerCore: @unchecked Sendable {
     let clientDisconnects = Atomic<Int>(0)
 
     /// Set once by `HTTPServer.start()` before any loop runs; read-only afterwards.
-    var loops: [EventLoop] = []
+    var loops: [HTTPEventLoop] = []
 
     init(listenFD: Int32, limits: HTTPLimits, requestIDs: HTTPServer.RequestIDGenerator?, errorBody: @escaping ErrorReply.Writer,
          handler: @escaping HTTPServer.Handler) {

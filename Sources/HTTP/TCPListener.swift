@@ -1,3 +1,4 @@
+import Basics
 import CLinux
 import Glibc
 
@@ -20,45 +21,20 @@ public enum TCPListener {
         if literal.isEmpty || literal == "*" { literal = "0.0.0.0" }
         if literal == "localhost" { literal = "127.0.0.1" }
 
-        var v4 = sockaddr_in()
-        var v6 = sockaddr_in6()
-        let family: Int32
-        if inet_pton(AF_INET, literal, &v4.sin_addr) == 1 {
-            family = AF_INET
-            v4.sin_family = sa_family_t(AF_INET)
-            v4.sin_port = in_port_t(UInt16(port)).bigEndian
-        } else if inet_pton(AF_INET6, literal, &v6.sin6_addr) == 1 {
-            family = AF_INET6
-            v6.sin6_family = sa_family_t(AF_INET6)
-            v6.sin6_port = in_port_t(UInt16(port)).bigEndian
-        } else {
+        guard let address = SocketAddress(ipLiteral: literal, port: UInt16(port)) else {
             throw HTTPServerError("bind \(place): host is not an IP address, localhost or *", errno: 0)
         }
-
-        let fd = socket(family, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
+        let fd = socket(address.family, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw HTTPServerError("socket for \(place)", errno: errno) }
         var one: Int32 = 1
         var zero: Int32 = 0
         let size = socklen_t(MemoryLayout<Int32>.size)
         _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, size)
         if reusePort { _ = setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, size) }
-        if family == AF_INET6 && literal == "::" {
+        if address.family == AF_INET6 && literal == "::" {
             _ = setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &zero, size)  // dual stack
         }
-        let bound: Int32
-        if family == AF_INET {
-            bound = withUnsafePointer(to: &v4) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                }
-            }
-        } else {
-            bound = withUnsafePointer(to: &v6) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
-                }
-            }
-        }
+        let bound = address.withSockaddr { Glibc.bind(fd, $0, $1) }
         guard bound == 0 else {
             let error = errno
             Glibc.close(fd)
@@ -74,23 +50,6 @@ public enum TCPListener {
 
     /// The local port a socket is bound to, or `nil` when it is not a bound TCP socket.
     public static func localPort(of fd: Int32) -> Int? {
-        var storage = sockaddr_storage()
-        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        let result = withUnsafeMutablePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        guard result == 0 else { return nil }
-        switch Int32(storage.ss_family) {
-        case AF_INET:
-            return withUnsafePointer(to: &storage) {
-                $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin_port)) }
-            }
-        case AF_INET6:
-            return withUnsafePointer(to: &storage) {
-                $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin6_port)) }
-            }
-        default:
-            return nil
-        }
+        SocketAddress.localPort(of: fd)
     }
 }

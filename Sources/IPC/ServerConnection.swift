@@ -46,11 +46,7 @@ final class ServerConnection: ChannelDelegate {
     }
 
     func channelDidClose(_ channel: SocketChannel, reason: ChannelCloseReason) {
-        let orphans = calls.withLock { table in
-            let all = Array(table.values)
-            table.removeAll()
-            return all
-        }
+        let orphans = takeAllCalls()
         for call in orphans {
             call.cancel()
         }
@@ -140,6 +136,16 @@ final class ServerConnection: ChannelDelegate {
         }
     }
 
+    /// Empties the table of calls in flight.
+    /// - Returns: the calls it held.
+    private func takeAllCalls() -> [CallState] {
+        calls.withLock { table in
+            let all = Array(table.values)
+            table.removeAll()
+            return all
+        }
+    }
+
     /// A call is over (answered or cancelled): forget it.
     func callEnded(_ call: CallState) {
         let removed = calls.withLock { $0.removeValue(forKey: call.correlation) } != nil
@@ -186,11 +192,7 @@ final class ServerConnection: ChannelDelegate {
     /// was never read and may go to the next server; then the connection closes once that is written.
     func goAway() {
         channel.stopReading()
-        let running = calls.withLock { table in
-            let all = Array(table.values)
-            table.removeAll()
-            return all
-        }
+        let running = takeAllCalls()
         for call in running {
             call.interrupt()
         }

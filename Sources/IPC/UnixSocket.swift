@@ -1,11 +1,12 @@
 import Basics
+import CLinux
 import Glibc
 import Reactor
 
 /// Unix stream sockets: binding a listener, connecting a client.
 public enum UnixSocket {
     /// Longest path a `sockaddr_un` holds (108 bytes with the terminating NUL).
-    public static let maxPathLength = MemoryLayout.size(ofValue: sockaddr_un().sun_path) - 1
+    public static let maxPathLength = SocketAddress.maxUnixPathLength
 
     private static let fileTypeMask: mode_t = 0o170000
     private static let socketFileType: mode_t = 0o140000
@@ -21,7 +22,7 @@ public enum UnixSocket {
     /// - Returns: The listening descriptor (blocking, close-on-exec); hand it to ``IPCServer``.
     /// - Throws: ``SocketError`` naming the step that failed.
     public static func listen(path: String, backlog: Int32 = 4096, permissions: mode_t = 0o660) throws -> Int32 {
-        var address = try makeAddress(path: path, operation: "listen")
+        let address = try makeAddress(path: path, operation: "listen")
         var status = stat()
         if lstat(path, &status) == 0 {
             guard status.st_mode & fileTypeMask == socketFileType else {
@@ -38,12 +39,7 @@ public enum UnixSocket {
         }
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw SocketError(operation: "socket", path: path, errno: errno) }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        guard bound == 0 else {
+        guard address.withSockaddr({ bind(fd, $0, $1) }) == 0 else {
             let code = errno
             close(fd)
             throw SocketError(operation: "bind", path: path, errno: code)
@@ -72,7 +68,7 @@ public enum UnixSocket {
     /// Connects without blocking: for a Unix socket the connection is made at once or refused
     /// (`EAGAIN` when the listener's backlog is full).
     static func connect(path: String, nonBlocking: Bool) -> Result<Int32, SocketError> {
-        var address: sockaddr_un
+        let address: SocketAddress
         do {
             address = try makeAddress(path: path, operation: "connect")
         } catch {
@@ -83,11 +79,7 @@ public enum UnixSocket {
         let fd = socket(AF_UNIX, type, 0)
         guard fd >= 0 else { return .failure(SocketError(operation: "socket", path: path, errno: errno)) }
         while true {
-            let result = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-                }
-            }
+            let result = address.withSockaddr { Glibc.connect(fd, $0, $1) }
             if result == 0 { return .success(fd) }
             let code = errno
             if code == EINTR { continue }
@@ -96,17 +88,11 @@ public enum UnixSocket {
         }
     }
 
-    private static func makeAddress(path: String, operation: String) throws(SocketError) -> sockaddr_un {
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard !bytes.isEmpty, bytes.count <= maxPathLength, !bytes.contains(0) else {
+    private static func makeAddress(path: String, operation: String) throws(SocketError) -> SocketAddress {
+        guard let address = SocketAddress(unixPath: path) else {
             throw SocketError(
                 operation: operation, path: path, errno: ENAMETOOLONG,
-                detail: "socket path must be 1 to \(maxPathLength) bytes without NUL, got \(bytes.count)")
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: bytes)
+                detail: "socket path must be 1 to \(maxPathLength) bytes without NUL, got \(path.utf8.count)")
         }
         return address
     }

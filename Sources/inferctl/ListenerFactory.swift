@@ -86,18 +86,12 @@ enum ListenerFactory {
 
     private static func listenUnix(path: String) throws(InferctlError) -> Int32 {
         try removeStaleSocket(path)
-        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
-        guard descriptor >= 0 else { throw .system("cannot create a socket for \(path): \(errorText(errno))") }
-        guard var address = unixAddress(path) else {
-            close(descriptor)
+        guard let address = SocketAddress(unixPath: path) else {
             throw .configuration("socket path \(path) is too long")
         }
-        let bound = withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        guard bound == 0 else {
+        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
+        guard descriptor >= 0 else { throw .system("cannot create a socket for \(path): \(errorText(errno))") }
+        guard address.withSockaddr({ bind(descriptor, $0, $1) }) == 0 else {
             let code = errno
             close(descriptor)
             throw .system("cannot bind \(path): \(errorText(code))")
@@ -114,22 +108,10 @@ enum ListenerFactory {
 
     private static func listenTCP(host: String, port: Int) throws(InferctlError) -> (Int32, Int) {
         let shown = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
-        let networkPort = in_port_t(UInt16(truncatingIfNeeded: port)).bigEndian
-        var v4 = sockaddr_in()
-        var v6 = sockaddr_in6()
-        let family: Int32
-        if inet_pton(AF_INET, host, &v4.sin_addr) == 1 {
-            family = AF_INET
-            v4.sin_family = sa_family_t(AF_INET)
-            v4.sin_port = networkPort
-        } else if inet_pton(AF_INET6, host, &v6.sin6_addr) == 1 {
-            family = AF_INET6
-            v6.sin6_family = sa_family_t(AF_INET6)
-            v6.sin6_port = networkPort
-        } else {
+        guard let address = SocketAddress(ipLiteral: host, port: UInt16(truncatingIfNeeded: port)) else {
             throw .configuration("\(host) is not an IP address")
         }
-        let descriptor = socket(family, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
+        let descriptor = socket(address.family, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else { throw .system("cannot create a socket for \(shown): \(errorText(errno))") }
         var one: Int32 = 1
         // Rebinding at once after a restart of inferctl, while old connections sit in TIME_WAIT.
@@ -137,19 +119,7 @@ enum ListenerFactory {
         // The units' NoDelay=yes: accepted connections inherit it, so small replies and SSE events go out
         // at once instead of waiting for Nagle's algorithm.
         setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-        let bound: Int32 = if family == AF_INET {
-            withUnsafePointer(to: &v4) { pointer in
-                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                }
-            }
-        } else {
-            withUnsafePointer(to: &v6) { pointer in
-                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
-                }
-            }
-        }
+        let bound = address.withSockaddr { bind(descriptor, $0, $1) }
         guard bound == 0 else {
             let code = errno
             close(descriptor)
@@ -161,24 +131,7 @@ enum ListenerFactory {
             close(descriptor)
             throw .system("cannot listen on \(shown): \(errorText(code))")
         }
-        return (descriptor, localPort(descriptor) ?? port)
-    }
-
-    /// The port a TCP socket is bound to.
-    private static func localPort(_ descriptor: Int32) -> Int? {
-        var storage = sockaddr_storage()
-        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        let ok = withUnsafeMutablePointer(to: &storage) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
-        }
-        guard ok == 0 else { return nil }
-        return withUnsafeBytes(of: &storage) { raw in
-            switch Int32(raw.load(as: sa_family_t.self)) {
-            case AF_INET: Int(UInt16(bigEndian: raw.load(as: sockaddr_in.self).sin_port))
-            case AF_INET6: Int(UInt16(bigEndian: raw.load(as: sockaddr_in6.self).sin6_port))
-            default: nil
-            }
-        }
+        return (descriptor, SocketAddress.localPort(of: descriptor) ?? port)
     }
 
     /// Removes a socket file nothing accepts on any more (left by a stack that was killed); refuses to
@@ -199,24 +152,6 @@ enum ListenerFactory {
 
     /// Whether a process accepts connections on a Unix socket path.
     static func isAccepting(_ path: String) -> Bool {
-        let probe = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
-        guard probe >= 0, var address = unixAddress(path) else { return false }
-        defer { close(probe) }
-        let connected = withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(probe, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        return connected == 0
-    }
-
-    /// A `sockaddr_un` for a path, or nil when the path does not fit.
-    static func unixAddress(_ path: String) -> sockaddr_un? {
-        var address = sockaddr_un()
-        let limit = MemoryLayout.size(ofValue: address.sun_path) - 1
-        guard path.utf8.count <= limit else { return nil }
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { buffer in buffer.copyBytes(from: path.utf8) }
-        return address
+        SocketAddress(unixPath: path)?.probeStreamConnection() == 0
     }
 }

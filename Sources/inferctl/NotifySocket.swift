@@ -32,7 +32,7 @@ final class NotifySocket {
         unlink(path)
         let descriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue | SOCK_CLOEXEC.rawValue | SOCK_NONBLOCK.rawValue), 0)
         guard descriptor >= 0 else { throw .system("cannot create the notify socket: \(errorText(errno))") }
-        guard var address = ListenerFactory.unixAddress(path) else {
+        guard let address = SocketAddress(unixPath: path) else {
             close(descriptor)
             throw .configuration("notify socket path \(path) is too long; choose a shorter --runtime-dir")
         }
@@ -41,12 +41,7 @@ final class NotifySocket {
         // Many daemons ping at once after a restart of the stack; a larger queue keeps READY=1 from being lost.
         var bufferSize: Int32 = 1 << 20
         setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &bufferSize, socklen_t(MemoryLayout<Int32>.size))
-        let bound = withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        guard bound == 0 else {
+        guard address.withSockaddr({ bind(descriptor, $0, $1) }) == 0 else {
             let code = errno
             close(descriptor)
             throw .system("cannot bind the notify socket \(path): \(errorText(code))")
