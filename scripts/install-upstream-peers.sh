@@ -16,17 +16,18 @@
 #   library, neither of which the server uses for a text model. CMAKE_ARGS below turns both off:
 #   LLAVA_BUILD=OFF drops mtmd; llama-cpp-python forces LLAMA_BUILD_COMMON ON, so
 #   scripts/llama-cpp-no-common.cmake, included right after llama.cpp's project() call, turns it off
-#   again. That leaves 75 compile steps of the 127 objects of the default build (ggml + libllama only).
+#   again. That leaves 74 of the 178 objects of the default build (ggml + libllama only).
 #   LLAMA_BUILD_{TESTS,EXAMPLES,TOOLS,SERVER} are already off when llama.cpp is a subproject; they are
 #   passed anyway so a newer pin cannot switch them on. GGML_NATIVE=ON (-march=native, the default) is
 #   kept: the wheel only ever runs on the machine that built it.
-# - Cold (empty pip cache, as on a new machine): about 5 min of CPU with those flags against about
-#   11 min for the default build (user+sys; wall time on an idle 2-core machine is about half that; the
-#   first install here took 17 min of wall time while other builds shared the 2 cores).
+# - Cold (empty pip cache, as on a new machine): 280 s of CPU (user+sys) with those flags against 668 s
+#   for the default build (178 objects). An idle 2-core machine needs about half that as wall time, so
+#   about 2.5 to 3 min in all here; measured while other builds shared the 2 cores (load 10 to 20), the
+#   script took 749 s of wall time, the default build 1619 s.
 # - pip caches the built wheel in ~/.cache/pip/wheels (PIP_CACHE_DIR), keyed by the sdist's URL (not by
-#   CMAKE_ARGS): a later venv on the same machine installs in about 10 s. The cache lives in root's home, so it is
-#   kept for the session's machine and so for CI (which runs on the submitting session's machine), but
-#   not on a new machine, where the first run compiles again.
+#   CMAKE_ARGS): a later venv on the same machine installs in about 30 s (loaded machine). The cache is in
+#   root's home, so it is kept for the session's machine and so for CI (which runs on the submitting
+#   session's machine), but not on a new machine, where the first run compiles again.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
