@@ -3,7 +3,7 @@ MODELS_DIR ?= $(CURDIR)/models
 export INFER_MODELS_DIR := $(MODELS_DIR)
 SWIFT ?= swift
 
-.PHONY: all build release deps models test run bench bench-http clean
+.PHONY: all build release deps models peers test run bench bench-http clean
 
 all: build
 
@@ -13,6 +13,11 @@ deps:
 
 models: deps
 	scripts/fetch-models.sh "$(MODELS_DIR)"
+
+## llama.cpp's OpenAI-compatible server in .venv-peers, the upstream peer of the gateway tests
+## (compiles llama.cpp the first time on a machine: minutes; docs/peers/llama-server.md).
+peers: models
+	scripts/install-upstream-peers.sh
 
 build: deps
 	$(SWIFT) build
