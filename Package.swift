@@ -36,9 +36,10 @@ let package = Package(
         .library(name: "Engine", targets: ["Engine"]),
         .library(name: "HTTP", targets: ["HTTP"]),
         .library(name: "IPC", targets: ["IPC"]),
-        // What a test of a daemon, of the stack or of a new service needs: scratch directories, a quiet
-        // logger, polling, a raw HTTP client, the stack's binaries and models (Tests/TestKit).
-        .library(name: "TestKit", targets: ["TestKit"]),
+        // What a test of a daemon, of the stack or of a new service needs: scratch directories, loggers,
+        // polling and latches, child processes, a raw HTTP client, a stack under `inferctl up`, the built
+        // binaries and the test models (Tests/TestKit, Tests/TestModels).
+        .library(name: "TestKit", targets: ["TestKit", "TestModels"]),
     ],
     targets: [
         // ── C modules ─────────────────────────────────────────────────────────────────────────────
@@ -110,8 +111,11 @@ let package = Package(
         .executableTarget(name: "http-bench", dependencies: ["HTTP"], path: "bench/http-bench"),
 
         // ── Tests ──────────────────────────────────────────────────────────────────────────────────
+        // Where the test models are; Foundation only, so EngineTests links no daemon library.
+        .target(name: "TestModels", path: "Tests/TestModels", exclude: ["README.md"]),
+        // The test kit every other test target uses (Tests/TestKit/README.md says what belongs there).
         .target(name: "TestKit",
-                dependencies: ["IPC", "DaemonRuntime", "Basics"],
+                dependencies: ["TestModels", "IPC", "Services", "DaemonRuntime", "Spawn", "APIKeys", "Crypto", "Basics"],
                 path: "Tests/TestKit", exclude: ["README.md"]),
         // Fixtures the tests start as child processes; built with the tests, not shipped as products.
         .executableTarget(name: "runtime-probe", dependencies: ["DaemonRuntime", "Settings", "IPC"],
@@ -126,26 +130,26 @@ let package = Package(
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
         .testTarget(name: "APIKeysTests", dependencies: ["APIKeys", "Crypto", "TestKit"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestKit"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "TestModels"], resources: [.copy("Fixtures")]),
         .testTarget(name: "RuntimeTests",
-                    dependencies: ["DaemonRuntime", "Settings", "IPC", "Spawn", "CSystemd"]),
-        .testTarget(name: "RegistryTests", dependencies: ["Registry", "APIKeys", "Settings", "Crypto"]),
+                    dependencies: ["DaemonRuntime", "Settings", "IPC", "Spawn", "CSystemd", "TestKit"]),
+        .testTarget(name: "RegistryTests", dependencies: ["Registry", "APIKeys", "Settings", "Crypto", "TestKit"]),
         .testTarget(name: "InferctlTests",
-                    dependencies: ["inferctl", "IPC", "Registry", "APIKeys", "Spawn", "Crypto", "TestKit"]),
+                    dependencies: ["inferctl", "IPC", "Registry", "APIKeys", "Spawn", "Crypto", "TestKit", "TestModels"]),
         .testTarget(name: "FrontdTests",
                     dependencies: ["frontd", "HTTP", "IPC", "Wire", "Services", "DaemonRuntime", "Settings",
                                    "APIKeys", "Crypto", "Registry", "Metrics", "TestKit"]),
-        .testTarget(name: "MetricsdTests", dependencies: ["metricsd", "IPC", "Services", "Metrics"]),
+        .testTarget(name: "MetricsdTests", dependencies: ["metricsd", "IPC", "Services", "Metrics", "TestKit"]),
         .testTarget(name: "LimitdTests",
                     dependencies: ["limitd", "IPC", "Wire", "Services", "Metrics", "Spawn", "TestKit"]),
         .testTarget(name: "CachedTests",
                     dependencies: ["cached", "IPC", "Wire", "Services", "Settings", "Metrics", "Spawn", "TestKit"]),
         .testTarget(name: "ModeldTests",
                     dependencies: ["modeld", "Engine", "Upstream", "IPC", "Services", "DaemonRuntime", "Registry",
-                                   "Settings", "TestKit"]),
+                                   "Settings", "TestKit", "TestModels"]),
         .testTarget(name: "BatchdTests",
                     dependencies: ["batchd", "modeld", "Engine", "IPC", "Services", "DaemonRuntime",
-                                   "Registry", "Metrics", "Upstream", "TestKit"]),
+                                   "Registry", "Metrics", "Upstream", "TestKit", "TestModels"]),
         .testTarget(name: "RedisTests", dependencies: ["Redis"]),
         // docs/ checked against the code: each daemon's settings table (run as `DAEMON --help=markdown`).
         .testTarget(name: "DocsTests", dependencies: ["TestKit"]),

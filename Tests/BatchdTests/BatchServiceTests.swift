@@ -57,13 +57,13 @@ struct BatchdHarness {
     init(backends: [String: any ModelBackend], maxBatch: Int = 8, flush: Duration = .milliseconds(5),
          queueMax: Int = 256, maxInFlight: Int? = nil, retryMax: Int = 2) throws {
         directory = try TemporaryDirectory()
-        listenFD = try UnixSocket.listen(path: directory.socket("batchd"))
+        listenFD = try UnixSocket.listen(path: directory.file("batchd.sock"))
         service = try BatchService(
             listenFD: listenFD, backends: backends,
             configuration: .init(maxBatch: maxBatch, flushTimeout: flush, queueMax: queueMax, maxInFlight: maxInFlight),
             policy: RelayPolicy(retryMax: retryMax, defaultTimeout: .seconds(30), retryBackoff: .milliseconds(5)),
             logger: quietLogger)
-        client = GenerationClient(path: directory.socket("batchd"), protocolName: ServiceName.batchd)
+        client = GenerationClient(path: directory.file("batchd.sock"), protocolName: ServiceName.batchd)
     }
 
     func close() async {
@@ -166,7 +166,7 @@ struct BatchdHarness {
                 }
                 return (text, UInt16?.none)
             } catch {
-                return (text, remoteCode(error))
+                return (text, remoteError(error)?.code)
             }
         }
         #expect(text == "partial")
@@ -182,7 +182,7 @@ struct BatchdHarness {
         let error = await #expect(throws: IPCError.self) {
             _ = try await withTimeout(.seconds(10)) { try await collect(harness.generate()) }
         }
-        #expect(error.flatMap(remoteCode) == ServiceErrorCode.backendUnavailable)
+        #expect(remoteError(error)?.code == ServiceErrorCode.backendUnavailable)
         #expect(backend.attempts.current == 3)
         await harness.close()
     }
@@ -235,7 +235,7 @@ struct BatchdHarness {
         let error = await #expect(throws: IPCError.self) {
             _ = try await withTimeout(.seconds(5)) { try await collect(harness.generate("c")) }
         }
-        #expect(error.flatMap(remoteCode) == ServiceErrorCode.queueFull)
+        #expect(remoteError(error)?.code == ServiceErrorCode.queueFull)
         #expect(harness.outcome(.queueFull) == 1)
         running.cancel()
         queued.cancel()
@@ -250,7 +250,7 @@ struct BatchdHarness {
         let error = await #expect(throws: IPCError.self) {
             _ = try await withTimeout(.seconds(5)) { try await collect(harness.generate(model: "gpt-9")) }
         }
-        #expect(error.flatMap(remoteCode) == ServiceErrorCode.unknownModel)
+        #expect(remoteError(error)?.code == ServiceErrorCode.unknownModel)
         #expect(harness.outcome(.failed, model: BatchMetrics.unknownModelLabel) == 1)
         #expect(harness.outcome(.failed, model: "gpt-9") == 0)
         await harness.close()

@@ -4,6 +4,7 @@ import Glibc
 import IPC
 import Testing
 import TestKit
+import TestModels
 
 @testable import batchd
 @testable import modeld
@@ -11,7 +12,7 @@ import Services
 
 /// SmolLM2, loaded once for every pipeline test.
 enum SmolLM2 {
-    static let shared: Result<ChatModel, any Error> = Result { try ChatModel(path: try smollm2Path()) }
+    static let shared: Result<ChatModel, any Error> = Result { try ChatModel(path: try ModelPaths.smollm2()) }
     static func get() throws -> ChatModel { try shared.get() }
 
     /// What the engine generates for a prompt alone (greedy), the reference for served outputs.
@@ -25,28 +26,6 @@ enum SmolLM2 {
         }
         return text
     }
-}
-
-/// The SmolLM2 GGUF file: under `$INFER_MODELS_DIR`, or the first `models/` folder up from this file.
-func smollm2Path(file: StaticString = #filePath) throws -> String {
-    let relative = "smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
-    var candidates: [String] = []
-    if let env = ProcessInfo.processInfo.environment["INFER_MODELS_DIR"], !env.isEmpty {
-        candidates.append("\(env)/\(relative)")
-    }
-    var directory = URL(fileURLWithPath: "\(file)").deletingLastPathComponent()
-    while directory.path != "/" && !directory.path.isEmpty {
-        candidates.append(directory.appendingPathComponent("models/\(relative)").path)
-        directory = directory.deletingLastPathComponent()
-    }
-    guard let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
-        throw ModelFileMissing(description: "models/\(relative) not found (looked at \(candidates.joined(separator: ", ")))")
-    }
-    return found
-}
-
-struct ModelFileMissing: Error, CustomStringConvertible {
-    let description: String
 }
 
 /// An embedding model stand-in (the BERT embedder is not in this build): a vector from the text.
@@ -68,15 +47,15 @@ final class Pipeline: Sendable {
     init(maxBatch: Int = 8, flush: Duration = .milliseconds(20)) throws {
         let directory = try TemporaryDirectory()
         self.directory = directory
-        let chatFD = try UnixSocket.listen(path: directory.socket("modeld-smollm2"))
-        let embeddingFD = try UnixSocket.listen(path: directory.socket("modeld-minilm"))
+        let chatFD = try UnixSocket.listen(path: directory.file("modeld-smollm2.sock"))
+        let embeddingFD = try UnixSocket.listen(path: directory.file("modeld-minilm.sock"))
         modeldFDs = [chatFD, embeddingFD]
         chat = try ModelService(name: "smollm2", model: .chat(try SmolLM2.get()), options: ModelOptions(), listenFD: chatFD, logger: quietLogger)
         embedding = try ModelService(name: "minilm", model: .embedding(TextEmbedder()), options: ModelOptions(), listenFD: embeddingFD, logger: quietLogger)
         batchd = try BatchdHarness(
             backends: [
-                "smollm2": ModeldBackend(path: directory.socket("modeld-smollm2")),
-                "minilm": ModeldBackend(path: directory.socket("modeld-minilm")),
+                "smollm2": ModeldBackend(path: directory.file("modeld-smollm2.sock")),
+                "minilm": ModeldBackend(path: directory.file("modeld-minilm.sock")),
             ],
             maxBatch: maxBatch, flush: flush)
     }
@@ -179,11 +158,11 @@ final class Pipeline: Sendable {
         let unknown = await #expect(throws: IPCError.self) {
             _ = try await withTimeout(.seconds(10)) { try await collect(pipeline.generate("hi", maxTokens: 4, model: "gpt-9")) }
         }
-        #expect(unknown.flatMap(remoteCode) == ServiceErrorCode.unknownModel)
+        #expect(remoteError(unknown)?.code == ServiceErrorCode.unknownModel)
         let wrongKind = await #expect(throws: IPCError.self) {
             _ = try await withTimeout(.seconds(10)) { try await collect(pipeline.generate("hi", maxTokens: 4, model: "minilm")) }
         }
-        #expect(wrongKind.flatMap(remoteCode) == ServiceErrorCode.invalidRequest)
+        #expect(remoteError(wrongKind)?.code == ServiceErrorCode.invalidRequest)
         await pipeline.close()
     }
 
@@ -201,7 +180,7 @@ final class Pipeline: Sendable {
 
     @Test func aRequestWaitsForAModeldThatIsNotUpYet() async throws {
         let directory = try TemporaryDirectory()
-        let path = directory.socket("modeld-smollm2")
+        let path = directory.file("modeld-smollm2.sock")
         let batchd = try BatchdHarness(backends: ["smollm2": ModeldBackend(path: path)])
         let request = Task {
             try await collect(batchd.client.generate(

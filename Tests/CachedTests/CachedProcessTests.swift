@@ -9,23 +9,7 @@ import TestKit
 struct CachedProcessTests {
     /// Runs the built `cached` with `environment` until it exits; returns its status and stderr.
     private func run(environment: [String: String]) throws -> (TerminationStatus, String) {
-        let executable = builtProduct("cached")
-        guard FileManager.default.isExecutableFile(atPath: executable) else { throw MissingProduct(path: executable) }
-        let pipe = try ProcessSpawner.makePipe()
-        defer { close(pipe.read) }
-        var env = environment
-        env["PATH"] = "/usr/bin:/bin"
-        let child = try ProcessSpawner.spawn(executable, environment: env, standardError: .descriptor(pipe.write))
-        close(pipe.write)
-        let status = child.wait(timeout: .seconds(15)) ?? child.terminate(grace: .zero)
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = read(pipe.read, &buffer, buffer.count)
-            if count <= 0 { break }
-            bytes.append(contentsOf: buffer[0..<count])
-        }
-        return (status, String(decoding: bytes, as: UTF8.self))
+        try ProcessRun(product: "cached", environment: environment).finish()
     }
 
     @Test("CACHE_BACKEND=redis stops it at start with status 78, saying redis is not implemented yet")

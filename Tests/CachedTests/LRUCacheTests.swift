@@ -139,7 +139,7 @@ struct LRUCacheTests {
 
     @Test("random operations keep the lists, counts and bounds consistent with a simple model")
     func randomisedAgainstModel() {
-        var generator = SplitMix64(seed: 7)
+        var generator = SeededRandom(seed: 7)
         var cache = LRUCache(maxEntries: 20, maxBytes: 400)
         // The model: keys by recency (most recent first), with model, size and expiry.
         var reference: [(key: String, model: String, size: Int, expiresAt: Int64)] = []
@@ -193,18 +193,5 @@ struct LRUCacheTests {
         var byModel: [String: Int] = [:]
         for entry in reference { byModel[entry.model, default: 0] += 1 }
         #expect(cache.entriesByModel == byModel)
-    }
-}
-
-/// A small deterministic generator, so a randomised test fails the same way every run.
-struct SplitMix64 {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

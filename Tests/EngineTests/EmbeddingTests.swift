@@ -1,35 +1,10 @@
 import Foundation
 import Testing
+import TestModels
 @testable import Engine
 
-// MARK: - Locating the model
-
-/// The all-MiniLM-L6-v2 folder: `$INFER_MODELS_DIR/minilm`, else the nearest `models/minilm` above this file.
-private func miniLMDirectory() throws -> String {
-    let fm = FileManager.default
-    if let root = ProcessInfo.processInfo.environment["INFER_MODELS_DIR"], !root.isEmpty {
-        let dir = URL(fileURLWithPath: root).appendingPathComponent("minilm").path
-        guard fm.fileExists(atPath: dir + "/model.safetensors") else {
-            throw ModelMissing(message: "INFER_MODELS_DIR=\(root) has no minilm/model.safetensors; run scripts/fetch-models.sh \(root)")
-        }
-        return dir
-    }
-    var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    while dir.path != "/" {
-        let candidate = dir.appendingPathComponent("models/minilm")
-        if fm.fileExists(atPath: candidate.appendingPathComponent("model.safetensors").path) { return candidate.path }
-        dir = dir.deletingLastPathComponent()
-    }
-    throw ModelMissing(message: "all-MiniLM-L6-v2 not found: set INFER_MODELS_DIR or run scripts/fetch-models.sh (looked for models/minilm above \(#filePath))")
-}
-
-private struct ModelMissing: Error, CustomStringConvertible {
-    let message: String
-    var description: String { message }
-}
-
 /// Loaded once and shared by every test that needs the model.
-private let sharedEmbedder: Result<BertEmbedder, Error> = Result { try BertEmbedder(directory: try miniLMDirectory()) }
+private let sharedEmbedder: Result<BertEmbedder, Error> = Result { try BertEmbedder(directory: try ModelPaths.minilmDirectory()) }
 
 private func embedder() throws -> BertEmbedder { try sharedEmbedder.get() }
 
@@ -321,7 +296,7 @@ private func maxDifference(_ a: [Float], _ b: [Float]) -> Float {
     @Test(.enabled(if: ProcessInfo.processInfo.environment["INFER_BENCH"] == "1"))
     func embeddingThroughput() throws {
         let loadStart = Date()
-        let model = try BertEmbedder(directory: try miniLMDirectory())
+        let model = try BertEmbedder(directory: try ModelPaths.minilmDirectory())
         print(String(format: "minilm load: %.0f ms", 1000 * Date().timeIntervalSince(loadStart)))
         // INFER_BENCH_WORDS=3 gives short sentences (about 7 tokens) instead of ~20-word ones.
         let words = Int(ProcessInfo.processInfo.environment["INFER_BENCH_WORDS"] ?? "") ?? 18

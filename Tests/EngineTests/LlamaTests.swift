@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestModels
 @testable import Engine
 
 /// The SmolLM2 model, tokenizer and template, loaded once for all tests.

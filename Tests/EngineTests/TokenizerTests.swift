@@ -1,4 +1,5 @@
 import Testing
+import TestModels
 import Foundation
 @testable import Engine
 

@@ -2,7 +2,6 @@ import Foundation
 import Glibc
 import HTTP
 import IPC
-import Synchronization
 import Testing
 import TestKit
 
@@ -12,13 +11,6 @@ import Crypto
 import DaemonRuntime
 
 /// frontd's authentication: the `Authorization` header against a real keys file, by route access.
-/// The lines a logger wrote, kept in memory.
-final class LogCapture: Sendable {
-    private let lines = Mutex<[String]>([])
-    var output: LogOutput { .lines { line in self.lines.withLock { $0.append(String(decoding: line, as: UTF8.self)) } } }
-    var text: String { lines.withLock { $0.joined() } }
-}
-
 @Suite("frontd authenticator")
 struct AuthenticatorTests {
     /// A keys file in a fresh directory holding `keys`, and a key ring reading it (no wait between looks).

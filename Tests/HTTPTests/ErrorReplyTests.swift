@@ -1,20 +1,14 @@
 import Foundation
 import HTTP
-import Synchronization
 import Testing
+import TestKit
 
 /// The replies the server writes itself: the body in the shape its user gives (``ErrorReply/Writer``,
 /// plain text by default), and an `X-Request-ID` from the user's generator when it has one.
 @Suite("the server's own error replies", .serialized, .timeLimit(.minutes(1)))
 struct ErrorReplyTests {
-    /// Hands out rid-1, rid-2, … so a test can tell which reply got which id.
-    final class Counter: Sendable {
-        private let value = Mutex(0)
-        func next() -> String { value.withLock { $0 += 1; return "rid-\($0)" } }
-    }
-
     /// The error object of a reply body, or nil when the body is not the error shape.
-    private func errorObject(_ response: TestClient.Response) -> [String: Any]? {
+    private func errorObject(_ response: RawHTTPClient.Response) -> [String: Any]? {
         let object = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
         return object?["error"] as? [String: Any]
     }
@@ -30,10 +24,11 @@ struct ErrorReplyTests {
               ("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nab", 408),
           ])
     func idsOnParserErrors(_ input: String, _ status: Int) async throws {
+        // rid-1, rid-2, … so the test can tell which reply got which id.
         let ids = Counter()
         let limits = HTTPLimits(bodyReadTimeout: .milliseconds(200))
-        try await withServer(limits: limits, requestIDs: { ids.next() }, errorBody: ErrorReply.json, handler: echoHandler) { port, _ in
-            let client = try TestClient(port: port)
+        try await withServer(limits: limits, requestIDs: { "rid-\(ids.increment())" }, errorBody: ErrorReply.json, handler: echoHandler) { port, _ in
+            let client = try RawHTTPClient(port: port)
             client.send(input)
             let response = try client.readResponse()
             #expect(response.status == status)
@@ -50,7 +45,7 @@ struct ErrorReplyTests {
     @Test("by default the body is plain text: the status and the message on one line")
     func plainTextByDefault() async throws {
         try await withServer(requestIDs: { "p-1" }, handler: echoHandler) { port, _ in
-            let client = try TestClient(port: port)
+            let client = try RawHTTPClient(port: port)
             client.send("GET / HTTP/1.1\r\nHost : t\r\n\r\n")
             let response = try client.readResponse()
             #expect(response.status == 400)
@@ -63,13 +58,13 @@ struct ErrorReplyTests {
 
     @Test("the user's writer is given the status, the message and the id, and its body is sent as it is")
     func usersWriter() async throws {
-        let seen = TestBox<[Int]>([])
+        let seen = SharedValue<[Int]>([])
         let writer: ErrorReply.Writer = { reply in
             seen.update { $0.append(reply.status.code) }
             return ("application/x-custom", Array("custom \(reply.requestID ?? "-")".utf8))
         }
         try await withServer(requestIDs: { "c-9" }, errorBody: writer, handler: echoHandler) { port, _ in
-            let client = try TestClient(port: port)
+            let client = try RawHTTPClient(port: port)
             client.send("GET / HTTP/9.9\r\nHost: t\r\n\r\n")
             let response = try client.readResponse()
             #expect(response.status == 505)
@@ -82,7 +77,7 @@ struct ErrorReplyTests {
     @Test("a handler that sends nothing gets a 500 server_error with an id")
     func forgottenResponseHasID() async throws {
         try await withServer(requestIDs: { "gen-7" }, errorBody: ErrorReply.json, handler: { _, _ in }) { port, _ in
-            let client = try TestClient(port: port)
+            let client = try RawHTTPClient(port: port)
             client.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n")
             let response = try client.readResponse()
             #expect(response.status == 500)
@@ -94,7 +89,7 @@ struct ErrorReplyTests {
     @Test("without a generator the reply has no X-Request-ID and request_id is null")
     func noGenerator() async throws {
         try await withServer(errorBody: ErrorReply.json, handler: echoHandler) { port, _ in
-            let client = try TestClient(port: port)
+            let client = try RawHTTPClient(port: port)
             client.send("GET / HTTP/1.1\r\nHost: t\r\nHost: u\r\n\r\n")
             let response = try client.readResponse()
             #expect(response.status == 400)
@@ -106,7 +101,7 @@ struct ErrorReplyTests {
     @Test("an id that would inject a header is left out")
     func unsafeGeneratedID() async throws {
         try await withServer(requestIDs: { "x\r\nSet-Cookie: a=b" }, errorBody: ErrorReply.json, handler: echoHandler) { port, _ in
-            let client = try TestClient(port: port)
+            let client = try RawHTTPClient(port: port)
             client.send("GET / HTTP/9.9\r\nHost: t\r\n\r\n")
             let response = try client.readResponse()
             #expect(response.status == 505)

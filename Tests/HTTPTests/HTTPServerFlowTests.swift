@@ -1,6 +1,7 @@
 import Glibc
 import HTTP
 import Testing
+import TestKit
 
 /// Back-pressure in both directions, and the listener. These belong to the serialized server suite:
 /// their blocking socket reads must not starve each other of the cooperative thread pool.
@@ -8,7 +9,7 @@ extension HTTPServerTests {
     @Test("a flood of pipelined requests behind a slow one is answered in order")
     func pipelinedFlood() async throws {
         try await withServer(handler: echoHandler) { port, _ in
-            let client = try TestClient(port: port)
+            let client = try RawHTTPClient(port: port)
             let count = 3000  // about 100 KB: more than the server buffers before it stops reading
             var batch = "GET /slow HTTP/1.1\r\nHost: t\r\n\r\n"
             for i in 1..<count { batch += "GET /p\(i) HTTP/1.1\r\nHost: t\r\n\r\n" }
@@ -30,7 +31,7 @@ extension HTTPServerTests {
         try await withServer(handler: { _, response in
             try? response.respond(status: .ok, body: body)
         }) { port, _ in
-            let client = try TestClient(port: port)
+            let client = try RawHTTPClient(port: port)
             client.send("GET /big HTTP/1.1\r\nHost: t\r\n\r\n")
             try await Task.sleep(for: .milliseconds(200))
             let response = try client.readResponse(timeout: 10)
@@ -42,22 +43,22 @@ extension HTTPServerTests {
     @Test("a client that never reads is dropped once too much output is queued")
     func slowConsumerDropped() async throws {
         let limits = HTTPLimits(maxPendingOutputBytes: 1 << 20)
-        let refused = TestFlag()
+        let refused = Latch()
         try await withServer(limits: limits, handler: { _, response in
             try? response.startStream()
             let chunk = [UInt8](repeating: 0x61, count: 64 * 1024)
             for _ in 0..<1000 {
                 if !response.write(chunk) {
-                    refused.set()
+                    refused.signal()
                     return
                 }
             }
         }) { port, server in
-            let client = try TestClient(port: port)
+            let client = try RawHTTPClient(port: port)
             var size: Int32 = 4096
             setsockopt(client.fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
             client.send("GET /firehose HTTP/1.1\r\nHost: t\r\n\r\n")
-            #expect(await refused.wait(timeout: 5))
+            #expect(await refused.wait(.seconds(5)))
             #expect(server.stats.openConnections == 0 || server.stats.clientDisconnects == 1)
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import HTTP
 import Testing
+import TestKit
 
 /// A handler that answers `/echo` with what it received, `/slow` after 150 ms, and anything else with the
 /// path; used where the test is about the connection, not the handler.
@@ -22,7 +23,7 @@ struct HTTPServerTests {
     @Test("keep-alive: one connection serves several requests")
     func keepAlive() async throws {
         try await withServer(handler: echoHandler) { port, server in
-            let client = try TestClient(port: port)
+            let client = try RawHTTPClient(port: port)
             for i in 0..<5 {
                 client.send(get("/r\(i)"))
                 let response = try client.readResponse()
@@ -40,7 +41,7 @@ struct HTTPServerTests {
     @Test("pipelined requests are answered in order, even when the first is slow")
     func pipelining() async throws {
         try await withServer(handler: echoHandler) { port, _ in
-            let client = try TestClient(port: port)
+            let client = try RawHTTPClient(port: port)
             client.send(get("/slow") + "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n\r\nbody" + get("/third"))
             #expect(try client.readResponse().text.hasPrefix("GET /slow 0"))
             #expect(try client.readResponse().text == "POST /echo 4 body")
@@ -51,7 +52,7 @@ struct HTTPServerTests {
     @Test("chunked upload, sent in pieces")
     func chunkedUpload() async throws {
         try await withServer(handler: echoHandler) { port, _ in
-            let client = try TestClient(port: port)
+            let client = try RawHTTPClient(port: port)
             client.send("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
             for piece in ["5\r\nhel", "lo\r\n", "6;ext=1\r\n worl", "d\r\n0\r\nX-T: 1\r\n", "\r\n"] {
                 client.send(piece)
@@ -68,7 +69,7 @@ struct HTTPServerTests {
     @Test("Expect: 100-continue gets 100 Continue before the body is sent")
     func expectContinue() async throws {
         try await withServer(handler: echoHandler) { port, _ in
-            let client = try TestClient(port: port)
+            let client = try RawHTTPClient(port: port)
             client.send("POST /echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n")
             let interim = try client.readResponse()
             #expect(interim.status == 100)
@@ -81,7 +82,7 @@ struct HTTPServerTests {
     func bodyTooLarge() async throws {
         let limits = HTTPLimits(maxBodyBytes: 1000)
         try await withServer(limits: limits, handler: echoHandler) { port, server in
-            let client = try TestClient(port: port)
+            let client = try RawHTTPClient(port: port)
             client.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n" + String(repeating: "x", count: 2000))
             let response = try client.readResponse()
             #expect(response.status == 413)
@@ -96,7 +97,7 @@ struct HTTPServerTests {
     func chunkedTooLarge() async throws {
         let limits = HTTPLimits(maxBodyBytes: 1000)
         try await withServer(limits: limits, handler: echoHandler) { port, _ in
-            let client = try TestClient(port: port)
+            let client = try RawHTTPClient(port: port)
             client.send("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
             client.send("300\r\n" + String(repeating: "a", count: 0x300) + "\r\n")
             client.send("300\r\n" + String(repeating: "b", count: 0x300) + "\r\n")
@@ -108,7 +109,7 @@ struct HTTPServerTests {
     @Test("headers over the limit get 431, then the connection closes")
     func headersTooLarge() async throws {
         try await withServer(handler: echoHandler) { port, _ in
-            let client = try TestClient(port: port)
+            let client = try RawHTTPClient(port: port)
             client.send("GET / HTTP/1.1\r\nHost: t\r\nX-Big: " + String(repeating: "h", count: 20_000) + "\r\n\r\n")
             let response = try client.readResponse()
             #expect(response.status == 431)
@@ -119,14 +120,14 @@ struct HTTPServerTests {
     @Test("a malformed request gets 400 and the connection closes; a bad version gets 505")
     func badRequests() async throws {
         try await withServer(handler: echoHandler) { port, _ in
-            let client = try TestClient(port: port)
+            let client = try RawHTTPClient(port: port)
             client.send("GET / HTTP/1.1\r\nHost : t\r\n\r\n")
             #expect(try client.readResponse().status == 400)
             #expect(client.closesWithoutReply(within: 3))
-            let other = try TestClient(port: port)
+            let other = try RawHTTPClient(port: port)
             other.send("GET / HTTP/3.0\r\nHost: t\r\n\r\n")
             #expect(try other.readResponse().status == 505)
-            let smuggler = try TestClient(port: port)
+            let smuggler = try RawHTTPClient(port: port)
             smuggler.send("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
             #expect(try smuggler.readResponse().status == 400)
         }
@@ -136,19 +137,19 @@ struct HTTPServerTests {
     func slowLoris() async throws {
         let limits = HTTPLimits(headerReadTimeout: .milliseconds(300))
         try await withServer(limits: limits, handler: echoHandler) { port, server in
-            let client = try TestClient(port: port)
-            let start = TestClient.now()
+            let client = try RawHTTPClient(port: port)
+            let start = RawHTTPClient.now()
             client.send("GET / HTTP/1.1\r\nHost: t\r\n")
             var line = 0
             while !client.hasInput(within: 0.1) {
-                #expect(TestClient.now() - start < 3, "no 408 after 3 s")
-                if TestClient.now() - start > 3 { break }
+                #expect(RawHTTPClient.now() - start < 3, "no 408 after 3 s")
+                if RawHTTPClient.now() - start > 3 { break }
                 client.send("X-Drip-\(line): x\r\n")
                 line += 1
             }
             let response = try client.readResponse()
             #expect(response.status == 408)
-            let elapsed = TestClient.now() - start
+            let elapsed = RawHTTPClient.now() - start
             #expect(elapsed >= 0.29 && elapsed < 1.5, "408 after \(elapsed) s")
             #expect(client.closesWithoutReply(within: 3))
             #expect(server.stats.timeouts == 1)
@@ -159,7 +160,7 @@ struct HTTPServerTests {
     func slowBody() async throws {
         let limits = HTTPLimits(bodyReadTimeout: .milliseconds(200))
         try await withServer(limits: limits, handler: echoHandler) { port, _ in
-            let client = try TestClient(port: port)
+            let client = try RawHTTPClient(port: port)
             client.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc")
             #expect(try client.readResponse().status == 408)
         }
@@ -169,13 +170,13 @@ struct HTTPServerTests {
     func idleTimeout() async throws {
         let limits = HTTPLimits(idleTimeout: .milliseconds(200))
         try await withServer(limits: limits, handler: echoHandler) { port, server in
-            let client = try TestClient(port: port)
+            let client = try RawHTTPClient(port: port)
             client.send(get("/"))
             #expect(try client.readResponse().status == 200)
-            let start = TestClient.now()
+            let start = RawHTTPClient.now()
             #expect(client.closesWithoutReply(within: 3))
             // The server's clock started when it sent the response, a little before ours.
-            #expect(TestClient.now() - start >= 0.1)
+            #expect(RawHTTPClient.now() - start >= 0.1)
             #expect(server.stats.timeouts == 0)
         }
     }
@@ -184,7 +185,7 @@ struct HTTPServerTests {
     func silentConnection() async throws {
         let limits = HTTPLimits(headerReadTimeout: .milliseconds(200))
         try await withServer(limits: limits, handler: echoHandler) { port, _ in
-            let client = try TestClient(port: port)
+            let client = try RawHTTPClient(port: port)
             #expect(client.closesWithoutReply(within: 3))
         }
     }
@@ -192,19 +193,19 @@ struct HTTPServerTests {
     @Test("Connection: close, HTTP/1.0 and HTTP/1.0 keep-alive")
     func connectionSemantics() async throws {
         try await withServer(handler: echoHandler) { port, _ in
-            let closing = try TestClient(port: port)
+            let closing = try RawHTTPClient(port: port)
             closing.send(get("/", "Connection: close\r\n"))
             #expect(try closing.readResponse().header("Connection") == "close")
             #expect(closing.closesWithoutReply(within: 3))
 
-            let old = try TestClient(port: port)
+            let old = try RawHTTPClient(port: port)
             old.send("GET /old HTTP/1.0\r\n\r\n")
             let response = try old.readResponse()
             #expect(response.header("Connection") == "close")
             #expect(response.text.hasPrefix("GET /old"))
             #expect(old.closesWithoutReply(within: 3))
 
-            let kept = try TestClient(port: port)
+            let kept = try RawHTTPClient(port: port)
             kept.send("GET /1 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
             #expect(try kept.readResponse().header("Connection") == "keep-alive")
             kept.send("GET /2 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
@@ -217,7 +218,7 @@ struct HTTPServerTests {
         try await withServer(handler: { _, response in
             try? response.respond(status: .ok, headers: ["Connection": "close"], body: "bye")
         }) { port, _ in
-            let client = try TestClient(port: port)
+            let client = try RawHTTPClient(port: port)
             client.send(get("/"))
             let response = try client.readResponse()
             #expect(response.header("Connection") == "close")
@@ -229,7 +230,7 @@ struct HTTPServerTests {
     @Test("HEAD gets the headers and Content-Length, without a body")
     func head() async throws {
         try await withServer(handler: echoHandler) { port, _ in
-            let client = try TestClient(port: port)
+            let client = try RawHTTPClient(port: port)
             client.send("HEAD /h HTTP/1.1\r\nHost: t\r\n\r\n" + get("/next"))
             let head = try client.readResponse(headOnly: true)
             #expect(head.header("Content-Length") == "\("HEAD /h 0 ".utf8.count)")
@@ -242,7 +243,7 @@ struct HTTPServerTests {
         try await withServer(handler: { request, response in
             if request.path == "/ok" { try? response.respond(status: .ok, body: "fine") }
         }) { port, _ in
-            let client = try TestClient(port: port)
+            let client = try RawHTTPClient(port: port)
             client.send(get("/forgot"))
             let response = try client.readResponse()
             #expect(response.status == 500)
@@ -254,7 +255,7 @@ struct HTTPServerTests {
 
     @Test("header injection is refused; nothing is sent for the refused response")
     func headerInjection() async throws {
-        let errors = TestBox<[HTTPResponseError]>([])
+        let errors = SharedValue<[HTTPResponseError]>([])
         try await withServer(handler: { _, response in
             do {
                 try response.respond(status: .ok, headers: ["X-Note": "a\r\nSet-Cookie: stolen=1"], body: "x")
@@ -286,7 +287,7 @@ struct HTTPServerTests {
             }
             try? response.respond(status: .ok, headers: ["X-Note": "safe"], body: "clean")
         }) { port, _ in
-            let client = try TestClient(port: port)
+            let client = try RawHTTPClient(port: port)
             client.send(get("/"))
             let response = try client.readResponse()
             #expect(response.status == 200)
@@ -298,12 +299,12 @@ struct HTTPServerTests {
 
     @Test("answering twice is refused")
     func doubleResponse() async throws {
-        let second = TestBox<HTTPResponseError?>(nil)
+        let second = SharedValue<HTTPResponseError?>(nil)
         try await withServer(handler: { _, response in
             try? response.respond(status: .ok, body: "first")
             do { try response.respond(status: .ok, body: "second") } catch let error as HTTPResponseError { second.value = error } catch {}
         }) { port, _ in
-            let client = try TestClient(port: port)
+            let client = try RawHTTPClient(port: port)
             client.send(get("/"))
             #expect(try client.readResponse().text == "first")
             // The handler goes on after its response has left.
@@ -322,7 +323,7 @@ struct HTTPServerTests {
             response.write(Array(repeating: UInt8(ascii: "z"), count: 100_000))
             if request.path == "/end" { response.end() }
         }) { port, _ in
-            let client = try TestClient(port: port)
+            let client = try RawHTTPClient(port: port)
             for path in ["/end", "/left-open"] {
                 client.send(get(path))
                 let response = try client.readResponse()
@@ -342,7 +343,7 @@ struct HTTPServerTests {
             response.write("b")
             response.end()
         }) { port, _ in
-            let client = try TestClient(port: port)
+            let client = try RawHTTPClient(port: port)
             client.send("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
             let response = try client.readResponse()
             #expect(response.header("Transfer-Encoding") == nil)
@@ -353,46 +354,46 @@ struct HTTPServerTests {
 
     @Test("a client that disconnects mid-stream fires onClose and cancels the handler")
     func disconnectDuringStream() async throws {
-        let closed = TestFlag()
-        let cancelled = TestFlag()
-        let writesFailed = TestFlag()
+        let closed = Latch()
+        let cancelled = Latch()
+        let writesFailed = Latch()
         try await withServer(handler: { _, response in
-            response.onClose { closed.set() }
+            response.onClose { closed.signal() }
             try? response.startStream(headers: ["Content-Type": "text/event-stream"])
             response.write("data: first\n\n")
             // Stream until the client leaves: the task is cancelled then.
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(20))
             }
-            cancelled.set()
-            if !response.write("data: too late\n\n") && response.isClosed { writesFailed.set() }
+            cancelled.signal()
+            if !response.write("data: too late\n\n") && response.isClosed { writesFailed.signal() }
         }) { port, server in
-            let client = try TestClient(port: port)
+            let client = try RawHTTPClient(port: port)
             client.send(get("/stream"))
             let head = try client.readResponse(headOnly: true)
             #expect(head.status == 200)
             #expect(try client.readChunk() == Array("data: first\n\n".utf8))
             client.hangUp()
-            #expect(await closed.wait(timeout: 3), "onClose did not fire")
-            #expect(await cancelled.wait(timeout: 3), "the handler was not cancelled")
-            #expect(await writesFailed.wait(timeout: 3))
+            #expect(await closed.wait(.seconds(3)), "onClose did not fire")
+            #expect(await cancelled.wait(.seconds(3)), "the handler was not cancelled")
+            #expect(await writesFailed.wait(.seconds(3)))
             #expect(server.stats.clientDisconnects == 1)
         }
     }
 
     @Test("onClose does not fire once the response is complete")
     func onCloseAfterResponse() async throws {
-        let closed = TestFlag()
+        let closed = Latch()
         try await withServer(handler: { _, response in
-            response.onClose { closed.set() }
+            response.onClose { closed.signal() }
             try? response.respond(status: .ok, body: "done")
         }) { port, _ in
-            let client = try TestClient(port: port)
+            let client = try RawHTTPClient(port: port)
             client.send(get("/"))
             #expect(try client.readResponse().text == "done")
             client.hangUp()
             try await Task.sleep(for: .milliseconds(100))
-            #expect(!closed.isSet)
+            #expect(!closed.isSignaled)
         }
     }
 
@@ -400,10 +401,10 @@ struct HTTPServerTests {
     func connectionLimit() async throws {
         let limits = HTTPLimits(maxConnections: 1)
         try await withServer(limits: limits, handler: echoHandler) { port, server in
-            let first = try TestClient(port: port)
+            let first = try RawHTTPClient(port: port)
             first.send(get("/"))
             #expect(try first.readResponse().status == 200)
-            let second = try TestClient(port: port)
+            let second = try RawHTTPClient(port: port)
             let refused = try second.readResponse()
             #expect(refused.status == 503)
             #expect(refused.header("Retry-After") == "1")
@@ -418,32 +419,32 @@ struct HTTPServerTests {
         let fd = try TCPListener.bind(host: "127.0.0.1", port: 0)
         defer { close(fd) }
         let port = try #require(TCPListener.localPort(of: fd))
-        let drainStarted = TestFlag()
+        let drainStarted = Latch()
         let server = HTTPServer(listenFD: fd, eventLoops: 2) { request, response in
-            if request.path == "/busy" { _ = await drainStarted.wait(timeout: 5) }
+            if request.path == "/busy" { _ = await drainStarted.wait(.seconds(5)) }
             await echoHandler(request, response)
         }
         try server.start()
-        let idle = try TestClient(port: port)
+        let idle = try RawHTTPClient(port: port)
         idle.send(get("/"))
         #expect(try idle.readResponse().status == 200)
-        let busy = try TestClient(port: port)
+        let busy = try RawHTTPClient(port: port)
         busy.send(get("/busy"))
         try await Task.sleep(for: .milliseconds(30))
-        let start = TestClient.now()
+        let start = RawHTTPClient.now()
         async let drained: Void = server.drain(timeout: .seconds(5))
         while !server.isDraining { try await Task.sleep(for: .milliseconds(2)) }
-        drainStarted.set()
+        drainStarted.signal()
         #expect(idle.closesWithoutReply(within: 3))
         let response = try busy.readResponse()
         #expect(response.status == 200)
         #expect(response.header("Connection") == "close")
         #expect(busy.closesWithoutReply(within: 3))
         await drained
-        #expect(TestClient.now() - start < 2)
+        #expect(RawHTTPClient.now() - start < 2)
         #expect(server.stats.openConnections == 0)
         #expect(throws: (any Error).self) {
-            let late = try TestClient(port: port)
+            let late = try RawHTTPClient(port: port)
             late.send(get("/"))
             _ = try late.readResponse(timeout: 0.3)
         }
@@ -451,30 +452,30 @@ struct HTTPServerTests {
 
     @Test("drain force-closes what outlives its timeout")
     func drainTimeout() async throws {
-        let cancelled = TestFlag()
+        let cancelled = Latch()
         let fd = try TCPListener.bind(host: "127.0.0.1", port: 0)
         defer { close(fd) }
         let port = try #require(TCPListener.localPort(of: fd))
         let server = HTTPServer(listenFD: fd, eventLoops: 1) { _, _ in
             while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(10)) }
-            cancelled.set()
+            cancelled.signal()
         }
         try server.start()
-        let client = try TestClient(port: port)
+        let client = try RawHTTPClient(port: port)
         client.send(get("/forever"))
         try await Task.sleep(for: .milliseconds(50))
-        let start = TestClient.now()
+        let start = RawHTTPClient.now()
         await server.drain(timeout: .milliseconds(200))
-        #expect(TestClient.now() - start < 2)
+        #expect(RawHTTPClient.now() - start < 2)
         #expect(client.closesWithoutReply(within: 3))
-        #expect(await cancelled.wait(timeout: 3))
+        #expect(await cancelled.wait(.seconds(3)))
     }
 
     @Test("many connections on two event loops")
     func manyConnections() async throws {
         try await withServer(eventLoops: 2, handler: echoHandler) { port, server in
-            var clients: [TestClient] = []
-            for _ in 0..<50 { clients.append(try TestClient(port: port)) }
+            var clients: [RawHTTPClient] = []
+            for _ in 0..<50 { clients.append(try RawHTTPClient(port: port)) }
             for round in 0..<3 {
                 for (i, client) in clients.enumerated() { client.send(get("/c\(i)/\(round)")) }
                 for (i, client) in clients.enumerated() {
@@ -501,7 +502,7 @@ struct HTTPServerTests {
             let detached = await Task.detached { n * 10 }.value
             try? response.respond(status: .ok, body: "\(detached)")
         }) { port, _ in
-            let client = try TestClient(port: port)
+            let client = try RawHTTPClient(port: port)
             client.send(get("/") + get("/") + get("/"))
             #expect(try client.readResponse().text == "10")
             #expect(try client.readResponse().text == "20")

@@ -1,6 +1,7 @@
 import Foundation
 import HTTP
 import Testing
+import TestKit
 
 @Suite("Server-sent events")
 struct SSEWriterTests {
@@ -29,7 +30,7 @@ extension HTTPServerTests {
             events.send(data: "[DONE]")
             events.end()
         }) { port, _ in
-            let client = try TestClient(port: port)
+            let client = try RawHTTPClient(port: port)
             client.send("GET /events HTTP/1.1\r\nHost: t\r\n\r\n")
             let response = try client.readResponse()
             #expect(response.header("Content-Type") == "text/event-stream")
@@ -42,12 +43,12 @@ extension HTTPServerTests {
     /// back until the end of the response.
     @Test("curl -N reads an SSE stream as it is written", .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/curl"), "needs /usr/bin/curl (apt-get install -y curl)"))
     func curlReadsStream() async throws {
-        let firstSeen = TestFlag()
-        let waitedForClient = TestFlag()
+        let firstSeen = Latch()
+        let waitedForClient = Latch()
         try await withServer(handler: { request, response in
             guard let events = try? SSEWriter.start(on: response) else { return }
             events.send(data: "first", event: "token")
-            if await firstSeen.wait(timeout: 5) { waitedForClient.set() }
+            if await firstSeen.wait(.seconds(5)) { waitedForClient.signal() }
             events.send(data: "line 1\nline 2")
             events.send(data: "[DONE]")
             events.end()
@@ -66,11 +67,11 @@ extension HTTPServerTests {
                 output.append(more)
             }
             #expect(String(decoding: output, as: UTF8.self) == "event: token\ndata: first\n\n")
-            firstSeen.set()
+            firstSeen.signal()
             output.append(reader.readDataToEndOfFile())
             curl.waitUntilExit()
             #expect(curl.terminationStatus == 0)
-            #expect(waitedForClient.isSet)
+            #expect(waitedForClient.isSignaled)
             #expect(String(decoding: output, as: UTF8.self)
                 == "event: token\ndata: first\n\ndata: line 1\ndata: line 2\n\ndata: [DONE]\n\n")
         }

@@ -12,7 +12,7 @@ struct ClientServerTests {
     @Test("100 concurrent calls share one connection", arguments: [false, true])
     func concurrentCalls(inlineHandlers: Bool) async throws {
         let server = try TestServer(inlineHandlers: inlineHandlers)
-        defer { removeDirectory(server.directory) }
+        defer { server.directory.remove() }
         let client = server.client()
         try await withTimeout(.seconds(10)) {
             try await withThrowingTaskGroup(of: Bool.self) { group in
@@ -38,7 +38,7 @@ struct ClientServerTests {
     @Test("large payloads cross in both directions")
     func largePayloads() async throws {
         let server = try TestServer()
-        defer { removeDirectory(server.directory) }
+        defer { server.directory.remove() }
         let client = server.client()
         let payload = (0..<(Frame.defaultMaxPayload - 4)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
         let answers = try await withTimeout(.seconds(10)) {
@@ -58,7 +58,7 @@ struct ClientServerTests {
     @Test("a streamed answer arrives chunk by chunk, END's payload last")
     func streamed() async throws {
         let server = try TestServer()
-        defer { removeDirectory(server.directory) }
+        defer { server.directory.remove() }
         let client = server.client()
         let pieces = try await withTimeout(.seconds(5)) {
             var pieces: [String] = []
@@ -83,7 +83,7 @@ struct ClientServerTests {
     @Test("cancelling the caller's task sends CANCEL: the server's onCancel fires, the caller gets CancellationError")
     func cancel() async throws {
         let server = try TestServer()
-        defer { removeDirectory(server.directory) }
+        defer { server.directory.remove() }
         let client = server.client()
         let task = Task {
             try await client.call(type: TestType.hang, payload: [], timeout: .seconds(30))
@@ -103,7 +103,7 @@ struct ClientServerTests {
     @Test("a task cancelled before calling never sends")
     func cancelledBeforeCall() async throws {
         let server = try TestServer()
-        defer { removeDirectory(server.directory) }
+        defer { server.directory.remove() }
         let client = server.client()
         let task = Task {
             withUnsafeCurrentTask { $0?.cancel() }
@@ -117,7 +117,7 @@ struct ClientServerTests {
     @Test("dropping a stream early sends CANCEL")
     func streamDropped() async throws {
         let server = try TestServer()
-        defer { removeDirectory(server.directory) }
+        defer { server.directory.remove() }
         let client = server.client()
         try await withTimeout(.seconds(5)) {
             var seen = 0
@@ -134,7 +134,7 @@ struct ClientServerTests {
     @Test("a deadline expiring throws timeout and cancels the call on the server")
     func deadline() async throws {
         let server = try TestServer()
-        defer { removeDirectory(server.directory) }
+        defer { server.directory.remove() }
         let client = server.client()
         let clock = ContinuousClock()
         let start = clock.now
@@ -150,9 +150,9 @@ struct ClientServerTests {
 
     @Test("the server sees the client's timeout as the call's deadline")
     func deadlineVisible() async throws {
-        let directory = try makeTemporaryDirectory()
-        defer { removeDirectory(directory) }
-        let path = directory + "/s.sock"
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.file("s.sock")
         let fd = try UnixSocket.listen(path: path)
         defer { close(fd) }
         let server = IPCServer(listenFD: fd, protocolName: "infer.test", version: 1) { call in
@@ -182,7 +182,7 @@ struct ClientServerTests {
     @Test("after a restart on the same path the client reconnects within the deadline")
     func restart() async throws {
         let first = try TestServer(name: "A")
-        defer { removeDirectory(first.directory) }
+        defer { first.directory.remove() }
         let client = first.client()
         #expect(try await client.call(type: TestType.whoami, payload: [], timeout: .seconds(2)) == bytes("A"))
         await first.stop()
@@ -206,7 +206,7 @@ struct ClientServerTests {
     @Test("calls a draining server refuses are retried on the next server")
     func drainHandsOver() async throws {
         let first = try TestServer(name: "A")
-        defer { removeDirectory(first.directory) }
+        defer { first.directory.remove() }
         let client = first.client()
         // A call in flight keeps A draining.
         let slow = Task { try await client.call(type: TestType.sleep, payload: u32Payload(300), timeout: .seconds(5)) }
@@ -227,7 +227,7 @@ struct ClientServerTests {
     @Test("calls sent on a connection that dies fail with connectionLost")
     func connectionLost() async throws {
         let server = try TestServer()
-        defer { removeDirectory(server.directory) }
+        defer { server.directory.remove() }
         let client = server.client()
         let task = Task { try await client.call(type: TestType.hang, payload: [], timeout: .seconds(10)) }
         #expect(await server.probe.started.wait())
@@ -239,9 +239,9 @@ struct ClientServerTests {
 
     @Test("nobody listening: unavailable at the deadline, naming the reason")
     func unavailable() async throws {
-        let directory = try makeTemporaryDirectory()
-        defer { removeDirectory(directory) }
-        let client = IPCClient(path: directory + "/missing.sock", protocolName: "infer.test", version: 1)
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let client = IPCClient(path: directory.file("missing.sock"), protocolName: "infer.test", version: 1)
         do {
             _ = try await client.call(type: 1, payload: [], timeout: .milliseconds(60))
             Issue.record("expected unavailable")
@@ -254,7 +254,7 @@ struct ClientServerTests {
           arguments: [("infer.cached", UInt16(1), "infer.cached/1"), ("infer.test", UInt16(2), "infer.test/2")])
     func wrongProtocol(_ name: String, _ version: UInt16, _ expected: String) async throws {
         let server = try TestServer(protocolName: "infer.test", version: 1)
-        defer { removeDirectory(server.directory) }
+        defer { server.directory.remove() }
         let client = server.client(protocolName: name, version: version)
         await #expect(throws: IPCError.wrongProtocol(expected: expected, got: "infer.test/1")) {
             try await client.call(type: TestType.echo, payload: [], timeout: .seconds(2))
@@ -281,7 +281,7 @@ struct ClientServerTests {
           arguments: garbage)
     func garbageRefused(_ label: String, _ input: [UInt8]) async throws {
         let server = try TestServer()
-        defer { removeDirectory(server.directory) }
+        defer { server.directory.remove() }
         let client = server.client()
         #expect(try await client.call(type: TestType.echo, payload: bytes("before"), timeout: .seconds(2)) == bytes("before"))
 
@@ -314,7 +314,7 @@ struct ClientServerTests {
     @Test("an unknown type is the handler's business: it fails the call")
     func unknownType() async throws {
         let server = try TestServer()
-        defer { removeDirectory(server.directory) }
+        defer { server.directory.remove() }
         let client = server.client()
         await #expect(throws: IPCError.remote(code: IPCErrorCode.unknownType, message: "unknown message type 999")) {
             try await client.call(type: 999, payload: [], timeout: .seconds(2))
@@ -325,7 +325,7 @@ struct ClientServerTests {
     @Test("a handler that returns without answering produces an internal error")
     func dropped() async throws {
         let server = try TestServer()
-        defer { removeDirectory(server.directory) }
+        defer { server.directory.remove() }
         let client = server.client()
         do {
             _ = try await client.call(type: TestType.drop, payload: [], timeout: .seconds(2))
@@ -340,7 +340,7 @@ struct ClientServerTests {
     @Test("too many calls in flight on one connection: the excess is refused as overloaded")
     func overloaded() async throws {
         let server = try TestServer(maxCallsPerConnection: 2)
-        defer { removeDirectory(server.directory) }
+        defer { server.directory.remove() }
         let client = server.client()
         let hanging = (0..<2).map { _ in
             Task { try await client.call(type: TestType.hang, payload: [], timeout: .seconds(10)) }
@@ -360,7 +360,7 @@ struct ClientServerTests {
     @Test("a request over the frame limit fails locally and harms no one")
     func oversizedRequest() async throws {
         let server = try TestServer(maxFrame: 1024)
-        defer { removeDirectory(server.directory) }
+        defer { server.directory.remove() }
         let client = server.client(maxFrame: 1024)
         await #expect(throws: IPCError.self) {
             try await client.call(type: TestType.echo, payload: Array(repeating: 0, count: 1021), timeout: .seconds(2))
@@ -373,7 +373,7 @@ struct ClientServerTests {
     @Test("drain waits for calls in flight, then closes")
     func drainWaits() async throws {
         let server = try TestServer()
-        defer { removeDirectory(server.directory) }
+        defer { server.directory.remove() }
         let client = server.client()
         let call = Task { try await client.call(type: TestType.sleep, payload: u32Payload(100), timeout: .seconds(5)) }
         #expect(await server.probe.started.wait())
@@ -389,7 +389,7 @@ struct ClientServerTests {
     @Test("drain returns only once every connection has been told to go away and closed")
     func drainFlushesGoAway() async throws {
         let first = try TestServer(name: "A")
-        defer { removeDirectory(first.directory) }
+        defer { first.directory.remove() }
         let clients = (0..<4).map { _ in first.client() }
         for client in clients {
             #expect(try await client.call(type: TestType.whoami, payload: [], timeout: .seconds(2)) == bytes("A"))
@@ -409,7 +409,7 @@ struct ClientServerTests {
     @Test("typed messages round trip through call(_:returning:timeout:)")
     func typedCall() async throws {
         let server = try TestServer()
-        defer { removeDirectory(server.directory) }
+        defer { server.directory.remove() }
         let client = server.client()
         let sum = try await client.call(AddRequest(numbers: [1, 2, 39]), returning: AddResponse.self, timeout: .seconds(2))
         #expect(sum == AddResponse(sum: 42))
@@ -426,7 +426,7 @@ struct ClientServerTests {
     @Test("an answer over the frame limit becomes an internal error, and the connection survives")
     func oversizedAnswer() async throws {
         let server = try TestServer()
-        defer { removeDirectory(server.directory) }
+        defer { server.directory.remove() }
         let client = server.client()
         do {
             _ = try await client.call(type: TestType.oversized, payload: [], timeout: .seconds(2))
@@ -441,9 +441,9 @@ struct ClientServerTests {
 
     @Test("a stale socket file is replaced; a live one is not stolen")
     func listenReplacesStale() throws {
-        let directory = try makeTemporaryDirectory()
-        defer { removeDirectory(directory) }
-        let path = directory + "/s.sock"
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.file("s.sock")
         let first = try UnixSocket.listen(path: path)
         #expect(throws: SocketError.self) { _ = try UnixSocket.listen(path: path) }
         close(first)

@@ -64,9 +64,7 @@ struct GoldenFrameTests {
     /// docs/PROTOCOL.md shows the same bytes (compared with whitespace removed).
     @Test("docs/PROTOCOL.md shows the golden bytes")
     func documented() throws {
-        let docs = URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("docs/PROTOCOL.md")
+        let docs = URL(fileURLWithPath: packageRoot + "/docs/PROTOCOL.md")
         let text = try String(contentsOf: docs, encoding: .utf8).filter { !$0.isWhitespace }
         for (name, hex) in try GoldenFrames.load() {
             #expect(text.contains(hex), "docs/PROTOCOL.md lacks the \(name) example \(hex)")
@@ -80,8 +78,8 @@ struct GoldenFrameTests {
         let limitd = try TestServer(protocolName: "infer.limitd")
         let cached = try TestServer(protocolName: "infer.cached")
         defer {
-            removeDirectory(limitd.directory)
-            removeDirectory(cached.directory)
+            limitd.directory.remove()
+            cached.directory.remove()
         }
         for (server, expected) in [(limitd, "HELLO_ACK"), (cached, "ERROR_CONNECTION")] {
             let fd = try UnixSocket.connect(path: server.path)

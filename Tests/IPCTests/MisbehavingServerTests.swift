@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import TestKit
 
 @testable import IPC
 @testable import Reactor
@@ -16,14 +17,14 @@ final class RawServer: Sendable {
         case close
     }
 
-    let directory: String
+    let directory: TemporaryDirectory
     let path: String
     let fd: Int32
     let finished = Latch()
 
     init(act: Act) throws {
-        directory = try makeTemporaryDirectory()
-        path = directory + "/raw.sock"
+        directory = try TemporaryDirectory()
+        path = directory.file("raw.sock")
         fd = try UnixSocket.listen(path: path)
         let fd = fd
         let finished = finished
@@ -51,7 +52,7 @@ final class RawServer: Sendable {
     func stop() async {
         _ = await finished.wait()
         close(fd)
-        removeDirectory(directory)
+        directory.remove()
     }
 }
 
@@ -91,9 +92,9 @@ struct MisbehavingServerTests {
 
     @Test("a server that never answers HELLO: unavailable at the deadline")
     func silentServer() async throws {
-        let directory = try makeTemporaryDirectory()
-        defer { removeDirectory(directory) }
-        let path = directory + "/silent.sock"
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.file("silent.sock")
         let fd = try UnixSocket.listen(path: path)  // listening, never accepting: the backlog holds us
         defer { close(fd) }
         let client = IPCClient(path: path, protocolName: "infer.test", version: 1)

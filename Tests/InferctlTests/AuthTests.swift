@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 import IPC
 import Testing
+import TestKit
 
 /// API keys through the real stack under `inferctl up`, with curl: keys made by the built
 /// `inferctl keys create`, checked by frontd, limited per key by limitd.

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import TestKit
 
 /// CORS_ORIGINS on the real stack, driven with curl as a browser's requests would look.
 @Suite("CORS on the real stack", .serialized)
@@ -111,7 +112,7 @@ struct CORSTests {
     func badSetting(_ name: String, _ value: String) throws {
         let directory = try TemporaryDirectory()
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: buildDirectory + "/frontd")
+        process.executableURL = URL(fileURLWithPath: builtProduct("frontd"))
         process.environment = ["PATH": "/usr/bin:/bin", "INFER_RUNTIME_DIR": directory.path, "PORT": "0", name: value]
         let errors = Pipe()
         process.standardError = errors

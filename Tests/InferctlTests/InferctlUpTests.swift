@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import TestKit
 
 /// `inferctl up` with stand-in daemons (daemon-standin linked under each daemon's name): real processes,
 /// real sockets, real sd_notify. Serialized: each test runs a stack of eight processes on a small machine.

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import IPC
 import Testing
+import TestKit
 
 @testable import inferctl
 import APIKeys
@@ -107,7 +108,7 @@ struct KeysCommandTests {
         let directory = try TemporaryDirectory()
         let file = directory.path + "/keys.json"
         let children = try (0..<8).map { n in
-            try ProcessSpawner.spawn(buildDirectory + "/inferctl", arguments: ["keys", "create", "k\(n)", "--scopes", "infer", "--file", file],
+            try ProcessSpawner.spawn(builtProduct("inferctl"), arguments: ["keys", "create", "k\(n)", "--scopes", "infer", "--file", file],
                                      environment: ["PATH": "/usr/bin:/bin"], standardOutput: .null, standardError: .null)
         }
         for child in children {

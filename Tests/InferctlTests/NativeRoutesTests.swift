@@ -2,6 +2,8 @@ import Foundation
 import Glibc
 import Synchronization
 import Testing
+import TestKit
+import TestModels
 
 /// The native routes, `/v1/completions`, the metrics and cache routes and idempotency, on the real
 /// daemons under `inferctl up`, with curl as the client.
@@ -41,8 +43,8 @@ struct NativeRoutesTests {
 
         init() throws {
             let models = try TemporaryDirectory()
-            let real = try modelsDirectory()
-            for (link, target) in [("smollm2", "smollm2"), ("minilm", "minilm"), ("tiny.gguf", "smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")] {
+            let real = try ModelPaths.directory()
+            for (link, target) in [("smollm2", "smollm2"), ("minilm", "minilm"), ("tiny.gguf", ModelPaths.smollm2Relative)] {
                 try FileManager.default.createSymbolicLink(atPath: models.path + "/" + link, withDestinationPath: real + "/" + target)
             }
             self.models = models
@@ -331,7 +333,8 @@ struct NativeRoutesTests {
         let stable = "infer_modeld_generated_tokens_total{model=\"smollm2\"}"
         let line = { (text: String) in text.split(separator: "\n").first { $0.hasPrefix(stable + " ") }.map(String.init) }
         #expect(line(front.body) != nil && line(front.body) == line(direct.body))
-        #expect(try promtoolAccepts(front.body), "promtool check metrics failed on frontd's /metrics")
+        let check = try promtoolCheck(front.body)
+        #expect(check.accepted, "promtool check metrics failed on frontd's /metrics: \(check.output)")
 
         let before = Self.object(s.get("/v1/metrics/summary"))
         let costBefore = Self.object(s.get("/v1/metrics/cost"))

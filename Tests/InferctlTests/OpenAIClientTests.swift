@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestKit
 
 // Nested in PipelineTests (a serialized suite) so that no two real stacks run at once (see ContractTests).
 extension PipelineTests {

@@ -3,6 +3,7 @@ import Glibc
 import IPC
 import Synchronization
 import Testing
+import TestKit
 
 /// One HTTP exchange through curl (a real client): status, headers (lower-cased names), body.
 struct CurlResult {
@@ -115,7 +116,8 @@ struct PipelineTests {
                      "infer_modeld_generated_tokens_total{model=\"smollm2\"}"] {
             #expect(metrics.contains(name), "missing \(name)")
         }
-        #expect(try promtoolAccepts(metrics), "promtool check metrics failed")
+        let check = try promtoolCheck(metrics)
+        #expect(check.accepted, "promtool check metrics failed: \(check.output)")
 
         // Each daemon killed with SIGKILL in turn is restarted and requests succeed again within 2 s
         // (with a key whose own rate the limit of 5 per minute does not stop).

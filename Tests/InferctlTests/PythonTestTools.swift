@@ -1,13 +1,11 @@
 import Foundation
 import Glibc
+import TestKit
 
 /// The Python test tools that `scripts/install-test-tools.sh` (run by `make test`) installs into
 /// `.venv-test` at the package root: the official `openai` client and schemathesis, pinned in
 /// tests-python/requirements.txt, and the scripts in tests-python/ that drive them.
 struct PythonTestTools {
-    /// The folder holding Package.swift.
-    let packageRoot: String
-
     var python: String { packageRoot + "/.venv-test/bin/python" }
     var schemathesis: String { packageRoot + "/.venv-test/bin/schemathesis" }
     /// The API's contract.
@@ -16,15 +14,9 @@ struct PythonTestTools {
     /// A script of tests-python/.
     func script(_ name: String) -> String { packageRoot + "/tests-python/" + name }
 
-    /// Finds the package root above this file and checks the venv is there.
+    /// Checks the venv is there, in the package root (``packageRoot``).
     /// - Throws: `HarnessError` saying how to install the tools when they are missing.
-    init(file: StaticString = #filePath) throws {
-        var directory = URL(fileURLWithPath: "\(file)").deletingLastPathComponent()
-        while !FileManager.default.fileExists(atPath: directory.appendingPathComponent("Package.swift").path) {
-            guard directory.path != "/" else { throw HarnessError("no Package.swift above \(file)") }
-            directory = directory.deletingLastPathComponent()
-        }
-        packageRoot = directory.path
+    init() throws {
         for tool in [python, schemathesis] where !FileManager.default.isExecutableFile(atPath: tool) {
             throw HarnessError("\(tool) is missing: run scripts/install-test-tools.sh (make test does) to install the pinned "
                 + "Python test tools (openai, schemathesis) into .venv-test")

@@ -2,18 +2,16 @@ import Foundation
 import Glibc
 import IPC
 import Testing
+import TestKit
 
 @testable import inferctl
 import Registry
 import Spawn
 
-/// The repository's root, from this file's path.
-private let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().path
 
 /// A unit file as `section → [(key, value)]`, keys repeated as written.
 private func readUnit(_ name: String) throws -> [String: [(String, String)]] {
-    let text = try String(contentsOfFile: repositoryRoot + "/systemd/" + name, encoding: .utf8)
+    let text = try String(contentsOfFile: packageRoot + "/systemd/" + name, encoding: .utf8)
     var sections: [String: [(String, String)]] = [:]
     var current = ""
     for line in text.split(separator: "\n").map({ $0.trimmingCharacters(in: .whitespaces) }) {
@@ -54,17 +52,11 @@ struct SystemdUnitTests {
     func verify() throws {
         let pipe = try ProcessSpawner.makePipe()
         let child = try ProcessSpawner.spawn(
-            "/bin/bash", arguments: [repositoryRoot + "/scripts/verify-units.sh"],
+            "/bin/bash", arguments: [packageRoot + "/scripts/verify-units.sh"],
             environment: ["PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
             standardOutput: .descriptor(pipe.write), standardError: .descriptor(pipe.write))
         close(pipe.write)
-        var output: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = read(pipe.read, &buffer, buffer.count)
-            if count <= 0 { break }
-            output.append(contentsOf: buffer[0..<count])
-        }
+        let output = readToEnd(pipe.read)
         close(pipe.read)
         let status = child.wait(timeout: .seconds(120))
         let text = String(decoding: output, as: UTF8.self)
@@ -124,7 +116,7 @@ struct SystemdUnitTests {
     func target() throws {
         let target = try readUnit("infer.target")
         let wanted = Set(values(target, "Unit", "Wants").flatMap { $0.split(separator: " ").map(String.init) })
-        let registry = try ModelRegistry.load(path: repositoryRoot + "/config/models.json", environment: [:])
+        let registry = try ModelRegistry.load(path: packageRoot + "/config/models.json", environment: [:])
         var expected: Set<String> = []
         for entry in Self.contract where !entry.service.contains("@") {
             expected.insert(entry.service)

@@ -2,13 +2,13 @@ import Foundation
 import Glibc
 import IPC
 import Testing
+import TestKit
 
 @testable import inferctl
 import Crypto
 
-/// docs/webhooks.md, found from this file's path.
-private let webhookDocsPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().appendingPathComponent("docs/webhooks.md").path
+/// docs/webhooks.md.
+private let webhookDocsPath = packageRoot + "/docs/webhooks.md"
 
 /// The code block that follows `<!-- tested: NAME -->` in docs/webhooks.md.
 private func documentedExample(_ name: String) throws -> String {

@@ -109,7 +109,7 @@ struct RateLimiterTests {
 
     @Test("over any span d a key gets at most limit + d / interval requests, and at full demand that many")
     func conformanceBound() {
-        var generator = SplitMix64(seed: 42)
+        var generator = SeededRandom(seed: 42)
         let limiter = RateLimiter(requestsPerMinute: 20, window: .seconds(10), maxKeys: 10)
         let policy = limiter.defaultPolicy
         var now: Int64 = 0
@@ -224,18 +224,5 @@ struct RateLimiterTests {
         #expect(limiter.record(for: "k")?.completionTokens == 5)
         // Settling does not use up the key's requests.
         #expect(limiter.admit(key: "k", now: 0).remaining == 59)
-    }
-}
-
-/// A small deterministic generator, so a randomised test fails the same way every run.
-struct SplitMix64 {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -3,6 +3,7 @@ import IPC
 import Metrics
 @testable import metricsd
 import Testing
+import TestKit
 
 @Suite struct MetricsRenderingTests {
     /// A registry with every kind of metric, labels that need escaping, and merged families.
@@ -38,21 +39,8 @@ import Testing
         let back = try MetricsSnapshot(decoding: MetricsSnapshot(families: r.snapshot()).encoded())
         #expect(back.families == r.snapshot())
 
-        let promtool = ["/usr/bin/promtool", "/usr/local/bin/promtool"].first { FileManager.default.isExecutableFile(atPath: $0) }
-        let tool = try #require(promtool, "promtool not installed (make test installs Debian's prometheus package)")
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: tool)
-        p.arguments = ["check", "metrics"]
-        let input = Pipe(), output = Pipe()
-        p.standardInput = input
-        p.standardOutput = output
-        p.standardError = output
-        try p.run()
-        input.fileHandleForWriting.write(Data(Self.sampleText().utf8))
-        try input.fileHandleForWriting.close()
-        p.waitUntilExit()
-        let said = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(p.terminationStatus == 0, "promtool: \(said)")
+        let check = try promtoolCheck(Self.sampleText())
+        #expect(check.accepted, "promtool: \(check.output)")
     }
 
     @Test func scrapeReportsDownDaemonsAsZero() async {

@@ -4,6 +4,7 @@ import Foundation
 import Registry
 import Settings
 import Testing
+import TestKit
 
 /// Parses a registry document held in a string, with relative paths resolved against `/models`.
 private func parse(_ json: String, base: String = "/models") throws(ModelRegistryError) -> ModelRegistry {
@@ -32,9 +33,7 @@ private let chat = #""name": "smollm2", "kind": "chat", "engine": "builtin", "pa
 struct ModelRegistryTests {
     @Test("The shipped config/models.json has smollm2 and minilm, resolved against INFER_MODELS_DIR")
     func shippedRegistry() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        let file = root.appendingPathComponent("config/models.json").path
+        let file = packageRoot + "/config/models.json"
         let registry = try ModelRegistry.load(path: file, environment: ["INFER_MODELS_DIR": "/var/lib/infer/models"])
         #expect(registry.names == ["smollm2", "minilm"])
         let smollm2 = try #require(registry["smollm2"])
@@ -48,7 +47,7 @@ struct ModelRegistryTests {
 
         // Without INFER_MODELS_DIR, the registry file's own directory.
         let local = try ModelRegistry.load(path: file, environment: [:])
-        #expect(local["minilm"]?.path == root.appendingPathComponent("config").path + "/minilm")
+        #expect(local["minilm"]?.path == packageRoot + "/config/minilm")
     }
 
     @Test("Every field is read; defaults apply to the optional ones")

@@ -4,6 +4,7 @@ import Glibc
 import IPC
 import Spawn
 import Testing
+import TestKit
 
 /// The runtime as systemd drives it, on a real child process (`runtime-probe`): socket activation,
 /// fallback binding, sd_notify, the watchdog, drain and exit statuses.
@@ -11,7 +12,7 @@ import Testing
 struct DaemonProcessTests {
     @Test("serves on a socket passed by systemd (LISTEN_FDS, LISTEN_FDNAMES, LISTEN_PID)")
     func socketActivation() throws {
-        let directory = TemporaryDirectory()
+        let directory = try TemporaryDirectory()
         let path = directory.file("activated.sock")
         let listener = TestSockets.bound(path)
         defer { close(listener) }
@@ -42,7 +43,7 @@ struct DaemonProcessTests {
 
     @Test("a socket passed without a matching name is taken when it is the only one")
     func activationWithoutName() throws {
-        let directory = TemporaryDirectory()
+        let directory = try TemporaryDirectory()
         let path = directory.file("unnamed.sock")
         let listener = TestSockets.bound(path)
         defer { close(listener) }
@@ -58,7 +59,7 @@ struct DaemonProcessTests {
 
     @Test("refuses an inherited descriptor that is not a listening Unix stream socket", arguments: ["datagram", "pipe"])
     func activationWrongKind(kind: String) throws {
-        let directory = TemporaryDirectory()
+        let directory = try TemporaryDirectory()
         var pipeEnds: (read: Int32, write: Int32)?
         let descriptor: Int32
         if kind == "pipe" {
@@ -86,7 +87,7 @@ struct DaemonProcessTests {
 
     @Test("binds its own socket under INFER_RUNTIME_DIR, creating the directory, when not activated")
     func fallbackBind() throws {
-        let directory = TemporaryDirectory()
+        let directory = try TemporaryDirectory()
         let runtime = directory.file("nested/run")
         // LISTEN_PID of another process: the variables are not for this one, so it binds its own.
         let probe = try ProbeRun(environment: [
@@ -109,7 +110,7 @@ struct DaemonProcessTests {
 
     @Test("replaces a stale socket file left by a dead daemon")
     func staleSocket() throws {
-        let directory = TemporaryDirectory()
+        let directory = try TemporaryDirectory()
         let path = directory.file("probe.sock")
         close(TestSockets.bound(path)) // bound, then closed without unlink: stale
         #expect(FileManager.default.fileExists(atPath: path))
@@ -121,14 +122,14 @@ struct DaemonProcessTests {
 
     @Test("refuses to replace a file that is not a socket, or a socket another process serves")
     func occupiedPath() throws {
-        let directory = TemporaryDirectory()
+        let directory = try TemporaryDirectory()
         _ = FileManager.default.createFile(atPath: directory.file("probe.sock"), contents: Data("keep".utf8))
         let (status, lines) = try ProbeRun(environment: ["INFER_RUNTIME_DIR": directory.path]).finish()
         #expect(status == .exited(78))
         #expect(lines.contains { $0.contains("exists and is not a socket") })
         #expect(FileManager.default.contents(atPath: directory.file("probe.sock")) == Data("keep".utf8))
 
-        let busy = TemporaryDirectory()
+        let busy = try TemporaryDirectory()
         let listener = TestSockets.bound(busy.file("probe.sock"))
         defer { close(listener) }
         let (busyStatus, busyLines) = try ProbeRun(environment: ["INFER_RUNTIME_DIR": busy.path]).finish()
@@ -138,7 +139,7 @@ struct DaemonProcessTests {
 
     @Test("notifies READY=1, STATUS=, WATCHDOG=1 and STOPPING=1, and exits 0 after SIGTERM")
     func notifyAndWatchdog() throws {
-        let directory = TemporaryDirectory()
+        let directory = try TemporaryDirectory()
         let notifyPath = directory.file("notify.sock")
         let notify = TestSockets.bound(notifyPath, type: Int32(SOCK_DGRAM.rawValue))
         defer { close(notify) }
@@ -165,7 +166,7 @@ struct DaemonProcessTests {
 
     @Test("stops the watchdog pings when the service says it is not healthy")
     func unhealthyStopsWatchdog() throws {
-        let directory = TemporaryDirectory()
+        let directory = try TemporaryDirectory()
         let notifyPath = directory.file("notify.sock")
         let notify = TestSockets.bound(notifyPath, type: Int32(SOCK_DGRAM.rawValue))
         defer { close(notify) }
@@ -187,7 +188,7 @@ struct DaemonProcessTests {
 
     @Test("sends nothing and runs normally without NOTIFY_SOCKET; no watchdog for another WATCHDOG_PID")
     func noNotifySocket() throws {
-        let directory = TemporaryDirectory()
+        let directory = try TemporaryDirectory()
         let probe = try ProbeRun(environment: [
             "INFER_RUNTIME_DIR": directory.path, "WATCHDOG_USEC": "200000", "WATCHDOG_PID": "1",
         ])
@@ -213,7 +214,7 @@ struct DaemonProcessTests {
 
     @Test("the drain deadline (DRAIN_TIMEOUT_SEC) ends a drain that takes too long, with status 0")
     func drainDeadline() throws {
-        let directory = TemporaryDirectory()
+        let directory = try TemporaryDirectory()
         let notify = TestSockets.bound(directory.file("notify.sock"), type: Int32(SOCK_DGRAM.rawValue))
         defer { close(notify) }
         let probe = try ProbeRun(environment: [
@@ -232,7 +233,7 @@ struct DaemonProcessTests {
 
     @Test("a second signal during the drain exits at once with 128 + signal")
     func secondSignal() throws {
-        let directory = TemporaryDirectory()
+        let directory = try TemporaryDirectory()
         let notify = TestSockets.bound(directory.file("notify.sock"), type: Int32(SOCK_DGRAM.rawValue))
         defer { close(notify) }
         let probe = try ProbeRun(environment: [
@@ -250,7 +251,7 @@ struct DaemonProcessTests {
 
     @Test("SIGTERM while start is still running (a model loading) exits 0 without READY=1")
     func signalDuringStart() throws {
-        let directory = TemporaryDirectory()
+        let directory = try TemporaryDirectory()
         let notifyPath = directory.file("notify.sock")
         let notify = TestSockets.bound(notifyPath, type: Int32(SOCK_DGRAM.rawValue))
         defer { close(notify) }
@@ -269,17 +270,14 @@ struct DaemonProcessTests {
 
     @Test("--help prints the settings table; --check-config validates")
     func helpAndCheck() throws {
-        let directory = TemporaryDirectory()
+        let directory = try TemporaryDirectory()
         let pipe = try ProcessSpawner.makePipe()
         let child = try ProcessSpawner.spawn(
             ProbeRun.executable, arguments: ["--help"], environment: [:], standardOutput: .descriptor(pipe.write))
         close(pipe.write)
         #expect(child.wait(timeout: .seconds(10)) == .exited(0))
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        var output: [UInt8] = []
-        while case let count = read(pipe.read, &buffer, buffer.count), count > 0 { output += buffer[0..<count] }
+        let text = String(decoding: readToEnd(pipe.read), as: UTF8.self)
         close(pipe.read)
-        let text = String(decoding: output, as: UTF8.self)
         #expect(text.contains("PROBE_MAX_CONNECTIONS"))
         #expect(text.contains("DRAIN_TIMEOUT_SEC"))
         #expect(text.contains("Connections served before refusing more."))

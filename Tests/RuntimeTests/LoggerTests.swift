@@ -4,24 +4,7 @@ import IPC
 import Spawn
 import Synchronization
 import Testing
-
-/// Collects a logger's lines in memory.
-private final class LineCapture: Sendable {
-    private let lines = Mutex<[[UInt8]]>([])
-
-    var output: LogOutput {
-        .lines { [self] line in lines.withLock { $0.append(line) } }
-    }
-
-    var all: [[UInt8]] { lines.withLock { $0 } }
-
-    /// Each line parsed as a JSON object (nil for a line that is not one).
-    var objects: [[String: Any]?] {
-        all.map { line in
-            (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any]
-        }
-    }
-}
+import TestKit
 
 @Suite("Logger")
 struct LoggerTests {
@@ -42,7 +25,7 @@ struct LoggerTests {
 
     @Test("every line is one JSON object that reads back exactly, whatever the strings", arguments: hostile)
     func hostileStrings(text: String) throws {
-        let capture = LineCapture()
+        let capture = LogCapture()
         let logger = Logger(daemon: "d\"\n", level: .debug, output: capture.output).with(requestID: text)
         logger.info(text, [text: .string(text), "n": 42, "x": 1.5, "ok": true, "none": nil])
         let lines = capture.all
@@ -65,7 +48,7 @@ struct LoggerTests {
 
     @Test("raw bytes with invalid UTF-8 become replacement characters")
     func invalidBytes() throws {
-        let capture = LineCapture()
+        let capture = LogCapture()
         let logger = Logger(daemon: "d", output: capture.output)
         logger.info("bytes", ["header": LogValue(bytes: [0x61, 0xFF, 0x62, 0xC0, 0x0A])])
         let object = try #require(capture.objects.first ?? nil)
@@ -74,7 +57,7 @@ struct LoggerTests {
 
     @Test("the header keys come first, in order, with an RFC 3339 UTC timestamp")
     func shape() throws {
-        let capture = LineCapture()
+        let capture = LogCapture()
         Logger(daemon: "limitd", output: capture.output).with(requestID: "r1", traceID: "t1").warn("slow", ["ms": 12])
         let text = String(decoding: try #require(capture.all.first), as: UTF8.self)
         let pattern = #"^\{"ts":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z","level":"warn","daemon":"limitd","msg":"slow","request_id":"r1","trace_id":"t1","ms":12\}\n$"#
@@ -83,7 +66,7 @@ struct LoggerTests {
 
     @Test("fields cannot overwrite the header keys nor repeat a bound key")
     func reservedKeys() throws {
-        let capture = LineCapture()
+        let capture = LogCapture()
         Logger(daemon: "d", output: capture.output).with(["request_id": "bound"])
             .info("m", ["level": "fake", "msg": "fake", "request_id": "again"])
         let text = String(decoding: try #require(capture.all.first), as: UTF8.self)
@@ -97,7 +80,7 @@ struct LoggerTests {
 
     @Test("non-finite numbers are written as strings")
     func nonFinite() throws {
-        let capture = LineCapture()
+        let capture = LogCapture()
         Logger(daemon: "d", output: capture.output).info("m", ["a": .double(.nan), "b": .double(-.infinity)])
         let object = try #require(capture.objects.first ?? nil)
         #expect(object["a"] as? String == "nan")
@@ -106,7 +89,7 @@ struct LoggerTests {
 
     @Test("levels below LOG_LEVEL are not written, and their message is never built")
     func levels() {
-        let capture = LineCapture()
+        let capture = LogCapture()
         let logger = Logger(daemon: "d", level: .warn, output: capture.output)
         let built = Atomic<Int>(0)
         func expensive() -> String {
@@ -125,7 +108,7 @@ struct LoggerTests {
 
     @Test("lines from many threads never interleave")
     func concurrent() async {
-        let capture = LineCapture()
+        let capture = LogCapture()
         let logger = Logger(daemon: "d", output: capture.output)
         await withTaskGroup(of: Void.self) { group in
             for task in 0..<8 {
@@ -159,7 +142,7 @@ struct LoggerTests {
 
     @Test("the plain format stays on one line")
     func plain() throws {
-        let capture = LineCapture()
+        let capture = LogCapture()
         Logger(daemon: "limitd", format: .plain, output: capture.output)
             .info("two\nlines", ["key": "a b", "n": 3, "simple": "word"])
         let text = String(decoding: try #require(capture.all.first), as: UTF8.self)

@@ -3,18 +3,19 @@ import Foundation
 import Glibc
 import IPC
 import Spawn
+import TestKit
 
 /// Starts `runtime-probe` (built beside the test bundle) as a real child process, the way systemd would,
 /// and collects what it says: its exit status, its stderr lines, and its sd_notify datagrams.
 final class ProbeRun {
-    let child: ChildProcess
-    private let stderrRead: Int32
+    private let process: ProcessRun
 
-    /// The probe executable: next to the test bundle in the build directory, or `RUNTIME_PROBE`.
+    /// The running (or finished) probe.
+    var child: ChildProcess { process.child }
+
+    /// The probe executable: `RUNTIME_PROBE`, else the one in the build directory.
     static var executable: String {
-        if let path = ProcessInfo.processInfo.environment["RUNTIME_PROBE"] { return path }
-        let testBinary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
-        return URL(fileURLWithPath: testBinary).deletingLastPathComponent().appendingPathComponent("runtime-probe").path
+        ProcessInfo.processInfo.environment["RUNTIME_PROBE"] ?? builtProduct("runtime-probe")
     }
 
     /// Starts the probe.
@@ -28,41 +29,23 @@ final class ProbeRun {
         environment: [String: String], descriptors: [Int32: Int32] = [:], exportOwnPid: [String] = [],
         arguments: [String] = []
     ) throws {
-        let pipe = try ProcessSpawner.makePipe()
-        defer { close(pipe.write) }
-        stderrRead = pipe.read
-        var env = environment
-        env["PATH"] = "/usr/bin:/bin"
+        var environment = environment
+        environment["PATH"] = "/usr/bin:/bin"
         if exportOwnPid.isEmpty {
-            child = try ProcessSpawner.spawn(
-                Self.executable, arguments: arguments, environment: env, descriptors: descriptors,
-                standardError: .descriptor(pipe.write))
+            process = try ProcessRun(Self.executable, arguments: arguments, environment: environment, descriptors: descriptors)
         } else {
             let exports = exportOwnPid.map { "export \($0)=$$; " }.joined()
-            child = try ProcessSpawner.spawn(
+            process = try ProcessRun(
                 "/bin/sh", arguments: ["-c", exports + "exec \"$0\" \"$@\"", Self.executable] + arguments,
-                environment: env, descriptors: descriptors, standardError: .descriptor(pipe.write))
+                environment: environment, descriptors: descriptors)
         }
-    }
-
-    deinit {
-        if child.exitStatus == nil { child.terminate(grace: .milliseconds(100)) }
-        close(stderrRead)
     }
 
     /// Waits for the probe to exit (killing it after `timeout`) and reads all it wrote on stderr.
     /// - Returns: The exit status and the stderr lines.
     func finish(timeout: Duration = .seconds(15)) -> (status: TerminationStatus, lines: [String]) {
-        let status = child.wait(timeout: timeout) ?? child.terminate(grace: .zero)
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = read(stderrRead, &buffer, buffer.count)
-            if count <= 0 { break }
-            bytes.append(contentsOf: buffer[0..<count])
-        }
-        let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init)
-        return (status, lines)
+        let (status, stderr) = process.finish(timeout: timeout)
+        return (status, stderr.split(separator: "\n").map(String.init))
     }
 }
 
@@ -71,24 +54,6 @@ func parseLogLines(_ lines: [String]) -> [[String: Any]?] {
     lines.map { line in
         (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
     }
-}
-
-/// A fresh short directory under /tmp (socket paths must fit in 108 bytes), removed at deinit.
-final class TemporaryDirectory {
-    let path: String
-
-    init() {
-        var template = Array("/tmp/rt-XXXXXX".utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { buffer in buffer.baseAddress.flatMap { mkdtemp($0) } }
-        path = made.map { String(cString: $0) } ?? "/tmp/rt-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        if made == nil { mkdir(path, 0o700) }
-    }
-
-    deinit {
-        try? FileManager.default.removeItem(atPath: path)
-    }
-
-    func file(_ name: String) -> String { path + "/" + name }
 }
 
 /// Socket helpers for the tests, on plain Glibc calls.
@@ -132,14 +97,7 @@ enum TestSockets {
             }
             var wait = timeval(tv_sec: 10, tv_usec: 0)
             setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
-            var bytes: [UInt8] = []
-            var buffer = [UInt8](repeating: 0, count: 256)
-            while true {
-                let count = read(descriptor, &buffer, buffer.count)
-                if count <= 0 { break }
-                bytes.append(contentsOf: buffer[0..<count])
-            }
-            return String(decoding: bytes, as: UTF8.self)
+            return String(decoding: readToEnd(descriptor), as: UTF8.self)
         }
         return nil
     }

@@ -5,6 +5,7 @@ import Glibc
 @testable import IPC
 import Settings
 import Testing
+import TestKit
 
 /// Binding and validation in this process, for what the probe (one Unix socket) does not cover: the TCP
 /// listeners of frontd and metricsd, and the errors for sockets of the wrong kind.
@@ -55,7 +56,7 @@ struct SocketTests {
 
     @Test("describes what a wrong descriptor is")
     func describe() throws {
-        let directory = TemporaryDirectory()
+        let directory = try TemporaryDirectory()
         let datagram = TestSockets.bound(directory.file("d.sock"), type: Int32(SOCK_DGRAM.rawValue))
         defer { close(datagram) }
         #expect(SocketActivation.describe(datagram) == "a Unix datagram socket")
