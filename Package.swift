@@ -134,8 +134,13 @@ let package = Package(
         .testTarget(name: "RuntimeTests",
                     dependencies: ["DaemonRuntime", "Settings", "IPC", "Spawn", "CSystemd", "TestKit"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "APIKeys", "Settings", "Crypto", "TestKit"]),
+        // inferctl's own: its command line, keys command, stack plan, environment files, restart policy,
+        // systemd units, and `inferctl up` supervising stand-ins.
         .testTarget(name: "InferctlTests",
-                    dependencies: ["inferctl", "IPC", "Registry", "APIKeys", "Spawn", "Crypto", "TestKit", "TestModels"]),
+                    dependencies: ["inferctl", "IPC", "Registry", "APIKeys", "Spawn", "Crypto", "TestKit"]),
+        // The whole stack: the real daemons under `inferctl up`, driven over HTTP (routes, the OpenAI
+        // client, the OpenAPI contract, auth, CORS, hostile input, webhooks, restarts).
+        .testTarget(name: "StackTests", dependencies: ["IPC", "APIKeys", "Crypto", "TestKit", "TestModels"]),
         .testTarget(name: "FrontdTests",
                     dependencies: ["frontd", "HTTP", "IPC", "Wire", "Services", "DaemonRuntime", "Settings",
                                    "APIKeys", "Crypto", "Registry", "Metrics", "TestKit"]),

@@ -5,7 +5,7 @@
 #   scripts/install-test-tools.sh [VENV]      (default: <repo>/.venv-test; PYTHON=... picks the interpreter)
 #
 # A no-op when the venv already holds exactly that requirements file (a digest of it is kept in the
-# venv). The tests find the tools at .venv-test/bin/{python,schemathesis} (Tests/InferctlTests).
+# venv). The tests find the tools at .venv-test/bin/{python,schemathesis} (Tests/StackTests).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

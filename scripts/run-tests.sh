@@ -5,7 +5,8 @@
 # tests keep both cores busy with model compute while the IPC and HTTP tests wait on sockets with
 # deadlines, so those would time out for lack of a thread, not because anything is wrong. Separate
 # processes keep each target's timing honest.
-#   scripts/run-tests.sh [TARGET...]    (default: every Tests/*Tests folder; Tests/TestKit is a helper library)
+#   scripts/run-tests.sh [TARGET...]    (default: every Tests/*Tests folder; Tests/TestKit, TestModels and
+#                                        Fixtures are what the tests use, not tests)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 swift build --build-tests || exit 1

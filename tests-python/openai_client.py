@@ -9,7 +9,7 @@ Environment:
                          Otherwise that check is skipped when frontd lets the unknown key through.
 
 Prints one line per check, `PASS name`, `FAIL name: why` or `SKIP name (why)`, and exits 1 when any
-check failed. Tests/InferctlTests/OpenAIClientTests.swift runs it and reports each FAIL.
+check failed. Tests/StackTests/OpenAIClientTests.swift runs it and reports each FAIL.
 """
 
 import json

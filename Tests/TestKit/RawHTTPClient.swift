@@ -4,7 +4,7 @@ import Glibc
 /// A blocking TCP client that sends exact bytes and reads HTTP/1.1 responses by hand, for driving an HTTP
 /// server the way a broken or hostile client does: malformed requests, dribbled headers, pipelining,
 /// hanging up. curl cannot send most of these (it fixes or refuses them), which is why this exists.
-/// Used by HTTPTests (the server alone) and InferctlTests (frontd in a real stack).
+/// Used by HTTPTests (the server alone) and StackTests (frontd in a real stack).
 public final class RawHTTPClient {
     /// One response as read off the wire.
     public struct Response {

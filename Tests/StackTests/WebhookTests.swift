@@ -4,7 +4,6 @@ import IPC
 import Testing
 import TestKit
 
-@testable import inferctl
 import Crypto
 
 /// docs/webhooks.md.
@@ -213,19 +212,5 @@ struct WebhookTests {
         #expect(Int(r.headers["retry-after"] ?? "") != nil)
         #expect(!FileManager.default.fileExists(atPath: run.runtimeDirectory + "/state/webhooks/events.jsonl"))
         #expect(run.stop() == 0)
-    }
-}
-
-/// inferctl gives frontd a state directory it can write.
-@Suite struct StateDirectoryTests {
-    @Test func inferctlPointsFrontdAtAStateDirectory() throws {
-        let defaults = try StackConfiguration.resolve(options: UpOptions(), environment: [:], executableDirectory: "/b", currentDirectory: "/srv")
-        #expect(defaults.environment["INFER_STATE_DIR"] == "/run/infer/state")
-        let chosen = try StackConfiguration.resolve(options: UpOptions(), environment: ["INFER_STATE_DIR": "state"],
-                                                    executableDirectory: "/b", currentDirectory: "/srv")
-        #expect(chosen.environment["INFER_STATE_DIR"] == "/srv/state")
-        let systemd = try StackConfiguration.resolve(options: UpOptions(), environment: ["STATE_DIRECTORY": "/var/lib/infer/frontd"],
-                                                     executableDirectory: "/b", currentDirectory: "/srv")
-        #expect(systemd.environment["INFER_STATE_DIR"] == nil && systemd.environment["STATE_DIRECTORY"] == "/var/lib/infer/frontd")
     }
 }
