@@ -155,7 +155,7 @@ let package = Package(
         .testTarget(name: "BatchdTests",
                     dependencies: ["batchd", "modeld", "Engine", "IPC", "Services", "DaemonRuntime",
                                    "Registry", "Metrics", "Upstream", "TestKit", "TestModels"]),
-        .testTarget(name: "RedisTests", dependencies: ["Redis"]),
+        .testTarget(name: "RedisTests", dependencies: ["Redis", "TestKit"]),
         // docs/ checked against the code: each daemon's settings table (run as `DAEMON --help=markdown`).
         .testTarget(name: "DocsTests", dependencies: ["TestKit"]),
         .testTarget(name: "UpstreamTests", dependencies: ["Upstream", "TestKit"]),

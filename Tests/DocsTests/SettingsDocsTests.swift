@@ -42,8 +42,7 @@ struct SettingsDocsTests {
 
     /// Every table row of every Markdown file under docs/.
     static func documentedRows() throws -> [(file: String, name: String, value: String)] {
-        let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("docs")
+        let docs = URL(fileURLWithPath: packageRoot + "/docs")
         let files = try FileManager.default.contentsOfDirectory(atPath: docs.path).filter { $0.hasSuffix(".md") }.sorted()
         return try files.flatMap { file in
             let text = try String(contentsOf: docs.appendingPathComponent(file), encoding: .utf8)

@@ -1,5 +1,6 @@
 import Synchronization
 import Testing
+import TestKit
 
 @testable import Redis
 
@@ -126,9 +127,9 @@ struct WaiterQueueTests {
             }
         }
         let expired = waiter("GET a", replies: 1, deadline: now)
-        try await waitUntil { queue.mutex.withLock { $0.count } == 1 }
+        #expect(await eventually { queue.mutex.withLock { $0.count } == 1 })
         let pipeline = waiter("pipeline", replies: 2, deadline: now.adding(.seconds(60)))
-        try await waitUntil { queue.mutex.withLock { $0.count } == 2 }
+        #expect(await eventually { queue.mutex.withLock { $0.count } == 2 })
 
         let timedOut = queue.mutex.withLock { $0.expire(now: now) }
         #expect(timedOut.map(\.1.name) == ["GET a"])

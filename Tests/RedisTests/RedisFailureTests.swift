@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Synchronization
 import Testing
+import TestKit
 
 @testable import Redis
 
@@ -22,7 +23,7 @@ extension RedisIntegration {
             // that the command is surely sent and unanswered when SIGKILL closes the server's sockets.
             server.suspend()
             async let inFlight = redis.get("before")
-            try await waitUntil { redis.statistics.pending == 1 }
+            #expect(await eventually { redis.statistics.pending == 1 })
             server.kill()
             do {
                 _ = try await inFlight
@@ -45,7 +46,7 @@ extension RedisIntegration {
             #expect(clock.now - started < .seconds(2))
 
             try server.start()
-            try await RedisIntegration.eventually { try await redis.ping() }
+            try await RedisIntegration.retrying { try await redis.ping() }
             try await redis.set("after", to: "restart")
             #expect(try await redis.get("after")?.text == "restart")
             let info = try await redis.send("CLIENT", "INFO").string ?? ""
@@ -160,7 +161,7 @@ extension RedisIntegration {
             defer { redis3.close() }
             // The first PING gets its PONG; the extra reply answers no command and drops the connection.
             #expect(try await redis3.ping() == "PONG")
-            try await waitUntil { redis3.statistics.connectionsLost >= 1 }
+            #expect(await eventually { redis3.statistics.connectionsLost >= 1 })
         }
 
         @Test("a peer that accepts but never answers: the login times out at the connect timeout; commands at theirs")
@@ -221,7 +222,7 @@ extension RedisIntegration {
             server.suspend()
             defer { server.resume() }
             async let pending = redis.ping()
-            try await waitUntil { redis.statistics.pending == 1 }
+            #expect(await eventually { redis.statistics.pending == 1 })
             redis.close()
             do {
                 _ = try await pending
@@ -253,7 +254,7 @@ extension RedisIntegration {
             server.suspend()
             async let first = redis.ping()
             async let second = redis.ping()
-            try await waitUntil { redis.statistics.pending == 2 }
+            #expect(await eventually { redis.statistics.pending == 2 })
             do {
                 try await redis.ping()
                 Issue.record("a third pending command was accepted")

@@ -20,7 +20,7 @@ enum RedisIntegration {
 
     /// Retries `body` on retryable errors until it succeeds or `seconds` pass.
     @discardableResult
-    static func eventually<T>(within seconds: Int = 10, _ body: () async throws -> T) async throws -> T {
+    static func retrying<T>(within seconds: Int = 10, _ body: () async throws -> T) async throws -> T {
         let deadline = ContinuousClock.now + .seconds(seconds)
         while true {
             do {
@@ -29,18 +29,6 @@ enum RedisIntegration {
                 try await Task.sleep(for: .milliseconds(25))
             }
         }
-    }
-}
-
-/// Waits until `condition` holds, at most `seconds`: for states other tasks reach (a command is sent).
-func waitUntil(within seconds: Int = 5, _ condition: () -> Bool) async throws {
-    let deadline = ContinuousClock.now + .seconds(seconds)
-    while !condition() {
-        guard ContinuousClock.now < deadline else {
-            Issue.record("condition not reached within \(seconds) s")
-            return
-        }
-        try await Task.sleep(for: .milliseconds(5))
     }
 }
 

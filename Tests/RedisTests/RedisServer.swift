@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import TestKit
 
 /// A real redis-server (Debian's `redis-server` package) of a test's own: 127.0.0.1 on a free port and a
 /// Unix socket in a fresh directory, nothing persisted. Stopped (and its directory removed) by ``stop()``.
@@ -9,11 +10,11 @@ final class RedisServer: @unchecked Sendable {
     }
 
     let port: Int
-    let directory: String
+    let directory: TemporaryDirectory
     let extraArguments: [String]
     private var process: Process?
 
-    var socketPath: String { directory + "/redis.sock" }
+    var socketPath: String { directory.file("redis.sock") }
     var tcpURL: String { "redis://127.0.0.1:\(port)" }
     var unixURL: String { "unix://\(socketPath)" }
     var processIdentifier: Int32 { process?.processIdentifier ?? 0 }
@@ -27,9 +28,7 @@ final class RedisServer: @unchecked Sendable {
     }
 
     private init(port: Int, extraArguments: [String]) throws {
-        var template = Array("/tmp/redis-test-XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else { throw StartError(description: "mkdtemp failed") }
-        self.directory = String(cString: made)
+        self.directory = try TemporaryDirectory()
         self.port = port
         self.extraArguments = extraArguments
     }
@@ -42,8 +41,8 @@ final class RedisServer: @unchecked Sendable {
         process.arguments =
             [
                 "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                "--unixsocket", socketPath, "--unixsocketperm", "700", "--dir", directory,
-                "--logfile", directory + "/redis.log", "--daemonize", "no",
+                "--unixsocket", socketPath, "--unixsocketperm", "700", "--dir", directory.path,
+                "--logfile", directory.file("redis.log"), "--daemonize", "no",
             ] + extraArguments
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
@@ -81,11 +80,11 @@ final class RedisServer: @unchecked Sendable {
     func stop() {
         resume()
         kill()
-        try? FileManager.default.removeItem(atPath: directory)
+        directory.remove()
     }
 
     private func logTail() -> String {
-        let log = (try? String(contentsOfFile: directory + "/redis.log", encoding: .utf8)) ?? "(no log)"
+        let log = (try? String(contentsOfFile: directory.file("redis.log"), encoding: .utf8)) ?? "(no log)"
         return String(log.suffix(600))
     }
 

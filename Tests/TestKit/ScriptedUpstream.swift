@@ -3,10 +3,6 @@ import FoundationNetworking
 #endif
 import Foundation
 
-/// The repository's root, found from this file's path (Tests/UpstreamTests/…).
-public let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent()
-
 /// tests-python/scripted_upstream.py running as a child process on 127.0.0.1 (a free port), with its
 /// control API. One per test, so tests running in parallel never share scripts or statistics.
 public final class ScriptedUpstream: Sendable {
@@ -23,7 +19,7 @@ public final class ScriptedUpstream: Sendable {
     /// Starts the server and waits (off the cooperative pool) for it to print its port.
     /// - Parameter arguments: extra options (`--api-key`, `--tls-cert`, `--tls-key`, `--model`).
     public static func start(_ arguments: [String] = []) async throws -> ScriptedUpstream {
-        let script = repositoryRoot.appendingPathComponent("tests-python/scripted_upstream.py").path
+        let script = packageRoot + "/tests-python/scripted_upstream.py"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", script, "--port", "0", "--exit-with-stdin"] + arguments

@@ -1,14 +1,7 @@
-import Synchronization
 import Testing
+import TestKit
 
 @testable import Upstream
-
-/// The order in which tasks got their slots.
-private final class OrderRecorder: Sendable {
-    private let order = Mutex<[Int]>([])
-    func append(_ value: Int) { order.withLock { $0.append(value) } }
-    var values: [Int] { order.withLock { $0 } }
-}
 
 @Suite("ConcurrencyLimiter: FIFO slots, cancellation, deadlines")
 struct ConcurrencyLimiterTests {
@@ -18,7 +11,7 @@ struct ConcurrencyLimiterTests {
     func fifo() async throws {
         let limiter = ConcurrencyLimiter(limit: 1)
         try await limiter.acquire(deadline: farFuture)
-        let order = OrderRecorder()
+        let order = Recorder<Int>()
         var tasks: [Task<Void, any Error>] = []
         for index in 0..<4 {
             let deadline = farFuture
@@ -32,7 +25,7 @@ struct ConcurrencyLimiterTests {
         }
         limiter.release()
         for task in tasks { try await task.value }
-        #expect(order.values == [0, 1, 2, 3])
+        #expect(order.all == [0, 1, 2, 3])
         #expect(limiter.load.inFlight == 0)
     }
 

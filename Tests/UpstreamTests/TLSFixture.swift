@@ -4,7 +4,9 @@ import TestKit
 /// A throw-away certificate authority and a server certificate it signed (for 127.0.0.1 and
 /// localhost), made with the openssl command in a scratch directory.
 struct TLSFixture: Sendable {
-    let directory: String
+    private let scratch: TemporaryDirectory
+    /// Where the files are.
+    var directory: String { scratch.path }
     var caFile: String { directory + "/ca.crt" }
     var certificateFile: String { directory + "/server.crt" }
     var keyFile: String { directory + "/server.key" }
@@ -14,8 +16,7 @@ struct TLSFixture: Sendable {
 
     /// Makes the CA and the server certificate (EC keys: fast), valid for two days.
     static func make() async throws -> TLSFixture {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("upstream-tls-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let scratch = try TemporaryDirectory()
         let script = """
             set -e
             cd "$1"
@@ -27,14 +28,14 @@ struct TLSFixture: Sendable {
             printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\nbasicConstraints=CA:FALSE\\nextendedKeyUsage=serverAuth\\n' > ext.cnf
             openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile ext.cnf
             """
-        let (status, output) = try await run("/bin/sh", ["-c", script, "sh", directory])
+        let (status, output) = try await run("/bin/sh", ["-c", script, "sh", scratch.path])
         guard status == 0 else { throw ScriptedUpstreamError(message: "openssl failed (\(status)): \(output)") }
-        return TLSFixture(directory: directory)
+        return TLSFixture(scratch: scratch)
     }
 
     /// Removes the scratch directory.
     func remove() {
-        try? FileManager.default.removeItem(atPath: directory)
+        scratch.remove()
     }
 }
 
