@@ -1,5 +1,4 @@
 import Glibc
-import Synchronization
 import Testing
 import TestKit
 
@@ -31,8 +30,8 @@ import Wire
 
     /// The shell's refusals and stats refreshes, as a daemon's hooks would see them.
     final class Observed: Sendable {
-        let refusals = Mutex<[ServiceShell.Refusal]>([])
-        let statsRefreshes = Atomic<Int>(0)
+        let refusals = Recorder<ServiceShell.Refusal>()
+        let statsRefreshes = Counter()
     }
 
     /// A shell-served socket in a fresh directory, and a client connected to it.
@@ -50,9 +49,9 @@ import Wire
             let gauge = registry.gauge("infer_test_refreshed", help: "Stats refreshes.")
             let observed = observed
             var shell = ServiceShell(name: "testd", metrics: registry) {
-                gauge.set(Double(observed.statsRefreshes.add(1, ordering: .relaxed).newValue))
+                gauge.set(Double(observed.statsRefreshes.increment()))
             } onRefusal: { refusal in
-                observed.refusals.withLock { $0.append(refusal) }
+                observed.refusals.append(refusal)
             }
             shell.register(Shout.self) { shout, call in
                 call.reply(Shout(text: shout.text.uppercased()))
@@ -79,7 +78,7 @@ import Wire
         let running = try Running()
         #expect(try await running.client.call(Shout(text: "hi"), returning: Shout.self, timeout: Self.timeout) == Shout(text: "HI"))
         #expect(try await running.client.call(Count(value: 41), returning: Count.self, timeout: Self.timeout) == Count(value: 42))
-        #expect(running.observed.refusals.withLock { $0 }.isEmpty)
+        #expect(running.observed.refusals.all.isEmpty)
         await running.stop()
     }
 
@@ -89,7 +88,7 @@ import Wire
         await #expect(throws: IPCError.remote(code: IPCErrorCode.unknownType, message: "testd does not know message type 77")) {
             _ = try await running.client.call(type: 77, payload: [], timeout: Self.timeout)
         }
-        let refusals = running.observed.refusals.withLock { $0 }
+        let refusals = running.observed.refusals.all
         #expect(refusals.count == 1)
         #expect(refusals.first?.type == 77 && refusals.first?.code == IPCErrorCode.unknownType)
         #expect(refusals.first?.message == "testd does not know message type 77")
@@ -107,7 +106,7 @@ import Wire
             #expect(code == IPCErrorCode.badRequest)
             #expect(message.hasPrefix("undecodable Shout: "))
         }
-        let refusals = running.observed.refusals.withLock { $0 }
+        let refusals = running.observed.refusals.all
         #expect(refusals.map(\.code) == [IPCErrorCode.badRequest] && refusals.map(\.type) == [Shout.type])
         // The same connection still serves.
         #expect(try await running.client.call(Shout(text: "ok"), returning: Shout.self, timeout: Self.timeout) == Shout(text: "OK"))
@@ -123,7 +122,7 @@ import Wire
         #expect(first.first { $0.name == "infer_test_refreshed" }?.samples.first?.value == 1)
         let second = try await stats.snapshot(timeout: Self.timeout)
         #expect(second.first { $0.name == "infer_test_refreshed" }?.samples.first?.value == 2)
-        #expect(running.observed.refusals.withLock { $0 }.isEmpty)
+        #expect(running.observed.refusals.all.isEmpty)
         await running.stop()
     }
 }
