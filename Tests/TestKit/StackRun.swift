@@ -34,12 +34,14 @@ public final class StackRun {
     ///     by default ``HarnessKey/standard`` with real daemons, none with stand-ins.
     ///   - prices: USD per 1M input and output tokens of some models (the registry's prices; 0 otherwise).
     ///   - modelsDirectory: `INFER_MODELS_DIR` for real daemons (default: ``ModelPaths/directory()``).
+    ///   - extraRegistryEntries: More entries of the registry, as JSON objects (an upstream deployment).
     /// - Throws: ``HarnessError`` or `SpawnError` when the run cannot be set up or inferctl cannot start;
     ///   ``ModelNotFound`` when real daemons need models that are not on this machine.
     public init(
         models: [(String, String)] = [("alpha", "chat"), ("beta", "embedding")], arguments: [String] = [],
         environmentFile: [String]? = nil, realDaemons: Bool = false, apiKeys: [HarnessKey]? = nil,
-        prices: [String: (input: Double, output: Double)] = [:], modelsDirectory: String? = nil
+        prices: [String: (input: Double, output: Double)] = [:], modelsDirectory: String? = nil,
+        extraRegistryEntries: [String] = []
     ) throws {
         directory = try TemporaryDirectory()
         let root = directory.path
@@ -71,7 +73,7 @@ public final class StackRun {
             let price = prices[name] ?? (0, 0)
             return #"{"name": "\#(name)", "kind": "\#(kind)", "engine": "builtin", "path": "\#(path)", "price_input_per_1m": \#(price.input), "price_output_per_1m": \#(price.output)}"#
         }
-        try Data("{\"models\": [\(entries.joined(separator: ","))]}".utf8).write(to: URL(fileURLWithPath: root + "/models.json"))
+        try Data("{\"models\": [\((entries + extraRegistryEntries).joined(separator: ","))]}".utf8).write(to: URL(fileURLWithPath: root + "/models.json"))
         var flags = ["up", "--runtime-dir", runtimeDirectory, "--bin-dir", bin, "--registry", root + "/models.json",
                      "--port", "0", "--metrics-port", "0", "--keys-file", keysFile]
         if let environmentFile {
