@@ -28,6 +28,7 @@ release: deps
 ## Every test: unit tests of the engine against the reference outputs, and the rest of the suite.
 test: models
 	scripts/install-test-tools.sh
+	scripts/install-upstream-peers.sh
 	scripts/run-tests.sh
 
 ## Builds in release mode and starts the whole stack (six daemons under inferctl, as systemd would);

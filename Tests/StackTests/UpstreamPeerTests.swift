@@ -10,39 +10,61 @@ import TestKit
 /// `llama-cpp-python[server]`, `scripts/install-upstream-peers.sh`) serving the same SmolLM2 GGUF,
 /// registered as an `"engine": "openai"` deployment. What infer relays must be what the server answers
 /// directly: chat, streamed chat, completions and embeddings.
-@Suite("infer in front of llama.cpp's server", .serialized, .timeLimit(.minutes(5)),
-       .disabled("hangs in this session before the stack starts (cause not found yet: see the session notes); the modeld and batchd upstream paths are covered against tests-python/scripted_upstream.py"))
+@Suite("infer in front of llama.cpp's server", .serialized, .timeLimit(.minutes(5)))
 struct UpstreamPeerTests {
     /// tests-python/llama_server.py under .venv-peers, on a free port.
     final class LlamaServer: @unchecked Sendable {
         let port: Int
         private let process: Process
+        private let stdin: Pipe
 
-        init() throws {
+        private init(port: Int, process: Process, stdin: Pipe) {
+            self.port = port
+            self.process = process
+            self.stdin = stdin
+        }
+
+        /// Starts the server and waits, on a thread of its own (never a cooperative one), for its port.
+        static func start() async throws -> LlamaServer {
             let python = packageRoot + "/.venv-peers/bin/python"
             guard FileManager.default.isExecutableFile(atPath: python) else {
-                throw HarnessError("\(python) is missing: run scripts/install-upstream-peers.sh (make test does)")
+                throw HarnessError("\(python) is missing: run scripts/install-upstream-peers.sh")
             }
             let process = Process()
             process.executableURL = URL(fileURLWithPath: python)
             process.arguments = [packageRoot + "/tests-python/llama_server.py", "--port", "0", "--quiet"]
-            let output = Pipe()
+            let output = Pipe(), input = Pipe()
             process.standardOutput = output
+            process.standardInput = input
             process.standardError = FileHandle.nullDevice
             try process.run()
-            let line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
-            guard let port = Int(line.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-                process.terminate()
-                throw HarnessError("llama_server.py printed no port: \(line)")
+            let handle = output.fileHandleForReading
+            let line: String? = await withCheckedContinuation { continuation in
+                Thread.detachNewThread {
+                    var bytes: [UInt8] = []
+                    while true {
+                        var byte: UInt8 = 0
+                        guard read(handle.fileDescriptor, &byte, 1) == 1 else { break }
+                        if byte == UInt8(ascii: "\n") { break }
+                        bytes.append(byte)
+                    }
+                    continuation.resume(returning: bytes.isEmpty ? nil : String(decoding: bytes, as: UTF8.self))
+                }
             }
-            self.port = port
-            self.process = process
+            guard let line, let port = Int(line.trimmingCharacters(in: .whitespaces)) else {
+                process.terminate()
+                throw HarnessError("llama_server.py printed no port (\(line ?? "nothing"))")
+            }
+            return LlamaServer(port: port, process: process, stdin: input)
         }
 
-        deinit {
-            process.terminate()
-            process.waitUntilExit()
+        /// Stops the server (SIGTERM; it exits 0) without waiting on a cooperative thread.
+        func stop() {
+            if process.isRunning { process.terminate() }
+            try? stdin.fileHandleForWriting.close()
         }
+
+        deinit { stop() }
 
         var baseURL: String { "http://127.0.0.1:\(port)/v1" }
     }
@@ -84,7 +106,8 @@ struct UpstreamPeerTests {
 
     @Test("chat, stream, completions and embeddings through infer match the server's own answers")
     func matchesDirectAnswers() async throws {
-        let llama = try LlamaServer()
+        let llama = try await LlamaServer.start()
+        defer { llama.stop() }
         let stack = try StackRun(realDaemons: true, extraRegistryEntries: [
             #"{"name": "llama", "kind": "chat", "engine": "openai", "url": "\#(llama.baseURL)", "upstream_model": "smollm2", "price_input_per_1m": 1, "price_output_per_1m": 2}"#,
             #"{"name": "llama-embed", "kind": "embedding", "engine": "openai", "url": "\#(llama.baseURL)", "upstream_model": "smollm2"}"#,
@@ -107,13 +130,17 @@ struct UpstreamPeerTests {
         #expect(relayed.headers["x-infer-deployment"] == "llama")
         let usage = relayedBody["usage"] as? [String: Any]
         let directUsage = Self.json(direct.body)["usage"] as? [String: Any]
-        #expect(usage?["prompt_tokens"] as? Int == directUsage?["prompt_tokens"] as? Int)
+        // modeld streams from the upstream; llama.cpp's server sends no usage in a stream (docs/peers), so
+        // completion tokens are counted (one piece, one token: the same as the server's own count) and the
+        // prompt's are unknown, 0 — the known limit of an upstream without stream usage (docs/modeld.md).
         #expect(usage?["completion_tokens"] as? Int == directUsage?["completion_tokens"] as? Int)
+        #expect(usage?["prompt_tokens"] as? Int == 0)
         // Cost: 1 USD per 1M input, 2 per 1M output.
         let expectedCost = Double((usage?["prompt_tokens"] as? Int) ?? 0) * 1e-6 + Double((usage?["completion_tokens"] as? Int) ?? 0) * 2e-6
         #expect(abs((Double(relayed.headers["x-infer-cost"] ?? "") ?? -1) - expectedCost) < 1e-9)
 
-        let stream = try Self.post(infer + "/chat/completions", chat.merging(["stream": true]) { $1 }, key: key)
+        // A seed changes the cache key (not a greedy answer), so the stream is generated, not a cache hit.
+        let stream = try Self.post(infer + "/chat/completions", chat.merging(["stream": true, "seed": 1]) { $1 }, key: key)
         #expect(stream.status == 200)
         #expect(stream.headers["x-infer-deployment"] == "llama")
         #expect(Self.streamedText(stream.body) == directText)
