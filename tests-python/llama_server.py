@@ -65,6 +65,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--api-key", default=None, help="require Authorization: Bearer KEY")
     p.add_argument("--ready-timeout", type=float, default=120.0)
     p.add_argument("--quiet", action="store_true", help="no llama.cpp load log and no access log")
+    p.add_argument("--exit-with-stdin", action="store_true",
+                   help="exit when stdin reaches EOF (a test process that ends, or dies, takes the server along)")
     return p.parse_args(argv)
 
 
@@ -178,6 +180,14 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
     failed = threading.Event()
     threading.Thread(target=announce, daemon=True).start()
+    if args.exit_with_stdin:
+        def watch_stdin() -> None:
+            while sys.stdin.buffer.read(4096):
+                pass
+            server.should_exit = True
+            time.sleep(3)  # graceful first; then go, whatever is still running
+            os._exit(0)
+        threading.Thread(target=watch_stdin, daemon=True).start()
     server.run(sockets=[sock])
     return 1 if failed.is_set() or not server.started else 0
 

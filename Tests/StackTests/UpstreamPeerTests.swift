@@ -32,7 +32,7 @@ struct UpstreamPeerTests {
             }
             let process = Process()
             process.executableURL = URL(fileURLWithPath: python)
-            process.arguments = [packageRoot + "/tests-python/llama_server.py", "--port", "0", "--quiet"]
+            process.arguments = [packageRoot + "/tests-python/llama_server.py", "--port", "0", "--quiet", "--exit-with-stdin"]
             let output = Pipe(), input = Pipe()
             process.standardOutput = output
             process.standardInput = input
