@@ -5,20 +5,6 @@ import Testing
 /// The registry's long form: a public model served by several deployments.
 @Suite("Model registry: deployments, routing and fallback loops")
 struct DeploymentTests {
-    private func parse(_ json: String) throws(ModelRegistryError) -> ModelRegistry {
-        try ModelRegistry.parse(Data(json.utf8), source: "models.json", baseDirectory: "/models")
-    }
-
-    private func failure(_ json: String) -> ModelRegistryError? {
-        do {
-            _ = try parse(json)
-            Issue.record("expected the registry to be rejected")
-            return nil
-        } catch {
-            return error
-        }
-    }
-
     private let twoDeployments = """
         {"models": [
           {"name": "chat", "kind": "chat", "routing": "cost", "context_length": 2048, "fallbacks": ["smollm2"],

@@ -7,12 +7,12 @@ import Testing
 import TestKit
 
 /// Parses a registry document held in a string, with relative paths resolved against `/models`.
-private func parse(_ json: String, base: String = "/models") throws(ModelRegistryError) -> ModelRegistry {
+func parse(_ json: String, base: String = "/models") throws(ModelRegistryError) -> ModelRegistry {
     try ModelRegistry.parse(Data(json.utf8), source: "models.json", baseDirectory: base)
 }
 
 /// The error a document fails with; the test fails when it parses.
-private func failure(_ json: String) -> ModelRegistryError? {
+func failure(_ json: String) -> ModelRegistryError? {
     do {
         _ = try parse(json)
         Issue.record("expected the registry to be rejected")
