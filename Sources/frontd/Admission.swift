@@ -25,6 +25,12 @@ extension Frontend {
     func settle(_ c: RequestContext, promptTokens: Int, completionTokens: Int) async {
         tokens.increment([MetricLabel("kind", "prompt")], by: Double(promptTokens))
         tokens.increment([MetricLabel("kind", "completion")], by: Double(completionTokens))
+        // Cost is known only for what a deployment answered (a cache hit costs nothing). The key's name,
+        // never the key; requests without one are "anonymous".
+        if let route = c.answeredBy.route,
+           let cost = AnsweringDeployment.cost(route, registry: registry, promptTokens: promptTokens, completionTokens: completionTokens) {
+            spend.increment([MetricLabel("key", c.principal?.name ?? "anonymous"), MetricLabel("model", route.model)], by: cost)
+        }
         try? await limit.settle(LimitProtocol.Settle(key: c.clientKey, promptTokens: UInt32(clamping: promptTokens),
                                                      completionTokens: UInt32(clamping: completionTokens)), timeout: dependencyTimeout)
     }

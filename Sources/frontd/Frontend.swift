@@ -35,6 +35,8 @@ final class Frontend: Sendable {
     let cacheResults: MetricsRegistry.Counter
     let refusals: MetricsRegistry.Counter
     let tokens: MetricsRegistry.Counter
+    /// USD charged per key name and model (the answering deployment's prices × usage).
+    let spend: MetricsRegistry.Counter
     /// Signed webhooks, their journal and the asynchronous jobs they start.
     let webhooks: Webhooks
 
@@ -62,6 +64,8 @@ final class Frontend: Sendable {
         cacheResults = metrics.counter("infer_frontd_cache_lookups_total", help: "Cache lookups by frontd, by result (hit, miss, bypass).")
         refusals = metrics.counter("infer_frontd_rate_limited_total", help: "Requests refused with 429.")
         tokens = metrics.counter("infer_frontd_tokens_total", help: "Tokens in answered requests, by kind (prompt, completion).")
+        spend = metrics.counter("infer_frontd_cost_usd_total",
+                                help: "USD of answered requests at the answering deployment's prices, by key name and model.")
         webhooks = Webhooks(settings: context.settings, logger: logger, rules: requestRules,
                             chatModels: registry?.models(of: .chat).map(\.name))
         webhooks.start { [unowned self] generate in try await self.complete(generate) }

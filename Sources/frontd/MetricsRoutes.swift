@@ -84,7 +84,21 @@ extension Frontend {
                     "price_input_per_1m": entry.priceInputPer1M, "price_output_per_1m": entry.priceOutputPer1M,
                     "cost": modelCost, "deployments": deployments]
         }
-        try c.send(.ok, json: ["currency": "USD", "total": total, "models": models] as [String: Any])
+        // What each key was charged since frontd started (frontd's counter; a restart of frontd resets it).
+        var byKey: [String: [String: Double]] = [:]
+        for family in figures.families where family.name == "infer_frontd_cost_usd_total" {
+            for sample in family.samples {
+                let key = sample.labels.first { $0.name == "key" }?.value ?? "anonymous"
+                let model = sample.labels.first { $0.name == "model" }?.value ?? ""
+                byKey[key, default: [:]][model, default: 0] += sample.value
+            }
+        }
+        let keys: [[String: Any]] = byKey.keys.sorted().flatMap { key in
+            byKey[key, default: [:]].keys.sorted().map { model in
+                ["key": key, "model": model, "cost": byKey[key]?[model] ?? 0] as [String: Any]
+            }
+        }
+        try c.send(.ok, json: ["currency": "USD", "total": total, "models": models, "keys": keys] as [String: Any])
         return 200
     }
 

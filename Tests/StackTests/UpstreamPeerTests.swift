@@ -164,6 +164,14 @@ struct UpstreamPeerTests {
         #expect(a.count == 2 && b.count == 2)
         #expect(a.first?.count == b.first?.count && (a.first?.count ?? 0) > 0)
         for (x, y) in zip(a, b) { #expect(zip(x, y).allSatisfy { abs($0 - $1) <= 1e-6 * max(1, abs($0)) }) }
+        // Spend per key name: the chat, the stream and the completion above were charged to "unlimited".
+        var request = URLRequest(url: URL(string: infer + "/metrics/cost")!)
+        request.setValue("Bearer " + key, forHTTPHeaderField: "Authorization")
+        let (costData, _) = try await URLSession.shared.data(for: request)
+        let keys = (Self.json(costData)["keys"] as? [[String: Any]]) ?? []
+        let charged = keys.first { $0["key"] as? String == "unlimited" && $0["model"] as? String == "llama" }?["cost"] as? Double
+        #expect((charged ?? 0) > expectedCost, "spend per key: \(keys)")
+        #expect(!String(decoding: costData, as: UTF8.self).contains(key), "the key itself must never appear")
         _ = stack.stop()
     }
 }
