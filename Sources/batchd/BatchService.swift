@@ -138,10 +138,13 @@ struct BatchRequestHandler: Sendable {
             logger.debug("request refused", ["type": LogValue(refusal.type), "reason": .string(refusal.message)])
         })
         shell.register(GenerationProtocol.Generate.self) { request, call in
-            await serve(call, model: request.model, priority: request.priority, requestID: request.requestID, kind: .generate)
+            let prompt = request.messages.reduce(request.prompt.utf8.count) { $0 + $1.content.utf8.count }
+            await serve(call, model: request.model, priority: request.priority, requestID: request.requestID, kind: .generate,
+                        size: RequestSize(promptTokens: prompt / 4, maxTokens: Int(request.parameters.maxTokens)))
         }
         shell.register(GenerationProtocol.Embed.self) { request, call in
-            await serve(call, model: request.model, priority: 0, requestID: request.requestID, kind: .embed)
+            await serve(call, model: request.model, priority: 0, requestID: request.requestID, kind: .embed,
+                        size: RequestSize(promptTokens: request.inputs.reduce(0) { $0 + $1.utf8.count } / 4, maxTokens: 0))
         }
         return shell
     }
@@ -150,7 +153,7 @@ struct BatchRequestHandler: Sendable {
 
     /// Queues a call, waits for its batch, forwards it and relays the answer. Every outcome is counted
     /// before the caller's last frame leaves, so a caller that has its answer sees it in the metrics.
-    private func serve(_ call: IPCCall, model: String, priority: UInt8, requestID: String, kind: Kind) async {
+    private func serve(_ call: IPCCall, model: String, priority: UInt8, requestID: String, kind: Kind, size: RequestSize) async {
         let log = logger.with(requestID: requestID)
         guard router.routes[model] != nil else {
             // Not labelled with the caller's text: any name would make a new series.
@@ -183,8 +186,8 @@ struct BatchRequestHandler: Sendable {
             return
         }
         defer { scheduler.finish(ticket) }
-        let relay = Relay(call: call, model: model, chain: router.chain(for: model), deadline: deadline, policy: policy,
-                          metrics: metrics, logger: log)
+        let relay = Relay(call: call, model: model, chain: router.chain(for: model), size: size, deadline: deadline,
+                          policy: policy, metrics: metrics, logger: log)
         switch kind {
         case .generate: await relay.generate()
         case .embed: await relay.embed()
@@ -207,10 +210,18 @@ struct BatchRequestHandler: Sendable {
 /// - Any other refusal (invalid request or parameter) is the answer, passed through.
 /// - After output has been relayed the caller gets the failure, never a duplicate of text it has.
 /// The first frame relayed is batchd's route (who answers, as which model); an embedding reply ends with it.
+/// What the cost strategy knows of a request's size: prompt tokens estimated from its bytes (÷ 4, no
+/// tokenizer here) and the most tokens it may generate.
+struct RequestSize: Sendable {
+    var promptTokens: Int
+    var maxTokens: Int
+}
+
 struct Relay {
     let call: IPCCall
     let model: String
     let chain: [ModelRoute]
+    let size: RequestSize
     let deadline: ContinuousClock.Instant
     let policy: RelayPolicy
     let metrics: BatchMetrics
@@ -238,10 +249,7 @@ struct Relay {
 
     /// Relays a generation; counts its outcome.
     func generate() async {
-        let request = try? GenerationProtocol.Generate(decoding: call.payload)
-        let promptTokens = request.map { ($0.messages.reduce(0) { $0 + $1.content.utf8.count } + $0.prompt.utf8.count) / 4 } ?? 0
-        let maxTokens = Int(request?.parameters.maxTokens ?? 0)
-        await relay("generation", promptTokens: promptTokens, maxTokens: maxTokens) { target, timeout, attempt in
+        await relay("generation") { target, timeout, attempt in
             var relayed = false
             var first = true
             var firstToken: Double?
@@ -277,9 +285,7 @@ struct Relay {
 
     /// Relays an embedding; counts its outcome.
     func embed() async {
-        let request = try? GenerationProtocol.Embed(decoding: call.payload)
-        let promptTokens = (request?.inputs.reduce(0) { $0 + $1.utf8.count } ?? 0) / 4
-        await relay("embedding", promptTokens: promptTokens, maxTokens: 0) { target, timeout, attempt in
+        await relay("embedding") { target, timeout, attempt in
             let started = ContinuousClock.now
             let payload = target.route.name == model ? call.payload : Self.embed(call.payload, as: target.route.name)
             do {
@@ -299,12 +305,10 @@ struct Relay {
     /// outcome but `answered` (the attempt counted it before the caller's last frame left).
     /// - Parameters:
     ///   - what: "generation" or "embedding", for the log.
-    ///   - promptTokens: An estimate (bytes / 4), for the cost strategy.
     ///   - attempt: One try of a target with the time left and the number of tries before it; returns the
     ///     verdict and what it says of the deployment's health.
-    private func relay(_ what: String, promptTokens: Int, maxTokens: Int,
-                       _ attempt: (Target, Duration, Int) async -> (Verdict, DeploymentBackend.Outcome)) async {
-        var picker = TargetPicker(chain: chain, promptTokens: promptTokens, maxTokens: maxTokens)
+    private func relay(_ what: String, _ attempt: (Target, Duration, Int) async -> (Verdict, DeploymentBackend.Outcome)) async {
+        var picker = TargetPicker(chain: chain, promptTokens: size.promptTokens, maxTokens: size.maxTokens)
         var attempts = 0
         var current: Target?
         var lastFailure: (code: UInt16, message: String)?

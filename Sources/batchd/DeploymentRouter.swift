@@ -149,9 +149,4 @@ struct TargetPicker {
         }
         return nil
     }
-
-    /// Lets a deployment be tried again (it was never reached: modeld restarting, socket in the backlog).
-    mutating func untry(_ deployment: DeploymentBackend) {
-        tried.remove(deployment.deployment.name)
-    }
 }
