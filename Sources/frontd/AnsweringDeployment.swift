@@ -25,15 +25,22 @@ final class AnsweringDeployment: Sendable {
     /// The model that answered: the fallback's name when one took over, else `requested`.
     func model(requested: String) -> String { route?.model ?? requested }
 
-    /// `X-Infer-Deployment`, `X-Infer-Fallback` (when a fallback answered) and `X-Infer-Cost` (USD, when
-    /// the registry prices the deployment) for a request that used `usage` tokens.
-    func headers(registry: ModelRegistry?, promptTokens: Int, completionTokens: Int) -> HTTPHeaders {
+    /// `X-Infer-Deployment` and `X-Infer-Fallback` (when a fallback answered): what a stream's headers can
+    /// say, before the cost is known.
+    func identityHeaders() -> HTTPHeaders {
         var headers = HTTPHeaders()
         let (route, requested) = state.withLock { ($0.route, $0.requested) }
         guard let route else { return headers }
         headers.add(name: "X-Infer-Deployment", value: route.deployment)
         if let requested, route.model != requested { headers.add(name: "X-Infer-Fallback", value: route.model) }
-        if let cost = Self.cost(route, registry: registry, promptTokens: promptTokens, completionTokens: completionTokens) {
+        return headers
+    }
+
+    /// The identity headers and `X-Infer-Cost` (USD, when the registry prices the deployment) for a request
+    /// that used these tokens.
+    func headers(registry: ModelRegistry?, promptTokens: Int, completionTokens: Int) -> HTTPHeaders {
+        var headers = identityHeaders()
+        if let route, let cost = Self.cost(route, registry: registry, promptTokens: promptTokens, completionTokens: completionTokens) {
             headers.add(name: "X-Infer-Cost", value: Self.format(cost))
         }
         return headers

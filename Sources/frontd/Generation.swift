@@ -76,7 +76,7 @@ extension Frontend {
                 begin: {
                     // Who answers is known by now (batchd's first frame); what it costs is not yet.
                     var headers: HTTPHeaders = ["X-Cache": $0]
-                    for field in c.answeredBy.headers(registry: nil, promptTokens: 0, completionTokens: 0) {
+                    for field in c.answeredBy.identityHeaders() {
                         headers.add(name: field.name, value: field.value)
                     }
                     let events = try c.startEvents(headers)
