@@ -46,6 +46,14 @@ final class AnsweringDeployment: Sendable {
         return headers
     }
 
+    /// What a reply's `usage.cost` says: 0 for a cache hit (no model ran, nothing is charged), else what
+    /// the answering deployment charges for the tokens; nil (the field is left out) when it is not priced.
+    func cost(registry: ModelRegistry?, cacheStatus: String, _ done: CachedCompletion) -> Double? {
+        if cacheStatus == "HIT" { return 0 }
+        guard let route else { return nil }
+        return Self.cost(route, registry: registry, promptTokens: done.promptTokens, completionTokens: done.completionTokens)
+    }
+
     /// What the deployment charges for the tokens, in USD; nil when the registry does not know it.
     static func cost(_ route: GenerationProtocol.Route, registry: ModelRegistry?, promptTokens: Int, completionTokens: Int) -> Double? {
         registry?.deployment(named: route.deployment)?.deployment.cost(inputTokens: promptTokens, outputTokens: completionTokens)

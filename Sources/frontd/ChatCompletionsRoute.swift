@@ -15,7 +15,8 @@ extension Frontend {
             let (done, cacheStatus) = try await completeCached(generate, cacheKey: cacheKey, answeredBy: c.answeredBy)
             if cacheStatus != "HIT" { await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens) }
             let body = JSONText.completion(id: "chatcmpl-" + c.requestID, created: Self.now(),
-                                           model: c.answeredBy.model(requested: chat.model), done)
+                                           model: c.answeredBy.model(requested: chat.model), done,
+                                           cost: usageCost(c, cacheStatus: cacheStatus, done))
             return RouteReply(headers: answerHeaders(c, cacheStatus: cacheStatus, done), body: Array(body.utf8))
         }
     }
@@ -33,23 +34,29 @@ extension Frontend {
             let sse = try c.startEvents(["X-Cache": "HIT"])
             sse.send(data: Self.chunkJSON(id, created, chat.model, delta: ["role": "assistant", "content": ""], finish: nil))
             if !hit.content.isEmpty { sse.send(data: Self.chunkJSON(id, created, chat.model, delta: ["content": hit.content], finish: nil)) }
-            finishChatStream(sse, chat, id, created, hit)
+            finishChatStream(sse, chat, id, created, hit, model: chat.model, cost: 0)
             return 200
         }
+        // Every chunk names the model that answers (a fallback's, once batchd's route says so).
+        var model = chat.model
         let (sse, done) = try await relayEvents(
             generate, cacheKey: cacheKey, c, promptParam: nil,
-            opening: { $0.send(data: Self.chunkJSON(id, created, chat.model, delta: ["role": "assistant", "content": ""], finish: nil)) },
-            piece: { $0.send(data: Self.chunkJSON(id, created, chat.model, delta: ["content": $1], finish: nil)) })
-        finishChatStream(sse, chat, id, created, done)
+            opening: {
+                model = c.answeredBy.model(requested: chat.model)
+                $0.send(data: Self.chunkJSON(id, created, model, delta: ["role": "assistant", "content": ""], finish: nil))
+            },
+            piece: { $0.send(data: Self.chunkJSON(id, created, model, delta: ["content": $1], finish: nil)) })
+        finishChatStream(sse, chat, id, created, done, model: model, cost: usageCost(c, cacheStatus: "MISS", done))
         if let cacheKey { await store(cacheKey, model: chat.model, done) }
         await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens)
         return 200
     }
 
-    private func finishChatStream(_ sse: SSEWriter, _ chat: ChatRequest, _ id: String, _ created: Int, _ done: CachedCompletion) {
-        sse.send(data: Self.chunkJSON(id, created, chat.model, delta: [:], finish: done.finishReason))
+    private func finishChatStream(_ sse: SSEWriter, _ chat: ChatRequest, _ id: String, _ created: Int, _ done: CachedCompletion,
+                                  model: String, cost: Double?) {
+        sse.send(data: Self.chunkJSON(id, created, model, delta: [:], finish: done.finishReason))
         if chat.includeUsage {
-            sse.send(data: JSONText.usageChunk(id: id, created: created, model: chat.model, done))
+            sse.send(data: JSONText.usageChunk(id: id, created: created, model: model, done, cost: cost))
         }
         sse.send(data: "[DONE]")
         sse.end()

@@ -19,7 +19,8 @@ extension Frontend {
                 throw APIError.from(error, promptParam: "prompt")
             }
             if cacheStatus != "HIT" { await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens) }
-            let body = CompletionJSON.completion(id: id, created: Self.now(), model: c.answeredBy.model(requested: request.model), done)
+            let body = CompletionJSON.completion(id: id, created: Self.now(), model: c.answeredBy.model(requested: request.model), done,
+                                                 cost: usageCost(c, cacheStatus: cacheStatus, done))
             return RouteReply(headers: answerHeaders(c, cacheStatus: cacheStatus, done), body: Array(body.utf8))
         }
     }
@@ -29,22 +30,25 @@ extension Frontend {
     private func streamCompletion(_ request: CompletionRequest, _ generate: GenerationProtocol.Generate, cacheKey: String?,
                                   id: String, _ c: RequestContext) async throws -> Int {
         let created = Self.now()
-        func finish(_ sse: SSEWriter, _ done: CachedCompletion) {
-            sse.send(data: CompletionJSON.chunk(id: id, created: created, model: request.model, text: "", finish: done.finishReason))
-            if request.includeUsage { sse.send(data: CompletionJSON.usageChunk(id: id, created: created, model: request.model, done)) }
+        // Every chunk names the model that answers (a fallback's, once batchd's route says so).
+        var model = request.model
+        func finish(_ sse: SSEWriter, _ done: CachedCompletion, cost: Double?) {
+            sse.send(data: CompletionJSON.chunk(id: id, created: created, model: model, text: "", finish: done.finishReason))
+            if request.includeUsage { sse.send(data: CompletionJSON.usageChunk(id: id, created: created, model: model, done, cost: cost)) }
             sse.send(data: "[DONE]")
             sse.end()
         }
         if let hit = await cachedCompletion(for: cacheKey) {
             let sse = try c.startEvents(["X-Cache": "HIT"])
             if !hit.content.isEmpty { sse.send(data: CompletionJSON.chunk(id: id, created: created, model: request.model, text: hit.content, finish: nil)) }
-            finish(sse, hit)
+            finish(sse, hit, cost: 0)
             return 200
         }
-        let (sse, done) = try await relayEvents(generate, cacheKey: cacheKey, c, promptParam: "prompt") {
-            $0.send(data: CompletionJSON.chunk(id: id, created: created, model: request.model, text: $1, finish: nil))
-        }
-        finish(sse, done)
+        let (sse, done) = try await relayEvents(
+            generate, cacheKey: cacheKey, c, promptParam: "prompt",
+            opening: { _ in model = c.answeredBy.model(requested: request.model) },
+            piece: { $0.send(data: CompletionJSON.chunk(id: id, created: created, model: model, text: $1, finish: nil)) })
+        finish(sse, done, cost: usageCost(c, cacheStatus: "MISS", done))
         if let cacheKey { await store(cacheKey, model: request.model, done) }
         await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens)
         return 200
@@ -53,8 +57,8 @@ extension Frontend {
 
 /// OpenAI's `text_completion` objects, written by hand like `JSONText`.
 enum CompletionJSON {
-    static func completion(id: String, created: Int, model: String, _ c: CachedCompletion) -> String {
-        #"{"id":\#(JSONText.string(id)),"object":"text_completion","created":\#(created),"model":\#(JSONText.string(model)),"choices":[{"text":\#(JSONText.string(c.content)),"index":0,"logprobs":null,"finish_reason":\#(JSONText.string(c.finishReason))}],"usage":\#(JSONText.usage(c))}"#
+    static func completion(id: String, created: Int, model: String, _ c: CachedCompletion, cost: Double?) -> String {
+        #"{"id":\#(JSONText.string(id)),"object":"text_completion","created":\#(created),"model":\#(JSONText.string(model)),"choices":[{"text":\#(JSONText.string(c.content)),"index":0,"logprobs":null,"finish_reason":\#(JSONText.string(c.finishReason))}],"usage":\#(JSONText.usage(c, cost: cost))}"#
     }
 
     /// A stream chunk: new text, and the finish reason on the last one.
@@ -63,7 +67,7 @@ enum CompletionJSON {
     }
 
     /// The chunk with the usage, after the last one, when `stream_options.include_usage`.
-    static func usageChunk(id: String, created: Int, model: String, _ c: CachedCompletion) -> String {
-        #"{"id":\#(JSONText.string(id)),"object":"text_completion","created":\#(created),"model":\#(JSONText.string(model)),"choices":[],"usage":\#(JSONText.usage(c))}"#
+    static func usageChunk(id: String, created: Int, model: String, _ c: CachedCompletion, cost: Double?) -> String {
+        #"{"id":\#(JSONText.string(id)),"object":"text_completion","created":\#(created),"model":\#(JSONText.string(model)),"choices":[],"usage":\#(JSONText.usage(c, cost: cost))}"#
     }
 }

@@ -29,8 +29,11 @@ extension Frontend {
             if let route = reply.route { c.answeredBy.record(route, requested: request.model) }
         }
         let data = vectors.enumerated().map { ["object": "embedding", "index": $0.offset, "embedding": request.encode($0.element)] as [String: Any] }
-        try c.send(.ok, json: ["object": "list", "model": c.answeredBy.model(requested: request.model), "data": data,
-                               "usage": ["prompt_tokens": tokens, "total_tokens": tokens]],
+        var usage: [String: Any] = ["prompt_tokens": tokens, "total_tokens": tokens]
+        if let route = c.answeredBy.route, let cost = AnsweringDeployment.cost(route, registry: registry, promptTokens: tokens, completionTokens: 0) {
+            usage["cost"] = cost
+        }
+        try c.send(.ok, json: ["object": "list", "model": c.answeredBy.model(requested: request.model), "data": data, "usage": usage],
                    extra: c.answeredBy.headers(registry: registry, promptTokens: tokens, completionTokens: 0))
         await settle(c, promptTokens: tokens, completionTokens: 0)
         return 200

@@ -35,6 +35,11 @@ extension Frontend {
 
     /// The headers of an answered generation: `X-Cache`, and who answered at what cost
     /// (``AnsweringDeployment/headers(registry:promptTokens:completionTokens:)``).
+    /// The reply's `usage.cost` (see ``AnsweringDeployment/cost(registry:cacheStatus:_:)``).
+    func usageCost(_ c: RequestContext, cacheStatus: String, _ done: CachedCompletion) -> Double? {
+        c.answeredBy.cost(registry: registry, cacheStatus: cacheStatus, done)
+    }
+
     func answerHeaders(_ c: RequestContext, cacheStatus: String, _ done: CachedCompletion) -> HTTPHeaders {
         var headers: HTTPHeaders = ["X-Cache": cacheStatus]
         for field in c.answeredBy.headers(registry: registry, promptTokens: done.promptTokens, completionTokens: done.completionTokens) {

@@ -1,13 +1,13 @@
 /// The native routes' reply objects, written by hand like `JSONText` (they are on the same hot path).
 enum InferJSON {
     /// A `/v1/infer` result (also each successful `/v1/batch` item, after its `index`).
-    static func result(id: String, model: String, _ c: CachedCompletion, latencyMs: Double, cached: Bool) -> String {
-        #"{"id":\#(JSONText.string(id)),"model":\#(JSONText.string(model)),"output":\#(JSONText.string(c.content)),"finish_reason":\#(JSONText.string(c.finishReason)),"usage":\#(JSONText.usage(c)),"latency_ms":\#(milliseconds(latencyMs)),"cached":\#(cached)}"#
+    static func result(id: String, model: String, _ c: CachedCompletion, cost: Double?, latencyMs: Double, cached: Bool) -> String {
+        #"{"id":\#(JSONText.string(id)),"model":\#(JSONText.string(model)),"output":\#(JSONText.string(c.content)),"finish_reason":\#(JSONText.string(c.finishReason)),"usage":\#(JSONText.usage(c, cost: cost)),"latency_ms":\#(milliseconds(latencyMs)),"cached":\#(cached)}"#
     }
 
     /// The `data` of `/v1/infer/stream`'s `done` event: the result without its output.
-    static func done(id: String, model: String, _ c: CachedCompletion, latencyMs: Double, cached: Bool) -> String {
-        #"{"id":\#(JSONText.string(id)),"model":\#(JSONText.string(model)),"finish_reason":\#(JSONText.string(c.finishReason)),"usage":\#(JSONText.usage(c)),"latency_ms":\#(milliseconds(latencyMs)),"cached":\#(cached)}"#
+    static func done(id: String, model: String, _ c: CachedCompletion, cost: Double?, latencyMs: Double, cached: Bool) -> String {
+        #"{"id":\#(JSONText.string(id)),"model":\#(JSONText.string(model)),"finish_reason":\#(JSONText.string(c.finishReason)),"usage":\#(JSONText.usage(c, cost: cost)),"latency_ms":\#(milliseconds(latencyMs)),"cached":\#(cached)}"#
     }
 
     /// The `data` of a `token` event.

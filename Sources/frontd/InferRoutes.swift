@@ -36,7 +36,7 @@ extension Frontend {
         let hit = cacheStatus == "HIT"
         if !hit { await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens) }
         let result = InferJSON.result(id: id, model: answeredBy.model(requested: request.model), done,
-                                      latencyMs: Self.milliseconds(since: started), cached: hit)
+                                      cost: answeredBy.cost(registry: registry, cacheStatus: cacheStatus, done), latencyMs: Self.milliseconds(since: started), cached: hit)
         return (result, generationID == nil ? answerHeaders(c, cacheStatus: cacheStatus, done) : ["X-Cache": cacheStatus])
     }
 
@@ -54,14 +54,15 @@ extension Frontend {
         if let hit = await cachedCompletion(for: cacheKey) {
             let sse = try c.startEvents(["X-Cache": "HIT"])
             if !hit.content.isEmpty { sse.send(data: InferJSON.token(hit.content), event: "token") }
-            sse.send(data: InferJSON.done(id: id, model: request.model, hit, latencyMs: Self.milliseconds(since: started), cached: true), event: "done")
+            sse.send(data: InferJSON.done(id: id, model: request.model, hit, cost: 0, latencyMs: Self.milliseconds(since: started), cached: true), event: "done")
             sse.end()
             return 200
         }
         let (sse, done) = try await relayEvents(generate, cacheKey: cacheKey, c, promptParam: "prompt", errorEvent: "error") {
             $0.send(data: InferJSON.token($1), event: "token")
         }
-        sse.send(data: InferJSON.done(id: id, model: request.model, done, latencyMs: Self.milliseconds(since: started), cached: false), event: "done")
+        sse.send(data: InferJSON.done(id: id, model: c.answeredBy.model(requested: request.model), done,
+                                      cost: usageCost(c, cacheStatus: "MISS", done), latencyMs: Self.milliseconds(since: started), cached: false), event: "done")
         sse.end()
         if let cacheKey { await store(cacheKey, model: request.model, done) }
         await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens)

@@ -37,6 +37,18 @@ struct AnsweringDeploymentTests {
         #expect(answered.model(requested: "chat") == "smollm2")
     }
 
+    @Test("usage.cost: the deployment's price for the tokens, 0 for a cache hit, absent when unpriced")
+    func usageCost() {
+        let done = CachedCompletion(content: "x", finishReason: "stop", promptTokens: 1_000_000, completionTokens: 1_000_000)
+        let answered = AnsweringDeployment()
+        #expect(answered.cost(registry: registry, cacheStatus: "MISS", done) == nil)
+        #expect(answered.cost(registry: registry, cacheStatus: "HIT", done) == 0)
+        answered.record(GenerationProtocol.Route(deployment: "chat-cheap", model: "chat"), requested: "chat")
+        #expect(answered.cost(registry: registry, cacheStatus: "MISS", done) == 2.0)
+        #expect(JSONText.usage(done, cost: 2.0).hasSuffix(#""total_tokens":2000000,"cost":2.0000000000}"#))
+        #expect(!JSONText.usage(done).contains("cost"))
+    }
+
     @Test("no route (a cache hit), no headers; small costs keep their digits")
     func noRoute() {
         #expect(AnsweringDeployment().headers(registry: registry, promptTokens: 5, completionTokens: 5).count == 0)

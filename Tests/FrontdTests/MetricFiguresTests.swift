@@ -47,7 +47,7 @@ import Metrics
         #expect(InferJSON.milliseconds(0.0004) == "0.000")
         #expect(InferJSON.milliseconds(-.infinity) == "0")
         let c = CachedCompletion(content: "a\"b", finishReason: "stop", promptTokens: 3, completionTokens: 2)
-        let result = InferJSON.result(id: "i", model: "m", c, latencyMs: 1.5, cached: true)
+        let result = InferJSON.result(id: "i", model: "m", c, cost: nil, latencyMs: 1.5, cached: true)
         #expect(result == #"{"id":"i","model":"m","output":"a\"b","finish_reason":"stop","usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5},"latency_ms":1.500,"cached":true}"#)
         #expect(InferJSON.item(index: 4, result: result).hasPrefix(#"{"index":4,"id":"i","#))
     }

@@ -91,7 +91,10 @@ struct NativeRoutesTests {
         (try? JSONSerialization.jsonObject(with: Data(r.body.utf8))) as? [String: Any] ?? [:]
     }
 
-    static func usage(_ o: [String: Any]) -> [String: Int] { o["usage"] as? [String: Int] ?? [:] }
+    /// The usage's token counts (its `cost`, a number of USD, is read on its own).
+    static func usage(_ o: [String: Any]) -> [String: Int] {
+        (o["usage"] as? [String: Any] ?? [:]).filter { $0.key != "cost" }.compactMapValues { $0 as? Int }
+    }
 
     static func error(_ r: CurlResult) -> [String: Any] { object(r)["error"] as? [String: Any] ?? [:] }
 
@@ -368,6 +371,10 @@ struct NativeRoutesTests {
         let p = (model(costAfter, "tiny")["prompt_tokens"] as? Int ?? 0) - (model(costBefore, "tiny")["prompt_tokens"] as? Int ?? 0)
         let n = (model(costAfter, "tiny")["completion_tokens"] as? Int ?? 0) - (model(costBefore, "tiny")["completion_tokens"] as? Int ?? 0)
         #expect(p == used["prompt_tokens"] && n == used["completion_tokens"])
+        // The reply's usage.cost is the same charge; the cache hit's is 0.
+        let charged = ((Self.object(r)["usage"] as? [String: Any])?["cost"] as? NSNumber)?.doubleValue
+        #expect(abs((charged ?? -1) - (Double(p) * 3e-6 + Double(n) * 7e-6)) < 1e-12, "usage: \(Self.object(r))")
+        #expect(((Self.object(hit)["usage"] as? [String: Any])?["cost"] as? NSNumber)?.doubleValue == 0)
         let tiny = model(costAfter, "tiny")
         #expect(tiny["price_input_per_1m"] as? Double == 3 && tiny["price_output_per_1m"] as? Double == 7)
         let expected = Double(tiny["prompt_tokens"] as? Int ?? 0) * 3 / 1e6 + Double(tiny["completion_tokens"] as? Int ?? 0) * 7 / 1e6

@@ -104,6 +104,41 @@ struct UpstreamPeerTests {
         }.joined()
     }
 
+    /// The JSON objects of an SSE body's `data:` lines, `[DONE]` left out.
+    static func events(_ body: Data) -> [[String: Any]] {
+        String(decoding: body, as: UTF8.self).split(separator: "\n").compactMap { line in
+            guard line.hasPrefix("data: "), line != "data: [DONE]" else { return nil }
+            return json(Data(line.dropFirst(6).utf8))
+        }
+    }
+
+    @Test("a model whose only deployment is down streams from its fallback, every chunk naming the fallback")
+    func fallbackStreamNamesTheAnsweringModel() async throws {
+        let llama = try await LlamaServer.start()
+        defer { llama.stop() }
+        // Port 1 on loopback refuses every connection: the deployment fails at once, before any output.
+        let stack = try StackRun(realDaemons: true, extraRegistryEntries: [
+            #"{"name": "llama", "kind": "chat", "engine": "openai", "url": "\#(llama.baseURL)", "upstream_model": "smollm2", "price_input_per_1m": 1, "price_output_per_1m": 2}"#,
+            #"{"name": "down", "kind": "chat", "engine": "openai", "url": "http://127.0.0.1:1/v1", "fallbacks": ["llama"]}"#,
+        ])
+        defer { _ = stack.stop() }
+        #expect(stack.wait(.seconds(120)) { stack.isReady }, "the stack did not become ready: \(stack.standardError.suffix(2000))")
+        let port = try #require(stack.port("http"))
+        let key = try stack.key("unlimited")
+        let body: [String: Any] = ["model": "down", "messages": [["role": "user", "content": "Say hi"]], "max_tokens": 4,
+                                   "temperature": 0, "stream": true, "stream_options": ["include_usage": true]]
+        let stream = try Self.post("http://127.0.0.1:\(port)/v1/chat/completions", body, key: key)
+        #expect(stream.status == 200)
+        #expect(stream.headers["x-infer-fallback"] == "llama")
+        #expect(stream.headers["x-infer-deployment"] == "llama")
+        let chunks = Self.events(stream.body)
+        #expect(chunks.count >= 3, "role, text or finish, usage chunks: \(chunks)")
+        #expect(chunks.allSatisfy { $0["model"] as? String == "llama" }, "every chunk names the fallback: \(chunks.map { $0["model"] ?? "?" })")
+        let usage = chunks.compactMap { $0["usage"] as? [String: Any] }.first
+        let completion = (usage?["completion_tokens"] as? Int) ?? -1
+        #expect(abs(((usage?["cost"] as? NSNumber)?.doubleValue ?? -1) - Double(completion) * 2e-6) < 1e-9)
+    }
+
     @Test("chat, stream, completions and embeddings through infer match the server's own answers")
     func matchesDirectAnswers() async throws {
         let llama = try await LlamaServer.start()
@@ -138,12 +173,16 @@ struct UpstreamPeerTests {
         // Cost: 1 USD per 1M input, 2 per 1M output.
         let expectedCost = Double((usage?["prompt_tokens"] as? Int) ?? 0) * 1e-6 + Double((usage?["completion_tokens"] as? Int) ?? 0) * 2e-6
         #expect(abs((Double(relayed.headers["x-infer-cost"] ?? "") ?? -1) - expectedCost) < 1e-9)
+        // The same cost in the reply's usage, for clients that read only the body.
+        #expect(abs(((usage?["cost"] as? NSNumber)?.doubleValue ?? -1) - expectedCost) < 1e-9, "usage: \(String(describing: usage))")
 
         // A seed changes the cache key (not a greedy answer), so the stream is generated, not a cache hit.
-        let stream = try Self.post(infer + "/chat/completions", chat.merging(["stream": true, "seed": 1]) { $1 }, key: key)
+        let stream = try Self.post(infer + "/chat/completions", chat.merging(["stream": true, "seed": 1, "stream_options": ["include_usage": true]]) { $1 }, key: key)
         #expect(stream.status == 200)
         #expect(stream.headers["x-infer-deployment"] == "llama")
         #expect(Self.streamedText(stream.body) == directText)
+        let streamUsage = Self.events(stream.body).compactMap { $0["usage"] as? [String: Any] }.first
+        #expect(streamUsage?["cost"] is NSNumber, "the usage chunk carries the cost: \(String(describing: streamUsage))")
 
         let completion: [String: Any] = ["model": "llama", "prompt": "The capital of France is", "temperature": 0, "max_tokens": 8]
         let directCompletion = try Self.post(llama.baseURL + "/completions", completion.merging(["model": "smollm2"]) { $1 })
