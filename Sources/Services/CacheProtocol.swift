@@ -39,23 +39,140 @@ public enum CacheProtocol {
         public var value: [UInt8]
         /// Seconds to keep it; 0 for cached's default (CACHE_DEFAULT_TTL).
         public var ttlSeconds: UInt32
-        public init(key: String, model: String, value: [UInt8], ttlSeconds: UInt32 = 0) {
+        /// What makes the entry findable by meaning as well (a semantic-cache request's), or nil. Sent after
+        /// the fields above only when present, so an older cached still decodes a plain Put.
+        public var semantic: SemanticKey?
+        public init(key: String, model: String, value: [UInt8], ttlSeconds: UInt32 = 0, semantic: SemanticKey? = nil) {
             self.key = key
             self.model = model
             self.value = value
             self.ttlSeconds = ttlSeconds
+            self.semantic = semantic
         }
         public init(from r: inout WireReader) throws {
             key = try r.readString(maxLength: 1024)
             model = try r.readString(maxLength: 256)
             value = try r.readBytes()
             ttlSeconds = try r.readUInt32()
+            semantic = r.isAtEnd ? nil : try SemanticKey(from: &r)
         }
         public func encode(to w: inout WireWriter) {
             w.writeString(key)
             w.writeString(model)
             w.writeBytes(value)
             w.writeUInt32(ttlSeconds)
+            semantic?.encode(to: &w)
+        }
+    }
+
+    /// Where an entry sits in the semantic index: its `group` (everything but the last user message must be
+    /// equal for two requests to share an answer: scope, model, parameters, earlier messages — frontd
+    /// hashes them into this string) and the embedding of its last user message (unit length, MiniLM's 384).
+    public struct SemanticKey: WireCodable, Equatable, Sendable {
+        public var group: String
+        public var vector: [Float]
+        public init(group: String, vector: [Float]) {
+            self.group = group
+            self.vector = vector
+        }
+        public init(from r: inout WireReader) throws {
+            group = try r.readString(maxLength: 1024)
+            vector = try r.readArray(maxCount: 4096, minElementSize: 4) { try $0.readFloat32() }
+        }
+        public func encode(to w: inout WireWriter) {
+            w.writeString(group)
+            w.writeArray(vector) { $0.writeFloat32($1) }
+        }
+    }
+
+    /// Finds the entry of `group` whose vector is most similar (cosine) to `vector`, if that similarity is
+    /// at least `threshold` and the entry is at most `maxAgeMs` old (0: any age). Reply: `SemanticGetReply`.
+    /// A cached that predates it answers "unknown message type", which frontd takes as a miss.
+    public struct SemanticGet: WireMessage, Equatable {
+        public static let type: UInt16 = 5
+        public var key: SemanticKey
+        public var threshold: Float
+        public var maxAgeMs: UInt64
+        public init(key: SemanticKey, threshold: Float, maxAgeMs: UInt64 = 0) {
+            self.key = key
+            self.threshold = threshold
+            self.maxAgeMs = maxAgeMs
+        }
+        public init(from r: inout WireReader) throws {
+            key = try SemanticKey(from: &r)
+            threshold = try r.readFloat32()
+            maxAgeMs = try r.readUInt64()
+        }
+        public func encode(to w: inout WireWriter) {
+            key.encode(to: &w)
+            w.writeFloat32(threshold)
+            w.writeUInt64(maxAgeMs)
+        }
+    }
+
+    public struct SemanticGetReply: WireCodable, Equatable {
+        /// The matching entry's value, or nil when none is close enough.
+        public var value: [UInt8]?
+        /// Its age in milliseconds (0 on a miss).
+        public var ageMs: UInt64
+        /// The best similarity found in the group (also on a miss, for the near-miss figures; -1 when the
+        /// group is empty).
+        public var similarity: Float
+        public init(value: [UInt8]?, ageMs: UInt64, similarity: Float) {
+            self.value = value
+            self.ageMs = ageMs
+            self.similarity = similarity
+        }
+        public init(from r: inout WireReader) throws {
+            value = try r.readOptional { try $0.readBytes() }
+            ageMs = try r.readUInt64()
+            similarity = try r.readFloat32()
+        }
+        public func encode(to w: inout WireWriter) {
+            w.writeOptional(value) { $0.writeBytes($1) }
+            w.writeUInt64(ageMs)
+            w.writeFloat32(similarity)
+        }
+    }
+
+    /// Asks to be the one that computes `key`'s answer (stampede protection, cluster-wide with a Redis
+    /// backend): granted unless another caller holds an unexpired claim on it. The claim lapses after
+    /// `leaseMs` or when the key is stored. Reply: `ClaimReply`. A cached that predates it answers
+    /// "unknown message type", which frontd takes as granted.
+    public struct Claim: WireMessage, Equatable {
+        public static let type: UInt16 = 6
+        public var key: String
+        public var leaseMs: UInt32
+        public init(key: String, leaseMs: UInt32) {
+            self.key = key
+            self.leaseMs = leaseMs
+        }
+        public init(from r: inout WireReader) throws {
+            key = try r.readString(maxLength: 1024)
+            leaseMs = try r.readUInt32()
+        }
+        public func encode(to w: inout WireWriter) {
+            w.writeString(key)
+            w.writeUInt32(leaseMs)
+        }
+    }
+
+    public struct ClaimReply: WireCodable, Equatable {
+        /// True: compute and store the answer. False: another caller is computing it; wait for it with `Get`.
+        public var granted: Bool
+        /// Milliseconds left on the other caller's claim (0 when granted).
+        public var heldForMs: UInt32
+        public init(granted: Bool, heldForMs: UInt32) {
+            self.granted = granted
+            self.heldForMs = heldForMs
+        }
+        public init(from r: inout WireReader) throws {
+            granted = try r.readBool()
+            heldForMs = try r.readUInt32()
+        }
+        public func encode(to w: inout WireWriter) {
+            w.writeBool(granted)
+            w.writeUInt32(heldForMs)
         }
     }
 
@@ -138,6 +255,16 @@ public struct CacheClient: Sendable {
 
     public func put(_ put: CacheProtocol.Put, timeout: Duration) async throws {
         _ = try await client.call(type: CacheProtocol.Put.type, payload: put.encoded(), timeout: timeout)
+    }
+
+    /// The closest entry of a semantic group (see ``CacheProtocol/SemanticGet``).
+    public func semanticGet(_ get: CacheProtocol.SemanticGet, timeout: Duration) async throws -> CacheProtocol.SemanticGetReply {
+        try await client.call(get, returning: CacheProtocol.SemanticGetReply.self, timeout: timeout)
+    }
+
+    /// Claims the right to fill `key` (see ``CacheProtocol/Claim``).
+    public func claim(_ key: String, leaseMs: UInt32, timeout: Duration) async throws -> CacheProtocol.ClaimReply {
+        try await client.call(CacheProtocol.Claim(key: key, leaseMs: leaseMs), returning: CacheProtocol.ClaimReply.self, timeout: timeout)
     }
 
     public func clear(model: String?, timeout: Duration) async throws -> UInt64 {
