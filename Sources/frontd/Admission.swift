@@ -34,23 +34,4 @@ extension Frontend {
         try? await limit.settle(LimitProtocol.Settle(key: c.clientKey, promptTokens: UInt32(clamping: promptTokens),
                                                      completionTokens: UInt32(clamping: completionTokens)), timeout: dependencyTimeout)
     }
-
-    /// cached's completion for `key`; cached down or a bad entry is a miss (bypass).
-    func lookup(_ key: String) async -> CachedCompletion? {
-        guard let reply = try? await cache.get(key, timeout: dependencyTimeout), let value = reply.value else { return nil }
-        return CachedCompletion(decoding: value)
-    }
-
-    /// The cached completion for a request's cache key (nil: not cacheable), counted in
-    /// `infer_frontd_cache_lookups_total` as hit, miss or bypass.
-    func cachedCompletion(for cacheKey: String?) async -> CachedCompletion? {
-        let hit: CachedCompletion? = if let cacheKey { await lookup(cacheKey) } else { nil }
-        cacheResults.increment([MetricLabel("result", hit != nil ? "hit" : cacheKey == nil ? "bypass" : "miss")])
-        return hit
-    }
-
-    /// Stores a completion in cached (best effort).
-    func store(_ key: String, model: String, _ completion: CachedCompletion) async {
-        try? await cache.put(CacheProtocol.Put(key: key, model: model, value: completion.encoded()), timeout: dependencyTimeout)
-    }
 }

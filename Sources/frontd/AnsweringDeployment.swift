@@ -48,8 +48,8 @@ final class AnsweringDeployment: Sendable {
 
     /// What a reply's `usage.cost` says: 0 for a cache hit (no model ran, nothing is charged), else what
     /// the answering deployment charges for the tokens; nil (the field is left out) when it is not priced.
-    func cost(registry: ModelRegistry?, cacheStatus: String, _ done: CachedCompletion) -> Double? {
-        if cacheStatus == "HIT" { return 0 }
+    func cost(registry: ModelRegistry?, hit: Bool, _ done: CachedCompletion) -> Double? {
+        if hit { return 0 }
         guard let route else { return nil }
         return Self.cost(route, registry: registry, promptTokens: done.promptTokens, completionTokens: done.completionTokens)
     }

@@ -9,13 +9,15 @@ extension Frontend {
     func batchInfer(_ c: RequestContext) async throws -> Int {
         let started = ContinuousClock.now
         let request = try BatchRequest(body: JSONBody.object(c.request), rules: requestRules)
+        // The call's Cache-Control applies to every item.
+        let control = try CacheControl(header: c.request.headers["Cache-Control"], body: nil)
         try await admit(c, route: "/v1/batch")
         let key = try IdempotencyKey.key(c.request, bodyKey: nil)
             .map { IdempotencyKey(scope: c.clientKey, key: $0, fingerprint: request.fingerprint) }
         return try await answerOnce(c, key: key) {
             let outcomes = await withTaskGroup(of: (Int, String, Bool).self) { group in
                 for (i, item) in request.items.enumerated() {
-                    group.addTask { await self.batchItem(item, index: i, c, started: started) }
+                    group.addTask { await self.batchItem(item, index: i, c, started: started, control: control) }
                 }
                 var all: [(Int, String, Bool)] = []
                 for await o in group { all.append(o) }
@@ -29,7 +31,7 @@ extension Frontend {
 
     /// One item's JSON and whether it succeeded.
     private func batchItem(_ item: Result<InferRequest, APIError>, index: Int, _ c: RequestContext,
-                           started: ContinuousClock.Instant) async -> (Int, String, Bool) {
+                           started: ContinuousClock.Instant, control: CacheControl) async -> (Int, String, Bool) {
         do {
             let request = try item.get()
             let promptParam = "requests[\(index)].prompt"
@@ -38,12 +40,12 @@ extension Frontend {
             if let requestID = request.requestID {
                 let key = IdempotencyKey(scope: c.clientKey, key: requestID, fingerprint: request.fingerprint)
                 let (record, _) = try await once(key) {
-                    let (json, _) = try await runInfer(request, id: requestID, c, started: started, generationID: generationID, promptParam: promptParam)
+                    let (json, _) = try await runInfer(request, id: requestID, c, started: started, control: control, generationID: generationID, promptParam: promptParam)
                     return IdempotencyRecord(fingerprint: key.fingerprint, status: 200, headers: [], body: Array(json.utf8))
                 }
                 result = String(decoding: record.body, as: UTF8.self)
             } else {
-                result = try await runInfer(request, id: generationID, c, started: started, generationID: generationID, promptParam: promptParam).0
+                result = try await runInfer(request, id: generationID, c, started: started, control: control, generationID: generationID, promptParam: promptParam).0
             }
             return (index, InferJSON.item(index: index, result: result), true)
         } catch {

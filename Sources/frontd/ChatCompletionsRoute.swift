@@ -7,17 +7,18 @@ extension Frontend {
     /// `POST /v1/chat/completions`: OpenAI's chat completions, JSON or SSE, through limitd → cached → batchd;
     /// a non-stream request is idempotent by `Idempotency-Key`.
     func chatCompletions(_ c: RequestContext) async throws -> Int {
-        let chat = try ChatRequest(body: JSONBody.object(c.request), rules: requestRules)
+        let body = try JSONBody.object(c.request)
+        let chat = try ChatRequest(body: body, rules: requestRules)
         let generate = chat.generate(requestID: c.requestID)
-        let (cacheKey, key) = try await prepareGeneration(c, route: "/v1/chat/completions", model: chat.model, generate)
-        if chat.stream { return try await streamChat(chat, generate, cacheKey: cacheKey, c) }
+        let (plan, key) = try await prepareGeneration(c, route: "/v1/chat/completions", model: chat.model, body: body, generate)
+        if chat.stream { return try await streamChat(chat, generate, plan: plan, c) }
         return try await answerOnce(c, key: key) {
-            let (done, cacheStatus) = try await completeCached(generate, cacheKey: cacheKey, answeredBy: c.answeredBy)
-            if cacheStatus != "HIT" { await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens) }
+            let (done, status) = try await completeCached(generate, plan: plan, answeredBy: c.answeredBy)
+            if !status.isHit { await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens) }
             let body = JSONText.completion(id: "chatcmpl-" + c.requestID, created: Self.now(),
                                            model: c.answeredBy.model(requested: chat.model), done,
-                                           cost: usageCost(c, cacheStatus: cacheStatus, done))
-            return RouteReply(headers: answerHeaders(c, cacheStatus: cacheStatus, done), body: Array(body.utf8))
+                                           cost: usageCost(c, status, done))
+            return RouteReply(headers: answerHeaders(c, status, done), body: Array(body.utf8))
         }
     }
 
@@ -26,28 +27,34 @@ extension Frontend {
 
     /// A chat completion as SSE: the role chunk, content chunks, the finish chunk, the usage chunk when
     /// asked for, `[DONE]`. A cache hit is sent as one content chunk.
-    private func streamChat(_ chat: ChatRequest, _ generate: GenerationProtocol.Generate, cacheKey: String?,
+    private func streamChat(_ chat: ChatRequest, _ generate: GenerationProtocol.Generate, plan: CachePlan,
                             _ c: RequestContext) async throws -> Int {
         let id = "chatcmpl-" + c.requestID
         let created = Self.now()
-        if let hit = await cachedCompletion(for: cacheKey) {
-            let sse = try c.startEvents(["X-Cache": "HIT"])
+        let fill: CacheFill
+        switch await lookup(plan) {
+        case .hit(let hit):
+            // Replayed with a live stream's shapes: role chunk, the text, finish chunk, usage chunk, [DONE].
+            let sse = try c.startEvents(hit.status.headers)
             sse.send(data: Self.chunkJSON(id, created, chat.model, delta: ["role": "assistant", "content": ""], finish: nil))
-            if !hit.content.isEmpty { sse.send(data: Self.chunkJSON(id, created, chat.model, delta: ["content": hit.content], finish: nil)) }
-            finishChatStream(sse, chat, id, created, hit, model: chat.model, cost: 0)
+            if !hit.completion.content.isEmpty {
+                sse.send(data: Self.chunkJSON(id, created, chat.model, delta: ["content": hit.completion.content], finish: nil))
+            }
+            finishChatStream(sse, chat, id, created, hit.completion, model: chat.model, cost: 0)
             return 200
+        case .miss(let miss): fill = miss
         }
         // Every chunk names the model that answers (a fallback's, once batchd's route says so).
         var model = chat.model
         let (sse, done) = try await relayEvents(
-            generate, cacheKey: cacheKey, c, promptParam: nil,
+            generate, plan: plan, c, promptParam: nil,
             opening: {
                 model = c.answeredBy.model(requested: chat.model)
                 $0.send(data: Self.chunkJSON(id, created, model, delta: ["role": "assistant", "content": ""], finish: nil))
             },
             piece: { $0.send(data: Self.chunkJSON(id, created, model, delta: ["content": $1], finish: nil)) })
-        finishChatStream(sse, chat, id, created, done, model: model, cost: usageCost(c, cacheStatus: "MISS", done))
-        if let cacheKey { await store(cacheKey, model: chat.model, done) }
+        finishChatStream(sse, chat, id, created, done, model: model, cost: usageCost(c, .answered(plan), done))
+        await store(fill, done)
         await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens)
         return 200
     }

@@ -6,28 +6,29 @@ extension Frontend {
     /// `POST /v1/completions`: OpenAI's legacy completions on the raw prompt, JSON or SSE, through
     /// limitd → cached → batchd; a non-stream request is idempotent by `Idempotency-Key`.
     func completions(_ c: RequestContext) async throws -> Int {
-        let request = try CompletionRequest(body: JSONBody.object(c.request), rules: requestRules)
+        let body = try JSONBody.object(c.request)
+        let request = try CompletionRequest(body: body, rules: requestRules)
         let generate = request.generate(requestID: c.requestID)
-        let (cacheKey, key) = try await prepareGeneration(c, route: "/v1/completions", model: request.model, generate)
+        let (plan, key) = try await prepareGeneration(c, route: "/v1/completions", model: request.model, body: body, generate)
         let id = "cmpl-" + c.requestID
-        if request.stream { return try await streamCompletion(request, generate, cacheKey: cacheKey, id: id, c) }
+        if request.stream { return try await streamCompletion(request, generate, plan: plan, id: id, c) }
         return try await answerOnce(c, key: key) {
-            let done: CachedCompletion, cacheStatus: String
+            let done: CachedCompletion, status: CacheStatus
             do {
-                (done, cacheStatus) = try await completeCached(generate, cacheKey: cacheKey, answeredBy: c.answeredBy)
+                (done, status) = try await completeCached(generate, plan: plan, answeredBy: c.answeredBy)
             } catch {
                 throw APIError.from(error, promptParam: "prompt")
             }
-            if cacheStatus != "HIT" { await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens) }
+            if !status.isHit { await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens) }
             let body = CompletionJSON.completion(id: id, created: Self.now(), model: c.answeredBy.model(requested: request.model), done,
-                                                 cost: usageCost(c, cacheStatus: cacheStatus, done))
-            return RouteReply(headers: answerHeaders(c, cacheStatus: cacheStatus, done), body: Array(body.utf8))
+                                                 cost: usageCost(c, status, done))
+            return RouteReply(headers: answerHeaders(c, status, done), body: Array(body.utf8))
         }
     }
 
     /// A completion as SSE: `text_completion` chunks with the new text, a last chunk with the finish
     /// reason, the usage chunk when `stream_options.include_usage`, then `[DONE]`.
-    private func streamCompletion(_ request: CompletionRequest, _ generate: GenerationProtocol.Generate, cacheKey: String?,
+    private func streamCompletion(_ request: CompletionRequest, _ generate: GenerationProtocol.Generate, plan: CachePlan,
                                   id: String, _ c: RequestContext) async throws -> Int {
         let created = Self.now()
         // Every chunk names the model that answers (a fallback's, once batchd's route says so).
@@ -38,18 +39,23 @@ extension Frontend {
             sse.send(data: "[DONE]")
             sse.end()
         }
-        if let hit = await cachedCompletion(for: cacheKey) {
-            let sse = try c.startEvents(["X-Cache": "HIT"])
-            if !hit.content.isEmpty { sse.send(data: CompletionJSON.chunk(id: id, created: created, model: request.model, text: hit.content, finish: nil)) }
-            finish(sse, hit, cost: 0)
+        let fill: CacheFill
+        switch await lookup(plan) {
+        case .hit(let hit):
+            let sse = try c.startEvents(hit.status.headers)
+            if !hit.completion.content.isEmpty {
+                sse.send(data: CompletionJSON.chunk(id: id, created: created, model: request.model, text: hit.completion.content, finish: nil))
+            }
+            finish(sse, hit.completion, cost: 0)
             return 200
+        case .miss(let miss): fill = miss
         }
         let (sse, done) = try await relayEvents(
-            generate, cacheKey: cacheKey, c, promptParam: "prompt",
+            generate, plan: plan, c, promptParam: "prompt",
             opening: { _ in model = c.answeredBy.model(requested: request.model) },
             piece: { $0.send(data: CompletionJSON.chunk(id: id, created: created, model: model, text: $1, finish: nil)) })
-        finish(sse, done, cost: usageCost(c, cacheStatus: "MISS", done))
-        if let cacheKey { await store(cacheKey, model: request.model, done) }
+        finish(sse, done, cost: usageCost(c, .answered(plan), done))
+        await store(fill, done)
         await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens)
         return 200
     }

@@ -46,13 +46,30 @@ enum FrontSettings {
         meaning: "Time a kept-alive connection may wait for its next request before it is closed.",
         unit: .seconds, range: .milliseconds(100)...(.seconds(3600)))
 
+    static let cacheScope = Setting<CacheScope>(
+        name: "CACHE_SCOPE", default: .key,
+        meaning: "Whose cached answers a request may read: key (each API key its own, the default), namespace (keys naming the same cache.namespace share it), or global (every key shares one cache; single-tenant stacks only).")
+    static let semanticModels = Setting<[String]>(
+        name: "SEMANTIC_CACHE_MODELS", default: [],
+        meaning: "Chat models whose deterministic requests are also looked up by meaning (a request's cache.semantic overrides); empty: only requests that ask.",
+        itemExpected: "model names", isValidItem: { ModelRegistry.isValidModelName($0) })
+    static let semanticThreshold = Setting<Double>(
+        name: "SEMANTIC_CACHE_THRESHOLD", default: 0.9,
+        meaning: "Least cosine similarity between two last user messages for one's cached answer to serve the other.",
+        range: 0.5...1.0)
+    static let semanticEmbeddingModel = Setting<String>(
+        name: "SEMANTIC_CACHE_EMBEDDING_MODEL", default: "minilm",
+        meaning: "Embedding model that turns the last user message into the semantic cache's vector (through batchd, like /v1/embeddings).",
+        expected: "a model name", isValid: { ModelRegistry.isValidModelName($0) })
+
     /// `API_KEYS_FILE` and `AUTH_DISABLED` are defined beside the keys file, since `inferctl up` reads them too.
     static let apiKeysFile = APIKeyFile.fileSetting
     static let authDisabled = APIKeyFile.authDisabledSetting
 
     static let table: [AnySetting] = [limitdFailOpen, requestTimeout, dependencyTimeout, defaultModel, maxBody, maxTokensLimit,
                                       corsOrigins, headerTimeout, bodyTimeout, idleTimeout, apiKeysFile, authDisabled,
-                                      idempotencyWindow, metricsdTimeout] + webhookTable
+                                      idempotencyWindow, metricsdTimeout, cacheScope, semanticModels, semanticThreshold,
+                                      semanticEmbeddingModel] + webhookTable
 }
 
 // MARK: - Webhooks, jobs and the state directory (docs/webhooks.md)

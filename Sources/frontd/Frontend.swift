@@ -27,6 +27,14 @@ final class Frontend: Sendable {
     let idempotency = IdempotencyInFlight()
     /// DEFAULT_MODEL and MAX_TOKENS_LIMIT, for every request parser.
     let requestRules: RequestRules
+    /// CACHE_SCOPE: whose cached answers a request may read.
+    let cacheScope: CacheScope
+    /// SEMANTIC_CACHE_MODELS, SEMANTIC_CACHE_THRESHOLD, SEMANTIC_CACHE_EMBEDDING_MODEL.
+    let semanticModels: Set<String>
+    let semanticThreshold: Float
+    let semanticEmbeddingModel: String
+    /// Deterministic requests being answered now, which identical ones wait for.
+    let fills = InFlightFills()
     /// The model registry, for /v1/models and model checks; nil when it could not be read.
     let registry: ModelRegistry?
     let authenticator: Authenticator
@@ -56,12 +64,16 @@ final class Frontend: Sendable {
         idempotencyWindowSeconds = Int(context.settings[FrontSettings.idempotencyWindow].components.seconds)
         requestRules = RequestRules(defaultModel: defaultModel,
                                     maxTokensLimit: context.settings[FrontSettings.maxTokensLimit])
+        cacheScope = context.settings[FrontSettings.cacheScope]
+        semanticModels = Set(context.settings[FrontSettings.semanticModels])
+        semanticThreshold = Float(context.settings[FrontSettings.semanticThreshold])
+        semanticEmbeddingModel = context.settings[FrontSettings.semanticEmbeddingModel]
         registry = try? ModelRegistry.load(environment: ProcessInfo.processInfo.environment)
         authenticator = try Authenticator(context: context)
         requests = metrics.counter("infer_http_requests_total", help: "HTTP requests answered, by route and status.")
         duration = metrics.histogram("infer_http_request_duration_seconds", help: "Time from request to the end of the answer, by route.",
                                      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30])
-        cacheResults = metrics.counter("infer_frontd_cache_lookups_total", help: "Cache lookups by frontd, by result (hit, miss, bypass).")
+        cacheResults = metrics.counter("infer_frontd_cache_lookups_total", help: "Cache lookups by frontd, by result (hit, hit-semantic, coalesced, miss, bypass).")
         refusals = metrics.counter("infer_frontd_rate_limited_total", help: "Requests refused with 429.")
         tokens = metrics.counter("infer_frontd_tokens_total", help: "Tokens in answered requests, by kind (prompt, completion).")
         spend = metrics.counter("infer_frontd_cost_usd_total",

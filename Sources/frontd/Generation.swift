@@ -21,47 +21,50 @@ extension Frontend {
         throw APIError.unavailable("the model ended without finishing")
     }
 
-    /// A generation through the cache: a deterministic request is looked up first and stored after.
-    /// Returns the completion and the X-Cache value (HIT, MISS or BYPASS).
-    func completeCached(_ generate: GenerationProtocol.Generate, cacheKey: String?,
-                        answeredBy: AnsweringDeployment? = nil) async throws -> (CachedCompletion, String) {
-        if let hit = await cachedCompletion(for: cacheKey) {
-            return (hit, "HIT")
+    /// A generation through the cache (``lookup(_:)``, then ``store(_:_:)``): the completion and how the
+    /// cache answered.
+    func completeCached(_ generate: GenerationProtocol.Generate, plan: CachePlan,
+                        answeredBy: AnsweringDeployment? = nil) async throws -> (CachedCompletion, CacheStatus) {
+        switch await lookup(plan) {
+        case .hit(let hit):
+            return (hit.completion, hit.status)
+        case .miss(let fill):
+            let completion = try await complete(generate, answeredBy: answeredBy)
+            await store(fill, completion)
+            return (completion, .answered(plan))
         }
-        let completion = try await complete(generate, answeredBy: answeredBy)
-        if let cacheKey { await store(cacheKey, model: generate.model, completion) }
-        return (completion, cacheKey == nil ? "BYPASS" : "MISS")
     }
 
-    /// The headers of an answered generation: `X-Cache`, and who answered at what cost
-    /// (``AnsweringDeployment/headers(registry:promptTokens:completionTokens:)``).
-    /// The reply's `usage.cost` (see ``AnsweringDeployment/cost(registry:cacheStatus:_:)``).
-    func usageCost(_ c: RequestContext, cacheStatus: String, _ done: CachedCompletion) -> Double? {
-        c.answeredBy.cost(registry: registry, cacheStatus: cacheStatus, done)
+    /// The reply's `usage.cost` (see ``AnsweringDeployment/cost(registry:hit:_:)``).
+    func usageCost(_ c: RequestContext, _ status: CacheStatus, _ done: CachedCompletion) -> Double? {
+        c.answeredBy.cost(registry: registry, hit: status.isHit, done)
     }
 
-    func answerHeaders(_ c: RequestContext, cacheStatus: String, _ done: CachedCompletion) -> HTTPHeaders {
-        var headers: HTTPHeaders = ["X-Cache": cacheStatus]
+    /// The headers of an answered generation: `X-Cache` (and `Age` on a hit), and who answered at what
+    /// cost (``AnsweringDeployment/headers(registry:promptTokens:completionTokens:)``).
+    func answerHeaders(_ c: RequestContext, _ status: CacheStatus, _ done: CachedCompletion) -> HTTPHeaders {
+        var headers = status.headers
         for field in c.answeredBy.headers(registry: registry, promptTokens: done.promptTokens, completionTokens: done.completionTokens) {
             headers.add(name: field.name, value: field.value)
         }
         return headers
     }
 
-    /// What the OpenAI generating routes do before they answer: the model check, admission, the cache key
-    /// of a deterministic request, and the client's `Idempotency-Key`, read once — a malformed one is
-    /// refused on streams too, though streams are not replayed.
-    /// - Returns: The cache key (nil: not cacheable) and the idempotency key of a non-stream answer.
-    func prepareGeneration(_ c: RequestContext, route: String, model: String,
-                           _ generate: GenerationProtocol.Generate) async throws -> (cacheKey: String?, idempotency: IdempotencyKey?) {
+    /// What the OpenAI generating routes do before they answer: the model check, admission, the cache
+    /// plan (from the request's determinism and its `Cache-Control` / body `cache` controls), and the
+    /// client's `Idempotency-Key`, read once — a malformed one is refused on streams too, though streams
+    /// are not replayed.
+    /// - Returns: The cache plan and the idempotency key of a non-stream answer.
+    func prepareGeneration(_ c: RequestContext, route: String, model: String, body: [String: Any],
+                           _ generate: GenerationProtocol.Generate) async throws -> (plan: CachePlan, idempotency: IdempotencyKey?) {
         try requireModel(model, kind: .chat)
+        let control = try CacheControl(header: c.request.headers["Cache-Control"], body: body["cache"])
         try await admit(c, route: route)
-        let cacheKey = generate.isDeterministic ? generate.cacheKey : nil
         let header = try IdempotencyKey.key(c.request, bodyKey: nil)
         let key = header.map {
             IdempotencyKey(scope: c.clientKey, key: $0, fingerprint: IdempotencyKey.fingerprint(route: route, Array(generate.cacheKey.utf8)))
         }
-        return (cacheKey, key)
+        return (cachePlan(c, generate, control: control), key)
     }
 
     /// Relays a generation as server-sent events: the stream starts (with `X-Cache`) when the first event
@@ -70,14 +73,14 @@ extension Frontend {
     /// the stream ends.
     /// - Parameter promptParam: The field a refused prompt is blamed on; nil leaves errors as they are.
     /// - Returns: The open stream and the finished completion.
-    func relayEvents(_ generate: GenerationProtocol.Generate, cacheKey: String?, _ c: RequestContext,
+    func relayEvents(_ generate: GenerationProtocol.Generate, plan: CachePlan, _ c: RequestContext,
                      promptParam: String?, errorEvent: String? = nil, opening: (SSEWriter) -> Void = { _ in },
                      piece: (SSEWriter, String) -> Bool) async throws -> (SSEWriter, CachedCompletion) {
         var sse: SSEWriter?
         let done: CachedCompletion
         do {
             done = try await relay(
-                generate, cacheKey: cacheKey, answeredBy: c.answeredBy,
+                generate, missStatus: plan.missStatus, answeredBy: c.answeredBy,
                 begin: {
                     // Who answers is known by now (batchd's first frame); what it costs is not yet.
                     var headers: HTTPHeaders = ["X-Cache": $0]
@@ -102,13 +105,13 @@ extension Frontend {
         return (sse, done)
     }
 
-    /// Streams a generation to a client. `begin` runs once the first event is in, with the X-Cache value
-    /// for `cacheKey` (MISS, or BYPASS when nil), so that a refusal before any output (unknown model,
+    /// Streams a generation to a client. `begin` runs once the first event is in, with `missStatus` as the X-Cache
+    /// value (MISS, or BYPASS when the cache was not read), so that a refusal before any output (unknown model,
     /// prompt too long, queue full) still gets its own HTTP status; `piece` gets each chunk's text and
     /// returns false when the client has gone (the generation is then cancelled). An error after `begin`
     /// is passed to `failedAfterBegin` (to report it in-band) and rethrown. The caller ends the stream and
     /// then stores the completion, so that the client's last bytes do not wait for cached.
-    func relay(_ generate: GenerationProtocol.Generate, cacheKey: String?, answeredBy: AnsweringDeployment? = nil,
+    func relay(_ generate: GenerationProtocol.Generate, missStatus: String, answeredBy: AnsweringDeployment? = nil,
                begin: (String) throws -> Void, piece: (String) -> Bool,
                failedAfterBegin: (any Error) -> Void) async throws -> CachedCompletion {
         var iterator = batch.generate(generate, timeout: requestTimeout).makeAsyncIterator()
@@ -118,7 +121,7 @@ extension Frontend {
             answeredBy?.record(route, requested: generate.model)
             event = try await iterator.next()
         }
-        try begin(cacheKey == nil ? "BYPASS" : "MISS")
+        try begin(missStatus)
         var text = ""
         do {
             while let e = event {
@@ -140,22 +143,4 @@ extension Frontend {
             throw error
         }
     }
-}
-
-extension GenerationProtocol.Generate {
-    /// The exact-match cache key: SHA-256 over the canonical encoding of what determines the output (the
-    /// model, the chat or raw prompt, the parameters), not the request id or priority. `/v1/infer`'s prompt
-    /// is a one-message chat, so it shares entries with the same chat sent to `/v1/chat/completions`.
-    var cacheKey: String {
-        var w = WireWriter()
-        w.writeString("generate/v1")
-        w.writeString(model)
-        w.writeArray(messages) { $0.write($1) }
-        w.writeString(prompt)
-        w.write(parameters)
-        return SHA256.hex(w.bytes)
-    }
-
-    /// Only requests whose output is fully determined are cached: greedy decoding.
-    var isDeterministic: Bool { parameters.temperature == 0 }
 }

@@ -6,13 +6,16 @@ extension Frontend {
     /// cached → batchd; idempotent by `Idempotency-Key` or the body's `request_id`.
     func infer(_ c: RequestContext) async throws -> Int {
         let started = ContinuousClock.now
-        let request = try InferRequest(body: JSONBody.object(c.request), rules: requestRules)
+        let body = try JSONBody.object(c.request)
+        let request = try InferRequest(body: body, rules: requestRules)
         try requireModel(request.model, kind: .chat)
+        let control = try CacheControl(header: c.request.headers["Cache-Control"], body: body["cache"])
         try await admit(c, route: "/v1/infer")
         let key = try IdempotencyKey.key(c.request, bodyKey: request.requestID)
             .map { IdempotencyKey(scope: c.clientKey, key: $0, fingerprint: request.fingerprint) }
         return try await answerOnce(c, key: key) {
-            let (result, headers) = try await runInfer(request, id: request.requestID ?? "infer-" + c.requestID, c, started: started)
+            let (result, headers) = try await runInfer(request, id: request.requestID ?? "infer-" + c.requestID, c, started: started,
+                                                       control: control)
             return RouteReply(headers: headers, body: Array(result.utf8))
         }
     }
@@ -22,22 +25,21 @@ extension Frontend {
     ///   request of its own rather than a batch item).
     /// - Throws: `APIError`, naming `promptParam` when the model refuses the prompt.
     func runInfer(_ request: InferRequest, id: String, _ c: RequestContext, started: ContinuousClock.Instant,
-                  generationID: String? = nil, promptParam: String = "prompt") async throws -> (String, HTTPHeaders) {
+                  control: CacheControl, generationID: String? = nil, promptParam: String = "prompt") async throws -> (String, HTTPHeaders) {
         let generate = request.generate(requestID: generationID ?? c.requestID)
         // A batch item shares its request's context with the other items: only a request of its own says who answered.
         let answeredBy = generationID == nil ? c.answeredBy : AnsweringDeployment()
-        let done: CachedCompletion, cacheStatus: String
+        let done: CachedCompletion, status: CacheStatus
         do {
-            (done, cacheStatus) = try await completeCached(generate, cacheKey: generate.isDeterministic ? generate.cacheKey : nil,
-                                                           answeredBy: answeredBy)
+            (done, status) = try await completeCached(generate, plan: cachePlan(c, generate, control: control), answeredBy: answeredBy)
         } catch {
             throw APIError.from(error, promptParam: promptParam)
         }
-        let hit = cacheStatus == "HIT"
-        if !hit { await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens) }
+        if !status.isHit { await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens) }
         let result = InferJSON.result(id: id, model: answeredBy.model(requested: request.model), done,
-                                      cost: answeredBy.cost(registry: registry, cacheStatus: cacheStatus, done), latencyMs: Self.milliseconds(since: started), cached: hit)
-        return (result, generationID == nil ? answerHeaders(c, cacheStatus: cacheStatus, done) : ["X-Cache": cacheStatus])
+                                      cost: answeredBy.cost(registry: registry, hit: status.isHit, done),
+                                      latencyMs: Self.milliseconds(since: started), cached: status.isHit)
+        return (result, generationID == nil ? answerHeaders(c, status, done) : status.headers)
     }
 
     /// `POST /v1/infer/stream`: the same request as `/v1/infer`, answered as server-sent events: `token`
@@ -45,26 +47,32 @@ extension Frontend {
     /// the stream has started). Idempotency keys are not applied to streams (documented in HTTP.md).
     func inferStream(_ c: RequestContext) async throws -> Int {
         let started = ContinuousClock.now
-        let request = try InferRequest(body: JSONBody.object(c.request), rules: requestRules)
+        let body = try JSONBody.object(c.request)
+        let request = try InferRequest(body: body, rules: requestRules)
         try requireModel(request.model, kind: .chat)
+        let control = try CacheControl(header: c.request.headers["Cache-Control"], body: body["cache"])
         try await admit(c, route: "/v1/infer/stream")
         let id = request.requestID ?? "infer-" + c.requestID
         let generate = request.generate(requestID: c.requestID)
-        let cacheKey = generate.isDeterministic ? generate.cacheKey : nil
-        if let hit = await cachedCompletion(for: cacheKey) {
-            let sse = try c.startEvents(["X-Cache": "HIT"])
-            if !hit.content.isEmpty { sse.send(data: InferJSON.token(hit.content), event: "token") }
-            sse.send(data: InferJSON.done(id: id, model: request.model, hit, cost: 0, latencyMs: Self.milliseconds(since: started), cached: true), event: "done")
+        let plan = cachePlan(c, generate, control: control)
+        let fill: CacheFill
+        switch await lookup(plan) {
+        case .hit(let hit):
+            let sse = try c.startEvents(hit.status.headers)
+            if !hit.completion.content.isEmpty { sse.send(data: InferJSON.token(hit.completion.content), event: "token") }
+            sse.send(data: InferJSON.done(id: id, model: request.model, hit.completion, cost: 0,
+                                          latencyMs: Self.milliseconds(since: started), cached: true), event: "done")
             sse.end()
             return 200
+        case .miss(let miss): fill = miss
         }
-        let (sse, done) = try await relayEvents(generate, cacheKey: cacheKey, c, promptParam: "prompt", errorEvent: "error") {
+        let (sse, done) = try await relayEvents(generate, plan: plan, c, promptParam: "prompt", errorEvent: "error") {
             $0.send(data: InferJSON.token($1), event: "token")
         }
         sse.send(data: InferJSON.done(id: id, model: c.answeredBy.model(requested: request.model), done,
-                                      cost: usageCost(c, cacheStatus: "MISS", done), latencyMs: Self.milliseconds(since: started), cached: false), event: "done")
+                                      cost: usageCost(c, .answered(plan), done), latencyMs: Self.milliseconds(since: started), cached: false), event: "done")
         sse.end()
-        if let cacheKey { await store(cacheKey, model: request.model, done) }
+        await store(fill, done)
         await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens)
         return 200
     }

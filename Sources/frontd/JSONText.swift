@@ -9,7 +9,7 @@ enum JSONText {
     /// A string or `null`.
     static func optional(_ s: String?) -> String { JSONString.quoted(s) }
 
-    /// A `usage` object; `cost` (USD, see ``AnsweringDeployment/cost(registry:cacheStatus:_:)``) is added
+    /// A `usage` object; `cost` (USD, see ``AnsweringDeployment/cost(registry:hit:_:)``) is added
     /// after OpenAI's three fields when known, as OpenRouter does, so a client can sum what it spent.
     static func usage(_ c: CachedCompletion, cost: Double? = nil) -> String {
         let costField = cost.map { #","cost":"# + AnsweringDeployment.format($0) } ?? ""

@@ -41,10 +41,10 @@ struct AnsweringDeploymentTests {
     func usageCost() {
         let done = CachedCompletion(content: "x", finishReason: "stop", promptTokens: 1_000_000, completionTokens: 1_000_000)
         let answered = AnsweringDeployment()
-        #expect(answered.cost(registry: registry, cacheStatus: "MISS", done) == nil)
-        #expect(answered.cost(registry: registry, cacheStatus: "HIT", done) == 0)
+        #expect(answered.cost(registry: registry, hit: false, done) == nil)
+        #expect(answered.cost(registry: registry, hit: true, done) == 0)
         answered.record(GenerationProtocol.Route(deployment: "chat-cheap", model: "chat"), requested: "chat")
-        #expect(answered.cost(registry: registry, cacheStatus: "MISS", done) == 2.0)
+        #expect(answered.cost(registry: registry, hit: false, done) == 2.0)
         #expect(JSONText.usage(done, cost: 2.0).hasSuffix(#""total_tokens":2000000,"cost":2.0000000000}"#))
         #expect(!JSONText.usage(done).contains("cost"))
     }

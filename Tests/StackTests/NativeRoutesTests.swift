@@ -29,6 +29,7 @@ struct NativeRoutesTests {
         try batch(s)
         try contextLength(s)
         try cacheRoutes(s)
+        try cacheControls(s)
         try metrics(s)
         try idempotency(s)
     }
@@ -238,9 +239,13 @@ struct NativeRoutesTests {
         #expect(Self.usage(short)["completion_tokens"] == 3)
         #expect((short["choices"] as? [[String: Any]])?.first?["finish_reason"] as? String == "length")
 
-        // Sampled with a seed: not cached (BYPASS), yet the same text twice.
-        let a = chat(#""temperature":1.2,"seed":42,"max_tokens":16"#), b = chat(#""temperature":1.2,"seed":42,"max_tokens":16"#)
-        #expect(a.headers["x-cache"] == "BYPASS" && b.headers["x-cache"] == "BYPASS")
+        // Sampled with a seed: the same text every time, so cacheable; the second run reads past the cache
+        // (no-cache) to show the model itself repeats it. Sampled without a seed: never cached.
+        let a = chat(#""temperature":1.2,"seed":42,"max_tokens":16"#)
+        let b = chat(#""temperature":1.2,"seed":42,"max_tokens":16,"cache":{"no-cache":true}"#)
+        #expect(a.headers["x-cache"] == "MISS" && b.headers["x-cache"] == "BYPASS")
+        #expect(chat(#""temperature":1.2,"seed":42,"max_tokens":16"#).headers["x-cache"] == "HIT")
+        #expect(chat(#""temperature":1.2,"max_tokens":4"#).headers["x-cache"] == "BYPASS")
         func content(_ r: CurlResult) -> String? {
             ((Self.object(r)["choices"] as? [[String: Any]])?.first?["message"] as? [String: Any])?["content"] as? String
         }
