@@ -54,7 +54,7 @@ enum FrontSettings {
         meaning: "Chat models whose deterministic requests are also looked up by meaning (a request's cache.semantic overrides); empty: only requests that ask.",
         itemExpected: "model names", isValidItem: { ModelRegistry.isValidModelName($0) })
     static let semanticThreshold = Setting<Double>(
-        name: "SEMANTIC_CACHE_THRESHOLD", default: 0.9,
+        name: "SEMANTIC_CACHE_THRESHOLD", default: 0.95,
         meaning: "Least cosine similarity between two last user messages for one's cached answer to serve the other.",
         range: 0.5...1.0)
     static let semanticEmbeddingModel = Setting<String>(
