@@ -9,11 +9,15 @@ extension Frontend {
     /// to `answeredBy`.
     func complete(_ generate: GenerationProtocol.Generate, answeredBy: AnsweringDeployment? = nil) async throws -> CachedCompletion {
         var text = ""
+        var clock = serving.clock(model: generate.model)
         for try await e in batch.generate(generate, timeout: requestTimeout) {
             switch e {
             case .route(let route): answeredBy?.record(route, requested: generate.model)
-            case .chunk(let c): text += c.text
+            case .chunk(let c):
+                clock.piece()
+                text += c.text
             case .done(let d):
+                clock.finish(reason: d.finishReason)
                 return CachedCompletion(content: text, finishReason: d.finishReason, promptTokens: Int(d.promptTokens),
                                         completionTokens: Int(d.completionTokens))
             }
@@ -114,6 +118,7 @@ extension Frontend {
     func relay(_ generate: GenerationProtocol.Generate, missStatus: String, answeredBy: AnsweringDeployment? = nil,
                begin: (String) throws -> Void, piece: (String) -> Bool,
                failedAfterBegin: (any Error) -> Void) async throws -> CachedCompletion {
+        var clock = serving.clock(model: generate.model)
         var iterator = batch.generate(generate, timeout: requestTimeout).makeAsyncIterator()
         var event = try await iterator.next()
         // batchd names the deployment first, so the stream's headers can carry it.
@@ -127,9 +132,11 @@ extension Frontend {
             while let e = event {
                 switch e {
                 case .chunk(let chunk):
+                    clock.piece()
                     text += chunk.text
                     if !piece(chunk.text) { throw CancellationError() }
                 case .done(let d):
+                    clock.finish(reason: d.finishReason)
                     return CachedCompletion(content: text, finishReason: d.finishReason, promptTokens: Int(d.promptTokens),
                                             completionTokens: Int(d.completionTokens))
                 case .route(let route):

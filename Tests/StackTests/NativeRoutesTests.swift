@@ -30,6 +30,7 @@ struct NativeRoutesTests {
         try contextLength(s)
         try cacheRoutes(s)
         try cacheControls(s)
+        try servingMetrics(s)
         try metrics(s)
         try idempotency(s)
     }

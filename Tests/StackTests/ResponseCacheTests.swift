@@ -114,3 +114,25 @@ extension NativeRoutesTests {
         #expect(coalesced >= 1, "at least one request waited for the other's answer (the rest may have found it stored)")
     }
 }
+
+extension NativeRoutesTests {
+    /// The serving metrics after known traffic: one plain and one streamed generation of `tiny`, and a hit.
+    func servingMetrics(_ s: Stack) throws {
+        let ttft = #"infer_frontd_time_to_first_token_seconds_count{model="tiny"}"#
+        let e2e = #"infer_frontd_generation_duration_seconds_count{model="tiny"}"#
+        let itl = #"infer_frontd_inter_token_latency_seconds_count{model="tiny"}"#
+        let length = #"infer_frontd_finish_reasons_total{model="tiny",reason="length"}"#
+        let before = [ttft, e2e, itl, length].map { s.metric($0) }
+        let body = #"{"model":"tiny","messages":[{"role":"user","content":"Tell me a story."}],"max_tokens":5,"temperature":0"#
+        let plain = s.post("/v1/chat/completions", body + "}")
+        let streamed = s.post("/v1/chat/completions", body + #","seed":3,"stream":true}"#)
+        let hit = s.post("/v1/chat/completions", body + "}")
+        #expect(plain.headers["x-cache"] == "MISS" && streamed.headers["x-cache"] == "MISS" && hit.headers["x-cache"] == "HIT")
+        let after = [ttft, e2e, itl, length].map { s.metric($0) }
+        #expect(after[0] - before[0] == 2, "time to first token: one per generation, streamed or not; none for the hit")
+        #expect(after[1] - before[1] == 2)
+        #expect(after[3] - before[3] == 2, "both stopped at max_tokens 5")
+        // Five tokens make at most four gaps per generation (fewer when pieces arrive together).
+        #expect((1...8).contains(after[2] - before[2]), "inter-token gaps: \(after[2] - before[2])")
+    }
+}
