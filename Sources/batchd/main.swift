@@ -36,7 +36,7 @@ let breakerThreshold = Setting<Int>(
     range: 1...1000)
 let breakerTimeout = Setting<Duration>(
     name: "CIRCUIT_BREAKER_TIMEOUT_SEC", default: .seconds(30),
-    meaning: "How long an open breaker stays open before one probe request may go (a 429's longer Retry-After wins).",
+    meaning: "How long an open breaker stays open before one probe (a health probe, or a request) may go (a 429's longer Retry-After wins).",
     unit: .seconds, range: .seconds(1) ... .seconds(86_400))
 let probeInterval = Setting<Duration>(
     name: "CIRCUIT_BREAKER_PROBE_INTERVAL_SEC", default: .seconds(10),
