@@ -24,10 +24,14 @@ What a request gets is a *script*, a JSON object, taken from (first match wins):
     2. the request body's "x_script" field (the same);
     3. the next entry of the queue that `POST /control {"next": [...]}` filled;
     4. the default, which `POST /control {"default": {...}}` sets ({"behaviour": "ok"} at start).
+GET /v1/models — a gateway's health probe, which may come at any moment — takes neither the queue
+nor the default: after its header, it gets the models script that `POST /control {"models": {...}}`
+sets ({"behaviour": "ok"} at start), so a test can fail the probe alone, or the rest alone.
 Script keys (all optional except "behaviour"):
     behaviour    "ok"        answer normally
                  "error"     answer `status` (default 500) with an OpenAI error body whose message is
-                             `message`, and `Retry-After: retry_after` when that is given
+                             `message`, code `code` (default the status) and type `type` (default
+                             "scripted_error"), and `Retry-After: retry_after` when that is given
                  "hang"      read the request, then send nothing at all until the client goes away
                              (or `max_hang` seconds, default 120, pass)
                  "stall"     send the head (and `chunks` events of a stream), then nothing until the
@@ -55,8 +59,9 @@ Control API (never counted as upstream requests):
                            `disconnects` counts responses the client abandoned before they were done
                            (a broken pipe, a reset, or the client closing while the server waited).
     POST /control          {"default": SCRIPT} and/or {"next": [SCRIPT, ...]} (appended to the queue)
+                           and/or {"models": SCRIPT} (what GET /v1/models gets)
     POST /control/open-gate  lets every stream waiting at its gate go on (and later ones pass)
-    POST /control/reset    statistics back to zero, queue emptied, default back to "ok", gate closed
+    POST /control/reset    statistics back to zero, queue emptied, default and models back to "ok", gate closed
 """
 
 import argparse
@@ -83,6 +88,7 @@ class State:
 
     def reset(self) -> None:
         self.default = dict(DEFAULT_SCRIPT)
+        self.models = dict(DEFAULT_SCRIPT)
         self.queue: list[dict] = []
         self.requests = 0
         self.by_path: dict[str, int] = {}
@@ -252,7 +258,9 @@ class Handler(BaseHTTPRequestHandler):
             }
             script = (parse_script(self.headers.get("X-Script"))
                       or parse_script(body.get("x_script") if isinstance(body, dict) else None))
-            if script is None:
+            if script is None and path == "/v1/models":
+                script = dict(STATE.models)
+            elif script is None:
                 script = STATE.queue.pop(0) if STATE.queue else dict(STATE.default)
         finished = False
         try:
@@ -289,6 +297,8 @@ class Handler(BaseHTTPRequestHandler):
             with STATE.lock:
                 if isinstance(command.get("default"), dict):
                     STATE.default = command["default"]
+                if isinstance(command.get("models"), dict):
+                    STATE.models = command["models"]
                 for entry in command.get("next") or []:
                     script = parse_script(entry)
                     if script is not None:
@@ -334,7 +344,8 @@ class Handler(BaseHTTPRequestHandler):
             if "retry_after" in script:
                 extra["Retry-After"] = str(script["retry_after"])
             message = script.get("message", f"scripted error {status}")
-            self.send_json(status, {"error": {"message": message, "type": "scripted_error", "code": status}}, extra)
+            error = {"message": message, "type": script.get("type", "scripted_error"), "code": script.get("code", status)}
+            self.send_json(status, {"error": error}, extra)
             return
 
         model = body.get("model", MODEL) if isinstance(body, dict) else MODEL

@@ -220,6 +220,42 @@ public enum GenerationProtocol {
         }
     }
 
+    /// Asks a modeld instance whether it can serve now, at no token cost (batchd's health probe):
+    /// the built-in engine answers from its loop's heartbeat, an upstream deployment from a
+    /// `GET {url}/models`. Reply: ``HealthReply``. A modeld older than this message answers ERROR
+    /// `unknownType` (7), which batchd takes as no verdict.
+    public struct Health: WireMessage, Equatable {
+        public static let type: UInt16 = 3
+        public init() {}
+        public init(from r: inout WireReader) throws {}
+        public func encode(to w: inout WireWriter) {}
+    }
+
+    /// Whether the instance can serve, and if not, why and for how long it asked to be left alone.
+    public struct HealthReply: WireCodable, Equatable {
+        /// The instance can take requests now.
+        public var ready: Bool
+        /// Seconds the upstream asked to be left alone (its 429's Retry-After); 0 when it did not say.
+        public var retryAfterSeconds: UInt32
+        /// Why it is not ready, in words a log may show (no addresses, no keys); empty when ready.
+        public var reason: String
+        public init(ready: Bool, retryAfterSeconds: UInt32 = 0, reason: String = "") {
+            self.ready = ready
+            self.retryAfterSeconds = retryAfterSeconds
+            self.reason = reason
+        }
+        public init(from r: inout WireReader) throws {
+            ready = try r.readBool()
+            retryAfterSeconds = try r.readUInt32()
+            reason = try r.readString(maxLength: 4096)
+        }
+        public func encode(to w: inout WireWriter) {
+            w.writeBool(ready)
+            w.writeUInt32(retryAfterSeconds)
+            w.writeString(reason)
+        }
+    }
+
     /// What a streamed generation yields, decoded.
     public enum Event: Sendable, Equatable {
         /// Who answers (first, when batchd routed the request).
@@ -270,6 +306,12 @@ public struct GenerationClient: Sendable {
             }
             continuation.onTermination = { _ in task.cancel() }
         }
+    }
+
+    /// Asks whether the instance can serve now (modeld only; costs no tokens).
+    /// - Throws: ``IPCError``; `remote(code: 7, …)` from a modeld older than the message.
+    public func health(timeout: Duration) async throws -> GenerationProtocol.HealthReply {
+        try await client.call(GenerationProtocol.Health(), returning: GenerationProtocol.HealthReply.self, timeout: timeout)
     }
 
     /// Embeds texts.

@@ -104,12 +104,15 @@ public final class UpstreamClient: Sendable {
         return try await exchange(.embeddings, body: json, options: options)
     }
 
-    /// `GET {base}/models`: a cheap health probe. It takes no concurrency slot, so it answers even
-    /// while every slot is busy with long generations.
+    /// `GET {base}/models`: a cheap health probe that sends no tokens. It takes no concurrency slot,
+    /// so it answers even while every slot is busy with long generations. Bounded by the connect and
+    /// first-byte timeouts (added up: a request without a body gives no signal when it is written),
+    /// the total timeout, and the caller's deadline.
+    /// - Parameter options: the caller's deadline (a probe's own), request id and trace context.
     /// - Returns: the 2xx answer (an OpenAI model list).
     /// - Throws: ``UpstreamError`` for any failure, a non-2xx status included.
-    public func models() async throws(UpstreamError) -> UpstreamResponse {
-        try await exchange(.models, body: nil, options: UpstreamRequestOptions())
+    public func models(options: UpstreamRequestOptions = UpstreamRequestOptions()) async throws(UpstreamError) -> UpstreamResponse {
+        try await exchange(.models, body: nil, options: options)
     }
 
     // MARK: Streaming calls
@@ -292,6 +295,6 @@ public final class UpstreamClient: Sendable {
         return UpstreamError(
             .http, route: route.display, upstreamStatus: status,
             retryAfterSeconds: headers["retry-after"].flatMap { RetryAfter.seconds(from: $0) },
-            upstreamMessage: message)
+            upstreamMessage: message, upstreamCode: UpstreamErrorBody.code(in: body))
     }
 }

@@ -35,6 +35,9 @@ public struct UpstreamError: Error, Sendable, Equatable, CustomStringConvertible
     /// For ``Kind/http``: the message of the upstream's error body, sanitised (no control characters,
     /// at most 300 characters, addresses, URLs and the API key removed).
     public let upstreamMessage: String?
+    /// For ``Kind/http``: the machine-readable code of the upstream's error body (`error.code` when it is
+    /// a word, else `error.type`), kept only when it is a short identifier.
+    public let upstreamCode: String?
     /// Whether part of the answer (a stream event) had already been handed to the caller.
     public let afterOutput: Bool
     /// The route (`POST /v1/chat/completions`), for the log.
@@ -45,7 +48,7 @@ public struct UpstreamError: Error, Sendable, Equatable, CustomStringConvertible
     init(
         _ kind: Kind, route: String, detail: String = "", timeoutPhase: TimeoutPhase? = nil,
         upstreamStatus: Int? = nil, retryAfterSeconds: Int? = nil, upstreamMessage: String? = nil,
-        afterOutput: Bool = false
+        upstreamCode: String? = nil, afterOutput: Bool = false
     ) {
         self.kind = kind
         self.route = route
@@ -54,6 +57,7 @@ public struct UpstreamError: Error, Sendable, Equatable, CustomStringConvertible
         self.upstreamStatus = upstreamStatus
         self.retryAfterSeconds = retryAfterSeconds
         self.upstreamMessage = upstreamMessage
+        self.upstreamCode = upstreamCode
         self.afterOutput = afterOutput
     }
 
@@ -69,7 +73,8 @@ public struct UpstreamError: Error, Sendable, Equatable, CustomStringConvertible
     /// The same error, noting whether output had reached the caller before it.
     func markingOutput(_ afterOutput: Bool) -> UpstreamError {
         UpstreamError(kind, route: route, detail: detail, timeoutPhase: timeoutPhase, upstreamStatus: upstreamStatus,
-                      retryAfterSeconds: retryAfterSeconds, upstreamMessage: upstreamMessage, afterOutput: afterOutput)
+                      retryAfterSeconds: retryAfterSeconds, upstreamMessage: upstreamMessage, upstreamCode: upstreamCode,
+                      afterOutput: afterOutput)
     }
 
     /// Whether trying again (here or on another deployment) may succeed: refused, failed or reset
@@ -84,6 +89,26 @@ public struct UpstreamError: Error, Sendable, Equatable, CustomStringConvertible
         default: return false
         }
     }
+
+    /// Whether the upstream refused the request because the prompt (with the completion it asks for)
+    /// does not fit the model's context — so another model, with a longer context, may take it:
+    /// a 400, 413 or 422 whose body says so the way the servers in use do:
+    /// - OpenAI and llama-cpp-python: code `context_length_exceeded`;
+    /// - llama.cpp's server: type `exceed_context_size_error`, "the request exceeds the available context size";
+    /// - vLLM (and OpenAI's older wording): "This model's maximum context length is N tokens";
+    /// - TGI: "`inputs` tokens + `max_new_tokens` must be <= N".
+    public var isContextLengthExceeded: Bool {
+        guard kind == .http, let status = upstreamStatus, [400, 413, 422].contains(status) else { return false }
+        if let upstreamCode, Self.contextCodes.contains(upstreamCode) { return true }
+        guard let message = upstreamMessage?.lowercased() else { return false }
+        return Self.contextPhrases.contains { message.contains($0) }
+    }
+
+    static let contextCodes: Set<String> = ["context_length_exceeded", "exceed_context_size_error"]
+    static let contextPhrases = [
+        "maximum context length", "exceeds the available context size", "context length exceeded",
+        "context_length_exceeded", "tokens + `max_new_tokens` must be <=",
+    ]
 
     /// The status the gateway should answer its client with.
     ///
@@ -153,6 +178,7 @@ public struct UpstreamError: Error, Sendable, Equatable, CustomStringConvertible
         if let retryAfterSeconds { text += ", retry after \(retryAfterSeconds) s" }
         if afterOutput { text += ", after output began" }
         if !detail.isEmpty { text += ": \(detail)" }
+        if let upstreamCode { text += " (code \(upstreamCode))" }
         if let upstreamMessage { text += " — upstream says: \(upstreamMessage)" }
         return text
     }

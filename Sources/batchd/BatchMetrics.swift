@@ -32,6 +32,17 @@ struct BatchMetrics: Sendable {
     private let inFlight: MetricsRegistry.Gauge
     private let retries: MetricsRegistry.Counter
     private let breakerState: MetricsRegistry.Gauge
+    private let probes: MetricsRegistry.Counter
+
+    /// How a health probe ended, the `result` label of `infer_batchd_probes_total`.
+    enum ProbeResult: String, Sendable {
+        /// modeld (and its upstream) answered ready.
+        case ok
+        /// Not ready, or no answer in time: counted on the breaker as a failure.
+        case failed
+        /// No verdict: modeld unreachable or restarting, or older than the probe.
+        case unanswered
+    }
 
     /// Registers the families, with zeroed gauges for every model so a scrape shows them from the start.
     init(registry: MetricsRegistry, models: [String]) {
@@ -50,6 +61,8 @@ struct BatchMetrics: Sendable {
             "infer_batchd_inflight", help: "Requests dispatched to a model and not finished.", series: everyModel)
         breakerState = registry.gauge(
             "infer_batchd_breaker_state", help: "Each deployment's circuit breaker: 0 closed, 1 open, 2 half-open.")
+        probes = registry.counter(
+            "infer_batchd_probes_total", help: "Health probes of each deployment by result (ok, failed, unanswered).")
         retries = registry.counter(
             "infer_batchd_retries_total", help: "Requests sent to modeld again after a connection was lost before any output.")
     }
@@ -65,6 +78,10 @@ struct BatchMetrics: Sendable {
     /// Sets `infer_batchd_breaker_state{model,deployment}`: 0 closed, 1 open, 2 half-open.
     func breaker(_ model: String, _ deployment: String, _ state: CircuitBreaker.State) {
         breakerState.set(state.gaugeValue, Self.labels(model) + [MetricLabel("deployment", deployment)])
+    }
+
+    func probed(_ model: String, _ deployment: String, _ result: ProbeResult) {
+        probes.increment(Self.labels(model) + [MetricLabel("deployment", deployment), MetricLabel("result", result.rawValue)])
     }
 
     func batch(_ model: String, size: Int) { batchSize.observe(Double(size), Self.labels(model)) }

@@ -21,6 +21,7 @@ struct RelayPolicy: Sendable {
 final class BatchService: DaemonService {
     let server: IPCServer
     let handler: BatchRequestHandler
+    let prober: HealthProber
     private let logger: Logger
 
     /// Starts serving on a listening socket.
@@ -29,11 +30,12 @@ final class BatchService: DaemonService {
     ///   - router: Each model's deployments, strategy and fallbacks.
     ///   - configuration: The scheduler's settings.
     ///   - policy: Retries and the default deadline.
+    ///   - probes: How deployments' health is probed.
     ///   - logger: The daemon's logger.
     ///   - registry: Where the metrics go.
     /// - Throws: ``SocketError`` when the socket cannot be served.
     init(listenFD: Int32, router: DeploymentRouter, configuration: BatchScheduler.Configuration,
-         policy: RelayPolicy, logger: Logger, registry: MetricsRegistry = MetricsRegistry()) throws {
+         policy: RelayPolicy, probes: ProbePolicy = ProbePolicy(), logger: Logger, registry: MetricsRegistry = MetricsRegistry()) throws {
         self.logger = logger
         let models = router.routes.keys.sorted()
         let metrics = BatchMetrics(registry: registry, models: models)
@@ -44,8 +46,10 @@ final class BatchService: DaemonService {
         let handler = BatchRequestHandler(
             scheduler: scheduler, router: router, policy: policy, metrics: metrics, logger: logger)
         self.handler = handler
+        prober = HealthProber(router: router, policy: probes, metrics: metrics, logger: logger)
         server = handler.shell().server(listenFD: listenFD, protocolName: ServiceName.batchd)
         try server.start()
+        prober.start()
     }
 
     /// Starts serving models that have one modeld each, named like the model (tests, and batchd without
@@ -113,12 +117,14 @@ final class BatchService: DaemonService {
         let margin = Duration.milliseconds(250)
         let load = handler.scheduler.totalLoad
         logger.info("draining", ["queued": LogValue(load.queued), "in_flight": LogValue(load.inFlight)])
+        prober.stop()
         await server.drain(timeout: max(.zero, ContinuousClock.now.duration(to: deadline) - margin))
         for deployment in handler.router.deployments { deployment.backend.close() }
     }
 
     /// Closes everything at once (tests).
     func shutdown() async {
+        prober.stop()
         await server.drain(timeout: .zero)
         for deployment in handler.router.deployments { deployment.backend.close() }
     }
@@ -140,7 +146,7 @@ struct BatchRequestHandler: Sendable {
         shell.register(GenerationProtocol.Generate.self) { request, call in
             let prompt = request.messages.reduce(request.prompt.utf8.count) { $0 + $1.content.utf8.count }
             await serve(call, model: request.model, priority: request.priority, requestID: request.requestID, kind: .generate,
-                        size: RequestSize(promptTokens: prompt / 4, maxTokens: Int(request.parameters.maxTokens)))
+                        size: RequestSize(promptTokens: prompt / 4, maxTokens: Int(request.parameters.maxTokens), contextBytes: prompt))
         }
         shell.register(GenerationProtocol.Embed.self) { request, call in
             await serve(call, model: request.model, priority: 0, requestID: request.requestID, kind: .embed,
@@ -209,14 +215,9 @@ struct BatchRequestHandler: Sendable {
 /// - A prompt too long for a model (``ServiceErrorCode/contextLengthExceeded``) goes to the fallbacks.
 /// - Any other refusal (invalid request or parameter) is the answer, passed through.
 /// - After output has been relayed the caller gets the failure, never a duplicate of text it has.
+/// - A pause before a retry that would not end before the deadline ends the retries: the caller gets
+///   the last failure at once.
 /// The first frame relayed is batchd's route (who answers, as which model); an embedding reply ends with it.
-/// What the cost strategy knows of a request's size: prompt tokens estimated from its bytes (÷ 4, no
-/// tokenizer here) and the most tokens it may generate.
-struct RequestSize: Sendable {
-    var promptTokens: Int
-    var maxTokens: Int
-}
-
 struct Relay {
     let call: IPCCall
     let model: String
@@ -226,6 +227,7 @@ struct Relay {
     let policy: RelayPolicy
     let metrics: BatchMetrics
     let logger: Logger
+    var breakers: BreakerLog { BreakerLog(metrics: metrics) }
 
     /// How one attempt ended, and so what to do next.
     private enum Verdict {
@@ -249,7 +251,7 @@ struct Relay {
 
     /// Relays a generation; counts its outcome.
     func generate() async {
-        await relay("generation") { target, timeout, attempt in
+        await relay("generation") { target, timeout, attempt, used in
             var relayed = false
             var first = true
             var firstToken: Double?
@@ -263,6 +265,7 @@ struct Relay {
                         guard call.chunk(GenerationFrameTag.payload(route)) else { return (.cancelled, .neutral) }
                     }
                     if frame.first == GenerationFrameTag.done {
+                        used = Self.tokens(done: frame, promptEstimate: size.promptTokens) ?? used
                         metrics.request(model, .ok)
                         call.end(frame)
                         return (.answered, .success(firstToken: firstToken ?? started.duration(to: .now).seconds))
@@ -270,7 +273,10 @@ struct Relay {
                     if !relayed {
                         firstToken = started.duration(to: .now).seconds
                         relayed = true
+                        used = size.promptTokens
                     }
+                    // Until Done says, each piece counts as a token (for the tpm cap, should the stream break).
+                    used += 1
                     // The caller is gone: leaving the loop drops the stream, which sends CANCEL to modeld.
                     guard call.chunk(frame) else { return (.cancelled, .neutral) }
                 }
@@ -285,12 +291,13 @@ struct Relay {
 
     /// Relays an embedding; counts its outcome.
     func embed() async {
-        await relay("embedding") { target, timeout, attempt in
+        await relay("embedding") { target, timeout, attempt, used in
             let started = ContinuousClock.now
             let payload = target.route.name == model ? call.payload : Self.embed(call.payload, as: target.route.name)
             do {
                 var reply = try GenerationProtocol.EmbedReply(decoding: try await target.deployment.backend.embed(payload, timeout: timeout))
                 reply.route = GenerationProtocol.Route(deployment: target.deployment.deployment.name, model: target.route.name)
+                used = reply.promptTokens > 0 ? Int(reply.promptTokens) : size.promptTokens
                 metrics.request(model, .ok)
                 call.reply(reply.encoded())
                 return (.answered, .success(firstToken: started.duration(to: .now).seconds))
@@ -306,9 +313,9 @@ struct Relay {
     /// - Parameters:
     ///   - what: "generation" or "embedding", for the log.
     ///   - attempt: One try of a target with the time left and the number of tries before it; returns the
-    ///     verdict and what it says of the deployment's health.
-    private func relay(_ what: String, _ attempt: (Target, Duration, Int) async -> (Verdict, DeploymentBackend.Outcome)) async {
-        var picker = TargetPicker(chain: chain, promptTokens: size.promptTokens, maxTokens: size.maxTokens)
+    ///     verdict and what it says of the deployment's health, and sets the tokens it used (for `tpm`).
+    private func relay(_ what: String, _ attempt: (Target, Duration, Int, inout Int) async -> (Verdict, DeploymentBackend.Outcome)) async {
+        var picker = TargetPicker(chain: chain, size: size)
         var attempts = 0
         var current: Target?
         var lastFailure: (code: UInt16, message: String)?
@@ -316,21 +323,23 @@ struct Relay {
             guard let timeout = remaining() else { return expired() }
             if current == nil {
                 guard let (route, deployment) = picker.next(now: Self.now(), random: Double.random(in: 0..<1)) else {
-                    let failure = lastFailure ?? (ServiceErrorCode.backendUnavailable,
-                                                  "no deployment of \(model)\(chain.count > 1 ? " or its fallbacks" : "") is available (circuit open)")
+                    let failure = lastFailure ?? nothingLeft(picker)
                     return fail(what, code: failure.code, message: failure.message)
                 }
                 current = Target(route: route, deployment: deployment)
             }
             guard let target = current else { continue }
-            let (admission, opened) = target.deployment.begin(now: Self.now())
-            log(opened, target)
+            let name = target.deployment.deployment.name
+            let (admission, opened) = target.deployment.begin(now: Self.now(), estimate: size.estimate)
+            breakers.record(opened, model: target.route.name, deployment: name, logger: logger)
             if case .refused = admission {
                 current = nil
                 continue
             }
-            let (verdict, health) = await attempt(target, timeout, attempts)
-            log(target.deployment.finish(health, now: Self.now()), target)
+            var used = 0
+            let (verdict, health) = await attempt(target, timeout, attempts, &used)
+            let closed = target.deployment.finish(health, wasProbe: admission == .probe, now: Self.now(), estimate: size.estimate, used: used)
+            breakers.record(closed, model: target.route.name, deployment: name, logger: logger)
             switch verdict {
             case .answered:
                 return
@@ -347,32 +356,42 @@ struct Relay {
                 lastFailure = (code, message)
                 current = nil
                 attempts += 1
-                guard await pause(before: attempts, reason: "\(target.deployment.deployment.name): \(reason)") else {
-                    return metrics.request(model, .cancelled)
+                switch await pause(before: attempts, reason: "\(name): \(reason)") {
+                case .go: continue
+                case .cancelled: return metrics.request(model, .cancelled)
+                case .outOfTime: return fail(what, code: code, message: message)
                 }
             case .again(let reason):
                 attempts += 1
-                guard await pause(before: attempts, reason: "\(target.deployment.deployment.name): \(reason)") else {
-                    return metrics.request(model, .cancelled)
+                switch await pause(before: attempts, reason: "\(name): \(reason)") {
+                case .go: continue
+                case .cancelled: return metrics.request(model, .cancelled)
+                case .outOfTime:
+                    let failure = lastFailure ?? (ServiceErrorCode.backendUnavailable, "modeld for \(name): \(reason)")
+                    return fail(what, code: failure.code, message: failure.message)
                 }
             }
         }
+    }
+
+    /// The answer when no target is left and none failed: the prompt is too long for every model
+    /// (400), else every deployment is at its per-minute caps (429 with Retry-After until the first
+    /// lifts), else every breaker is open (503).
+    private func nothingLeft(_ picker: TargetPicker) -> (code: UInt16, message: String) {
+        let models = "\(model)\(chain.count > 1 ? " or its fallbacks" : "")"
+        if let refusal = picker.contextRefusal { return (ServiceErrorCode.contextLengthExceeded, refusal) }
+        if let lift = picker.capsLiftAt {
+            let seconds = Int((max(0, lift - Self.now()) + 999_999_999) / 1_000_000_000)
+            return (ServiceErrorCode.upstreamRateLimited,
+                    RetryAfterMessage.make(seconds: max(1, seconds), "every deployment of \(models) is at its per-minute cap"))
+        }
+        return (ServiceErrorCode.backendUnavailable, "no deployment of \(models) is available (circuit open)")
     }
 
     private func fail(_ what: String, code: UInt16, message: String) {
         metrics.request(model, .failed)
         call.fail(code: code, message: message)
         logger.warn("\(what) failed", ["model": .string(model), "code": LogValue(code), "reason": .string(message)])
-    }
-
-    /// Logs a breaker's change of state and sets its gauge.
-    private func log(_ transition: CircuitBreaker.Transition?, _ target: Target) {
-        guard let transition else { return }
-        metrics.breaker(target.route.name, target.deployment.deployment.name, transition.to)
-        logger.warn("circuit breaker", [
-            "model": .string(target.route.name), "deployment": .string(target.deployment.deployment.name),
-            "from": .string(transition.from.rawValue), "to": .string(transition.to.rawValue), "reason": .string(transition.reason),
-        ])
     }
 
     private func remaining() -> Duration? {
@@ -387,6 +406,13 @@ struct Relay {
 
     /// Nanoseconds on the monotonic clock, the breakers' time base.
     private static func now() -> Int64 { MonotonicClock.nowSigned() }
+
+    /// The tokens a generation used, from its END payload: the prompt's as modeld counted them (the
+    /// estimate when an upstream reported none) plus the completion's.
+    static func tokens(done payload: [UInt8], promptEstimate: Int) -> Int? {
+        guard let done = try? GenerationProtocol.Done(decoding: Array(payload.dropFirst())) else { return nil }
+        return (done.promptTokens > 0 ? Int(done.promptTokens) : promptEstimate) + Int(done.completionTokens)
+    }
 
     /// `payload` (a Generate) asking for `model` instead (a fallback).
     private static func generate(_ payload: [UInt8], as model: String) -> [UInt8] {
@@ -442,22 +468,33 @@ struct Relay {
         }
     }
 
+    /// What a pause before a retry came to.
+    private enum Pause {
+        /// Paused; retry.
+        case go
+        /// The caller went away meanwhile.
+        case cancelled
+        /// The pause would not end before the deadline: no retry.
+        case outOfTime
+    }
+
     /// Waits before attempt `attempt`: exponential backoff with jitter from `retryBackoff`, at most a
-    /// second, within the deadline.
-    /// - Returns: false when the caller cancelled meanwhile.
-    private func pause(before attempt: Int, reason: String) async -> Bool {
-        metrics.retried(model)
+    /// second, and only when it ends before the deadline.
+    private func pause(before attempt: Int, reason: String) async -> Pause {
         let backoff = RetryBackoff(base: policy.retryBackoff.nanoseconds, cap: 1_000_000_000)
         let left = ContinuousClock.now.duration(to: deadline).nanoseconds
         guard let pause = backoff.pause(before: attempt, remaining: left, random: Double.random(in: 0...1)) else {
-            return !call.isFinished
+            logger.info("not retrying: the pause would outlast the deadline", ["model": .string(model), "attempt": LogValue(attempt),
+                                                                               "reason": .string(reason)])
+            return .outOfTime
         }
+        metrics.retried(model)
         logger.info("retrying", ["model": .string(model), "attempt": LogValue(attempt), "reason": .string(reason)])
         do {
             try await Task.sleep(for: .nanoseconds(pause))
         } catch {
-            return false
+            return .cancelled
         }
-        return !call.isFinished
+        return call.isFinished ? .cancelled : .go
     }
 }

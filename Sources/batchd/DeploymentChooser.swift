@@ -4,7 +4,7 @@ import Registry
 struct DeploymentStatus: Sendable {
     /// The deployment (its prices and weight).
     let deployment: Deployment
-    /// Whether its breaker would let a request go and it is under its caps.
+    /// Whether its breaker would let a request go.
     let available: Bool
     /// Requests it is running now.
     let inFlight: Int
@@ -12,11 +12,13 @@ struct DeploymentStatus: Sendable {
     let capacity: Int
     /// Moving average of its time to first token, seconds; nil before the first answer.
     let averageFirstToken: Double?
+    /// When its per-minute caps lift, while it is at one (monotonic nanoseconds); nil: it has room.
+    var cappedUntil: Int64? = nil
 }
 
 /// Orders a model's deployments for one request by the model's ``RoutingStrategy``: the first is tried
-/// first, the rest are where a retry goes. Unavailable deployments (breaker open, caps reached) are left
-/// out; deployments at capacity go after those with room.
+/// first, the rest are where a retry goes. Unavailable deployments (breaker open) and those at a
+/// per-minute cap (`rpm`, `tpm`) are left out; deployments at capacity go after those with room.
 enum DeploymentChooser {
     /// - Parameters:
     ///   - statuses: The model's deployments.
@@ -27,7 +29,7 @@ enum DeploymentChooser {
     /// - Returns: Indices into `statuses`, best first.
     static func order(_ statuses: [DeploymentStatus], strategy: RoutingStrategy, promptTokens: Int, maxTokens: Int,
                       random: Double) -> [Int] {
-        let candidates = statuses.indices.filter { statuses[$0].available }
+        let candidates = statuses.indices.filter { statuses[$0].available && statuses[$0].cappedUntil == nil }
         let withRoom = candidates.filter { statuses[$0].inFlight < statuses[$0].capacity }
         let full = candidates.filter { statuses[$0].inFlight >= statuses[$0].capacity }
         return rank(withRoom, statuses, strategy, promptTokens, maxTokens, random)

@@ -22,6 +22,13 @@ protocol ModelBackend: Sendable {
     /// - Throws: ``IPCError``, or `CancellationError`.
     func embed(_ payload: [UInt8], timeout: Duration) async throws -> [UInt8]
 
+    /// Asks whether the instance can serve now, at no token cost (batchd's health probe).
+    /// - Parameter timeout: How long to wait.
+    /// - Returns: modeld's answer.
+    /// - Throws: ``IPCError``: `remote(code: IPCErrorCode.unknownType, …)` from a modeld older than the
+    ///   probe; or `CancellationError`.
+    func health(timeout: Duration) async throws -> GenerationProtocol.HealthReply
+
     /// Releases connections (when batchd stops).
     func close()
 }
@@ -42,6 +49,10 @@ struct ModeldBackend: ModelBackend {
 
     func embed(_ payload: [UInt8], timeout: Duration) async throws -> [UInt8] {
         try await client.call(type: GenerationProtocol.Embed.type, payload: payload, timeout: timeout)
+    }
+
+    func health(timeout: Duration) async throws -> GenerationProtocol.HealthReply {
+        try await client.call(GenerationProtocol.Health(), returning: GenerationProtocol.HealthReply.self, timeout: timeout)
     }
 
     func close() { client.close() }

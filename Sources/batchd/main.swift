@@ -36,13 +36,17 @@ let breakerThreshold = Setting<Int>(
     range: 1...1000)
 let breakerTimeout = Setting<Duration>(
     name: "CIRCUIT_BREAKER_TIMEOUT_SEC", default: .seconds(30),
-    meaning: "How long an open breaker stays open before one probe request may go (a 429's longer Retry-After wins).",
+    meaning: "How long an open breaker stays open before one probe (a health probe, or a request) may go (a 429's longer Retry-After wins).",
     unit: .seconds, range: .seconds(1) ... .seconds(86_400))
+let probeInterval = Setting<Duration>(
+    name: "CIRCUIT_BREAKER_PROBE_INTERVAL_SEC", default: .seconds(10),
+    meaning: "How long a closed deployment may go without a request before batchd probes its health (0: only open breakers are probed, when their timeout ends).",
+    unit: .seconds, range: .zero ... .seconds(86_400))
 
 Daemon.run(
     name: "batchd",
     settings: [maxSize, flushTimeout, queueMax, models, ModelRegistry.registrySetting, retryMax, defaultTimeout,
-               breakerThreshold, breakerTimeout],
+               breakerThreshold, breakerTimeout, probeInterval],
     sockets: [.unix("batchd")]
 ) { context in
     let settings = context.settings
@@ -62,5 +66,6 @@ Daemon.run(
         configuration: BatchScheduler.Configuration(
             maxBatch: settings[maxSize], flushTimeout: settings[flushTimeout], queueMax: settings[queueMax]),
         policy: RelayPolicy(retryMax: settings[retryMax], defaultTimeout: settings[defaultTimeout]),
+        probes: ProbePolicy(idleInterval: settings[probeInterval] > .zero ? settings[probeInterval] : nil),
         logger: context.logger)
 }

@@ -92,7 +92,7 @@ final class ModelService: DaemonService {
             engine = .upstream(upstream, kind)
         }
         let handler = ModelRequestHandler(model: name, servedModel: servedModel ?? name, engine: engine, metrics: metrics,
-                                          logger: logger)
+                                          logger: logger, stallTimeout: options.stallTimeout)
         self.handler = handler
         server = handler.shell().server(listenFD: listenFD, protocolName: ServiceName.modeld)
         try server.start()
@@ -231,6 +231,8 @@ struct ModelRequestHandler: Sendable {
     let engine: Engine
     let metrics: ModelMetrics
     let logger: Logger
+    /// How old the engine loop's heartbeat may be for a health probe to say ready.
+    let stallTimeout: Duration
 
     var kind: ModelKind {
         switch engine {
@@ -267,7 +269,22 @@ struct ModelRequestHandler: Sendable {
         })
         shell.register(GenerationProtocol.Generate.self, generate)
         shell.register(GenerationProtocol.Embed.self, embed)
+        shell.register(GenerationProtocol.Health.self) { _, call in await health(call) }
         return shell
+    }
+
+    /// batchd's health probe, which costs no tokens: the built-in engine is ready while its loop's
+    /// heartbeat is recent; an upstream deployment asks the upstream's model list.
+    private func health(_ call: IPCCall) async {
+        let reply: GenerationProtocol.HealthReply
+        switch engine {
+        case .upstream(let upstream, _):
+            reply = await upstream.health(deadline: call.deadline)
+        case .chat, .embedding:
+            let beating = heartbeat?.isRecent(within: stallTimeout) ?? true
+            reply = GenerationProtocol.HealthReply(ready: beating, reason: beating ? "" : "the engine loop has stalled")
+        }
+        call.reply(reply.encoded())
     }
 
     private func refuse(_ call: IPCCall, _ code: UInt16, _ message: String, requestID: String) {

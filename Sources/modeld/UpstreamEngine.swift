@@ -37,7 +37,24 @@ final class UpstreamEngine: Sendable {
 
     /// Whether the upstream answers its model list (a probe that costs no tokens).
     func probe() async -> Bool {
-        (try? await client.models()) != nil
+        await health(deadline: nil).ready
+    }
+
+    /// batchd's health probe: `GET {url}/models`, which sends no tokens, bounded by the connect and
+    /// first-byte timeouts and by `deadline` (the answer is due a little before it, so the caller
+    /// hears "not ready" rather than its own timeout). Any failure is "not ready" with the failure's
+    /// client-safe words; a 429's Retry-After is passed on.
+    func health(deadline: ContinuousClock.Instant?) async -> GenerationProtocol.HealthReply {
+        let margin = Duration.milliseconds(250)
+        let options = UpstreamRequestOptions(requestID: "health-probe", deadline: deadline.map { $0 - margin })
+        do {
+            _ = try await client.models(options: options)
+            return GenerationProtocol.HealthReply(ready: true)
+        } catch {
+            logger.debug("upstream health probe failed", ["deployment": .string(deployment.name), "error": .string(error.logMessage)])
+            return GenerationProtocol.HealthReply(
+                ready: false, retryAfterSeconds: UInt32(clamping: error.retryAfterSeconds ?? 0), reason: error.clientMessage)
+        }
     }
 
     /// Runs a generation on the upstream and relays it on `call`.
@@ -164,6 +181,8 @@ final class UpstreamEngine: Sendable {
     /// The service error code and message for an upstream failure (frontd maps the code to a status).
     static func serviceError(_ error: UpstreamError) -> (UInt16, String) {
         let message = error.clientMessage
+        // The prompt is too long for this deployment: batchd tries the model's fallbacks.
+        if error.isContextLengthExceeded { return (ServiceErrorCode.contextLengthExceeded, message) }
         switch error.clientStatus {
         case 400, 413, 422: return (ServiceErrorCode.invalidRequest, message)
         case 429:

@@ -119,6 +119,55 @@ struct RoutingTests {
         #expect(backoff.pause(before: 2, remaining: 150, random: 1) == nil)
     }
 
+    @Test("per-minute caps: requests and tokens (settled plus reserved) count in the window; the next window starts afresh")
+    func minuteUsage() {
+        let minute = MinuteUsage.window
+        var usage = MinuteUsage(requestsPerMinute: 2, tokensPerMinute: 100)
+        #expect(usage.cappedUntil(now: 10) == nil)
+        usage.claim(now: 10, estimate: 30)
+        usage.claim(now: 20, estimate: 30)
+        #expect(usage.cappedUntil(now: 30) == minute, "two requests fill an rpm of 2 until the minute ends")
+        usage.settle(now: 40, estimate: 30, used: 70)
+        usage.settle(now: 50, estimate: 30, used: 20)
+        // The next window: no requests yet, and the tokens settled before do not count.
+        #expect(usage.cappedUntil(now: minute + 1) == nil)
+        usage.claim(now: minute + 2, estimate: 60)
+        #expect(usage.cappedUntil(now: minute + 3) == nil)
+        usage.settle(now: minute + 4, estimate: 60, used: 40)
+        usage.claim(now: minute + 5, estimate: 0)
+        #expect(usage.cappedUntil(now: minute + 6) == 2 * minute, "two requests again")
+        var tokens = MinuteUsage(requestsPerMinute: nil, tokensPerMinute: 100)
+        tokens.claim(now: 0, estimate: 60)
+        tokens.claim(now: 0, estimate: 40)
+        #expect(tokens.cappedUntil(now: 1) == minute, "the estimates of requests in flight fill it")
+        // A request that began last minute still holds its estimate in this one until it ends.
+        tokens.settle(now: minute + 1, estimate: 60, used: 10)
+        #expect(tokens.cappedUntil(now: minute + 2) == nil)
+        var unlimited = MinuteUsage(requestsPerMinute: nil, tokensPerMinute: nil)
+        unlimited.claim(now: 0, estimate: 1_000_000)
+        #expect(unlimited.cappedUntil(now: 0) == nil)
+    }
+
+    @Test("the context pre-check refuses only when even 256 bytes a token cannot fit; never without a context_length")
+    func promptBound() {
+        #expect(PromptBound.minimumTokens(bytes: 0) == 0)
+        #expect(PromptBound.minimumTokens(bytes: 1) == 1)
+        #expect(PromptBound.minimumTokens(bytes: 256) == 1)
+        #expect(PromptBound.minimumTokens(bytes: 257) == 2)
+        #expect(!PromptBound.exceeds(bytes: 1_000_000, contextLength: nil))
+        // 2 048 tokens of context: up to 2 047 × 256 bytes may still fit (one token left to generate).
+        #expect(!PromptBound.exceeds(bytes: 2047 * 256, contextLength: 2048))
+        #expect(PromptBound.exceeds(bytes: 2047 * 256 + 1, contextLength: 2048))
+    }
+
+    @Test("capped deployments are left out like open ones")
+    func cappedLeftOut() {
+        var capped = status("a", input: 0, output: 0)
+        capped.cappedUntil = 60
+        let open = status("b", input: 1, output: 1)
+        #expect(DeploymentChooser.order([capped, open], strategy: .cost, promptTokens: 1, maxTokens: 1, random: 0) == [1])
+    }
+
     @Test("the moving average starts at the first sample and follows later ones")
     func movingAverage() {
         var average = MovingAverage(alpha: 0.5)

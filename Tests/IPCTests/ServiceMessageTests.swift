@@ -39,6 +39,18 @@ import Wire
         #expect(throws: WireError.self) { try CacheProtocol.StatsReply(decoding: Array(reply.encoded().prefix(55))) }
     }
 
+    @Test("modeld Health: empty request, type 3; HealthReply: ready, retry-after seconds, reason")
+    func health() throws {
+        #expect(GenerationProtocol.Health.type == 3)
+        #expect(GenerationProtocol.Health().encoded().isEmpty)
+        let reply = GenerationProtocol.HealthReply(ready: false, retryAfterSeconds: 9, reason: "down")
+        #expect(Self.hex(reply.encoded()) == "00" + "00000009" + "00000004" + "646f776e")
+        #expect(Self.hex(GenerationProtocol.HealthReply(ready: true).encoded()) == "01" + "00000000" + "00000000")
+        #expect(try GenerationProtocol.HealthReply(decoding: reply.encoded()) == reply)
+        #expect(throws: WireError.self) { try GenerationProtocol.HealthReply(decoding: Array(reply.encoded().dropLast())) }
+        #expect(throws: WireError.self) { try GenerationProtocol.Health(decoding: [0]) }
+    }
+
     @Test("the context-length refusal has its own service code")
     func codes() {
         let codes = [ServiceErrorCode.unknownModel, ServiceErrorCode.invalidRequest, ServiceErrorCode.invalidParameter,

@@ -115,6 +115,8 @@ import Services
             #expect(names.contains(name), "\(name)")
         }
         #expect(await harness.service.isHealthy())
+        // batchd's health probe: the built-in engine is ready while its loop beats.
+        #expect(try await harness.client.health(timeout: .seconds(5)) == GenerationProtocol.HealthReply(ready: true))
         await harness.close()
     }
 

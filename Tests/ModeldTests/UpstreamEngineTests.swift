@@ -55,6 +55,24 @@ struct UpstreamEngineTests {
         #expect(UpstreamEngine.serviceError(UpstreamError(.connectRefused, route: route)).0 == ServiceErrorCode.backendUnavailable)
     }
 
+    @Test("a context-length refusal is told from other 400s by the upstream's code or words, whichever server wrote it")
+    func contextRefusals() {
+        let route = "POST /v1/chat/completions"
+        func code(_ status: Int, code: String? = nil, _ message: String? = nil) -> UInt16 {
+            UpstreamEngine.serviceError(UpstreamError(.http, route: route, upstreamStatus: status, upstreamMessage: message,
+                                                      upstreamCode: code)).0
+        }
+        let exceeded = ServiceErrorCode.contextLengthExceeded
+        #expect(code(400, code: "context_length_exceeded", "too long") == exceeded)
+        #expect(code(400, code: "exceed_context_size_error") == exceeded)
+        #expect(code(400, "the request exceeds the available context size, try increasing it") == exceeded)
+        #expect(code(400, "This model's maximum context length is 2048 tokens. However, you requested 2100 tokens") == exceeded)
+        #expect(code(422, "Input validation error: `inputs` tokens + `max_new_tokens` must be <= 2048. Given: 2000") == exceeded)
+        #expect(code(400, code: "invalid_request_error", "temperature must be at most 2") == ServiceErrorCode.invalidRequest)
+        // The same words in a 5xx are the server's failure, not the prompt's.
+        #expect(code(500, "maximum context length") == ServiceErrorCode.upstreamFailed)
+    }
+
     @Test("the key comes from the named variable or file, and errors name where, never the key")
     func credentials() throws {
         let byEnv = Deployment(name: "d", model: "m", engine: .openai, url: URL(string: "http://x/v1"),

@@ -91,6 +91,63 @@ struct UpstreamServiceTests {
         await upstream.stopAndWait()
     }
 
+    /// What llama-cpp-python (OpenAI's shape), llama.cpp's server and vLLM answer a prompt too long for
+    /// their context: each must become `contextLengthExceeded`, so batchd tries the fallbacks.
+    static let contextRefusals: [[String: any Sendable]] = [
+        ["behaviour": "error", "status": 400, "code": "context_length_exceeded", "type": "invalid_request_error",
+         "message": "This model's maximum context length is 2048 tokens. However, you requested 2100 tokens"],
+        ["behaviour": "error", "status": 400, "type": "exceed_context_size_error",
+         "message": "the request exceeds the available context size, try increasing it"],
+        ["behaviour": "error", "status": 400, "type": "BadRequestError",
+         "message": "This model's maximum context length is 4096 tokens. However, you requested 5000 tokens (4990 in the messages, 10 in the completion)."],
+    ]
+
+    @Test("an upstream's context-length refusal (OpenAI code, llama.cpp's, vLLM's words) becomes contextLengthExceeded",
+          arguments: 0..<3)
+    func contextRefusal(_ index: Int) async throws {
+        let upstream = try await ScriptedUpstream.start()
+        let (service, client, fd, directory) = try harness(upstream)
+        defer { client.client.close(); Glibc.close(fd); _ = directory }
+        try await upstream.enqueue([Self.contextRefusals[index]])
+        do {
+            _ = try await generate(client)
+            Issue.record("the refusal was answered")
+        } catch IPCError.remote(let code, let message) {
+            #expect(code == ServiceErrorCode.contextLengthExceeded, "\(message)")
+            #expect(!message.contains("127.0.0.1"))
+        }
+        // Any other 400 is still the client's own fault.
+        try await upstream.enqueue([["behaviour": "error", "status": 400, "message": "temperature is out of range"]])
+        await #expect { try await generate(client) } throws: { error in
+            if case IPCError.remote(let code, _) = error { return code == ServiceErrorCode.invalidRequest }
+            return false
+        }
+        await service.shutdown()
+        await upstream.stopAndWait()
+    }
+
+    @Test("a health probe asks the upstream's model list, no tokens: ready, not ready with the reason, a 429's Retry-After, a hang before the caller's deadline")
+    func health() async throws {
+        let upstream = try await ScriptedUpstream.start()
+        let (service, client, fd, directory) = try harness(upstream)
+        defer { client.client.close(); Glibc.close(fd); _ = directory }
+        #expect(try await client.health(timeout: .seconds(5)) == GenerationProtocol.HealthReply(ready: true))
+        try await upstream.setModels(["behaviour": "error", "status": 500])
+        let failed = try await client.health(timeout: .seconds(5))
+        #expect(!failed.ready && failed.reason.contains("500") && failed.retryAfterSeconds == 0, "\(failed)")
+        try await upstream.setModels(["behaviour": "error", "status": 429, "retry_after": 9])
+        #expect(try await client.health(timeout: .seconds(5)).retryAfterSeconds == 9)
+        // A hanging upstream: modeld answers "not ready" just before the caller would give up.
+        try await upstream.setModels(["behaviour": "hang"])
+        let hung = try await client.health(timeout: .seconds(2))
+        #expect(!hung.ready && hung.reason.contains("in time"), "\(hung)")
+        let stats = try await upstream.stats()
+        #expect(stats.probes == 4)
+        #expect(stats.requests == stats.probes, "a probe sends nothing but GET /v1/models")
+        await service.shutdown()
+        await upstream.stopAndWait()
+    }
+
     @Test("a caller that cancels closes the upstream request")
     func cancellation() async throws {
         let upstream = try await ScriptedUpstream.start()

@@ -80,6 +80,13 @@ public final class ScriptedUpstream: Sendable {
                                 body: try JSONSerialization.data(withJSONObject: ["default": script]))
     }
 
+    /// Sets what `GET /v1/models` (a health probe) gets from now on; it never takes the queue or the
+    /// default (`POST /control {"models": script}`).
+    public func setModels(_ script: [String: any Sendable]) async throws {
+        _ = try await Self.call("http://127.0.0.1:\(port)/control", method: "POST",
+                                body: try JSONSerialization.data(withJSONObject: ["models": script]))
+    }
+
     /// Queues scripts for the next requests, one each, in order (`POST /control {"next": [...]}`).
     public func enqueue(_ scripts: [[String: any Sendable]]) async throws {
         _ = try await Self.call("http://127.0.0.1:\(port)/control", method: "POST",
@@ -122,6 +129,15 @@ public final class ScriptedUpstream: Sendable {
         public let connections: Int
         public let disconnects: Int
         public let completed: Int
+        /// Requests per path (`/v1/chat/completions`, `/v1/models`, ...).
+        public let by_path: [String: Int]
+
+        /// Requests to `path`.
+        public func requests(to path: String) -> Int { by_path[path] ?? 0 }
+        /// Chat completion requests: what a client's chat request costs, unlike a probe.
+        public var chats: Int { requests(to: "/v1/chat/completions") }
+        /// Model-list requests: health probes.
+        public var probes: Int { requests(to: "/v1/models") }
     }
 
     private static func call(_ url: String, method: String, body: Data?) async throws -> Data {
