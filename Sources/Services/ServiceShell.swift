@@ -1,3 +1,4 @@
+import Glibc
 import IPC
 import Metrics
 import Wire
@@ -55,6 +56,19 @@ public struct ServiceShell: Sendable {
         self.metrics = metrics
         self.beforeStats = beforeStats
         self.onRefusal = onRefusal
+        Self.recordStart(in: metrics)
+    }
+
+    /// The gauge every daemon's stats carry: when it started, in seconds since the epoch. metricsd turns
+    /// the daemons' values into `infer_daemon_start_time_seconds{daemon}`, so a restart loop shows as
+    /// changes of it (monitoring/ alerts on that).
+    public static let startTimeMetric = "infer_process_start_time_seconds"
+
+    private static func recordStart(in metrics: MetricsRegistry) {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        metrics.gauge(startTimeMetric, help: "When this daemon started, in seconds since the epoch.")
+            .set(Double(now.tv_sec) + Double(now.tv_nsec) / 1e9)
     }
 
     /// Routes calls of `Message.type` to `handler`, with the payload decoded.

@@ -23,8 +23,10 @@ final class MetricsService: DaemonService {
     static func start(_ context: DaemonContext) async throws -> MetricsService {
         let settings = context.settings
         let registry = MetricsRegistry()
-        let models = (try? ModelRegistry.load(environment: ProcessInfo.processInfo.environment).names) ?? []
+        // One modeld per deployment (a one-deployment model's deployment has the model's name).
+        let models = (try? ModelRegistry.load(environment: ProcessInfo.processInfo.environment).deployments.map(\.name)) ?? []
         if models.isEmpty { context.logger.warn("no model registry readable: modeld instances are not scraped") }
+        _ = ScrapeTargets.processStart  // read now: the static is lazy
         let targets = ScrapeTargets(runtimeDirectory: settings[RuntimeSettings.runtimeDirectory], models: models)
         let collector = MetricsCollector(targets: targets, registry: registry, timeout: settings[MetricsSettings.scrapeTimeout])
         let enabled = settings[MetricsSettings.enabled]

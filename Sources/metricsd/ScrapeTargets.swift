@@ -1,3 +1,4 @@
+import Glibc
 import IPC
 import Metrics
 import Services
@@ -26,7 +27,15 @@ struct ScrapeTargets: Sendable {
         targets = t
     }
 
-    /// Asks every target at once; returns the merged families plus `infer_daemon_up`.
+    /// When metricsd started (its own `infer_daemon_start_time_seconds`).
+    static let processStart: Double = {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    }()
+
+    /// Asks every target at once; returns the merged families plus `infer_daemon_up` and
+    /// `infer_daemon_start_time_seconds`.
     func scrape(timeout: Duration) async -> [MetricFamily] {
         let results = await withTaskGroup(of: (String, [MetricFamily]?).self) { group in
             for t in targets {
@@ -39,11 +48,22 @@ struct ScrapeTargets: Sendable {
         var families: [MetricFamily] = []
         var up = MetricFamily(name: "infer_daemon_up", help: "1 when the daemon answered this scrape's stats request, else 0.",
                               kind: .gauge, samples: [])
+        var started = MetricFamily(name: "infer_daemon_start_time_seconds",
+                                   help: "When each daemon that answered this scrape started, in seconds since the epoch (a restart changes it).",
+                                   kind: .gauge, samples: [])
         for (daemon, fams) in results {
             up.samples.append(MetricSample(labels: [MetricLabel("daemon", daemon)], value: fams == nil ? 0 : 1))
-            families += fams ?? []
+            // Every daemon sends its own start time under one name: here it becomes one series per daemon.
+            for family in fams ?? [] {
+                if family.name == ServiceShell.startTimeMetric {
+                    started.samples += family.samples.map { MetricSample(labels: [MetricLabel("daemon", daemon)], value: $0.value) }
+                } else {
+                    families.append(family)
+                }
+            }
         }
         up.samples.append(MetricSample(labels: [MetricLabel("daemon", "metricsd")], value: 1))
-        return [up] + families
+        started.samples.append(MetricSample(labels: [MetricLabel("daemon", "metricsd")], value: Self.processStart))
+        return [up, started] + families
     }
 }

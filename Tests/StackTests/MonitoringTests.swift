@@ -1,0 +1,166 @@
+import Foundation
+import Glibc
+import Testing
+import TestKit
+
+/// monitoring/: the rules pass promtool's checks and unit tests; a real Prometheus (Debian's) scrapes a
+/// real stack's metricsd with the rules loaded, a daemon killed in a loop fires its alert, and every
+/// query of the Grafana dashboard names metrics that exist and returns data.
+@Suite("monitoring assets against a real Prometheus")
+struct MonitoringTests {
+    static let rules = packageRoot + "/monitoring/prometheus"
+    static let dashboard = packageRoot + "/monitoring/grafana/infer-dashboard.json"
+
+    /// Runs a program to its end; its exit status and what it printed.
+    static func run(_ path: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = arguments
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        try p.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        return (p.terminationStatus, output)
+    }
+
+    /// Every PromQL query of the dashboard.
+    static func dashboardQueries() throws -> [String] {
+        let object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dashboard))) as? [String: Any]
+        let panels = object?["panels"] as? [[String: Any]] ?? []
+        return panels.flatMap { ($0["targets"] as? [[String: Any]] ?? []).compactMap { $0["expr"] as? String } }
+    }
+
+    /// The metric names a query reads: `infer_...` (a histogram's `_bucket`, `_count`, `_sum` reduced to
+    /// its family) and recording rules `infer:...`.
+    static func names(in query: String) -> Set<String> {
+        var names = Set<String>()
+        let pattern = try? NSRegularExpression(pattern: "infer[_:][a-z0-9_:]+")
+        let range = NSRange(query.startIndex..., in: query)
+        for match in pattern?.matches(in: query, range: range) ?? [] {
+            guard let r = Range(match.range, in: query) else { continue }
+            names.insert(String(query[r]))
+        }
+        return names
+    }
+
+    @Test("promtool: the rule files are valid and every alert's unit test passes")
+    func promtool() throws {
+        let check = try Self.run("/usr/bin/promtool", ["check", "rules", Self.rules + "/recording-rules.yml", Self.rules + "/alert-rules.yml"])
+        #expect(check.status == 0, "\(check.output)")
+        let tests = try Self.run("/usr/bin/promtool", ["test", "rules", Self.rules + "/tests/alerts-test.yml"])
+        #expect(tests.status == 0, "\(tests.output)")
+        // Every alert in the rules has a test that fires it.
+        let alerts = try String(contentsOfFile: Self.rules + "/alert-rules.yml", encoding: .utf8)
+            .split(separator: "\n").compactMap { $0.split(separator: "alert: ").dropFirst().first.map(String.init) }
+        let tested = try String(contentsOfFile: Self.rules + "/tests/alerts-test.yml", encoding: .utf8)
+        #expect(alerts.count >= 10)
+        for alert in alerts { #expect(tested.contains("alertname: \(alert)\n        exp_alerts:\n          - exp_labels"), "\(alert) has no firing test") }
+    }
+
+    @Test("a real Prometheus scrapes the stack: a restart loop fires its alert; every dashboard query returns data")
+    func prometheus() async throws {
+        let stack = try StackRun(models: [("smollm2", "chat"), ("minilm", "embedding")], environmentFile: ["RATE_LIMIT_RPM=1000000"],
+                                 realDaemons: true, prices: ["smollm2": (0.5, 2.0)])
+        defer { _ = stack.stop() }
+        #expect(stack.wait(.seconds(120)) { stack.isReady }, "the stack did not become ready: \(stack.standardError.suffix(2000))")
+        let http = try #require(stack.port("http")), metricsPort = try #require(stack.port("metrics-http"))
+
+        // The dashboard reads only metrics the live exposition has (or recording rules that exist).
+        let key = try stack.key("unlimited")
+        for i in 0..<3 {
+            let stream = i == 1 ? #","stream":true"# : ""
+            _ = curl(["-H", "Authorization: Bearer \(key)", "-H", "Content-Type: application/json", "-d",
+                      #"{"model":"smollm2","messages":[{"role":"user","content":"Count to \#(i + 3)."}],"max_tokens":6,"temperature":0\#(stream)}"#,
+                      "http://127.0.0.1:\(http)/v1/chat/completions"], timeout: 120)
+        }
+        _ = curl(["-H", "Authorization: Bearer \(key)", "-H", "Content-Type: application/json", "-d",
+                  #"{"model":"smollm2","messages":[{"role":"user","content":"Count to 3."}],"max_tokens":6,"temperature":0}"#,
+                  "http://127.0.0.1:\(http)/v1/chat/completions"], timeout: 120)
+        let exposition = curl(["http://127.0.0.1:\(metricsPort)/metrics"]).body
+        let families = Set(exposition.split(separator: "\n").compactMap { line -> String? in
+            line.hasPrefix("# TYPE ") ? line.split(separator: " ").dropFirst(2).first.map(String.init) : nil
+        })
+        let recorded = try String(contentsOfFile: Self.rules + "/recording-rules.yml", encoding: .utf8)
+        let queries = try Self.dashboardQueries()
+        #expect(queries.count >= 15)
+        for query in queries {
+            for name in Self.names(in: query) {
+                if name.contains(":") {
+                    #expect(recorded.contains("record: \(name)\n"), "\(name) (dashboard) is not a recording rule")
+                } else {
+                    let family = ["_bucket", "_count", "_sum"].reduce(name) { $0.hasSuffix($1) ? String($0.dropLast($1.count)) : $0 }
+                    #expect(families.contains(family), "\(name) (dashboard: \(query)) is not in the exposition")
+                }
+            }
+        }
+
+        // Prometheus with the rules, scraping metricsd every second.
+        let work = try TemporaryDirectory()
+        let promPort = try Self.freePort()
+        let config = """
+        global: {scrape_interval: 1s, evaluation_interval: 1s}
+        rule_files: ["\(Self.rules)/recording-rules.yml", "\(Self.rules)/alert-rules.yml"]
+        scrape_configs:
+          - job_name: infer
+            static_configs: [{targets: ["127.0.0.1:\(metricsPort)"]}]
+        """
+        try config.write(toFile: work.path + "/prometheus.yml", atomically: true, encoding: .utf8)
+        let prometheus = Process()
+        prometheus.executableURL = URL(fileURLWithPath: "/usr/bin/prometheus")
+        prometheus.arguments = ["--config.file=\(work.path)/prometheus.yml", "--storage.tsdb.path=\(work.path)/data",
+                                "--web.listen-address=127.0.0.1:\(promPort)"]
+        prometheus.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        prometheus.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try prometheus.run()
+        defer { prometheus.terminate(); prometheus.waitUntilExit() }
+        let api = "http://127.0.0.1:\(promPort)/api/v1"
+        func query(_ q: String) -> [[String: Any]] {
+            let r = curl(["-G", "--data-urlencode", "query=\(q)", api + "/query"])
+            let o = (try? JSONSerialization.jsonObject(with: Data(r.body.utf8))) as? [String: Any]
+            return ((o?["data"] as? [String: Any])?["result"] as? [[String: Any]]) ?? []
+        }
+        #expect(stack.wait(.seconds(30)) { !query(#"infer_daemon_up{daemon="cached"}"#).isEmpty }, "Prometheus never scraped metricsd")
+
+        // cached killed three times; inferctl up restarts it each time (as systemd would).
+        for _ in 0..<3 {
+            let before = stack.pid("cached")
+            if let before { kill(before, SIGKILL) }
+            #expect(stack.wait(.seconds(30)) { stack.pid("cached") != nil && stack.pid("cached") != before && stack.isReady })
+            try await Task.sleep(for: .seconds(2))  // at least one scrape of each new start time
+        }
+        let fired = stack.wait(.seconds(30)) {
+            let alerts = curl([api + "/alerts"]).body
+            return alerts.contains(#""alertname":"InferDaemonRestartLoop""#) && alerts.contains(#""daemon":"cached""#)
+                && alerts.contains(#""state":"firing""#)
+        }
+        #expect(fired, "InferDaemonRestartLoop did not fire for cached: \(curl([api + "/alerts"]).body.prefix(2000))")
+
+        // More traffic, then every dashboard query returns data.
+        for i in 0..<4 {
+            _ = curl(["-H", "Authorization: Bearer \(key)", "-H", "Content-Type: application/json", "-d",
+                      #"{"model":"smollm2","messages":[{"role":"user","content":"Say \#(i)."}],"max_tokens":4,"temperature":0}"#,
+                      "http://127.0.0.1:\(http)/v1/chat/completions"], timeout: 120)
+        }
+        try await Task.sleep(for: .seconds(3))
+        for q in queries {
+            #expect(!query(q).isEmpty, "the dashboard query returns no data: \(q)")
+        }
+    }
+
+    /// A TCP port nothing listens on now.
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw HarnessError("no free port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
