@@ -3,7 +3,7 @@
 # Usage: scripts/install-deps.sh [PACKAGE...]   (default: the set `make test` needs)
 set -euo pipefail
 want=("$@")
-[ ${#want[@]} -gt 0 ] || want=(python3 python3-pip python3-venv unzip ca-certificates curl libsystemd-dev pkg-config prometheus redis-server openssl)
+[ ${#want[@]} -gt 0 ] || want=(python3 python3-pip python3-venv unzip ca-certificates curl libsystemd-dev pkg-config prometheus redis-server openssl chromium)
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -64,11 +64,15 @@ public struct ServiceShell: Sendable {
     /// changes of it (monitoring/ alerts on that).
     public static let startTimeMetric = "infer_process_start_time_seconds"
 
+    /// The daemon's process id, for metricsd's status page (metricsd keeps it out of its exposition).
+    public static let processIDMetric = "infer_process_id"
+
     private static func recordStart(in metrics: MetricsRegistry) {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         metrics.gauge(startTimeMetric, help: "When this daemon started, in seconds since the epoch.")
             .set(Double(now.tv_sec) + Double(now.tv_nsec) / 1e9)
+        metrics.gauge(processIDMetric, help: "This daemon's process id.").set(Double(getpid()))
     }
 
     /// Routes calls of `Message.type` to `handler`, with the payload decoded.

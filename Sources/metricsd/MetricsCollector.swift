@@ -17,7 +17,7 @@ struct MetricsCollector: Sendable {
         self.targets = targets
         self.registry = registry
         self.timeout = timeout
-        scrapes = registry.counter("infer_metricsd_scrapes_total", help: "Scrapes served, by source (http: /metrics; ipc: Collect from frontd).")
+        scrapes = registry.counter("infer_metricsd_scrapes_total", help: "Scrapes served, by source (http: /metrics; ipc: Collect from frontd; status: the status page).")
         duration = registry.histogram("infer_metricsd_scrape_duration_seconds", help: "Time to gather and render one scrape.",
                                       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1])
     }

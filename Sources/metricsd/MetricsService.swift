@@ -1,5 +1,6 @@
 import DaemonRuntime
 import Foundation
+import Glibc
 import HTTP
 import IPC
 import Metrics
@@ -31,13 +32,32 @@ final class MetricsService: DaemonService {
         let collector = MetricsCollector(targets: targets, registry: registry, timeout: settings[MetricsSettings.scrapeTimeout])
         let enabled = settings[MetricsSettings.enabled]
         let httpSocket = try context.listener("metrics-http"), ipcSocket = try context.listener("metricsd")
+        let history = StatusHistory()
         let http = HTTPServer(listenFD: httpSocket.fileDescriptor) { request, response in
-            guard request.path == "/metrics", enabled else {
+            let known = ["/metrics", "/status", "/status.json"].contains(request.path)
+            guard known, enabled else {
                 try? response.respond(status: .notFound, headers: ["Content-Type": "text/plain"], body: "not found\n")
                 return
             }
             guard request.method == .get || request.method == .head else {
                 try? response.respond(status: HTTPStatus(code: 405), headers: ["Allow": "GET, HEAD"], body: "")
+                return
+            }
+            if request.path == "/status" {
+                try? response.respond(status: .ok, headers: ["Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"],
+                                      body: StatusPage.html)
+                return
+            }
+            if request.path == "/status.json" {
+                var now = timespec()
+                clock_gettime(CLOCK_REALTIME, &now)
+                let families = await collector.gather(source: "status")
+                let time = Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+                var figures = StatusFigures.json(families: families, roster: targets.roster.snapshot, now: time)
+                history.record(StatusFigures.historyEntry(figures), time: time)
+                figures["history"] = history.all
+                try? response.respond(status: .ok, headers: ["Content-Type": "application/json", "Cache-Control": "no-store"],
+                                      body: StatusFigures.encoded(figures))
                 return
             }
             let started = ContinuousClock.now

@@ -10,6 +10,8 @@ struct ScrapeTargets: Sendable {
         let client: StatsClient
     }
     let targets: [Target]
+    /// What the scrapes saw of each daemon (the status page's table).
+    let roster = DaemonRoster()
 
     /// One target per daemon socket under the runtime directory: limitd, cached, batchd, frontd's
     /// stats socket and one modeld per registry model.
@@ -53,15 +55,21 @@ struct ScrapeTargets: Sendable {
                                    kind: .gauge, samples: [])
         for (daemon, fams) in results {
             up.samples.append(MetricSample(labels: [MetricLabel("daemon", daemon)], value: fams == nil ? 0 : 1))
+            roster.record(daemon, families: fams)
             // Every daemon sends its own start time under one name: here it becomes one series per daemon.
+            // Its pid is for the status page only (a label that changes on each restart makes new series).
             for family in fams ?? [] {
                 if family.name == ServiceShell.startTimeMetric {
                     started.samples += family.samples.map { MetricSample(labels: [MetricLabel("daemon", daemon)], value: $0.value) }
-                } else {
+                } else if family.name != ServiceShell.processIDMetric {
                     families.append(family)
                 }
             }
         }
+        roster.record("metricsd", families: [
+            MetricFamily(name: ServiceShell.startTimeMetric, help: "", kind: .gauge, samples: [MetricSample(labels: [], value: Self.processStart)]),
+            MetricFamily(name: ServiceShell.processIDMetric, help: "", kind: .gauge, samples: [MetricSample(labels: [], value: Double(getpid()))]),
+        ])
         up.samples.append(MetricSample(labels: [MetricLabel("daemon", "metricsd")], value: 1))
         started.samples.append(MetricSample(labels: [MetricLabel("daemon", "metricsd")], value: Self.processStart))
         return [up, started] + families

@@ -61,11 +61,9 @@ struct MonitoringTests {
 
     @Test("a real Prometheus scrapes the stack: a restart loop fires its alert; every dashboard query returns data")
     func prometheus() async throws {
-        let stack = try StackRun(models: [("smollm2", "chat"), ("minilm", "embedding")], environmentFile: ["RATE_LIMIT_RPM=1000000"],
-                                 realDaemons: true, prices: ["smollm2": (0.5, 2.0)])
+        let serving = try ServingStack(), stack = serving.run
         defer { _ = stack.stop() }
-        #expect(stack.wait(.seconds(120)) { stack.isReady }, "the stack did not become ready: \(stack.standardError.suffix(2000))")
-        let http = try #require(stack.port("http")), metricsPort = try #require(stack.port("metrics-http"))
+        let http = serving.http, metricsPort = serving.metrics
 
         // The dashboard reads only metrics the live exposition has (or recording rules that exist).
         let key = try stack.key("unlimited")
