@@ -1,8 +1,9 @@
+import Basics
 import IPC
 
 extension Frontend {
     /// The gateway's version, as `GET /` reports it.
-    static let version = "0.1.0"
+    static let version = InferVersion.string
 
     /// `GET /`: what this gateway is and the routes it serves.
     func root(_ c: RequestContext) throws -> Int {

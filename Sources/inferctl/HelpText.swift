@@ -8,6 +8,11 @@ enum HelpText {
         case "up": up
         case "status": status
         case "keys": keys
+        case "health": health
+        case "metrics": metrics
+        case "version": version
+        case "config": config
+        case "completion": completion
         default: overview
         }
     }
@@ -20,6 +25,11 @@ enum HelpText {
           inferctl status [options]    show the daemons a running `inferctl up` supervises
           inferctl keys create|list|revoke ...
                                        manage the API keys frontd accepts
+          inferctl health [--url URL]  frontd's readiness: dependencies and breakers
+          inferctl metrics             a readable summary of metricsd's /metrics
+          inferctl version             inferctl's version and the running stack's
+          inferctl config check        validate the environment file, registry and keys file together
+          inferctl completion bash|zsh print a shell completion script
           inferctl help [COMMAND]      show this help, or a command's
 
         On a machine with systemd, install the units in systemd/ instead (docs/OPERATIONS.md).
@@ -27,13 +37,14 @@ enum HelpText {
         Exit status:
           0   up: stopped by Ctrl-C/SIGTERM after every daemon stopped; status: a stack runs;
               keys: done
-          1   keys: the change was refused (a name already used, no such key)
-          3   status: no stack runs in the runtime directory
+          1   keys: the change was refused (a name already used, no such key); health: not ready;
+              metrics: metricsd answered an error
+          3   status: no stack runs in the runtime directory; health, metrics: not reachable
           64  wrong command line
           71  a socket could not be created (port in use, another stack in the directory),
               or the keys file could not be read or written
           78  bad configuration (flags, environment file, registry, keys file, missing executables),
-              or a daemon exited 78 because its configuration is wrong
+              or a daemon exited 78 because its configuration is wrong; config check: a check failed
 
         """
 
@@ -87,6 +98,55 @@ enum HelpText {
         Shows the daemons a running `inferctl up` supervises in the runtime directory (INFER_RUNTIME_DIR,
         default /run/infer): state, pid, restarts and last STATUS= line, read from DIR/inferctl.json.
         --json prints that file as it is. Exits 0 when a stack runs, 3 when none does.
+
+        """
+
+    static let health = """
+        Usage: inferctl health [--url URL] [--json]
+
+        Asks frontd (--url, else INFER_URL, else http://127.0.0.1:8080) for GET /health/ready and prints the
+        verdict, each dependency (limitd, cached, batchd) and each deployment's circuit breaker. --json prints
+        frontd's answer as it is. Exits 0 when ready, 1 when not ready, 3 when frontd cannot be reached.
+
+        """
+
+    static let metrics = """
+        Usage: inferctl metrics [--metrics-url URL] [--json]
+
+        Reads metricsd's exposition (--metrics-url, else INFER_METRICS_URL, else
+        http://127.0.0.1:9464/metrics) and prints a summary: daemons up, requests and errors, latency and
+        time-to-first-token percentiles (over the daemons' lifetime), tokens, cache hits and hit ratio, queue,
+        breakers and spend per model. --json prints the same figures. Exits 0, or 3 when metricsd cannot be
+        reached. For rates over time use Prometheus or the status page (http://HOST:9464/status).
+
+        """
+
+    static let version = """
+        Usage: inferctl version [--url URL] [--json]
+
+        Prints inferctl's version and, when frontd answers at --url (else INFER_URL, else
+        http://127.0.0.1:8080), the running stack's. Exits 0.
+
+        """
+
+    static let config = """
+        Usage: inferctl config check [--env-file FILE]... [--registry FILE] [--keys-file FILE] [--bin-dir DIR] [--json]
+
+        Validates the configuration the daemons will read, together: each environment file (default
+        /etc/infer/infer.env when it exists; problems name the file and line), the model registry
+        (--registry, else INFER_MODEL_REGISTRY from the files, else /etc/infer/models.json; problems name
+        the entry and field), the API keys file (--keys-file, else API_KEYS_FILE, else /etc/infer/keys.json),
+        then every daemon's own settings (`DAEMON --check-config` with that environment, one modeld per
+        deployment; problems name the variable). Exits 0 when every check holds, 78 otherwise.
+
+        """
+
+    static let completion = """
+        Usage: inferctl completion bash|zsh
+
+        Prints a completion script: `source <(inferctl completion bash)` in ~/.bashrc, or save it as
+        /usr/share/bash-completion/completions/inferctl; for zsh, save `inferctl completion zsh` as _inferctl
+        in a directory of $fpath.
 
         """
 

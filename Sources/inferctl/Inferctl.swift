@@ -25,6 +25,16 @@ enum Inferctl {
             return StatusCommand.run(options, environment: environment)
         case .keys(let options):
             return KeysCommand.run(options, environment: environment, currentDirectory: FileManager.default.currentDirectoryPath)
+        case .health(let options):
+            return HealthCommand.run(options, environment: environment)
+        case .metrics(let options):
+            return MetricsCommand.run(options, environment: environment)
+        case .version(let options):
+            return VersionCommand.run(options, environment: environment)
+        case .config(let options):
+            return ConfigCheckCommand.run(options, environment: environment, executableDirectory: UpCommand.ownDirectory())
+        case .completion(let shell):
+            return CompletionCommand.run(shell: shell)
         }
     }
 }

@@ -8,9 +8,19 @@ enum InferctlCommand: Equatable {
     case status(StatusOptions)
     /// `inferctl keys create|list|revoke ...`: manage the API keys file.
     case keys(KeysOptions)
+    /// `inferctl health`: frontd's readiness.
+    case health(ClientOptions)
+    /// `inferctl metrics`: a summary of metricsd's exposition.
+    case metrics(ClientOptions)
+    /// `inferctl version`: inferctl's and the running stack's version.
+    case version(ClientOptions)
+    /// `inferctl config check`: the environment file, registry and keys file validated together.
+    case config(ConfigOptions)
+    /// `inferctl completion bash|zsh`: a shell completion script.
+    case completion(shell: String)
 
     /// The commands, for help and errors.
-    static let commands = ["up", "status", "keys", "help"]
+    static let commands = ["up", "status", "keys", "health", "metrics", "version", "config", "completion", "help"]
 
     /// Parses the arguments after the program's name.
     /// - Parameter arguments: `CommandLine.arguments.dropFirst()`.
@@ -37,6 +47,20 @@ enum InferctlCommand: Equatable {
         case "keys":
             if rest.contains(where: { $0 == "-h" || $0 == "--help" }) { return .help(topic: "keys") }
             return .keys(try KeysOptions.parse(rest))
+        case "health", "metrics", "version":
+            if rest.contains(where: { $0 == "-h" || $0 == "--help" }) { return .help(topic: first) }
+            let options = try ClientOptions.parse(rest, command: first)
+            return first == "health" ? .health(options) : first == "metrics" ? .metrics(options) : .version(options)
+        case "config":
+            if rest.contains(where: { $0 == "-h" || $0 == "--help" }) { return .help(topic: "config") }
+            guard rest.first == "check" else { throw .usage("config takes one subcommand: check") }
+            return .config(try ConfigOptions.parse(Array(rest.dropFirst())))
+        case "completion":
+            if rest.contains(where: { $0 == "-h" || $0 == "--help" }) { return .help(topic: "completion") }
+            guard rest.count == 1, let shell = rest.first, ["bash", "zsh"].contains(shell) else {
+                throw .usage("completion takes one shell: bash or zsh")
+            }
+            return .completion(shell: shell)
         default:
             throw .usage("unknown command \"\(first)\"; commands are \(commands.joined(separator: ", "))")
         }

@@ -20,10 +20,13 @@ struct StackState: Codable, Equatable {
         var lastExit: String?
         /// Where its sockets listen, as `name=address`.
         var sockets: [String]
+        /// When the current process started, in seconds since the epoch.
+        var startedAt: Double?
 
         private enum CodingKeys: String, CodingKey {
             case unit, state, pid, restarts, status, sockets
             case lastExit = "last_exit"
+            case startedAt = "started_at"
         }
     }
 

@@ -12,6 +12,11 @@ enum StatusCommand {
             ?? environment["INFER_RUNTIME_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/run/infer"
         let path = StackState.path(in: directory)
         guard let state = StackState.read(from: path) else {
+            // No `inferctl up` here: the stack may run under systemd.
+            if let units = SystemdStatus.read() {
+                print(options.json ? SystemdStatus.json(units) : SystemdStatus.render(units), terminator: "")
+                return units.contains { $0.active == "active" } ? InferctlExit.success : InferctlExit.notRunning
+            }
             if FileManager.default.fileExists(atPath: path) {
                 print("cannot read \(path): not a state file of this inferctl")
             } else {
@@ -35,31 +40,29 @@ enum StatusCommand {
     }
 
     /// The human-readable table.
-    /// - Parameter state: The stack's state.
+    /// - Parameters:
+    ///   - state: The stack's state.
+    ///   - now: The wall clock, in seconds since the epoch (uptimes are counted to it).
     /// - Returns: Lines ending in newlines.
-    static func render(_ state: StackState) -> String {
+    static func render(_ state: StackState, now: Double = Date().timeIntervalSince1970) -> String {
         let phase = state.stopping ? "stopping" : state.ready ? "ready" : "starting"
         var out = "inferctl pid \(state.pid), \(phase), since \(state.startedAt)\n"
         out += "  API:     \(state.apiURL)\n  metrics: \(state.metricsURL)\n  sockets: \(state.runtimeDirectory)\n\n"
-        let header = ["DAEMON", "STATE", "PID", "RESTARTS", "STATUS"]
-        let rows = state.daemons.map { daemon in
-            [daemon.unit, daemon.state, daemon.pid.map(String.init) ?? "-", String(daemon.restarts),
-             daemon.status ?? daemon.lastExit.map { "last: \($0)" } ?? ""]
+        let rows = state.daemons.map { daemon -> [String] in
+            let pid: String = daemon.pid.map { String($0) } ?? "-"
+            let up: String = daemon.startedAt.map { uptime(now - $0) } ?? "-"
+            // `name=address`: the address.
+            let socket: String = daemon.sockets.first.map { String($0.split(separator: "=", maxSplits: 1).last ?? Substring($0)) } ?? "-"
+            let note: String = daemon.status ?? daemon.lastExit.map { "last: \($0)" } ?? ""
+            return [daemon.unit, daemon.state, pid, up, String(daemon.restarts), socket, note]
         }
-        let widths = (0..<header.count - 1).map { column in
-            ([header] + rows).map { $0[column].count }.max() ?? 0
-        }
-        for row in [header] + rows {
-            var line = ""
-            for (column, cell) in row.enumerated() {
-                if column < widths.count {
-                    line += cell + String(repeating: " ", count: widths[column] - cell.count + 2)
-                } else {
-                    line += cell
-                }
-            }
-            out += line.trimmingCharacters(in: .whitespaces) + "\n"
-        }
-        return out
+        return out + Table(["DAEMON", "STATE", "PID", "UPTIME", "RESTARTS", "SOCKET", "STATUS / LAST EXIT"], rows).text
+    }
+
+    /// `3d 4h`, `2h 5m`, `4m 10s`, `12s`.
+    static func uptime(_ seconds: Double) -> String {
+        let s = max(0, Int(seconds))
+        let (d, h, m) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60)
+        return d > 0 ? "\(d)d \(h)h" : h > 0 ? "\(h)h \(m)m" : m > 0 ? "\(m)m \(s % 60)s" : "\(s)s"
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import IPC
 import Spawn
 
@@ -46,6 +47,8 @@ final class SupervisedDaemon {
     var lastOutcome: ChildOutcome?
     /// When the current process was started.
     var startedAt: ContinuousClock.Instant?
+    /// The same moment on the wall clock, for `inferctl status`' uptime.
+    var startedWall: Date?
     /// When the current process must have sent READY=1.
     var startDeadline: ContinuousClock.Instant?
     /// When the current process must have pinged the watchdog; nil before READY=1 or without a watchdog.

@@ -155,6 +155,7 @@ final class Supervisor {
         daemon.starts += 1
         daemon.phase = .starting(child)
         daemon.startedAt = now
+        daemon.startedWall = Date()
         daemon.startDeadline = now + configuration.startTimeout
         daemon.watchdogDeadline = nil
         daemon.watchdogInterval = configuration.watchdog
@@ -404,7 +405,8 @@ final class Supervisor {
                     unit: daemon.unit, state: daemon.stateName, pid: daemon.child?.pid,
                     restarts: max(0, daemon.starts - 1), status: daemon.status,
                     lastExit: daemon.lastOutcome?.description,
-                    sockets: daemon.listeners.map { "\($0.plan.name)=\($0.address)" })
+                    sockets: daemon.listeners.map { "\($0.plan.name)=\($0.address)" },
+                    startedAt: daemon.child == nil ? nil : daemon.startedWall?.timeIntervalSince1970)
             })
         do {
             try state.write(to: statePath)

@@ -155,7 +155,8 @@ enum UpCommand {
     }
 
     /// The directory of inferctl's own executable: where `swift build` puts the daemons too.
-    private static func ownDirectory() -> String {
+    /// The directory of inferctl's own executable: where the daemons are by default.
+    static func ownDirectory() -> String {
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
             ?? CommandLine.arguments.first ?? "."
         return (executable as NSString).deletingLastPathComponent

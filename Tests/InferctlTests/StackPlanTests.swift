@@ -153,14 +153,17 @@ struct StackPlanTests {
             pid: 1, startedAt: "2026-11-23T09:00:00Z", runtimeDirectory: "/run/infer", apiURL: "http://127.0.0.1:8080",
             metricsURL: "http://127.0.0.1:9464/metrics", ready: true, stopping: false,
             daemons: [
-                .init(unit: "limitd", state: "running", pid: 42, restarts: 1, status: "ready", lastExit: nil, sockets: []),
+                .init(unit: "limitd", state: "running", pid: 42, restarts: 1, status: "ready", lastExit: nil,
+                      sockets: ["limitd=/run/infer/limitd.sock"], startedAt: 1_000),
                 .init(unit: "modeld@smollm2", state: "restarting", pid: nil, restarts: 3, status: nil,
-                      lastExit: "killed by signal 9 (SIGKILL)", sockets: []),
+                      lastExit: "killed by signal 9 (SIGKILL)", sockets: ["modeld=/run/infer/modeld-smollm2.sock"]),
             ])
-        let text = StatusCommand.render(state)
+        let text = StatusCommand.render(state, now: 1_000 + 3_725)
         #expect(text.contains("inferctl pid 1, ready"))
-        #expect(text.contains("limitd          running     42   1         ready"))
-        #expect(text.contains("modeld@smollm2  restarting  -    3         last: killed by signal 9 (SIGKILL)"))
+        #expect(text.contains("DAEMON          STATE       PID  UPTIME  RESTARTS  SOCKET                          STATUS / LAST EXIT"), "\(text)")
+        #expect(text.contains("limitd          running     42   1h 2m   1         /run/infer/limitd.sock          ready"), "\(text)")
+        #expect(text.contains("modeld@smollm2  restarting  -    -       3         /run/infer/modeld-smollm2.sock  last: killed by signal 9 (SIGKILL)"))
+        #expect(StatusCommand.uptime(59) == "59s" && StatusCommand.uptime(61) == "1m 1s" && StatusCommand.uptime(90_000) == "1d 1h")
         #expect(ReadyBanner.displayHost("0.0.0.0") == "127.0.0.1")
         #expect(ReadyBanner.displayHost("::") == "[::1]")
         #expect(ReadyBanner.displayHost("fe80::1") == "[fe80::1]")

@@ -1,15 +1,21 @@
 import Foundation
 
 /// One HTTP exchange through curl (a real client): status, headers (lower-cased names), body.
-struct CurlResult {
-    var status = 0
-    var headers: [String: String] = [:]
-    var body = ""
+public struct CurlResult: Sendable {
+    public var status = 0
+    public var headers: [String: String] = [:]
+    public var body = ""
+
+    public init(status: Int = 0, headers: [String: String] = [:], body: String = "") {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
 }
 
 /// Runs curl with `arguments` (after `-sS -N -i --max-time timeout`) and splits what it printed.
 /// - Returns: The exchange; status 0 when curl could not run or printed no response head.
-func curl(_ arguments: [String], timeout: Int = 60) -> CurlResult {
+public func curl(_ arguments: [String], timeout: Int = 60) -> CurlResult {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
     p.arguments = ["-sS", "-N", "-i", "--max-time", String(timeout)] + arguments
