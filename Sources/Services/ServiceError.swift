@@ -22,6 +22,10 @@ public enum ServiceErrorCode {
     public static let upstreamFailed: UInt16 = 263
     /// The upstream server did not answer in time (HTTP 504).
     public static let upstreamTimeout: UInt16 = 264
+    /// The model's process died after batchd had relayed some of the generation, so batchd cannot try
+    /// again without repeating text (HTTP 503). frontd sends a non-streamed request again: its client has
+    /// seen nothing yet.
+    public static let generationInterrupted: UInt16 = 265
 }
 
 /// How an ERROR frame's message carries a Retry-After: `retry-after=SECONDS; ` then the words, so

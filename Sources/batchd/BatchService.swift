@@ -441,7 +441,7 @@ struct Relay {
                 : .fail(code: ServiceErrorCode.backendUnavailable, message: "modeld for \(name) is unavailable: \(reason)"), .neutral)
         case .connectionLost:
             if relayed {
-                return (.fail(code: ServiceErrorCode.backendUnavailable, message: "modeld for \(name) went away during the generation"), .neutral)
+                return (.fail(code: ServiceErrorCode.generationInterrupted, message: "modeld for \(name) went away during the generation"), .neutral)
             }
             return (attempt < policy.retryMax ? .again("connection lost")
                 : .fail(code: ServiceErrorCode.backendUnavailable, message: "modeld for \(name) went away \(attempt + 1) times"), .neutral)

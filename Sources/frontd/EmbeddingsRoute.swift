@@ -20,7 +20,16 @@ extension Frontend {
         for group in Self.embedGroups(request.inputs) {
             let left = ContinuousClock.now.duration(to: deadline)
             guard left > .zero else { throw APIError.timeout }
-            let reply = try await batch.embed(GenerationProtocol.Embed(requestID: c.requestID, model: request.model, inputs: group), timeout: left)
+            let call = GenerationProtocol.Embed(requestID: c.requestID, model: request.model, inputs: group)
+            let reply: GenerationProtocol.EmbedReply
+            do {
+                reply = try await batch.embed(call, timeout: left)
+            } catch IPCError.connectionLost {
+                // batchd died with the call (and is restarted behind its socket): an embedding has no partial
+                // answer, so it is asked once more within the deadline.
+                resends.increment()
+                reply = try await batch.embed(call, timeout: ContinuousClock.now.duration(to: deadline))
+            }
             guard reply.vectors.count == group.count else {
                 throw APIError.unavailable("the model returned \(reply.vectors.count) vectors for \(group.count) inputs")
             }

@@ -45,6 +45,8 @@ final class Frontend: Sendable {
     let tokens: MetricsRegistry.Counter
     /// USD charged per key name and model (the answering deployment's prices × usage).
     let spend: MetricsRegistry.Counter
+    /// Generations sent to batchd again after its connection died before any output.
+    let resends: MetricsRegistry.Counter
     /// Time to first token, inter-token latency, generation time and finish reasons per model.
     let serving: ServingMetrics
     /// Signed webhooks, their journal and the asynchronous jobs they start.
@@ -81,6 +83,8 @@ final class Frontend: Sendable {
         spend = metrics.counter("infer_frontd_cost_usd_total",
                                 help: "USD of answered requests at the answering deployment's prices, by key name and model.")
         serving = ServingMetrics(registry: metrics)
+        resends = metrics.counter("infer_frontd_resends_total",
+                                  help: "Generations sent to batchd again because its connection died before any output (batchd restarted).")
         webhooks = Webhooks(settings: context.settings, logger: logger, rules: requestRules,
                             chatModels: registry?.models(of: .chat).map(\.name))
         webhooks.start { [unowned self] generate in try await self.complete(generate) }

@@ -6,11 +6,35 @@ import Wire
 
 extension Frontend {
     /// Runs a generation through batchd to the end and returns the whole completion; batchd's route goes
-    /// to `answeredBy`.
+    /// to `answeredBy`. The client sees nothing before the end, so when batchd's connection dies midway
+    /// (batchd killed and restarted) the request is sent again once, whatever had arrived.
     func complete(_ generate: GenerationProtocol.Generate, answeredBy: AnsweringDeployment? = nil) async throws -> CachedCompletion {
+        let deadline = ContinuousClock.now + requestTimeout
+        do {
+            return try await completeOnce(generate, answeredBy: answeredBy, until: deadline)
+        } catch let error as IPCError where Self.interrupted(error) && ContinuousClock.now < deadline {
+            resends.increment()
+            logger.warn("the generation was interrupted (\(error)); sending the request again",
+                        ["request_id": .string(generate.requestID)])
+            return try await completeOnce(generate, answeredBy: answeredBy, until: deadline)
+        }
+    }
+
+    /// Whether a generation died with the process that ran it: batchd's connection lost, or batchd
+    /// saying the model's process died after relaying some text.
+    static func interrupted(_ error: IPCError) -> Bool {
+        switch error {
+        case .connectionLost: true
+        case .remote(let code, _): code == ServiceErrorCode.generationInterrupted
+        default: false
+        }
+    }
+
+    private func completeOnce(_ generate: GenerationProtocol.Generate, answeredBy: AnsweringDeployment?,
+                              until deadline: ContinuousClock.Instant) async throws -> CachedCompletion {
         var text = ""
         var clock = serving.clock(model: generate.model)
-        for try await e in batch.generate(generate, timeout: requestTimeout) {
+        for try await e in batch.generate(generate, timeout: ContinuousClock.now.duration(to: deadline)) {
             switch e {
             case .route(let route): answeredBy?.record(route, requested: generate.model)
             case .chunk(let c):
@@ -99,6 +123,8 @@ extension Frontend {
                 failedAfterBegin: { error in
                     let body = APIError.from(error, promptParam: promptParam ?? "messages").body(requestID: c.requestID)
                     sse?.send(data: String(decoding: body, as: UTF8.self), event: errorEvent)
+                    // An OpenAI stream always ends with [DONE], after an error too, so clients never wait on a cut.
+                    if errorEvent == nil { sse?.send(data: "[DONE]") }
                     sse?.end()
                 })
         } catch {
@@ -119,7 +145,7 @@ extension Frontend {
                begin: (String) throws -> Void, piece: (String) -> Bool,
                failedAfterBegin: (any Error) -> Void) async throws -> CachedCompletion {
         var clock = serving.clock(model: generate.model)
-        var iterator = batch.generate(generate, timeout: requestTimeout).makeAsyncIterator()
+        var iterator = generationEvents(generate).makeAsyncIterator()
         var event = try await iterator.next()
         // batchd names the deployment first, so the stream's headers can carry it.
         if case .route(let route)? = event {

@@ -176,7 +176,7 @@ struct BatchdHarness {
             }
         }
         #expect(text == "partial")
-        #expect(code == ServiceErrorCode.backendUnavailable)
+        #expect(code == ServiceErrorCode.generationInterrupted)
         #expect(backend.attempts.current == 1)
         #expect(harness.outcome(.failed) == 1)
         await harness.close()
