@@ -4,6 +4,7 @@ import Glibc
 import IPC
 import Metrics
 import Services
+import Wire
 
 /// cached as the runtime sees it: a ``ServiceShell`` on the `cached` socket answering frontd's lookups,
 /// stores and clears from one ``ResponseCache`` (``CacheHandlers``), and metricsd's stats requests.
@@ -61,7 +62,7 @@ struct CacheHandlers: Sendable {
     func shell() -> ServiceShell {
         var shell = ServiceShell(name: "cached", metrics: metrics.registry) { [cache, metrics] in
             let size = cache.size
-            metrics.updateSize(entries: size.entries, bytes: size.bytes)
+            metrics.updateSize(entries: size.entries, bytes: size.bytes, indexed: size.indexed)
         } onRefusal: { [logger] refusal in
             logger.debug("request refused", ["type": LogValue(refusal.type), "reason": .string(refusal.message)])
         }
@@ -69,6 +70,8 @@ struct CacheHandlers: Sendable {
         shell.register(CacheProtocol.Put.self, put)
         shell.register(CacheProtocol.Clear.self, clear)
         shell.register(CacheProtocol.Stats.self, stats)
+        shell.register(CacheProtocol.SemanticGet.self, semanticGet)
+        shell.register(CacheProtocol.Claim.self, claim)
         return shell
     }
 
@@ -92,8 +95,20 @@ struct CacheHandlers: Sendable {
 
     /// Stores a value (one too large for the byte bound is dropped quietly); the reply is empty.
     func put(_ put: CacheProtocol.Put, _ call: IPCCall) {
-        let outcome = cache.put(key: put.key, model: put.model, value: put.value, ttlSeconds: put.ttlSeconds, now: now())
-        switch outcome {
+        let semantic = put.semantic.flatMap { key in UnitVector(key.vector).map { (group: key.group, vector: $0) } }
+        if put.semantic != nil && semantic == nil {
+            logger.debug("semantic key with an empty, zero or non-finite vector: stored for exact lookups only", [
+                "model": .string(put.model), "dimension": LogValue(put.semantic?.vector.count ?? 0),
+            ])
+        }
+        let stored = cache.put(
+            key: put.key, model: put.model, value: put.value, ttlSeconds: put.ttlSeconds, semantic: semantic, now: now())
+        if semantic != nil && !stored.indexed, case .stored = stored.outcome {
+            logger.debug("semantic vector's dimension differs from its group's: stored for exact lookups only", [
+                "model": .string(put.model), "dimension": LogValue(put.semantic?.vector.count ?? 0),
+            ])
+        }
+        switch stored.outcome {
         case .stored(let evicted, let expired):
             metrics.recordStore()
             metrics.recordEvictions(capacity: evicted - expired, expired: expired)
@@ -111,6 +126,37 @@ struct CacheHandlers: Sendable {
         let removed = cache.clear(model: clear.model)
         logger.info("cache cleared", ["model": clear.model.map { .string($0) } ?? .null, "removed": LogValue(removed)])
         call.reply(CacheProtocol.ClearReply(removed: UInt64(removed)))
+    }
+
+    /// Finds the closest entry of a group, if close enough and young enough.
+    func semanticGet(_ get: CacheProtocol.SemanticGet, _ call: IPCCall) {
+        guard let vector = UnitVector(get.key.vector), !get.threshold.isNaN else {
+            call.fail(code: IPCErrorCode.badRequest, message: "SemanticGet: the vector is empty, zero or not finite, or the threshold is NaN")
+            return
+        }
+        let maxAge = Int64(clamping: get.maxAgeMs).multipliedReportingOverflow(by: Self.nanosecondsPerMillisecond)
+        let found = cache.semanticGet(
+            group: get.key.group, vector: vector, threshold: get.threshold,
+            maxAge: maxAge.overflow ? 0 : maxAge.partialValue, now: now())
+        metrics.recordSemanticLookup(hit: found.value != nil, similarity: found.search.best, threshold: get.threshold)
+        call.reply(CacheProtocol.SemanticGetReply(
+            value: found.value, ageMs: found.value == nil ? 0 : UInt64(found.search.age / Self.nanosecondsPerMillisecond),
+            similarity: found.search.best))
+    }
+
+    /// Grants the right to fill a key unless another caller holds it.
+    func claim(_ claim: CacheProtocol.Claim, _ call: IPCCall) {
+        let lease = Int64(max(1, claim.leaseMs)) * Self.nanosecondsPerMillisecond
+        let reply: CacheProtocol.ClaimReply
+        switch cache.claim(claim.key, lease: lease, now: now()) {
+        case .granted:
+            reply = CacheProtocol.ClaimReply(granted: true, heldForMs: 0)
+        case .heldBy(let remaining):
+            let milliseconds = (remaining + Self.nanosecondsPerMillisecond - 1) / Self.nanosecondsPerMillisecond
+            reply = CacheProtocol.ClaimReply(granted: false, heldForMs: UInt32(clamping: milliseconds))
+        }
+        metrics.recordClaim(granted: reply.granted)
+        call.reply(reply)
     }
 
     /// cached's size, bounds and lookup counts.

@@ -20,15 +20,19 @@ let defaultTTL = Setting<Duration>(
     name: "CACHE_DEFAULT_TTL", default: .seconds(3600),
     meaning: "How long an entry is served when frontd gives no TTL of its own.",
     unit: .seconds, range: .seconds(1) ... .seconds(31_536_000))
+let maxIndexed = Setting<Int>(
+    name: "SEMANTIC_CACHE_MAX_ENTRIES", default: 10_000,
+    meaning: "Most entries in the semantic index (those stored with a semantic key); the least recently stored or hit leave it first.",
+    range: 1...10_000_000)
 
 Daemon.run(
     name: "cached",
-    settings: [backend, maxEntries, maxBytes, defaultTTL],
+    settings: [backend, maxEntries, maxBytes, defaultTTL, maxIndexed],
     sockets: [.unix("cached")]
 ) { context in
     let cache = ResponseCache(
         maxEntries: context.settings[maxEntries], maxBytes: context.settings[maxBytes],
-        defaultTTL: context.settings[defaultTTL])
+        defaultTTL: context.settings[defaultTTL], maxIndexed: context.settings[maxIndexed])
     let service = CacheService(listenFD: try context.listener("cached").fileDescriptor, cache: cache, logger: context.logger)
     try service.start()
     return service
