@@ -15,6 +15,18 @@ struct CacheMetrics: Sendable {
     private let semanticSimilarity: MetricsRegistry.Histogram
     private let semanticEntries: MetricsRegistry.Gauge
     private let claims: MetricsRegistry.Counter
+    private let snapshots: MetricsRegistry.Counter
+    private let snapshotEntries: MetricsRegistry.Gauge
+
+    /// What happened to a snapshot.
+    enum SnapshotResult: String {
+        /// Written (periodically or on drain).
+        case written
+        /// Not written (disk full, directory gone); the previous one stays.
+        case failed
+        /// Found at start torn or corrupt, set aside and not loaded.
+        case dropped
+    }
 
     /// How far below the threshold a semantic miss's best similarity may be and still count as a near
     /// miss: the misses a slightly lower SEMANTIC_CACHE_THRESHOLD would have turned into hits (MiniLM's
@@ -57,6 +69,22 @@ struct CacheMetrics: Sendable {
             "infer_cached_claims_total",
             help: "Claims to fill a key, by result (granted: the caller computes; held: another caller does).",
             series: [Self.granted, Self.held])
+        snapshots = registry.counter(
+            "infer_cached_snapshots_total",
+            help: "Snapshots for warm restarts, by result (written; failed: not written; dropped: found corrupt at start, not loaded).",
+            series: ["written", "failed", "dropped"].map { [MetricLabel("result", $0)] })
+        snapshotEntries = registry.gauge(
+            "infer_cached_snapshot_entries", help: "Entries in the last snapshot written (or loaded at start).", series: [[]])
+    }
+
+    /// Counts a snapshot written, failed or dropped.
+    func recordSnapshot(_ result: SnapshotResult) {
+        snapshots.increment([MetricLabel("result", result.rawValue)])
+    }
+
+    /// Sets the entries of the last snapshot written or loaded.
+    func recordSnapshotSize(entries: Int) {
+        snapshotEntries.set(Double(entries))
     }
 
     /// Counts one semantic lookup: a hit and its similarity, or a miss (and whether it was near).

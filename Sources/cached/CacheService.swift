@@ -13,6 +13,9 @@ final class CacheService: DaemonService {
     let cache: ResponseCache
     /// The daemon's metrics.
     let metrics: CacheMetrics
+    /// Warm restarts, when cached has a state directory.
+    let snapshots: SnapshotKeeper?
+    private let snapshotMaxSize: Int
     private let server: IPCServer
 
     /// Builds the service on a listening socket; ``start()`` begins accepting.
@@ -23,12 +26,19 @@ final class CacheService: DaemonService {
     ///   - registry: Where the metrics live.
     ///   - logger: For requests that cannot be answered.
     ///   - now: The clock, in monotonic nanoseconds (tests pass their own).
+    ///   - snapshot: Where and how often to keep a snapshot for warm restarts, or nil for none.
     init(
         listenFD: Int32, cache: ResponseCache, registry: MetricsRegistry = MetricsRegistry(), logger: Logger,
-        now: @escaping @Sendable () -> Int64 = MonotonicClock.nowSigned
+        now: @escaping @Sendable () -> Int64 = MonotonicClock.nowSigned, snapshot: SnapshotPlan? = nil
     ) {
         self.cache = cache
-        metrics = CacheMetrics(registry: registry)
+        let metrics = CacheMetrics(registry: registry)
+        self.metrics = metrics
+        snapshots = snapshot.map {
+            SnapshotKeeper(directory: $0.directory, cache: cache, metrics: metrics, logger: logger, interval: $0.interval,
+                           clocks: { ClockPair(monotonic: now(), wall: ClockPair.now().wall) })
+        }
+        snapshotMaxSize = snapshot?.maxSize ?? 0
         let handlers = CacheHandlers(cache: cache, metrics: metrics, logger: logger, now: now)
         server = handlers.shell().server(listenFD: listenFD, protocolName: ServiceName.cached)
     }
@@ -36,16 +46,42 @@ final class CacheService: DaemonService {
     /// Starts accepting connections.
     /// - Throws: ``SocketError`` when the socket cannot be watched.
     func start() throws {
+        snapshots?.load(maxSize: snapshotMaxSize)
+        snapshots?.start()
         try server.start()
     }
 
     var readyStatus: String { "serving from memory" }
 
-    /// Stops accepting, lets the calls in flight finish, then closes the socket. Nothing is flushed: the
-    /// memory backend is lost on restart by design, and frontd bypasses the cache while it is away.
+    /// Stops accepting, lets the calls in flight finish, closes the socket, then writes the last snapshot
+    /// (when there is a state directory): frontd bypasses the cache while it is away.
     func drain(until deadline: ContinuousClock.Instant) async {
         await server.drain(timeout: deadline - ContinuousClock.now)
         close(server.listenFD)
+        await snapshots?.finish()
+    }
+}
+
+/// Where and how often cached keeps its snapshot.
+struct SnapshotPlan: Sendable {
+    /// The state directory.
+    var directory: String
+    /// Between periodic snapshots (zero: only on drain).
+    var interval: Duration
+    /// The largest snapshot file believed at start.
+    var maxSize: Int
+
+    /// The largest file a snapshot can be under these bounds: every key and value byte, plus each record's
+    /// framing, model name and times, plus a full semantic key (group and a vector of the largest
+    /// dimension) per indexed entry. A larger file is dropped unread, so loading takes bounded time.
+    static func maxSize(maxEntries: Int, maxBytes: Int, maxIndexed: Int) -> Int {
+        let perEntry = 1 + 3 * 4 + 256 + 2 * 8
+        let perIndexed = 1 + 4 + 1024 + 2 * 8 + 4 + 1024 + 4 + 4 * UnitVector.maxDimension
+        let framing = SnapshotCodec.headerSize + SnapshotCodec.trailerSize
+        let (entries, o1) = maxEntries.multipliedReportingOverflow(by: perEntry)
+        let (indexed, o2) = maxIndexed.multipliedReportingOverflow(by: perIndexed)
+        guard !o1, !o2 else { return .max }
+        return framing.addingSaturating(maxBytes).addingSaturating(entries).addingSaturating(indexed)
     }
 }
 

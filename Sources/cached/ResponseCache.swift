@@ -26,6 +26,8 @@ final class ResponseCache: Sendable {
         var entries: LRUCache
         var index: SemanticIndex
         var claims = ClaimTable()
+        /// Moves on with every store and clear, so the snapshot writer can tell nothing changed.
+        var generation: UInt64 = 0
 
         /// Takes the entries that left the LRU out of the index too.
         mutating func unindexLeftEntries() {
@@ -94,6 +96,7 @@ final class ResponseCache: Sendable {
         semantic: (group: String, vector: UnitVector)?, now: Int64
     ) -> StoreResult {
         state.withLock { state in
+            state.generation &+= 1
             state.claims.release(key)
             let outcome = state.entries.put(
                 key: key, model: model, value: value, storedAt: storedAt, expiresAt: expiresAt, now: now,
@@ -158,6 +161,7 @@ final class ResponseCache: Sendable {
     /// - Returns: How many entries were dropped.
     func clear(model: String?) -> Int {
         state.withLock { state in
+            state.generation &+= 1
             let removed = state.entries.clear(model: model)
             if model == nil {
                 state.index.removeAll()
@@ -179,8 +183,63 @@ final class ResponseCache: Sendable {
         state.withLock { ($0.entries.maxEntries, $0.entries.maxBytes) }
     }
 
-    /// Runs `body` on the state under the lock (the snapshot writer and reader).
-    func withState<Result>(_ body: (inout State) throws -> Result) rethrows -> Result {
-        try state.withLock { try body(&$0) }
+    /// Moves on with every store and clear.
+    var generation: UInt64 {
+        state.withLock { $0.generation }
+    }
+
+    /// Every live entry as the snapshot keeps it, least recently used first, then the index's entries whose
+    /// values live elsewhere (Redis). Values are shared, not copied (arrays are copy-on-write), so the lock
+    /// is held for a walk over the entries, not for the bytes.
+    /// - Parameter clocks: Now, on both clocks.
+    /// - Returns: The records, and the generation they are from.
+    func snapshotRecords(at clocks: ClockPair) -> (records: [SnapshotRecord], generation: UInt64) {
+        state.withLock { state in
+            var semantic: [String: (SnapshotRecord.Semantic, storedAt: Int64, expiresAt: Int64)] = [:]
+            state.index.forEach { key, group, vector, storedAt, expiresAt in
+                semantic[key] = (.init(group: group, vector: Array(vector)), storedAt, expiresAt)
+            }
+            var records: [SnapshotRecord] = []
+            records.reserveCapacity(state.entries.count + semantic.count)
+            state.entries.forEachFromOldest { key, model, value, storedAt, expiresAt in
+                guard expiresAt > clocks.monotonic else { return }
+                records.append(SnapshotRecord(
+                    key: key, stored: .init(model: model, value: value), storedAt: clocks.wall(fromMonotonic: storedAt),
+                    expiresAt: clocks.wall(fromMonotonic: expiresAt), semantic: semantic.removeValue(forKey: key)?.0))
+            }
+            for (key, entry) in semantic where entry.expiresAt > clocks.monotonic {
+                records.append(SnapshotRecord(
+                    key: key, stored: nil, storedAt: clocks.wall(fromMonotonic: entry.storedAt),
+                    expiresAt: clocks.wall(fromMonotonic: entry.expiresAt), semantic: entry.0))
+            }
+            return (records, state.generation)
+        }
+    }
+
+    /// Loads a snapshot's records (into an empty cache, at start): expired ones are skipped, the bounds
+    /// hold as for any store (so a snapshot from larger bounds keeps its most recent entries).
+    /// - Parameters:
+    ///   - records: The records, least recently used first.
+    ///   - clocks: Now, on both clocks.
+    /// - Returns: How many records were loaded and how many had expired.
+    func restore(_ records: [SnapshotRecord], at clocks: ClockPair) -> (loaded: Int, expired: Int) {
+        var loaded = 0, expired = 0
+        for record in records {
+            let expiresAt = clocks.monotonic(fromWall: record.expiresAt)
+            guard expiresAt > clocks.monotonic else {
+                expired += 1
+                continue
+            }
+            let storedAt = min(clocks.monotonic, clocks.monotonic(fromWall: record.storedAt))
+            let semantic = record.semantic.flatMap { key in UnitVector(key.vector).map { (group: key.group, vector: $0) } }
+            if let stored = record.stored {
+                _ = put(key: record.key, model: stored.model, value: stored.value, storedAt: storedAt, expiresAt: expiresAt,
+                        semantic: semantic, now: clocks.monotonic)
+            } else if let semantic {
+                _ = index(key: record.key, group: semantic.group, vector: semantic.vector, storedAt: storedAt, expiresAt: expiresAt)
+            }
+            loaded += 1
+        }
+        return (loaded, expired)
     }
 }
