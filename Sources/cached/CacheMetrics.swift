@@ -16,6 +16,9 @@ struct CacheMetrics: Sendable {
     private let semanticEntries: MetricsRegistry.Gauge
     private let claims: MetricsRegistry.Counter
     private let snapshots: MetricsRegistry.Counter
+    private let redisErrors: MetricsRegistry.Counter
+    private let redisUp: MetricsRegistry.Gauge
+    private let tierHits: MetricsRegistry.Counter
     private let snapshotEntries: MetricsRegistry.Gauge
 
     /// What happened to a snapshot.
@@ -73,8 +76,32 @@ struct CacheMetrics: Sendable {
             "infer_cached_snapshots_total",
             help: "Snapshots for warm restarts, by result (written; failed: not written; dropped: found corrupt at start, not loaded).",
             series: ["written", "failed", "dropped"].map { [MetricLabel("result", $0)] })
+        redisErrors = registry.counter(
+            "infer_cached_redis_errors_total",
+            help: "Redis calls that failed (down, timed out, refused) and were answered from memory instead, by operation.",
+            series: [])
+        redisUp = registry.gauge(
+            "infer_cached_redis_up", help: "1 when the last Redis call succeeded, 0 when Redis is unreachable; absent with CACHE_BACKEND=memory.")
+        tierHits = registry.counter(
+            "infer_cached_tier_hits_total", help: "Hits (exact and semantic) by the tier that held the value (memory or redis).",
+            series: [[MetricLabel("tier", "memory")], [MetricLabel("tier", "redis")]])
         snapshotEntries = registry.gauge(
             "infer_cached_snapshot_entries", help: "Entries in the last snapshot written (or loaded at start).", series: [[]])
+    }
+
+    /// Counts a Redis call that failed.
+    func recordRedisError(_ operation: String) {
+        redisErrors.increment([MetricLabel("operation", operation)])
+    }
+
+    /// Sets whether Redis answers.
+    func setRedisUp(_ up: Bool) {
+        redisUp.set(up ? 1 : 0)
+    }
+
+    /// Counts a hit by the tier that held it.
+    func recordTierHit(_ tier: CacheTiers.Tier) {
+        tierHits.increment([MetricLabel("tier", tier.rawValue)])
     }
 
     /// Counts a snapshot written, failed or dropped.

@@ -1,11 +1,12 @@
+import Redis
 import Settings
 
 /// cached's settings table (docs/cached.md, SETTINGS; `cached --help=markdown` prints it).
 enum CacheSettings {
     static let backend = Setting<CacheBackend>(
         name: "CACHE_BACKEND", default: .memory,
-        meaning: "Where entries live: memory, in this process (redis, the shared tier, is not implemented yet).",
-        expected: CacheBackend.expectation, describeDefault: \.rawValue, parse: CacheBackend.parseImplemented)
+        meaning: "Where entries live: memory (this process), redis (a Redis server every host shares; memory only while it is down) or tiered (memory in front of Redis).",
+        expected: CacheBackend.expectation, describeDefault: \.rawValue, parse: CacheBackend.parse)
     static let maxEntries = Setting<Int>(
         name: "CACHE_MAX_SIZE", default: 1000,
         meaning: "Most entries kept; the least recently used go first.",
@@ -33,8 +34,30 @@ enum CacheSettings {
         meaning: "How often the snapshot is rewritten when the cache changed (and always on drain); 0: only on drain.",
         unit: .seconds, range: .zero ... .seconds(86_400))
 
+    static let redisURL = Setting<RedisURL?>(
+        name: "REDIS_URL", default: nil,
+        meaning: "The Redis server of CACHE_BACKEND=redis or tiered (required by them; the same form as limitd's).",
+        expected: RedisURL.forms, secret: true, describeDefault: { $0?.description ?? "" }
+    ) { text in
+        guard let url = try? RedisURL(parsing: text) else { return RedisURL??.none }
+        return RedisURL??.some(url)
+    }
+    static let redisPrefix = Setting<String>(
+        name: "CACHE_REDIS_PREFIX", default: "infer:cache:",
+        meaning: "What every key cached writes in Redis starts with (hosts that share a cache use the same one).",
+        expected: "text without braces", isValid: RedisKeys.isValidPrefix)
+    static let redisTimeout = Setting<Duration>(
+        name: "CACHE_REDIS_TIMEOUT_MS", default: .milliseconds(100),
+        meaning: "How long a Redis call may take before cached answers from memory instead (under frontd's DEPENDENCY_TIMEOUT_MS).",
+        unit: .milliseconds, range: .milliseconds(1) ... .seconds(60))
+    static let groupRefresh = Setting<Duration>(
+        name: "CACHE_SEMANTIC_REFRESH_MS", default: .milliseconds(1000),
+        meaning: "Least time between two reloads of a semantic group from Redis after a semantic miss (redis and tiered).",
+        unit: .milliseconds, range: .zero ... .seconds(3600))
+
     static let table: [AnySetting] = [
         backend, maxEntries, maxBytes, defaultTTL, maxIndexed, stateDirectory, systemdStateDirectory, snapshotInterval,
+        redisURL, redisPrefix, redisTimeout, groupRefresh,
     ]
 
     /// An optional absolute directory: the first of a colon-separated list (as systemd writes several).

@@ -156,6 +156,11 @@ final class ResponseCache: Sendable {
         state.withLock { $0.claims.claim(key, lease: lease, now: now) }
     }
 
+    /// Ends the claim on `key` (its answer was stored elsewhere: Redis).
+    func releaseClaim(_ key: String) {
+        state.withLock { $0.claims.release(key) }
+    }
+
     /// Drops every entry, or one model's (and their places in the index).
     /// - Parameter model: The model, or nil for all.
     /// - Returns: How many entries were dropped.

@@ -14,14 +14,12 @@ struct CachedProcessTests {
         try ProcessRun(product: "cached", environment: environment).finish()
     }
 
-    @Test("CACHE_BACKEND=redis stops it at start with status 78, saying redis is not implemented yet")
-    func redisRefused() throws {
+    @Test("CACHE_BACKEND=tiered without REDIS_URL stops it at start with status 78, naming REDIS_URL")
+    func redisURLRequired() throws {
         let directory = try TemporaryDirectory()
-        let (status, stderr) = try run(environment: ["INFER_RUNTIME_DIR": directory.path, "CACHE_BACKEND": "redis"])
+        let (status, stderr) = try run(environment: ["INFER_RUNTIME_DIR": directory.path, "CACHE_BACKEND": "tiered"])
         #expect(status == .exited(78))
-        #expect(stderr.contains("CACHE_BACKEND=redis"))
-        #expect(stderr.contains("not implemented"))
-        #expect(!FileManager.default.fileExists(atPath: directory.file("cached.sock")))
+        #expect(stderr.contains("REDIS_URL"))
     }
 
     @Test("a bad CACHE_MAX_BYTES stops it at start with status 78, naming the variable")

@@ -31,9 +31,9 @@ enum SnapshotCodec {
     /// The header's bytes.
     static func header(writtenAt: Int64) -> [UInt8] {
         var bytes = magic
-        append(version, to: &bytes)
-        append(UInt16(0), to: &bytes)
-        append(UInt64(bitPattern: writtenAt), to: &bytes)
+        bytes.appendLittleEndian(version)
+        bytes.appendLittleEndian(UInt16(0))
+        bytes.appendLittleEndian(writtenAt)
         return bytes
     }
 
@@ -50,19 +50,19 @@ enum SnapshotCodec {
             appendString(Array(stored.model.utf8), to: &bytes)
             appendString(stored.value, to: &bytes)
         }
-        append(UInt64(bitPattern: record.storedAt), to: &bytes)
-        append(UInt64(bitPattern: record.expiresAt), to: &bytes)
+        bytes.appendLittleEndian(record.storedAt)
+        bytes.appendLittleEndian(record.expiresAt)
         if let semantic = record.semantic {
             appendString(Array(semantic.group.utf8), to: &bytes)
-            append(UInt32(semantic.vector.count), to: &bytes)
-            for component in semantic.vector { append(component.bitPattern, to: &bytes) }
+            bytes.appendLittleEndian(UInt32(semantic.vector.count))
+            for component in semantic.vector { bytes.appendLittleEndian(component.bitPattern) }
         }
     }
 
     /// The trailer's bytes but the CRC (which covers them too).
     static func trailerPrefix(records: UInt64) -> [UInt8] {
         var bytes: [UInt8] = [trailerKind]
-        append(records, to: &bytes)
+        bytes.appendLittleEndian(records)
         return bytes
     }
 
@@ -80,11 +80,11 @@ enum SnapshotCodec {
         guard crc.value == expected else {
             throw Corrupt(description: "checksum mismatch (torn or corrupted file)")
         }
-        var reader = Reader(bytes: file, offset: 8, end: crcOffset)
+        var reader = Reader(base: ByteReader(file, from: magic.count, to: crcOffset))
         let version: UInt16 = try reader.integer()
         guard version == Self.version else { throw Corrupt(description: "version \(version), this cached reads \(Self.version)") }
         let _: UInt16 = try reader.integer()
-        let writtenAt = Int64(bitPattern: try reader.integer())
+        let writtenAt: Int64 = try reader.integer()
         var records: [SnapshotRecord] = []
         while true {
             let rawKind: UInt8 = try reader.integer()
@@ -94,64 +94,56 @@ enum SnapshotCodec {
             var stored: SnapshotRecord.Stored?
             if kind != .semanticOnly {
                 let model = try reader.string(maxLength: 256)
-                stored = .init(model: model, value: try reader.bytes(maxLength: Int(UInt32.max)))
+                stored = .init(model: model, value: Array(try reader.bytes(maxLength: Int(UInt32.max))))
             }
-            let storedAt = Int64(bitPattern: try reader.integer())
-            let expiresAt = Int64(bitPattern: try reader.integer())
+            let storedAt: Int64 = try reader.integer()
+            let expiresAt: Int64 = try reader.integer()
             var semantic: SnapshotRecord.Semantic?
             if kind != .stored {
                 let group = try reader.string(maxLength: 1024)
                 let dimension = Int(try reader.integer() as UInt32)
                 guard dimension <= UnitVector.maxDimension else { throw Corrupt(description: "a vector of \(dimension) dimensions") }
-                var vector: [Float] = []
-                vector.reserveCapacity(dimension)
-                for _ in 0..<dimension { vector.append(Float(bitPattern: try reader.integer())) }
+                guard let vector = reader.base.floats(dimension) else { throw reader.truncated }
                 semantic = .init(group: group, vector: vector)
             }
             records.append(SnapshotRecord(key: key, stored: stored, storedAt: storedAt, expiresAt: expiresAt, semantic: semantic))
         }
         let count: UInt64 = try reader.integer()
-        guard count == records.count, reader.offset == crcOffset else {
+        guard count == records.count, reader.base.remaining == 0 else {
             throw Corrupt(description: "the trailer says \(count) records, the file holds \(records.count)")
         }
         return (writtenAt, records)
     }
 
+    /// A ``ByteReader`` whose reads throw ``Corrupt``.
     private struct Reader {
-        let bytes: [UInt8]
-        var offset: Int
-        let end: Int
+        var base: ByteReader
+
+        var truncated: Corrupt { Corrupt(description: "truncated at byte \(base.offset)") }
 
         mutating func integer<T: FixedWidthInteger>() throws(Corrupt) -> T {
-            let size = MemoryLayout<T>.size
-            guard end - offset >= size else { throw Corrupt(description: "truncated at byte \(offset)") }
-            let value = bytes.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: T.self)) }
-            offset += size
+            guard let value = base.integer(T.self) else { throw truncated }
             return value
         }
 
-        mutating func bytes(maxLength: Int) throws(Corrupt) -> [UInt8] {
+        mutating func bytes(maxLength: Int) throws(Corrupt) -> ArraySlice<UInt8> {
             let length = Int(try integer() as UInt32)
-            guard length <= maxLength, end - offset >= length else {
-                throw Corrupt(description: "a length of \(length) at byte \(offset) runs past the limit or the file")
+            guard length <= maxLength, let bytes = base.take(length) else {
+                throw Corrupt(description: "a length of \(length) at byte \(base.offset) runs past the limit or the file")
             }
-            defer { offset += length }
-            return Array(bytes[offset..<offset + length])
+            return bytes
         }
 
         mutating func string(maxLength: Int) throws(Corrupt) -> String {
-            let raw = try bytes(maxLength: maxLength)
-            guard let text = String(validating: raw, as: UTF8.self) else { throw Corrupt(description: "a string that is not UTF-8") }
+            guard let text = String(validating: try bytes(maxLength: maxLength), as: UTF8.self) else {
+                throw Corrupt(description: "a string that is not UTF-8")
+            }
             return text
         }
     }
 
-    private static func append<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {
-        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
-    }
-
     private static func appendString(_ value: [UInt8], to bytes: inout [UInt8]) {
-        append(UInt32(value.count), to: &bytes)
+        bytes.appendLittleEndian(UInt32(value.count))
         bytes.append(contentsOf: value)
     }
 }

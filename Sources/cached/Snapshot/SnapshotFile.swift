@@ -66,7 +66,7 @@ struct SnapshotFile: Sendable {
             }
             buffer.append(contentsOf: SnapshotCodec.trailerPrefix(records: UInt64(records.count)))
             try flush()
-            withUnsafeBytes(of: crc.value.littleEndian) { buffer.append(contentsOf: $0) }
+            buffer.appendLittleEndian(crc.value)
             try writeAll(fd, buffer)
             written += buffer.count
             guard fsync(fd) == 0 else { throw failure("cannot fsync", temporaryPath) }
