@@ -109,6 +109,8 @@ let package = Package(
         .executableTarget(name: "engine-bench", dependencies: ["Engine"], path: "bench/engine-bench"),
         .executableTarget(name: "ipc-bench", dependencies: ["IPC"], path: "bench/ipc-bench"),
         .executableTarget(name: "http-bench", dependencies: ["HTTP"], path: "bench/http-bench"),
+        // cached through its socket: exact hits per backend, semantic lookups against entries.
+        .executableTarget(name: "cache-bench", dependencies: ["IPC", "Services"], path: "bench/cache-bench"),
 
         // ── Tests ──────────────────────────────────────────────────────────────────────────────────
         // Where the test models are; Foundation only, so EngineTests links no daemon library.

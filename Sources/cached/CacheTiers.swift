@@ -11,7 +11,8 @@ import Synchronization
 ///
 /// When Redis fails (down, timed out, refusing), the call goes to memory instead: logged once when Redis
 /// goes and once when it is back, and counted (`infer_cached_redis_errors_total`); the Redis client
-/// reconnects by itself. With `redis`, memory is only this stand-in.
+/// reconnects by itself. With `redis`, memory is only this stand-in: it holds what was stored while Redis
+/// failed, and a lookup Redis cannot answer (or misses) looks there too.
 ///
 /// Semantic lookups scan this host's index (``SemanticIndex``), which holds the entries stored through
 /// this host and, with Redis, those another host stored in the same group: a miss reloads the group's
@@ -104,17 +105,19 @@ final class CacheTiers: Sendable {
         do {
             let entry = try await shared.get(key)
             markUp()
-            guard let entry, entry.expiresAtMs * Self.nanosecondsPerMillisecond > now.wall else { return local }
-            if backend == .tiered { fill(key, entry, now: now) }
-            return .hit(value: entry.value, age: max(0, now.wall - entry.storedAtMs * Self.nanosecondsPerMillisecond), tier: .redis)
+            if let entry, entry.expiresAtMs * Self.nanosecondsPerMillisecond > now.wall {
+                if backend == .tiered { fill(key, entry, now: now) }
+                return .hit(value: entry.value, age: max(0, now.wall - entry.storedAtMs * Self.nanosecondsPerMillisecond), tier: .redis)
+            }
         } catch {
             markDown("get", error)
-            guard !memoryInFront else { return local }
-            switch memory.get(key, now: now.monotonic) {
-            case .hit(let value, let age): return .hit(value: value, age: age, tier: .memory)
-            case .expired: return .expired
-            case .miss: return .miss
-            }
+        }
+        // redis: memory holds what was stored while Redis failed (a store that timed out included).
+        guard !memoryInFront else { return local }
+        switch memory.get(key, now: now.monotonic) {
+        case .hit(let value, let age): return .hit(value: value, age: age, tier: .memory)
+        case .expired: return .expired
+        case .miss: return .miss
         }
     }
 

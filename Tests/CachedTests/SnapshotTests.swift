@@ -117,3 +117,27 @@ struct SnapshotTests {
         #expect(restored.get("a", now: 2 * second) != .miss)
     }
 }
+
+@Suite("Cache: entries as Redis holds them")
+struct RedisEntryTests {
+    @Test("an entry round-trips with and without a semantic key; bytes it did not write are refused")
+    func roundTrip() throws {
+        let semantic = RedisEntry(storedAtMs: 1_700_000_000_000, expiresAtMs: 1_700_000_060_000, model: "smollm2",
+                                  semantic: .init(group: "g", vector: [0.6, 0.8]), value: [0, 255, 13, 10])
+        #expect(RedisEntry(decoding: semantic.encoded) == semantic)
+        var plain = semantic
+        plain.semantic = nil
+        plain.value = []
+        #expect(RedisEntry(decoding: plain.encoded) == plain)
+        let bytes = semantic.encoded
+        #expect(RedisEntry(decoding: []) == nil)
+        #expect(RedisEntry(decoding: [2] + bytes.dropFirst()) == nil, "another version")
+        // Cut inside the header, the model or the vector: refused, never misread.
+        for length in [1, 9, 17, 20, 30] {
+            #expect(RedisEntry(decoding: Array(bytes.prefix(length))) == nil, "\(length) bytes")
+        }
+        #expect(RedisKeys(prefix: "p:").entry("k") == "p:{k}")
+        #expect(RedisKeys(prefix: "p:").claim("k") == "p:claim:{k}")
+        #expect(!RedisKeys.isValidPrefix("a{b"))
+    }
+}
