@@ -211,9 +211,9 @@ final class CacheTiers: Sendable {
         }
     }
 
-    /// Once per tick: reads Redis's clears counter. With `tiered`, a clear made on another host empties
-    /// this host's memory tier too (entries copied from Redis would otherwise outlive it). Also notices
-    /// Redis coming back without waiting for a request.
+    /// Once per tick: reads Redis's clears counter. A clear made on another host empties this host's
+    /// memory tier too (entries copied from Redis, or stored in memory while Redis was down, would
+    /// otherwise outlive it). Also notices Redis coming back without waiting for a request.
     func watchClears() async {
         guard let shared else { return }
         do {
@@ -223,7 +223,7 @@ final class CacheTiers: Sendable {
                 defer { seen = clears }
                 return seen
             }
-            if backend == .tiered, let previous, previous != clears {
+            if let previous, previous != clears {
                 let removed = memory.clear(model: nil)
                 logger.info("a clear on another host: memory tier emptied", ["removed": LogValue(removed)])
             }
@@ -245,19 +245,23 @@ final class CacheTiers: Sendable {
             if let value = found.value {
                 return SemanticFound(value: value, age: found.search.age, best: found.search.best, tier: .memory)
             }
-            guard let key = found.search.key, let shared else { break }
-            do {
-                let entry = try await shared.get(key)
-                markUp()
-                if let entry, entry.expiresAtMs * Self.nanosecondsPerMillisecond > now.wall {
-                    if backend == .tiered { fill(key, entry, now: now) }
-                    return SemanticFound(value: entry.value, age: found.search.age, best: found.search.best, tier: .redis)
+            guard let key = found.search.key else { break }
+            if let shared {
+                do {
+                    let entry = try await shared.get(key)
+                    markUp()
+                    if let entry, entry.expiresAtMs * Self.nanosecondsPerMillisecond > now.wall {
+                        if backend == .tiered { fill(key, entry, now: now) }
+                        return SemanticFound(value: entry.value, age: found.search.age, best: found.search.best, tier: .redis)
+                    }
+                } catch {
+                    markDown("semantic", error)
+                    break
                 }
-                memory.unindex(key)
-            } catch {
-                markDown("semantic", error)
-                break
             }
+            // Gone from Redis, or (memory backend) an index entry without a value, from a snapshot a
+            // Redis backend wrote: it must not shadow a real match.
+            memory.unindex(key)
             found = memory.semanticGet(group: group, vector: vector, threshold: threshold, maxAge: maxAge, now: now.monotonic)
         }
         return SemanticFound(value: nil, age: 0, best: found.search.best, tier: nil)

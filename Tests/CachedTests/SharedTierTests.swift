@@ -170,3 +170,36 @@ struct SharedTierTests {
         #expect(stderr.contains("Redis reachable again"))
     }
 }
+
+extension SharedTierTests {
+    @Test("with CACHE_BACKEND=redis, what a host kept in memory while Redis was down goes when another host clears")
+    func clearReachesStandInMemory() async throws {
+        let redis = try RedisServer.start()
+        defer { redis.stop() }
+        let a = try Cached(backend: "redis", redis: redis)
+        let b = try Cached(backend: "redis", redis: redis)
+        redis.kill()
+        try await b.client.put(.init(key: "k", model: "m", value: [1]), timeout: Self.timeout)
+        #expect(try await b.client.get("k", timeout: Self.timeout).value == [1], "the stand-in memory answers")
+        try redis.start()
+        // Wait until both see Redis again (and b's watch has read the clears counter once).
+        var up = false
+        for _ in 0..<100 where !up {
+            let aUp = try await a.metric("infer_cached_redis_up") == 1
+            up = try await b.metric("infer_cached_redis_up") == 1 && aUp
+            if !up { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        try await Task.sleep(for: .milliseconds(1_500))
+        #expect(up)
+        #expect(try await b.client.get("k", timeout: Self.timeout).value == [1], "Redis misses it, memory still has it")
+        _ = try await a.client.clear(model: nil, timeout: Self.timeout)
+        var gone = false
+        for _ in 0..<50 where !gone {
+            gone = try await b.client.get("k", timeout: Self.timeout).value == nil
+            if !gone { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(gone, "a clear on another host left b's stand-in entry")
+        _ = a.stop()
+        _ = b.stop()
+    }
+}
