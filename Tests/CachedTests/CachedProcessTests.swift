@@ -60,11 +60,9 @@ extension CachedProcessTests {
                 .init(key: "semantic", model: "m", value: Array("answer".utf8), semantic: .init(group: "g", vector: vector)),
                 timeout: Self.timeout)
             // Wait for a periodic snapshot holding all 21 entries, then kill without a drain.
-            var snapshotted = false
-            for _ in 0..<200 where !snapshotted {
+            let snapshotted = try await eventually(within: .seconds(10)) {
                 let families = try await stats.snapshot(timeout: Self.timeout)
-                snapshotted = families.first { $0.name == "infer_cached_snapshot_entries" }?.samples.first?.value == 21
-                if !snapshotted { try await Task.sleep(for: .milliseconds(50)) }
+                return families.first { $0.name == "infer_cached_snapshot_entries" }?.samples.first?.value == 21
             }
             #expect(snapshotted)
             _ = process.child.signal(SIGKILL)

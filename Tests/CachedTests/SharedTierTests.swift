@@ -86,11 +86,7 @@ struct SharedTierTests {
 
         // A clear on a empties Redis and, within a watch tick, b's memory too.
         #expect(try await a.client.clear(model: "m", timeout: Self.timeout) == 3)
-        var cleared = false
-        for _ in 0..<60 where !cleared {
-            cleared = try await b.client.get("k", timeout: Self.timeout).value == nil
-            if !cleared { try await Task.sleep(for: .milliseconds(100)) }
-        }
+        let cleared = try await eventually(within: .seconds(6)) { try await b.client.get("k", timeout: Self.timeout).value == nil }
         #expect(cleared, "b still answers an entry cleared on a")
         _ = a.stop()
         let stderr = b.stop()
@@ -156,11 +152,11 @@ struct SharedTierTests {
 
         try redis.start()
         // Once the client has reconnected, a store on one is seen on the other again.
-        var shared = false
-        for attempt in 0..<100 where !shared {
+        var attempt = 0
+        let shared = try await eventually(within: .seconds(10)) {
+            attempt += 1
             try await a.client.put(.init(key: "after\(attempt)", model: "m", value: [3]), timeout: Self.timeout)
-            shared = try await b.client.get("after\(attempt)", timeout: Self.timeout).value == [3]
-            if !shared { try await Task.sleep(for: .milliseconds(100)) }
+            return try await b.client.get("after\(attempt)", timeout: Self.timeout).value == [3]
         }
         #expect(shared, "the instances did not share entries again after Redis came back")
         #expect(try await a.metric("infer_cached_redis_up") == 1)
@@ -183,21 +179,15 @@ extension SharedTierTests {
         #expect(try await b.client.get("k", timeout: Self.timeout).value == [1], "the stand-in memory answers")
         try redis.start()
         // Wait until both see Redis again (and b's watch has read the clears counter once).
-        var up = false
-        for _ in 0..<100 where !up {
+        let up = try await eventually(within: .seconds(10)) {
             let aUp = try await a.metric("infer_cached_redis_up") == 1
-            up = try await b.metric("infer_cached_redis_up") == 1 && aUp
-            if !up { try await Task.sleep(for: .milliseconds(100)) }
+            return try await b.metric("infer_cached_redis_up") == 1 && aUp
         }
         try await Task.sleep(for: .milliseconds(1_500))
         #expect(up)
         #expect(try await b.client.get("k", timeout: Self.timeout).value == [1], "Redis misses it, memory still has it")
         _ = try await a.client.clear(model: nil, timeout: Self.timeout)
-        var gone = false
-        for _ in 0..<50 where !gone {
-            gone = try await b.client.get("k", timeout: Self.timeout).value == nil
-            if !gone { try await Task.sleep(for: .milliseconds(100)) }
-        }
+        let gone = try await eventually(within: .seconds(5)) { try await b.client.get("k", timeout: Self.timeout).value == nil }
         #expect(gone, "a clear on another host left b's stand-in entry")
         _ = a.stop()
         _ = b.stop()
