@@ -91,8 +91,8 @@ let package = Package(
                               "Registry", "APIKeys", "Crypto", "Basics"]),
         // Rate limits per key (GCRA) and token accounting.
         executable("limitd", ["IPC", "Wire", "Services", "DaemonRuntime", "Settings", "Metrics", "Basics"]),
-        // The exact-match response cache (LRU + TTL + byte bound).
-        executable("cached", ["IPC", "Wire", "Services", "DaemonRuntime", "Settings", "Metrics", "Basics"]),
+        // The response cache: exact (LRU + TTL + byte bound) and semantic, warm restarts, a shared Redis tier.
+        executable("cached", ["IPC", "Wire", "Services", "DaemonRuntime", "Settings", "Metrics", "Basics", "Redis"]),
         // Scheduling: per-model queues, batches, backpressure, retries; relays streams from modeld.
         executable("batchd", ["Basics", "IPC", "Wire", "Services", "DaemonRuntime", "Settings", "Metrics", "Registry"]),
         // One model instance: the continuous-batching engine loop; `modeld generate|embed` by hand.
@@ -109,6 +109,8 @@ let package = Package(
         .executableTarget(name: "engine-bench", dependencies: ["Engine"], path: "bench/engine-bench"),
         .executableTarget(name: "ipc-bench", dependencies: ["IPC"], path: "bench/ipc-bench"),
         .executableTarget(name: "http-bench", dependencies: ["HTTP"], path: "bench/http-bench"),
+        // cached through its socket: exact hits per backend, semantic lookups against entries.
+        .executableTarget(name: "cache-bench", dependencies: ["IPC", "Services"], path: "bench/cache-bench"),
 
         // ── Tests ──────────────────────────────────────────────────────────────────────────────────
         // Where the test models are; Foundation only, so EngineTests links no daemon library.
@@ -148,7 +150,7 @@ let package = Package(
         .testTarget(name: "LimitdTests",
                     dependencies: ["limitd", "IPC", "Wire", "Services", "Metrics", "Spawn", "TestKit"]),
         .testTarget(name: "CachedTests",
-                    dependencies: ["cached", "IPC", "Wire", "Services", "Settings", "Metrics", "Spawn", "TestKit"]),
+                    dependencies: ["cached", "IPC", "Wire", "Services", "Settings", "Metrics", "Spawn", "Redis", "TestKit"]),
         .testTarget(name: "ModeldTests",
                     dependencies: ["modeld", "Engine", "Upstream", "IPC", "Services", "DaemonRuntime", "Registry",
                                    "Settings", "TestKit", "TestModels"]),

@@ -28,6 +28,9 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The forms a `REDIS_URL` takes, for a setting's "accepted values" (limitd and cached say the same).
+    public static let forms = "redis://[[user]:password@]host[:port][/db] or unix://[[user]:password@]/path/to/redis.sock[?db=N]"
+
     /// Redis's standard port.
     public static let defaultPort = 6379
     /// Longest Unix socket path the kernel accepts (`sun_path` less its terminating NUL).

@@ -1,29 +1,22 @@
-/// Where cached keeps entries: `CACHE_BACKEND`.
+/// Where cached keeps entries: `CACHE_BACKEND` (``CacheTiers`` routes each call by it).
 enum CacheBackend: String, CaseIterable, Sendable {
-    /// In this process's memory, lost on restart.
+    /// In this process's memory (kept across restarts by the snapshot).
     case memory
-    /// A Redis server shared by every host (`REDIS_URL`); not implemented yet.
+    /// In a Redis server every host shares (`REDIS_URL`); memory only stands in while Redis is down.
     case redis
+    /// Memory in front of Redis: hits from memory first, then Redis; stores go to both.
+    case tiered
 
-    /// Whether this build can run the backend.
-    var isImplemented: Bool {
-        switch self {
-        case .memory: true
-        case .redis: false
-        }
-    }
+    /// Whether the backend talks to Redis (and so needs `REDIS_URL`).
+    var usesRedis: Bool { self != .memory }
 
-    /// Reads a `CACHE_BACKEND` value: a backend this build implements, in any case.
-    ///
-    /// `redis` is refused here, at configuration time (so `--check-config` catches it and the daemon exits
-    /// 78 before binding anything) rather than running without the shared tier the operator asked for.
+    /// Reads a `CACHE_BACKEND` value, in any case.
     /// - Parameter text: The trimmed value.
-    /// - Returns: The backend, or nil when it is unknown or not implemented yet.
-    static func parseImplemented(_ text: String) -> CacheBackend? {
-        guard let backend = CacheBackend(rawValue: text.lowercased()), backend.isImplemented else { return nil }
-        return backend
+    /// - Returns: The backend, or nil when it is unknown.
+    static func parse(_ text: String) -> CacheBackend? {
+        CacheBackend(rawValue: text.lowercased())
     }
 
     /// What `CACHE_BACKEND` accepts, for the error an operator sees.
-    static let expectation = "memory (the redis backend is not implemented yet)"
+    static let expectation = "one of memory, redis, tiered"
 }

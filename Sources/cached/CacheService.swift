@@ -4,120 +4,91 @@ import Glibc
 import IPC
 import Metrics
 import Services
+import Synchronization
 
-/// cached as the runtime sees it: a ``ServiceShell`` on the `cached` socket answering frontd's lookups,
-/// stores and clears from one ``ResponseCache`` (``CacheHandlers``), and metricsd's stats requests.
+/// cached as the runtime sees it: a ``ServiceShell`` on the `cached` socket answering frontd's calls
+/// through ``CacheTiers`` (``CacheHandlers``), metricsd's stats requests, the snapshot for warm restarts,
+/// and (with Redis) a watch on other hosts' clears.
 final class CacheService: DaemonService {
-    /// The cache every call consults.
+    /// The memory tier.
     let cache: ResponseCache
+    /// Memory and/or Redis, by `CACHE_BACKEND`.
+    let tiers: CacheTiers
     /// The daemon's metrics.
     let metrics: CacheMetrics
+    /// Warm restarts, when cached has a state directory.
+    let snapshots: SnapshotKeeper?
+    private let snapshotMaxSize: Int
     private let server: IPCServer
+    private let watcher = Mutex<Task<Void, Never>?>(nil)
+
+    /// How often a cached with Redis reads the clears counter.
+    static let watchInterval: Duration = .seconds(1)
 
     /// Builds the service on a listening socket; ``start()`` begins accepting.
     /// - Parameters:
     ///   - listenFD: The `cached` socket (from the runtime, or ``UnixSocket/listen(path:backlog:permissions:)``
     ///     in tests); the service closes it when it drains.
-    ///   - cache: The cache.
+    ///   - cache: The memory tier.
+    ///   - backend: `CACHE_BACKEND`.
+    ///   - redis: The Redis tier of `redis` and `tiered`.
+    ///   - groupRefresh: Least time between two reloads of a semantic group from Redis.
     ///   - registry: Where the metrics live.
     ///   - logger: For requests that cannot be answered.
     ///   - now: The clock, in monotonic nanoseconds (tests pass their own).
+    ///   - snapshot: Where and how often to keep a snapshot for warm restarts, or nil for none.
     init(
-        listenFD: Int32, cache: ResponseCache, registry: MetricsRegistry = MetricsRegistry(), logger: Logger,
-        now: @escaping @Sendable () -> Int64 = MonotonicClock.nowSigned
+        listenFD: Int32, cache: ResponseCache, backend: CacheBackend = .memory, redis: RedisTier? = nil,
+        groupRefresh: Duration = .seconds(1), registry: MetricsRegistry = MetricsRegistry(), logger: Logger,
+        now: @escaping @Sendable () -> Int64 = MonotonicClock.nowSigned, snapshot: SnapshotPlan? = nil
     ) {
         self.cache = cache
-        metrics = CacheMetrics(registry: registry)
-        let handlers = CacheHandlers(cache: cache, metrics: metrics, logger: logger, now: now)
+        let metrics = CacheMetrics(registry: registry)
+        self.metrics = metrics
+        let clocks: @Sendable () -> ClockPair = { ClockPair(monotonic: now(), wall: ClockPair.now().wall) }
+        tiers = CacheTiers(
+            backend: backend, memory: cache, shared: redis, metrics: metrics, logger: logger, groupRefreshInterval: groupRefresh,
+            clocks: clocks)
+        snapshots = snapshot.map {
+            SnapshotKeeper(directory: $0.directory, cache: cache, metrics: metrics, logger: logger, interval: $0.interval, clocks: clocks)
+        }
+        snapshotMaxSize = snapshot?.maxSize ?? 0
+        let handlers = CacheHandlers(tiers: tiers, metrics: metrics, logger: logger)
         server = handlers.shell().server(listenFD: listenFD, protocolName: ServiceName.cached)
     }
 
-    /// Starts accepting connections.
+    /// Loads the snapshot, starts the periodic tasks, then accepts connections.
     /// - Throws: ``SocketError`` when the socket cannot be watched.
     func start() throws {
+        snapshots?.load(maxSize: snapshotMaxSize)
+        snapshots?.start()
+        if tiers.shared != nil {
+            let task = Task { [tiers] in
+                while !Task.isCancelled {
+                    await tiers.watchClears()
+                    try? await Task.sleep(for: Self.watchInterval)
+                }
+            }
+            watcher.withLock { $0 = task }
+        }
         try server.start()
     }
 
-    var readyStatus: String { "serving from memory" }
+    var readyStatus: String {
+        switch tiers.backend {
+        case .memory: "serving from memory"
+        case .redis: "serving from Redis"
+        case .tiered: "serving from memory in front of Redis"
+        }
+    }
 
-    /// Stops accepting, lets the calls in flight finish, then closes the socket. Nothing is flushed: the
-    /// memory backend is lost on restart by design, and frontd bypasses the cache while it is away.
+    /// Stops accepting, lets the calls in flight finish, closes the socket, then writes the last snapshot
+    /// (when there is a state directory): frontd bypasses the cache while it is away.
     func drain(until deadline: ContinuousClock.Instant) async {
+        watcher.withLock { $0?.cancel() }
         await server.drain(timeout: deadline - ContinuousClock.now)
         close(server.listenFD)
-    }
-}
-
-/// cached's handlers: lookups, stores, clears and figures from frontd (the shell answers metricsd's stats).
-struct CacheHandlers: Sendable {
-    let cache: ResponseCache
-    let metrics: CacheMetrics
-    let logger: Logger
-    let now: @Sendable () -> Int64
-
-    private static let nanosecondsPerMillisecond: Int64 = 1_000_000
-
-    /// The shell that routes cached's calls here.
-    func shell() -> ServiceShell {
-        var shell = ServiceShell(name: "cached", metrics: metrics.registry) { [cache, metrics] in
-            let size = cache.size
-            metrics.updateSize(entries: size.entries, bytes: size.bytes)
-        } onRefusal: { [logger] refusal in
-            logger.debug("request refused", ["type": LogValue(refusal.type), "reason": .string(refusal.message)])
-        }
-        shell.register(CacheProtocol.Get.self, get)
-        shell.register(CacheProtocol.Put.self, put)
-        shell.register(CacheProtocol.Clear.self, clear)
-        shell.register(CacheProtocol.Stats.self, stats)
-        return shell
-    }
-
-    /// Looks a key up and counts the hit or miss.
-    func get(_ get: CacheProtocol.Get, _ call: IPCCall) {
-        let reply: CacheProtocol.GetReply
-        switch cache.get(get.key, now: now()) {
-        case .hit(let value, let age):
-            metrics.recordLookup(hit: true)
-            reply = CacheProtocol.GetReply(value: value, ageMs: UInt64(age / Self.nanosecondsPerMillisecond))
-        case .miss:
-            metrics.recordLookup(hit: false)
-            reply = CacheProtocol.GetReply(value: nil, ageMs: 0)
-        case .expired:
-            metrics.recordLookup(hit: false)
-            metrics.recordEvictions(capacity: 0, expired: 1)
-            reply = CacheProtocol.GetReply(value: nil, ageMs: 0)
-        }
-        call.reply(reply)
-    }
-
-    /// Stores a value (one too large for the byte bound is dropped quietly); the reply is empty.
-    func put(_ put: CacheProtocol.Put, _ call: IPCCall) {
-        let outcome = cache.put(key: put.key, model: put.model, value: put.value, ttlSeconds: put.ttlSeconds, now: now())
-        switch outcome {
-        case .stored(let evicted, let expired):
-            metrics.recordStore()
-            metrics.recordEvictions(capacity: evicted - expired, expired: expired)
-        case .tooLarge:
-            // Not an error for the caller: the response was served; it just will not be cached.
-            logger.debug("entry larger than CACHE_MAX_BYTES not stored", [
-                "bytes": LogValue(put.key.utf8.count + put.value.count), "model": .string(put.model),
-            ])
-        }
-        call.reply([])
-    }
-
-    /// Drops every entry, or one model's.
-    func clear(_ clear: CacheProtocol.Clear, _ call: IPCCall) {
-        let removed = cache.clear(model: clear.model)
-        logger.info("cache cleared", ["model": clear.model.map { .string($0) } ?? .null, "removed": LogValue(removed)])
-        call.reply(CacheProtocol.ClearReply(removed: UInt64(removed)))
-    }
-
-    /// cached's size, bounds and lookup counts.
-    func stats(_: CacheProtocol.Stats, _ call: IPCCall) {
-        let size = cache.size, bounds = cache.bounds, lookups = metrics.lookups
-        call.reply(CacheProtocol.StatsReply(
-            entries: UInt64(size.entries), bytes: UInt64(size.bytes), maxEntries: UInt64(bounds.entries),
-            maxBytes: UInt64(bounds.bytes), hits: lookups.hits, misses: lookups.misses, evictions: lookups.evictions))
+        await snapshots?.finish()
+        tiers.shared?.client.close()
     }
 }

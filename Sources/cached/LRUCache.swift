@@ -27,6 +27,8 @@ struct LRUCache {
         var nextOfModel: Int
         /// The previous slot of the same model, or `none`.
         var previousOfModel: Int
+        /// Whether the semantic index knows the entry too (its key is reported when it leaves).
+        var indexed: Bool
     }
 
     /// What a lookup found.
@@ -56,6 +58,9 @@ struct LRUCache {
     private(set) var count = 0
     /// Key and value bytes held now.
     private(set) var bytes = 0
+    /// Keys of indexed entries (``put(key:model:value:ttl:now:indexed:)``) that left since the caller last
+    /// emptied this, so it can take them out of the semantic index.
+    var leftIndexed: [String] = []
 
     private var index: [String: Int] = [:]
     private var slots: [Slot] = []
@@ -100,11 +105,33 @@ struct LRUCache {
     ///   - value: The value.
     ///   - ttl: Nanoseconds until it expires (at least 1).
     ///   - now: The current time in monotonic nanoseconds.
+    ///   - indexed: Whether the semantic index knows the entry (its key goes to ``leftIndexed`` when the
+    ///     entry leaves).
     /// - Returns: Whether it was stored, and what was evicted.
-    mutating func put(key: String, model: String, value: [UInt8], ttl: Int64, now: Int64) -> StoreOutcome {
-        let size = key.utf8.count + value.count
+    mutating func put(key: String, model: String, value: [UInt8], ttl: Int64, now: Int64, indexed: Bool = false) -> StoreOutcome {
+        put(key: key, model: model, value: value, storedAt: now, expiresAt: Self.expiry(now, plus: ttl), now: now, indexed: indexed)
+    }
+
+    /// `now + ttl` (at least 1), or `Int64.max` when that overflows.
+    static func expiry(_ now: Int64, plus ttl: Int64) -> Int64 {
         let (expiry, overflow) = now.addingReportingOverflow(max(1, ttl))
-        let expiresAt = overflow ? Int64.max : expiry
+        return overflow ? Int64.max : expiry
+    }
+
+    /// Stores `value` with given times (a snapshot's entry, or one filled from Redis keeps its age).
+    /// - Parameters:
+    ///   - key: The key.
+    ///   - model: The model the value came from.
+    ///   - value: The value.
+    ///   - storedAt: When it was first stored (monotonic nanoseconds, may be before `now`).
+    ///   - expiresAt: When it expires.
+    ///   - now: The current time, for eviction.
+    ///   - indexed: Whether the semantic index knows it.
+    /// - Returns: Whether it was stored, and what was evicted.
+    mutating func put(
+        key: String, model: String, value: [UInt8], storedAt: Int64, expiresAt: Int64, now: Int64, indexed: Bool
+    ) -> StoreOutcome {
+        let size = key.utf8.count + value.count
         if let slot = index[key] {
             guard size <= maxBytes else {
                 remove(slot)
@@ -119,22 +146,17 @@ struct LRUCache {
             bytes += size - slots[slot].size
             slots[slot].value = value
             slots[slot].size = size
-            slots[slot].storedAt = now
+            slots[slot].storedAt = storedAt
             slots[slot].expiresAt = expiresAt
+            if slots[slot].indexed && !indexed { leftIndexed.append(key) }
+            slots[slot].indexed = indexed
             recency.touch(slot)
         } else {
             guard size <= maxBytes else { return .tooLarge }
             let entry = Slot(
-                key: key, model: model, value: value, size: size, storedAt: now, expiresAt: expiresAt,
-                nextOfModel: Self.none, previousOfModel: Self.none)
-            let slot: Int
-            if let reused = freeSlots.popLast() {
-                slot = reused
-                slots[slot] = entry
-            } else {
-                slot = slots.count
-                slots.append(entry)
-            }
+                key: key, model: model, value: value, size: size, storedAt: storedAt, expiresAt: expiresAt,
+                nextOfModel: Self.none, previousOfModel: Self.none, indexed: indexed)
+            let slot = slots.store(entry, reusing: &freeSlots)
             index[key] = slot
             recency.touch(slot)
             linkIntoModel(slot)
@@ -185,6 +207,15 @@ struct LRUCache {
         index[key] != nil
     }
 
+    /// Every entry from the least to the most recently used (storing them in this order rebuilds the same
+    /// recency), for the snapshot.
+    func forEachFromOldest(_ body: (_ key: String, _ model: String, _ value: [UInt8], _ storedAt: Int64, _ expiresAt: Int64) -> Void) {
+        for slot in recency.fromNewest.reversed() {
+            let entry = slots[slot]
+            body(entry.key, entry.model, entry.value, entry.storedAt, entry.expiresAt)
+        }
+    }
+
     /// The keys from the most to the least recently used (for tests and debugging; O(n)).
     var keysByRecency: [String] {
         recency.fromNewest.map { slots[$0].key }
@@ -207,6 +238,7 @@ struct LRUCache {
 
     /// Unlinks a slot from everything, frees its value and puts it on the free list.
     private mutating func remove(_ slot: Int) {
+        if slots[slot].indexed { leftIndexed.append(slots[slot].key) }
         index.removeValue(forKey: slots[slot].key)
         recency.remove(slot)
         unlinkFromModel(slot)
@@ -216,6 +248,7 @@ struct LRUCache {
         slots[slot].model = ""
         slots[slot].value = []
         slots[slot].size = 0
+        slots[slot].indexed = false
         freeSlots.append(slot)
     }
 

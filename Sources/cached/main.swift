@@ -1,35 +1,41 @@
-// cached: the exact-match response cache. frontd looks each request up before queueing it and stores
-// the answer after; entries go by LRU, TTL and a byte bound. See docs/cached.md.
+// cached: the response cache. frontd looks each request up before queueing it (by key, or by meaning in a
+// semantic group) and stores the answer after; entries go by LRU, TTL and a byte bound, survive restarts
+// through a snapshot in the state directory, and may be shared by every host through Redis.
+// See docs/cached.md.
 import DaemonRuntime
 import IPC
+import Redis
 import Settings
 
-let backend = Setting<CacheBackend>(
-    name: "CACHE_BACKEND", default: .memory,
-    meaning: "Where entries live: memory, in this process (redis, the shared tier, is not implemented yet).",
-    expected: CacheBackend.expectation, describeDefault: \.rawValue, parse: CacheBackend.parseImplemented)
-let maxEntries = Setting<Int>(
-    name: "CACHE_MAX_SIZE", default: 1000,
-    meaning: "Most entries kept; the least recently used go first.",
-    range: 1...100_000_000)
-let maxBytes = Setting<Int>(
-    name: "CACHE_MAX_BYTES", default: 64 << 20,
-    meaning: "Most key and value bytes kept; the least recently used go first, and a larger entry is not stored.",
-    bytes: 1...(1 << 40))
-let defaultTTL = Setting<Duration>(
-    name: "CACHE_DEFAULT_TTL", default: .seconds(3600),
-    meaning: "How long an entry is served when frontd gives no TTL of its own.",
-    unit: .seconds, range: .seconds(1) ... .seconds(31_536_000))
-
-Daemon.run(
-    name: "cached",
-    settings: [backend, maxEntries, maxBytes, defaultTTL],
-    sockets: [.unix("cached")]
-) { context in
+Daemon.run(name: "cached", settings: CacheSettings.table, sockets: [.unix("cached")]) { context in
+    let settings = context.settings
+    let backend = settings[CacheSettings.backend]
+    var redis: RedisTier?
+    if backend.usesRedis {
+        guard let url = settings[CacheSettings.redisURL] else {
+            throw ConfigError("CACHE_BACKEND=\(backend.rawValue) needs REDIS_URL", variable: "REDIS_URL")
+        }
+        var configuration = RedisConfiguration(url: url)
+        configuration.commandTimeout = settings[CacheSettings.redisTimeout]
+        configuration.clientName = "infer-cached"
+        redis = RedisTier(client: try RedisClient(configuration: configuration), prefix: settings[CacheSettings.redisPrefix])
+    }
     let cache = ResponseCache(
-        maxEntries: context.settings[maxEntries], maxBytes: context.settings[maxBytes],
-        defaultTTL: context.settings[defaultTTL])
-    let service = CacheService(listenFD: try context.listener("cached").fileDescriptor, cache: cache, logger: context.logger)
+        maxEntries: settings[CacheSettings.maxEntries], maxBytes: settings[CacheSettings.maxBytes],
+        defaultTTL: settings[CacheSettings.defaultTTL], maxIndexed: settings[CacheSettings.maxIndexed])
+    let snapshot = (settings[CacheSettings.stateDirectory] ?? settings[CacheSettings.systemdStateDirectory]).map {
+        SnapshotPlan(
+            directory: $0, interval: settings[CacheSettings.snapshotInterval],
+            maxSize: SnapshotPlan.maxSize(
+                maxEntries: settings[CacheSettings.maxEntries], maxBytes: settings[CacheSettings.maxBytes],
+                maxIndexed: settings[CacheSettings.maxIndexed]))
+    }
+    if snapshot == nil {
+        context.logger.info("no state directory (CACHE_STATE_DIR, STATE_DIRECTORY): the cache starts empty after a restart")
+    }
+    let service = CacheService(
+        listenFD: try context.listener("cached").fileDescriptor, cache: cache, backend: backend, redis: redis,
+        groupRefresh: settings[CacheSettings.groupRefresh], logger: context.logger, snapshot: snapshot)
     try service.start()
     return service
 }

@@ -42,12 +42,30 @@ struct CacheSettingsTests {
         }
     }
 
-    @Test("CACHE_BACKEND takes memory in any case and refuses redis as not implemented yet")
+    @Test("CACHE_BACKEND takes memory, redis or tiered in any case, nothing else")
     func backend() {
-        #expect(CacheBackend.parseImplemented("memory") == .memory)
-        #expect(CacheBackend.parseImplemented("MEMORY") == .memory)
-        #expect(CacheBackend.parseImplemented("redis") == nil)
-        #expect(CacheBackend.parseImplemented("memcached") == nil)
-        #expect(CacheBackend.expectation.contains("not implemented"))
+        #expect(CacheBackend.parse("memory") == .memory)
+        #expect(CacheBackend.parse("MEMORY") == .memory)
+        #expect(CacheBackend.parse("redis") == .redis)
+        #expect(CacheBackend.parse("Tiered") == .tiered)
+        #expect(CacheBackend.parse("memcached") == nil)
+        #expect(!CacheBackend.memory.usesRedis && CacheBackend.redis.usesRedis && CacheBackend.tiered.usesRedis)
+    }
+
+    @Test("REDIS_URL takes the Redis client's forms and never echoes a password; CACHE_REDIS_PREFIX refuses braces")
+    func redisSettings() throws {
+        let url = try #require(try CacheSettings.redisURL.parse("redis://:s3cret@10.0.0.5:6380/2"))
+        #expect(url.endpoint == .tcp(host: "10.0.0.5", port: 6380))
+        #expect(url.database == 2)
+        #expect(try CacheSettings.redisURL.parse("unix:///run/redis/redis.sock?db=1")?.database == 1)
+        do {
+            _ = try CacheSettings.redisURL.parse("http://:s3cret@host")
+            Issue.record("an http URL was accepted")
+        } catch {
+            #expect(!error.description.contains("s3cret"))
+            #expect(error.variables == ["REDIS_URL"])
+        }
+        #expect(try CacheSettings.redisPrefix.parse("prod:cache:") == "prod:cache:")
+        #expect(throws: ConfigError.self) { try CacheSettings.redisPrefix.parse("{tag}:") }
     }
 }

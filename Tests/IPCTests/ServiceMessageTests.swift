@@ -51,6 +51,33 @@ import Wire
         #expect(throws: WireError.self) { try GenerationProtocol.Health(decoding: [0]) }
     }
 
+    @Test("cached Put with a semantic key, SemanticGet and Claim: exact bytes as docs/PROTOCOL.md shows them")
+    func cacheSemanticAndClaim() throws {
+        let key = CacheProtocol.SemanticKey(group: "g", vector: [1, 0])
+        let put = CacheProtocol.Put(key: "k", model: "m", value: [7], ttlSeconds: 60, semantic: key)
+        let plainPut = "00000001" + "6b" + "00000001" + "6d" + "00000001" + "07" + "0000003c"
+        #expect(Self.hex(put.encoded()) == plainPut + "00000001" + "67" + "00000002" + "3f800000" + "00000000")
+        // Without the semantic key a Put is the older layout, and both decode.
+        #expect(Self.hex(CacheProtocol.Put(key: "k", model: "m", value: [7], ttlSeconds: 60).encoded()) == plainPut)
+        #expect(try CacheProtocol.Put(decoding: put.encoded()) == put)
+
+        #expect(CacheProtocol.SemanticGet.type == 5)
+        let get = CacheProtocol.SemanticGet(key: key, threshold: 0.95, maxAgeMs: 60_000)
+        #expect(Self.hex(get.encoded()) == "00000001" + "67" + "00000002" + "3f800000" + "00000000" + "3f733333" + "000000000000ea60")
+        #expect(try CacheProtocol.SemanticGet(decoding: get.encoded()) == get)
+        let miss = CacheProtocol.SemanticGetReply(value: nil, ageMs: 0, similarity: 0.5)
+        #expect(Self.hex(miss.encoded()) == "00" + "0000000000000000" + "3f000000")
+        let hit = CacheProtocol.SemanticGetReply(value: [0xAB], ageMs: 1500, similarity: 1)
+        #expect(Self.hex(hit.encoded()) == "01" + "00000001" + "ab" + "00000000000005dc" + "3f800000")
+        #expect(try CacheProtocol.SemanticGetReply(decoding: hit.encoded()) == hit)
+
+        #expect(CacheProtocol.Claim.type == 6)
+        #expect(Self.hex(CacheProtocol.Claim(key: "k", leaseMs: 5000).encoded()) == "00000001" + "6b" + "00001388")
+        #expect(Self.hex(CacheProtocol.ClaimReply(granted: false, heldForMs: 1500).encoded()) == "00" + "000005dc")
+        #expect(Self.hex(CacheProtocol.ClaimReply(granted: true, heldForMs: 0).encoded()) == "01" + "00000000")
+        #expect(throws: WireError.self) { try CacheProtocol.ClaimReply(decoding: [2, 0, 0, 0, 0]) }
+    }
+
     @Test("the context-length refusal has its own service code")
     func codes() {
         let codes = [ServiceErrorCode.unknownModel, ServiceErrorCode.invalidRequest, ServiceErrorCode.invalidParameter,

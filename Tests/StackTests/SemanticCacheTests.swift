@@ -24,11 +24,10 @@ struct SemanticCacheTests {
         (try? JSONSerialization.jsonObject(with: Data(r.body.utf8))) as? [String: Any] ?? [:]
     }
 
-    @Test("a paraphrase at or above the threshold is answered from the cache; nothing below it is",
-          .disabled("enabled when cached answers SemanticGet (issue 13, cached side, in progress)"))
+    @Test("a paraphrase at or above the threshold is answered from the cache; nothing below it is")
     func paraphrases() throws {
         let threshold = 0.95
-        let run = try StackRun(environmentFile: [
+        let run = try StackRun(models: [("smollm2", "chat"), ("minilm", "embedding")], environmentFile: [
             "RATE_LIMIT_RPM=1000000", "SEMANTIC_CACHE_MODELS=smollm2", "SEMANTIC_CACHE_THRESHOLD=\(threshold)",
         ], realDaemons: true, apiKeys: [.fixed("test"), .fixed("other")])
         defer { _ = run.stop() }
@@ -56,7 +55,7 @@ struct SemanticCacheTests {
             let norms = (x.reduce(0) { $0 + $1 * $1 } * y.reduce(0) { $0 + $1 * $1 }).squareRoot()
             let similarity = norms > 0 ? dot / norms : 0
             let stored = try chat(pair.a, pair: index)
-            #expect(stored.status == 200 && stored.headers["x-cache"] == "MISS", "\(stored.headers)")
+            #expect(stored.status == 200 && stored.headers["x-cache"] == "MISS", "\(stored.headers) \(stored.body)")
             let asked = try chat(pair.b, pair: index)
             let status = asked.headers["x-cache"] ?? "?"
             table.append((pair, similarity, status))

@@ -1,27 +1,27 @@
 import Foundation
 import Glibc
-import TestKit
 
 /// A real redis-server (Debian's `redis-server` package) of a test's own: 127.0.0.1 on a free port and a
 /// Unix socket in a fresh directory, nothing persisted. Stopped (and its directory removed) by ``stop()``.
-final class RedisServer: @unchecked Sendable {
-    struct StartError: Error, CustomStringConvertible {
-        let description: String
+public final class RedisServer: @unchecked Sendable {
+    public struct StartError: Error, CustomStringConvertible {
+        public let description: String
+        public init(description: String) { self.description = description }
     }
 
-    let port: Int
-    let directory: TemporaryDirectory
-    let extraArguments: [String]
+    public let port: Int
+    public let directory: TemporaryDirectory
+    public let extraArguments: [String]
     private var process: Process?
 
-    var socketPath: String { directory.file("redis.sock") }
-    var tcpURL: String { "redis://127.0.0.1:\(port)" }
-    var unixURL: String { "unix://\(socketPath)" }
-    var processIdentifier: Int32 { process?.processIdentifier ?? 0 }
+    public var socketPath: String { directory.file("redis.sock") }
+    public var tcpURL: String { "redis://127.0.0.1:\(port)" }
+    public var unixURL: String { "unix://\(socketPath)" }
+    public var processIdentifier: Int32 { process?.processIdentifier ?? 0 }
 
     /// Starts a server.
     /// - Parameter arguments: More redis-server options ("--requirepass", "secret").
-    static func start(_ arguments: [String] = []) throws -> RedisServer {
+    public static func start(_ arguments: [String] = []) throws -> RedisServer {
         let server = try RedisServer(port: freePort(), extraArguments: arguments)
         try server.start()
         return server
@@ -34,7 +34,7 @@ final class RedisServer: @unchecked Sendable {
     }
 
     /// Starts (or starts again, on the same port and socket) and waits until it accepts connections.
-    func start() throws {
+    public func start() throws {
         let binary = try Self.binary()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
@@ -60,24 +60,24 @@ final class RedisServer: @unchecked Sendable {
     }
 
     /// SIGKILL: the server vanishes at once, as in a crash; its sockets are closed by the kernel.
-    func kill() {
+    public func kill() {
         guard let process, process.isRunning else { return }
         Glibc.kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
     }
 
     /// SIGSTOP: the server stops answering, but its sockets stay open.
-    func suspend() {
+    public func suspend() {
         if let process { Glibc.kill(process.processIdentifier, SIGSTOP) }
     }
 
     /// SIGCONT after ``suspend()``.
-    func resume() {
+    public func resume() {
         if let process { Glibc.kill(process.processIdentifier, SIGCONT) }
     }
 
     /// Kills the server and removes its directory.
-    func stop() {
+    public func stop() {
         resume()
         kill()
         directory.remove()
@@ -117,7 +117,7 @@ final class RedisServer: @unchecked Sendable {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
-    static func accepts(port: Int) -> Bool {
+    public static func accepts(port: Int) -> Bool {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { return false }
         defer { close(descriptor) }
