@@ -183,7 +183,7 @@ extension Frontend {
     }
 
     /// Longest claim on a fill: another host waits at most this long for an answer that never comes.
-    static let maxClaim: Duration = .seconds(30)
+    static let maxClaim: Duration = .seconds(15)
     /// How often a request waiting for another host's fill looks for the answer.
     static let claimPoll: Duration = .milliseconds(50)
 }
