@@ -338,7 +338,12 @@ final class HTTPConnection: @unchecked Sendable {
     }
 
     /// Closes the connection if it is between requests (server draining).
-    func closeIfIdle() {
+    /// Closes the connection when it is between requests.
+    /// - Parameter includingFresh: Whether a connection that has not sent its first request yet is closed
+    ///   too. A drain spares those at first: their client is about to send, and a request that reached a
+    ///   connection the server accepted should be answered, not reset.
+    func closeIfIdle(includingFresh: Bool = true) {
+        guard includingFresh || requestCount > 0 else { return }
         if !inFlight && parser.phase == .idle && !closeWhenFlushed { closeNow() }
     }
 

@@ -242,10 +242,10 @@ final class HTTPEventLoop: @unchecked Sendable {
     // MARK: - Draining
 
     /// Closes the connections that are between requests; the others close after their response.
-    func closeIdleConnections() {
+    func closeIdleConnections(includingFresh: Bool = true) {
         var i = 0
         while i < connections.count {
-            if let connection = connections[i] { connection.closeIfIdle() }
+            if let connection = connections[i] { connection.closeIfIdle(includingFresh: includingFresh) }
             i += 1
         }
     }

@@ -104,9 +104,13 @@ public final class HTTPServer: Sendable {
         guard running else { return }
         core.draining.store(true, ordering: .relaxed)
         stopAccepting()
-        for loop in core.loops { loop.execute { loop.closeIdleConnections() } }
+        // Kept-alive connections between requests close now; connections accepted but not yet used get a
+        // moment for the request their client is sending (answered with Connection: close), then close.
+        for loop in core.loops { loop.execute { loop.closeIdleConnections(includingFresh: false) } }
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: timeout)
+        try? await Task.sleep(for: min(Self.freshConnectionGrace, timeout))
+        for loop in core.loops { loop.execute { loop.closeIdleConnections() } }
         while core.openConnections.load(ordering: .relaxed) > 0 && clock.now < deadline && !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(5))
         }
@@ -119,6 +123,9 @@ public final class HTTPServer: Sendable {
             core.loops = []  // the loops refer to the core: break the cycle once their threads are gone
         }
     }
+
+    /// How long a drain waits for the first request of a connection accepted just before it.
+    static let freshConnectionGrace: Duration = .milliseconds(250)
 
     /// Whether ``drain(timeout:)`` has begun.
     public var isDraining: Bool { core.isDraining }
