@@ -166,8 +166,13 @@ final class HTTPEventLoop: @unchecked Sendable {
                 Self.rejectOverCapacity(fd)
                 continue
             }
-            core.openConnections.add(1, ordering: .relaxed)
             let address = withUnsafePointer(to: &storage) { SocketAddressText.ip($0) }
+            if !core.admitClient(address) {
+                core.rejectedPerClient.add(1, ordering: .relaxed)
+                Self.rejectOverCapacity(fd)
+                continue
+            }
+            core.openConnections.add(1, ordering: .relaxed)
             let target = leastLoadedLoop()
             target.connectionCount.add(1, ordering: .relaxed)
             if target === self {
@@ -208,6 +213,7 @@ final class HTTPEventLoop: @unchecked Sendable {
             Glibc.close(fd)
             connectionCount.subtract(1, ordering: .relaxed)
             core.openConnections.subtract(1, ordering: .relaxed)
+            core.releaseClient(remoteAddress)
             return
         }
         var one: Int32 = 1
@@ -237,6 +243,7 @@ final class HTTPEventLoop: @unchecked Sendable {
         if slot < connections.count, connections[slot] === connection { connections[slot] = nil }
         connectionCount.subtract(1, ordering: .relaxed)
         core.openConnections.subtract(1, ordering: .relaxed)
+        core.releaseClient(connection.remoteAddress)
     }
 
     // MARK: - Draining

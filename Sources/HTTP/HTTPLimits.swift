@@ -20,6 +20,9 @@ public struct HTTPLimits: Sendable, Equatable {
     public var writeTimeout: Duration
     /// Largest number of open client connections; further ones get a 503 and are closed.
     public var maxConnections: Int
+    /// Largest number of open connections from one client address (0: no cap); further ones from it get a
+    /// 503 and are closed, so one client cannot take every slot.
+    public var maxConnectionsPerClient: Int
     /// Largest amount of response bytes queued for a slow reader before the connection is dropped.
     public var maxPendingOutputBytes: Int
 
@@ -34,6 +37,7 @@ public struct HTTPLimits: Sendable, Equatable {
     ///   - idleTimeout: keep-alive idle time, default 60 s.
     ///   - writeTimeout: default 30 s without write progress.
     ///   - maxConnections: default 10 000.
+    ///   - maxConnectionsPerClient: default 0 (no cap).
     ///   - maxPendingOutputBytes: default 16 MiB.
     public init(
         maxHeaderBytes: Int = 16 * 1024,
@@ -45,6 +49,7 @@ public struct HTTPLimits: Sendable, Equatable {
         idleTimeout: Duration = .seconds(60),
         writeTimeout: Duration = .seconds(30),
         maxConnections: Int = 10_000,
+        maxConnectionsPerClient: Int = 0,
         maxPendingOutputBytes: Int = 16 << 20
     ) {
         self.maxHeaderBytes = maxHeaderBytes
@@ -56,6 +61,7 @@ public struct HTTPLimits: Sendable, Equatable {
         self.idleTimeout = idleTimeout
         self.writeTimeout = writeTimeout
         self.maxConnections = maxConnections
+        self.maxConnectionsPerClient = maxConnectionsPerClient
         self.maxPendingOutputBytes = maxPendingOutputBytes
     }
 }

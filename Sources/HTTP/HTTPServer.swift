@@ -136,6 +136,7 @@ public final class HTTPServer: Sendable {
             openConnections: core.openConnections.load(ordering: .relaxed),
             acceptedConnections: core.acceptedConnections.load(ordering: .relaxed),
             rejectedConnections: core.rejectedConnections.load(ordering: .relaxed),
+            rejectedPerClient: core.rejectedPerClient.load(ordering: .relaxed),
             requestsServed: core.requestsServed.load(ordering: .relaxed),
             badRequests: core.badRequests.load(ordering: .relaxed),
             timeouts: core.timeouts.load(ordering: .relaxed),

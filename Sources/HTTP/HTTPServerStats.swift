@@ -6,6 +6,8 @@ public struct HTTPServerStats: Sendable, Equatable {
     public var acceptedConnections: Int
     /// Connections refused with 503 because ``HTTPLimits/maxConnections`` were open.
     public var rejectedConnections: Int
+    /// Connections refused with 503 because their client address had ``HTTPLimits/maxConnectionsPerClient`` open.
+    public var rejectedPerClient: Int = 0
     /// Responses completed.
     public var requestsServed: Int
     /// Requests refused by the parser (400, 413, 417, 431, 501, 505).

@@ -24,6 +24,9 @@ final class ServerCore: @unchecked Sendable {
     let openConnections = Atomic<Int>(0)
     let acceptedConnections = Atomic<Int>(0)
     let rejectedConnections = Atomic<Int>(0)
+    let rejectedPerClient = Atomic<Int>(0)
+    /// Open connections per client address, when ``HTTPLimits/maxConnectionsPerClient`` caps them.
+    let clientConnections = Mutex<[String: Int]>([:])
     let requestsServed = Atomic<Int>(0)
     let badRequests = Atomic<Int>(0)
     let timeouts = Atomic<Int>(0)
@@ -52,5 +55,26 @@ final class ServerCore: @unchecked Sendable {
     var sweepInterval: UInt64 {
         let shortest = min(headerTimeout, bodyTimeout, idleTimeout, writeTimeout)
         return min(max(shortest / 4, 5_000_000), 250_000_000)
+    }
+
+    /// Counts a new connection from `address` against the per-client cap; false when it is over.
+    func admitClient(_ address: String) -> Bool {
+        let cap = limits.maxConnectionsPerClient
+        guard cap > 0 else { return true }
+        return clientConnections.withLock { table in
+            let open = table[address, default: 0]
+            guard open < cap else { return false }
+            table[address] = open + 1
+            return true
+        }
+    }
+
+    /// Forgets a closed connection from `address`.
+    func releaseClient(_ address: String) {
+        guard limits.maxConnectionsPerClient > 0 else { return }
+        clientConnections.withLock { table in
+            let open = (table[address] ?? 1) - 1
+            table[address] = open > 0 ? open : nil
+        }
     }
 }

@@ -27,14 +27,18 @@ final class FrontService: DaemonService {
         limits.headerReadTimeout = context.settings[FrontSettings.headerTimeout]
         limits.bodyReadTimeout = context.settings[FrontSettings.bodyTimeout]
         limits.idleTimeout = context.settings[FrontSettings.idleTimeout]
+        limits.maxConnections = context.settings[FrontSettings.maxConnections]
+        limits.maxConnectionsPerClient = context.settings[FrontSettings.maxConnectionsPerClient]
         // Replies the HTTP layer writes itself (400/408/413/414/431 before a request reaches the router)
         // get an id from the same generator as the router's, and the API's error shape.
         let http = HTTPServer(listenFD: httpSocket.fileDescriptor, limits: limits, requestIDs: { Router.newRequestID() },
                               errorBody: APIError.serverReplyBody) { request, response in
             await router.handle(request, response)
         }
-        // frontd's socket serves metricsd's stats call only: a shell with no handlers.
-        let stats = ServiceShell(name: "frontd", metrics: metrics).server(
+        // frontd's socket serves metricsd's stats call only: a shell with no handlers, which reads the HTTP
+        // server's connection counters into gauges just before it answers.
+        let connections = ConnectionMetrics(registry: metrics)
+        let stats = ServiceShell(name: "frontd", metrics: metrics) { connections.update(http.stats) }.server(
             listenFD: statsSocket.fileDescriptor, protocolName: ServiceName.frontd)
         try http.start()
         try stats.start()

@@ -62,12 +62,22 @@ enum FrontSettings {
         meaning: "Embedding model that turns the last user message into the semantic cache's vector (through batchd, like /v1/embeddings).",
         expected: "a model name", isValid: { ModelRegistry.isValidModelName($0) })
 
+    static let maxConnections = Setting<Int>(
+        name: "HTTP_MAX_CONNECTIONS", default: 10_000,
+        meaning: "Most client connections open at once; a further one is answered 503 (Retry-After: 1) and closed, and counted.",
+        range: 16...1_000_000)
+    static let maxConnectionsPerClient = Setting<Int>(
+        name: "HTTP_MAX_CONNECTIONS_PER_CLIENT", default: 1_024,
+        meaning: "Most connections open at once from one client address (0: no cap); a further one is answered 503 and closed, and counted. Raise it, or set 0, when a load balancer is the only client.",
+        range: 0...1_000_000)
+
     /// `API_KEYS_FILE` and `AUTH_DISABLED` are defined beside the keys file, since `inferctl up` reads them too.
     static let apiKeysFile = APIKeyFile.fileSetting
     static let authDisabled = APIKeyFile.authDisabledSetting
 
     static let table: [AnySetting] = [limitdFailOpen, requestTimeout, dependencyTimeout, defaultModel, maxBody, maxTokensLimit,
-                                      corsOrigins, headerTimeout, bodyTimeout, idleTimeout, apiKeysFile, authDisabled,
+                                      corsOrigins, headerTimeout, bodyTimeout, idleTimeout, maxConnections, maxConnectionsPerClient,
+                                      apiKeysFile, authDisabled,
                                       idempotencyWindow, metricsdTimeout, cacheScope, semanticModels, semanticThreshold,
                                       semanticEmbeddingModel] + webhookTable
 }
