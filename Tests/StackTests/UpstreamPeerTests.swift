@@ -69,49 +69,6 @@ struct UpstreamPeerTests {
         var baseURL: String { "http://127.0.0.1:\(port)/v1" }
     }
 
-    /// POSTs JSON and returns the status, headers and parsed body (or the raw text of a stream).
-    static func post(_ url: String, _ body: [String: Any], key: String? = nil) throws -> (status: Int, headers: [String: String], body: Data) {
-        var request = URLRequest(url: URL(string: url)!)
-        request.httpMethod = "POST"
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        if let key { request.setValue("Bearer " + key, forHTTPHeaderField: "Authorization") }
-        request.httpBody = try JSONSerialization.data(withJSONObject: body)
-        request.timeoutInterval = 120
-        let done = DispatchSemaphore(value: 0)
-        nonisolated(unsafe) var result: (Int, [String: String], Data) = (0, [:], Data())
-        URLSession.shared.dataTask(with: request) { data, response, _ in
-            let http = response as? HTTPURLResponse
-            var headers: [String: String] = [:]
-            for (name, value) in http?.allHeaderFields ?? [:] { headers[String(describing: name).lowercased()] = String(describing: value) }
-            result = (http?.statusCode ?? 0, headers, data ?? Data())
-            done.signal()
-        }.resume()
-        done.wait()
-        return result
-    }
-
-    static func json(_ data: Data) -> [String: Any] {
-        (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
-    }
-
-    /// The text of an SSE chat stream: every delta's content, in order.
-    static func streamedText(_ data: Data) -> String {
-        String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap { line -> String? in
-            guard line.hasPrefix("data: "), line != "data: [DONE]" else { return nil }
-            let object = json(Data(line.dropFirst(6).utf8))
-            let choice = (object["choices"] as? [[String: Any]])?.first
-            return (choice?["delta"] as? [String: Any])?["content"] as? String
-        }.joined()
-    }
-
-    /// The JSON objects of an SSE body's `data:` lines, `[DONE]` left out.
-    static func events(_ body: Data) -> [[String: Any]] {
-        String(decoding: body, as: UTF8.self).split(separator: "\n").compactMap { line in
-            guard line.hasPrefix("data: "), line != "data: [DONE]" else { return nil }
-            return json(Data(line.dropFirst(6).utf8))
-        }
-    }
-
     @Test("a model whose only deployment is down streams from its fallback, every chunk naming the fallback")
     func fallbackStreamNamesTheAnsweringModel() async throws {
         let llama = try await LlamaServer.start()
@@ -127,11 +84,11 @@ struct UpstreamPeerTests {
         let key = try stack.key("unlimited")
         let body: [String: Any] = ["model": "down", "messages": [["role": "user", "content": "Say hi"]], "max_tokens": 4,
                                    "temperature": 0, "stream": true, "stream_options": ["include_usage": true]]
-        let stream = try Self.post("http://127.0.0.1:\(port)/v1/chat/completions", body, key: key)
+        let stream = try OpenAICalls.post("http://127.0.0.1:\(port)/v1/chat/completions", body, key: key)
         #expect(stream.status == 200)
         #expect(stream.headers["x-infer-fallback"] == "llama")
         #expect(stream.headers["x-infer-deployment"] == "llama")
-        let chunks = Self.events(stream.body)
+        let chunks = OpenAICalls.events(stream.body)
         #expect(chunks.count >= 3, "role, text or finish, usage chunks: \(chunks)")
         #expect(chunks.allSatisfy { $0["model"] as? String == "llama" }, "every chunk names the fallback: \(chunks.map { $0["model"] ?? "?" })")
         let usage = chunks.compactMap { $0["usage"] as? [String: Any] }.first
@@ -154,17 +111,17 @@ struct UpstreamPeerTests {
         let messages: [[String: String]] = [["role": "user", "content": "What is the capital of France?"]]
 
         let chat: [String: Any] = ["model": "llama", "messages": messages, "temperature": 0, "max_tokens": 16]
-        let direct = try Self.post(llama.baseURL + "/chat/completions", chat.merging(["model": "smollm2"]) { $1 })
-        let relayed = try Self.post(infer + "/chat/completions", chat, key: key)
+        let direct = try OpenAICalls.post(llama.baseURL + "/chat/completions", chat.merging(["model": "smollm2"]) { $1 })
+        let relayed = try OpenAICalls.post(infer + "/chat/completions", chat, key: key)
         #expect(relayed.status == 200)
-        let directText = ((Self.json(direct.body)["choices"] as? [[String: Any]])?.first?["message"] as? [String: Any])?["content"] as? String
-        let relayedBody = Self.json(relayed.body)
+        let directText = ((OpenAICalls.json(direct.body)["choices"] as? [[String: Any]])?.first?["message"] as? [String: Any])?["content"] as? String
+        let relayedBody = OpenAICalls.json(relayed.body)
         let relayedText = ((relayedBody["choices"] as? [[String: Any]])?.first?["message"] as? [String: Any])?["content"] as? String
         #expect(directText != nil && !(directText ?? "").isEmpty)
         #expect(relayedText == directText)
         #expect(relayed.headers["x-infer-deployment"] == "llama")
         let usage = relayedBody["usage"] as? [String: Any]
-        let directUsage = Self.json(direct.body)["usage"] as? [String: Any]
+        let directUsage = OpenAICalls.json(direct.body)["usage"] as? [String: Any]
         // modeld streams from the upstream; llama.cpp's server sends no usage in a stream (docs/peers), so
         // completion tokens are counted (one piece, one token: the same as the server's own count) and the
         // prompt's are unknown, 0 — the known limit of an upstream without stream usage (docs/modeld.md).
@@ -177,27 +134,27 @@ struct UpstreamPeerTests {
         #expect(abs(((usage?["cost"] as? NSNumber)?.doubleValue ?? -1) - expectedCost) < 1e-9, "usage: \(String(describing: usage))")
 
         // A seed changes the cache key (not a greedy answer), so the stream is generated, not a cache hit.
-        let stream = try Self.post(infer + "/chat/completions", chat.merging(["stream": true, "seed": 1, "stream_options": ["include_usage": true]]) { $1 }, key: key)
+        let stream = try OpenAICalls.post(infer + "/chat/completions", chat.merging(["stream": true, "seed": 1, "stream_options": ["include_usage": true]]) { $1 }, key: key)
         #expect(stream.status == 200)
         #expect(stream.headers["x-infer-deployment"] == "llama")
-        #expect(Self.streamedText(stream.body) == directText)
-        let streamUsage = Self.events(stream.body).compactMap { $0["usage"] as? [String: Any] }.first
+        #expect(OpenAICalls.streamedText(stream.body) == directText)
+        let streamUsage = OpenAICalls.events(stream.body).compactMap { $0["usage"] as? [String: Any] }.first
         #expect(streamUsage?["cost"] is NSNumber, "the usage chunk carries the cost: \(String(describing: streamUsage))")
 
         let completion: [String: Any] = ["model": "llama", "prompt": "The capital of France is", "temperature": 0, "max_tokens": 8]
-        let directCompletion = try Self.post(llama.baseURL + "/completions", completion.merging(["model": "smollm2"]) { $1 })
-        let relayedCompletion = try Self.post(infer + "/completions", completion, key: key)
+        let directCompletion = try OpenAICalls.post(llama.baseURL + "/completions", completion.merging(["model": "smollm2"]) { $1 })
+        let relayedCompletion = try OpenAICalls.post(infer + "/completions", completion, key: key)
         #expect(relayedCompletion.status == 200)
-        let text = { (data: Data) in (Self.json(data)["choices"] as? [[String: Any]])?.first?["text"] as? String }
+        let text = { (data: Data) in (OpenAICalls.json(data)["choices"] as? [[String: Any]])?.first?["text"] as? String }
         #expect(text(relayedCompletion.body) != nil)
         #expect(text(relayedCompletion.body) == text(directCompletion.body))
 
         let embed: [String: Any] = ["model": "llama-embed", "input": ["hello world", "infer"]]
-        let directEmbed = try Self.post(llama.baseURL + "/embeddings", embed.merging(["model": "smollm2"]) { $1 })
-        let relayedEmbed = try Self.post(infer + "/embeddings", embed.merging(["encoding_format": "float"]) { $1 }, key: key)
+        let directEmbed = try OpenAICalls.post(llama.baseURL + "/embeddings", embed.merging(["model": "smollm2"]) { $1 })
+        let relayedEmbed = try OpenAICalls.post(infer + "/embeddings", embed.merging(["encoding_format": "float"]) { $1 }, key: key)
         #expect(relayedEmbed.status == 200)
         let vectors = { (data: Data) -> [[Double]] in
-            ((Self.json(data)["data"] as? [[String: Any]]) ?? []).map { ($0["embedding"] as? [NSNumber] ?? []).map(\.doubleValue) }
+            ((OpenAICalls.json(data)["data"] as? [[String: Any]]) ?? []).map { ($0["embedding"] as? [NSNumber] ?? []).map(\.doubleValue) }
         }
         let a = vectors(directEmbed.body), b = vectors(relayedEmbed.body)
         #expect(a.count == 2 && b.count == 2)
@@ -207,7 +164,7 @@ struct UpstreamPeerTests {
         var request = URLRequest(url: URL(string: infer + "/metrics/cost")!)
         request.setValue("Bearer " + key, forHTTPHeaderField: "Authorization")
         let (costData, _) = try await URLSession.shared.data(for: request)
-        let keys = (Self.json(costData)["keys"] as? [[String: Any]]) ?? []
+        let keys = (OpenAICalls.json(costData)["keys"] as? [[String: Any]]) ?? []
         let charged = keys.first { $0["key"] as? String == "unlimited" && $0["model"] as? String == "llama" }?["cost"] as? Double
         #expect((charged ?? 0) > expectedCost, "spend per key: \(keys)")
         #expect(!String(decoding: costData, as: UTF8.self).contains(key), "the key itself must never appear")

@@ -22,7 +22,7 @@ public final class RedisServer: @unchecked Sendable {
     /// Starts a server.
     /// - Parameter arguments: More redis-server options ("--requirepass", "secret").
     public static func start(_ arguments: [String] = []) throws -> RedisServer {
-        let server = try RedisServer(port: freePort(), extraArguments: arguments)
+        let server = try RedisServer(port: freeTCPPort(), extraArguments: arguments)
         try server.start()
         return server
     }
@@ -53,7 +53,7 @@ public final class RedisServer: @unchecked Sendable {
             if !process.isRunning {
                 throw StartError(description: "redis-server exited at start: \(logTail())")
             }
-            if Self.accepts(port: port) { return }
+            if acceptsConnections(port: port) { return }
             usleep(10_000)
         }
         throw StartError(description: "redis-server did not accept connections within 10 s: \(logTail())")
@@ -96,39 +96,5 @@ public final class RedisServer: @unchecked Sendable {
         }
         throw StartError(
             description: "redis-server not found: install Debian's package (apt-get install -y redis-server; scripts/install-deps.sh does)")
-    }
-
-    /// A port nothing listens on now: the kernel's choice for port 0.
-    private static func freePort() throws -> Int {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { throw StartError(description: "socket failed") }
-        defer { close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0
-            }
-        }
-        guard bound else { throw StartError(description: "bind to 127.0.0.1:0 failed") }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
-    public static func accepts(port: Int) -> Bool {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { return false }
-        defer { close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = UInt16(port).bigEndian
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
-            }
-        }
     }
 }

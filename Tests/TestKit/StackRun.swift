@@ -35,13 +35,15 @@ public final class StackRun {
     ///   - prices: USD per 1M input and output tokens of some models (the registry's prices; 0 otherwise).
     ///   - modelsDirectory: `INFER_MODELS_DIR` for real daemons (default: ``ModelPaths/directory()``).
     ///   - extraRegistryEntries: More entries of the registry, as JSON objects (an upstream deployment).
+    ///   - launcher: A command that runs inferctl (appended with its arguments) in its own process, such as
+    ///     ``MountNamespace/binding(_:over:)``; it must exec inferctl so that signals reach it.
     /// - Throws: ``HarnessError`` or `SpawnError` when the run cannot be set up or inferctl cannot start;
     ///   ``ModelNotFound`` when real daemons need models that are not on this machine.
     public init(
         models: [(String, String)] = [("alpha", "chat"), ("beta", "embedding")], arguments: [String] = [],
         environmentFile: [String]? = nil, realDaemons: Bool = false, apiKeys: [HarnessKey]? = nil,
         prices: [String: (input: Double, output: Double)] = [:], modelsDirectory: String? = nil,
-        extraRegistryEntries: [String] = []
+        extraRegistryEntries: [String] = [], launcher: [String] = []
     ) throws {
         directory = try TemporaryDirectory()
         let root = directory.path
@@ -88,8 +90,9 @@ public final class StackRun {
             close(out)
             close(err)
         }
+        let command = launcher + [builtProduct("inferctl")] + flags + arguments
         child = try ProcessSpawner.spawn(
-            builtProduct("inferctl"), arguments: flags + arguments,
+            command[0], arguments: Array(command.dropFirst()),
             environment: ["PATH": "/usr/bin:/bin", "BIND_ADDRESS": "127.0.0.1", "LOG_LEVEL": "info",
                           "INFER_MODELS_DIR": realDaemons ? try modelsDirectory ?? ModelPaths.directory() : ""],
             standardOutput: .descriptor(out), standardError: .descriptor(err))

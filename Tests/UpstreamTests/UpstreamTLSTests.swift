@@ -4,20 +4,6 @@ import TestKit
 
 @testable import Upstream
 
-/// Whether this process may make a private mount namespace (root with CAP_SYS_ADMIN, `unshare` there):
-/// the one way to show a CA working without touching the machine's trust store.
-private let canUseMountNamespace: Bool = {
-    guard geteuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare") else { return false }
-    let probe = Process()
-    probe.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
-    probe.arguments = ["--mount", "--propagation", "private", "/bin/true"]
-    probe.standardOutput = FileHandle.nullDevice
-    probe.standardError = FileHandle.nullDevice
-    guard (try? probe.run()) != nil else { return false }
-    probe.waitUntilExit()
-    return probe.terminationStatus == 0
-}()
-
 /// The environment variables that turn ``UpstreamTLSChildTests`` on, in the child process only.
 private enum ChildEnvironment {
     static let baseURL = "UPSTREAM_TLS_CHILD_BASE_URL"
@@ -80,16 +66,14 @@ struct UpstreamTLSTests {
 
     @Test("with the CA in the trust store (a private mount namespace adds it) the named CA file works",
           .enabled(if: TLSFixture.available, "needs the openssl command (apt-get install -y openssl)"),
-          .enabled(if: canUseMountNamespace, "needs root and unshare to add the CA in a private mount namespace"),
+          .enabled(if: MountNamespace.available, "needs root and unshare to add the CA in a private mount namespace"),
           .enabled(if: ProcessInfo.processInfo.environment[ChildEnvironment.baseURL] == nil, "this is the child run"))
     func trustedThroughTheStore() async throws {
         let tls = try await TLSFixture.make()
         defer { tls.remove() }
         let server = try await ScriptedUpstream.start(["--tls-cert", tls.certificateFile, "--tls-key", tls.keyFile])
         let systemBundle = UpstreamTrustStore.system.bundlePath
-        let bundle = tls.directory + "/bundle.pem"
-        let system = (try? String(contentsOfFile: systemBundle, encoding: .utf8)) ?? ""
-        try (system + "\n" + String(contentsOfFile: tls.caFile, encoding: .utf8)).write(toFile: bundle, atomically: true, encoding: .utf8)
+        let bundle = try tls.bundle(addingTo: systemBundle)
         let marker = tls.directory + "/child-passed"
         // This test binary again, running only the child test, in a mount namespace where the bundle
         // with the CA stands over the system's: what `BindReadOnlyPaths=` does for a systemd service.
@@ -98,12 +82,9 @@ struct UpstreamTLSTests {
         environment[ChildEnvironment.baseURL] = "https://127.0.0.1:\(server.port)/v1"
         environment[ChildEnvironment.caFile] = tls.caFile
         environment[ChildEnvironment.marker] = marker
-        let (status, output) = try await run(
-            "/usr/bin/unshare",
-            ["--mount", "--propagation", "private", "/bin/sh", "-c",
-             "mount --bind \"$1\" \"$2\" && exec \"$3\" --testing-library swift-testing --filter UpstreamTLSChildTests",
-             "sh", bundle, systemBundle, testBinary],
-            environment: environment)
+        let command = MountNamespace.binding(bundle, over: systemBundle)
+            + [testBinary, "--testing-library", "swift-testing", "--filter", "UpstreamTLSChildTests"]
+        let (status, output) = try await runProgram(command[0], Array(command.dropFirst()), environment: environment)
         #expect(status == 0, "child run failed:\n\(output)")
         #expect(FileManager.default.fileExists(atPath: marker), "the child test did not run:\n\(output)")
     }
