@@ -3,7 +3,7 @@ MODELS_DIR ?= $(CURDIR)/models
 export INFER_MODELS_DIR := $(MODELS_DIR)
 SWIFT ?= swift
 
-.PHONY: all build release deps models peers test run bench bench-http clean
+.PHONY: all build release deps models peers test run bench bench-http bench-gateway bench-upstream clean
 
 all: build
 
@@ -53,6 +53,12 @@ bench: models release
 bench-http:
 	scripts/install-deps.sh wrk nginx-light
 	bench/run-http-bench.sh
+
+## Gateway benchmarks (release build): the cache-hit path against nginx; infer in front of llama.cpp's server.
+bench-gateway:
+	bench/run-gateway-bench.sh
+bench-upstream:
+	bench/run-upstream-bench.sh
 
 clean:
 	rm -rf .build

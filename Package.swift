@@ -161,5 +161,7 @@ let package = Package(
         // docs/ checked against the code: each daemon's settings table (run as `DAEMON --help=markdown`).
         .testTarget(name: "DocsTests", dependencies: ["TestKit"]),
         .testTarget(name: "UpstreamTests", dependencies: ["Upstream", "TestKit"]),
+        // Every script under bench/ run for a second on the debug build, so none can rot.
+        .testTarget(name: "BenchScriptsTests", dependencies: ["Spawn", "TestKit"]),
     ]
 )

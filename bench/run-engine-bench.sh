@@ -1,20 +1,41 @@
 #!/usr/bin/env bash
 # Measures the built-in engine and its peers in one run and prints each figure with its ratio.
-#   bench/run-engine-bench.sh [--no-peers]
-# Needs a release build (make bench does it) and the models; the peers come from bench/setup-peers.sh
-# (llama.cpp through llama-cpp-python, sentence-transformers), installed into .venv-bench.
+#   bench/run-engine-bench.sh [--no-peers] [--smoke]
+# Builds in release mode (unless INFER_BIN_DIR=DIR names a build to use) and fetches the models when
+# they are missing; the peers come from bench/setup-peers.sh (llama.cpp through llama-cpp-python,
+# sentence-transformers), installed into .venv-bench. --smoke runs every figure once on a few tokens,
+# without the peers or the memory run (seconds: the bench test's mode; the figures mean nothing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 models=${INFER_MODELS_DIR:-$PWD/models}
 out=bench/out
 mkdir -p "$out"
 peers=1
-[ "${1:-}" = "--no-peers" ] && peers=0
+smoke=0
+for arg in "$@"; do
+  case "$arg" in
+    --no-peers) peers=0 ;;
+    --smoke) smoke=1; peers=0 ;;
+    *) echo "run-engine-bench: unknown argument $arg (--no-peers, --smoke)" >&2; exit 64 ;;
+  esac
+done
+scripts/fetch-models.sh "$models" >/dev/null
+BIN=${INFER_BIN_DIR:-}
+if [ -z "$BIN" ]; then
+  swift build -c release --product engine-bench >/dev/null
+  BIN=$PWD/.build/release
+fi
+[ -x "$BIN/engine-bench" ] || { echo "run-engine-bench: $BIN/engine-bench is not built" >&2; exit 1; }
 
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "== engine (release build)"
-timeout 900 .build/release/engine-bench --models "$models" --sentences bench/sentences.txt > "$out/engine.json"
-timeout 600 .build/release/engine-bench memory --models "$models" > "$out/memory.json"
+echo "== engine ($BIN)"
+if [ $smoke = 1 ]; then
+  timeout 300 "$BIN/engine-bench" --smoke --models "$models" --sentences bench/sentences.txt > "$out/engine.json"
+  rm -f "$out/memory.json" "$out/llamacpp.json" "$out/st.json"
+else
+  timeout 900 "$BIN/engine-bench" --models "$models" --sentences bench/sentences.txt > "$out/engine.json"
+  timeout 600 "$BIN/engine-bench" memory --models "$models" > "$out/memory.json"
+fi
 if [ $peers = 1 ]; then
   bench/setup-peers.sh >/dev/null
   echo "== llama.cpp peer"

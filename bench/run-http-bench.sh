@@ -2,6 +2,8 @@
 # Raw HTTP benchmark: the HTTP target (bench/http-bench, release build) against nginx answering the same
 # ~300-byte JSON body, both measured by wrk in the same run on loopback. Prints req/s, p50/p99 and the
 # ratio. Usage: bench/run-http-bench.sh [duration=5s] [connections=64] [threads=2]
+# INFER_BIN_DIR=DIR uses the http-bench already built there (the tests' debug build) instead of building
+# it in release mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-5s}
@@ -12,13 +14,18 @@ PORT_NGINX=${NGINX_BENCH_PORT:-18181}
 OUT=bench/out
 mkdir -p "$OUT"
 
-command -v wrk >/dev/null || { echo "run-http-bench: wrk is missing (apt-get install -y wrk)" >&2; exit 1; }
-swift build -c release --product http-bench >/dev/null
+scripts/install-deps.sh wrk nginx-light
+BIN=${INFER_BIN_DIR:-}
+if [ -z "$BIN" ]; then
+    swift build -c release --product http-bench >/dev/null
+    BIN=$PWD/.build/release
+fi
 
 BODY='{"id":"cmpl-7a1c0e5b9f3d4c2a","object":"text_completion","created":1732350000,"model":"smollm2-135m","choices":[{"index":0,"text":"The capital of France is Paris.","finish_reason":"stop","logprobs":null}],"usage":{"prompt_tokens":12,"completion_tokens":8,"total_tokens":20},"cached":true,"latency_ms":0}'
 
 pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
+dir=
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; [ -z "$dir" ] || rm -rf "$dir"; }
 trap cleanup EXIT
 
 wait_port() {
@@ -41,7 +48,7 @@ measure() {
         END { printf "%.0f %.3f %.3f\n", rps, p50, p99 }' "$OUT/wrk-$2.txt"
 }
 
-.build/release/http-bench "$PORT_SWIFT" > "$OUT/http-bench.log" &
+"$BIN/http-bench" "$PORT_SWIFT" > "$OUT/http-bench.log" &
 pids+=($!)
 wait_port "$PORT_SWIFT"
 wrk -t"$THREADS" -c"$CONNECTIONS" -d1s "http://127.0.0.1:$PORT_SWIFT/" >/dev/null  # warm-up

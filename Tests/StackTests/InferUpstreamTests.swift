@@ -1,3 +1,6 @@
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import Foundation
 import Glibc
 import Testing
@@ -101,6 +104,14 @@ struct InferUpstreamTests {
         #expect(OpenAICalls.completionText(relayedCompletion.body) == OpenAICalls.completionText(directCompletion.body))
         #expect(Self.usage(relayedCompletion) == Self.usage(directCompletion))
         #expect(relayedCompletion.headers["x-infer-deployment"] == "b-chat")
+        let streamedCompletion = try OpenAICalls.post(aURL + "/completions", completion.merging([
+            "model": "b-chat", "stream": true, "seed": 3]) { $1 }, key: aKey)
+        replies.append(streamedCompletion)
+        #expect(streamedCompletion.status == 200)
+        let pieces = OpenAICalls.events(streamedCompletion.body).compactMap { object in
+            (object["choices"] as? [[String: Any]])?.first?["text"] as? String
+        }
+        #expect(pieces.joined() == OpenAICalls.completionText(directCompletion.body))
 
         let embed: [String: Any] = ["input": ["hello world", "infer"], "encoding_format": "float"]
         let directEmbed = try OpenAICalls.post(bURL + "/embeddings", embed.merging(["model": "minilm"]) { $1 }, key: bKey)
@@ -115,6 +126,11 @@ struct InferUpstreamTests {
 
         for reply in replies { #expect(!reply.text.contains(bKey), "B's key in a reply of A") }
         #expect(!a.standardError.contains(bKey) && !a.standardOutput.contains(bKey), "B's key in A's logs")
+        let metricsPort = try #require(a.port("metrics-http"))
+        var metrics = URLRequest(url: try #require(URL(string: "http://127.0.0.1:\(metricsPort)/metrics")))
+        metrics.timeoutInterval = 30
+        let scrape = String(decoding: try await URLSession.shared.data(for: metrics).0, as: UTF8.self)
+        #expect(scrape.contains("b-chat") && !scrape.contains(bKey), "B's key in A's metrics")
         #expect(a.logLines().contains { $0["daemon"] as? String == "modeld" }, "A's logs were not read")
     }
 

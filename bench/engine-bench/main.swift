@@ -1,6 +1,8 @@
 // engine-bench: measures the built-in engine on this machine and prints one JSON object.
 //
-//   engine-bench [--models DIR] [--sentences FILE] [--quick]   decode, batching, prefill, embeddings
+//   engine-bench [--models DIR] [--sentences FILE] [--quick|--smoke]
+//                                                              decode, batching, prefill, embeddings
+//                                                              (--smoke: each once, on a few tokens: seconds)
 //   engine-bench memory [--models DIR]                         peak RSS at batch 8 × 512-token sequences
 //   engine-bench decode --batch N [--tokens M] [--threads T] [--repeat R]
 //                                                              one decode figure, with CPU seconds per token
@@ -23,7 +25,9 @@ func option(_ name: String) -> String? {
 }
 let modelsDir = option("--models") ?? ProcessInfo.processInfo.environment["INFER_MODELS_DIR"] ?? "models"
 let sentencesFile = option("--sentences") ?? "bench/sentences.txt"
-let quick = args.contains("--quick")
+/// Every figure once, on a few tokens: the bench test's check that the program still runs.
+let smoke = args.contains("--smoke")
+let quick = smoke || args.contains("--quick")
 
 func seconds(_ body: () throws -> Void) rethrows -> Double {
     let t0 = DispatchTime.now().uptimeNanoseconds
@@ -160,7 +164,7 @@ func best(_ run: () throws -> Double) rethrows -> Double {
 }
 
 var result: [String: Any] = ["engine": "infer built-in (Swift)", "threads_available": ProcessInfo.processInfo.activeProcessorCount]
-let single = quick ? 32 : 128
+let single = smoke ? 4 : quick ? 32 : 128
 for threads in [1, 2] {
     EngineThreads.set(threads)
     _ = try decodeRate(batch: 1, tokens: 8)  // warm-up: page in the weights
@@ -170,8 +174,8 @@ for threads in [1, 2] {
 }
 EngineThreads.set(2)
 var batch: [String: Double] = [:]
-for b in [1, 2, 4, 8, 16] {
-    let r = try best { try decodeRate(batch: b, tokens: quick ? 16 : 64) }
+for b in smoke ? [1, 2] : [1, 2, 4, 8, 16] {
+    let r = try best { try decodeRate(batch: b, tokens: smoke ? 4 : quick ? 16 : 64) }
     log(String(format: "aggregate decode, batch %2d: %.1f tokens/s", b, r))
     batch["\(b)"] = r
 }
@@ -179,7 +183,7 @@ result["batch"] = batch
 
 // Prefill: one 256-token prompt in one forward pass.
 let prefillText = String(repeating: "The quick brown fox jumps over the lazy dog near the river bank. ", count: 40)
-let prefillIDs = Array(tokenizer.encode(prefillText).prefix(256))
+let prefillIDs = Array(tokenizer.encode(prefillText).prefix(smoke ? 32 : 256))
 var bestPrefill = 0.0
 for _ in 0..<(quick ? 1 : 3) {
     let t = try seconds { _ = try model.forward([.init(cache: model.makeCache(), tokens: prefillIDs)]) }
@@ -190,7 +194,7 @@ result["prefill_256"] = bestPrefill
 
 // Embeddings: batch 32 of ~20-word sentences.
 if let text = try? String(contentsOfFile: sentencesFile, encoding: .utf8) {
-    let sentences = text.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
+    let sentences = Array(text.split(separator: "\n").map(String.init).filter { !$0.isEmpty }.prefix(smoke ? 4 : .max))
     let embedder = try BertEmbedder(directory: modelsDir + "/minilm")
     for threads in [1, 2] {
         EngineThreads.set(threads)

@@ -1,0 +1,73 @@
+import Foundation
+import Glibc
+import Spawn
+import Testing
+import TestKit
+
+/// Every benchmark under bench/ run for about a second in its shortest mode, on the daemons the tests
+/// were built with (`INFER_BIN_DIR`, so no release build), so that none of them can stop working
+/// unnoticed: a script that exits non-zero (it does when a request is refused) fails the test. The
+/// figures mean nothing here; performance claims come from full runs (docs/PERFORMANCE.md).
+@Suite("the benchmarks under bench/ run", .serialized, .timeLimit(.minutes(4)))
+struct BenchScriptsTests {
+    /// Each script with the arguments of its shortest run.
+    static let runs: [(script: String, arguments: [String])] = [
+        ("run-http-bench.sh", ["1s", "4", "1"]),
+        ("run-gateway-bench.sh", ["1s", "4", "1"]),
+        ("run-upstream-bench.sh", ["1s", "2", "2"]),
+        ("run-engine-bench.sh", ["--smoke"]),
+    ]
+    /// Scripts not run here, and why.
+    static let notRun = [
+        // It only installs the engine benchmark's peers (llama-cpp-python, PyTorch, sentence-transformers:
+        // about a gigabyte); run-engine-bench.sh runs it when it measures the peers, which --smoke skips.
+        "setup-peers.sh",
+    ]
+
+    /// Runs a program to its end, or kills it after `timeout`; returns its status and all it printed.
+    static func run(_ program: String, _ arguments: [String], environment: [String: String],
+                    timeout: Duration) throws -> (status: Int32?, output: String) {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let outputPath = directory.path + "/output"
+        let output = open(outputPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        defer { close(output) }
+        // A process group of its own, so a script that overruns is killed with everything it started.
+        let child = try ProcessSpawner.spawn(program, arguments: arguments, environment: environment,
+                                             standardOutput: .descriptor(output), standardError: .descriptor(output),
+                                             newProcessGroup: true)
+        let status = child.wait(timeout: timeout)
+        if status == nil {
+            _ = child.signalGroup(SIGTERM)
+            _ = child.wait(timeout: .seconds(5)) ?? child.terminate(grace: .zero)
+        }
+        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        if case .exited(let code) = status { return (code, text) }
+        return (nil, text)
+    }
+
+    @Test("each bench/ script, and ipc-bench, runs to its end in its shortest mode")
+    func scriptsRun() throws {
+        let bench = packageRoot + "/bench"
+        let scripts = try FileManager.default.contentsOfDirectory(atPath: bench).filter { $0.hasSuffix(".sh") }
+        #expect(Set(scripts) == Set(Self.runs.map(\.script) + Self.notRun),
+                "a script under bench/ is neither run here nor listed as not run, with the reason")
+        var environment = [
+            "PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "HOME": NSHomeDirectory(), "LANG": "C.UTF-8",
+            "INFER_BIN_DIR": buildDirectory,
+            "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
+        ]
+        // The scripts' fixed default ports could be taken by another run on this machine.
+        for variable in ["HTTP_BENCH_PORT", "NGINX_BENCH_PORT", "GATEWAY_BENCH_PORT", "GATEWAY_BENCH_METRICS_PORT"] {
+            environment[variable] = String(try freeTCPPort())
+        }
+        if let models = ProcessInfo.processInfo.environment["INFER_MODELS_DIR"] { environment["INFER_MODELS_DIR"] = models }
+        for (script, arguments) in Self.runs {
+            let started = ContinuousClock.now
+            let (status, output) = try Self.run(bench + "/" + script, arguments, environment: environment, timeout: .seconds(90))
+            #expect(status == 0, "bench/\(script) \(arguments.joined(separator: " ")) ended with \(status.map(String.init) ?? "a timeout") after \(ContinuousClock.now - started):\n\(output.suffix(3000))")
+        }
+        let (status, output) = try Self.run(builtProduct("ipc-bench"), ["0.2", "64"], environment: environment, timeout: .seconds(30))
+        #expect(status == 0 && output.contains("calls/s"), "ipc-bench: \(output.suffix(2000))")
+    }
+}
