@@ -3,7 +3,10 @@
 # Usage: scripts/install-deps.sh [PACKAGE...]   (default: the set `make test` needs)
 set -euo pipefail
 want=("$@")
-[ ${#want[@]} -gt 0 ] || want=(python3 python3-pip python3-venv unzip ca-certificates curl libsystemd-dev pkg-config prometheus redis-server openssl chromium)
+# wrk, nginx-light, haproxy: Tests/BenchScriptsTests runs the bench/ scripts; StackTests puts haproxy
+# (TLS) in front of an upstream. Installed here so that no test waits for apt.
+[ ${#want[@]} -gt 0 ] || want=(python3 python3-pip python3-venv unzip ca-certificates curl libsystemd-dev pkg-config prometheus redis-server openssl chromium
+                                  wrk nginx-light haproxy)
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
