@@ -4,15 +4,21 @@
 # against their sockets: exact-hit latency and hits per second per backend, then semantic lookup time
 # against the number of entries in a group (on the memory instance). Prints two Markdown tables.
 #   bench/run-cache-bench.sh [seconds-per-figure=2] [sizes=1000,5000,10000,20000,50000,100000]
+# INFER_BIN_DIR=DIR uses cached and cache-bench already built there (the tests' debug build) instead of
+# building them in release mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER=${1:-2}
 SIZES=${2:-1000,5000,10000,20000,50000,100000}
 REDIS_PORT=${CACHE_BENCH_REDIS_PORT:-16390}
 
-command -v redis-server >/dev/null || { echo "run-cache-bench: redis-server is missing (scripts/install-deps.sh redis-server)" >&2; exit 1; }
-swift build -c release --product cached >/dev/null
-swift build -c release --product cache-bench >/dev/null
+scripts/install-deps.sh redis-server
+BIN=${INFER_BIN_DIR:-}
+if [ -z "$BIN" ]; then
+    swift build -c release --product cached >/dev/null
+    swift build -c release --product cache-bench >/dev/null
+    BIN=$PWD/.build/release
+fi
 
 work=$(mktemp -d /tmp/cache-bench.XXXXXX)
 pids=()
@@ -33,7 +39,7 @@ for backend in memory tiered redis; do
     INFER_RUNTIME_DIR="$work/$backend" CACHE_BACKEND=$backend REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0" \
         CACHE_REDIS_PREFIX="bench-$backend:" CACHE_MAX_SIZE=$((largest + 10000)) CACHE_MAX_BYTES=1GiB \
         SEMANTIC_CACHE_MAX_ENTRIES=$((largest + 10000)) LOG_LEVEL=warn \
-        .build/release/cached 2> "$work/$backend.log" &
+        "$BIN/cached" 2> "$work/$backend.log" &
     pids+=($!)
 done
 for backend in memory tiered redis; do
@@ -41,5 +47,5 @@ for backend in memory tiered redis; do
 done
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); redis-server $(redis-server --version | awk '{print $3}' | cut -d= -f2)"
-.build/release/cache-bench "$SECONDS_PER" "$work/memory/cached.sock" "$SIZES" \
+"$BIN/cache-bench" "$SECONDS_PER" "$work/memory/cached.sock" "$SIZES" \
     memory="$work/memory/cached.sock" tiered="$work/tiered/cached.sock" redis="$work/redis/cached.sock"

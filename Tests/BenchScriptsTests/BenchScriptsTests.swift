@@ -16,6 +16,7 @@ struct BenchScriptsTests {
         ("run-gateway-bench.sh", ["1s", "4", "1"]),
         ("run-upstream-bench.sh", ["1s", "2", "2"]),
         ("run-engine-bench.sh", ["--smoke"]),
+        ("run-cache-bench.sh", ["0.2", "100"]),
     ]
     /// Scripts not run here, and why.
     static let notRun = [
@@ -58,7 +59,8 @@ struct BenchScriptsTests {
             "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
         ]
         // The scripts' fixed default ports could be taken by another run on this machine.
-        for variable in ["HTTP_BENCH_PORT", "NGINX_BENCH_PORT", "GATEWAY_BENCH_PORT", "GATEWAY_BENCH_METRICS_PORT"] {
+        for variable in ["HTTP_BENCH_PORT", "NGINX_BENCH_PORT", "GATEWAY_BENCH_PORT", "GATEWAY_BENCH_METRICS_PORT",
+                         "CACHE_BENCH_REDIS_PORT"] {
             environment[variable] = String(try freeTCPPort())
         }
         if let models = ProcessInfo.processInfo.environment["INFER_MODELS_DIR"] { environment["INFER_MODELS_DIR"] = models }
