@@ -96,7 +96,7 @@ struct MonitoringTests {
 
         // Prometheus with the rules, scraping metricsd every second.
         let work = try TemporaryDirectory()
-        let promPort = try Self.freePort()
+        let promPort = try freeTCPPort()
         let config = """
         global: {scrape_interval: 1s, evaluation_interval: 1s}
         rule_files: ["\(Self.rules)/recording-rules.yml", "\(Self.rules)/alert-rules.yml"]
@@ -145,20 +145,5 @@ struct MonitoringTests {
         for q in queries {
             #expect(!query(q).isEmpty, "the dashboard query returns no data: \(q)")
         }
-    }
-
-    /// A TCP port nothing listens on now.
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard bound else { throw HarnessError("no free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }
