@@ -23,6 +23,8 @@ struct BenchScriptsTests {
         // It only installs the engine benchmark's peers (llama-cpp-python, PyTorch, sentence-transformers:
         // about a gigabyte); run-engine-bench.sh runs it when it measures the peers, which --smoke skips.
         "setup-peers.sh",
+        // Its own test runs it for 3 minutes (Tests/StackTests/SoakTests.swift): a second here proves nothing more.
+        "run-soak.sh",
     ]
 
     /// Runs a program to its end, or kills it after `timeout`; returns its status and all it printed.
