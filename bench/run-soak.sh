@@ -6,7 +6,7 @@
 # or its memory by more than 16 MiB + 10 %, or when a well-formed request failed.
 #
 #   bench/run-soak.sh [MINUTES=30] [SAMPLE_SECONDS=60]
-#   env: BIN_DIR (default: a release build, made here), SOAK_PORT, SOAK_METRICS_PORT, INFER_MODELS_DIR
+#   env: INFER_BIN_DIR (default: a release build, made here; BIN_DIR is read too), SOAK_PORT, SOAK_METRICS_PORT, INFER_MODELS_DIR
 # The suite runs it for 3 minutes with the debug build (Tests/StackTests/SoakTests.swift).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +14,8 @@ MINUTES=${1:-30}
 SAMPLE=${2:-60}
 PORT=${SOAK_PORT:-18580}
 METRICS=${SOAK_METRICS_PORT:-18581}
-if [ -z "${BIN_DIR:-}" ]; then
+BIN_DIR=${INFER_BIN_DIR:-${BIN_DIR:-}}
+if [ -z "$BIN_DIR" ]; then
     swift build -c release >/dev/null || exit 1
     BIN_DIR=$PWD/.build/release
 fi

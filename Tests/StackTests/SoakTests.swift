@@ -15,7 +15,7 @@ struct SoakTests {
         process.executableURL = URL(fileURLWithPath: packageRoot + "/bench/run-soak.sh")
         process.arguments = ["3", "45"]
         var environment = ProcessInfo.processInfo.environment
-        environment["BIN_DIR"] = bin
+        environment["INFER_BIN_DIR"] = bin
         environment["SOAK_PORT"] = "18680"
         environment["SOAK_METRICS_PORT"] = "18681"
         if environment["INFER_MODELS_DIR"] == nil { environment["INFER_MODELS_DIR"] = try ModelPaths.directory() }
