@@ -81,7 +81,8 @@ enum HelpText {
 
         Every daemon gets inferctl's environment plus the environment files, with INFER_RUNTIME_DIR,
         INFER_MODEL_REGISTRY, PORT, METRICS_PORT and API_KEYS_FILE set to what the stack uses (INFER_MODEL
-        for modeld), and INFER_STATE_DIR (frontd's webhook journal) set to DIR/state unless it or STATE_DIRECTORY is set.
+        for modeld), INFER_STATE_DIR (frontd's webhook journal) set to DIR/state unless it or STATE_DIRECTORY is set,
+        and STATE_DIRECTORY=DIR/state/NAME for limitd and cached (as systemd's StateDirectory= would).
         inferctl logs JSON lines on stderr (LOG_LEVEL, ENABLE_STRUCTURED_LOGGING); the daemons' lines go
         to the same stderr. Once every daemon is ready it prints example curl commands on stdout.
 

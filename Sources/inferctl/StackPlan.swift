@@ -22,7 +22,7 @@ struct DaemonPlan: Equatable {
     /// Its sockets, in the order they are passed (fd 3, 4, ...).
     let sockets: [SocketPlan]
     /// Variables only this daemon gets (`INFER_MODEL` for a modeld instance).
-    let environment: [String: String]
+    var environment: [String: String]
 }
 
 /// The whole stack: every daemon with its sockets, in start order.
@@ -43,7 +43,7 @@ struct DaemonPlan: Equatable {
 /// while the daemons behind it drain.
 struct StackPlan: Equatable {
     /// In start order.
-    let daemons: [DaemonPlan]
+    var daemons: [DaemonPlan]
 
     /// The daemons' executable names.
     static let daemonNames = ["metricsd", "limitd", "cached", "modeld", "batchd", "frontd"]

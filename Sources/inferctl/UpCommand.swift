@@ -71,10 +71,11 @@ enum UpCommand {
         } catch {
             throw .configuration(error.description)
         }
-        let plan = try StackPlan.make(
+        var plan = try StackPlan.make(
             runtimeDirectory: configuration.runtimeDirectory, binDirectory: configuration.binDirectory,
             models: registry.deployments.map(\.name), bindAddress: configuration.bindAddress, port: configuration.port,
             metricsPort: configuration.metricsPort)
+        try giveStateDirectories(&plan, configuration)
         try checkExecutables(plan, binDirectory: configuration.binDirectory)
         if options.firstKey && !configuration.authDisabled,
            let first = try KeysCommand.createFirstKey(file: configuration.keysFile) {
@@ -155,6 +156,24 @@ enum UpCommand {
     }
 
     /// The directory of inferctl's own executable: where `swift build` puts the daemons too.
+    /// What systemd's `StateDirectory=infer/NAME` gives limitd and cached (their durable state: counters
+    /// and spend, the cache's snapshot): `STATE_DIRECTORY=<runtime>/state/NAME`, made 0700 here, unless
+    /// the operator set STATE_DIRECTORY for every daemon.
+    private static func giveStateDirectories(_ plan: inout StackPlan, _ configuration: StackConfiguration) throws(InferctlError) {
+        guard configuration.environment["STATE_DIRECTORY"].map({ $0.isEmpty }) ?? true else { return }
+        let root = (configuration.runtimeDirectory.hasSuffix("/") ? configuration.runtimeDirectory : configuration.runtimeDirectory + "/") + "state/"
+        for index in plan.daemons.indices where ["limitd", "cached"].contains(plan.daemons[index].unit) {
+            let directory = root + plan.daemons[index].unit
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                        attributes: [.posixPermissions: 0o700])
+            } catch {
+                throw .configuration("cannot make the state directory \(directory): \(error.localizedDescription)")
+            }
+            plan.daemons[index].environment["STATE_DIRECTORY"] = directory
+        }
+    }
+
     /// The directory of inferctl's own executable: where the daemons are by default.
     static func ownDirectory() -> String {
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))

@@ -90,8 +90,11 @@ struct InferctlUpTests {
         for (unit, pid) in finalPIDs {
             #expect(!processExists(pid), "\(unit) (pid \(pid)) still runs")
         }
+        // Sockets and the state file go; the daemons' durable state (state/) stays for the next `up`.
         let left = (try? FileManager.default.contentsOfDirectory(atPath: run.runtimeDirectory)) ?? []
-        #expect(left.isEmpty, "left in the runtime directory: \(left)")
+        #expect(left == ["state"], "left in the runtime directory: \(left)")
+        let stateDirectories = (try? FileManager.default.contentsOfDirectory(atPath: run.runtimeDirectory + "/state")) ?? []
+        #expect(Set(stateDirectories) == ["limitd", "cached"], "\(stateDirectories)")
         #expect(run.events("stack stopped").first?["status"] as? Int == 0)
     }
 
