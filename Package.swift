@@ -62,7 +62,7 @@ let package = Package(
         // Metric families, each daemon's registry, the Prometheus text renderer.
         library("Metrics", ["Wire"]),
         // Each service's messages and client stub, and the service shell every daemon dispatches with.
-        library("Services", ["IPC", "Wire", "Metrics"]),
+        library("Services", ["IPC", "Wire", "Metrics", "Basics"]),
         // Typed settings from the environment, a daemon's table of them, ConfigError (exit 78).
         library("Settings"),
         // The daemon runtime: settings, logging, socket activation, readiness, watchdog, drain.
@@ -102,7 +102,7 @@ let package = Package(
         executable("metricsd", ["HTTP", "IPC", "Wire", "Services", "Registry", "DaemonRuntime", "Settings",
                                 "Metrics"]),
         // The operator's CLI: `inferctl up` runs the stack the way systemd would; `inferctl keys`.
-        executable("inferctl", ["IPC", "DaemonRuntime", "Settings", "Registry", "APIKeys", "Spawn", "CLinux",
+        executable("inferctl", ["IPC", "Services", "DaemonRuntime", "Settings", "Registry", "APIKeys", "Spawn", "CLinux",
                                 "Basics"]),
 
         // ── Benchmarks ─────────────────────────────────────────────────────────────────────────────
@@ -130,7 +130,7 @@ let package = Package(
                     dependencies: ["IPC", "Reactor", "Wire", "Services", "Metrics", "Basics", "TestKit"],
                     resources: [.copy("Golden")]),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
-        .testTarget(name: "APIKeysTests", dependencies: ["APIKeys", "Crypto", "TestKit"]),
+        .testTarget(name: "APIKeysTests", dependencies: ["APIKeys", "Basics", "Crypto", "TestKit"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestKit"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "TestModels"], resources: [.copy("Fixtures")]),
         .testTarget(name: "RuntimeTests",

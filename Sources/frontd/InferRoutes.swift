@@ -10,7 +10,7 @@ extension Frontend {
         let request = try InferRequest(body: body, rules: requestRules)
         try requireModel(request.model, kind: .chat)
         let control = try CacheControl(header: c.request.headers["Cache-Control"], body: body["cache"])
-        try await admit(c, route: "/v1/infer")
+        try await admit(c, route: "/v1/infer", request.generate(requestID: c.requestID))
         let key = try IdempotencyKey.key(c.request, bodyKey: request.requestID)
             .map { IdempotencyKey(scope: c.clientKey, key: $0, fingerprint: request.fingerprint) }
         return try await answerOnce(c, key: key) {
@@ -51,7 +51,7 @@ extension Frontend {
         let request = try InferRequest(body: body, rules: requestRules)
         try requireModel(request.model, kind: .chat)
         let control = try CacheControl(header: c.request.headers["Cache-Control"], body: body["cache"])
-        try await admit(c, route: "/v1/infer/stream")
+        try await admit(c, route: "/v1/infer/stream", request.generate(requestID: c.requestID))
         let id = request.requestID ?? "infer-" + c.requestID
         let generate = request.generate(requestID: c.requestID)
         let plan = cachePlan(c, generate, control: control)

@@ -42,6 +42,8 @@ struct Router: Sendable {
         var status = 200
         // CORS headers go on every reply of an allowed origin, errors included, so a browser can read them.
         var replyHeaders = cors.responseHeaders(origin: request.headers["Origin"])
+        // The rate-limit headers of the request's admission go on its error reply too (a 429's above all).
+        var admission: AdmissionTicket?
         do {
             if request.method == .options {
                 status = try options(request, response, requestID: requestID, replyHeaders: &replyHeaders)
@@ -53,7 +55,15 @@ struct Router: Sendable {
                 }
                 let principal = try frontend.authenticator.authenticate(request, access: route.access)
                 let context = RequestContext(request: request, response: response, requestID: requestID, principal: principal, replyHeaders: replyHeaders)
-                status = try await route.handler(context)
+                admission = context.admission
+                // Whatever happens, the request's reservation ends with it (completion, error, cancel, disconnect).
+                do {
+                    status = try await route.handler(context)
+                } catch {
+                    await frontend.closeAdmission(context)
+                    throw error
+                }
+                await frontend.closeAdmission(context)
             }
         } catch {
             if response.isClosed {
@@ -67,6 +77,7 @@ struct Router: Sendable {
                 if !response.hasResponded {
                     var headers: HTTPHeaders = ["Content-Type": "application/json", "X-Request-ID": requestID]
                     for f in replyHeaders { headers.add(name: f.name, value: f.value) }
+                    for f in admission?.headers() ?? HTTPHeaders() { headers.add(name: f.name, value: f.value) }
                     for f in e.headers { headers.add(name: f.name, value: f.value) }
                     try? response.respond(status: e.status, headers: headers, body: e.body(requestID: requestID))
                 }
