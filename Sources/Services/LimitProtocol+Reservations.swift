@@ -98,6 +98,9 @@ extension LimitProtocol {
     /// worst-case tokens and its worst-case cost. Reply: ``ReserveReply``.
     public struct Reserve: WireMessage, Equatable {
         public static let type: UInt16 = 3
+        /// The reservation's id, chosen by the caller (random, nonzero), so that a Reserve sent again after
+        /// a lost connection is answered from the reservation it already made instead of making another.
+        public var reservation: UInt64
         /// Who is limited (`key:<id>` or `ip:<address>`).
         public var key: String
         /// The model asked for ("" for none): the scope of ``modelLimits``.
@@ -117,8 +120,9 @@ extension LimitProtocol {
         /// settled at its worst case once this has passed.
         public var leaseMs: UInt32
 
-        public init(key: String, model: String, route: String, limits: Limits = .none, modelLimits: Limits = .none,
+        public init(reservation: UInt64, key: String, model: String, route: String, limits: Limits = .none, modelLimits: Limits = .none,
                     tokens: UInt32 = 0, costNanoUSD: UInt64 = 0, budget: Budget = Budget(), leaseMs: UInt32) {
+            self.reservation = reservation
             self.key = key
             self.model = model
             self.route = route
@@ -131,6 +135,7 @@ extension LimitProtocol {
         }
 
         public init(from r: inout WireReader) throws {
+            reservation = try r.readUInt64()
             key = try r.readString(maxLength: 512)
             model = try r.readString(maxLength: 512)
             route = try r.readString(maxLength: 512)
@@ -142,6 +147,7 @@ extension LimitProtocol {
             leaseMs = try r.readUInt32()
         }
         public func encode(to w: inout WireWriter) {
+            w.writeUInt64(reservation)
             w.writeString(key)
             w.writeString(model)
             w.writeString(route)

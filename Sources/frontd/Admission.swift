@@ -36,15 +36,17 @@ extension Frontend {
                            type: "permission_error", code: "model_not_allowed", param: "model")
         }
         let tokens = UInt32(clamping: request.promptTokens + request.maxTokens)
+        var random = SystemRandomNumberGenerator()
         let reserve = LimitProtocol.Reserve(
-            key: c.clientKey, model: request.model, route: request.route, limits: c.principal?.limits ?? .none,
+            reservation: UInt64.random(in: 1...UInt64.max, using: &random), key: c.clientKey, model: request.model, route: request.route, limits: c.principal?.limits ?? .none,
             modelLimits: c.principal?.modelLimits[request.model] ?? .none, tokens: tokens,
             costNanoUSD: NanoUSD.roundingUp(worstCost(model: request.model, promptTokens: request.promptTokens, maxTokens: request.maxTokens)),
             budget: c.principal?.budget ?? LimitProtocol.Budget(),
             leaseMs: UInt32(clamping: (requestTimeout + Self.leaseMargin).components.seconds * 1000))
         let reply: LimitProtocol.ReserveReply
         do {
-            reply = try await limit.reserve(reserve, timeout: dependencyTimeout)
+            // A Reserve whose reply was lost is sent again: limitd answers it from the reservation it made.
+            reply = try await retryingLostConnection { [limit] in try await limit.reserve(reserve, timeout: $0) }
         } catch IPCError.remote(let code, _) where code == IPCErrorCode.unknownType {
             try await admitVersionOne(c, route: request.route)
             return
@@ -92,6 +94,26 @@ extension Frontend {
         if !failOpen { throw APIError.unavailable("rate limiting is unavailable") }
     }
 
+    /// How long a settlement waits for limitd (a restart reading its state back) before the reservation's
+    /// lease is left to charge it.
+    static let settleTimeout = Duration.seconds(5)
+
+    /// Runs an idempotent call to limitd, sending it again when the connection was lost with the call in
+    /// flight (limitd restarting), within `timeout` in all.
+    /// - Parameters:
+    ///   - timeout: The time for every attempt together; DEPENDENCY_TIMEOUT_MS when nil.
+    ///   - call: The call, given the time left.
+    func retryingLostConnection<Result>(within timeout: Duration? = nil, _ call: (Duration) async throws -> Result) async throws -> Result {
+        let deadline = ContinuousClock.now + (timeout ?? dependencyTimeout)
+        while true {
+            do {
+                return try await call(ContinuousClock.now.duration(to: deadline))
+            } catch IPCError.connectionLost where ContinuousClock.now < deadline {
+                continue
+            }
+        }
+    }
+
     /// Milliseconds as Retry-After's whole seconds, rounded up, at least 1.
     static func seconds(_ milliseconds: UInt32) -> Int { max(1, Int((UInt64(milliseconds) + 999) / 1000)) }
 
@@ -123,10 +145,15 @@ extension Frontend {
         let settlement = c.admission.settlement()
         do {
             if let reservation = settlement.reservation {
-                try await limit.commit(LimitProtocol.Commit(reservation: reservation, promptTokens: UInt32(clamping: promptTokens),
-                                                            completionTokens: UInt32(clamping: completionTokens),
-                                                            costNanoUSD: NanoUSD.rounded(cost ?? 0), final: settlement.final),
-                                       timeout: dependencyTimeout)
+                let commit = LimitProtocol.Commit(reservation: reservation, promptTokens: UInt32(clamping: promptTokens),
+                                                  completionTokens: UInt32(clamping: completionTokens),
+                                                  costNanoUSD: NanoUSD.rounded(cost ?? 0), final: settlement.final)
+                if commit.final {
+                    // Final commits are idempotent (a second finds the reservation ended): safe to send again.
+                    try await retryingLostConnection(within: Self.settleTimeout) { [limit] in try await limit.commit(commit, timeout: $0) }
+                } else {
+                    try await limit.commit(commit, timeout: Self.settleTimeout)
+                }
             } else {
                 try await limit.settle(LimitProtocol.Settle(key: c.clientKey, promptTokens: UInt32(clamping: promptTokens),
                                                             completionTokens: UInt32(clamping: completionTokens)), timeout: dependencyTimeout)
@@ -144,9 +171,10 @@ extension Frontend {
             AnsweringDeployment.cost($0, registry: registry, promptTokens: open.promptTokens, completionTokens: open.completionTokens)
         }
         do {
-            try await limit.commit(LimitProtocol.Commit(reservation: open.reservation, promptTokens: UInt32(clamping: open.promptTokens),
-                                                        completionTokens: UInt32(clamping: open.completionTokens),
-                                                        costNanoUSD: NanoUSD.rounded(cost ?? 0), final: true), timeout: dependencyTimeout)
+            let commit = LimitProtocol.Commit(reservation: open.reservation, promptTokens: UInt32(clamping: open.promptTokens),
+                                              completionTokens: UInt32(clamping: open.completionTokens),
+                                              costNanoUSD: NanoUSD.rounded(cost ?? 0), final: true)
+            try await retryingLostConnection(within: Self.settleTimeout) { [limit] in try await limit.commit(commit, timeout: $0) }
         } catch {
             c.logger(logger).warn("limitd did not take the end of a reservation: \(error); its lease ends it")
         }

@@ -108,10 +108,15 @@ struct LimitLedger {
     /// waits; a concurrency refusal waits ``concurrencyRetry``).
     /// - Parameters:
     ///   - request: The request.
-    ///   - id: The reservation id to use if admitted (nonzero, unique).
+    ///   - id: The reservation id to use if admitted (nonzero); one already held for the same key answers
+    ///     the request as admitted again without taking anything.
     ///   - now: Nanoseconds since 1970.
     /// - Returns: The reply and the journal records of the change (none when refused).
     mutating func reserve(_ request: LimitProtocol.Reserve, id: UInt64, now: Int64) -> (LimitProtocol.ReserveReply, [JournalRecord]) {
+        if let held = reservations[id], held.key == request.key {
+            // The same Reserve again (its reply was lost): answered from the reservation, nothing taken twice.
+            return (LimitProtocol.ReserveReply(outcome: .allowed, reservation: id), [])
+        }
         let key = request.key
         let modelScope = Self.modelScope(key: key, model: request.model, limits: request.modelLimits)
         let limits = resolve(request.limits)

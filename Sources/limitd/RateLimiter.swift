@@ -88,9 +88,10 @@ final class RateLimiter: LimitBackend {
 
     func reserve(_ request: LimitProtocol.Reserve, now: Int64) -> LimitProtocol.ReserveReply {
         change { ledger in
+            // The caller's id (so a retry finds its reservation), or one of limitd's own.
+            var id = request.reservation
             var generator = SystemRandomNumberGenerator()
-            var id: UInt64 = generator.next()
-            while id == 0 || ledger.reservations[id] != nil { id = generator.next() }
+            while id == 0 { id = generator.next() }
             return ledger.reserve(request, id: id, now: now)
         }.0
     }

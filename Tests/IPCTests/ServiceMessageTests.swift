@@ -90,9 +90,9 @@ import Wire
     func limitReservations() throws {
         #expect([LimitProtocol.Reserve.type, LimitProtocol.Commit.type, LimitProtocol.Usage.type, LimitProtocol.SpendList.type] == [3, 4, 5, 6])
         let reserve = LimitProtocol.Reserve(
-            key: "key:k1", model: "m", route: "/", limits: LimitProtocol.Limits(requestsPerMinute: 60), tokens: 300, costNanoUSD: 1000,
+            reservation: 0x0102_0304_0506_0708, key: "key:k1", model: "m", route: "/", limits: LimitProtocol.Limits(requestsPerMinute: 60), tokens: 300, costNanoUSD: 1000,
             budget: LimitProtocol.Budget(maxNanoUSD: 5_000_000_000, period: "30d", anchor: 1_700_000_000), leaseMs: 330_000)
-        #expect(Self.hex(reserve.encoded()) == "00000006" + "6b65793a6b31" + "00000001" + "6d" + "00000001" + "2f"
+        #expect(Self.hex(reserve.encoded()) == "0102030405060708" + "00000006" + "6b65793a6b31" + "00000001" + "6d" + "00000001" + "2f"
             + "0000003c" + "00000000" + "00000000" + "00000000" + "00000000" + "00000000" + "00000000" + "00000000"
             + "0000012c" + "00000000000003e8" + "000000012a05f200" + "00000003" + "333064" + "000000006553f100" + "00050910")
         #expect(try LimitProtocol.Reserve(decoding: reserve.encoded()) == reserve)

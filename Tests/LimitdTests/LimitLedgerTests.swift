@@ -17,7 +17,7 @@ struct LimitLedgerTests {
     static func reserve(_ key: String = "key:a", model: String = "m", tokens: UInt32 = 0, cost: UInt64 = 0,
                         budget: LimitProtocol.Budget = LimitProtocol.Budget(), modelLimits: LimitProtocol.Limits = .none,
                         leaseMs: UInt32 = 60_000) -> LimitProtocol.Reserve {
-        LimitProtocol.Reserve(key: key, model: model, route: "/v1/chat/completions", modelLimits: modelLimits, tokens: tokens,
+        LimitProtocol.Reserve(reservation: 0, key: key, model: model, route: "/v1/chat/completions", modelLimits: modelLimits, tokens: tokens,
                               costNanoUSD: cost, budget: budget, leaseMs: leaseMs)
     }
 
@@ -188,5 +188,14 @@ struct LimitLedgerTests {
         #expect(report.promptTokens == 20 && report.completionTokens == 30 && report.inFlight == 0)
         #expect(report.budget.spentNanoUSD == 25 && report.totalSpentNanoUSD == 25)
         #expect(ledger.usage(LimitProtocol.Usage(key: "key:a"), now: 0).tokens.remaining == 950)
+    }
+
+    @Test("a Reserve sent again with the same id takes nothing twice")
+    func reserveAgain() {
+        var ledger = Self.ledger(tpm: 1000, maxParallel: 1)
+        let first = ledger.reserve(Self.reserve(tokens: 600), id: 42, now: 0).0
+        let again = ledger.reserve(Self.reserve(tokens: 600), id: 42, now: 0)
+        #expect(first.outcome == .allowed && again.0.outcome == .allowed && again.0.reservation == 42 && again.1.isEmpty)
+        #expect(ledger.inFlight["key:a"] == 1 && ledger.reservations.count == 1)
     }
 }

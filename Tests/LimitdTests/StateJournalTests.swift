@@ -20,7 +20,7 @@ struct StateJournalTests {
     }
 
     static func reserve(_ key: String, tokens: UInt32, cost: UInt64) -> LimitProtocol.Reserve {
-        LimitProtocol.Reserve(key: key, model: "m", route: "/", tokens: tokens, costNanoUSD: cost, budget: budget, leaseMs: 60_000)
+        LimitProtocol.Reserve(reservation: 0, key: key, model: "m", route: "/", tokens: tokens, costNanoUSD: cost, budget: budget, leaseMs: 60_000)
     }
 
     /// Everything a restart must keep: rate records, spend, reservations.
