@@ -108,6 +108,8 @@ let package = Package(
         // ── Benchmarks ─────────────────────────────────────────────────────────────────────────────
         .executableTarget(name: "engine-bench", dependencies: ["Engine"], path: "bench/engine-bench"),
         .executableTarget(name: "ipc-bench", dependencies: ["IPC"], path: "bench/ipc-bench"),
+        // limitd's Reserve and Commit against the real daemon (memory backend with its journal).
+        .executableTarget(name: "limit-bench", dependencies: ["IPC", "Services"], path: "bench/limit-bench"),
         .executableTarget(name: "http-bench", dependencies: ["HTTP"], path: "bench/http-bench"),
         // cached through its socket: exact hits per backend, semantic lookups against entries.
         .executableTarget(name: "cache-bench", dependencies: ["IPC", "Services"], path: "bench/cache-bench"),

@@ -268,7 +268,9 @@ struct LimitLedger {
     /// Settles (part of) a reservation with what the request really used: its tokens and cost are
     /// charged; when `final`, the reservation ends, its slot frees, and the tokens it held beyond what
     /// was used are given back (tokens used beyond it are charged on top).
-    mutating func commit(_ commit: LimitProtocol.Commit, now: Int64) -> (CommitResult, [JournalRecord]) {
+    /// - Parameter givingBack: Whether a final commit gives back the tokens held beyond those used (not
+    ///   when a lease expires: what the request used is unknown, so all it held stays taken).
+    mutating func commit(_ commit: LimitProtocol.Commit, now: Int64, givingBack: Bool = true) -> (CommitResult, [JournalRecord]) {
         guard var reservation = reservations[commit.reservation] else { return (.unknown, []) }
         let heldBefore = reservation.heldCost
         let used = UInt64(commit.promptTokens) + UInt64(commit.completionTokens)
@@ -281,7 +283,7 @@ struct LimitLedger {
         var modelRecord = reservation.modelScope.isEmpty ? nil : rates.record(for: reservation.modelScope) ?? KeyRecord()
         modelRecord?.promptTokens &+= UInt64(commit.promptTokens)
         modelRecord?.completionTokens &+= UInt64(commit.completionTokens)
-        if commit.final {
+        if commit.final && givingBack {
             // Give back (or charge on top) the difference between what was held and what was used.
             let difference = Int64(clamping: reservation.usedTokens) - Int64(reservation.tokens)
             Self.settleTokens(&keyRecord, difference: difference, interval: reservation.keyTokenInterval, now: now)
@@ -339,11 +341,10 @@ struct LimitLedger {
         let due = reservations.values.filter { $0.expires <= now }
         var records: [JournalRecord] = []
         for reservation in due.sorted(by: { $0.id < $1.id }) {
-            let cost = reservation.cost > reservation.usedCost ? reservation.cost - reservation.usedCost : 0
-            let tokens = reservation.usedTokens < UInt64(reservation.tokens) ? UInt64(reservation.tokens) - reservation.usedTokens : 0
-            // Charged as if settled with the worst case: the held tokens counted as completion tokens.
-            let (_, changes) = commit(LimitProtocol.Commit(reservation: reservation.id, completionTokens: UInt32(clamping: tokens),
-                                                           costNanoUSD: cost, final: true), now: now)
+            // Charged as if settled at the worst case: the held tokens stay taken (not counted as used,
+            // which no one knows), the rest of the held cost is spent.
+            let (_, changes) = commit(LimitProtocol.Commit(reservation: reservation.id, costNanoUSD: reservation.heldCost, final: true),
+                                      now: now, givingBack: false)
             records += changes
         }
         return (due.count, records)

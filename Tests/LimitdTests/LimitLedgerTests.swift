@@ -163,6 +163,8 @@ struct LimitLedgerTests {
         #expect(expired == 1 && records.contains(.finished(held.reservation)))
         #expect(ledger.inFlight.isEmpty && ledger.reservations.isEmpty)
         #expect(ledger.spends["key:a"]?.spent == 700 && ledger.spends["key:a"]?.reserved == 0)
+        // Only what was settled counts as used.
+        #expect(ledger.rates.record(for: "key:a")?.completionTokens == 10)
         // All 500 tokens stay taken (less the 2 s of refill): 467 available at 2 s.
         #expect(Self.take(&ledger, Self.reserve(tokens: 534), now: 2 * second).outcome == .rateLimited)
         #expect(Self.take(&ledger, Self.reserve(tokens: 533), now: 2 * second).outcome == .allowed)
