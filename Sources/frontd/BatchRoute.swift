@@ -29,6 +29,8 @@ extension Frontend {
             }
             let succeeded = outcomes.count { $0.2 }
             let body = #"{"results":["# + outcomes.map(\.1).joined(separator: ",") + #"],"succeeded":\#(succeeded),"failed":\#(outcomes.count - succeeded)}"#
+            // Every item settled its own usage: the call's reservation ends before the reply.
+            await closeAdmission(c)
             return RouteReply(body: Array(body.utf8))
         }
     }

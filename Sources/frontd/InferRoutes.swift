@@ -35,7 +35,12 @@ extension Frontend {
         } catch {
             throw APIError.from(error, promptParam: promptParam)
         }
-        if !status.isHit { await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens) }
+        if !status.isHit {
+            await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens)
+        } else if generationID == nil {
+            // A hit ends its reservation before the reply (a batch's ends with the batch).
+            await closeAdmission(c)
+        }
         let result = InferJSON.result(id: id, model: answeredBy.model(requested: request.model), done,
                                       cost: answeredBy.cost(registry: registry, hit: status.isHit, done),
                                       latencyMs: Self.milliseconds(since: started), cached: status.isHit)
@@ -58,6 +63,7 @@ extension Frontend {
         let fill: CacheFill
         switch await lookup(plan) {
         case .hit(let hit):
+            await closeAdmission(c)
             let sse = try c.startEvents(hit.status.headers)
             if !hit.completion.content.isEmpty { sse.send(data: InferJSON.token(hit.completion.content), event: "token") }
             sse.send(data: InferJSON.done(id: id, model: request.model, hit.completion, cost: 0,

@@ -18,8 +18,12 @@ extension PipelineTests {
                 + (stream ? #","stream":true,"stream_options":{"include_usage":true}}"# : "}")
         }
 
+        static func postArguments(_ port: Int, _ key: String, _ body: String, path: String = "/v1/chat/completions") -> [String] {
+            ["-H", "Content-Type: application/json", "-H", "Authorization: Bearer \(key)", "-d", body, "http://127.0.0.1:\(port)\(path)"]
+        }
+
         static func post(_ port: Int, _ key: String, _ body: String, path: String = "/v1/chat/completions") -> CurlResult {
-            curl(["-H", "Content-Type: application/json", "-H", "Authorization: Bearer \(key)", "-d", body, "http://127.0.0.1:\(port)\(path)"])
+            curl(postArguments(port, key, body, path: path))
         }
 
         static func usage(_ port: Int, _ key: String) throws -> [String: Any] {
@@ -88,13 +92,9 @@ extension PipelineTests {
             let port = try #require(run.port("http"))
             let key = try run.key("tpm")
             let started = ContinuousClock.now
-            let results = SharedValue([CurlResult](repeating: CurlResult(), count: 32))
-            DispatchQueue.concurrentPerform(iterations: 32) { i in
-                let reply = Self.post(port, key, Self.chatBody(maxTokens: 16, stream: true))
-                results.update { $0[i] = reply }
-            }
+            // 32 curl processes started at once.
+            let replies = curlConcurrently([[String]](repeating: Self.postArguments(port, key, Self.chatBody(maxTokens: 16, stream: true)), count: 32))
             let elapsed = started.duration(to: .now)
-            let replies = results.value
             let admitted = replies.filter { $0.status == 200 }
             let refused = replies.filter { $0.status == 429 }
             #expect(admitted.count + refused.count == 32, "\(replies.map(\.status))")
