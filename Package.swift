@@ -62,7 +62,7 @@ let package = Package(
         // Metric families, each daemon's registry, the Prometheus text renderer.
         library("Metrics", ["Wire"]),
         // Each service's messages and client stub, and the service shell every daemon dispatches with.
-        library("Services", ["IPC", "Wire", "Metrics"]),
+        library("Services", ["IPC", "Wire", "Metrics", "Basics"]),
         // Typed settings from the environment, a daemon's table of them, ConfigError (exit 78).
         library("Settings"),
         // The daemon runtime: settings, logging, socket activation, readiness, watchdog, drain.
@@ -102,12 +102,14 @@ let package = Package(
         executable("metricsd", ["HTTP", "IPC", "Wire", "Services", "Registry", "DaemonRuntime", "Settings",
                                 "Metrics"]),
         // The operator's CLI: `inferctl up` runs the stack the way systemd would; `inferctl keys`.
-        executable("inferctl", ["IPC", "DaemonRuntime", "Settings", "Registry", "APIKeys", "Spawn", "CLinux",
+        executable("inferctl", ["IPC", "Services", "DaemonRuntime", "Settings", "Registry", "APIKeys", "Spawn", "CLinux",
                                 "Basics"]),
 
         // ── Benchmarks ─────────────────────────────────────────────────────────────────────────────
         .executableTarget(name: "engine-bench", dependencies: ["Engine"], path: "bench/engine-bench"),
         .executableTarget(name: "ipc-bench", dependencies: ["IPC"], path: "bench/ipc-bench"),
+        // limitd's Reserve and Commit against the real daemon (memory backend with its journal).
+        .executableTarget(name: "limit-bench", dependencies: ["IPC", "Services"], path: "bench/limit-bench"),
         .executableTarget(name: "http-bench", dependencies: ["HTTP"], path: "bench/http-bench"),
         // cached through its socket: exact hits per backend, semantic lookups against entries.
         .executableTarget(name: "cache-bench", dependencies: ["IPC", "Services"], path: "bench/cache-bench"),
@@ -130,7 +132,7 @@ let package = Package(
                     dependencies: ["IPC", "Reactor", "Wire", "Services", "Metrics", "Basics", "TestKit"],
                     resources: [.copy("Golden")]),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
-        .testTarget(name: "APIKeysTests", dependencies: ["APIKeys", "Crypto", "TestKit"]),
+        .testTarget(name: "APIKeysTests", dependencies: ["APIKeys", "Basics", "Crypto", "TestKit"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestKit"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "TestModels"], resources: [.copy("Fixtures")]),
         .testTarget(name: "RuntimeTests",

@@ -50,7 +50,12 @@ public struct APIKeyFile: Sendable, Equatable {
     // MARK: Reading
 
     private static let topFields: Set<String> = ["keys"]
-    private static let entryFields: Set<String> = ["name", "id", "sha256", "scopes", "requests_per_minute", "created"]
+    private static let entryFields: Set<String> = [
+        "name", "id", "sha256", "scopes", "requests_per_minute", "created", "requests_per_hour", "tokens_per_minute", "max_parallel",
+        "max_budget", "budget_duration", "models", "expires", "model_limits",
+    ]
+    /// Largest budget a key may have, in USD (limitd counts in billionths of a dollar in 64 bits).
+    public static let maxBudget = 1_000_000_000.0
 
     /// Parses and checks a keys file's contents.
     /// - Parameters:
@@ -176,9 +181,67 @@ public struct APIKeyFile: Sendable, Equatable {
         case nil: throw fail("scopes", "missing (an empty list [] allows only the routes any key may call)")
         case let other?: throw fail("scopes", "expected an array of scopes, got \(other.kindDescription)")
         }
-        let rpm = try integer("requests_per_minute", max: Double(APIKeyEntry.maxRequestsPerMinute)) ?? 0
         let created = try integer("created", max: 9_007_199_254_740_991)
-        return APIKeyEntry(name: nameText, id: id, digest: digest, scopes: scopes, requestsPerMinute: UInt32(rpm), created: created)
+        var entry = APIKeyEntry(name: nameText, id: id, digest: digest, scopes: scopes, created: created)
+        entry.limits = try limits(fields, fail: fail)
+        entry.expires = try integer("expires", max: 9_007_199_254_740_991)
+        switch fields["max_budget"] {
+        case nil, .null?: break
+        case .number(let usd)? where usd >= 0 && usd <= maxBudget: entry.maxBudget = usd
+        case let other?: throw fail("max_budget", "expected USD, a number between 0 and \(JSONTree.format(maxBudget)), got \(other.kindDescription)")
+        }
+        switch fields["budget_duration"] {
+        case nil, .null?: break
+        case .string(let text)?:
+            guard let period = BudgetPeriod(text) else { throw fail("budget_duration", "expected 1h, 1d, 7d, 30d or 1mo (a number of h, d or mo), got \"\(text)\"") }
+            entry.budgetDuration = period
+        case let other?: throw fail("budget_duration", "expected a string such as \"30d\", got \(other.kindDescription)")
+        }
+        switch fields["models"] {
+        case nil, .null?: break
+        case .array(let items)?:
+            for item in items {
+                guard case .string(let model) = item, Self.isModelName(model) else { throw fail("models", "expected model names, got \(item.kindDescription)") }
+                entry.models.append(model)
+            }
+        case let other?: throw fail("models", "expected an array of model names, got \(other.kindDescription)")
+        }
+        switch fields["model_limits"] {
+        case nil, .null?: break
+        case .object(let models)?:
+            for (model, value) in models {
+                guard Self.isModelName(model) else { throw fail("model_limits", "\"\(model)\" is not a model name") }
+                guard case .object(let limitFields) = value else { throw fail("model_limits", "\(model): expected an object of limits, got \(value.kindDescription)") }
+                let allowed = Set(APIKeyLimits.fields.map(\.name))
+                if let unknown = limitFields.keys.sorted().first(where: { !allowed.contains($0) }) {
+                    throw fail("model_limits", "\(model): unknown field \"\(unknown)\"; expected \(allowed.sorted().joined(separator: ", "))")
+                }
+                entry.modelLimits[model] = try limits(limitFields) { field, message in fail("model_limits", "\(model).\(field ?? ""): " + message) }
+            }
+        case let other?: throw fail("model_limits", "expected an object {model: {limits}}, got \(other.kindDescription)")
+        }
+        return entry
+    }
+
+    /// The four limits of a key or a key-and-model scope from an object's fields (absent: 0).
+    private static func limits(
+        _ fields: [String: JSONTree], fail: (String?, String) -> APIKeyFileError
+    ) throws(APIKeyFileError) -> APIKeyLimits {
+        var limits = APIKeyLimits()
+        for field in APIKeyLimits.fields {
+            switch fields[field.name] {
+            case nil, .null?: continue
+            case .number(let number)? where number >= 0 && number <= Double(field.max) && number == number.rounded():
+                limits[keyPath: field.path] = UInt32(number)
+            case let other?: throw fail(field.name, "expected an integer between 0 and \(field.max), got \(other.kindDescription)")
+            }
+        }
+        return limits
+    }
+
+    /// A model name as a key may list it: 1 to 128 printable ASCII characters without spaces.
+    static func isModelName(_ text: String) -> Bool {
+        (1...128).contains(text.utf8.count) && text.utf8.allSatisfy { $0 > 32 && $0 < 127 }
     }
 
     /// "infer, embed or admin".
@@ -207,6 +270,21 @@ public struct APIKeyFile: Sendable, Equatable {
                 "\"requests_per_minute\": \(key.requestsPerMinute)",
             ]
             if let created = key.created { fields.append("\"created\": \(created)") }
+            for field in APIKeyLimits.fields.dropFirst() where key.limits[keyPath: field.path] > 0 {
+                fields.append("\"\(field.name)\": \(key.limits[keyPath: field.path])")
+            }
+            if let budget = key.maxBudget { fields.append("\"max_budget\": \(JSONTree.format(budget))") }
+            if let period = key.budgetDuration { fields.append("\"budget_duration\": \(JSONString.quoted(period.description))") }
+            if !key.models.isEmpty { fields.append("\"models\": [\(key.models.map(JSONString.quoted).joined(separator: ", "))]") }
+            if let expires = key.expires { fields.append("\"expires\": \(expires)") }
+            if !key.modelLimits.isEmpty {
+                let models = key.modelLimits.keys.sorted().map { model in
+                    let limits = key.modelLimits[model] ?? APIKeyLimits()
+                    let values = APIKeyLimits.fields.filter { limits[keyPath: $0.path] > 0 }.map { "\"\($0.name)\": \(limits[keyPath: $0.path])" }
+                    return JSONString.quoted(model) + ": {" + values.joined(separator: ", ") + "}"
+                }
+                fields.append("\"model_limits\": {" + models.joined(separator: ", ") + "}")
+            }
             return "    {" + fields.joined(separator: ", ") + "}"
         }
         let body = lines.isEmpty ? "{\n  \"keys\": []\n}\n" : "{\n  \"keys\": [\n" + lines.joined(separator: ",\n") + "\n  ]\n}\n"

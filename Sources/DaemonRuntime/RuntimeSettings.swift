@@ -18,6 +18,28 @@ public enum RuntimeSettings {
         meaning: "Directory of the daemons' Unix sockets when they bind their own (created 0755 if missing).",
         path: .absolute)
 
+    /// `STATE_DIRECTORY`: set by systemd from a unit's `StateDirectory=`; the first path when it lists several.
+    public static let systemdStateDirectory = Setting<String?>(
+        name: "STATE_DIRECTORY", default: nil,
+        meaning: "Set by systemd from StateDirectory=; wins over INFER_STATE_DIR (the first path when it lists several).",
+        expected: "an absolute path (or a colon-separated list of them)", describeDefault: { $0 ?? "" }
+    ) { text in
+        let first = String(text.prefix { $0 != ":" })
+        guard first.hasPrefix("/") else { return String??.none }
+        return String??.some(first)
+    }
+
+    /// `INFER_STATE_DIR`: where a daemon keeps what must survive a restart, without systemd's `StateDirectory=`.
+    public static let stateDirectory = Setting<String>(
+        name: "INFER_STATE_DIR", default: "/var/lib/infer",
+        meaning: "Where frontd (webhooks/) and limitd (limits/) keep state that must survive a restart, when STATE_DIRECTORY is unset.",
+        path: .absolute)
+
+    /// The state directory a daemon's settings name: `STATE_DIRECTORY`, else `INFER_STATE_DIR`.
+    public static func stateDirectory(_ settings: Settings) -> String {
+        settings[systemdStateDirectory] ?? settings[stateDirectory]
+    }
+
     /// `DRAIN_TIMEOUT_SEC`: how long a daemon may take to finish in-flight work after SIGTERM.
     public static let drainTimeout = Setting<Duration>(
         name: "DRAIN_TIMEOUT_SEC", default: .seconds(10),

@@ -100,4 +100,26 @@ public struct LimitClient: Sendable {
     public func settle(_ request: LimitProtocol.Settle, timeout: Duration) async throws {
         _ = try await client.call(type: LimitProtocol.Settle.type, payload: request.encoded(), timeout: timeout)
     }
+
+    /// Asks for admission of one request with a reservation of what it may use.
+    /// - Throws: ``IPCError``; `.remote` with ``IPCErrorCode/unknownType`` from a limitd older than
+    ///   reservations (the caller then falls back to ``admit(_:timeout:)``).
+    public func reserve(_ request: LimitProtocol.Reserve, timeout: Duration) async throws -> LimitProtocol.ReserveReply {
+        try await client.call(request, returning: LimitProtocol.ReserveReply.self, timeout: timeout)
+    }
+
+    /// Settles a reservation; returns once limitd has the charge on disk.
+    public func commit(_ request: LimitProtocol.Commit, timeout: Duration) async throws {
+        _ = try await client.call(type: LimitProtocol.Commit.type, payload: request.encoded(), timeout: timeout)
+    }
+
+    /// Where a key stands.
+    public func usage(_ request: LimitProtocol.Usage, timeout: Duration) async throws -> LimitProtocol.UsageReply {
+        try await client.call(request, returning: LimitProtocol.UsageReply.self, timeout: timeout)
+    }
+
+    /// Every charged key's spend.
+    public func spendList(timeout: Duration) async throws -> LimitProtocol.SpendListReply {
+        try await client.call(LimitProtocol.SpendList(), returning: LimitProtocol.SpendListReply.self, timeout: timeout)
+    }
 }

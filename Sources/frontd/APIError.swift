@@ -49,9 +49,26 @@ struct APIError: Error {
     static func unavailable(_ message: String, retryAfter: Int = 1) -> APIError {
         APIError(status: HTTPStatus(code: 503, reason: "Service Unavailable"), message: message, type: "server_error", code: "service_unavailable", param: nil, retryAfter: retryAfter)
     }
-    static func rateLimited(retryAfter: Int) -> APIError {
-        APIError(status: HTTPStatus(code: 429, reason: "Too Many Requests"), message: "rate limit reached; retry in \(retryAfter) s",
-                 type: "rate_limit_error", code: "rate_limit_exceeded", param: nil, retryAfter: retryAfter)
+    static func rateLimited(retryAfter: Int, limit: String = "") -> APIError {
+        let which = RateLimitNames.describe(limit)
+        return APIError(status: HTTPStatus(code: 429, reason: "Too Many Requests"),
+                        message: "rate limit reached\(which.isEmpty ? "" : " (" + which + ")"); retry in \(retryAfter) s",
+                        type: "rate_limit_error", code: "rate_limit_exceeded", param: nil, retryAfter: retryAfter)
+    }
+    /// 429 `budget_exceeded`: the key's budget cannot cover the request's worst case before the period ends.
+    static func budgetExceeded(_ budget: LimitProtocol.BudgetStatus, retryAfter: Int?) -> APIError {
+        let spent = NanoUSD.dollars(budget.spentNanoUSD), held = NanoUSD.dollars(budget.reservedNanoUSD), max = NanoUSD.dollars(budget.maxNanoUSD)
+        var message = "budget exceeded: this API key has spent $\(NanoUSD.text(spent))" + (held > 0 ? " (and $\(NanoUSD.text(held)) is held by running requests)" : "")
+            + " of its $\(NanoUSD.text(max)) budget, and this request could cost more than is left"
+        message += budget.periodEnd > 0 ? "; the budget resets at \(RateLimitNames.timestamp(budget.periodEnd))" : "; the budget does not reset"
+        return APIError(status: HTTPStatus(code: 429, reason: "Too Many Requests"), message: message,
+                        type: "insufficient_quota", code: "budget_exceeded", param: nil, retryAfter: retryAfter)
+    }
+    /// 429 `request_too_large`: the request alone asks for more tokens than the key's token limit allows.
+    static func requestTooLarge(tokens: Int, limit: Int, scope: String) -> APIError {
+        APIError(status: HTTPStatus(code: 429, reason: "Too Many Requests"),
+                 message: "request too large: it may use \(tokens) tokens (prompt and max_tokens), more than the \(RateLimitNames.describe(scope)) of \(limit); lower max_tokens or shorten the prompt",
+                 type: "tokens", code: "request_too_large", param: nil)
     }
     static let timeout = APIError(status: HTTPStatus(code: 504, reason: "Gateway Timeout"), message: "the model did not answer in time",
                                   type: "server_error", code: "timeout", param: nil)

@@ -11,7 +11,11 @@ extension Frontend {
         let request = try BatchRequest(body: JSONBody.object(c.request), rules: requestRules)
         // The call's Cache-Control applies to every item.
         let control = try CacheControl(header: c.request.headers["Cache-Control"], body: nil)
-        try await admit(c, route: "/v1/batch")
+        // One reservation for the call: every item's tokens, on the first valid item's model (a batch names one per item).
+        let generates = request.items.compactMap { try? $0.get().generate(requestID: c.requestID) }
+        try await admit(c, AdmissionRequest(
+            route: "/v1/batch", model: generates.first?.model ?? "", promptTokens: generates.reduce(0) { $0 + $1.promptTokenBound },
+            maxTokens: generates.reduce(0) { $0 + Int($1.parameters.maxTokens) }, partial: true))
         let key = try IdempotencyKey.key(c.request, bodyKey: nil)
             .map { IdempotencyKey(scope: c.clientKey, key: $0, fingerprint: request.fingerprint) }
         return try await answerOnce(c, key: key) {
@@ -25,6 +29,8 @@ extension Frontend {
             }
             let succeeded = outcomes.count { $0.2 }
             let body = #"{"results":["# + outcomes.map(\.1).joined(separator: ",") + #"],"succeeded":\#(succeeded),"failed":\#(outcomes.count - succeeded)}"#
+            // Every item settled its own usage: the call's reservation ends before the reply.
+            await closeAdmission(c)
             return RouteReply(body: Array(body.utf8))
         }
     }

@@ -14,7 +14,7 @@ extension Frontend {
         if chat.stream { return try await streamChat(chat, generate, plan: plan, c) }
         return try await answerOnce(c, key: key) {
             let (done, status) = try await completeCached(generate, plan: plan, answeredBy: c.answeredBy)
-            if !status.isHit { await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens) }
+            if !status.isHit { await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens) } else { await closeAdmission(c) }
             let body = JSONText.completion(id: "chatcmpl-" + c.requestID, created: Self.now(),
                                            model: c.answeredBy.model(requested: chat.model), done,
                                            cost: usageCost(c, status, done))
@@ -35,6 +35,7 @@ extension Frontend {
         switch await lookup(plan) {
         case .hit(let hit):
             // Replayed with a live stream's shapes: role chunk, the text, finish chunk, usage chunk, [DONE].
+            await closeAdmission(c)
             let sse = try c.startEvents(hit.status.headers)
             sse.send(data: Self.chunkJSON(id, created, chat.model, delta: ["role": "assistant", "content": ""], finish: nil))
             if !hit.completion.content.isEmpty {

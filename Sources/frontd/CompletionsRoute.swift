@@ -19,7 +19,7 @@ extension Frontend {
             } catch {
                 throw APIError.from(error, promptParam: "prompt")
             }
-            if !status.isHit { await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens) }
+            if !status.isHit { await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens) } else { await closeAdmission(c) }
             let body = CompletionJSON.completion(id: id, created: Self.now(), model: c.answeredBy.model(requested: request.model), done,
                                                  cost: usageCost(c, status, done))
             return RouteReply(headers: answerHeaders(c, status, done), body: Array(body.utf8))
@@ -42,6 +42,7 @@ extension Frontend {
         let fill: CacheFill
         switch await lookup(plan) {
         case .hit(let hit):
+            await closeAdmission(c)
             let sse = try c.startEvents(hit.status.headers)
             if !hit.completion.content.isEmpty {
                 sse.send(data: CompletionJSON.chunk(id: id, created: created, model: request.model, text: hit.completion.content, finish: nil))

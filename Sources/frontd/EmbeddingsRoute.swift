@@ -13,7 +13,9 @@ extension Frontend {
     func embeddings(_ c: RequestContext) async throws -> Int {
         let request = try EmbeddingRequest(body: JSONBody.object(c.request))
         try requireModel(request.model, kind: .embedding)
-        try await admit(c, route: "/v1/embeddings")
+        // Each input is at most its bytes in tokens (WordPiece: a piece is at least a byte) plus [CLS] and [SEP].
+        try await admit(c, AdmissionRequest(route: "/v1/embeddings", model: request.model,
+                                            promptTokens: request.inputs.reduce(0) { $0 + $1.utf8.count + 2 }, maxTokens: 0))
         let deadline = ContinuousClock.now + requestTimeout
         var vectors: [[Float]] = []
         var tokens = 0

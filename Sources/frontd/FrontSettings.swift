@@ -1,3 +1,4 @@
+import DaemonRuntime
 import APIKeys
 import IPC
 import Registry
@@ -110,19 +111,8 @@ extension FrontSettings {
         name: "JOBS_MAX_RUNNING", default: 2,
         meaning: "Most asynchronous jobs generating at once; the others wait in order.",
         range: 1...1024)
-    static let systemdStateDirectory = Setting<String?>(
-        name: "STATE_DIRECTORY", default: nil,
-        meaning: "Set by systemd from StateDirectory=; wins over INFER_STATE_DIR (the first path when it lists several).",
-        expected: "an absolute path (or a colon-separated list of them)", describeDefault: { $0 ?? "" }
-    ) { text in
-        let first = String(text.prefix { $0 != ":" })
-        guard first.hasPrefix("/") else { return String??.none }
-        return String??.some(first)
-    }
-    static let stateDirectory = Setting<String>(
-        name: "INFER_STATE_DIR", default: "/var/lib/infer",
-        meaning: "Where frontd keeps state that must survive a restart (the webhook event journal), when STATE_DIRECTORY is unset.",
-        path: .absolute)
+    static let systemdStateDirectory = RuntimeSettings.systemdStateDirectory
+    static let stateDirectory = RuntimeSettings.stateDirectory
 
     static let webhookTable: [AnySetting] = [
         webhookSecret, webhookWindow, webhookMaxBody, webhookMaxEvents, jobsMax, jobsMaxRunning,

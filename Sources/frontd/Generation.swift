@@ -87,7 +87,7 @@ extension Frontend {
                            _ generate: GenerationProtocol.Generate) async throws -> (plan: CachePlan, idempotency: IdempotencyKey?) {
         try requireModel(model, kind: .chat)
         let control = try CacheControl(header: c.request.headers["Cache-Control"], body: body["cache"])
-        try await admit(c, route: route)
+        try await admit(c, route: route, generate)
         let header = try IdempotencyKey.key(c.request, bodyKey: nil)
         let key = header.map {
             IdempotencyKey(scope: c.clientKey, key: $0, fingerprint: IdempotencyKey.fingerprint(route: route, Array(generate.cacheKey.utf8)))
@@ -108,7 +108,7 @@ extension Frontend {
         let done: CachedCompletion
         do {
             done = try await relay(
-                generate, missStatus: plan.missStatus, answeredBy: c.answeredBy,
+                generate, missStatus: plan.missStatus, answeredBy: c.answeredBy, admission: c.admission,
                 begin: {
                     // Who answers is known by now (batchd's first frame); what it costs is not yet.
                     var headers: HTTPHeaders = ["X-Cache": $0]
@@ -142,7 +142,7 @@ extension Frontend {
     /// is passed to `failedAfterBegin` (to report it in-band) and rethrown. The caller ends the stream and
     /// then stores the completion, so that the client's last bytes do not wait for cached.
     func relay(_ generate: GenerationProtocol.Generate, missStatus: String, answeredBy: AnsweringDeployment? = nil,
-               begin: (String) throws -> Void, piece: (String) -> Bool,
+               admission: AdmissionTicket? = nil, begin: (String) throws -> Void, piece: (String) -> Bool,
                failedAfterBegin: (any Error) -> Void) async throws -> CachedCompletion {
         var clock = serving.clock(model: generate.model)
         var iterator = generationEvents(generate).makeAsyncIterator()
@@ -160,6 +160,7 @@ extension Frontend {
                 case .chunk(let chunk):
                     clock.piece()
                     text += chunk.text
+                    admission?.observe(completionTokens: chunk.completionTokens)
                     if !piece(chunk.text) { throw CancellationError() }
                 case .done(let d):
                     clock.finish(reason: d.finishReason)

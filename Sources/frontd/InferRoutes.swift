@@ -10,7 +10,7 @@ extension Frontend {
         let request = try InferRequest(body: body, rules: requestRules)
         try requireModel(request.model, kind: .chat)
         let control = try CacheControl(header: c.request.headers["Cache-Control"], body: body["cache"])
-        try await admit(c, route: "/v1/infer")
+        try await admit(c, route: "/v1/infer", request.generate(requestID: c.requestID))
         let key = try IdempotencyKey.key(c.request, bodyKey: request.requestID)
             .map { IdempotencyKey(scope: c.clientKey, key: $0, fingerprint: request.fingerprint) }
         return try await answerOnce(c, key: key) {
@@ -35,7 +35,12 @@ extension Frontend {
         } catch {
             throw APIError.from(error, promptParam: promptParam)
         }
-        if !status.isHit { await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens) }
+        if !status.isHit {
+            await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens)
+        } else if generationID == nil {
+            // A hit ends its reservation before the reply (a batch's ends with the batch).
+            await closeAdmission(c)
+        }
         let result = InferJSON.result(id: id, model: answeredBy.model(requested: request.model), done,
                                       cost: answeredBy.cost(registry: registry, hit: status.isHit, done),
                                       latencyMs: Self.milliseconds(since: started), cached: status.isHit)
@@ -51,13 +56,14 @@ extension Frontend {
         let request = try InferRequest(body: body, rules: requestRules)
         try requireModel(request.model, kind: .chat)
         let control = try CacheControl(header: c.request.headers["Cache-Control"], body: body["cache"])
-        try await admit(c, route: "/v1/infer/stream")
+        try await admit(c, route: "/v1/infer/stream", request.generate(requestID: c.requestID))
         let id = request.requestID ?? "infer-" + c.requestID
         let generate = request.generate(requestID: c.requestID)
         let plan = cachePlan(c, generate, control: control)
         let fill: CacheFill
         switch await lookup(plan) {
         case .hit(let hit):
+            await closeAdmission(c)
             let sse = try c.startEvents(hit.status.headers)
             if !hit.completion.content.isEmpty { sse.send(data: InferJSON.token(hit.completion.content), event: "token") }
             sse.send(data: InferJSON.done(id: id, model: request.model, hit.completion, cost: 0,

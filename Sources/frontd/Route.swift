@@ -2,6 +2,7 @@ import APIKeys
 import DaemonRuntime
 import HTTP
 import IPC
+import Services
 
 /// A scope an API key may hold; a route names the one it needs. Defined in IPC, where the keys file
 /// that `inferctl keys` writes and frontd reads is.
@@ -28,6 +29,14 @@ struct Principal: Sendable, Equatable {
     var scopes: Set<Scope>
     /// Requests per minute for this key, or 0 for limitd's default.
     var requestsPerMinute: UInt32
+    /// The key's other limits, as limitd takes them (0: limitd's default; requests per minute included).
+    var limits = LimitProtocol.Limits()
+    /// The key's limits per model.
+    var modelLimits: [String: LimitProtocol.Limits] = [:]
+    /// The key's budget (max 0: none) and its period.
+    var budget = LimitProtocol.Budget()
+    /// The models the key may use (empty: all).
+    var models: [String] = []
 }
 
 /// One route: a method and path, who may call it, and its handler.
@@ -85,6 +94,8 @@ struct RequestContext: Sendable {
     let replyHeaders: HTTPHeaders
     /// The deployment batchd routed this request to, once it answers.
     let answeredBy = AnsweringDeployment()
+    /// limitd's reservation for this request and the rate-limit headers of its replies.
+    let admission = AdmissionTicket()
 
     /// Who limitd limits: the key's id, else the client's address.
     var clientKey: String {
@@ -96,6 +107,7 @@ struct RequestContext: Sendable {
     func headers(contentType: String = "application/json", _ extra: HTTPHeaders = HTTPHeaders()) -> HTTPHeaders {
         var h: HTTPHeaders = ["Content-Type": contentType, "X-Request-ID": requestID]
         for f in replyHeaders { h.add(name: f.name, value: f.value) }
+        for f in admission.headers() { h.add(name: f.name, value: f.value) }
         for f in extra { h.add(name: f.name, value: f.value) }
         return h
     }

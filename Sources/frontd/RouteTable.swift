@@ -20,6 +20,7 @@ enum RouteTable {
             Route(.post, .exact("/v1/infer/stream"), .scope(.infer)) { try await f.inferStream($0) },
             Route(.post, .exact("/v1/batch"), .scope(.infer)) { try await f.batchInfer($0) },
             Route(.post, .exact("/v1/completions"), .scope(.infer)) { try await f.completions($0) },
+            Route(.get, .exact("/v1/usage"), .anyKey) { try await f.usage($0) },
             Route(.get, .exact("/v1/metrics/summary"), .anyKey) { try await f.metricsSummary($0) },
             Route(.get, .exact("/v1/metrics/cache"), .anyKey) { try await f.metricsCache($0) },
             Route(.get, .exact("/v1/metrics/cost"), .anyKey) { try await f.metricsCost($0) },

@@ -42,6 +42,8 @@ struct Router: Sendable {
         var status = 200
         // CORS headers go on every reply of an allowed origin, errors included, so a browser can read them.
         var replyHeaders = cors.responseHeaders(origin: request.headers["Origin"])
+        // The request once routed: its admission's rate-limit headers go on its error reply too (a 429's above all).
+        var admitted: RequestContext?
         do {
             if request.method == .options {
                 status = try options(request, response, requestID: requestID, replyHeaders: &replyHeaders)
@@ -53,7 +55,16 @@ struct Router: Sendable {
                 }
                 let principal = try frontend.authenticator.authenticate(request, access: route.access)
                 let context = RequestContext(request: request, response: response, requestID: requestID, principal: principal, replyHeaders: replyHeaders)
-                status = try await route.handler(context)
+                admitted = context
+                // Whatever happens, the request's reservation ends with it (completion, error, cancel,
+                // disconnect): before an error reply; after a reply that did not end it (an idempotent
+                // replay, a stream cut short), below, once the request is counted.
+                do {
+                    status = try await route.handler(context)
+                } catch {
+                    await frontend.closeAdmission(context)
+                    throw error
+                }
             }
         } catch {
             if response.isClosed {
@@ -67,6 +78,7 @@ struct Router: Sendable {
                 if !response.hasResponded {
                     var headers: HTTPHeaders = ["Content-Type": "application/json", "X-Request-ID": requestID]
                     for f in replyHeaders { headers.add(name: f.name, value: f.value) }
+                    for f in admitted?.admission.headers() ?? HTTPHeaders() { headers.add(name: f.name, value: f.value) }
                     for f in e.headers { headers.add(name: f.name, value: f.value) }
                     try? response.respond(status: e.status, headers: headers, body: e.body(requestID: requestID))
                 }
@@ -78,6 +90,7 @@ struct Router: Sendable {
         let elapsed = Self.seconds(started.duration(to: .now))
         frontend.requests.increment([MetricLabel("route", label), MetricLabel("status", String(status))])
         frontend.duration.observe(elapsed, [MetricLabel("route", label)])
+        if let admitted { await frontend.closeAdmission(admitted) }
         log.debug("request", ["method": .string(String(request.method.rawValue.prefix(20))), "route": .string(label),
                               "status": LogValue(status), "ms": LogValue(Int(elapsed * 1000))])
     }

@@ -23,7 +23,7 @@ enum HelpText {
         Usage:
           inferctl up [options]        run every daemon in the foreground, as systemd would
           inferctl status [options]    show the daemons a running `inferctl up` supervises
-          inferctl keys create|list|revoke ...
+          inferctl keys create|update|list|revoke ...
                                        manage the API keys frontd accepts
           inferctl health [--url URL]  frontd's readiness: dependencies and breakers
           inferctl metrics             a readable summary of metricsd's /metrics
@@ -153,8 +153,9 @@ enum HelpText {
 
     static let keys = """
         Usage:
-          inferctl keys create NAME --scopes SCOPES [--rpm N] [--file FILE]
-          inferctl keys list [--json] [--file FILE]
+          inferctl keys create NAME --scopes SCOPES [LIMITS] [--file FILE]
+          inferctl keys update NAME|ID [--scopes SCOPES] [LIMITS] [--file FILE]
+          inferctl keys list [--json] [--file FILE] [--runtime-dir DIR]
           inferctl keys revoke NAME|ID [--file FILE]
 
         Manages the API keys file frontd reads (API_KEYS_FILE). frontd looks at the file at most once a
@@ -164,16 +165,32 @@ enum HelpText {
         create   makes a key from the system's random number generator (sk-infer-...), adds its hash to
                  the file and prints the key on stdout, alone on its line: this is the only time it is
                  shown (KEY=$(inferctl keys create ...) keeps it). A note goes to stderr.
-        list     names, ids, scopes, limits and creation times; never keys or hashes.
+        update   changes what the flags give of a key (the others stay); frontd applies it within a second.
+        list     names, ids, scopes, limits, budgets, this period's spend (asked of limitd on
+                 DIR/limitd.sock; ? when it does not answer), reset and expiry times; never keys or hashes.
         revoke   removes the key with this name (or else this id).
 
         Options:
           --scopes SCOPES  comma-separated: infer (generation routes), embed (/v1/embeddings),
                            admin (cache and other administration); or none. Routes that need only a
                            valid key (/v1/models, metrics summaries) accept any key
-          --rpm N          the key's own requests per minute (0, the default: limitd's RATE_LIMIT_RPM)
           --file FILE      the keys file (API_KEYS_FILE, default /etc/infer/keys.json)
           --json           list: print JSON instead of a table
+          --runtime-dir DIR  list: where limitd's socket is (INFER_RUNTIME_DIR, default /run/infer)
+
+        LIMITS (each 0 or absent: limitd's default, RATE_LIMIT_RPM, _RPH, _TPM, _MAX_PARALLEL):
+          --rpm N          requests per minute
+          --rph N          requests per hour
+          --tpm N          tokens (prompt + completion) per minute, reserved when a request is admitted
+          --max-parallel N requests running at once
+          --max-budget USD the most the key may spend per period (none: no budget), at the registry's prices
+          --budget-duration P  how often the budget starts again: 1h, 1d, 7d, 30d, 1mo (counted from the
+                           key's creation; none: never)
+          --models LIST    the models the key may use, comma-separated (all: every model)
+          --expires D      the key stops working D from now: 90d, 12h, 30m (never: it does not expire)
+          --model-limit MODEL:rpm=N,rph=N,tpm=N,max-parallel=N
+                           the key's own limits for one model, on top of its others (repeatable;
+                           MODEL:none removes them)
 
         The file is replaced atomically (a temporary file, fsync, rename) under a lock on its directory.
         A new file is mode 0600; a replaced one keeps its owner, group and group-read bit, so a file made
@@ -181,6 +198,9 @@ enum HelpText {
 
         Example:
           inferctl keys create ci --scopes infer,embed --rpm 600 --file /etc/infer/keys.json
+          inferctl keys create team-a --scopes infer --tpm 20000 --max-parallel 4 --max-budget 50 \\
+              --budget-duration 30d --models smollm2 --expires 90d
+          inferctl keys update team-a --max-budget 75 --model-limit smollm2:tpm=5000
           curl -s http://127.0.0.1:8080/v1/models -H "Authorization: Bearer $KEY"
 
         """

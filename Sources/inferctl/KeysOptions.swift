@@ -4,10 +4,12 @@ import IPC
 
 /// What `inferctl keys ...` was asked to do.
 enum KeysAction: Equatable {
-    /// `keys create NAME --scopes LIST [--rpm N]`: a new key, printed once.
-    case create(name: String, scopes: Set<APIKeyScope>, requestsPerMinute: UInt32)
-    /// `keys list [--json]`: names, ids, scopes, limits; never secrets.
-    case list(json: Bool)
+    /// `keys create NAME --scopes LIST [--rpm N ...]`: a new key, printed once.
+    case create(name: String, scopes: Set<APIKeyScope>, settings: KeySettings)
+    /// `keys update NAME|ID [--rpm N ...]`: changes a key's limits, budget, models, expiry or scopes.
+    case update(nameOrID: String, settings: KeySettings)
+    /// `keys list [--json] [--runtime-dir DIR]`: names, ids, scopes, limits, budgets and limitd's spend; never secrets.
+    case list(json: Bool, runtimeDirectory: String?)
     /// `keys revoke NAME|ID`: removes a key.
     case revoke(nameOrID: String)
 }
@@ -19,7 +21,7 @@ struct KeysOptions: Equatable {
     var file: String?
 
     /// The subcommands, for help and errors.
-    static let subcommands = ["create", "list", "revoke"]
+    static let subcommands = ["create", "update", "list", "revoke"]
 
     /// Parses the arguments after `keys`.
     /// - Parameter arguments: `create NAME --scopes infer,embed --rpm 60 --file keys.json`, ...
@@ -37,39 +39,32 @@ struct KeysOptions: Equatable {
             guard APIKeyEntry.isValidName(name) else {
                 throw .usage("key name \"\(name)\": expected 1 to 64 of A-Z a-z 0-9 . _ - (starting with a letter or digit)")
             }
-            var scopes: Set<APIKeyScope>?
-            var rpm: UInt32 = 0
-            var file: String?
-            var flags = FlagReader(rest, command: command)
-            while let flag = try flags.next() {
-                switch flag.name {
-                case "--scopes": scopes = try parseScopes(flag.nonEmpty())
-                case "--rpm":
-                    guard let value = UInt32(flag.value), value <= APIKeyEntry.maxRequestsPerMinute else {
-                        throw .usage("--rpm \(flag.value): expected requests per minute, an integer between 0 and "
-                            + "\(APIKeyEntry.maxRequestsPerMinute) (0: limitd's default, RATE_LIMIT_RPM)")
-                    }
-                    rpm = value
-                case "--file": file = try flag.nonEmpty()
-                default: throw flag.unknown()
-                }
-            }
-            guard let scopes else {
+            let (settings, file) = try settingsFlags(rest, command: command)
+            guard let scopes = settings.scopes else {
                 throw .usage("keys create needs --scopes, a comma-separated list of \(scopeChoices)")
             }
-            return KeysOptions(action: .create(name: name, scopes: scopes, requestsPerMinute: rpm), file: file)
+            return KeysOptions(action: .create(name: name, scopes: scopes, settings: settings), file: file)
+        case "update":
+            let target = try positional(&rest, what: "NAME|ID", command: command)
+            let (settings, file) = try settingsFlags(rest, command: command)
+            guard settings != KeySettings() else {
+                throw .usage("keys update needs something to change: \((["--scopes"] + KeySettings.flags).joined(separator: ", "))")
+            }
+            return KeysOptions(action: .update(nameOrID: target, settings: settings), file: file)
         case "list":
             var json = false
             var file: String?
+            var runtimeDirectory: String?
             var flags = FlagReader(rest, command: command, switches: ["--json"])
             while let flag = try flags.next() {
                 switch flag.name {
                 case "--json": json = true
                 case "--file": file = try flag.nonEmpty()
+                case "--runtime-dir": runtimeDirectory = try flag.nonEmpty()
                 default: throw flag.unknown()
                 }
             }
-            return KeysOptions(action: .list(json: json), file: file)
+            return KeysOptions(action: .list(json: json, runtimeDirectory: runtimeDirectory), file: file)
         case "revoke":
             let target = try positional(&rest, what: "NAME|ID", command: command)
             var file: String?
@@ -84,6 +79,21 @@ struct KeysOptions: Equatable {
         default:
             throw .usage("unknown keys subcommand \"\(subcommand)\"; subcommands are \(subcommands.joined(separator: ", "))")
         }
+    }
+
+    /// The flags of create and update: `--scopes`, ``KeySettings/flags``, `--file`.
+    private static func settingsFlags(_ arguments: [String], command: String) throws(InferctlError) -> (KeySettings, String?) {
+        var settings = KeySettings()
+        var file: String?
+        var flags = FlagReader(arguments, command: command)
+        while let flag = try flags.next() {
+            switch flag.name {
+            case "--scopes": settings.scopes = try parseScopes(flag.nonEmpty())
+            case "--file": file = try flag.nonEmpty()
+            default: if try !settings.read(flag) { throw flag.unknown() }
+            }
+        }
+        return (settings, file)
     }
 
     /// "infer, embed or admin".

@@ -1,16 +1,25 @@
 import IPC
 import Metrics
+import Services
 
 /// limitd's metrics, registered once; metricsd collects them through the stats message.
 struct LimitMetrics: Sendable {
     /// The registry the families live in.
     let registry: MetricsRegistry
     private let decisions: MetricsRegistry.Counter
+    private let refusals: MetricsRegistry.Counter
     private let tokens: MetricsRegistry.Counter
+    private let spend: MetricsRegistry.Counter
+    private let expired: MetricsRegistry.Counter
+    private let unknownSettlements: MetricsRegistry.Counter
+    private let journalErrors: MetricsRegistry.Counter
     private let trackedKeys: MetricsRegistry.Gauge
+    private let reservations: MetricsRegistry.Gauge
 
     private static let allowed = [MetricLabel("result", "allowed")]
     private static let refused = [MetricLabel("result", "refused")]
+    private static let budgetExceeded = [MetricLabel("result", "budget_exceeded")]
+    private static let tooLarge = [MetricLabel("result", "too_large")]
     private static let prompt = [MetricLabel("kind", "prompt")]
     private static let completion = [MetricLabel("kind", "completion")]
 
@@ -19,19 +28,43 @@ struct LimitMetrics: Sendable {
     init(registry: MetricsRegistry) {
         self.registry = registry
         decisions = registry.counter(
-            "infer_limitd_decisions_total", help: "Admission decisions, by result (allowed or refused).",
-            series: [Self.allowed, Self.refused])
+            "infer_limitd_decisions_total",
+            help: "Admission decisions, by result (allowed, refused by a rate or concurrency limit, budget_exceeded, too_large).",
+            series: [Self.allowed, Self.refused, Self.budgetExceeded, Self.tooLarge])
+        refusals = registry.counter(
+            "infer_limitd_refusals_total", help: "Refused admissions, by the limit that refused (rpm, rph, tpm, max_parallel, budget; model_ for a key and model).")
         tokens = registry.counter(
             "infer_limitd_tokens_total", help: "Tokens settled by finished requests, by kind (prompt or completion).",
             series: [Self.prompt, Self.completion])
+        spend = registry.counter("infer_limitd_spend_usd_total", help: "USD charged to API keys by settlements (not counting expired reservations, see infer_limitd_reservations_expired_total).", series: [[]])
+        expired = registry.counter(
+            "infer_limitd_reservations_expired_total", help: "Reservations whose lease ran out unsettled, charged at their worst case.", series: [[]])
+        unknownSettlements = registry.counter(
+            "infer_limitd_settlements_unknown_total", help: "Settlements of a reservation limitd did not hold (already ended or expired).", series: [[]])
+        journalErrors = registry.counter(
+            "infer_limitd_journal_errors_total", help: "Failed writes or fsyncs of the state journal or snapshot (each logged).", series: [[]])
         trackedKeys = registry.gauge(
-            "infer_limitd_tracked_keys", help: "Keys whose request history limitd remembers now.", series: [[]])
+            "infer_limitd_tracked_keys", help: "Keys (and key-and-model scopes) whose rate state limitd remembers now.", series: [[]])
+        reservations = registry.gauge(
+            "infer_limitd_reservations", help: "Reservations held now: requests admitted and not yet settled.", series: [[]])
     }
 
-    /// Counts one admission decision.
+    /// Counts one decision of the version-1 `Admit`.
     /// - Parameter allowed: Whether the request was allowed.
     func recordDecision(allowed: Bool) {
         decisions.increment(allowed ? Self.allowed : Self.refused)
+        if !allowed { refusals.increment([MetricLabel("limit", "rpm")]) }
+    }
+
+    /// Counts one reservation decision.
+    func record(_ reply: LimitProtocol.ReserveReply) {
+        switch reply.outcome {
+        case .allowed: decisions.increment(Self.allowed)
+        case .rateLimited: decisions.increment(Self.refused)
+        case .budgetExceeded: decisions.increment(Self.budgetExceeded)
+        case .tooLarge: decisions.increment(Self.tooLarge)
+        }
+        if reply.outcome != .allowed { refusals.increment([MetricLabel("limit", reply.refusedBy)]) }
     }
 
     /// Counts the tokens of one settled request.
@@ -43,9 +76,27 @@ struct LimitMetrics: Sendable {
         if completion > 0 { tokens.increment(Self.completion, by: Double(completion)) }
     }
 
-    /// Sets the tracked-keys gauge (done just before a snapshot, so the gauge costs nothing per call).
-    /// - Parameter count: Keys tracked now.
-    func updateTrackedKeys(_ count: Int) {
-        trackedKeys.set(Double(count))
+    /// Counts a settlement: its tokens and cost, or that its reservation was unknown.
+    func record(_ commit: LimitProtocol.Commit, result: LimitLedger.CommitResult) {
+        guard result == .settled else {
+            unknownSettlements.increment()
+            return
+        }
+        recordTokens(prompt: commit.promptTokens, completion: commit.completionTokens)
+        if commit.costNanoUSD > 0 { spend.increment(by: NanoUSD.dollars(commit.costNanoUSD)) }
+    }
+
+    /// Counts reservations that expired.
+    func recordExpired(_ count: Int) {
+        if count > 0 { expired.increment(by: Double(count)) }
+    }
+
+    /// Counts a journal failure.
+    func recordJournalError() { journalErrors.increment() }
+
+    /// Sets the gauges (done just before a snapshot, so they cost nothing per call).
+    func updateGauges(trackedKeys keys: Int, reservations held: Int) {
+        trackedKeys.set(Double(keys))
+        reservations.set(Double(held))
     }
 }

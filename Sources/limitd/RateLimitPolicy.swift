@@ -42,8 +42,17 @@ struct RateLimitPolicy: Sendable, Equatable {
         let milliseconds = UInt64(nanoseconds / Self.nanosecondsPerMillisecond)
         // rate ≤ 2^32 and window ≤ a year in ms (< 2^35): the product cannot overflow 64 bits.
         let perWindow = min(requestsPerMinute, UInt64(UInt32.max)) * milliseconds / Self.millisecondsPerMinute
-        // At least one request per window, and at most one per nanosecond so the interval is never 0.
-        let limit = max(1, min(perWindow, UInt64(UInt32.max), UInt64(nanoseconds)))
+        self.init(limit: perWindow, windowNanoseconds: nanoseconds)
+    }
+
+    /// The policy of `limit` units (requests or tokens) per window.
+    /// - Parameters:
+    ///   - limit: Units per window, read as at least 1 and at most `UInt32.max` and one per nanosecond.
+    ///   - windowNanoseconds: The window (at least 1 ms).
+    init(limit: UInt64, windowNanoseconds: Int64) {
+        let nanoseconds = max(Self.nanosecondsPerMillisecond, windowNanoseconds)
+        // At least one unit per window, and at most one per nanosecond so the interval is never 0.
+        let limit = max(1, min(limit, UInt64(UInt32.max), UInt64(nanoseconds)))
         self.limit = UInt32(limit)
         self.window = nanoseconds
         self.interval = nanoseconds / Int64(limit)
@@ -57,19 +66,67 @@ struct RateLimitPolicy: Sendable, Equatable {
     ///   - now: The current time in nanoseconds, on the same clock as `arrival`.
     /// - Returns: The decision.
     func decide(arrival: inout Int64, now: Int64) -> RateDecision {
+        let decision = check(arrival: arrival, now: now, cost: 1)
+        if decision.allowed { arrival = decision.arrival }
+        return decision.decision
+    }
+
+    /// Whether `cost` units (1 for a request, n for n tokens) conform now, without taking them.
+    ///
+    /// GCRA with a cost: the units conform when `max(TAT, now) + cost × interval - now ≤ limit × interval`
+    /// (for a cost of 1, `ahead ≤ tolerance`), and taking them moves TAT on by `cost` intervals. A cost
+    /// above ``limit`` never conforms (``CostCheck/tooLarge``).
+    /// - Returns: The decision, and the TAT to store when the units are taken.
+    func check(arrival: Int64, now: Int64, cost: Int64) -> CostCheck {
+        let cost = max(0, cost)
         let start = max(arrival, now)
         let ahead = start - now
-        guard ahead <= tolerance else {
-            // Allowed again once TAT is no more than the tolerance ahead of the clock.
-            return RateDecision(allowed: false, limit: limit, remaining: 0, retryAfter: ahead - tolerance)
+        let limitSpan = interval * Int64(limit)
+        guard cost <= Int64(limit) else {
+            return CostCheck(decision: RateDecision(allowed: false, limit: limit, remaining: remaining(arrival: arrival, now: now), retryAfter: 0),
+                             arrival: arrival, tooLarge: true)
         }
-        arrival = start + interval
-        // Requests still allowed at this instant: how many more intervals fit under the tolerance.
-        let room = tolerance - (arrival - now)
-        let remaining = room < 0 ? 0 : room / interval + 1
-        return RateDecision(
-            allowed: true, limit: limit, remaining: UInt32(clamping: remaining), retryAfter: 0)
+        let slack = limitSpan - cost * interval
+        guard ahead <= slack else {
+            // Allowed again once TAT is no more than the slack ahead of the clock.
+            return CostCheck(decision: RateDecision(allowed: false, limit: limit, remaining: remaining(arrival: arrival, now: now),
+                                                    retryAfter: ahead - slack),
+                             arrival: arrival, tooLarge: false)
+        }
+        let next = start + cost * interval
+        return CostCheck(decision: RateDecision(allowed: true, limit: limit, remaining: remaining(arrival: next, now: now), retryAfter: 0),
+                         arrival: next, tooLarge: false)
     }
+
+    /// Units that would conform at this instant.
+    func remaining(arrival: Int64, now: Int64) -> UInt32 {
+        let room = interval * Int64(limit) - max(0, arrival - now)
+        return room <= 0 ? 0 : UInt32(clamping: room / interval)
+    }
+
+    /// Nanoseconds until the whole allowance is back (TAT reaches the clock).
+    func reset(arrival: Int64, now: Int64) -> Int64 { max(0, arrival - now) }
+
+    /// `arrival` after `units` are given back (a reservation settled below what it held) or charged on
+    /// top (a request that used more than it reserved). A TAT given back below the clock changes nothing,
+    /// since decisions start from `max(TAT, now)`.
+    func adjusted(arrival: Int64, by units: Int64) -> Int64 {
+        let (product, overflow) = units.multipliedReportingOverflow(by: interval)
+        guard !overflow else { return units > 0 ? Int64.max / 2 : arrival - Int64.max / 4 }
+        return arrival + product
+    }
+}
+
+/// What ``RateLimitPolicy/check(arrival:now:cost:)`` found.
+struct CostCheck: Sendable, Equatable {
+    /// The decision, with the remaining allowance after it.
+    let decision: RateDecision
+    /// The TAT to store if the units are taken.
+    let arrival: Int64
+    /// The cost exceeds the whole limit: it can never conform.
+    let tooLarge: Bool
+
+    var allowed: Bool { decision.allowed }
 }
 
 /// The answer to one admission: what ``LimitProtocol/AdmitReply`` carries.

@@ -1,84 +1,175 @@
+import Dispatch
+import Services
 import Synchronization
 
-/// Per-key request rate limits (GCRA, see ``RateLimitPolicy``) and token accounting, for any number of
-/// threads at once.
+/// limitd's store in this process: one ``LimitLedger`` behind a mutex, every change appended to a
+/// ``StateJournal`` before its caller is answered, settlements fsync'd before theirs, and a snapshot now
+/// and then — for any number of threads at once.
 ///
-/// All state sits behind one mutex: a decision is a dictionary lookup and a few integer operations, far
-/// shorter than the IPC call around it, so one lock serves hundreds of thousands of admissions a second.
-final class RateLimiter: Sendable {
+/// A decision is a dictionary lookup and a few integer operations, far shorter than the IPC call around
+/// it, so one lock serves hundreds of thousands of admissions a second. The journal's `write(2)` happens
+/// under the lock (so the journal's order is the state's); its `fsync(2)` does not, and callers that
+/// arrive together share one.
+final class RateLimiter: LimitBackend {
+    /// The limits of keys whose requests name none.
+    let defaults: LimitDefaults
     /// The policy of keys without an override: `RATE_LIMIT_RPM` over `RATE_LIMIT_WINDOW_SEC`.
     let defaultPolicy: RateLimitPolicy
-    /// The default rate, in requests per minute.
-    let defaultRequestsPerMinute: UInt64
-    /// The window every policy uses.
+    /// The window every requests-per-minute policy uses.
     let window: Duration
-    private let table: Mutex<RecentKeyTable>
+    private let ledger: Mutex<LimitLedger>
+    private let journal: StateJournal?
+    /// Where fsyncs wait, one after another: a serial queue, so a burst of settlements shares each one.
+    private let syncQueue = DispatchQueue(label: "limitd.journal-sync")
+    private let snapshots: Mutex<SnapshotClock>
 
-    /// A limiter with nothing tracked yet.
+    private struct SnapshotClock {
+        var last: Int64
+        var writtenAtLast: UInt64 = 0
+    }
+
+    /// Most journal bytes between two snapshots, whatever the interval says.
+    static let snapshotJournalBytes: UInt64 = 64 << 20
+
+    /// A store with nothing tracked yet.
     /// - Parameters:
-    ///   - requestsPerMinute: The default rate per key.
-    ///   - window: The window the rate is enforced over; the limit per window is
-    ///     `requestsPerMinute × window / 60 s`, at least 1.
-    ///   - maxKeys: Most keys remembered; the least recently seen are forgotten beyond it.
-    init(requestsPerMinute: Int, window: Duration, maxKeys: Int) {
-        let rate = UInt64(max(1, requestsPerMinute))
-        self.defaultRequestsPerMinute = rate
-        self.window = window
-        self.defaultPolicy = RateLimitPolicy(requestsPerMinute: rate, window: window)
-        self.table = Mutex(RecentKeyTable(capacity: maxKeys))
+    ///   - defaults: The limits of keys whose requests name none.
+    ///   - maxKeys: Most rate records remembered; the least recently seen are forgotten beyond it.
+    ///   - journal: Where the state is kept across restarts; nil keeps it in memory only.
+    ///   - snapshotInterval: Least time between two snapshots, in nanoseconds.
+    init(defaults: LimitDefaults, maxKeys: Int, journal: StateJournal? = nil, snapshotInterval: Int64 = 60_000_000_000, now: Int64 = 0) {
+        self.defaults = defaults
+        defaultPolicy = defaults.minutePolicy(defaults.requestsPerMinute)
+        window = .nanoseconds(defaults.window)
+        ledger = Mutex(LimitLedger(defaults: defaults, maxKeys: maxKeys))
+        self.journal = journal
+        self.snapshotInterval = snapshotInterval
+        snapshots = Mutex(SnapshotClock(last: now))
+    }
+
+    /// A store of requests-per-minute limits alone, in memory.
+    convenience init(requestsPerMinute: Int, window: Duration, maxKeys: Int) {
+        self.init(defaults: LimitDefaults(requestsPerMinute: requestsPerMinute, window: window), maxKeys: maxKeys)
+    }
+
+    private let snapshotInterval: Int64
+
+    /// Reads the state back from the journal (nothing without one).
+    /// - Throws: ``StateJournal/Failure`` when it cannot be read.
+    func load() throws(StateJournal.Failure) -> StateJournal.LoadReport {
+        guard let journal else { return StateJournal.LoadReport() }
+        return try ledger.withLock { (ledger: inout LimitLedger) throws(StateJournal.Failure) -> StateJournal.LoadReport in
+            try journal.load(into: &ledger)
+        }
+    }
+
+    /// Runs `change` on the ledger and appends the records it returns, under the lock.
+    /// - Returns: What `change` returns, and the journal offset to sync through.
+    private func change<Result>(_ change: (inout LimitLedger) -> (Result, [JournalRecord])) -> (Result, UInt64) {
+        ledger.withLock { ledger in
+            let (result, records) = change(&ledger)
+            let offset = records.isEmpty ? 0 : journal?.append(records) ?? 0
+            return (result, offset)
+        }
+    }
+
+    /// Waits until the journal is on disk through `offset`.
+    private func durable(_ offset: UInt64) async {
+        guard let journal, offset > 0 else { return }
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            syncQueue.async {
+                journal.sync(through: offset)
+                done.resume()
+            }
+        }
+    }
+
+    // MARK: LimitBackend
+
+    func reserve(_ request: LimitProtocol.Reserve, now: Int64) -> LimitProtocol.ReserveReply {
+        change { ledger in
+            // The caller's id (so a retry finds its reservation), or one of limitd's own.
+            var id = request.reservation
+            var generator = SystemRandomNumberGenerator()
+            while id == 0 { id = generator.next() }
+            return ledger.reserve(request, id: id, now: now)
+        }.0
+    }
+
+    func commit(_ commit: LimitProtocol.Commit, now: Int64) async -> LimitLedger.CommitResult {
+        let (result, offset) = change { $0.commit(commit, now: now) }
+        await durable(offset)
+        return result
+    }
+
+    func usage(_ request: LimitProtocol.Usage, now: Int64) -> LimitProtocol.UsageReply {
+        ledger.withLock { $0.usage(request, now: now) }
+    }
+
+    func spendList() -> LimitProtocol.SpendListReply {
+        ledger.withLock { $0.spendList() }
+    }
+
+    /// Decides whether `key` may make a request now (the requests-per-window limit alone), and counts it
+    /// when it may. A refused request is not counted: a client retrying too early does not push its own
+    /// wait further out.
+    func admit(key: String, requestsPerMinute: UInt32 = 0, now: Int64) -> RateDecision {
+        change { $0.admit(key: key, requestsPerMinute: requestsPerMinute, now: now) }.0
+    }
+
+    func settle(key: String, promptTokens: UInt32, completionTokens: UInt32, now: Int64) {
+        _ = change { ((), $0.settle(key: key, promptTokens: promptTokens, completionTokens: completionTokens, now: now)) }
+    }
+
+    func maintain(now: Int64) async -> Int {
+        let (expired, offset) = change { $0.expire(now: now) }
+        // Expired reservations are charges: on disk before anything else happens.
+        await durable(offset)
+        snapshotIfDue(now: now)
+        return expired
+    }
+
+    var trackedKeys: Int { ledger.withLock { $0.rates.count } }
+    var heldReservations: Int { ledger.withLock { $0.reservations.count } }
+
+    // MARK: Snapshots
+
+    /// Writes a snapshot when the interval has passed since the last or the journal has grown past
+    /// ``snapshotJournalBytes``.
+    func snapshotIfDue(now: Int64) {
+        guard let journal else { return }
+        let due = snapshots.withLock { clock in
+            now - clock.last >= snapshotInterval || journal.written - clock.writtenAtLast >= Self.snapshotJournalBytes
+        }
+        if due { try? snapshot(now: now) }
+    }
+
+    /// Writes a snapshot now: the state and a new journal generation taken together under the lock,
+    /// the file written outside it.
+    func snapshot(now: Int64) throws(StateJournal.Failure) {
+        guard let journal else { return }
+        let (records, generation) = try ledger.withLock { (ledger: inout LimitLedger) throws(StateJournal.Failure) -> ([JournalRecord], UInt64) in
+            (ledger.snapshot(), try journal.rotate())
+        }
+        try journal.writeSnapshot(records, generation: generation)
+        snapshots.withLock { $0 = SnapshotClock(last: now, writtenAtLast: journal.written) }
+    }
+
+    /// The first journal error since the last call, for the log.
+    func takeJournalFailure() -> String? { journal?.takeFailure() }
+
+    // MARK: For tests and the gauges
+
+    /// What limitd remembers of `key`, without marking it as seen.
+    func record(for key: String) -> KeyRecord? {
+        ledger.withLock { $0.rates.record(for: key) }
     }
 
     /// The policy for a request: the default, or the key's own rate when `requestsPerMinute` > 0.
-    /// - Parameter requestsPerMinute: The override from the request, 0 for none.
-    /// - Returns: The policy.
     func policy(requestsPerMinute: UInt32) -> RateLimitPolicy {
-        guard requestsPerMinute > 0, UInt64(requestsPerMinute) != defaultRequestsPerMinute else {
-            return defaultPolicy
-        }
-        return RateLimitPolicy(requestsPerMinute: UInt64(requestsPerMinute), window: window)
+        requestsPerMinute > 0 ? defaults.minutePolicy(requestsPerMinute) : defaultPolicy
     }
-
-    /// Decides whether `key` may make a request now, and counts it when it may.
-    ///
-    /// A refused request is not counted: a client retrying too early does not push its own wait further out.
-    /// - Parameters:
-    ///   - key: Who is limited.
-    ///   - requestsPerMinute: The key's own rate, or 0 for the default.
-    ///   - now: The current time in monotonic nanoseconds.
-    /// - Returns: The decision.
-    func admit(key: String, requestsPerMinute: UInt32 = 0, now: Int64) -> RateDecision {
-        let policy = policy(requestsPerMinute: requestsPerMinute)
-        return table.withLock { table in
-            table.withRecord(for: key) { record in
-                policy.decide(arrival: &record.theoreticalArrival, now: now)
-            }
-        }
-    }
-
-    /// Adds the tokens a finished request used to its key's totals (the key counts as seen).
-    /// - Parameters:
-    ///   - key: The key the request was admitted for.
-    ///   - promptTokens: Tokens of the prompt.
-    ///   - completionTokens: Tokens generated.
-    func settle(key: String, promptTokens: UInt32, completionTokens: UInt32) {
-        table.withLock { table in
-            table.withRecord(for: key) { record in
-                record.promptTokens &+= UInt64(promptTokens)
-                record.completionTokens &+= UInt64(completionTokens)
-            }
-        }
-    }
-
-    /// What limitd remembers of `key`, without marking it as seen.
-    /// - Parameter key: The key.
-    /// - Returns: Its record, or nil when it is not tracked.
-    func record(for key: String) -> KeyRecord? {
-        table.withLock { $0.record(for: key) }
-    }
-
-    /// Keys tracked now.
-    var trackedKeys: Int { table.withLock { $0.count } }
 
     /// Keys forgotten to stay within the bound since start.
-    var forgottenKeys: Int { table.withLock { $0.forgottenCount } }
+    var forgottenKeys: Int { ledger.withLock { $0.rates.forgottenCount } }
 }

@@ -1,12 +1,17 @@
 import Basics
 
-/// What limitd remembers about one key.
+/// What limitd remembers about one scope (a key, or a key and a model): a GCRA theoretical arrival time
+/// (TAT) per limit, in nanoseconds on limitd's clock (0: nothing outstanding), and the tokens settled.
 struct KeyRecord: Sendable, Equatable {
-    /// GCRA's theoretical arrival time, in monotonic nanoseconds (0: nothing outstanding).
+    /// TAT of the requests-per-window limit (`RATE_LIMIT_RPM` over `RATE_LIMIT_WINDOW_SEC`).
     var theoreticalArrival: Int64 = 0
-    /// Prompt tokens settled for the key since it was first seen (or last forgotten).
+    /// TAT of the requests-per-hour limit.
+    var hourArrival: Int64 = 0
+    /// TAT of the tokens-per-minute limit.
+    var tokenArrival: Int64 = 0
+    /// Prompt tokens settled for the scope since it was first seen (or last forgotten).
     var promptTokens: UInt64 = 0
-    /// Completion tokens settled for the key since it was first seen (or last forgotten).
+    /// Completion tokens settled for the scope since it was first seen (or last forgotten).
     var completionTokens: UInt64 = 0
 }
 
@@ -74,6 +79,17 @@ struct RecentKeyTable {
     /// - Returns: The record, or nil when the key is not tracked.
     func record(for key: String) -> KeyRecord? {
         index[key].map { slots[$0].record }
+    }
+
+    /// Replaces the record of `key` (a journal or snapshot being read back), marking it the most recently seen.
+    mutating func set(_ key: String, _ record: KeyRecord) {
+        withRecord(for: key) { $0 = record }
+    }
+
+    /// Every key and record from the least to the most recently seen (what a snapshot writes, so that
+    /// reading it back in order restores the recency).
+    var oldestFirst: [(key: String, record: KeyRecord)] {
+        recency.fromNewest.reversed().map { (slots[$0].key, slots[$0].record) }
     }
 
     /// The keys from the most to the least recently seen (for tests and debugging; O(n)).

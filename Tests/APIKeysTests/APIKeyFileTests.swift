@@ -3,6 +3,7 @@ import Glibc
 import Testing
 
 @testable import APIKeys
+import Basics
 import Crypto
 import TestKit
 
@@ -58,6 +59,12 @@ struct APIKeyFileTests {
         (#"{"keys": [{"name": "ci", "id": "k", "sha256": "\#(hashA)", "scopes": [], "requests_per_minute": "60"}]}"#, "got a string (\"60\")"),
         (#"{"keys": [{"name": "ci", "id": "k", "sha256": "\#(hashA)", "scopes": [], "requests_per_minut": 60}]}"#, "key \"ci\" (entry 1): unknown field \"requests_per_minut\""),
         (#"{"keys": [{"name": "ci", "id": "k", "sha256": "\#(hashA)", "scopes": [], "created": true}]}"#, "field \"created\""),
+        (#"{"keys": [{"name": "ci", "id": "k", "sha256": "\#(hashA)", "scopes": [], "budget_duration": "2w"}]}"#, "field \"budget_duration\": expected 1h, 1d, 7d, 30d or 1mo"),
+        (#"{"keys": [{"name": "ci", "id": "k", "sha256": "\#(hashA)", "scopes": [], "max_budget": -1}]}"#, "field \"max_budget\": expected USD"),
+        (#"{"keys": [{"name": "ci", "id": "k", "sha256": "\#(hashA)", "scopes": [], "tokens_per_minute": 3000000000}]}"#, "field \"tokens_per_minute\": expected an integer between 0 and 2000000000"),
+        (#"{"keys": [{"name": "ci", "id": "k", "sha256": "\#(hashA)", "scopes": [], "models": "m"}]}"#, "field \"models\": expected an array"),
+        (#"{"keys": [{"name": "ci", "id": "k", "sha256": "\#(hashA)", "scopes": [], "model_limits": {"m": {"tpm": 5}}}]}"#, "field \"model_limits\": m: unknown field \"tpm\""),
+        (#"{"keys": [{"name": "ci", "id": "k", "sha256": "\#(hashA)", "scopes": [], "model_limits": {"m": {"max_parallel": -2}}}]}"#, "field \"model_limits\": m.max_parallel: expected an integer"),
     ])
     func refusesMalformed(text: String, message: String) {
         do {
@@ -169,5 +176,27 @@ struct APIKeyFileTests {
         #expect(APIKeySecret.base64URL(Array("foobar".utf8)) == "Zm9vYmFy")
         #expect(APIKeySecret.base64URL([0xfb, 0xff]) == "-_8")
         #expect(Hex.decode("00fFa0") == [0, 255, 160] && Hex.decode("0g") == nil && Hex.decode("abc") == nil)
+    }
+
+    @Test("limits, budget, models, expiry and per-model limits are written and read back")
+    func limitsRoundTrip() throws {
+        var entry = APIKeyEntry(name: "team", id: "key_t", digest: [UInt8](repeating: 7, count: 32), scopes: [.infer], requestsPerMinute: 60, created: 1_700_000_000)
+        entry.requestsPerHour = 1000
+        entry.tokensPerMinute = 20_000
+        entry.maxParallel = 4
+        entry.maxBudget = 12.5
+        entry.budgetDuration = BudgetPeriod("1mo")
+        entry.models = ["smollm2", "minilm"]
+        entry.expires = 1_800_000_000
+        entry.modelLimits = ["smollm2": APIKeyLimits(tokensPerMinute: 5000, maxParallel: 2)]
+        let file = APIKeyFile(keys: [entry])
+        let text = String(decoding: file.encoded(), as: UTF8.self)
+        #expect(text.contains(#""max_budget": 12.5, "budget_duration": "1mo", "models": ["smollm2", "minilm"], "expires": 1800000000"#), "\(text)")
+        #expect(text.contains(#""model_limits": {"smollm2": {"tokens_per_minute": 5000, "max_parallel": 2}}"#), "\(text)")
+        #expect(try APIKeyFile.decode(file.encoded(), file: "/k.json") == file)
+        #expect(entry.isExpired(now: 1_800_000_000) && !entry.isExpired(now: 1_799_999_999))
+        // A key without them writes none of them.
+        let plain = APIKeyFile(keys: [APIKeyEntry(name: "p", id: "key_p", digest: [UInt8](repeating: 8, count: 32), scopes: [])])
+        #expect(!String(decoding: plain.encoded(), as: UTF8.self).contains("budget"))
     }
 }

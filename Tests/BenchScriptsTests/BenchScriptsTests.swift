@@ -49,7 +49,7 @@ struct BenchScriptsTests {
         return (nil, text)
     }
 
-    @Test("each bench/ script, and ipc-bench, runs to its end in its shortest mode")
+    @Test("each bench/ script, ipc-bench and limit-bench run to their end in their shortest mode")
     func scriptsRun() throws {
         let bench = packageRoot + "/bench"
         let scripts = try FileManager.default.contentsOfDirectory(atPath: bench).filter { $0.hasSuffix(".sh") }
@@ -73,5 +73,7 @@ struct BenchScriptsTests {
         }
         let (status, output) = try Self.run(builtProduct("ipc-bench"), ["0.2", "64"], environment: environment, timeout: .seconds(30))
         #expect(status == 0 && output.contains("calls/s"), "ipc-bench: \(output.suffix(2000))")
+        let limits = try Self.run(builtProduct("limit-bench"), [builtProduct("limitd"), "0.2"], environment: environment, timeout: .seconds(30))
+        #expect(limits.0 == 0 && limits.1.contains("admissions/s"), "limit-bench: \(limits.1.suffix(2000))")
     }
 }

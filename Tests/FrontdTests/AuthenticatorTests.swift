@@ -64,7 +64,7 @@ struct AuthenticatorTests {
         let fixture = try Fixture(Self.keys)
         let authenticator = Authenticator(keyRing: fixture.ring)
         let principal = try authenticator.authenticate(Self.request("Bearer \(Self.writerKey)"), access: .scope(.infer))
-        #expect(principal == Principal(name: "writer", id: "key_w", scopes: [.infer], requestsPerMinute: 30))
+        #expect(principal == Principal(name: "writer", id: "key_w", scopes: [.infer], requestsPerMinute: 30, limits: .init(requestsPerMinute: 30)))
         // The scheme is case-insensitive (RFC 7235); spaces before the key are skipped.
         #expect(try authenticator.authenticate(Self.request("bearer  \(Self.writerKey)"), access: .anyKey)?.id == "key_w")
         #expect(try authenticator.authenticate(Self.request("Bearer \(Self.bareKey)"), access: .anyKey)?.name == "bare")

@@ -85,4 +85,41 @@ import Wire
         #expect(Set(codes).count == codes.count)
         #expect(ServiceErrorCode.contextLengthExceeded == 261)
     }
+
+    @Test("limitd Reserve, ReserveReply and Commit: the bytes docs/PROTOCOL.md shows, and round trips")
+    func limitReservations() throws {
+        #expect([LimitProtocol.Reserve.type, LimitProtocol.Commit.type, LimitProtocol.Usage.type, LimitProtocol.SpendList.type] == [3, 4, 5, 6])
+        let reserve = LimitProtocol.Reserve(
+            reservation: 0x0102_0304_0506_0708, key: "key:k1", model: "m", route: "/", limits: LimitProtocol.Limits(requestsPerMinute: 60), tokens: 300, costNanoUSD: 1000,
+            budget: LimitProtocol.Budget(maxNanoUSD: 5_000_000_000, period: "30d", anchor: 1_700_000_000), leaseMs: 330_000)
+        #expect(Self.hex(reserve.encoded()) == "0102030405060708" + "00000006" + "6b65793a6b31" + "00000001" + "6d" + "00000001" + "2f"
+            + "0000003c" + "00000000" + "00000000" + "00000000" + "00000000" + "00000000" + "00000000" + "00000000"
+            + "0000012c" + "00000000000003e8" + "000000012a05f200" + "00000003" + "333064" + "000000006553f100" + "00050910")
+        #expect(try LimitProtocol.Reserve(decoding: reserve.encoded()) == reserve)
+
+        let reply = LimitProtocol.ReserveReply(
+            outcome: .budgetExceeded, refusedBy: "budget", retryAfterMs: 1500,
+            requests: LimitProtocol.LimitStatus(limit: 60, remaining: 59, resetMs: 1000),
+            budget: LimitProtocol.BudgetStatus(maxNanoUSD: 10, spentNanoUSD: 9, reservedNanoUSD: 1, periodEnd: 1_700_086_400))
+        #expect(Self.hex(reply.encoded()) == "02" + "00000006" + "627564676574" + "0000000000000000" + "000005dc"
+            + "0000003c" + "0000003b" + "000003e8" + "00000000" + "00000000" + "00000000"
+            + "000000000000000a" + "0000000000000009" + "0000000000000001" + "0000000065554280")
+        #expect(try LimitProtocol.ReserveReply(decoding: reply.encoded()) == reply)
+        var badOutcome = reply.encoded()
+        badOutcome[0] = 9
+        #expect(throws: WireError.self) { try LimitProtocol.ReserveReply(decoding: badOutcome) }
+
+        let commit = LimitProtocol.Commit(reservation: 0x0102_0304_0506_0708, promptTokens: 10, completionTokens: 20, costNanoUSD: 1500, final: true)
+        #expect(Self.hex(commit.encoded()) == "0102030405060708" + "0000000a" + "00000014" + "00000000000005dc" + "01")
+        #expect(try LimitProtocol.Commit(decoding: commit.encoded()) == commit)
+
+        let usage = LimitProtocol.UsageReply(limits: LimitProtocol.Limits(requestsPerMinute: 1), requests: LimitProtocol.LimitStatus(),
+                                             tokens: LimitProtocol.LimitStatus(limit: 5, remaining: 4, resetMs: 3), budget: LimitProtocol.BudgetStatus(),
+                                             inFlight: 2, promptTokens: 7, completionTokens: 8, totalSpentNanoUSD: 9)
+        #expect(try LimitProtocol.UsageReply(decoding: usage.encoded()) == usage)
+        let list = LimitProtocol.SpendListReply(keys: [LimitProtocol.KeySpend(key: "key:a", periodStart: 1, periodEnd: 2, spentNanoUSD: 3,
+                                                                               reservedNanoUSD: 4, totalSpentNanoUSD: 5)])
+        #expect(try LimitProtocol.SpendListReply(decoding: list.encoded()) == list)
+        #expect(LimitProtocol.SpendList().encoded().isEmpty)
+    }
 }

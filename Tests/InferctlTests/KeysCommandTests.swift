@@ -136,10 +136,11 @@ struct KeysCommandTests {
     @Test("The command line: subcommands, flags, --help")
     func commandLine() throws {
         #expect(try InferctlCommand.parse(["keys", "create", "ci", "--scopes", "infer,embed", "--rpm", "5", "--file", "k.json"])
-            == .keys(KeysOptions(action: .create(name: "ci", scopes: [.infer, .embed], requestsPerMinute: 5), file: "k.json")))
+            == .keys(KeysOptions(action: .create(name: "ci", scopes: [.infer, .embed],
+                                                 settings: KeySettings(requestsPerMinute: 5, scopes: [.infer, .embed])), file: "k.json")))
         #expect(try InferctlCommand.parse(["keys", "create", "ro", "--scopes", "none"])
-            == .keys(KeysOptions(action: .create(name: "ro", scopes: [], requestsPerMinute: 0), file: nil)))
-        #expect(try InferctlCommand.parse(["keys", "list", "--json"]) == .keys(KeysOptions(action: .list(json: true), file: nil)))
+            == .keys(KeysOptions(action: .create(name: "ro", scopes: [], settings: KeySettings(scopes: [])), file: nil)))
+        #expect(try InferctlCommand.parse(["keys", "list", "--json"]) == .keys(KeysOptions(action: .list(json: true, runtimeDirectory: nil), file: nil)))
         #expect(try InferctlCommand.parse(["keys", "revoke", "key_1"]) == .keys(KeysOptions(action: .revoke(nameOrID: "key_1"), file: nil)))
         #expect(try InferctlCommand.parse(["keys", "create", "--help"]) == .help(topic: "keys"))
         #expect(try InferctlCommand.parse(["help", "keys"]) == .help(topic: "keys"))

@@ -161,4 +161,26 @@ struct LimitServiceTests {
             _ = try await late.admit(.init(key: "k", route: "/"), timeout: .milliseconds(300))
         }
     }
+
+    @Test("a limitd older than reservations answers Reserve with ERROR 7, the error frontd falls back to Admit on")
+    func olderLimitdRefusesReserve() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("limitd.sock")
+        let limiter = RateLimiter(requestsPerMinute: 60, window: .seconds(60), maxKeys: 10)
+        // Version 1's shell: Admit and Settle only.
+        let handlers = LimitHandlers(backend: limiter, metrics: LimitMetrics(registry: MetricsRegistry()), now: { 0 })
+        var shell = ServiceShell(name: "limitd", metrics: MetricsRegistry())
+        shell.register(LimitProtocol.Admit.self, handlers.admit)
+        shell.register(LimitProtocol.Settle.self, handlers.settle)
+        let server = shell.server(listenFD: try UnixSocket.listen(path: path), protocolName: ServiceName.limitd)
+        try server.start()
+        let client = LimitClient(path: path)
+        defer { client.client.close() }
+        await #expect(throws: IPCError.remote(code: IPCErrorCode.unknownType, message: "limitd does not know message type 3")) {
+            _ = try await client.reserve(LimitProtocol.Reserve(reservation: 1, key: "k", model: "m", route: "/", leaseMs: 1000), timeout: Self.timeout)
+        }
+        #expect(try await client.admit(.init(key: "k", route: "/"), timeout: Self.timeout).allowed)
+        await server.drain(timeout: .seconds(2))
+        close(server.listenFD)
+    }
 }

@@ -22,7 +22,7 @@ struct LimitdProcessTests {
     func servesAdmit() async throws {
         let directory = try TemporaryDirectory()
         let process = try ProcessRun(product: "limitd", environment: [
-            "INFER_RUNTIME_DIR": directory.path, "RATE_LIMIT_RPM": "2", "RATE_LIMIT_WINDOW_SEC": "30",
+            "INFER_RUNTIME_DIR": directory.path, "INFER_STATE_DIR": directory.file("state"), "RATE_LIMIT_RPM": "2", "RATE_LIMIT_WINDOW_SEC": "30",
         ])
         let path = ServicePaths.socket("limitd", environment: ["INFER_RUNTIME_DIR": directory.path])
         let client = LimitClient(path: path)

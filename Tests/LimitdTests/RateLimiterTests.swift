@@ -218,8 +218,8 @@ struct RateLimiterTests {
     @Test("settling adds tokens to the key's totals")
     func settleAccumulates() {
         let limiter = RateLimiter(requestsPerMinute: 60, window: .seconds(60), maxKeys: 10)
-        limiter.settle(key: "k", promptTokens: 10, completionTokens: 5)
-        limiter.settle(key: "k", promptTokens: 3, completionTokens: 0)
+        limiter.settle(key: "k", promptTokens: 10, completionTokens: 5, now: 0)
+        limiter.settle(key: "k", promptTokens: 3, completionTokens: 0, now: 0)
         #expect(limiter.record(for: "k")?.promptTokens == 13)
         #expect(limiter.record(for: "k")?.completionTokens == 5)
         // Settling does not use up the key's requests.

@@ -13,7 +13,7 @@ extension PipelineTests {
         /// Every path of docs/openapi.yaml (one operation each); the run must select them all.
         static let servedPaths = ["/", "/health", "/health/live", "/ready", "/health/ready", "/metrics", "/v1/infer", "/v1/infer/stream",
                                   "/v1/batch", "/v1/models", "/v1/chat/completions", "/v1/completions", "/v1/embeddings",
-                                  "/v1/metrics/summary", "/v1/metrics/cache", "/v1/metrics/cost", "/v1/cache/stats", "/v1/cache",
+                                  "/v1/metrics/summary", "/v1/metrics/cache", "/v1/metrics/cost", "/v1/usage", "/v1/cache/stats", "/v1/cache",
                                   "/webhooks/ingest", "/v1/jobs/{id}"]
         /// Header parameters of the spec left out of the tested copy (none).
         static let unreadParameters: [String] = []

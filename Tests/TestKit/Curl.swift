@@ -16,25 +16,46 @@ public struct CurlResult: Sendable {
 /// Runs curl with `arguments` (after `-sS -N -i --max-time timeout`) and splits what it printed.
 /// - Returns: The exchange; status 0 when curl could not run or printed no response head.
 public func curl(_ arguments: [String], timeout: Int = 60) -> CurlResult {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-    p.arguments = ["-sS", "-N", "-i", "--max-time", String(timeout)] + arguments
-    let out = Pipe()
-    p.standardOutput = out
-    p.standardError = FileHandle.nullDevice
-    guard (try? p.run()) != nil else { return CurlResult() }
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    let text = String(decoding: data, as: UTF8.self)
-    var result = CurlResult()
-    guard let split = text.range(of: "\r\n\r\n") else { return result }
-    let head = text[..<split.lowerBound].split(separator: "\r\n")
-    result.status = head.first.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
-    for line in head.dropFirst() {
-        if let colon = line.firstIndex(of: ":") {
-            result.headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-        }
+    curlConcurrently([arguments], timeout: timeout)[0]
+}
+
+/// Runs one curl per argument list, all at once (every process started before any is waited for, so
+/// the requests really are concurrent), and splits what each printed.
+/// - Returns: The exchanges in the lists' order.
+public func curlConcurrently(_ argumentLists: [[String]], timeout: Int = 60) -> [CurlResult] {
+    let started: [(Process, Pipe)?] = argumentLists.map { arguments in
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        p.arguments = ["-sS", "-N", "-i", "--max-time", String(timeout)] + arguments
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { return nil }
+        return (p, out)
     }
-    result.body = String(text[split.upperBound...])
-    return result
+    // Each pipe is drained on its own thread, so no curl blocks on a full pipe while another is read.
+    let outputs = SharedValue([Data](repeating: Data(), count: started.count))
+    DispatchQueue.concurrentPerform(iterations: started.count) { i in
+        guard let (process, out) = started[i] else { return }
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        outputs.update { $0[i] = data }
+    }
+    return outputs.value.enumerated().map { i, data in started[i] == nil ? CurlResult() : CurlResult(output: String(decoding: data, as: UTF8.self)) }
+}
+
+extension CurlResult {
+    /// What `curl -i` printed, split into status, headers and body.
+    init(output text: String) {
+        self.init()
+        guard let split = text.range(of: "\r\n\r\n") else { return }
+        let head = text[..<split.lowerBound].split(separator: "\r\n")
+        status = head.first.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
+        for line in head.dropFirst() {
+            if let colon = line.firstIndex(of: ":") {
+                headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            }
+        }
+        body = String(text[split.upperBound...])
+    }
 }

@@ -11,14 +11,17 @@ public struct HarnessKey: Sendable {
     /// A fixed key for tests whose requests are built before the stack starts (byte tables); nil makes
     /// a random one with `inferctl keys create`.
     public var secret: String? = nil
+    /// More flags of `inferctl keys create` (`--tpm 1000`, `--max-budget 0.05`, ...).
+    public var flags: [String] = []
 
     /// A key named `name` with `scopes` (comma-separated), `rpm` requests per minute and, when given, a
     /// fixed `secret`.
-    public init(name: String, scopes: String, rpm: Int = 0, secret: String? = nil) {
+    public init(name: String, scopes: String, rpm: Int = 0, secret: String? = nil, flags: [String] = []) {
         self.name = name
         self.scopes = scopes
         self.rpm = rpm
         self.secret = secret
+        self.flags = flags
     }
 
     /// A key whose secret is `secret` itself (also its name), with every scope and no rate limit in the way.

@@ -59,7 +59,7 @@ public final class StackRun {
                 keys[key.name] = secret
                 continue
             }
-            let made = try runInferctl(["keys", "create", key.name, "--scopes", key.scopes, "--rpm", String(key.rpm), "--file", keysFile])
+            let made = try runInferctl(["keys", "create", key.name, "--scopes", key.scopes, "--rpm", String(key.rpm), "--file", keysFile] + key.flags)
             guard made.status == 0 else { throw HarnessError("inferctl keys create \(key.name): \(made.stderr)") }
             keys[key.name] = made.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         }

@@ -1,5 +1,7 @@
 import APIKeys
 import Crypto
+import Foundation
+import Services
 import DaemonRuntime
 import HTTP
 import IPC
@@ -48,10 +50,13 @@ struct Authenticator: Sendable {
         guard let entry = Self.match(key, in: keyRing.keys()) else {
             throw APIError.unauthorized("invalid API key")
         }
+        if entry.isExpired(now: Int64(Date().timeIntervalSince1970)) {
+            throw APIError.unauthorized("this API key expired (inferctl keys update \(entry.name) --expires ... extends it)")
+        }
         if let needed, !entry.scopes.contains(needed) {
             throw APIError.forbidden("this API key does not have the \"\(needed.rawValue)\" scope, which this route needs")
         }
-        return Principal(name: entry.name, id: entry.id, scopes: entry.scopes, requestsPerMinute: entry.requestsPerMinute)
+        return Principal(entry)
     }
 
     /// The key of the one `Authorization: Bearer <key>` header (the scheme in any case, RFC 7235).
@@ -89,5 +94,17 @@ struct Authenticator: Sendable {
             found = entry
         }
         return found
+    }
+}
+
+extension Principal {
+    /// The caller of a key-file entry, with its limits and budget as limitd takes them.
+    init(_ entry: APIKeyEntry) {
+        self.init(name: entry.name, id: entry.id, scopes: entry.scopes, requestsPerMinute: entry.requestsPerMinute)
+        limits = entry.limits
+        modelLimits = entry.modelLimits
+        budget = LimitProtocol.Budget(maxNanoUSD: entry.maxBudget.map(NanoUSD.rounded) ?? 0,
+                                      period: entry.budgetDuration?.description ?? "", anchor: entry.created ?? 0)
+        models = entry.models
     }
 }

@@ -1,0 +1,438 @@
+import Basics
+import Wire
+
+/// limitd's reservation messages (types 3 to 6), added beside `Admit` and `Settle` so that an older frontd
+/// keeps working against a newer limitd (docs/PROTOCOL.md, "limitd during a rolling restart").
+extension LimitProtocol {
+    /// The limits of one scope: a key, or a key and one model (``RateLimits``); in a key's own scope a 0
+    /// means limitd's default (`RATE_LIMIT_RPM`, `RATE_LIMIT_RPH`, `RATE_LIMIT_TPM`, `RATE_LIMIT_MAX_PARALLEL`).
+    public typealias Limits = RateLimits
+
+    /// A key's spending budget: at most ``maxNanoUSD`` per period of ``period`` counted from ``anchor``.
+    public struct Budget: WireCodable, Equatable {
+        /// The budget in billionths of a US dollar; 0 for none (spend is still counted).
+        public var maxNanoUSD: UInt64
+        /// The period, as the keys file writes it (`30d`, `1mo`); empty: one period that never ends.
+        public var period: String
+        /// When the first period starts, in seconds since 1970 (the key's creation time).
+        public var anchor: Int64
+
+        public init(maxNanoUSD: UInt64 = 0, period: String = "", anchor: Int64 = 0) {
+            self.maxNanoUSD = maxNanoUSD
+            self.period = period
+            self.anchor = anchor
+        }
+
+        public init(from r: inout WireReader) throws {
+            maxNanoUSD = try r.readUInt64()
+            period = try r.readString(maxLength: 16)
+            anchor = try r.readInt64()
+        }
+        public func encode(to w: inout WireWriter) {
+            w.writeUInt64(maxNanoUSD)
+            w.writeString(period)
+            w.writeInt64(anchor)
+        }
+    }
+
+    /// Where one kind of limit stands, as the `x-ratelimit-*` headers say it.
+    public struct LimitStatus: WireCodable, Equatable {
+        /// The limit (requests or tokens per its window); 0 when there is no such limit.
+        public var limit: UInt32
+        /// What may still be used at this instant.
+        public var remaining: UInt32
+        /// Milliseconds until the allowance is whole again.
+        public var resetMs: UInt32
+
+        public init(limit: UInt32 = 0, remaining: UInt32 = 0, resetMs: UInt32 = 0) {
+            self.limit = limit
+            self.remaining = remaining
+            self.resetMs = resetMs
+        }
+
+        public init(from r: inout WireReader) throws {
+            limit = try r.readUInt32()
+            remaining = try r.readUInt32()
+            resetMs = try r.readUInt32()
+        }
+        public func encode(to w: inout WireWriter) {
+            w.writeUInt32(limit)
+            w.writeUInt32(remaining)
+            w.writeUInt32(resetMs)
+        }
+    }
+
+    /// Where a key's budget stands.
+    public struct BudgetStatus: WireCodable, Equatable {
+        /// The budget (0: none).
+        public var maxNanoUSD: UInt64
+        /// Charged in the current period.
+        public var spentNanoUSD: UInt64
+        /// Held by requests still running (their worst case).
+        public var reservedNanoUSD: UInt64
+        /// When the current period ends, in seconds since 1970 (0: never).
+        public var periodEnd: Int64
+
+        public init(maxNanoUSD: UInt64 = 0, spentNanoUSD: UInt64 = 0, reservedNanoUSD: UInt64 = 0, periodEnd: Int64 = 0) {
+            self.maxNanoUSD = maxNanoUSD
+            self.spentNanoUSD = spentNanoUSD
+            self.reservedNanoUSD = reservedNanoUSD
+            self.periodEnd = periodEnd
+        }
+
+        public init(from r: inout WireReader) throws {
+            maxNanoUSD = try r.readUInt64()
+            spentNanoUSD = try r.readUInt64()
+            reservedNanoUSD = try r.readUInt64()
+            periodEnd = try r.readInt64()
+        }
+        public func encode(to w: inout WireWriter) {
+            w.writeUInt64(maxNanoUSD)
+            w.writeUInt64(spentNanoUSD)
+            w.writeUInt64(reservedNanoUSD)
+            w.writeInt64(periodEnd)
+        }
+    }
+
+    /// Asks to admit one request and hold what it may use until it is settled: a request slot, its
+    /// worst-case tokens and its worst-case cost. Reply: ``ReserveReply``.
+    public struct Reserve: WireMessage, Equatable {
+        public static let type: UInt16 = 3
+        /// The reservation's id, chosen by the caller (random, nonzero), so that a Reserve sent again after
+        /// a lost connection is answered from the reservation it already made instead of making another.
+        public var reservation: UInt64
+        /// Who is limited (`key:<id>` or `ip:<address>`).
+        public var key: String
+        /// The model asked for ("" for none): the scope of ``modelLimits``.
+        public var model: String
+        /// The route, for logs.
+        public var route: String
+        /// The key's own limits (0: limitd's default).
+        public var limits: Limits
+        /// The key's limits for this model (0: none).
+        public var modelLimits: Limits
+        /// Tokens to hold: an upper bound of the prompt's plus the most the request may generate.
+        public var tokens: UInt32
+        /// Cost to hold against the budget: the worst case, in billionths of a US dollar.
+        public var costNanoUSD: UInt64
+        public var budget: Budget
+        /// How long the reservation lives unless settled: what a frontd that died leaves behind is
+        /// settled at its worst case once this has passed.
+        public var leaseMs: UInt32
+
+        public init(reservation: UInt64, key: String, model: String, route: String, limits: Limits = .none, modelLimits: Limits = .none,
+                    tokens: UInt32 = 0, costNanoUSD: UInt64 = 0, budget: Budget = Budget(), leaseMs: UInt32) {
+            self.reservation = reservation
+            self.key = key
+            self.model = model
+            self.route = route
+            self.limits = limits
+            self.modelLimits = modelLimits
+            self.tokens = tokens
+            self.costNanoUSD = costNanoUSD
+            self.budget = budget
+            self.leaseMs = leaseMs
+        }
+
+        public init(from r: inout WireReader) throws {
+            reservation = try r.readUInt64()
+            key = try r.readString(maxLength: 512)
+            model = try r.readString(maxLength: 512)
+            route = try r.readString(maxLength: 512)
+            limits = try Limits(from: &r)
+            modelLimits = try Limits(from: &r)
+            tokens = try r.readUInt32()
+            costNanoUSD = try r.readUInt64()
+            budget = try Budget(from: &r)
+            leaseMs = try r.readUInt32()
+        }
+        public func encode(to w: inout WireWriter) {
+            w.writeUInt64(reservation)
+            w.writeString(key)
+            w.writeString(model)
+            w.writeString(route)
+            limits.encode(to: &w)
+            modelLimits.encode(to: &w)
+            w.writeUInt32(tokens)
+            w.writeUInt64(costNanoUSD)
+            budget.encode(to: &w)
+            w.writeUInt32(leaseMs)
+        }
+    }
+
+    /// What a ``Reserve`` was answered.
+    public enum Outcome: UInt8, Sendable, Equatable {
+        /// Admitted; the reservation holds until settled or expired.
+        case allowed = 0
+        /// A rate or concurrency limit refused it; retry after ``ReserveReply/retryAfterMs``.
+        case rateLimited = 1
+        /// The key's budget cannot cover the request's worst case until the period ends.
+        case budgetExceeded = 2
+        /// The request alone asks for more tokens than the key's token limit allows at all.
+        case tooLarge = 3
+    }
+
+    /// limitd's answer to a ``Reserve``.
+    public struct ReserveReply: WireCodable, Equatable {
+        public var outcome: Outcome
+        /// The limit that refused (`rpm`, `rph`, `tpm`, `max_parallel`, `budget`, each prefixed `model_`
+        /// for the key-and-model scope); empty when allowed.
+        public var refusedBy: String
+        /// The reservation to settle (nonzero when allowed).
+        public var reservation: UInt64
+        /// When refused: milliseconds until the request would be admitted (rounded up, at least 1).
+        public var retryAfterMs: UInt32
+        /// The requests limit that binds most (RPM or RPH, key or key-and-model).
+        public var requests: LimitStatus
+        /// The tokens limit that binds most.
+        public var tokens: LimitStatus
+        public var budget: BudgetStatus
+
+        public init(outcome: Outcome, refusedBy: String = "", reservation: UInt64 = 0, retryAfterMs: UInt32 = 0,
+                    requests: LimitStatus = LimitStatus(), tokens: LimitStatus = LimitStatus(), budget: BudgetStatus = BudgetStatus()) {
+            self.outcome = outcome
+            self.refusedBy = refusedBy
+            self.reservation = reservation
+            self.retryAfterMs = retryAfterMs
+            self.requests = requests
+            self.tokens = tokens
+            self.budget = budget
+        }
+
+        public init(from r: inout WireReader) throws {
+            let raw = try r.readUInt8()
+            guard let outcome = Outcome(rawValue: raw) else { throw WireError.invalidValue("outcome", UInt64(raw)) }
+            self.outcome = outcome
+            refusedBy = try r.readString(maxLength: 64)
+            reservation = try r.readUInt64()
+            retryAfterMs = try r.readUInt32()
+            requests = try LimitStatus(from: &r)
+            tokens = try LimitStatus(from: &r)
+            budget = try BudgetStatus(from: &r)
+        }
+        public func encode(to w: inout WireWriter) {
+            w.writeUInt8(outcome.rawValue)
+            w.writeString(refusedBy)
+            w.writeUInt64(reservation)
+            w.writeUInt32(retryAfterMs)
+            requests.encode(to: &w)
+            tokens.encode(to: &w)
+            budget.encode(to: &w)
+        }
+    }
+
+    /// Settles (part of) a reservation with what the request really used. `final` ends it: its slot is
+    /// freed and whatever it held beyond what was settled is given back. Reply: empty, sent only once
+    /// the charge is on disk.
+    public struct Commit: WireMessage, Equatable {
+        public static let type: UInt16 = 4
+        public var reservation: UInt64
+        public var promptTokens: UInt32
+        public var completionTokens: UInt32
+        /// The real cost, in billionths of a US dollar.
+        public var costNanoUSD: UInt64
+        /// Whether the request is over (a batch settles each item, then ends its reservation).
+        public var final: Bool
+
+        public init(reservation: UInt64, promptTokens: UInt32 = 0, completionTokens: UInt32 = 0, costNanoUSD: UInt64 = 0, final: Bool = true) {
+            self.reservation = reservation
+            self.promptTokens = promptTokens
+            self.completionTokens = completionTokens
+            self.costNanoUSD = costNanoUSD
+            self.final = final
+        }
+
+        public init(from r: inout WireReader) throws {
+            reservation = try r.readUInt64()
+            promptTokens = try r.readUInt32()
+            completionTokens = try r.readUInt32()
+            costNanoUSD = try r.readUInt64()
+            final = try r.readBool()
+        }
+        public func encode(to w: inout WireWriter) {
+            w.writeUInt64(reservation)
+            w.writeUInt32(promptTokens)
+            w.writeUInt32(completionTokens)
+            w.writeUInt64(costNanoUSD)
+            w.writeBool(final)
+        }
+    }
+
+    /// Asks where a key stands, without using anything. Reply: ``UsageReply``.
+    public struct Usage: WireMessage, Equatable {
+        public static let type: UInt16 = 5
+        public var key: String
+        /// The key's limits, as in ``Reserve``.
+        public var limits: Limits
+        public var budget: Budget
+
+        public init(key: String, limits: Limits = .none, budget: Budget = Budget()) {
+            self.key = key
+            self.limits = limits
+            self.budget = budget
+        }
+
+        public init(from r: inout WireReader) throws {
+            key = try r.readString(maxLength: 512)
+            limits = try Limits(from: &r)
+            budget = try Budget(from: &r)
+        }
+        public func encode(to w: inout WireWriter) {
+            w.writeString(key)
+            limits.encode(to: &w)
+            budget.encode(to: &w)
+        }
+    }
+
+    /// Where a key stands.
+    public struct UsageReply: WireCodable, Equatable {
+        /// The limits in force after limitd's defaults.
+        public var limits: Limits
+        public var requests: LimitStatus
+        public var tokens: LimitStatus
+        public var budget: BudgetStatus
+        /// Requests admitted and not yet settled.
+        public var inFlight: UInt32
+        /// Tokens settled since limitd first saw the key (its state survives restarts).
+        public var promptTokens: UInt64
+        public var completionTokens: UInt64
+        /// Everything the key was ever charged, in billionths of a US dollar.
+        public var totalSpentNanoUSD: UInt64
+
+        public init(limits: Limits, requests: LimitStatus, tokens: LimitStatus, budget: BudgetStatus, inFlight: UInt32,
+                    promptTokens: UInt64, completionTokens: UInt64, totalSpentNanoUSD: UInt64) {
+            self.limits = limits
+            self.requests = requests
+            self.tokens = tokens
+            self.budget = budget
+            self.inFlight = inFlight
+            self.promptTokens = promptTokens
+            self.completionTokens = completionTokens
+            self.totalSpentNanoUSD = totalSpentNanoUSD
+        }
+
+        public init(from r: inout WireReader) throws {
+            limits = try Limits(from: &r)
+            requests = try LimitStatus(from: &r)
+            tokens = try LimitStatus(from: &r)
+            budget = try BudgetStatus(from: &r)
+            inFlight = try r.readUInt32()
+            promptTokens = try r.readUInt64()
+            completionTokens = try r.readUInt64()
+            totalSpentNanoUSD = try r.readUInt64()
+        }
+        public func encode(to w: inout WireWriter) {
+            limits.encode(to: &w)
+            requests.encode(to: &w)
+            tokens.encode(to: &w)
+            budget.encode(to: &w)
+            w.writeUInt32(inFlight)
+            w.writeUInt64(promptTokens)
+            w.writeUInt64(completionTokens)
+            w.writeUInt64(totalSpentNanoUSD)
+        }
+    }
+
+    /// Asks for the spend of every key limitd charged (for `inferctl keys list`). Reply: ``SpendListReply``.
+    public struct SpendList: WireMessage, Equatable {
+        public static let type: UInt16 = 6
+        public init() {}
+        public init(from r: inout WireReader) throws {}
+        public func encode(to w: inout WireWriter) {}
+    }
+
+    /// One key's spend.
+    public struct KeySpend: WireCodable, Equatable {
+        public var key: String
+        /// The period the spend below belongs to, in seconds since 1970 (end 0: it never ends).
+        public var periodStart: Int64
+        public var periodEnd: Int64
+        public var spentNanoUSD: UInt64
+        public var reservedNanoUSD: UInt64
+        public var totalSpentNanoUSD: UInt64
+
+        public init(key: String, periodStart: Int64, periodEnd: Int64, spentNanoUSD: UInt64, reservedNanoUSD: UInt64, totalSpentNanoUSD: UInt64) {
+            self.key = key
+            self.periodStart = periodStart
+            self.periodEnd = periodEnd
+            self.spentNanoUSD = spentNanoUSD
+            self.reservedNanoUSD = reservedNanoUSD
+            self.totalSpentNanoUSD = totalSpentNanoUSD
+        }
+
+        public init(from r: inout WireReader) throws {
+            key = try r.readString(maxLength: 512)
+            periodStart = try r.readInt64()
+            periodEnd = try r.readInt64()
+            spentNanoUSD = try r.readUInt64()
+            reservedNanoUSD = try r.readUInt64()
+            totalSpentNanoUSD = try r.readUInt64()
+        }
+        public func encode(to w: inout WireWriter) {
+            w.writeString(key)
+            w.writeInt64(periodStart)
+            w.writeInt64(periodEnd)
+            w.writeUInt64(spentNanoUSD)
+            w.writeUInt64(reservedNanoUSD)
+            w.writeUInt64(totalSpentNanoUSD)
+        }
+    }
+
+    /// Every charged key's spend.
+    public struct SpendListReply: WireCodable, Equatable {
+        public var keys: [KeySpend]
+        public init(keys: [KeySpend]) { self.keys = keys }
+        public init(from r: inout WireReader) throws {
+            let count = try r.readCount(maxCount: 1_000_000, minElementSize: 44)
+            keys = try (0..<count).map { _ in try KeySpend(from: &r) }
+        }
+        public func encode(to w: inout WireWriter) {
+            w.writeArray(keys) { $1.encode(to: &$0) }
+        }
+    }
+}
+
+extension RateLimits: WireCodable {
+    /// Four u32 in order: requests per minute, per hour, tokens per minute, requests at once.
+    public init(from r: inout WireReader) throws {
+        self.init(requestsPerMinute: try r.readUInt32(), requestsPerHour: try r.readUInt32(), tokensPerMinute: try r.readUInt32(),
+                  maxParallel: try r.readUInt32())
+    }
+    public func encode(to w: inout WireWriter) {
+        w.writeUInt32(requestsPerMinute)
+        w.writeUInt32(requestsPerHour)
+        w.writeUInt32(tokensPerMinute)
+        w.writeUInt32(maxParallel)
+    }
+}
+
+/// USD as limitd counts it: whole billionths of a dollar (nano-USD), so sums are exact.
+public enum NanoUSD {
+    /// Nano-USD in one dollar.
+    public static let perDollar = 1_000_000_000.0
+
+    /// A cost in dollars as nano-USD, rounded up (what a reservation holds must not be less than the cost).
+    public static func roundingUp(_ dollars: Double) -> UInt64 {
+        guard dollars > 0, dollars.isFinite else { return 0 }
+        return UInt64(min((dollars * perDollar).rounded(.up), Double(UInt64.max / 2)))
+    }
+
+    /// A cost in dollars as nano-USD, to the nearest.
+    public static func rounded(_ dollars: Double) -> UInt64 {
+        guard dollars > 0, dollars.isFinite else { return 0 }
+        return UInt64(min((dollars * perDollar).rounded(), Double(UInt64.max / 2)))
+    }
+
+    /// Nano-USD as dollars.
+    public static func dollars(_ nano: UInt64) -> Double { Double(nano) / perDollar }
+
+    /// Dollars as people read them in messages and tables: up to six decimals, trailing zeros dropped
+    /// (`0.05`, `1.000125`, `3`).
+    public static func text(_ dollars: Double) -> String {
+        let micro = Int64((max(0, dollars) * 1_000_000).rounded())
+        var fraction = String(micro % 1_000_000)
+        fraction = String(repeating: "0", count: 6 - fraction.count) + fraction
+        while fraction.hasSuffix("0") { fraction.removeLast() }
+        return String(micro / 1_000_000) + (fraction.isEmpty ? "" : "." + fraction)
+    }
+}

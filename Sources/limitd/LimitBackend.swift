@@ -1,0 +1,30 @@
+import Services
+
+/// Where limitd's decisions are made and its state kept: the one seam between the IPC handlers and the
+/// store. ``RateLimiter`` is the store in this process (a ``LimitLedger`` behind a mutex, journaled to
+/// disk); a Redis store (one Lua script per method, keys hash-tagged by API key) is the next one, and
+/// must keep the same semantics (docs/limitd.md, "Backends").
+///
+/// Times are nanoseconds since 1970 from limitd's clock.
+protocol LimitBackend: Sendable {
+    /// Decides a request and, when admitted, holds its slot, tokens and worst-case cost until settled.
+    func reserve(_ request: LimitProtocol.Reserve, now: Int64) async -> LimitProtocol.ReserveReply
+    /// Settles (part of) a reservation; returns once the charge is durable.
+    func commit(_ commit: LimitProtocol.Commit, now: Int64) async -> LimitLedger.CommitResult
+    /// Where a key stands, taking nothing.
+    func usage(_ request: LimitProtocol.Usage, now: Int64) async -> LimitProtocol.UsageReply
+    /// Every API key's spend.
+    func spendList() async -> LimitProtocol.SpendListReply
+    /// Protocol version 1's `Admit`: the requests-per-window limit alone.
+    func admit(key: String, requestsPerMinute: UInt32, now: Int64) async -> RateDecision
+    /// Protocol version 1's `Settle`: tokens counted (and charged to a default token limit) after the fact.
+    func settle(key: String, promptTokens: UInt32, completionTokens: UInt32, now: Int64) async
+    /// Housekeeping, once a second: ends the reservations whose lease ran out, and whatever else keeps
+    /// the store bounded.
+    /// - Returns: How many reservations expired.
+    func maintain(now: Int64) async -> Int
+    /// Rate records remembered now (a gauge).
+    var trackedKeys: Int { get }
+    /// Reservations held now (a gauge).
+    var heldReservations: Int { get }
+}
