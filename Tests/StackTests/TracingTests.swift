@@ -105,6 +105,19 @@ struct TracingTests {
         #expect(Self.attribute(Self.span(spans, "modeld decode"), "gen_ai.usage.output_tokens") as? Int == outputTokens)
         #expect(spans.allSatisfy { ($0["end"] as? Int ?? 0) >= ($0["start"] as? Int ?? 1) })
 
+        // frontd's access line for it: the request's trace, the key's name (never the key), what answered.
+        let access = stack.logLines().filter { $0["daemon"] as? String == "frontd" && $0["msg"] as? String == "access"
+            && $0["trace_id"] as? String == Self.clientTrace }
+        #expect(access.count == 1, "access lines: \(access)")
+        let line = access.first ?? [:]
+        #expect(line["span_id"] as? String == frontID && line["request_id"] as? String != nil)
+        #expect(line["method"] as? String == "POST" && line["route"] as? String == "/v1/chat/completions" && line["status"] as? Int == 200)
+        #expect(line["model"] as? String == "smollm2" && line["deployment"] as? String == "smollm2" && line["cache"] as? String == "miss")
+        #expect(line["key"] as? String == "unlimited" && line["completion_tokens"] as? Int == outputTokens)
+        #expect((line["ttft_ms"] as? Double ?? -1) > 0 && (line["ms"] as? Double ?? -1) >= (line["ttft_ms"] as? Double ?? 0))
+        #expect(line["cost_usd"] != nil && line["prompt_tokens"] as? Int ?? 0 > 0)
+        #expect(!stack.standardError.contains(key), "the API key itself is never logged")
+
         // An upstream deployment: modeld's client span, and the traceparent it sends names that span.
         let remoteTrace = "0af7651916cd43dd8448eb211c80319c"
         let remote = Self.chat(port, key: key, model: "remote", content: "Hello there", headers: ["traceparent: 00-\(remoteTrace)-b7ad6b7169203331-01"])
