@@ -29,11 +29,15 @@ exec 3< <(.venv-test/bin/python tests-python/otlp_receiver.py --port 0 --out "$r
 read -r -u 3 RECEIVER_PORT
 receiver_pid=$!
 
+# A key of its own (auth is on whenever a keys file is), with no rate limit in the way.
+KEY=$(.build/release/inferctl keys create bench --scopes infer --rpm 1000000 --file "$run/keys.json")
+
 HIT='{"model":"smollm2","messages":[{"role":"user","content":"What is the capital of France?"}],"temperature":0,"max_tokens":16}'
 GEN='{"model":"smollm2","messages":[{"role":"user","content":"Say something."}],"temperature":0.8,"max_tokens":8}'
 cat > "$run/post.lua" <<LUA
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $KEY"
 wrk.body = '$HIT'
 LUA
 
@@ -42,15 +46,17 @@ wrk_mean() { # connections name -> "req/s mean_ms p99_ms"
     awk '
         function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
         /Requests\/sec/ { rps = $2 }
-        $1 == "Latency" { mean = ms($2) }
+        $1 == "Latency" && $2 ~ /^[0-9]/ { mean = ms($2) }
+        /Non-2xx/ { bad = $4 }
         $1 == "99%" { p99 = ms($2) }
-        END { printf "%.0f %.3f %.3f\n", rps, mean, p99 }' "$OUT/tracing-wrk-$2.txt"
+        END { if (bad > 0) { print "non-2xx answers: " bad > "/dev/stderr"; exit 1 } printf "%.0f %.3f %.3f\n", rps, mean, p99 }' "$OUT/tracing-wrk-$2.txt"
 }
 
 generations_mean() { # -> mean ms of GENERATIONS sequential short generations
     local total=0 t
     for _ in $(seq "$GENERATIONS"); do
-        t=$(curl -s -o /dev/null -w '%{time_total}' "http://127.0.0.1:$PORT/v1/chat/completions" -H 'Content-Type: application/json' -d "$GEN")
+        t=$(curl -sf -o /dev/null -w '%{time_total}' "http://127.0.0.1:$PORT/v1/chat/completions" -H 'Content-Type: application/json' \
+            -H "Authorization: Bearer $KEY" -d "$GEN") || { echo "run-tracing-bench: a generation failed" >&2; exit 1; }
         total=$(awk -v a="$total" -v b="$t" 'BEGIN { print a + b }')
     done
     awk -v t="$total" -v n="$GENERATIONS" 'BEGIN { printf "%.2f\n", t / n * 1000 }'
@@ -62,10 +68,11 @@ measure_mode() { # name env-lines...
     printf '%s\n' "$@" >> "$run/$name.env"
     INFER_MODELS_DIR=${INFER_MODELS_DIR:-$PWD/models} .build/release/inferctl up --runtime-dir "$run/rt-$name" \
         --bin-dir "$PWD/.build/release" --registry "$PWD/config/models.json" --port "$PORT" --metrics-port "$METRICS" \
-        --env-file "$run/$name.env" > "$OUT/tracing-inferctl-$name.log" 2>&1 &
+        --keys-file "$run/keys.json" --env-file "$run/$name.env" > "$OUT/tracing-inferctl-$name.log" 2>&1 &
     pids+=($!)
     for _ in $(seq 600); do curl -sf "http://127.0.0.1:$PORT/ready" >/dev/null 2>&1 && break; sleep 0.1; done
-    curl -s -o /dev/null "http://127.0.0.1:$PORT/v1/chat/completions" -H 'Content-Type: application/json' -d "$HIT"
+    curl -sf -o /dev/null "http://127.0.0.1:$PORT/v1/chat/completions" -H 'Content-Type: application/json' -H "Authorization: Bearer $KEY" \
+        -d "$HIT" || { echo "run-tracing-bench: the stack does not answer ($name)" >&2; exit 1; }
     wrk -t1 -c16 -d1s -s "$run/post.lua" "http://127.0.0.1:$PORT/v1/chat/completions" >/dev/null   # warm-up
     local before after
     before=$(wc -l < "$run/spans.jsonl" 2>/dev/null || echo 0)
