@@ -5,7 +5,8 @@
 # decodes every batch with opentelemetry-proto), measured on the cache-hit path (wrk, one connection,
 # and 16) and on a short generation (8 tokens, sampled so the cache is bypassed; sequential).
 #   bench/run-tracing-bench.sh [duration=5s] [generations=20]
-# Needs the release build, the models (scripts/fetch-models.sh) and .venv-test (scripts/install-test-tools.sh).
+# Any non-2xx answer fails the run. INFER_BIN_DIR=DIR uses the daemons already built there (the tests'
+# debug build) instead of building in release mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-5s}
@@ -14,9 +15,16 @@ PORT=${TRACING_BENCH_PORT:-18380}
 METRICS=${TRACING_BENCH_METRICS_PORT:-18381}
 OUT=bench/out
 mkdir -p "$OUT"
-scripts/install-deps.sh wrk
+fail() { echo "run-tracing-bench: $*" >&2; exit 1; }
+scripts/install-deps.sh wrk curl
 scripts/install-test-tools.sh
-swift build -c release >/dev/null
+MODELS=${INFER_MODELS_DIR:-$PWD/models}
+scripts/fetch-models.sh "$MODELS" >/dev/null
+BIN=${INFER_BIN_DIR:-}
+if [ -z "$BIN" ]; then
+    swift build -c release >/dev/null
+    BIN=$PWD/.build/release
+fi
 
 run=$(mktemp -d /tmp/infer-tracing.XXXXXX)
 pids=()
@@ -30,7 +38,7 @@ read -r -u 3 RECEIVER_PORT
 receiver_pid=$!
 
 # A key of its own (auth is on whenever a keys file is), with no rate limit in the way.
-KEY=$(.build/release/inferctl keys create bench --scopes infer --rpm 1000000 --file "$run/keys.json")
+KEY=$("$BIN/inferctl" keys create bench --scopes infer --rpm 1000000 --file "$run/keys.json" 2>/dev/null) || fail "inferctl keys create failed"
 
 HIT='{"model":"smollm2","messages":[{"role":"user","content":"What is the capital of France?"}],"temperature":0,"max_tokens":16}'
 GEN='{"model":"smollm2","messages":[{"role":"user","content":"Say something."}],"temperature":0.8,"max_tokens":8}'
@@ -56,7 +64,7 @@ generations_mean() { # -> mean ms of GENERATIONS sequential short generations
     local total=0 t
     for _ in $(seq "$GENERATIONS"); do
         t=$(curl -sf -o /dev/null -w '%{time_total}' "http://127.0.0.1:$PORT/v1/chat/completions" -H 'Content-Type: application/json' \
-            -H "Authorization: Bearer $KEY" -d "$GEN") || { echo "run-tracing-bench: a generation failed" >&2; exit 1; }
+            -H "Authorization: Bearer $KEY" -d "$GEN") || fail "a generation failed"
         total=$(awk -v a="$total" -v b="$t" 'BEGIN { print a + b }')
     done
     awk -v t="$total" -v n="$GENERATIONS" 'BEGIN { printf "%.2f\n", t / n * 1000 }'
@@ -66,13 +74,13 @@ measure_mode() { # name env-lines...
     local name=$1; shift
     printf 'RATE_LIMIT_RPM=1000000\nLOG_LEVEL=warn\nOTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%s\n' "$RECEIVER_PORT" > "$run/$name.env"
     printf '%s\n' "$@" >> "$run/$name.env"
-    INFER_MODELS_DIR=${INFER_MODELS_DIR:-$PWD/models} .build/release/inferctl up --runtime-dir "$run/rt-$name" \
-        --bin-dir "$PWD/.build/release" --registry "$PWD/config/models.json" --port "$PORT" --metrics-port "$METRICS" \
+    INFER_MODELS_DIR=$MODELS "$BIN/inferctl" up --runtime-dir "$run/rt-$name" \
+        --bin-dir "$BIN" --registry "$PWD/config/models.json" --port "$PORT" --metrics-port "$METRICS" \
         --keys-file "$run/keys.json" --env-file "$run/$name.env" > "$OUT/tracing-inferctl-$name.log" 2>&1 &
     pids+=($!)
     for _ in $(seq 600); do curl -sf "http://127.0.0.1:$PORT/ready" >/dev/null 2>&1 && break; sleep 0.1; done
     curl -sf -o /dev/null "http://127.0.0.1:$PORT/v1/chat/completions" -H 'Content-Type: application/json' -H "Authorization: Bearer $KEY" \
-        -d "$HIT" || { echo "run-tracing-bench: the stack does not answer ($name)" >&2; exit 1; }
+        -d "$HIT" || fail "the stack does not answer ($name)"
     wrk -t1 -c16 -d1s -s "$run/post.lua" "http://127.0.0.1:$PORT/v1/chat/completions" >/dev/null   # warm-up
     local before after
     before=$(wc -l < "$run/spans.jsonl" 2>/dev/null || echo 0)
