@@ -61,12 +61,14 @@ let package = Package(
         library("IPC", ["Wire", "Reactor", "Basics", "CLinux"]),
         // Metric families, each daemon's registry, the Prometheus text renderer.
         library("Metrics", ["Wire"]),
+        // Spans, W3C trace context parsing, samplers, the batching OTLP/HTTP exporter (Foundation only).
+        library("Tracing", ["Wire"]),
         // Each service's messages and client stub, and the service shell every daemon dispatches with.
-        library("Services", ["IPC", "Wire", "Metrics", "Basics"]),
+        library("Services", ["IPC", "Wire", "Metrics", "Basics", "Tracing"]),
         // Typed settings from the environment, a daemon's table of them, ConfigError (exit 78).
         library("Settings"),
         // The daemon runtime: settings, logging, socket activation, readiness, watchdog, drain.
-        library("DaemonRuntime", ["Settings", "Basics", "CSystemd"]),
+        library("DaemonRuntime", ["Settings", "Basics", "CSystemd", "Tracing", "Wire"]),
         // The model registry file.
         library("Registry", ["Settings"]),
         // SHA-256, HMAC-SHA256, hex, constant-time comparison.
@@ -88,16 +90,17 @@ let package = Package(
         // ── Daemons and tools ──────────────────────────────────────────────────────────────────────
         // The HTTP front: validation, routing, SSE; orchestrates limitd, cached and batchd.
         executable("frontd", ["HTTP", "IPC", "Wire", "Services", "DaemonRuntime", "Settings", "Metrics",
-                              "Registry", "APIKeys", "Crypto", "Basics"]),
+                              "Registry", "APIKeys", "Crypto", "Basics", "Tracing"]),
         // Rate limits per key (GCRA) and token accounting.
         executable("limitd", ["IPC", "Wire", "Services", "DaemonRuntime", "Settings", "Metrics", "Basics"]),
         // The response cache: exact (LRU + TTL + byte bound) and semantic, warm restarts, a shared Redis tier.
         executable("cached", ["IPC", "Wire", "Services", "DaemonRuntime", "Settings", "Metrics", "Basics", "Redis"]),
         // Scheduling: per-model queues, batches, backpressure, retries; relays streams from modeld.
-        executable("batchd", ["Basics", "IPC", "Wire", "Services", "DaemonRuntime", "Settings", "Metrics", "Registry"]),
+        executable("batchd", ["Basics", "IPC", "Wire", "Services", "DaemonRuntime", "Settings", "Metrics", "Registry",
+                              "Tracing"]),
         // One model instance: the continuous-batching engine loop; `modeld generate|embed` by hand.
         executable("modeld", ["Engine", "Upstream", "IPC", "Wire", "Services", "DaemonRuntime", "Settings", "Metrics",
-                              "Registry"]),
+                              "Registry", "Tracing"]),
         // Gathers every daemon's metrics on each scrape and serves Prometheus text.
         executable("metricsd", ["HTTP", "IPC", "Wire", "Services", "Registry", "DaemonRuntime", "Settings",
                                 "Metrics"]),
@@ -165,5 +168,6 @@ let package = Package(
         .testTarget(name: "UpstreamTests", dependencies: ["Upstream", "TestKit"]),
         // Every script under bench/ run for a second on the debug build, so none can rot.
         .testTarget(name: "BenchScriptsTests", dependencies: ["Spawn", "TestKit"]),
+        .testTarget(name: "TracingTests", dependencies: ["Tracing", "Wire", "TestKit"]),
     ]
 )

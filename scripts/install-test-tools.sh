@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Python test tools into a venv at the package root: the official `openai` client and
-# schemathesis, with every version pinned in tests-python/requirements.txt (PyPI only).
+# schemathesis, and opentelemetry-proto (the OTLP receiver's decoder), with every version pinned in
+# tests-python/requirements.txt (PyPI only).
 #
 #   scripts/install-test-tools.sh [VENV]      (default: <repo>/.venv-test; PYTHON=... picks the interpreter)
 #
@@ -34,9 +35,9 @@ if [ ! -x "$venv/bin/python" ]; then
     "$python" -m venv "$venv" || die "could not create the venv (on Debian: apt install python3-venv)"
 fi
 start=$(date +%s)
-say "installing the pinned test tools (openai, schemathesis) into $venv ..."
+say "installing the pinned test tools (openai, schemathesis, opentelemetry-proto) into $venv ..."
 "$venv/bin/python" -m pip install --disable-pip-version-check -q -r "$requirements" \
     || die "pip install -r $requirements failed"
-"$venv/bin/python" -c "import openai, schemathesis" || die "the installed tools do not import"
+"$venv/bin/python" -c "import openai, schemathesis, opentelemetry.proto.collector.trace.v1.trace_service_pb2" || die "the installed tools do not import"
 echo "$want" > "$stamp"
-say "done in $(( $(date +%s) - start )) s: $("$venv/bin/python" -m pip --disable-pip-version-check show openai schemathesis 2>/dev/null | grep -E '^(Name|Version)' | paste -sd' ')"
+say "done in $(( $(date +%s) - start )) s: $("$venv/bin/python" -m pip --disable-pip-version-check show openai schemathesis opentelemetry-proto 2>/dev/null | grep -E '^(Name|Version)' | paste -sd' ')"

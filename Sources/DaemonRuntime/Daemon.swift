@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import Glibc
 import Settings
+import Tracing
 
 /// The skeleton every daemon runs in; a daemon's `main.swift` is its settings table, its service and one
 /// call:
@@ -73,6 +74,7 @@ public enum Daemon {
         let logger = Logger(
             daemon: name, level: settings[RuntimeSettings.logLevel],
             format: settings[RuntimeSettings.structuredLogging] ? .json : .plain)
+        Tracer.global = TracingSettings.tracer(settings, daemon: name)
         logger.info("starting", [
             "pid": LogValue(getpid()),
             "settings": .string(settings.effective.map { "\($0.name)=\($0.value)" }.joined(separator: " ")),

@@ -2,6 +2,7 @@ import Dispatch
 import Glibc
 import Settings
 import Synchronization
+import Tracing
 
 /// The state machine of a running daemon: starting → running → draining → exit.
 ///
@@ -146,6 +147,8 @@ final class DaemonLifecycle: Sendable {
             }
             Task {
                 await service.drain(until: deadline)
+                // The spans of the last requests go out too, within what is left of the drain.
+                Tracer.global.shutdown(timeout: min(.seconds(2), max(.zero, ContinuousClock.now.duration(to: deadline))))
                 self.logger.info("drained")
                 self.exit(ExitCode.success, stopping: false)
             }

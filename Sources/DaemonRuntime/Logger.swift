@@ -1,6 +1,7 @@
 import Basics
 import Glibc
 import Synchronization
+import Wire
 
 /// A daemon's logger: one JSON object per line on stderr, which journald keeps.
 ///
@@ -65,6 +66,16 @@ public struct Logger: Sendable {
     public func with(requestID: String, traceID: String? = nil) -> Logger {
         if let traceID { return with(["request_id": .string(requestID), "trace_id": .string(traceID)]) }
         return with(["request_id": .string(requestID)])
+    }
+
+    /// A logger for one request a daemon serves for a caller: binds `request_id`, and `trace_id` when the
+    /// call carried a trace context.
+    /// - Parameters:
+    ///   - requestID: The request's id.
+    ///   - trace: The call's trace context (``IPCCall/traceContext`` or `TraceContext.current`).
+    /// - Returns: The new logger.
+    public func with(requestID: String, trace: TraceContext?) -> Logger {
+        with(requestID: requestID, traceID: trace?.traceID.hex)
     }
 
     /// Whether a line of `level` would be written; for work that costs more than building the line.

@@ -65,8 +65,8 @@ public enum RuntimeSettings {
         meaning: "TCP port of the Prometheus endpoint when not socket-activated (0 picks a free port).",
         range: 0...65535)
 
-    /// The settings every daemon has, whatever its sockets.
-    public static let common: [AnySetting] = [logLevel, structuredLogging, runtimeDirectory, drainTimeout]
+    /// The settings every daemon has, whatever its sockets (the tracing ones: ``TracingSettings``).
+    public static let common: [AnySetting] = [logLevel, structuredLogging, runtimeDirectory, drainTimeout] + TracingSettings.all
 }
 
 /// Whether `text` is an IPv4 or IPv6 address literal (no host names: binding must not depend on DNS).

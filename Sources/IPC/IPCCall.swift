@@ -19,14 +19,19 @@ public final class IPCCall: Sendable {
     public let payload: [UInt8]
     /// When the client stops waiting (from the request's timeout, on arrival); nil when it gave none.
     public let deadline: ContinuousClock.Instant?
+    /// The caller's trace context (its span is the parent of this call's spans); nil when the request
+    /// carried none. The handler also runs with it as ``TraceContext/current``.
+    public let traceContext: TraceContext?
 
     let state: CallState
 
-    init(type: UInt16, correlation: UInt64, payload: [UInt8], deadline: ContinuousClock.Instant?, state: CallState) {
+    init(type: UInt16, correlation: UInt64, payload: [UInt8], deadline: ContinuousClock.Instant?,
+         traceContext: TraceContext? = nil, state: CallState) {
         self.type = type
         self.correlation = correlation
         self.payload = payload
         self.deadline = deadline
+        self.traceContext = traceContext
         self.state = state
     }
 

@@ -57,6 +57,8 @@ public final class IPCClient: Sendable {
         var type: UInt16
         var payload: [UInt8]
         var deadline: UInt64
+        /// The caller's trace context, written when the connection negotiated it.
+        var trace: TraceContext?
         /// The connection the request was written to; nil while it waits for one.
         var sentOn: SocketChannel?
     }
@@ -75,6 +77,13 @@ public final class IPCClient: Sendable {
         /// never touches the loop's timer heap.
         var sweepTimer: LoopTimer?
         var sweepDeadline = UInt64.max
+        /// Whether the next HELLO offers features: false after a server from before them refused the
+        /// offer, until a connection that worked is lost (the server may have been upgraded meanwhile).
+        var offerFeatures = true
+        /// Whether the HELLO on `current` offered features.
+        var offeredOnCurrent = false
+        /// Whether `current` agreed to carry trace context.
+        var tracesOnCurrent = false
 
         var hasQueued: Bool { pending.values.contains { $0.sentOn == nil } }
     }
@@ -82,7 +91,9 @@ public final class IPCClient: Sendable {
     private let loop: Result<EventLoop, SocketError>
     private let state = Mutex(State())
     private let correlations = Atomic<UInt64>(1)
+    /// HELLO offering this client's features, and the version 1 HELLO for a server from before them.
     private let helloFrame: [UInt8]
+    private let plainHelloFrame: [UInt8]
     private let maxOutputBuffer: Int
     /// Most bytes of CHUNKs collected for one unary call.
     private let maxCollected: Int
@@ -101,7 +112,10 @@ public final class IPCClient: Sendable {
         self.maxOutputBuffer = max(64 << 20, maxFrame * 16)
         self.maxCollected = max(64 << 20, maxFrame * 64)
         self.loop = EventLoop.shared
-        self.helloFrame = FrameEncoder.encode(
+        self.helloFrame = FrameEncoder.encode(Frame(
+            kind: .hello,
+            payload: HelloPayload(name: protocolName, version: version, features: ProtocolFeatures.supported).encoded()))
+        self.plainHelloFrame = FrameEncoder.encode(
             Frame(kind: .hello, payload: HelloPayload(name: protocolName, version: version).encoded()))
     }
 
@@ -124,9 +138,11 @@ public final class IPCClient: Sendable {
         let loop = try loopForCall(payload: payload)
         let deadline = MonotonicClock.now() &+ timeout.clampedNanoseconds
         let correlation = nextCorrelation()
+        let trace = TraceContext.current
         return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { continuation in
-                submit(correlation, type: type, payload: payload, deadline: deadline, sink: .unary(continuation), loop: loop)
+                submit(correlation, type: type, payload: payload, deadline: deadline, trace: trace, sink: .unary(continuation),
+                       loop: loop)
                 // Cancelled before the request was registered: the handler below found nothing to cancel.
                 if Task.isCancelled { abort(correlation, error: CancellationError()) }
             }
@@ -180,7 +196,8 @@ public final class IPCClient: Sendable {
                 abort(correlation, error: CancellationError())
             }
         }
-        submit(correlation, type: type, payload: payload, deadline: deadline, sink: .stream(continuation), loop: loop)
+        submit(correlation, type: type, payload: payload, deadline: deadline, trace: TraceContext.current,
+               sink: .stream(continuation), loop: loop)
         return stream
     }
 
@@ -240,16 +257,20 @@ public final class IPCClient: Sendable {
     }
 
     private func submit(
-        _ correlation: UInt64, type: UInt16, payload: [UInt8], deadline: UInt64, sink: Sink, loop: EventLoop
+        _ correlation: UInt64, type: UInt16, payload: [UInt8], deadline: UInt64, trace: TraceContext?, sink: Sink,
+        loop: EventLoop
     ) {
+        let maxFrame = maxFrame
         let next = state.withLock { state -> NextStep in
             guard !state.closed else { return .fail(.unavailable("client closed")) }
-            var pending = Pending(sink: sink, type: type, payload: payload, deadline: deadline)
+            var pending = Pending(sink: sink, type: type, payload: payload, deadline: deadline, trace: trace)
             armSweep(&state, for: deadline, loop)
             var next = NextStep.nothing
             if state.phase == .ready, let channel = state.current {
+                let trace = state.tracesOnCurrent ? trace : nil
                 let enqueued = channel.enqueue { buffer in
-                    Self.appendRequest(correlation, type: type, payload: payload, deadline: deadline, to: &buffer)
+                    Self.appendRequest(correlation, type: type, payload: payload, deadline: deadline, trace: trace,
+                                       maxFrame: maxFrame, to: &buffer)
                 }
                 switch enqueued {
                 case .mustFlush:
@@ -275,16 +296,21 @@ public final class IPCClient: Sendable {
         }
     }
 
-    /// Appends a REQUEST frame: header, remaining timeout in milliseconds, payload.
+    /// Appends a REQUEST frame: header, the trace-context block when there is a trace to carry (and room
+    /// for it under `maxFrame`), remaining timeout in milliseconds, payload.
     private static func appendRequest(
-        _ correlation: UInt64, type: UInt16, payload: [UInt8], deadline: UInt64, to buffer: inout [UInt8]
+        _ correlation: UInt64, type: UInt16, payload: [UInt8], deadline: UInt64, trace: TraceContext?, maxFrame: Int,
+        to buffer: inout [UInt8]
     ) {
         let now = MonotonicClock.now()
         // Rounded up so a live request never reads as "no deadline" (0); capped to the field.
         let milliseconds = deadline > now ? min((deadline - now + 999_999) / 1_000_000, UInt64(UInt32.max)) : 1
+        var block = trace?.encoded() ?? []
+        if block.count + RequestPrefix.size + payload.count > maxFrame { block = [] }
         FrameEncoder.appendHeader(
-            kind: .request, type: type, correlation: correlation, payloadLength: RequestPrefix.size + payload.count,
-            to: &buffer)
+            kind: .request, type: type, correlation: correlation, flags: block.isEmpty ? 0 : FrameFlags.traceContext,
+            payloadLength: block.count + RequestPrefix.size + payload.count, to: &buffer)
+        buffer.append(contentsOf: block)
         withUnsafeBytes(of: UInt32(milliseconds).bigEndian) { buffer.append(contentsOf: $0) }
         buffer.append(contentsOf: payload)
     }
@@ -388,13 +414,15 @@ public final class IPCClient: Sendable {
         }
         let channel = SocketChannel(fd: fd, loop: loop, maxPayload: maxFrame, maxOutbox: maxOutputBuffer)
         channel.delegate = self
-        let proceed = state.withLock { state -> Bool in
-            guard !state.closed, state.phase == .connecting else { return false }
+        let proceed = state.withLock { state -> Bool? in
+            guard !state.closed, state.phase == .connecting else { return nil }
             state.current = channel
             state.phase = .handshaking
-            return true
+            state.offeredOnCurrent = state.offerFeatures
+            state.tracesOnCurrent = false
+            return state.offerFeatures
         }
-        guard proceed else {
+        guard let offer = proceed else {
             Glibc.close(fd)
             return
         }
@@ -409,7 +437,8 @@ public final class IPCClient: Sendable {
             }
             return connectFailed("connect \(path): \(error)", loop)
         }
-        channel.send { $0.append(contentsOf: helloFrame) }
+        let hello = offer ? helloFrame : plainHelloFrame
+        channel.send { $0.append(contentsOf: hello) }
     }
 
     private func connectFailed(_ reason: String, _ loop: EventLoop) {
@@ -443,17 +472,18 @@ public final class IPCClient: Sendable {
 
     /// Writes the queued requests to the current connection when it is ready, or starts connecting when
     /// idle; in the other phases the handshake will send them.
-    private static func kickQueued(_ state: inout State) -> Kick {
+    private static func kickQueued(_ state: inout State, maxFrame: Int) -> Kick {
         guard !state.closed, state.hasQueued else { return .none }
         switch state.phase {
         case .ready:
             guard let channel = state.current else { return .none }
             let queued = state.pending.filter { $0.value.sentOn == nil }.sorted { $0.key < $1.key }
+            let traces = state.tracesOnCurrent
             let enqueued = channel.enqueue { buffer in
                 for (correlation, request) in queued {
                     appendRequest(
                         correlation, type: request.type, payload: request.payload, deadline: request.deadline,
-                        to: &buffer)
+                        trace: traces ? request.trace : nil, maxFrame: maxFrame, to: &buffer)
                 }
             }
             guard enqueued != .closed else { return .none }  // its close reconnects
@@ -471,13 +501,15 @@ public final class IPCClient: Sendable {
 
     /// The current connection is gone (its `current` already cleared): reconnect for queued requests —
     /// at once if it had worked (socket activation queues us in the backlog), else after a backoff step.
-    private static func replaceCurrent(_ state: inout State, wasReady: Bool) -> Kick {
+    private static func replaceCurrent(_ state: inout State, wasReady: Bool, maxFrame: Int) -> Kick {
         guard wasReady else {
             state.phase = .connecting
             return scheduleRetry(&state).map { .retry(after: $0) } ?? .none
         }
+        // The next server may be another build (a restart, an upgrade): offer it the features again.
+        state.offerFeatures = true
         state.phase = .idle
-        return kickQueued(&state)
+        return kickQueued(&state, maxFrame: maxFrame)
     }
 
     private func perform(_ kick: Kick) {
@@ -539,7 +571,7 @@ extension IPCClient: ChannelDelegate {
             if !wasReady {
                 state.lastFailure = "connection to \(path) \(reason) before HELLO_ACK"
             }
-            return (lost, Self.replaceCurrent(&state, wasReady: wasReady))
+            return (lost, Self.replaceCurrent(&state, wasReady: wasReady, maxFrame: maxFrame))
         }
         fail(lost, with: .connectionLost)
         perform(kick)
@@ -551,12 +583,14 @@ extension IPCClient: ChannelDelegate {
         else {
             return violation("HELLO_ACK does not echo \(protocolName)/\(version)", on: channel)
         }
+        let maxFrame = maxFrame
         let kick = state.withLock { state -> Kick? in
             guard state.current === channel, state.phase == .handshaking else { return nil }
             state.phase = .ready
+            state.tracesOnCurrent = (ack.features ?? 0) & ProtocolFeatures.traceContext != 0
             state.backoff = Self.initialBackoffNanoseconds
             state.lastFailure = nil
-            return Self.kickQueued(&state)
+            return Self.kickQueued(&state, maxFrame: maxFrame)
         }
         guard let kick else { return violation("unexpected HELLO_ACK", on: channel) }
         perform(kick)
@@ -634,7 +668,7 @@ extension IPCClient: ChannelDelegate {
             guard state.pending[correlation]?.sentOn === channel else { return .none }
             state.pending[correlation]?.sentOn = nil
             state.collected[correlation] = nil
-            guard state.current === channel else { return Self.kickQueued(&state) }
+            guard state.current === channel else { return Self.kickQueued(&state, maxFrame: maxFrame) }
             // Retire it: answers to its other calls still arrive; new requests wait for a new connection,
             // after a backoff step (a server that keeps accepting while it drains must not make us spin).
             state.current = nil
@@ -650,6 +684,10 @@ extension IPCClient: ChannelDelegate {
         let message = error?.message ?? "malformed connection ERROR"
         if code == IPCErrorCode.shuttingDown {
             return receiveGoAway(on: channel, message: message)
+        }
+        if code == IPCErrorCode.protocolViolation, retryWithoutFeatures(channel) {
+            channel.close(.local(message))
+            return perform(.connectNow)
         }
         let expected = "\(protocolName)/\(version)"
         let (failed, failure) = state.withLock { state -> ([Pending], IPCError) in
@@ -677,6 +715,22 @@ extension IPCClient: ChannelDelegate {
         channel.close(.local(message))
     }
 
+    /// A server refused the HELLO that offered features as a protocol violation: it is from before
+    /// them (it takes a HELLO's trailing bytes for a malformed one). Greets it again, at once, the
+    /// version 1 way.
+    /// - Returns: true when a new connection is to be made (the caller closes `channel`).
+    private func retryWithoutFeatures(_ channel: SocketChannel) -> Bool {
+        state.withLock { state in
+            guard state.current === channel, state.phase == .handshaking, state.offeredOnCurrent, !state.closed else {
+                return false
+            }
+            state.offerFeatures = false
+            state.current = nil
+            state.phase = .connecting
+            return true
+        }
+    }
+
     /// The server closes gracefully: every call sent on `channel` and not answered was never read, so
     /// it goes out again on the next connection.
     private func receiveGoAway(on channel: SocketChannel, message: String) {
@@ -685,10 +739,10 @@ extension IPCClient: ChannelDelegate {
                 state.pending[correlation]?.sentOn = nil
                 state.collected[correlation] = nil
             }
-            guard state.current === channel else { return Self.kickQueued(&state) }
+            guard state.current === channel else { return Self.kickQueued(&state, maxFrame: maxFrame) }
             state.current = nil
             state.lastFailure = "\(path): \(message)"
-            return Self.replaceCurrent(&state, wasReady: state.phase == .ready)
+            return Self.replaceCurrent(&state, wasReady: state.phase == .ready, maxFrame: maxFrame)
         }
         channel.close(.local(message))
         perform(kick)

@@ -11,12 +11,15 @@ final class ServerConnection: ChannelDelegate {
     private let calls = Mutex<[UInt64: CallState]>([:])
     /// Whether HELLO was accepted; touched only on the loop thread.
     nonisolated(unsafe) private var greeted = false
+    /// The ``ProtocolFeatures`` the HELLO exchange agreed on; touched only on the loop thread.
+    nonisolated(unsafe) private var features: UInt32 = 0
 
     init(fd: Int32, server: IPCServer, loop: EventLoop) {
         self.server = server
         self.maxPayload = server.maxFrame
         self.channel = SocketChannel(
-            fd: fd, loop: loop, maxPayload: server.maxFrame, maxOutbox: server.maxOutputBuffer)
+            fd: fd, loop: loop, maxPayload: server.maxFrame, maxOutbox: server.maxOutputBuffer,
+            acceptedFlags: FrameFlags.known)
         channel.delegate = self
     }
 
@@ -65,7 +68,7 @@ final class ServerConnection: ChannelDelegate {
         } catch {
             return refuse(code: IPCErrorCode.protocolViolation, message: "malformed HELLO: \(error)")
         }
-        let mine = HelloPayload(name: server.protocolName, version: server.version)
+        var mine = HelloPayload(name: server.protocolName, version: server.version)
         guard hello.name == mine.name else {
             return refuse(
                 code: IPCErrorCode.wrongProtocol, message: "this socket serves \(mine.label), not \(hello.label)",
@@ -77,6 +80,11 @@ final class ServerConnection: ChannelDelegate {
                 message: "this socket serves \(mine.label), not version \(hello.version)", server: mine)
         }
         greeted = true
+        // Features are agreed only when offered: a client from before them gets the HELLO_ACK it knows.
+        if let offered = hello.features {
+            features = offered & ProtocolFeatures.supported
+            mine.features = features
+        }
         let ack = mine.encoded()
         channel.send { buffer in
             FrameEncoder.appendHeader(kind: .helloAck, type: 0, correlation: 0, payloadLength: ack.count, to: &buffer)
@@ -93,10 +101,25 @@ final class ServerConnection: ChannelDelegate {
         guard correlation != 0 else {
             return refuse(code: IPCErrorCode.protocolViolation, message: "REQUEST with correlation 0")
         }
-        guard frame.payload.count >= RequestPrefix.size else {
+        var trace: TraceContext?
+        var body = frame.payload[...]
+        if frame.flags & FrameFlags.traceContext != 0 {
+            guard features & ProtocolFeatures.traceContext != 0 else {
+                return refuse(
+                    code: IPCErrorCode.protocolViolation, message: "trace-context flag on a connection that did not negotiate it")
+            }
+            var reader = WireReader(frame.payload)
+            do {
+                trace = try TraceContext(from: &reader)
+            } catch {
+                return refuse(code: IPCErrorCode.protocolViolation, message: "malformed trace-context block: \(error)")
+            }
+            body = frame.payload[reader.offset...]
+        }
+        guard body.count >= RequestPrefix.size else {
             return refuse(
                 code: IPCErrorCode.protocolViolation,
-                message: "REQUEST payload of \(frame.payload.count) bytes lacks the 4-byte timeout")
+                message: "REQUEST payload of \(body.count) bytes lacks the 4-byte timeout")
         }
         if server.isDraining {
             server.noteRejectedCall()
@@ -123,16 +146,24 @@ final class ServerConnection: ChannelDelegate {
             break
         }
         server.callStarted()
-        let timeout = frame.payload.withUnsafeBytes { UInt32(bigEndian: $0.loadUnaligned(as: UInt32.self)) }
+        let timeout = body.withUnsafeBytes { UInt32(bigEndian: $0.loadUnaligned(as: UInt32.self)) }
         let deadline = timeout == 0 ? nil : ContinuousClock.now.advanced(by: .milliseconds(timeout))
         let call = IPCCall(
-            type: frame.type, correlation: correlation, payload: Array(frame.payload[RequestPrefix.size...]),
-            deadline: deadline, state: state)
+            type: frame.type, correlation: correlation, payload: Array(body.dropFirst(RequestPrefix.size)),
+            deadline: deadline, traceContext: trace, state: state)
         let handler = server.handler
-        if server.inlineHandlers {
-            state.attach(Task.immediate { await handler(call) })
+        // The handler runs under the caller's trace context, so whatever it calls carries the trace on
+        // (bound only when there is one: binding a task-local costs an allocation per call).
+        let run: @Sendable () async -> Void
+        if let trace {
+            run = { await TraceContext.$current.withValue(trace) { await handler(call) } }
         } else {
-            state.attach(Task { await handler(call) })
+            run = { await handler(call) }
+        }
+        if server.inlineHandlers {
+            state.attach(Task.immediate { await run() })
+        } else {
+            state.attach(Task { await run() })
         }
     }
 

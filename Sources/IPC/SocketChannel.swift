@@ -88,11 +88,13 @@ final class SocketChannel: LoopHandler {
     ///   - loop: The loop that reads it.
     ///   - maxPayload: Largest frame payload accepted from the peer.
     ///   - maxOutbox: Output bytes allowed to pile up before the peer is deemed stuck and dropped.
-    init(fd: Int32, loop: EventLoop, maxPayload: Int, maxOutbox: Int) {
+    ///   - acceptedFlags: ``FrameFlags`` bits the peer's frames may carry (a server: those a client may
+    ///     negotiate; a client: none).
+    init(fd: Int32, loop: EventLoop, maxPayload: Int, maxOutbox: Int, acceptedFlags: UInt16 = 0) {
         self.fd = fd
         self.loop = loop
         self.maxOutbox = maxOutbox
-        self.decoder = FrameDecoder(maxPayload: maxPayload)
+        self.decoder = FrameDecoder(maxPayload: maxPayload, acceptedFlags: acceptedFlags)
     }
 
     /// Makes the socket non-blocking and starts reading. On failure the socket is closed.

@@ -1,6 +1,7 @@
 import Glibc
 import IPC
 import Metrics
+import Tracing
 import Wire
 
 /// What every daemon's socket does the same way: find the handler of a call's message type, decode the
@@ -23,6 +24,11 @@ import Wire
 /// - any other type: ERROR ``IPCErrorCode/unknownType``, `limitd does not know message type 77`.
 ///
 /// A refused call ends only that call: the connection goes on serving.
+///
+/// Tracing: a call that carries a trace context (docs/PROTOCOL.md) runs its handler inside a server span
+/// named `DAEMON Message` (`limitd Admit`, `cached Get`), child of the caller's span; the handler sees it
+/// as ``Span/current`` and its calls to other daemons are its children. A call without one (health
+/// probes, stats, a caller with tracing off) makes no span: back daemons never start traces.
 public struct ServiceShell: Sendable {
     /// What the shell refused on its own, before any handler ran: for the daemon's log or metrics.
     public struct Refusal: Sendable, Equatable {
@@ -40,6 +46,7 @@ public struct ServiceShell: Sendable {
     private let beforeStats: @Sendable () -> Void
     private let onRefusal: @Sendable (Refusal) -> Void
     private var handlers: [UInt16: @Sendable (IPCCall) async -> Void] = [:]
+    private let tracing: TracingCounters
 
     /// A shell with no handlers yet; add them with ``register(_:_:)``.
     /// - Parameters:
@@ -56,6 +63,7 @@ public struct ServiceShell: Sendable {
         self.metrics = metrics
         self.beforeStats = beforeStats
         self.onRefusal = onRefusal
+        tracing = TracingCounters(registry: metrics, daemon: name)
         Self.recordStart(in: metrics)
     }
 
@@ -80,14 +88,18 @@ public struct ServiceShell: Sendable {
     /// Registering a type twice, or the stats type, is a programming error.
     /// - Parameters:
     ///   - message: The request message the handler takes.
+    ///   - traced: Whether a traced call runs in a server span; false for a handler that hands the call
+    ///     to other work and returns (that work makes its own spans under ``IPCCall/traceContext``).
     ///   - handler: Answers the call: exactly one terminal frame through the ``IPCCall``.
     public mutating func register<Message: WireMessage>(
-        _ message: Message.Type, _ handler: @escaping @Sendable (Message, IPCCall) async -> Void
+        _ message: Message.Type, traced: Bool = true, _ handler: @escaping @Sendable (Message, IPCCall) async -> Void
     ) {
         precondition(Message.type != StatsProtocol.statsType, "the stats type is answered by the shell itself")
         precondition(handlers[Message.type] == nil, "message type \(Message.type) of \(name) is registered twice")
         let refuse = onRefusal
-        handlers[Message.type] = { call in
+        let spanName = "\(name) \(Message.self)"
+        let rpcService = "infer.\(name)"
+        let decodeAndRun: @Sendable (IPCCall) async -> Void = { call in
             let request: Message
             do {
                 request = try call.decode(Message.self)
@@ -99,6 +111,16 @@ public struct ServiceShell: Sendable {
             }
             await handler(request, call)
         }
+        handlers[Message.type] = { call in
+            guard traced, let parent = call.traceContext else { return await decodeAndRun(call) }
+            let span = Tracer.global.startSpan(spanName, kind: .server, parent: parent, attributes: [
+                "rpc.system": .string("infer"), "rpc.service": .string(rpcService), "rpc.method": .string("\(Message.self)"),
+            ])
+            await TraceContext.$current.withValue(span.context) {
+                await Span.$current.withValue(span) { await decodeAndRun(call) }
+            }
+            span.end()
+        }
     }
 
     /// Answers one call: its handler, the stats reply, or an ERROR.
@@ -108,6 +130,7 @@ public struct ServiceShell: Sendable {
             await handler(call)
         } else if call.type == StatsProtocol.statsType {
             beforeStats()
+            tracing.update(from: Tracer.global)
             call.reply(MetricsSnapshot(families: metrics.snapshot()))
         } else {
             let refusal = Refusal(
@@ -126,6 +149,41 @@ public struct ServiceShell: Sendable {
     public func server(listenFD: Int32, protocolName: String) -> IPCServer {
         IPCServer(listenFD: listenFD, protocolName: protocolName, version: ServiceName.version) { call in
             await dispatch(call)
+        }
+    }
+}
+
+/// The tracer's export counts as counters of the daemon's registry: `infer_trace_spans_exported_total`,
+/// `infer_trace_spans_dropped_total` (queue full) and `infer_trace_spans_failed_total` (the collector
+/// did not take them), labelled with the daemon (metricsd merges every daemon's families into one text),
+/// brought up to date when the stats call is answered.
+struct TracingCounters: Sendable {
+    static let names = (exported: "infer_trace_spans_exported_total", dropped: "infer_trace_spans_dropped_total",
+                        failed: "infer_trace_spans_failed_total")
+    let registry: MetricsRegistry
+    let labels: [MetricLabel]
+    let exported: MetricsRegistry.Counter
+    let dropped: MetricsRegistry.Counter
+    let failed: MetricsRegistry.Counter
+
+    init(registry: MetricsRegistry, daemon: String) {
+        self.registry = registry
+        labels = [MetricLabel("daemon", daemon)]
+        exported = registry.counter(Self.names.exported, help: "Spans the OTLP collector took, by daemon.", series: [labels])
+        dropped = registry.counter(Self.names.dropped, help: "Spans dropped because the export queue was full (OTEL_BSP_MAX_QUEUE_SIZE), by daemon.",
+                                   series: [labels])
+        failed = registry.counter(Self.names.failed,
+                                  help: "Spans in exports the collector did not take (unreachable, refused, timed out), by daemon.",
+                                  series: [labels])
+    }
+
+    /// Raises each counter to the processor's count (counters only go up; a process has one tracer).
+    func update(from tracer: Tracer) {
+        guard let counts = tracer.processor?.exportCounts else { return }
+        for (counter, name, value) in [(exported, Self.names.exported, counts.exported), (dropped, Self.names.dropped, counts.dropped),
+                                       (failed, Self.names.failed, counts.failed)] {
+            let current = registry.value(name, labels)
+            if Double(value) > current { counter.increment(labels, by: Double(value) - current) }
         }
     }
 }

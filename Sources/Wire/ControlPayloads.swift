@@ -1,6 +1,9 @@
-/// Payload of HELLO and HELLO_ACK: the protocol a connection speaks.
+/// Payload of HELLO and HELLO_ACK: the protocol a connection speaks, and the optional features it uses.
 ///
-/// `name string · version u16`. HELLO_ACK echoes the server's (equal) name and version.
+/// `name string · version u16 · [features u32]`. HELLO_ACK echoes the server's (equal) name and version,
+/// and — only when the HELLO offered features — the ``ProtocolFeatures`` both ends have. A HELLO without
+/// the features field is byte for byte a version 1 HELLO, which any server accepts; a server from before
+/// features refuses one with them (trailing bytes), and the client then greets it again without.
 public struct HelloPayload: WireCodable, Hashable {
     /// Longest protocol name accepted.
     public static let maxNameLength = 256
@@ -9,23 +12,28 @@ public struct HelloPayload: WireCodable, Hashable {
     public var name: String
     /// Version of that protocol.
     public var version: UInt16
+    /// ``ProtocolFeatures`` bits offered (HELLO) or agreed (HELLO_ACK); nil: the field is absent.
+    public var features: UInt32?
 
     /// Creates a HELLO payload.
-    public init(name: String, version: UInt16) {
+    public init(name: String, version: UInt16, features: UInt32? = nil) {
         self.name = name
         self.version = version
+        self.features = features
     }
 
-    /// Decodes a HELLO payload.
+    /// Decodes a HELLO payload (the features field is read when present).
     public init(from reader: inout WireReader) throws {
         name = try reader.readString(maxLength: Self.maxNameLength)
         version = try reader.readUInt16()
+        features = reader.isAtEnd ? nil : try reader.readUInt32()
     }
 
     /// Encodes a HELLO payload.
     public func encode(to writer: inout WireWriter) {
         writer.writeString(name)
         writer.writeUInt16(version)
+        if let features { writer.writeUInt32(features) }
     }
 
     /// `name/version`, as error messages show it.

@@ -1,12 +1,14 @@
 /// Cuts a byte stream into frames, however the bytes arrive: one at a time or many frames at once.
 ///
 /// Feed what was read, then call ``next()`` until it returns nil. The header is validated as soon as its
-/// 20 bytes are present — an oversized length, unknown version or kind, or nonzero flags/reserved field
-/// throws before any payload is buffered — so the decoder never holds more than one maximum-size frame
+/// 20 bytes are present — an oversized length, unknown version or kind, a flag outside `acceptedFlags`,
+/// or a nonzero reserved field throws before any payload is buffered — so the decoder never holds more than one maximum-size frame
 /// plus the last chunk fed. After an error the decoder stays failed: every later ``next()`` rethrows it.
 public struct FrameDecoder: Sendable {
     /// Largest payload accepted.
     public let maxPayload: Int
+    /// ``FrameFlags`` bits a frame may carry (0: none, as a version 1 peer that negotiated nothing).
+    public let acceptedFlags: UInt16
 
     /// Buffer capacity kept between frames.
     private static let retainedCapacity = 256 * 1024
@@ -16,9 +18,13 @@ public struct FrameDecoder: Sendable {
     private var failure: WireError?
 
     /// Creates a decoder.
-    /// - Parameter maxPayload: Largest payload accepted; a header announcing more is an error.
-    public init(maxPayload: Int = Frame.defaultMaxPayload) {
+    /// - Parameters:
+    ///   - maxPayload: Largest payload accepted; a header announcing more is an error.
+    ///   - acceptedFlags: ``FrameFlags`` bits a frame may carry; any other bit is an error. Whether a
+    ///     connection negotiated them is its owner's check.
+    public init(maxPayload: Int = Frame.defaultMaxPayload, acceptedFlags: UInt16 = 0) {
         self.maxPayload = maxPayload
+        self.acceptedFlags = acceptedFlags
     }
 
     /// Bytes fed but not yet returned as frames.
@@ -74,7 +80,7 @@ public struct FrameDecoder: Sendable {
         }
         guard version == Frame.wireVersion else { return try fail(.unsupportedVersion(version)) }
         guard let kind = FrameKind(rawValue: kindByte) else { return try fail(.unknownKind(kindByte)) }
-        guard flags == 0 else { return try fail(.nonzeroFlags(flags)) }
+        guard flags & ~acceptedFlags == 0 else { return try fail(.nonzeroFlags(flags)) }
         guard reserved == 0 else { return try fail(.nonzeroReserved(reserved)) }
         guard Int(length) <= maxPayload else {
             return try fail(.frameTooLarge(length: UInt64(length), max: maxPayload))
@@ -88,7 +94,7 @@ public struct FrameDecoder: Sendable {
             buffer.removeAll(keepingCapacity: buffer.capacity <= Self.retainedCapacity)
             readIndex = 0
         }
-        return Frame(kind: kind, type: type, correlation: correlation, payload: payload)
+        return Frame(kind: kind, type: type, correlation: correlation, flags: flags, payload: payload)
     }
 
     private mutating func fail(_ error: WireError) throws -> Frame? {

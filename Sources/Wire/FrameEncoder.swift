@@ -16,7 +16,7 @@ public enum FrameEncoder {
     ///   - buffer: Where the bytes go.
     public static func append(_ frame: Frame, to buffer: inout [UInt8]) {
         appendHeader(
-            kind: frame.kind, type: frame.type, correlation: frame.correlation,
+            kind: frame.kind, type: frame.type, correlation: frame.correlation, flags: frame.flags,
             payloadLength: frame.payload.count, to: &buffer)
         buffer.append(contentsOf: frame.payload)
     }
@@ -26,10 +26,12 @@ public enum FrameEncoder {
     ///   - kind: Frame kind.
     ///   - type: Message type.
     ///   - correlation: Call id.
+    ///   - flags: ``FrameFlags`` bits (0 unless the connection negotiated them).
     ///   - payloadLength: Payload bytes that will follow.
     ///   - buffer: Where the bytes go.
     public static func appendHeader(
-        kind: FrameKind, type: UInt16, correlation: UInt64, payloadLength: Int, to buffer: inout [UInt8]
+        kind: FrameKind, type: UInt16, correlation: UInt64, flags: UInt16 = 0, payloadLength: Int,
+        to buffer: inout [UInt8]
     ) {
         let start = buffer.count
         buffer.append(contentsOf: repeatElement(0, count: Frame.headerSize))
@@ -38,7 +40,8 @@ public enum FrameEncoder {
             raw[start + 4] = Frame.wireVersion
             raw[start + 5] = kind.rawValue
             raw.storeBytes(of: type.bigEndian, toByteOffset: start + 6, as: UInt16.self)
-            // flags (start + 8) and reserved (start + 10) stay zero in version 1.
+            raw.storeBytes(of: flags.bigEndian, toByteOffset: start + 8, as: UInt16.self)
+            // reserved (start + 10) stays zero.
             raw.storeBytes(of: correlation.bigEndian, toByteOffset: start + 12, as: UInt64.self)
         }
     }

@@ -4,6 +4,7 @@ import IPC
 import Metrics
 import Registry
 import Services
+import Tracing
 import Wire
 
 /// How batchd retries and times out (its settings besides the scheduler's).
@@ -160,7 +161,7 @@ struct BatchRequestHandler: Sendable {
     /// Queues a call, waits for its batch, forwards it and relays the answer. Every outcome is counted
     /// before the caller's last frame leaves, so a caller that has its answer sees it in the metrics.
     private func serve(_ call: IPCCall, model: String, priority: UInt8, requestID: String, kind: Kind, size: RequestSize) async {
-        let log = logger.with(requestID: requestID)
+        let log = logger.with(requestID: requestID, trace: TraceContext.current)
         guard router.routes[model] != nil else {
             // Not labelled with the caller's text: any name would make a new series.
             metrics.request(BatchMetrics.unknownModelLabel, .failed)
@@ -170,9 +171,17 @@ struct BatchRequestHandler: Sendable {
         }
         let deadline = call.deadline ?? .now + policy.defaultTimeout
         let ticket: BatchScheduler.Ticket
+        // The queue wait: from arrival until a slot is free for the model (its own span, so a trace shows
+        // time spent waiting apart from time spent generating).
+        let queued = Tracer.global.startChildSpan("batchd queue", parent: TraceContext.current, attributes: [
+            "gen_ai.request.model": .string(model), "infer.priority": .int(Int(priority)),
+        ])
+        defer { queued?.end() }
         do {
             ticket = try await scheduler.admit(model: model, priority: priority, deadline: deadline)
+            queued?.end()
         } catch let error as BatchScheduler.AdmissionError {
+            queued?.setStatus(.error(error.description))
             switch error {
             case .queueFull:
                 metrics.request(model, .queueFull)
@@ -337,7 +346,16 @@ struct Relay {
                 continue
             }
             var used = 0
-            let (verdict, health) = await attempt(target, timeout, attempts, &used)
+            // One span per attempt: the relay to one deployment (the modeld call is its child).
+            let span = Tracer.global.startChildSpan("batchd relay", kind: .client, parent: TraceContext.current, attributes: [
+                "gen_ai.request.model": .string(model), "gen_ai.response.model": .string(target.route.name),
+                "infer.deployment": .string(name), "infer.attempt": .int(attempts),
+            ])
+            let (verdict, health) = await TraceContext.$current.withValue(span?.context ?? TraceContext.current) {
+                await attempt(target, timeout, attempts, &used)
+            }
+            span?.setStatus(Self.status(verdict))
+            span?.end()
             let closed = target.deployment.finish(health, wasProbe: admission == .probe, now: Self.now(), estimate: size.estimate, used: used)
             breakers.record(closed, model: target.route.name, deployment: name, logger: logger)
             switch verdict {
@@ -371,6 +389,15 @@ struct Relay {
                     return fail(what, code: failure.code, message: failure.message)
                 }
             }
+        }
+    }
+
+    /// How an attempt's span ends.
+    private static func status(_ verdict: Verdict) -> SpanStatus {
+        switch verdict {
+        case .answered, .cancelled: .unset
+        case .again(let reason), .next(let reason, _, _): .error(reason)
+        case .fallback(_, let message), .fail(_, let message): .error(message)
         }
     }
 

@@ -2,6 +2,7 @@ import Crypto
 import HTTP
 import IPC
 import Services
+import Tracing
 import Wire
 
 extension Frontend {
@@ -34,14 +35,21 @@ extension Frontend {
                               until deadline: ContinuousClock.Instant) async throws -> CachedCompletion {
         var text = ""
         var clock = serving.clock(model: generate.model)
+        Span.current?.recordRequest(generate)
         for try await e in batch.generate(generate, timeout: ContinuousClock.now.duration(to: deadline)) {
             switch e {
-            case .route(let route): answeredBy?.record(route, requested: generate.model)
+            case .route(let route):
+                answeredBy?.record(route, requested: generate.model)
+                Span.current?.set("gen_ai.response.model", .string(route.model))
             case .chunk(let c):
                 clock.piece()
+                AccessRecord.current?.firstToken()
                 text += c.text
             case .done(let d):
                 clock.finish(reason: d.finishReason)
+                Span.current?.recordDone(d)
+                AccessRecord.current?.usage(model: answeredBy?.model(requested: generate.model) ?? generate.model,
+                                            promptTokens: Int(d.promptTokens), completionTokens: Int(d.completionTokens))
                 return CachedCompletion(content: text, finishReason: d.finishReason, promptTokens: Int(d.promptTokens),
                                         completionTokens: Int(d.completionTokens))
             }
@@ -55,6 +63,13 @@ extension Frontend {
                         answeredBy: AnsweringDeployment? = nil) async throws -> (CachedCompletion, CacheStatus) {
         switch await lookup(plan) {
         case .hit(let hit):
+            AccessRecord.current?.usage(model: generate.model, promptTokens: hit.completion.promptTokens,
+                                        completionTokens: hit.completion.completionTokens)
+            Span.current?.recordRequest(generate)
+            Span.current?.set(["gen_ai.response.model": .string(generate.model),
+                               "gen_ai.usage.input_tokens": .int(hit.completion.promptTokens),
+                               "gen_ai.usage.output_tokens": .int(hit.completion.completionTokens),
+                               "gen_ai.response.finish_reasons": .strings([hit.completion.finishReason])])
             return (hit.completion, hit.status)
         case .miss(let fill):
             let completion = try await complete(generate, answeredBy: answeredBy)
@@ -65,7 +80,9 @@ extension Frontend {
 
     /// The reply's `usage.cost` (see ``AnsweringDeployment/cost(registry:hit:_:)``).
     func usageCost(_ c: RequestContext, _ status: CacheStatus, _ done: CachedCompletion) -> Double? {
-        c.answeredBy.cost(registry: registry, hit: status.isHit, done)
+        let cost = c.answeredBy.cost(registry: registry, hit: status.isHit, done)
+        AccessRecord.current?.cost(cost)
+        return cost
     }
 
     /// The headers of an answered generation: `X-Cache` (and `Age` on a hit), and who answered at what
@@ -145,11 +162,14 @@ extension Frontend {
                admission: AdmissionTicket? = nil, begin: (String) throws -> Void, piece: (String) -> Bool,
                failedAfterBegin: (any Error) -> Void) async throws -> CachedCompletion {
         var clock = serving.clock(model: generate.model)
+        let span = Span.current
+        span?.recordRequest(generate)
         var iterator = generationEvents(generate).makeAsyncIterator()
         var event = try await iterator.next()
         // batchd names the deployment first, so the stream's headers can carry it.
         if case .route(let route)? = event {
             answeredBy?.record(route, requested: generate.model)
+            span?.set("gen_ai.response.model", .string(route.model))
             event = try await iterator.next()
         }
         try begin(missStatus)
@@ -159,15 +179,20 @@ extension Frontend {
                 switch e {
                 case .chunk(let chunk):
                     clock.piece()
+                    AccessRecord.current?.firstToken()
                     text += chunk.text
                     admission?.observe(completionTokens: chunk.completionTokens)
                     if !piece(chunk.text) { throw CancellationError() }
                 case .done(let d):
                     clock.finish(reason: d.finishReason)
+                    span?.recordDone(d)
+                    AccessRecord.current?.usage(model: answeredBy?.model(requested: generate.model) ?? generate.model,
+                                                promptTokens: Int(d.promptTokens), completionTokens: Int(d.completionTokens))
                     return CachedCompletion(content: text, finishReason: d.finishReason, promptTokens: Int(d.promptTokens),
                                             completionTokens: Int(d.completionTokens))
                 case .route(let route):
                     answeredBy?.record(route, requested: generate.model)
+                    span?.set("gen_ai.response.model", .string(route.model))
                 }
                 event = try await iterator.next()
             }

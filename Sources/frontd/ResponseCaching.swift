@@ -5,6 +5,7 @@ import IPC
 import Metrics
 import Services
 import Synchronization
+import Tracing
 
 /// A cache miss this request is to fill: the semantic vector computed during the lookup (stored with the
 /// answer), and, when it leads an in-process fill, the requests waiting to share its answer. Whatever
@@ -93,38 +94,38 @@ extension Frontend {
     /// frontd, then across hosts through cached's claims). Counted in `infer_frontd_cache_lookups_total`.
     func lookup(_ plan: CachePlan) async -> CacheLookup {
         guard plan.reads, let key = plan.key else {
-            cacheResults.increment([MetricLabel("result", "bypass")])
+            countLookup("bypass")
             return .miss(CacheFill(plan: plan, vector: nil, leading: nil))
         }
         if let hit = await exactHit(key, plan) {
-            cacheResults.increment([MetricLabel("result", "hit")])
+            countLookup("hit")
             return .hit(hit)
         }
         var vector: [Float]?
         if let probe = plan.semantic {
             let (hit, probed) = await semanticHit(probe, plan)
             if let hit {
-                cacheResults.increment([MetricLabel("result", "hit-semantic")])
+                countLookup("hit-semantic")
                 return .hit(hit)
             }
             vector = probed
         }
         switch await fills.join(key) {
         case .shared(let completion?):
-            cacheResults.increment([MetricLabel("result", "coalesced")])
+            countLookup("coalesced")
             return .hit(CacheHit(completion: completion, status: "HIT", ageMs: 0))
         case .shared(nil):
             // The request it waited for failed; this one runs on its own (and leads no one).
-            cacheResults.increment([MetricLabel("result", "miss")])
+            countLookup("miss")
             return .miss(CacheFill(plan: plan, vector: vector, leading: nil))
         case .lead:
             let fill = CacheFill(plan: plan, vector: vector, leading: fills)
             if plan.writes, let hit = await awaitOtherHost(key, plan) {
                 fill.release(hit.completion)
-                cacheResults.increment([MetricLabel("result", "coalesced")])
+                countLookup("coalesced")
                 return .hit(hit)
             }
-            cacheResults.increment([MetricLabel("result", "miss")])
+            countLookup("miss")
             return .miss(fill)
         }
     }
@@ -180,6 +181,14 @@ extension Frontend {
             if let hit = await exactHit(key, plan) { return hit }
         }
         return nil
+    }
+
+    /// Counts a lookup's result in `infer_frontd_cache_lookups_total` and names it on the request's span
+    /// (`infer.cache.result`), so a trace says whether the model ran.
+    private func countLookup(_ result: String) {
+        cacheResults.increment([MetricLabel("result", result)])
+        Span.current?.set("infer.cache.result", .string(result))
+        AccessRecord.current?.cache(result)
     }
 
     /// Longest claim on a fill: another host waits at most this long for an answer that never comes.

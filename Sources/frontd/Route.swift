@@ -3,6 +3,7 @@ import DaemonRuntime
 import HTTP
 import IPC
 import Services
+import Tracing
 
 /// A scope an API key may hold; a route names the one it needs. Defined in IPC, where the keys file
 /// that `inferctl keys` writes and frontd reads is.
@@ -96,6 +97,21 @@ struct RequestContext: Sendable {
     let answeredBy = AnsweringDeployment()
     /// limitd's reservation for this request and the rate-limit headers of its replies.
     let admission = AdmissionTicket()
+    /// The request's server span (its context is the task's trace context while the route runs).
+    let span: Span
+    /// frontd's logger with this request's `request_id`, `trace_id` and `span_id` bound.
+    let log: Logger
+
+    init(request: HTTPRequest, response: HTTPResponseWriter, requestID: String, principal: Principal?, replyHeaders: HTTPHeaders,
+         span: Span = Tracer.disabled.startSpan("request", parent: nil), logger: Logger = Logger(daemon: "frontd")) {
+        self.request = request
+        self.response = response
+        self.requestID = requestID
+        self.principal = principal
+        self.replyHeaders = replyHeaders
+        self.span = span
+        self.log = logger
+    }
 
     /// Who limitd limits: the key's id, else the client's address.
     var clientKey: String {
@@ -127,6 +143,8 @@ struct RequestContext: Sendable {
         try SSEWriter.start(on: response, headers: headers(contentType: "text/event-stream", extra))
     }
 
-    /// A logger whose lines carry this request's id.
-    func logger(_ base: Logger) -> Logger { base.with(requestID: requestID, traceID: nil) }
+    /// A logger whose lines carry this request's id and trace.
+    func logger(_ base: Logger) -> Logger {
+        base.with(["request_id": .string(requestID), "trace_id": .string(span.traceIDHex), "span_id": .string(span.spanIDHex)])
+    }
 }

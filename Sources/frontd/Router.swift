@@ -3,9 +3,16 @@ import Foundation
 import HTTP
 import IPC
 import Metrics
+import Tracing
+import Wire
 
-/// Dispatches a request to its route: request id, CORS and OPTIONS, authentication and scope, 404/405,
-/// one JSON error shape for every failure, the per-route metrics and the access log line.
+/// Dispatches a request to its route: request id, trace context, CORS and OPTIONS, authentication and
+/// scope, 404/405, one JSON error shape for every failure, the per-route metrics and the access log line.
+///
+/// Tracing: a valid W3C `traceparent` (with its `tracestate`) makes the request's server span a child of
+/// the client's; a malformed one is replaced by a new trace (never trusted in part). Every reply carries
+/// `traceparent` naming the request's span, and the route runs with it as the task's trace context, so
+/// limitd, cached, batchd and modeld add their spans to the same trace.
 struct Router: Sendable {
     let frontend: Frontend
     let routes: [Route]
@@ -38,12 +45,21 @@ struct Router: Sendable {
         let method = request.method == .head ? HTTPMethod.get : request.method
         let route = routes.first { $0.method == method && $0.path.matches(request.path) }
         let label = route?.path.label ?? routes.first { $0.path.matches(request.path) }?.path.label ?? "other"
-        let log = frontend.logger.with(requestID: requestID, traceID: nil)
+        let span = Self.startSpan(request, method: method, route: label)
+        let log = frontend.logger.with(["request_id": .string(requestID), "trace_id": .string(span.traceIDHex),
+                                        "span_id": .string(span.spanIDHex)])
+        if request.headers["traceparent"] != nil && span.parentSpanID == nil {
+            log.debug("malformed traceparent replaced by a new trace", ["traceparent": .string(String((request.headers["traceparent"] ?? "").prefix(100)))])
+        }
         var status = 200
+        let access = AccessRecord(started: started)
+        var principalName: String?
+        var answeredBy: AnsweringDeployment?
         // CORS headers go on every reply of an allowed origin, errors included, so a browser can read them.
         var replyHeaders = cors.responseHeaders(origin: request.headers["Origin"])
         // The request once routed: its admission's rate-limit headers go on its error reply too (a 429's above all).
         var admitted: RequestContext?
+        replyHeaders.add(name: "traceparent", value: TraceParent.format(span.context))
         do {
             if request.method == .options {
                 status = try options(request, response, requestID: requestID, replyHeaders: &replyHeaders)
@@ -54,13 +70,20 @@ struct Router: Sendable {
                     throw APIError.methodNotAllowed(request.method, allowed: allowed)
                 }
                 let principal = try frontend.authenticator.authenticate(request, access: route.access)
-                let context = RequestContext(request: request, response: response, requestID: requestID, principal: principal, replyHeaders: replyHeaders)
+                principalName = principal?.name
+                let context = RequestContext(request: request, response: response, requestID: requestID, principal: principal,
+                                             replyHeaders: replyHeaders, span: span, logger: log)
                 admitted = context
+                answeredBy = context.answeredBy
                 // Whatever happens, the request's reservation ends with it (completion, error, cancel,
                 // disconnect): before an error reply; after a reply that did not end it (an idempotent
                 // replay, a stream cut short), below, once the request is counted.
                 do {
-                    status = try await route.handler(context)
+                    status = try await TraceContext.$current.withValue(span.context) {
+                        try await Span.$current.withValue(span) {
+                            try await AccessRecord.$current.withValue(access) { try await route.handler(context) }
+                        }
+                    }
                 } catch {
                     await frontend.closeAdmission(context)
                     throw error
@@ -88,11 +111,26 @@ struct Router: Sendable {
             }
         }
         let elapsed = Self.seconds(started.duration(to: .now))
+        span.set("http.response.status_code", .int(status))
+        if status >= 500 {
+            span.set("error.type", .string(String(status)))
+            span.setStatus(.error("HTTP \(status)"))
+        }
+        span.end()
         frontend.requests.increment([MetricLabel("route", label), MetricLabel("status", String(status))])
         frontend.duration.observe(elapsed, [MetricLabel("route", label)])
         if let admitted { await frontend.closeAdmission(admitted) }
-        log.debug("request", ["method": .string(String(request.method.rawValue.prefix(20))), "route": .string(label),
-                              "status": LogValue(status), "ms": LogValue(Int(elapsed * 1000))])
+        access.log(log, method: String(request.method.rawValue.prefix(20)), route: label, status: status, seconds: elapsed,
+                   key: principalName, deployment: answeredBy?.route?.deployment)
+    }
+
+    /// The request's server span: a child of the client's valid `traceparent`, else the root of a new trace.
+    static func startSpan(_ request: HTTPRequest, method: HTTPMethod, route: String) -> Span {
+        let parent = request.headers["traceparent"].flatMap { TraceParent.parse($0, state: request.headers["tracestate"]) }
+        return Tracer.global.startSpan("\(method.rawValue) \(route)", kind: .server, parent: parent, attributes: [
+            "http.request.method": .string(method.rawValue), "http.route": .string(route),
+            "url.path": .string(String(request.path.prefix(256))), "client.address": .string(request.remoteAddress),
+        ])
     }
 
     /// `OPTIONS`: a CORS preflight (with `Origin` and `Access-Control-Request-Method`), or a question about

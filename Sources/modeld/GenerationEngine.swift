@@ -3,6 +3,7 @@ import Engine
 import Foundation
 import IPC
 import Services
+import Tracing
 import Wire
 
 /// The continuous-batching loop of a chat model, on one dedicated thread.
@@ -20,6 +21,10 @@ final class GenerationEngine: EngineLoop {
         let requestID: String
         let prompt: [Int32]
         let parameters: GenerationParameters
+        /// The caller's trace context: the prefill and decode spans are its children.
+        var trace: TraceContext? = nil
+        /// The model asked for, for the spans' `gen_ai.request.model`.
+        var model = ""
     }
 
     let chat: ChatModel
@@ -52,6 +57,13 @@ final class GenerationEngine: EngineLoop {
         let job: Job
         /// Sequences in the step that produced its first token; nil before that step.
         var batchSize: Int?
+        /// When it joined the batch (its prefill runs in the next step), on both clocks: the monotonic one
+        /// for the metrics, the wall clock for the spans.
+        var joined = ContinuousClock.now
+        var joinedWall = wallClockNanoseconds()
+        /// When its first token came (the prefill's end, the decode's start).
+        var firstToken: ContinuousClock.Instant?
+        var firstTokenWall: UInt64 = 0
     }
 
     func run() {
@@ -79,6 +91,8 @@ final class GenerationEngine: EngineLoop {
             dropCancelled(decoder: decoder, running: &running, waiting: &waiting)
             admit(decoder: decoder, running: &running, waiting: &waiting)
             metrics.sequences(active: running.count, waiting: waiting.count)
+            let kv = decoder.kvCacheUsage
+            metrics.kvCache(usedTokens: kv.tokens, bytes: kv.bytes)
             if decoder.isEmpty {
                 thread.idle()
                 continue
@@ -105,7 +119,7 @@ final class GenerationEngine: EngineLoop {
         for (id, entry) in running where isOver(entry.job) {
             decoder.cancel(id)
             running[id] = nil
-            logger.with(requestID: entry.job.requestID).debug("generation cancelled")
+            logger.with(requestID: entry.job.requestID, trace: entry.job.trace).debug("generation cancelled")
         }
         waiting.removeAll { isOver($0.job) }
     }
@@ -146,14 +160,19 @@ final class GenerationEngine: EngineLoop {
             running = [:]
             return
         }
-        metrics.step(size: events.count, seconds: (ContinuousClock.now - started).seconds)
+        let stepEnd = ContinuousClock.now, stepEndWall = wallClockNanoseconds()
+        metrics.step(size: events.count, seconds: (stepEnd - started).seconds)
         // Counted before any byte leaves, so a caller that has its END sees it in the metrics.
         metrics.generated(events.count { $0.token != nil })
         for event in events {
             guard var entry = running[event.id] else { continue }
             if entry.batchSize == nil {
                 entry.batchSize = events.count
+                entry.firstToken = stepEnd
+                entry.firstTokenWall = stepEndWall
                 metrics.prompt(event.promptTokens)
+                metrics.prefill(seconds: (stepEnd - entry.joined).seconds)
+                recordPrefill(entry, promptTokens: event.promptTokens, batchSize: events.count, end: stepEndWall)
             }
             let call = entry.job.call
             if !event.text.isEmpty {
@@ -176,13 +195,33 @@ final class GenerationEngine: EngineLoop {
                 completionTokens: UInt32(clamping: event.completionTokens), batchSize: UInt32(clamping: entry.batchSize ?? events.count))
             // Counted as served before the END leaves (a caller gone at this very moment still got the work).
             metrics.request(.ok)
+            metrics.decode(seconds: (stepEnd - (entry.firstToken ?? stepEnd)).seconds)
+            recordDecode(entry, done: done, end: stepEndWall)
             if call.end(GenerationFrameTag.payload(done)) {
-                logger.with(requestID: entry.job.requestID).debug("generation done", [
+                logger.with(requestID: entry.job.requestID, trace: entry.job.trace).debug("generation done", [
                     "finish": .string(finish.rawValue), "prompt_tokens": LogValue(event.promptTokens),
                     "completion_tokens": LogValue(event.completionTokens), "batch_size": LogValue(entry.batchSize ?? 0),
                 ])
             }
         }
+    }
+
+    /// The span of a sequence's prefill: from joining the batch to its first token (the step that ran
+    /// its prompt).
+    private func recordPrefill(_ entry: Running, promptTokens: Int, batchSize: Int, end: UInt64) {
+        guard let span = Tracer.global.startChildSpan("modeld prefill", parent: entry.job.trace, start: entry.joinedWall, attributes: [
+            "gen_ai.request.model": .string(entry.job.model), "gen_ai.usage.input_tokens": .int(promptTokens),
+            "infer.batch_size": .int(batchSize),
+        ]) else { return }
+        span.end(at: end)
+    }
+
+    /// The span of a sequence's decode as a whole: from its first token to its last.
+    private func recordDecode(_ entry: Running, done: GenerationProtocol.Done, end: UInt64) {
+        guard let span = Tracer.global.startChildSpan("modeld decode", parent: entry.job.trace, start: entry.firstTokenWall,
+                                                      attributes: ["gen_ai.request.model": .string(entry.job.model)]) else { return }
+        span.recordDone(done)
+        span.end(at: end)
     }
 
     /// Ends a call the engine will not finish: the server is stopping.

@@ -31,9 +31,20 @@ struct ModelMetrics: Sendable {
     private let activeSequences: MetricsRegistry.Gauge
     private let waitingSequences: MetricsRegistry.Gauge
     private let stepSeconds: MetricsRegistry.Histogram
+    private let prefillSeconds: MetricsRegistry.Histogram
+    private let decodeSeconds: MetricsRegistry.Histogram
+    private let kvUsedTokens: MetricsRegistry.Gauge
+    private let kvBytes: MetricsRegistry.Gauge
+
+    /// Prefill of a CPU model's prompt takes tens of milliseconds to seconds; a remote one's first token
+    /// up to tens of seconds. Decode as a whole: up to minutes for a long answer.
+    static let prefillBuckets: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
+    static let decodeBuckets: [Double] = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300]
 
     /// Registers the families in `registry`.
-    init(registry: MetricsRegistry, model: String) {
+    /// - Parameter kvCapacityTokens: Positions the engine's KV caches could hold at most (sequences ×
+    ///   context), for `infer_modeld_kv_cache_capacity_tokens`; nil for an upstream (no cache here).
+    init(registry: MetricsRegistry, model: String, kvCapacityTokens: Int? = nil) {
         self.registry = registry
         self.model = model
         let labels = [MetricLabel("model", model)]
@@ -55,6 +66,23 @@ struct ModelMetrics: Sendable {
         stepSeconds = registry.histogram(
             "infer_modeld_step_seconds", help: "Duration of one engine step (a forward pass or an embedding pass).",
             buckets: Self.stepBuckets)
+        prefillSeconds = registry.histogram(
+            "infer_modeld_prefill_seconds",
+            help: "Time from a sequence joining the batch (or the upstream call starting) to its first token.",
+            buckets: Self.prefillBuckets)
+        decodeSeconds = registry.histogram(
+            "infer_modeld_decode_seconds", help: "Time from a sequence's first token to its last.", buckets: Self.decodeBuckets)
+        kvUsedTokens = registry.gauge(
+            "infer_modeld_kv_cache_used_tokens", help: "KV cache positions filled by the sequences in the engine.",
+            series: kvCapacityTokens == nil ? [] : [labels])
+        kvBytes = registry.gauge(
+            "infer_modeld_kv_cache_bytes", help: "Bytes of KV cache allocated for the sequences in the engine.",
+            series: kvCapacityTokens == nil ? [] : [labels])
+        if let kvCapacityTokens {
+            registry.gauge("infer_modeld_kv_cache_capacity_tokens",
+                           help: "KV cache positions the engine can hold at most (MODEL_MAX_BATCH sequences of the model's context).")
+                .set(Double(kvCapacityTokens), labels)
+        }
     }
 
     func request(_ outcome: Outcome) {
@@ -72,6 +100,19 @@ struct ModelMetrics: Sendable {
     func step(size: Int, seconds: Double) {
         stepBatchSize.observe(Double(size), labels)
         stepSeconds.observe(seconds, labels)
+    }
+
+    func prefill(seconds: Double) {
+        prefillSeconds.observe(seconds, labels)
+    }
+
+    func decode(seconds: Double) {
+        decodeSeconds.observe(seconds, labels)
+    }
+
+    func kvCache(usedTokens: Int, bytes: Int) {
+        kvUsedTokens.set(Double(usedTokens), labels)
+        kvBytes.set(Double(bytes), labels)
     }
 
     func sequences(active: Int, waiting: Int) {

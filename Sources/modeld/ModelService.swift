@@ -73,7 +73,9 @@ final class ModelService: DaemonService {
         self.name = name
         self.logger = logger
         stallTimeout = options.stallTimeout
-        let metrics = metrics ?? ModelMetrics(registry: registry, model: name)
+        var capacity: Int?
+        if case .chat(let chat) = model { capacity = max(1, options.maxBatch) * chat.contextLength }
+        let metrics = metrics ?? ModelMetrics(registry: registry, model: name, kvCapacityTokens: capacity)
         self.metrics = metrics
         let engine: ModelRequestHandler.Engine
         switch model {
@@ -267,8 +269,9 @@ struct ModelRequestHandler: Sendable {
             if refusal.code == IPCErrorCode.badRequest { metrics.request(.invalid) }
             logger.debug("request refused", ["type": LogValue(refusal.type), "reason": .string(refusal.message)])
         })
-        shell.register(GenerationProtocol.Generate.self, generate)
-        shell.register(GenerationProtocol.Embed.self, embed)
+        // The engines make their own spans (prefill, decode, the upstream call) under the call's context.
+        shell.register(GenerationProtocol.Generate.self, traced: false, generate)
+        shell.register(GenerationProtocol.Embed.self, traced: false, embed)
         shell.register(GenerationProtocol.Health.self) { _, call in await health(call) }
         return shell
     }
@@ -290,7 +293,7 @@ struct ModelRequestHandler: Sendable {
     private func refuse(_ call: IPCCall, _ code: UInt16, _ message: String, requestID: String) {
         metrics.request(.invalid)
         call.fail(code: code, message: message)
-        logger.with(requestID: requestID).debug("request refused", ["code": LogValue(code), "reason": .string(message)])
+        logger.with(requestID: requestID, trace: call.traceContext).debug("request refused", ["code": LogValue(code), "reason": .string(message)])
     }
 
     /// Refuses a request for another model than this instance's.
@@ -314,7 +317,8 @@ struct ModelRequestHandler: Sendable {
         } catch {
             return refuse(call, error.code, error.message, requestID: request.requestID)
         }
-        let job = GenerationEngine.Job(call: call, requestID: request.requestID, prompt: prepared.prompt, parameters: prepared.parameters)
+        let job = GenerationEngine.Job(call: call, requestID: request.requestID, prompt: prepared.prompt, parameters: prepared.parameters,
+                                       trace: call.traceContext, model: request.model)
         guard engine.submit(job) else { return stopping(call) }
         // A cancel is noticed at the next step boundary; wake an idle loop so a queued call goes at once.
         call.onCancel { engine.wake() }

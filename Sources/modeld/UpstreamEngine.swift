@@ -3,6 +3,7 @@ import Foundation
 import IPC
 import Registry
 import Services
+import Tracing
 import Upstream
 import Wire
 
@@ -98,12 +99,34 @@ final class UpstreamEngine: Sendable {
         return (text, first["finish_reason"] as? String)
     }
 
+    /// The client span of one upstream HTTP call (GenAI's `{operation} {model}`), child of the caller's
+    /// span; nil when the call carries no trace.
+    private func upstreamSpan(_ call: IPCCall, operation: String) -> Span? {
+        let url = deployment.url
+        return Tracer.global.startChildSpan("\(operation) \(deployment.upstreamModel)", kind: .client, parent: call.traceContext, attributes: [
+            "gen_ai.operation.name": .string(operation), "gen_ai.provider.name": .string("openai"),
+            "gen_ai.request.model": .string(deployment.upstreamModel), "server.address": .string(url?.host ?? ""),
+            "server.port": .int(url?.port ?? (url?.scheme == "https" ? 443 : 80)), "infer.deployment": .string(deployment.name),
+        ])
+    }
+
+    /// The request's options: its id, its deadline, and the span's `traceparent`, so the upstream's own
+    /// spans are children of the call's.
+    private func options(_ requestID: String, _ call: IPCCall, _ span: Span?) -> UpstreamRequestOptions {
+        UpstreamRequestOptions(requestID: requestID, traceParent: span.map { TraceParent.format($0.context) }, deadline: call.deadline)
+    }
+
     private func relay(_ call: IPCCall, _ request: GenerationProtocol.Generate) async {
-        let log = logger.with(requestID: request.requestID)
-        let options = UpstreamRequestOptions(requestID: request.requestID, deadline: call.deadline)
+        let log = logger.with(requestID: request.requestID, trace: call.traceContext)
+        let span = upstreamSpan(call, operation: Span.genAIOperation(request))
+        span?.recordRequest(request, model: deployment.upstreamModel)
+        defer { span?.end() }
+        let options = options(request.requestID, call, span)
         var pieces = 0
         var finish = "stop"
         var usage: UpstreamUsage?
+        let started = ContinuousClock.now
+        var firstPiece: ContinuousClock.Instant?
         do {
             let body = try UpstreamRequestBody(Self.body(request))
             let stream = request.messages.isEmpty
@@ -115,6 +138,10 @@ final class UpstreamEngine: Sendable {
                 let (text, reason) = Self.piece(object)
                 if let reason { finish = reason }
                 guard !text.isEmpty else { continue }
+                if firstPiece == nil {
+                    firstPiece = ContinuousClock.now
+                    metrics.prefill(seconds: (ContinuousClock.now - started).seconds)
+                }
                 pieces += 1
                 let chunk = GenerationProtocol.Chunk(text: text, completionTokens: UInt32(clamping: pieces))
                 guard call.chunk(GenerationFrameTag.payload(chunk)) else { throw CancellationError() }
@@ -126,8 +153,11 @@ final class UpstreamEngine: Sendable {
             let done = GenerationProtocol.Done(
                 finishReason: finish == "length" ? "length" : "stop", promptTokens: UInt32(clamping: prompt),
                 completionTokens: UInt32(clamping: completion), batchSize: 1)
+            if let firstPiece { metrics.decode(seconds: (ContinuousClock.now - firstPiece).seconds) }
+            span?.recordDone(done)
             if call.end(GenerationFrameTag.payload(done)) { metrics.request(.ok) }
         } catch let error as UpstreamError {
+            span?.setStatus(.error(error.clientMessage))
             fail(call, error, log: log)
         } catch {
             metrics.request(.cancelled)
@@ -135,8 +165,10 @@ final class UpstreamEngine: Sendable {
     }
 
     private func answerEmbed(_ call: IPCCall, _ request: GenerationProtocol.Embed) async {
-        let log = logger.with(requestID: request.requestID)
-        let options = UpstreamRequestOptions(requestID: request.requestID, deadline: call.deadline)
+        let log = logger.with(requestID: request.requestID, trace: call.traceContext)
+        let span = upstreamSpan(call, operation: "embeddings")
+        defer { span?.end() }
+        let options = options(request.requestID, call, span)
         do {
             let body = try UpstreamRequestBody(["input": request.inputs])
             let response = try await client.embeddings(body, options: options)
@@ -152,6 +184,7 @@ final class UpstreamEngine: Sendable {
                 vectors[index] = numbers.map { $0.floatValue }
             }
             let tokens = response.usage?.promptTokens ?? 0
+            span?.set("gen_ai.usage.input_tokens", .int(tokens))
             metrics.prompt(tokens)
             let reply = GenerationProtocol.EmbedReply(vectors: vectors, promptTokens: UInt32(clamping: tokens))
             if call.reply(reply.encoded()) { metrics.request(.ok) }

@@ -17,6 +17,7 @@ struct BenchScriptsTests {
         ("run-upstream-bench.sh", ["1s", "2", "2"]),
         ("run-engine-bench.sh", ["--smoke"]),
         ("run-cache-bench.sh", ["0.2", "100"]),
+        ("run-tracing-bench.sh", ["1s", "2"]),
     ]
     /// Scripts not run here, and why.
     static let notRun = [
@@ -62,7 +63,7 @@ struct BenchScriptsTests {
         ]
         // The scripts' fixed default ports could be taken by another run on this machine.
         for variable in ["HTTP_BENCH_PORT", "NGINX_BENCH_PORT", "GATEWAY_BENCH_PORT", "GATEWAY_BENCH_METRICS_PORT",
-                         "CACHE_BENCH_REDIS_PORT"] {
+                         "CACHE_BENCH_REDIS_PORT", "TRACING_BENCH_PORT", "TRACING_BENCH_METRICS_PORT"] {
             environment[variable] = String(try freeTCPPort())
         }
         if let models = ProcessInfo.processInfo.environment["INFER_MODELS_DIR"] { environment["INFER_MODELS_DIR"] = models }

@@ -73,7 +73,12 @@ struct SettingsDocsTests {
     @Test("a daemon with a page of its own (docs/DAEMON.md) lists there every setting it reads beyond the runtime's")
     func ownPageComplete() throws {
         let rows = try Self.documentedRows()
-        let runtime = Set(["LOG_LEVEL", "ENABLE_STRUCTURED_LOGGING", "INFER_RUNTIME_DIR", "DRAIN_TIMEOUT_SEC", "BIND_ADDRESS"])
+        // The runtime's own, and the tracing settings every daemon has (docs/RUNTIME.md).
+        let runtime = Set(["LOG_LEVEL", "ENABLE_STRUCTURED_LOGGING", "INFER_RUNTIME_DIR", "DRAIN_TIMEOUT_SEC", "BIND_ADDRESS",
+                           "OTEL_SDK_DISABLED", "ENABLE_TRACING", "OTEL_SERVICE_NAME", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTLP_ENDPOINT",
+                           "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TIMEOUT",
+                           "OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG", "OTEL_BSP_MAX_QUEUE_SIZE", "OTEL_BSP_SCHEDULE_DELAY",
+                           "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"])
         for (daemon, settings) in try Self.daemonSettings() {
             let page = Set(rows.filter { $0.file == daemon + ".md" }.map(\.name))
             guard !page.isEmpty else { continue }

@@ -9,6 +9,7 @@ import Wire
 /// The frames of Golden/frames.ref, built through the public API.
 enum GoldenFrames {
     static let limitdHello = HelloPayload(name: "infer.limitd", version: 1).encoded()
+    static let limitdHelloFeatures = HelloPayload(name: "infer.limitd", version: 1, features: ProtocolFeatures.traceContext).encoded()
 
     static let expected: [(name: String, frame: Frame)] = [
         ("HELLO", Frame(kind: .hello, payload: limitdHello)),
@@ -23,6 +24,10 @@ enum GoldenFrames {
         ("ERROR_CONNECTION", Frame(kind: .error, payload: ErrorPayload(
             code: IPCErrorCode.wrongProtocol, message: "this socket serves infer.cached/1, not infer.limitd/1",
             server: HelloPayload(name: "infer.cached", version: 1)).encoded())),
+        ("HELLO_FEATURES", Frame(kind: .hello, payload: limitdHelloFeatures)),
+        ("HELLO_ACK_FEATURES", Frame(kind: .helloAck, payload: limitdHelloFeatures)),
+        ("REQUEST_TRACED", Frame(kind: .request, type: 1, correlation: 1, flags: FrameFlags.traceContext,
+                                 payload: sampleTrace.encoded() + [0x00, 0x00, 0x00, 0xFA] + bytes("ping"))),
     ]
 
     /// NAME → hex (spaces removed) from the .ref file.
@@ -49,7 +54,7 @@ struct GoldenFrameTests {
         let frame = try #require(GoldenFrames.expected.first { $0.name == name }?.frame)
         let hex = try #require(golden[name], "no \(name) line in frames.ref")
         #expect(hexString(FrameEncoder.encode(frame)) == hex)
-        var decoder = FrameDecoder()
+        var decoder = FrameDecoder(acceptedFlags: FrameFlags.known)
         decoder.feed(try #require(bytesFromHex(hex)))
         #expect(try decoder.next() == frame)
         #expect(decoder.bufferedByteCount == 0)
@@ -81,10 +86,13 @@ struct GoldenFrameTests {
             limitd.directory.remove()
             cached.directory.remove()
         }
-        for (server, expected) in [(limitd, "HELLO_ACK"), (cached, "ERROR_CONNECTION")] {
+        let featuresHello = FrameEncoder.encode(Frame(kind: .hello, payload: GoldenFrames.limitdHelloFeatures))
+        for (server, hello, expected) in [(limitd, helloFrame("infer.limitd"), "HELLO_ACK"),
+                                          (limitd, featuresHello, "HELLO_ACK_FEATURES"),
+                                          (cached, helloFrame("infer.limitd"), "ERROR_CONNECTION")] {
             let fd = try UnixSocket.connect(path: server.path)
             defer { close(fd) }
-            try writeAll(fd, helloFrame("infer.limitd"))
+            try writeAll(fd, hello)
             var decoder = FrameDecoder()
             guard case let .frame(frame) = try readFrame(fd, decoder: &decoder) else {
                 Issue.record("no answer to HELLO")

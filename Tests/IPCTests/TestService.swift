@@ -23,6 +23,9 @@ enum TestType {
     static let oversized: UInt16 = 8
     /// ``AddRequest`` → ``AddResponse``.
     static let add: UInt16 = 9
+    /// Answers the call's trace context (`opt<block>`) and whether the handler ran with it as
+    /// `TraceContext.current` (bool).
+    static let trace: UInt16 = 10
 }
 
 /// A typed request of the test service.
@@ -101,6 +104,11 @@ func testHandler(name: String = "A", probe: ServiceProbe = ServiceProbe()) -> @S
             }
         case TestType.whoami:
             call.reply(Array(name.utf8))
+        case TestType.trace:
+            var writer = WireWriter()
+            writer.writeOptional(call.traceContext) { $0.write($1) }
+            writer.writeBool(TraceContext.current == call.traceContext)
+            call.reply(writer.bytes)
         case TestType.oversized:
             call.reply([UInt8](repeating: 0, count: Frame.defaultMaxPayload + 1))
         case TestType.add:

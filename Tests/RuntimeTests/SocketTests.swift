@@ -82,9 +82,8 @@ struct SocketTests {
                 .unix("metricsd"), .tcp("metrics", port: RuntimeSettings.metricsPort),
                 .tcp("http", port: RuntimeSettings.port),
             ])
-        #expect(table.map(\.name) == [
-            "ENABLE_STRUCTURED_LOGGING", "INFER_RUNTIME_DIR", "DRAIN_TIMEOUT_SEC", "BIND_ADDRESS", "METRICS_PORT",
-            "PORT", "RATE_LIMIT_RPM", "LOG_LEVEL",
+        #expect(table.map(\.name) == ["ENABLE_STRUCTURED_LOGGING", "INFER_RUNTIME_DIR", "DRAIN_TIMEOUT_SEC"] + TracingSettings.all.map(\.name) + [
+            "BIND_ADDRESS", "METRICS_PORT", "PORT", "RATE_LIMIT_RPM", "LOG_LEVEL",
         ])
         #expect(table.last?.defaultDescription == "debug")
     }

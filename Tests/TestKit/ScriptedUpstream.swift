@@ -19,27 +19,8 @@ public final class ScriptedUpstream: Sendable {
     /// Starts the server and waits (off the cooperative pool) for it to print its port.
     /// - Parameter arguments: extra options (`--api-key`, `--tls-cert`, `--tls-key`, `--model`).
     public static func start(_ arguments: [String] = []) async throws -> ScriptedUpstream {
-        let script = packageRoot + "/tests-python/scripted_upstream.py"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script, "--port", "0", "--exit-with-stdin"] + arguments
-        let output = Pipe()
-        let input = Pipe()
-        process.standardOutput = output
-        process.standardInput = input
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        // The first line is the port; python starts in well under a second, allow 30 s on a busy machine.
-        // Read on a thread of its own: blocking a cooperative thread would starve the other tests.
-        let handle = output.fileHandleForReading
-        let line = await withCheckedContinuation { continuation in
-            Thread.detachNewThread { continuation.resume(returning: readLine(handle, timeout: 30)) }
-        }
-        guard let line, let port = Int(line.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            process.terminate()
-            throw ScriptedUpstreamError(message: "scripted upstream printed no port (got \(line ?? "nothing"))")
-        }
-        return ScriptedUpstream(port: port, process: process, stdin: input)
+        let peer = try await PythonPeer.start(python: "python3", script: "scripted_upstream.py", arguments: arguments)
+        return ScriptedUpstream(port: peer.port, process: peer.process, stdin: peer.stdin)
     }
 
     deinit {
@@ -148,6 +129,43 @@ public final class ScriptedUpstream: Sendable {
         let (data, _) = try await URLSession.shared.data(for: request)
         return data
     }
+}
+
+/// The scripted upstream could not be started or asked.
+public struct ScriptedUpstreamError: Error, CustomStringConvertible {
+    public let message: String
+    public init(message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// A server of tests-python/ run as a child process on 127.0.0.1: started with `--port 0
+/// --exit-with-stdin`, it prints its port first; closing its stdin (or the test process dying) ends it.
+enum PythonPeer {
+    /// Starts `script` and waits (off the cooperative pool) for its port.
+    /// - Parameter python: The interpreter: `python3` from PATH, or a venv's absolute path.
+    static func start(python: String, script: String, arguments: [String]) async throws -> (port: Int, process: Process, stdin: Pipe) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python.hasPrefix("/") ? python : "/usr/bin/env")
+        process.arguments = (python.hasPrefix("/") ? [] : [python])
+            + [packageRoot + "/tests-python/" + script, "--port", "0", "--exit-with-stdin"] + arguments
+        let output = Pipe()
+        let input = Pipe()
+        process.standardOutput = output
+        process.standardInput = input
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // The first line is the port; python starts in well under a second, allow 30 s on a busy machine.
+        // Read on a thread of its own: blocking a cooperative thread would starve the other tests.
+        let handle = output.fileHandleForReading
+        let line = await withCheckedContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(returning: readLine(handle, timeout: 30)) }
+        }
+        guard let line, let port = Int(line.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            process.terminate()
+            throw ScriptedUpstreamError(message: "\(script) printed no port (got \(line ?? "nothing"))")
+        }
+        return (port, process, input)
+    }
 
     private static func readLine(_ handle: FileHandle, timeout: Double) -> String? {
         let descriptor = handle.fileDescriptor
@@ -164,11 +182,4 @@ public final class ScriptedUpstream: Sendable {
         }
         return nil
     }
-}
-
-/// The scripted upstream could not be started or asked.
-public struct ScriptedUpstreamError: Error, CustomStringConvertible {
-    public let message: String
-    public init(message: String) { self.message = message }
-    public var description: String { message }
 }

@@ -60,6 +60,10 @@ public final class BatchDecoder: @unchecked Sendable {
     /// Sequences waiting or running.
     public var count: Int { sequences.count }
     public var isEmpty: Bool { sequences.isEmpty }
+    /// The KV cache of the sequences held now: positions filled, and bytes allocated.
+    public var kvCacheUsage: (tokens: Int, bytes: Int) {
+        sequences.reduce((0, 0)) { ($0.0 + $1.cache.count, $0.1 + $1.cache.bytes) }
+    }
     /// Whether a sequence with this id is waiting or running.
     public func contains(_ id: Int) -> Bool { sequences.contains { $0.id == id } }
 
