@@ -377,10 +377,10 @@ struct HostileInputTests {
         #expect(completion.status == 200 && completion.body.contains("Paris"), "\(completion.status) \(completion.body.prefix(300))")
         #expect(completion.headers["x-request-id"] != nil)
 
-        // Every request the router answered has its id on frontd's log line for it, and every frontd line
+        // Every request the router answered has its id on frontd's access line for it, and every frontd line
         // about a request carries a request_id.
         let frontdLines = run.logLines().filter { $0["daemon"] as? String == "frontd" }
-        let logged = Set(frontdLines.compactMap { $0["msg"] as? String == "request" ? $0["request_id"] as? String : nil })
+        let logged = Set(frontdLines.compactMap { $0["msg"] as? String == "access" ? $0["request_id"] as? String : nil })
         for (id, name) in routerIDs {
             #expect(logged.contains(id), "\(name): no frontd log line with request_id \(id)")
         }
