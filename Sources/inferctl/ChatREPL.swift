@@ -58,9 +58,12 @@ struct ChatREPL {
             }
             messages.append(["role": "user", "content": line])
             switch answer(messages, interrupts: interrupts) {
-            case .answered(let reply, let tokens, let seconds):
+            case .answered(let reply, let tokens, let seconds, let total):
                 messages.append(["role": "assistant", "content": reply])
-                writeOut(style.dim(String(format: "(%d tokens, %.1f s)", tokens, seconds)) + "\n")
+                // The conversation's size (the server's count of prompt and answer) shows how much of the
+                // model's context it takes, and that it is kept across turns.
+                let size = total.map { "; the conversation is \($0) tokens" } ?? ""
+                writeOut(style.dim(String(format: "(%d tokens, %.1f s", tokens, seconds) + size + ")") + "\n")
             case .interrupted(let partial):
                 // The conversation keeps what was shown, so a follow-up can refer to it.
                 if !partial.isEmpty { messages.append(["role": "assistant", "content": partial]) } else { messages.removeLast() }

@@ -18,8 +18,9 @@ struct RequestBody: @unchecked Sendable {
 
 /// How one generation request ended.
 enum GenerationOutcome: Sendable {
-    /// The whole answer arrived (and was printed).
-    case answered(text: String, tokens: Int, seconds: Double)
+    /// The whole answer arrived (and was printed): its text, its tokens, how long it took, and the
+    /// tokens of prompt and answer together when the server reported usage.
+    case answered(text: String, tokens: Int, seconds: Double, total: Int?)
     /// Ctrl-C stopped it; what had arrived was printed.
     case interrupted(partial: String)
     /// The request failed.
@@ -66,19 +67,21 @@ enum GenerationCall {
                 }
                 if !answer.text.hasSuffix("\n") { writeOut("\n") }
                 return .answered(text: answer.text, tokens: answer.usage?.completionTokens ?? answer.pieces,
-                                 seconds: (ContinuousClock.now - started).seconds)
+                                 seconds: (ContinuousClock.now - started).seconds, total: answer.usage?.totalTokens)
             }
             let reply = try await api.post(path, body.data)
             if json {
                 writeOut(String(decoding: reply.body, as: UTF8.self) + "\n")
-                return .answered(text: "", tokens: reply.usage?.completionTokens ?? 0, seconds: (ContinuousClock.now - started).seconds)
+                return .answered(text: "", tokens: reply.usage?.completionTokens ?? 0, seconds: (ContinuousClock.now - started).seconds,
+                                 total: reply.usage?.totalTokens)
             }
             let object = try reply.json()
             let choice = (object["choices"] as? [[String: Any]])?.first
             let text = kind == .chat ? (choice?["message"] as? [String: Any])?["content"] as? String : choice?["text"] as? String
             guard let text else { throw UpstreamError.invalidResponse(route: display, "the reply has no choices[0] text") }
             writeOut(text.hasSuffix("\n") ? text : text + "\n")
-            return .answered(text: text, tokens: reply.usage?.completionTokens ?? 0, seconds: (ContinuousClock.now - started).seconds)
+            return .answered(text: text, tokens: reply.usage?.completionTokens ?? 0, seconds: (ContinuousClock.now - started).seconds,
+                             total: reply.usage?.totalTokens)
         } catch where error.kind == .cancelled {
             if !shown.isEmpty && !shown.hasSuffix("\n") { writeOut("\n") }
             return .interrupted(partial: shown)
