@@ -1,5 +1,6 @@
-/// A table for people: a header and rows of cells, columns padded to their widest cell (measured
-/// without colour codes), numbers right-aligned where asked, the last column left ragged.
+/// A table for people: a header and rows of cells, columns two spaces apart and padded to their widest
+/// cell (measured without colour codes), numbers right-aligned where asked, the last column left ragged
+/// and no line ending in spaces. `Table` (the plain one of health, status, metrics) is this without colour.
 struct TextTable {
     /// The column titles.
     var header: [String]
@@ -36,7 +37,9 @@ struct TextTable {
                 let padded = rightAligned.contains(column) ? gap + cell : last ? cell : cell + gap
                 parts.append(colour(column, padded))
             }
-            return parts.joined(separator: "  ")
+            var text = parts.joined(separator: "  ")
+            while text.last == " " { text.removeLast() }
+            return text
         }
         var out = line(header) { _, text in style.bold(text) } + "\n"
         for (index, row) in rows.enumerated() {
