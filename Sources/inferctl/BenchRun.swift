@@ -21,6 +21,8 @@ struct BenchSample: Sendable {
     var promptTokens = 0
     /// Whether the counts came from the server's usage.
     var tokensFromUsage = false
+    /// No connection could be made (the server went away during the run).
+    var unreachable = false
 }
 
 /// The run's shared state: hands out request numbers within both bounds and keeps every sample.
@@ -83,6 +85,8 @@ final class BenchRecorder: Sendable {
 enum BenchRun {
     /// How long requests in flight at the end of the time may still take.
     static let drainGrace: Duration = .seconds(60)
+    /// How long a worker waits after a request that found no server, before its next.
+    static let unreachablePause: Duration = .milliseconds(100)
 
     /// Runs the plan.
     /// - Parameters:
@@ -111,6 +115,8 @@ enum BenchRun {
                         // Cut off by the end of the run rather than failed on its own.
                         if sample.error != nil && ContinuousClock.now >= hardEnd { sample.unfinished = true }
                         recorder.record(sample)
+                        // A server that went away refuses at once: pause rather than spin through the count.
+                        if sample.unreachable { try? await Task.sleep(for: unreachablePause) }
                     }
                 }
             }
@@ -138,6 +144,7 @@ enum BenchRun {
             }
         } catch {
             sample.error = APIClient.label(error)
+            sample.unreachable = error.kind == .connectRefused || error.kind == .connectFailed
         }
         sample.latency = (ContinuousClock.now - start).seconds
         if let first = pieceTimes.first { sample.firstToken = (first - start).seconds }
