@@ -104,9 +104,10 @@ let package = Package(
         // Gathers every daemon's metrics on each scrape and serves Prometheus text.
         executable("metricsd", ["HTTP", "IPC", "Wire", "Services", "Registry", "DaemonRuntime", "Settings",
                                 "Metrics"]),
-        // The operator's CLI: `inferctl up` runs the stack the way systemd would; `inferctl keys`.
+        // The operator's CLI: `inferctl up` runs the stack the way systemd would; `inferctl keys`; the API's
+        // clients (chat, complete, embed, test-api, bench) on the Upstream HTTP client.
         executable("inferctl", ["IPC", "Services", "DaemonRuntime", "Settings", "Registry", "APIKeys", "Spawn", "CLinux",
-                                "Basics"]),
+                                "Basics", "Upstream"]),
 
         // ── Benchmarks ─────────────────────────────────────────────────────────────────────────────
         .executableTarget(name: "engine-bench", dependencies: ["Engine"], path: "bench/engine-bench"),

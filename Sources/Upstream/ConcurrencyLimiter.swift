@@ -59,16 +59,24 @@ final class ConcurrencyLimiter: Sendable {
         do {
             try await withTaskCancellationHandler {
                 try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                    let early: WaitFailure? = state.withLock { state in
+                    let early: Result<Void, WaitFailure>? = state.withLock { state in
                         if let failure = state.ended.removeValue(forKey: id) {
                             state.pending.remove(id)
-                            return failure
+                            return .failure(failure)
+                        }
+                        // A release between the first look and now found nobody queued and kept the
+                        // slot free: take it, or this wait would last until the deadline.
+                        if state.available > 0 && state.order.isEmpty {
+                            state.available -= 1
+                            state.holders += 1
+                            state.pending.remove(id)
+                            return .success(())
                         }
                         state.order.append(id)
                         state.waiters[id] = continuation
                         return nil
                     }
-                    if let early { continuation.resume(throwing: early) }
+                    if let early { continuation.resume(with: early.mapError { $0 as any Error }) }
                 }
             } onCancel: {
                 self.end(id, .cancelled)

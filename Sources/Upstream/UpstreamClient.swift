@@ -147,6 +147,53 @@ public final class UpstreamClient: Sendable {
         return try await openStream(.completions, body: json, options: options)
     }
 
+    // MARK: Any route of the server
+
+    /// A request to any route of the server the base URL belongs to (`/health`, `/metrics`, a gateway's
+    /// own routes, or an OpenAI route with a body the caller wrote), with the body sent exactly as given:
+    /// no `model` or `stream` field is rewritten. It takes a concurrency slot and keeps the timeouts like
+    /// the OpenAI calls.
+    /// - Parameters:
+    ///   - method: `GET`, `POST`, `DELETE`, ...
+    ///   - path: the absolute path on the server, with a query if any (`/health`, `/v1/infer`); the base
+    ///     URL's `/v1` is replaced, not prefixed.
+    ///   - body: sent as `application/json` when given (whether or not it is valid JSON).
+    ///   - accept: the `Accept` header.
+    ///   - options: the caller's deadline, request id, trace context and further headers.
+    /// - Returns: the 2xx answer, whatever its content type.
+    /// - Throws: ``UpstreamError`` for any failure, a non-2xx status included (its status, code and
+    ///   message are in the error); ``UpstreamError/Kind/invalidRequest`` for a path that is not absolute.
+    public func call(_ method: String, path: String, body: Data? = nil, accept: String = "application/json",
+                     options: UpstreamRequestOptions = UpstreamRequestOptions()) async throws(UpstreamError) -> UpstreamResponse
+    {
+        try await exchange(try route(method, path), body: body, accept: accept, options: options)
+    }
+
+    /// A streaming request (`text/event-stream`) to any route of the server, with the body sent exactly
+    /// as given (so it must ask for a stream itself: `"stream": true`); returns once the response head is
+    /// in, like ``streamChatCompletion(_:options:)``.
+    /// - Parameters:
+    ///   - path: the absolute path (`/v1/infer/stream`, `/v1/chat/completions`).
+    ///   - body: the JSON body, as given.
+    ///   - options: the caller's deadline, request id, trace context and further headers.
+    /// - Returns: the events, to iterate as they arrive.
+    /// - Throws: ``UpstreamError`` when the stream cannot begin.
+    public func stream(path: String, body: Data, options: UpstreamRequestOptions = UpstreamRequestOptions())
+        async throws(UpstreamError) -> UpstreamEventStream
+    {
+        try await openStream(try route("POST", path), body: body, options: options)
+    }
+
+    private func route(_ method: String, _ path: String) throws(UpstreamError) -> UpstreamRoute {
+        guard !method.isEmpty, method.utf8.allSatisfy({ (0x41...0x5A).contains($0) }) else {
+            throw UpstreamError(.invalidRequest, route: "request", detail: "method \"\(method)\" is not an HTTP method")
+        }
+        guard let url = endpoint.url(ofAbsolutePath: path) else {
+            throw UpstreamError(.invalidRequest, route: "\(method) \(path)", detail: "the path must be absolute, like /health")
+        }
+        return .other(method: method, path: path, url: url)
+    }
+
     // MARK: The exchange
 
     /// Takes a slot (except for the probe) and starts the request.
@@ -202,10 +249,10 @@ public final class UpstreamClient: Sendable {
     }
 
     /// A whole non-streaming exchange: the 2xx answer, or the error.
-    private func exchange(_ route: UpstreamRoute, body: Data?, options: UpstreamRequestOptions)
-        async throws(UpstreamError) -> UpstreamResponse
+    private func exchange(_ route: UpstreamRoute, body: Data?, accept: String = "application/json",
+                          options: UpstreamRequestOptions) async throws(UpstreamError) -> UpstreamResponse
     {
-        let transfer = try await begin(route, body: body, accept: "application/json", options: options)
+        let transfer = try await begin(route, body: body, accept: accept, options: options)
         var head: (status: Int, headers: [String: String])?
         var received: [UInt8] = []
         for await event in transfer.events {

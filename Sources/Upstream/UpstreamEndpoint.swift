@@ -96,7 +96,17 @@ public struct UpstreamEndpoint: Sendable, Equatable, CustomStringConvertible {
 
     /// The URL of a route under the base (`chat/completions` → `…/v1/chat/completions`).
     func url(of route: UpstreamRoute) -> URL {
-        baseURL.appendingPathComponent(route.path)
+        if case .other(_, _, let url) = route { return url }
+        return baseURL.appendingPathComponent(route.path)
+    }
+
+    /// The URL of an absolute path on the server (`/health` → `http://host:port/health`): the base URL
+    /// without its final `/v1`, then the path, which may carry a query.
+    /// - Returns: nil when the path does not start with `/` or does not make a URL.
+    func url(ofAbsolutePath path: String) -> URL? {
+        guard path.hasPrefix("/"), !path.hasPrefix("//") else { return nil }
+        let root = String(baseURL.absoluteString.dropLast("/v1".count))
+        return URL(string: root + path)
     }
 
     private static func checkedBaseURL(_ text: String) throws(UpstreamConfigurationError) -> URL {

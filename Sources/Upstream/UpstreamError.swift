@@ -43,7 +43,7 @@ public struct UpstreamError: Error, Sendable, Equatable, CustomStringConvertible
     /// The route (`POST /v1/chat/completions`), for the log.
     let route: String
     /// What the transport or the parser said, already redacted, for the log.
-    let detail: String
+    public let detail: String
 
     init(
         _ kind: Kind, route: String, detail: String = "", timeoutPhase: TimeoutPhase? = nil,

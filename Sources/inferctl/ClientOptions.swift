@@ -1,4 +1,6 @@
-/// The flags of the commands that ask a running stack (`health`, `metrics`, `version`).
+/// The flags of the commands that ask a running stack: `health`, `metrics`, `version` (parsed here), and
+/// the API's clients `chat`, `complete`, `embed`, `test-api`, `bench`, which also take `--key` and
+/// `--timeout` (``take(_:)``, ClientFlags.swift).
 struct ClientOptions: Equatable {
     /// `--url URL`: frontd's address (INFER_URL, default http://127.0.0.1:8080; a trailing /v1 is fine).
     var url: String?
@@ -6,6 +8,10 @@ struct ClientOptions: Equatable {
     var metricsURL: String?
     /// `--json`: the figures for scripts.
     var json = false
+    /// `--key KEY`: the API key (`INFER_API_KEY`); sent as a bearer token, never printed.
+    var key: String?
+    /// `--timeout SEC`: the longest one request may take, from sending it to its last byte.
+    var timeout: Duration?
 
     static func parse(_ arguments: [String], command: String) throws(InferctlError) -> ClientOptions {
         var options = ClientOptions()

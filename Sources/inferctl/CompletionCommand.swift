@@ -12,8 +12,17 @@ enum CompletionCommand {
         ("version", ["--url", "--json"]),
         ("config", ["check", "--env-file", "--registry", "--keys-file", "--bin-dir", "--json"]),
         ("completion", ["bash", "zsh"]),
+        ("chat", ["-m", "--message", "--model", "--system", "--max-tokens", "--temperature", "--no-stream"] + clientFlags),
+        ("complete", ["-p", "--prompt", "--model", "--max-tokens", "--temperature", "--no-stream"] + clientFlags),
+        ("embed", ["--model"] + clientFlags),
+        ("test-api", ["--model", "--embedding-model"] + clientFlags),
+        ("bench", ["compare", "--concurrency", "--requests", "--duration", "--prompts", "--stream", "--max-tokens", "--model",
+                   "--temperature", "--allow-cache", "--out"] + clientFlags),
         ("help", []),
     ]
+
+    /// The flags every API client takes.
+    static let clientFlags = ["--url", "--key", "--json", "--timeout"]
 
     static func run(shell: String) -> Int32 {
         switch shell {
@@ -39,7 +48,7 @@ enum CompletionCommand {
                 *) words="" ;;
             esac
             case "${COMP_WORDS[COMP_CWORD-1]}" in
-                --env-file|--registry|--keys-file|--file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+                --env-file|--registry|--keys-file|--file|--prompts|--out) COMPREPLY=($(compgen -f -- "$cur")); return ;;
                 --runtime-dir|--bin-dir) COMPREPLY=($(compgen -d -- "$cur")); return ;;
             esac
             COMPREPLY=($(compgen -W "$words" -- "$cur"))

@@ -47,12 +47,8 @@ struct Table {
     }
 
     var text: String {
-        let all = [header] + rows
-        let widths = (0..<max(0, header.count - 1)).map { column in all.map { $0.count > column ? $0[column].count : 0 }.max() ?? 0 }
-        return all.map { row in
-            row.enumerated().map { column, cell in
-                column < widths.count ? cell + String(repeating: " ", count: widths[column] - cell.count + 2) : cell
-            }.joined().trimmingCharacters(in: .whitespaces)
-        }.joined(separator: "\n") + "\n"
+        var table = TextTable(header)
+        table.rows = rows
+        return table.render(style: TerminalStyle(colour: false))
     }
 }

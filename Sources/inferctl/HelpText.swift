@@ -4,7 +4,8 @@ enum HelpText {
     /// - Parameter topic: `up`, `status`, `keys`, or nil for the overview.
     /// - Returns: The text, ending with a newline.
     static func text(for topic: String?) -> String {
-        switch topic {
+        if let client = clientText(for: topic) { return client }
+        return switch topic {
         case "up": up
         case "status": status
         case "keys": keys
@@ -30,6 +31,8 @@ enum HelpText {
           inferctl version             inferctl's version and the running stack's
           inferctl config check        validate the environment file, registry and keys file together
           inferctl completion bash|zsh print a shell completion script
+
+        """ + clientCommands + """
           inferctl help [COMMAND]      show this help, or a command's
 
         On a machine with systemd, install the units in systemd/ instead (docs/OPERATIONS.md).
@@ -38,8 +41,10 @@ enum HelpText {
           0   up: stopped by Ctrl-C/SIGTERM after every daemon stopped; status: a stack runs;
               keys: done
           1   keys: the change was refused (a name already used, no such key); health: not ready;
-              metrics: metricsd answered an error
-          3   status: no stack runs in the runtime directory; health, metrics: not reachable
+              metrics: metricsd answered an error; chat, complete, embed, bench: a request failed;
+              test-api: a check failed
+          3   status: no stack runs in the runtime directory; health, metrics and the API's clients
+              (chat, complete, embed, test-api, bench): not reachable
           64  wrong command line
           71  a socket could not be created (port in use, another stack in the directory),
               or the keys file could not be read or written

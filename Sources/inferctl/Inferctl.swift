@@ -35,6 +35,16 @@ enum Inferctl {
             return ConfigCheckCommand.run(options, environment: environment, executableDirectory: UpCommand.ownDirectory())
         case .completion(let shell):
             return CompletionCommand.run(shell: shell)
+        case .chat(let options):
+            return ChatCommand.run(options, environment: environment)
+        case .complete(let options):
+            return CompleteCommand.run(options, environment: environment)
+        case .embed(let options):
+            return EmbedCommand.run(options, environment: environment)
+        case .testAPI(let options):
+            return TestAPICommand.run(options, environment: environment)
+        case .bench(let options):
+            return BenchCommand.run(options, environment: environment)
         }
     }
 }

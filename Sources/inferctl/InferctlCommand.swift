@@ -18,9 +18,20 @@ enum InferctlCommand: Equatable {
     case config(ConfigOptions)
     /// `inferctl completion bash|zsh`: a shell completion script.
     case completion(shell: String)
+    /// `inferctl chat ...`: a conversation with a model, or one question with `-m`.
+    case chat(ChatOptions)
+    /// `inferctl complete -p PROMPT ...`: a raw-prompt completion.
+    case complete(CompleteOptions)
+    /// `inferctl embed TEXT... `: embedding vectors.
+    case embed(EmbedOptions)
+    /// `inferctl test-api ...`: every route of a running stack checked.
+    case testAPI(TestAPIOptions)
+    /// `inferctl bench ...` and `inferctl bench compare A B`: the load generator.
+    case bench(BenchOptions)
 
     /// The commands, for help and errors.
-    static let commands = ["up", "status", "keys", "health", "metrics", "version", "config", "completion", "help"]
+    static let commands = ["up", "status", "keys", "health", "metrics", "version", "config", "completion", "chat",
+                           "complete", "embed", "test-api", "bench", "help"]
 
     /// Parses the arguments after the program's name.
     /// - Parameter arguments: `CommandLine.arguments.dropFirst()`.
@@ -61,6 +72,8 @@ enum InferctlCommand: Equatable {
                 throw .usage("completion takes one shell: bash or zsh")
             }
             return .completion(shell: shell)
+        case "chat", "complete", "embed", "test-api", "bench":
+            return try parseClientCommand(first, rest)
         default:
             throw .usage("unknown command \"\(first)\"; commands are \(commands.joined(separator: ", "))")
         }

@@ -9,7 +9,9 @@ struct InferctlError: Error, CustomStringConvertible, Equatable {
         case configuration
         /// The system refused something: a port in use, a directory not writable (71, EX_OSERR).
         case system
-        /// Anything else (1).
+        /// A client command could not reach the API (3, like `status` finding no stack).
+        case unreachable
+        /// Anything else (1); for client commands, a request that failed or a check that did not pass.
         case failure
     }
 
@@ -31,6 +33,7 @@ struct InferctlError: Error, CustomStringConvertible, Equatable {
         case .usage: InferctlExit.usage
         case .configuration: InferctlExit.configuration
         case .system: InferctlExit.system
+        case .unreachable: InferctlExit.unreachable
         case .failure: InferctlExit.failure
         }
     }
@@ -40,10 +43,14 @@ struct InferctlError: Error, CustomStringConvertible, Equatable {
 enum InferctlExit {
     /// `up`: stopped on SIGINT/SIGTERM after every daemon stopped; `status`: the stack runs.
     static let success: Int32 = 0
-    /// An unexpected failure.
+    /// An unexpected failure; for the client commands (chat, complete, embed, test-api, bench), a request
+    /// that failed, a test-api check that did not pass, or a bench run without one successful request.
     static let failure: Int32 = 1
     /// `status`: no stack runs in the runtime directory (as `systemctl status` says of a stopped unit).
     static let notRunning: Int32 = 3
+    /// The client commands: the API at `--url` cannot be reached (connection refused, no route, no
+    /// connection within the connect timeout) — the same status as `status` finding no stack.
+    static let unreachable: Int32 = notRunning
     /// EX_USAGE: a wrong command line.
     static let usage: Int32 = 64
     /// EX_OSERR: a socket could not be created (port in use, another stack in the directory).

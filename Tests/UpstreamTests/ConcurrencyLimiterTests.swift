@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import TestKit
 
@@ -54,5 +55,22 @@ struct ConcurrencyLimiterTests {
         #expect(limiter.load.waiting == 0)
         limiter.release()
         #expect(limiter.load.inFlight == 0)
+    }
+
+    @Test("a slot released while a waiter is between asking and queueing goes to that waiter")
+    func releaseRacingAQueueingWaiter() async throws {
+        // The holder releases on another thread just as the next caller asks (as a transfer's end gives
+        // its slot back while its caller already sends the next request). A release that fell between the
+        // caller's first look and its queueing was banked as a free slot while the caller slept on until
+        // its deadline: each round here would then take the whole 2 s deadline and throw .timedOut.
+        let limiter = ConcurrencyLimiter(limit: 1)
+        for _ in 0..<3000 {
+            try await limiter.acquire(deadline: .now + .seconds(2))
+            Thread.detachNewThread { limiter.release() }
+            try await limiter.acquire(deadline: .now + .seconds(2))
+            limiter.release()
+        }
+        #expect(limiter.load.inFlight == 0)
+        #expect(limiter.load.waiting == 0)
     }
 }
