@@ -14,7 +14,9 @@ struct SoakTests {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: packageRoot + "/bench/run-soak.sh")
         process.arguments = ["3", "45"]
-        var environment = ProcessInfo.processInfo.environment
+        // A clean environment: nothing another test of this process set (keys files, auth, state) leaks in.
+        let inherited = ProcessInfo.processInfo.environment
+        var environment = ["PATH": inherited["PATH"] ?? "/usr/bin:/bin", "HOME": inherited["HOME"] ?? "/root"]
         environment["INFER_BIN_DIR"] = bin
         environment["SOAK_PORT"] = "18680"
         environment["SOAK_METRICS_PORT"] = "18681"

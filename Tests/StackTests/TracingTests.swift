@@ -58,9 +58,9 @@ struct TracingTests {
         let parent = try #require(Self.replyParent(reply), "reply traceparent: \(reply.headers["traceparent"] ?? "none")")
         #expect(parent.trace == Self.clientTrace)
         #expect(reply.headers["traceparent"]?.hasSuffix("-01") == true)
-        let names = ["POST /v1/chat/completions", "limitd Admit", "cached Get", "batchd Generate", "batchd queue", "batchd relay",
+        let names = ["POST /v1/chat/completions", "limitd Reserve", "cached Get", "batchd Generate", "batchd queue", "batchd relay",
                      "modeld prefill", "modeld decode", "cached Put"]
-        #expect(await eventually(.seconds(15)) {
+        #expect(await eventually(.seconds(60)) {
             let got = Set(receiver.spans(trace: Self.clientTrace).compactMap { $0["name"] as? String })
             return names.allSatisfy(got.contains)
         }, "spans received: \(receiver.spans().map { "\($0["service"] ?? "?"): \($0["name"] ?? "?")" })")
@@ -85,7 +85,7 @@ struct TracingTests {
         #expect((Self.attribute(front, "gen_ai.response.finish_reasons") as? [String])?.count == 1)
         #expect(Self.attribute(front, "infer.cache.result") as? String == "miss")
         let frontID = try #require(front["span_id"] as? String)
-        for (name, service) in [("limitd Admit", "infer-limitd"), ("cached Get", "infer-cached"), ("cached Put", "infer-cached"),
+        for (name, service) in [("limitd Reserve", "infer-limitd"), ("cached Get", "infer-cached"), ("cached Put", "infer-cached"),
                                 ("batchd Generate", "infer-batchd")] {
             let span = Self.span(spans, name)
             #expect(span?["service"] as? String == service, "\(name)")
@@ -122,7 +122,7 @@ struct TracingTests {
         let remoteTrace = "0af7651916cd43dd8448eb211c80319c"
         let remote = Self.chat(port, key: key, model: "remote", content: "Hello there", headers: ["traceparent: 00-\(remoteTrace)-b7ad6b7169203331-01"])
         #expect(remote.status == 200, "\(remote.body)")
-        #expect(await eventually(.seconds(15)) { receiver.spans(trace: remoteTrace).contains { $0["name"] as? String == "chat scripted" } })
+        #expect(await eventually(.seconds(60)) { receiver.spans(trace: remoteTrace).contains { $0["name"] as? String == "chat scripted" } })
         let call = try #require(Self.span(receiver.spans(trace: remoteTrace), "chat scripted"))
         #expect(call["kind"] as? Int == 3)
         #expect(call["service"] as? String == "infer-modeld")
@@ -140,7 +140,7 @@ struct TracingTests {
         #expect(bad.status == 200)
         let fresh = try #require(Self.replyParent(bad))
         #expect(fresh.trace != Self.clientTrace)
-        #expect(await eventually(.seconds(15)) { receiver.spans(trace: fresh.trace).contains { $0["name"] as? String == "limitd Admit" } })
+        #expect(await eventually(.seconds(60)) { receiver.spans(trace: fresh.trace).contains { $0["name"] as? String == "limitd Reserve" } })
         let root = Self.span(receiver.spans(trace: fresh.trace), "POST /v1/chat/completions")
         #expect(root?["parent_span_id"] as? String == "")
         #expect(Self.attribute(root, "infer.cache.result") as? String == "hit")
@@ -163,7 +163,7 @@ struct TracingTests {
             #expect(reply.status == 200, "\(reply.body)")
             #expect(Self.replyParent(reply)?.trace == Self.clientTrace)
         }
-        #expect(await eventually(.seconds(15)) {
+        #expect(await eventually(.seconds(60)) {
             let text = curl(["http://127.0.0.1:\(metricsPort)/metrics"]).body
             return text.split(separator: "\n").contains { $0.hasPrefix("infer_trace_spans_failed_total") && !$0.hasSuffix(" 0") }
         }, "the failed exports are counted")
