@@ -38,6 +38,9 @@ let package = Package(
         .library(name: "Engine", targets: ["Engine"]),
         .library(name: "HTTP", targets: ["HTTP"]),
         .library(name: "IPC", targets: ["IPC"]),
+        // What fuzz/ (a package of its own, linked with libFuzzer) drives: every parser of outside input.
+        .library(name: "FuzzedLibraries",
+                 targets: ["HTTP", "Wire", "IPC", "Services", "Metrics", "Registry", "APIKeys", "Engine", "Settings", "Crypto", "Basics"]),
         // What a test of a daemon, of the stack or of a new service needs: scratch directories, loggers,
         // polling and latches, child processes, a raw HTTP client, a stack under `inferctl up`, the built
         // binaries and the test models (Tests/TestKit, Tests/TestModels).
@@ -176,5 +179,10 @@ let package = Package(
         // Every script under bench/ run for a second on the debug build, so none can rot.
         .testTarget(name: "BenchScriptsTests", dependencies: ["Spawn", "TestKit"]),
         .testTarget(name: "TracingTests", dependencies: ["Tracing", "Wire", "TestKit"]),
+        // Every input the fuzzers (fuzz/, a package of its own) ever crashed on, and their seeds, fed to
+        // the fuzzers' code (FuzzHarness.swift) in the normal suite.
+        .testTarget(name: "FuzzRegressionTests",
+                    dependencies: ["frontd", "inferctl", "HTTP", "Wire", "Services", "Metrics", "Registry", "APIKeys",
+                                   "Engine"]),
     ]
 )

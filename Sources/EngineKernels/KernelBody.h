@@ -348,24 +348,35 @@ EK_ATTR static void EK_NAME(layer_norm)(float *row, long width, const float *gam
     for (long i = vectors * 8; i < width; i++) row[i] = (row[i] - mean) * inv * gamma[i] + beta[i];
 }
 
+/// Two rows × 32 columns of a product with a broadcast scalar: acc[k] = Σ_i p0[i]·m_i[8k...], acc[4 + k]
+/// the same for p1, over `count` rows m_i = m + i·stride — eight chains sharing each load.
+EK_FN void EK_NAME(pair_block)(const float *p0, const float *p1, const float *m, long stride, long count, v8f acc[8]) {
+    v8f a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
+    for (long i = 0; i < count; i++) {
+        const float *row = m + i * stride;
+        v8f m0 = ek_load(row), m1 = ek_load(row + 8), m2 = ek_load(row + 16), m3 = ek_load(row + 24);
+        v8f x = (v8f)p0[i], y = (v8f)p1[i];
+        a0 = EK_NAME(madd)(x, m0, a0); a1 = EK_NAME(madd)(x, m1, a1);
+        a2 = EK_NAME(madd)(x, m2, a2); a3 = EK_NAME(madd)(x, m3, a3);
+        b0 = EK_NAME(madd)(y, m0, b0); b1 = EK_NAME(madd)(y, m1, b1);
+        b2 = EK_NAME(madd)(y, m2, b2); b3 = EK_NAME(madd)(y, m3, b3);
+    }
+    acc[0] = a0; acc[1] = a1; acc[2] = a2; acc[3] = a3;
+    acc[4] = b0; acc[5] = b1; acc[6] = b2; acc[7] = b3;
+}
+
+/// Stores a `pair_block` scaled: the second row first (o1 may be o0, when the first then wins).
+EK_FN void EK_NAME(store_pair)(const v8f acc[8], float s0, float s1, float *o0, float *o1) {
+    for (int k = 0; k < 4; k++) ek_store(o1 + 8 * k, acc[4 + k] * s1);
+    for (int k = 0; k < 4; k++) ek_store(o0 + 8 * k, acc[k] * s0);
+}
+
 EK_ATTR static void EK_NAME(attention_scores)(const float *q0, const float *q1, const float *kt, long np, long head_dim,
                                               float scale, float *s0, float *s1) {
-    v8f sc = (v8f)scale;
+    v8f acc[8];
     for (long jb = 0; jb < np; jb += 32) {
-        v8f a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
-        for (long d = 0; d < head_dim; d++) {
-            const float *k = kt + d * np + jb;
-            v8f k0 = ek_load(k), k1 = ek_load(k + 8), k2 = ek_load(k + 16), k3 = ek_load(k + 24);
-            v8f x = (v8f)q0[d], y = (v8f)q1[d];
-            a0 = EK_NAME(madd)(x, k0, a0); a1 = EK_NAME(madd)(x, k1, a1);
-            a2 = EK_NAME(madd)(x, k2, a2); a3 = EK_NAME(madd)(x, k3, a3);
-            b0 = EK_NAME(madd)(y, k0, b0); b1 = EK_NAME(madd)(y, k1, b1);
-            b2 = EK_NAME(madd)(y, k2, b2); b3 = EK_NAME(madd)(y, k3, b3);
-        }
-        ek_store(s1 + jb, b0 * sc); ek_store(s1 + jb + 8, b1 * sc);
-        ek_store(s1 + jb + 16, b2 * sc); ek_store(s1 + jb + 24, b3 * sc);
-        ek_store(s0 + jb, a0 * sc); ek_store(s0 + jb + 8, a1 * sc);
-        ek_store(s0 + jb + 16, a2 * sc); ek_store(s0 + jb + 24, a3 * sc);
+        EK_NAME(pair_block)(q0, q1, kt + jb, np, head_dim, acc);
+        EK_NAME(store_pair)(acc, scale, scale, s0 + jb, s1 + jb);
     }
 }
 
@@ -396,22 +407,10 @@ EK_ATTR static void EK_NAME(exp_shifted)(float *row, long n, float max) {
 
 EK_ATTR static void EK_NAME(attention_values)(const float *p0, const float *p1, const float *v, long v_stride, long n,
                                               long head_dim, float inv0, float inv1, float *o0, float *o1) {
-    v8f s0 = (v8f)inv0, s1 = (v8f)inv1;
+    v8f acc[8];
     for (long db = 0; db < head_dim; db += 32) {
-        v8f a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
-        for (long j = 0; j < n; j++) {
-            const float *vr = v + j * v_stride + db;
-            v8f v0 = ek_load(vr), v1 = ek_load(vr + 8), v2 = ek_load(vr + 16), v3 = ek_load(vr + 24);
-            v8f x = (v8f)p0[j], y = (v8f)p1[j];
-            a0 = EK_NAME(madd)(x, v0, a0); a1 = EK_NAME(madd)(x, v1, a1);
-            a2 = EK_NAME(madd)(x, v2, a2); a3 = EK_NAME(madd)(x, v3, a3);
-            b0 = EK_NAME(madd)(y, v0, b0); b1 = EK_NAME(madd)(y, v1, b1);
-            b2 = EK_NAME(madd)(y, v2, b2); b3 = EK_NAME(madd)(y, v3, b3);
-        }
-        ek_store(o1 + db, b0 * s1); ek_store(o1 + db + 8, b1 * s1);
-        ek_store(o1 + db + 16, b2 * s1); ek_store(o1 + db + 24, b3 * s1);
-        ek_store(o0 + db, a0 * s0); ek_store(o0 + db + 8, a1 * s0);
-        ek_store(o0 + db + 16, a2 * s0); ek_store(o0 + db + 24, a3 * s0);
+        EK_NAME(pair_block)(p0, p1, v + db, v_stride, n, acc);
+        EK_NAME(store_pair)(acc, inv0, inv1, o0 + db, o1 + db);
     }
 }
 

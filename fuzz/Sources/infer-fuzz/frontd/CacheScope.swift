@@ -1,0 +1,1 @@
+../../../../Sources/frontd/CacheScope.swift

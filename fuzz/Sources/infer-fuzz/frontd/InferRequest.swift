@@ -1,0 +1,1 @@
+../../../../Sources/frontd/InferRequest.swift

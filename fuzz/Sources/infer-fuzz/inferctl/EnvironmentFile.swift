@@ -1,0 +1,1 @@
+../../../../Sources/inferctl/EnvironmentFile.swift
