@@ -40,7 +40,8 @@ let package = Package(
         .library(name: "IPC", targets: ["IPC"]),
         // What fuzz/ (a package of its own, linked with libFuzzer) drives: every parser of outside input.
         .library(name: "FuzzedLibraries",
-                 targets: ["HTTP", "Wire", "IPC", "Services", "Metrics", "Registry", "APIKeys", "Engine", "Settings", "Crypto", "Basics"]),
+                 targets: ["HTTP", "Wire", "IPC", "Services", "Metrics", "Registry", "APIKeys", "Engine", "Settings", "Crypto",
+                           "Basics", "DaemonRuntime", "Spawn", "CLinux"]),
         // What a test of a daemon, of the stack or of a new service needs: scratch directories, loggers,
         // polling and latches, child processes, a raw HTTP client, a stack under `inferctl up`, the built
         // binaries and the test models (Tests/TestKit, Tests/TestModels).

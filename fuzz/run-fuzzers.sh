@@ -12,9 +12,13 @@ shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(http frames messages json gguf safetensors keys registry envfile)
 flags=(--package-path fuzz -Xswiftc -sanitize=fuzzer,address)
-swift build "${flags[@]}" 2>&1 | grep -v "Cannot export local symbol" | grep -E "error|warning: |Compiling|Build" || true
+mkdir -p fuzz/.build
+# (gold warns once per ASan symbol it cannot export: noise, left out)
+swift build "${flags[@]}" > fuzz/.build/build.log 2>&1
+built=$?
+grep -v "Cannot export local symbol" fuzz/.build/build.log | grep -E "error|Build complete" | head -20
+[ $built -eq 0 ] || { echo "fuzz: the fuzzer did not build (fuzz/.build/build.log)"; exit 1; }
 bin="$(swift build "${flags[@]}" --show-bin-path)/infer-fuzz"
-[ -x "$bin" ] || { echo "fuzz: the fuzzer did not build"; exit 1; }
 failed=()
 for t in "${targets[@]}"; do
   work=fuzz/.build/work/$t crashes=fuzz/.build/crashes

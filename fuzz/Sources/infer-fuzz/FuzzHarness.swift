@@ -13,6 +13,9 @@ import Wire
 #if canImport(frontd)
 @testable import frontd
 @testable import inferctl
+#else
+@testable import FrontdParsers
+@testable import InferctlParsers
 #endif
 
 /// One fuzz target: a name (fuzz/corpus/NAME, fuzz/regressions/NAME) and what it does with the bytes.

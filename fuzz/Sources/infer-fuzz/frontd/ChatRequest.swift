@@ -1,1 +1,0 @@
-../../../../Sources/frontd/ChatRequest.swift

@@ -1,1 +1,0 @@
-../../../../Sources/frontd/JSONNumber.swift

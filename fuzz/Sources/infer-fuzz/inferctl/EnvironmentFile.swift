@@ -1,1 +1,0 @@
-../../../../Sources/inferctl/EnvironmentFile.swift

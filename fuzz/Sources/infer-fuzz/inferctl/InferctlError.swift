@@ -1,1 +1,0 @@
-../../../../Sources/inferctl/InferctlError.swift
