@@ -38,10 +38,11 @@ let package = Package(
         .library(name: "Engine", targets: ["Engine"]),
         .library(name: "HTTP", targets: ["HTTP"]),
         .library(name: "IPC", targets: ["IPC"]),
-        // What fuzz/ (a package of its own, linked with libFuzzer) drives: every parser of outside input.
+        // What fuzz/ (a package of its own, linked with libFuzzer) drives: every parser of outside input,
+        // and every library frontd and inferctl import (the fuzz package compiles their source folders).
         .library(name: "FuzzedLibraries",
                  targets: ["HTTP", "Wire", "IPC", "Services", "Metrics", "Registry", "APIKeys", "Engine", "Settings", "Crypto",
-                           "Basics", "DaemonRuntime", "Spawn", "CLinux"]),
+                           "Basics", "DaemonRuntime", "Spawn", "CLinux", "Upstream", "Tracing"]),
         // What a test of a daemon, of the stack or of a new service needs: scratch directories, loggers,
         // polling and latches, child processes, a raw HTTP client, a stack under `inferctl up`, the built
         // binaries and the test models (Tests/TestKit, Tests/TestModels).

@@ -73,7 +73,8 @@ enum FuzzHarness {
         }
     }
 
-    /// Every message type any daemon decodes: the first byte picks the type, the rest is its payload.
+    /// Every message type any daemon decodes: the first byte picks the type (modulo their number), the
+    /// rest is its payload. A new message type belongs here.
     static let messageDecoders: [@Sendable ([UInt8]) throws -> Void] = [
         { _ = try HelloPayload(decoding: $0) }, { _ = try ErrorPayload(decoding: $0) },
         { _ = try LimitProtocol.Admit(decoding: $0) }, { _ = try LimitProtocol.AdmitReply(decoding: $0) },
@@ -91,6 +92,13 @@ enum FuzzHarness {
         { _ = try CacheProtocol.Claim(decoding: $0) }, { _ = try CacheProtocol.ClaimReply(decoding: $0) },
         { _ = try CacheProtocol.Clear(decoding: $0) }, { _ = try CacheProtocol.ClearReply(decoding: $0) },
         { _ = try CacheProtocol.Stats(decoding: $0) }, { _ = try CacheProtocol.StatsReply(decoding: $0) },
+        { _ = try LimitProtocol.Budget(decoding: $0) }, { _ = try LimitProtocol.LimitStatus(decoding: $0) },
+        { _ = try LimitProtocol.BudgetStatus(decoding: $0) }, { _ = try LimitProtocol.Reserve(decoding: $0) },
+        { _ = try LimitProtocol.ReserveReply(decoding: $0) }, { _ = try LimitProtocol.Commit(decoding: $0) },
+        { _ = try LimitProtocol.Usage(decoding: $0) }, { _ = try LimitProtocol.UsageReply(decoding: $0) },
+        { _ = try LimitProtocol.SpendList(decoding: $0) }, { _ = try LimitProtocol.KeySpend(decoding: $0) },
+        { _ = try LimitProtocol.SpendListReply(decoding: $0) },
+        { _ = try IdempotencyRecord(decoding: $0) },  // frontd's, read back from cached
     ]
 
     static func messages(_ bytes: [UInt8]) {
