@@ -3,7 +3,7 @@ MODELS_DIR ?= $(CURDIR)/models
 export INFER_MODELS_DIR := $(MODELS_DIR)
 SWIFT ?= swift
 
-.PHONY: all build release deps models peers test run bench bench-http bench-gateway bench-upstream clean
+.PHONY: all build release deps models peers test fuzz run bench bench-http bench-gateway bench-upstream clean
 
 all: build
 
@@ -30,6 +30,12 @@ test: models
 	scripts/install-test-tools.sh
 	scripts/install-upstream-peers.sh
 	scripts/run-tests.sh
+
+## Every parser of outside input under libFuzzer + AddressSanitizer for FUZZ_SECONDS each (fuzz/README.md):
+## HTTP, IPC frames and messages, frontd's JSON, GGUF, safetensors, the keys file, the registry, env files.
+FUZZ_SECONDS ?= 60
+fuzz:
+	fuzz/run-fuzzers.sh $(FUZZ_SECONDS)
 
 ## Builds in release mode and starts the whole stack (six daemons under inferctl, as systemd would);
 ## Ctrl-C stops it. RUN_DIR, PORT, METRICS_PORT and KEYS_FILE can be overridden. The API keys file is

@@ -6,11 +6,13 @@ import PackageDescription
 // job each in the middle, the six daemons and inferctl on top. A daemon depends on exactly the
 // libraries it uses.
 
-// The engine's kernels are the hot path of the whole gateway: build them optimised even in debug builds
-// (so `swift test` runs the real models in seconds, not minutes) and for the host's vector units where
-// the host has AVX2/FMA (every machine this project targets does; others get portable code).
-let hostHasAVX2 = ((try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? "").contains(" avx2")
-let kernelFlags: [String] = ["-Ounchecked"] + (hostHasAVX2 ? ["-target-cpu", "haswell"] : [])
+// The engine's inner loops are C (Sources/EngineKernels), built optimised even in debug builds (so
+// `swift test` runs the real models in seconds, not minutes) and twice over: for x86-64's baseline and
+// for AVX2/FMA, chosen at run time from the CPU — never from the machine that builds. The Swift engine
+// around them (the GGUF and safetensors parsers among it) keeps every Swift check; `-O` only makes
+// debug builds of it fast.
+let kernelCFlags: [String] = ["-O3", "-ffp-contract=off"]
+let engineSwiftFlags: [String] = ["-O"]
 
 /// A library target whose folder under Sources/ has a README.md saying what belongs there.
 func library(_ name: String, _ dependencies: [Target.Dependency] = []) -> Target {
@@ -36,6 +38,11 @@ let package = Package(
         .library(name: "Engine", targets: ["Engine"]),
         .library(name: "HTTP", targets: ["HTTP"]),
         .library(name: "IPC", targets: ["IPC"]),
+        // What fuzz/ (a package of its own, linked with libFuzzer) drives: every parser of outside input,
+        // and every library frontd and inferctl import (the fuzz package compiles their source folders).
+        .library(name: "FuzzedLibraries",
+                 targets: ["HTTP", "Wire", "IPC", "Services", "Metrics", "Registry", "APIKeys", "Engine", "Settings", "Crypto",
+                           "Basics", "DaemonRuntime", "Spawn", "CLinux", "Upstream", "Tracing"]),
         // What a test of a daemon, of the stack or of a new service needs: scratch directories, loggers,
         // polling and latches, child processes, a raw HTTP client, a stack under `inferctl up`, the built
         // binaries and the test models (Tests/TestKit, Tests/TestModels).
@@ -84,8 +91,12 @@ let package = Package(
         library("Upstream", ["Basics"]),
         // A reusable HTTP/1.1 server; its loops run on Reactor's core.
         library("HTTP", ["Reactor", "CLinux", "Basics"]),
-        // The built-in CPU engine: GGUF, tokenizers, kernels, SmolLM2 and MiniLM.
-        .target(name: "Engine", exclude: ["README.md"], swiftSettings: [.unsafeFlags(kernelFlags)]),
+        // The engine's inner loops (quantized and F32 products, attention, norms) in C, one source
+        // compiled for the x86-64 baseline and for AVX2/FMA/F16C; the CPU picks at run time.
+        .target(name: "EngineKernels", exclude: ["README.md"], cSettings: [.unsafeFlags(kernelCFlags)]),
+        // The built-in CPU engine: GGUF, safetensors, tokenizers, SmolLM2 and MiniLM (Swift's checks on).
+        .target(name: "Engine", dependencies: ["EngineKernels"], exclude: ["README.md"],
+                swiftSettings: [.unsafeFlags(engineSwiftFlags)]),
 
         // ── Daemons and tools ──────────────────────────────────────────────────────────────────────
         // The HTTP front: validation, routing, SSE; orchestrates limitd, cached and batchd.
@@ -170,5 +181,10 @@ let package = Package(
         // Every script under bench/ run for a second on the debug build, so none can rot.
         .testTarget(name: "BenchScriptsTests", dependencies: ["Spawn", "TestKit"]),
         .testTarget(name: "TracingTests", dependencies: ["Tracing", "Wire", "TestKit"]),
+        // Every input the fuzzers (fuzz/, a package of its own) ever crashed on, and their seeds, fed to
+        // the fuzzers' code (FuzzHarness.swift) in the normal suite.
+        .testTarget(name: "FuzzRegressionTests",
+                    dependencies: ["frontd", "inferctl", "HTTP", "Wire", "Services", "Metrics", "Registry", "APIKeys",
+                                   "Engine"]),
     ]
 )

@@ -10,16 +10,27 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 swift build --build-tests || exit 1
+# Every daemon runs on any x86-64 CPU (AVX2 only in the engine's run-time-chosen kernels).
+scripts/check-baseline-isa.sh .build/debug/{frontd,limitd,cached,batchd,modeld,metricsd,inferctl} || exit 1
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=($(ls Tests | grep "Tests$"))
 failed=()
+# run NAME TARGET [VAR=VALUE...]: one target's tests in a process of their own, with that environment.
+run() {
+  local name=$1 t=$2
+  shift 2
+  echo "== $name"
+  local start=$(date +%s)
+  if env "$@" swift test --skip-build --filter "^$t\." 2>&1 | tee "/tmp/infer-test-$name.log" | grep -E '✘|Test run with|error:'; then :; fi
+  local status=${PIPESTATUS[0]}
+  echo "== $name: exit $status in $(( $(date +%s) - start )) s"
+  [ "$status" -eq 0 ] || failed+=("$name")
+}
 for t in "${targets[@]}"; do
-  echo "== $t"
-  start=$(date +%s)
-  if swift test --skip-build --filter "^$t\." 2>&1 | tee "/tmp/infer-test-$t.log" | grep -E '✘|Test run with|error:'; then :; fi
-  status=${PIPESTATUS[0]}
-  echo "== $t: exit $status in $(( $(date +%s) - start )) s"
-  [ "$status" -eq 0 ] || failed+=("$t")
+  run "$t" "$t"
+  # The engine once more on its portable (x86-64 baseline) kernels, so that path is checked against
+  # the reference outputs on AVX2 machines too.
+  [ "$t" != EngineTests ] || run EngineTests-portable EngineTests INFER_ENGINE_KERNELS=portable
 done
 if [ ${#failed[@]} -gt 0 ]; then
   echo "FAILED: ${failed[*]} (full logs in /tmp/infer-test-<target>.log)"

@@ -141,6 +141,11 @@ final class ModelService: DaemonService {
         context.setStatus("loading model \(model) from \(source.path)")
         context.logger.info("loading model", ["model": .string(model), "path": .string(source.path), "kind": .string(source.kind.rawValue)])
         if threads > 0 { EngineThreads.set(threads) }
+        let kernelChoice = ProcessInfo.processInfo.environment[KernelSet.environmentVariable]
+        if KernelSet.forcesPortable(kernelChoice) == nil {
+            context.logger.warn("\(KernelSet.environmentVariable) is neither auto nor portable; ignored (the CPU decides)",
+                                ["value": .string(String((kernelChoice ?? "").prefix(64)))])
+        }
         let started = ContinuousClock.now
         let loaded: LoadedModel
         do {
@@ -154,6 +159,7 @@ final class ModelService: DaemonService {
             context.logger.info("model loaded", [
                 "model": .string(model), "load_ms": loadMilliseconds, "context": LogValue(chat.contextLength),
                 "threads": LogValue(EngineThreads.count), "max_batch": LogValue(options.maxBatch),
+                "kernels": .string(KernelSet.name),
             ])
         case .embedding, .upstream:
             context.logger.info("model loaded", [

@@ -251,28 +251,43 @@ private func maxDifference(_ a: [Float], _ b: [Float]) -> Float {
         }
     }
 
-    @Test func bertExpIsAccurate() {
-        var worst: Double = 0
+    /// Both kernel sets where this CPU has the AVX2 one; the portable one everywhere.
+    static let kernelSets: [Kernels] = [Kernels.portable] + (Kernels.avx2.map { [$0] } ?? [])
+
+    @Test(arguments: kernelSets.indices)
+    func expIsAccurate(set: Int) {
+        let kernels = Self.kernelSets[set]
+        var xs: [Float] = []
         var x: Float = -87
-        while x <= 0 {
-            let v = bertExp(BertV8(repeating: x))[0]
-            let want = exp(Double(x))
-            worst = max(worst, abs(Double(v) - want) / want)
-            x += 0.0007
-        }
-        #expect(worst < 1e-6, "max relative exp error = \(worst)")
-        #expect(bertExp(BertV8(repeating: -.infinity))[0] < 1e-37)
+        while x <= 0 { xs.append(x); x += 0.0007 }
+        while xs.count % 8 != 0 { xs.append(0) }
+        var e = xs
+        e.withUnsafeMutableBufferPointer { kernels.exp_shifted($0.baseAddress!, $0.count, 0) }
+        var worst: Double = 0
+        for (x, v) in zip(xs, e) { worst = max(worst, abs(Double(v) - exp(Double(x))) / exp(Double(x))) }
+        #expect(worst < 1e-6, "\(kernels.label): max relative exp error = \(worst)")
+        var tiny = [Float](repeating: -.infinity, count: 8)
+        tiny.withUnsafeMutableBufferPointer { kernels.exp_shifted($0.baseAddress!, 8, 0) }
+        #expect(tiny[0] < 1e-37)
     }
 
-    @Test func bertErfIsAccurate() {
+    /// GELU (erf form) as the GEMM applies it: a 1×1 product of x and 1 with GELU, over x in [-6, 6].
+    @Test(arguments: kernelSets.indices)
+    func geluIsAccurate(set: Int) {
+        let kernels = Self.kernelSets[set]
         var worst: Double = 0
+        var a = [Float](repeating: 0, count: 6), b = [Float](repeating: 0, count: 16)
+        var c = [Float](repeating: 0, count: 6 * 16), bias = [Float](repeating: 0, count: 16)
+        b[0] = 1
         var x: Float = -6
         while x <= 6 {
-            let v = bertErf(BertV8(repeating: x))[0]
-            worst = max(worst, abs(Double(v) - erf(Double(x))))
+            a[0] = x
+            kernels.gemm6x16(1, a, b, &c, 16, &bias, 1)
+            let want = 0.5 * Double(x) * (1 + erf(Double(x) / 2.0.squareRoot()))
+            worst = max(worst, abs(Double(c[0]) - want) / max(1, abs(want)))
             x += 0.001
         }
-        #expect(worst < 1e-6, "max |erf error| = \(worst)")
+        #expect(worst < 2e-6, "\(kernels.label): max relative GELU error = \(worst)")
     }
 }
 

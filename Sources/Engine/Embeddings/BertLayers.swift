@@ -1,6 +1,7 @@
 import Foundation
 
-// The non-GEMM pieces of a BERT encoder layer, vectorised with SIMD8 and split across threads:
+// The non-GEMM pieces of a BERT encoder layer, split across threads (their vector loops are C,
+// `ek_kernels`):
 // residual + LayerNorm and per-sentence multi-head self-attention over a packed
 // [tokens × 3·hidden] Q|K|V matrix. (GELU runs inside the GEMM's store, in F32Matmul.swift.)
 
@@ -24,57 +25,7 @@ func bertAddLayerNorm(rows: Int, width: Int, x: UnsafeMutablePointer<Float>, y: 
 @inline(__always)
 func bertLayerNormRow(_ row: UnsafeMutablePointer<Float>, width: Int, gamma: UnsafePointer<Float>,
                       beta: UnsafePointer<Float>, eps: Float) {
-    let raw = UnsafeMutableRawPointer(row)
-    let vectors = width / 8
-    var acc = BertV8()
-    for v in 0..<vectors { acc += raw.loadUnaligned(fromByteOffset: v * 32, as: BertV8.self) }
-    var sum = acc.sum()
-    for i in (vectors * 8)..<width { sum += row[i] }
-    let mean = sum / Float(width)
-    let m = BertV8(repeating: mean)
-    var accSq = BertV8()
-    for v in 0..<vectors {
-        let d = raw.loadUnaligned(fromByteOffset: v * 32, as: BertV8.self) - m
-        accSq = accSq.addingProduct(d, d)
-    }
-    var sq = accSq.sum()
-    for i in (vectors * 8)..<width { let d = row[i] - mean; sq += d * d }
-    let inv = 1 / (sq / Float(width) + eps).squareRoot()
-    let iv = BertV8(repeating: inv)
-    let g = UnsafeRawPointer(gamma), b = UnsafeRawPointer(beta)
-    for v in 0..<vectors {
-        let d = raw.loadUnaligned(fromByteOffset: v * 32, as: BertV8.self) - m
-        let out = d * iv * g.loadUnaligned(fromByteOffset: v * 32, as: BertV8.self)
-            + b.loadUnaligned(fromByteOffset: v * 32, as: BertV8.self)
-        raw.storeBytes(of: out, toByteOffset: v * 32, as: BertV8.self)
-    }
-    for i in (vectors * 8)..<width { row[i] = (row[i] - mean) * inv * gamma[i] + beta[i] }
-}
-
-/// e^x for 8 lanes, for x ≤ 0 (softmax after subtracting the maximum): Cephes' expf polynomial on
-/// the reduced argument, scaled by 2^n built in the exponent bits. Relative error about 2e-7; inputs
-/// below -87 (where e^x leaves the normal range) give e^-87 ≈ 1.6e-38.
-@inline(__always)
-func bertExp(_ input: BertV8) -> BertV8 {
-    var x = input
-    x.replace(with: -87, where: x .< -87)
-    x.replace(with: 88, where: x .> 88)
-    // n = round(x·log2 e) by the 1.5·2^23 trick: the sum's low mantissa bits hold n.
-    let magic = BertV8(repeating: 12582912)
-    let t = magic.addingProduct(x, BertV8(repeating: 1.44269504088896341))
-    let n = t - magic
-    var r = x.addingProduct(n, BertV8(repeating: -0.693359375))
-    r = r.addingProduct(n, BertV8(repeating: 2.12194440e-4))
-    var p = BertV8(repeating: 1.9875691500e-4)
-    p = BertV8(repeating: 1.3981999507e-3).addingProduct(p, r)
-    p = BertV8(repeating: 8.3334519073e-3).addingProduct(p, r)
-    p = BertV8(repeating: 4.1665795894e-2).addingProduct(p, r)
-    p = BertV8(repeating: 1.6666665459e-1).addingProduct(p, r)
-    p = BertV8(repeating: 5.0000001201e-1).addingProduct(p, r)
-    let er = (p * r * r) + r + 1
-    let bits = unsafeBitCast(t, to: SIMD8<UInt32>.self) &- 0x4B40_0000 &+ 127
-    let scale = unsafeBitCast(bits &<< 23, to: BertV8.self)
-    return er * scale
+    KernelSet.active.layer_norm(row, width, gamma, beta, eps)
 }
 
 /// Multi-head self-attention for a batch of packed sentences.
@@ -136,42 +87,14 @@ private struct BertAttentionHead {
             for d in 0..<headDim { kt[d * np + j] = k[d] }
         }
         if np > n { for d in 0..<headDim { for j in n..<np { kt[d * np + j] = 0 } } }
-        let scale = BertV8(repeating: 1 / Float(headDim).squareRoot())
-        let ktRaw = UnsafeRawPointer(kt)
-        let sRaw = UnsafeMutableRawPointer(scores)
+        let scale = 1 / Float(headDim).squareRoot()
+        let kernels = KernelSet.active
 
-        // Scores.
+        // Scores, two queries at a time (an odd last query is paired with itself).
         var i = 0
         while i < n {
-            let q0 = query(i), q1 = query(min(i + 1, n - 1))
-            let row0 = i * np * 4, row1 = min(i + 1, n - 1) * np * 4
-            var jb = 0
-            while jb < np {
-                var a0 = BertV8(), a1 = BertV8(), a2 = BertV8(), a3 = BertV8()
-                var b0 = BertV8(), b1 = BertV8(), b2 = BertV8(), b3 = BertV8()
-                for d in 0..<headDim {
-                    let at = (d * np + jb) * 4
-                    let k0 = ktRaw.loadUnaligned(fromByteOffset: at, as: BertV8.self)
-                    let k1 = ktRaw.loadUnaligned(fromByteOffset: at + 32, as: BertV8.self)
-                    let k2 = ktRaw.loadUnaligned(fromByteOffset: at + 64, as: BertV8.self)
-                    let k3 = ktRaw.loadUnaligned(fromByteOffset: at + 96, as: BertV8.self)
-                    let x = BertV8(repeating: q0[d]), y = BertV8(repeating: q1[d])
-                    a0 = a0.addingProduct(x, k0); a1 = a1.addingProduct(x, k1)
-                    a2 = a2.addingProduct(x, k2); a3 = a3.addingProduct(x, k3)
-                    b0 = b0.addingProduct(y, k0); b1 = b1.addingProduct(y, k1)
-                    b2 = b2.addingProduct(y, k2); b3 = b3.addingProduct(y, k3)
-                }
-                // Row i+1 is stored first so that, when it is a repeat of row i (odd n), row i wins.
-                sRaw.storeBytes(of: b0 * scale, toByteOffset: row1 + jb * 4, as: BertV8.self)
-                sRaw.storeBytes(of: b1 * scale, toByteOffset: row1 + jb * 4 + 32, as: BertV8.self)
-                sRaw.storeBytes(of: b2 * scale, toByteOffset: row1 + jb * 4 + 64, as: BertV8.self)
-                sRaw.storeBytes(of: b3 * scale, toByteOffset: row1 + jb * 4 + 96, as: BertV8.self)
-                sRaw.storeBytes(of: a0 * scale, toByteOffset: row0 + jb * 4, as: BertV8.self)
-                sRaw.storeBytes(of: a1 * scale, toByteOffset: row0 + jb * 4 + 32, as: BertV8.self)
-                sRaw.storeBytes(of: a2 * scale, toByteOffset: row0 + jb * 4 + 64, as: BertV8.self)
-                sRaw.storeBytes(of: a3 * scale, toByteOffset: row0 + jb * 4 + 96, as: BertV8.self)
-                jb += 32
-            }
+            let i1 = min(i + 1, n - 1)
+            kernels.attention_scores(query(i), query(i1), kt, np, headDim, scale, scores + i * np, scores + i1 * np)
             i += 2
         }
 
@@ -181,14 +104,7 @@ private struct BertAttentionHead {
             let row = scores + i * np
             var maxScore = row[0]
             for j in 1..<n where row[j] > maxScore { maxScore = row[j] }
-            let m = BertV8(repeating: maxScore)
-            let raw = UnsafeMutableRawPointer(row)
-            var j = 0
-            while j < n {
-                let e = bertExp(raw.loadUnaligned(fromByteOffset: j * 4, as: BertV8.self) - m)
-                raw.storeBytes(of: e, toByteOffset: j * 4, as: BertV8.self)
-                j += 8
-            }
+            kernels.exp_shifted(row, n, maxScore)
             for j in n..<np { row[j] = 0 }
             var total: Float = 0
             for j in 0..<n { total += row[j] }
@@ -199,35 +115,8 @@ private struct BertAttentionHead {
         i = 0
         while i < n {
             let i1 = min(i + 1, n - 1)
-            let p0 = scores + i * np, p1 = scores + i1 * np
-            let s0 = BertV8(repeating: inverseSums[i]), s1 = BertV8(repeating: inverseSums[i1])
-            let o0 = UnsafeMutableRawPointer(output(out, i)), o1 = UnsafeMutableRawPointer(output(out, i1))
-            var db = 0
-            while db < headDim {
-                var a0 = BertV8(), a1 = BertV8(), a2 = BertV8(), a3 = BertV8()
-                var b0 = BertV8(), b1 = BertV8(), b2 = BertV8(), b3 = BertV8()
-                for j in 0..<n {
-                    let v = UnsafeRawPointer(value(j) + db)
-                    let v0 = v.loadUnaligned(as: BertV8.self)
-                    let v1 = v.loadUnaligned(fromByteOffset: 32, as: BertV8.self)
-                    let v2 = v.loadUnaligned(fromByteOffset: 64, as: BertV8.self)
-                    let v3 = v.loadUnaligned(fromByteOffset: 96, as: BertV8.self)
-                    let x = BertV8(repeating: p0[j]), y = BertV8(repeating: p1[j])
-                    a0 = a0.addingProduct(x, v0); a1 = a1.addingProduct(x, v1)
-                    a2 = a2.addingProduct(x, v2); a3 = a3.addingProduct(x, v3)
-                    b0 = b0.addingProduct(y, v0); b1 = b1.addingProduct(y, v1)
-                    b2 = b2.addingProduct(y, v2); b3 = b3.addingProduct(y, v3)
-                }
-                o1.storeBytes(of: b0 * s1, toByteOffset: db * 4, as: BertV8.self)
-                o1.storeBytes(of: b1 * s1, toByteOffset: db * 4 + 32, as: BertV8.self)
-                o1.storeBytes(of: b2 * s1, toByteOffset: db * 4 + 64, as: BertV8.self)
-                o1.storeBytes(of: b3 * s1, toByteOffset: db * 4 + 96, as: BertV8.self)
-                o0.storeBytes(of: a0 * s0, toByteOffset: db * 4, as: BertV8.self)
-                o0.storeBytes(of: a1 * s0, toByteOffset: db * 4 + 32, as: BertV8.self)
-                o0.storeBytes(of: a2 * s0, toByteOffset: db * 4 + 64, as: BertV8.self)
-                o0.storeBytes(of: a3 * s0, toByteOffset: db * 4 + 96, as: BertV8.self)
-                db += 32
-            }
+            kernels.attention_values(scores + i * np, scores + i1 * np, value(0), stride, n, headDim,
+                                     inverseSums[i], inverseSums[i1], output(out, i), output(out, i1))
             i += 2
         }
     }

@@ -10,8 +10,8 @@ import Foundation
 // in registers (12 of the 16 AVX2 registers, leaving room for the two W vectors and a broadcast) and
 // does 12 FMAs per k. K is cut into blocks of at most `bertKC` so one W panel block (kc×16 floats,
 // 16 KB) stays in L1 while it is reused against every A micro-panel of an `bertMC`-row A block (in L2).
-
-typealias BertV8 = SIMD8<Float>
+// The micro-kernel and its GELU are C (`ek_kernels.gemm6x16`, Sources/EngineKernels); the packing
+// and the blocking stay here.
 
 /// Rows per micro-kernel tile.
 let bertMR = 6
@@ -178,90 +178,5 @@ private func bertKernel6x16(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<F
 @inline(__always)
 private func bertKernelCore(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
                             c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>?, gelu: Bool) {
-    typealias V = SIMD8<Float>
-    var c00: V, c01: V, c10: V, c11: V, c20: V, c21: V, c30: V, c31: V, c40: V, c41: V, c50: V, c51: V
-    let s = ldc * 4
-    if let bias {
-        let b0 = UnsafeRawPointer(bias).loadUnaligned(as: V.self)
-        let b1 = UnsafeRawPointer(bias + 8).loadUnaligned(as: V.self)
-        c00 = b0; c01 = b1; c10 = b0; c11 = b1; c20 = b0; c21 = b1
-        c30 = b0; c31 = b1; c40 = b0; c41 = b1; c50 = b0; c51 = b1
-    } else {
-        let p = UnsafeRawPointer(c)
-        c00 = p.loadUnaligned(fromByteOffset: 0, as: V.self); c01 = p.loadUnaligned(fromByteOffset: 32, as: V.self)
-        c10 = p.loadUnaligned(fromByteOffset: s, as: V.self); c11 = p.loadUnaligned(fromByteOffset: s + 32, as: V.self)
-        c20 = p.loadUnaligned(fromByteOffset: 2 * s, as: V.self); c21 = p.loadUnaligned(fromByteOffset: 2 * s + 32, as: V.self)
-        c30 = p.loadUnaligned(fromByteOffset: 3 * s, as: V.self); c31 = p.loadUnaligned(fromByteOffset: 3 * s + 32, as: V.self)
-        c40 = p.loadUnaligned(fromByteOffset: 4 * s, as: V.self); c41 = p.loadUnaligned(fromByteOffset: 4 * s + 32, as: V.self)
-        c50 = p.loadUnaligned(fromByteOffset: 5 * s, as: V.self); c51 = p.loadUnaligned(fromByteOffset: 5 * s + 32, as: V.self)
-    }
-    var ap = a
-    var bp = UnsafeRawPointer(b)
-    for _ in 0..<kc {
-        // Packed W is 64-byte aligned and each k step is 64 bytes: aligned loads.
-        let b0 = bp.load(as: V.self)
-        let b1 = bp.load(fromByteOffset: 32, as: V.self)
-        var x = V(repeating: ap[0])
-        c00 = c00.addingProduct(x, b0); c01 = c01.addingProduct(x, b1)
-        x = V(repeating: ap[1])
-        c10 = c10.addingProduct(x, b0); c11 = c11.addingProduct(x, b1)
-        x = V(repeating: ap[2])
-        c20 = c20.addingProduct(x, b0); c21 = c21.addingProduct(x, b1)
-        x = V(repeating: ap[3])
-        c30 = c30.addingProduct(x, b0); c31 = c31.addingProduct(x, b1)
-        x = V(repeating: ap[4])
-        c40 = c40.addingProduct(x, b0); c41 = c41.addingProduct(x, b1)
-        x = V(repeating: ap[5])
-        c50 = c50.addingProduct(x, b0); c51 = c51.addingProduct(x, b1)
-        ap += bertMR
-        bp += bertNR * 4
-    }
-    if gelu {
-        c00 = bertGELU(c00); c01 = bertGELU(c01); c10 = bertGELU(c10); c11 = bertGELU(c11)
-        c20 = bertGELU(c20); c21 = bertGELU(c21); c30 = bertGELU(c30); c31 = bertGELU(c31)
-        c40 = bertGELU(c40); c41 = bertGELU(c41); c50 = bertGELU(c50); c51 = bertGELU(c51)
-    }
-    let p = UnsafeMutableRawPointer(c)
-    p.storeBytes(of: c00, toByteOffset: 0, as: V.self); p.storeBytes(of: c01, toByteOffset: 32, as: V.self)
-    p.storeBytes(of: c10, toByteOffset: s, as: V.self); p.storeBytes(of: c11, toByteOffset: s + 32, as: V.self)
-    p.storeBytes(of: c20, toByteOffset: 2 * s, as: V.self); p.storeBytes(of: c21, toByteOffset: 2 * s + 32, as: V.self)
-    p.storeBytes(of: c30, toByteOffset: 3 * s, as: V.self); p.storeBytes(of: c31, toByteOffset: 3 * s + 32, as: V.self)
-    p.storeBytes(of: c40, toByteOffset: 4 * s, as: V.self); p.storeBytes(of: c41, toByteOffset: 4 * s + 32, as: V.self)
-    p.storeBytes(of: c50, toByteOffset: 5 * s, as: V.self); p.storeBytes(of: c51, toByteOffset: 5 * s + 32, as: V.self)
-}
-
-// MARK: - Epilogue activation
-// Kept in this file so the micro-kernel inlines it even in non-whole-module (debug) builds.
-
-/// erf(x) for 8 lanes: the rational approximation Eigen and TensorFlow use for float (|error| about
-/// 1e-7 in practice over the whole line; inputs are clamped to ±4, where erf is ±1 in float).
-@inline(__always)
-func bertErf(_ input: BertV8) -> BertV8 {
-    // `replace(with:where:)` compiles to vminps/vmaxps; the stdlib's `clamped`/`pointwiseMin`
-    // stay out-of-line calls.
-    var x = input
-    x.replace(with: 4, where: x .> 4)
-    x.replace(with: -4, where: x .< -4)
-    let x2 = x * x
-    // Horner steps p ← c + x²·p, fused.
-    var p = BertV8(repeating: -2.72614225801306e-10)
-    p = BertV8(repeating: 2.77068142495902e-08).addingProduct(x2, p)
-    p = BertV8(repeating: -2.10102402082508e-06).addingProduct(x2, p)
-    p = BertV8(repeating: -5.69250639462346e-05).addingProduct(x2, p)
-    p = BertV8(repeating: -7.34990630326855e-04).addingProduct(x2, p)
-    p = BertV8(repeating: -2.95459980854025e-03).addingProduct(x2, p)
-    p = BertV8(repeating: -1.60960333262415e-02).addingProduct(x2, p)
-    p = p * x
-    var q = BertV8(repeating: -1.45660718464996e-05)
-    q = BertV8(repeating: -2.13374055278905e-04).addingProduct(x2, q)
-    q = BertV8(repeating: -1.68282697438203e-03).addingProduct(x2, q)
-    q = BertV8(repeating: -7.37332916720468e-03).addingProduct(x2, q)
-    q = BertV8(repeating: -1.42647390514189e-02).addingProduct(x2, q)
-    return p / q
-}
-
-/// GELU, erf form, for 8 lanes: 0.5·x·(1 + erf(x/√2)).
-@inline(__always)
-func bertGELU(_ v: BertV8) -> BertV8 {
-    BertV8(repeating: 0.5) * v * (1 + bertErf(v * BertV8(repeating: 0.7071067811865476)))
+    KernelSet.active.gemm6x16(kc, a, b, c, ldc, bias, gelu ? 1 : 0)
 }

@@ -10,18 +10,6 @@ public enum BlockDecoding {
         Float(Float16(bitPattern: p.loadUnaligned(as: UInt16.self)))
     }
 
-    /// The two halves at `p` and `p + 2` as floats (lanes 0 and 1), for the kernels: a block's d (and
-    /// m for Q4_1, or the first quants otherwise — every block is longer than four bytes).
-    ///
-    /// Loaded as one zero-extending 32-bit load and converted as a vector. The scalar `half` compiles
-    /// to `vpinsrw` into whatever register is free, which makes the conversion wait for that register's
-    /// last writer — in the one-token kernel an accumulator, chaining every block's decode behind the
-    /// previous block's FMAs (measured a third slower).
-    @inline(__always) static func scales(_ p: UnsafeRawPointer) -> SIMD8<Float> {
-        let bits = SIMD4<UInt32>(p.loadUnaligned(as: UInt32.self), 0, 0, 0)
-        return SIMD8<Float>(unsafeBitCast(bits, to: SIMD8<Float16>.self))
-    }
-
     /// Decodes `count` elements (a whole number of blocks) of `type` at `src` into `out`.
     public static func dequantize(_ type: GGMLType, _ src: UnsafeRawPointer, count: Int, into out: UnsafeMutablePointer<Float>) {
         switch type {

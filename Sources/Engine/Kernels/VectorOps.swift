@@ -5,32 +5,13 @@ public enum VectorOps {
     /// Σ a[i] * b[i].
     @inline(__always)
     public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
-        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
-        let pa = UnsafeRawPointer(a), pb = UnsafeRawPointer(b)
-        var i = 0
-        while i + 16 <= count {
-            acc0.addProduct(pa.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self), pb.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self))
-            acc1.addProduct(pa.loadUnaligned(fromByteOffset: 4 * i + 32, as: SIMD8<Float>.self), pb.loadUnaligned(fromByteOffset: 4 * i + 32, as: SIMD8<Float>.self))
-            i += 16
-        }
-        var s = (acc0 + acc1).sum()
-        while i < count { s += a[i] * b[i]; i += 1 }
-        return s
+        KernelSet.active.dot(a, b, count)
     }
 
     /// y[i] += a * x[i].
     @inline(__always)
     public static func axpy(_ a: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
-        let px = UnsafeRawPointer(x), py = UnsafeMutableRawPointer(y)
-        let av = SIMD8<Float>(repeating: a)
-        var i = 0
-        while i + 8 <= count {
-            var v = py.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
-            v.addProduct(av, px.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self))
-            py.storeBytes(of: v, toByteOffset: 4 * i, as: SIMD8<Float>.self)
-            i += 8
-        }
-        while i < count { y[i] += a * x[i]; i += 1 }
+        KernelSet.active.axpy(a, x, y, count)
     }
 
     /// out = x / sqrt(mean(x²) + eps) * weight (RMSNorm); `out` may be `x`.

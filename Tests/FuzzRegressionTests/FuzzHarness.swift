@@ -1,0 +1,1 @@
+../../fuzz/Sources/infer-fuzz/FuzzHarness.swift

@@ -1,0 +1,1 @@
+// Nothing to compile: FuzzDriver only declares libFuzzer's driver (include/FuzzDriver.h).
