@@ -22,7 +22,7 @@ scripts/install-deps.sh dpkg-dev python3 gzip patchelf
 
 stage=$(mktemp -d /tmp/infer-deb-XXXXXX)
 trap 'rm -rf "$stage"' EXIT
-root=$stage/root
+root=$stage/debian/infer           # the layout dpkg-shlibdeps expects: debian/control, debian/PACKAGE
 DESTDIR=$root PREFIX=/usr SYSCONFDIR=/etc BUILD_DIR=$BUILD_DIR VERSION=$VERSION scripts/install.sh
 
 # /usr/share/doc/infer: copyright and changelog, as Debian wants them.
@@ -30,22 +30,23 @@ install -m 0644 packaging/deb/copyright "$root/usr/share/doc/infer/copyright"
 {
   echo "infer ($VERSION) unstable; urgency=medium"
   echo
-  echo "  * Built from $(git log -1 --format='commit %h: %s' | cut -c1-66)."
+  echo "  * Built from $(git log -1 --format='commit %h: %s' | cut -c1-60)..."
   echo
   echo " -- $MAINTAINER  $(date -R -d "@$(git log -1 --format=%ct)")"
-} | gzip -9n > "$root/usr/share/doc/infer/changelog.Debian.gz"
+} | gzip -9n > "$root/usr/share/doc/infer/changelog.gz"     # a native package's changelog
 install -D -m 0644 packaging/deb/lintian-overrides "$root/usr/share/lintian/overrides/infer"
 
 # Dependencies from the executables' shared libraries (libc6, libsystemd0, ...).
-mkdir -p "$stage/shlibs/debian"
-printf 'Source: infer\n\nPackage: infer\nArchitecture: any\n' > "$stage/shlibs/debian/control"
-# (-l: the bundled Swift libraries are the package's own, not a dependency; their own needs count.)
-depends=$(cd "$stage/shlibs" && dpkg-shlibdeps -O -l"$root/usr/lib/infer/swift" \
-  "$root"/usr/lib/infer/{frontd,limitd,cached,batchd,modeld,metricsd,inferctl} "$root"/usr/lib/infer/swift/*.so \
-  | sed -n 's/^shlibs:Depends=//p')
-[ -n "$depends" ] || { echo "build-deb: dpkg-shlibdeps found no dependencies" >&2; exit 1; }
-
 install -d "$root/DEBIAN"
+printf 'Source: infer\n\nPackage: infer\nArchitecture: any\n' > "$stage/debian/control"
+# (-l: the bundled Swift libraries are the package's own, not a dependency; their own needs count.
+# --warnings=1: not the toolchain's "useless dependency" between its own libraries, which is not ours.)
+depends=$(cd "$stage" && dpkg-shlibdeps -O --warnings=1 -ldebian/infer/usr/lib/infer/swift \
+  debian/infer/usr/lib/infer/{frontd,limitd,cached,batchd,modeld,metricsd,inferctl} debian/infer/usr/lib/infer/swift/*.so \
+  2> "$stage/shlibdeps.log" | sed -n 's/^shlibs:Depends=//p')
+# (Its warnings that the Swift libraries' names carry no version are true and harmless: they are private.)
+[ -n "$depends" ] || { cat "$stage/shlibdeps.log" >&2; echo "build-deb: dpkg-shlibdeps found no dependencies" >&2; exit 1; }
+
 cat > "$root/DEBIAN/control" <<EOF
 Package: infer
 Version: $VERSION
