@@ -5,7 +5,8 @@
 # Writes dist/infer_VERSION_ARCH.deb.
 #
 #   scripts/build-deb.sh      env: VERSION (default 0.0~gitN.HASH: N commits, HASH the commit),
-#                                  OUT (output directory, default dist), BUILD_DIR (default .build/release)
+#                                  OUT (output directory, default dist), BUILD_DIR (default .build/release),
+#                                  COMPRESS (xz, the default: 18 MB, 2 min here; zstd: 27 MB, 2 s; gzip)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
@@ -77,5 +78,5 @@ chmod 0644 "$root/DEBIAN/md5sums" "$root/DEBIAN/conffiles" "$root/DEBIAN/control
 
 mkdir -p "$OUT"
 deb=$OUT/infer_${VERSION}_${ARCH}.deb
-dpkg-deb --root-owner-group -Zxz --build "$root" "$deb" >/dev/null
+dpkg-deb --root-owner-group -Z"${COMPRESS:-xz}" --build "$root" "$deb" >/dev/null
 echo "build-deb: $deb ($(du -h "$deb" | cut -f1), installed $(du -sh --exclude=DEBIAN "$root" | cut -f1))"

@@ -18,8 +18,9 @@
 # Debian root file system (~70 s, ~250 MB) into $W/root, which later runs copy.
 # Usage: scripts/systemd-nspawn-test.sh
 #   env: W (work dir, default /var/tmp/infer-nspawn: keeps the root file system across runs and reboots),
-#        DEB (the package, default: built by scripts/build-deb.sh), UPGRADE_DEB (the second build,
-#        default: scripts/build-deb.sh with VERSION=<DEB's version>+1), MODELS_DIR (default ./models)
+#        DEB (the package, default: `make release`, then scripts/build-deb.sh), UPGRADE_DEB (the
+#        second build, default: scripts/build-deb.sh with VERSION=<DEB's version>+1), MODELS_DIR (default
+#        ./models). The builds here use zstd (2 s rather than xz's 2 min; the files are the same).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 W=${W:-/var/tmp/infer-nspawn}; CACHE=$W/root; NS=""; T0=$(date +%s.%N); FAILED=0
@@ -33,11 +34,12 @@ mkdir -p "$W"
 # 1. host tools, the two packages, the models
 "$here/scripts/install-deps.sh" systemd-container debootstrap python3 bc curl
 if [ -z "${DEB:-}" ]; then
-  DEB=$(OUT=$W/deb "$here/scripts/build-deb.sh" | sed -n 's/^build-deb: \(.*\.deb\) (.*/\1/p')
+  make -C "$here" release >&2
+  DEB=$(OUT=$W/deb COMPRESS=zstd "$here/scripts/build-deb.sh" | sed -n 's/^build-deb: \(.*\.deb\) (.*/\1/p')
 fi
 VERSION=$(dpkg-deb -f "$DEB" Version)
 if [ -z "${UPGRADE_DEB:-}" ]; then
-  UPGRADE_DEB=$(OUT=$W/deb-upgrade VERSION="$VERSION+1" "$here/scripts/build-deb.sh" | sed -n 's/^build-deb: \(.*\.deb\) (.*/\1/p')
+  UPGRADE_DEB=$(OUT=$W/deb-upgrade COMPRESS=zstd VERSION="$VERSION+1" "$here/scripts/build-deb.sh" | sed -n 's/^build-deb: \(.*\.deb\) (.*/\1/p')
 fi
 UPGRADE_VERSION=$(dpkg-deb -f "$UPGRADE_DEB" Version)
 for f in smollm2/SmolLM2-135M-Instruct.Q4_1.gguf minilm/model.safetensors; do
@@ -97,7 +99,8 @@ step "booted"
 sh_in(){ "${IN[@]}" sh -c "$1"; }
 show(){ "${IN[@]}" systemctl show -p "$2" --value "$1"; }
 SERVICES=(infer-metricsd infer-limitd infer-cached infer-modeld@smollm2 infer-modeld@minilm infer-batchd infer-frontd)
-all_active(){ for s in "${SERVICES[@]}"; do [ "$("${IN[@]}" systemctl is-active "$s.service" || true)" = active ] || return 1; done; }
+all_active(){ local unit; for unit in "${SERVICES[@]}"; do
+  [ "$("${IN[@]}" systemctl is-active "$unit.service" || true)" = active ] || return 1; done; }
 wait_active(){ # seconds: until every service is active
   for _ in $(seq $(( $1 * 5 ))); do all_active && return 0; sleep 0.2; done; return 1; }
 
@@ -147,8 +150,8 @@ step "chat and embedding"
 # The steady client (scripts/nspawn-load-client.py) from the host, in the container's network.
 CLIENT=""
 client_start(){ rm -f "$W/stop"; net python3 "$here/scripts/nspawn-load-client.py" "$KEY" "$W/stop" 2 300 > "$W/$1.client" 2>&1 & CLIENT=$!
-  sleep 1; }
-client_stop(){ sleep 1; touch "$W/stop"; local rc=0; wait "$CLIENT" || rc=$?; cat "$W/$1.client"; return $rc; }
+  sleep 2; }
+client_stop(){ sleep 2; touch "$W/stop"; local rc=0; wait "$CLIENT" || rc=$?; cat "$W/$1.client"; return $rc; }
 
 # 6. restarts under load: none may lose a request
 for s in "${SERVICES[@]}"; do
