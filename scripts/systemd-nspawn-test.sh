@@ -184,7 +184,7 @@ step "SIGKILL of each daemon under load"
 #    frontd admits requests without it (LIMITD_FAIL_OPEN=true), so the client loses nothing
 s=infer-limitd; before=$(show "$s" NRestarts); pid=$(show "$s" MainPID)
 client_start watchdog
-"${IN[@]}" kill -STOP "$pid"
+sh_in "kill -STOP $pid"
 for _ in $(seq 300); do [ "$(show "$s" NRestarts)" -gt "$before" ] && break; sleep 0.1; done
 wait_active 60 || true
 client_stop watchdog > "$W/watchdog.out" && lost=0 || lost=$(tail -1 "$W/watchdog.out")
