@@ -78,6 +78,7 @@ setsid systemd-nspawn -q -b -D "$ROOT" --register=no --keep-unit --console=read-
       > "$W/console.log" 2>&1 < /dev/null &
 NS=$!
 cleanup(){
+  touch "$W/stop"; [ -z "${CLIENT:-}" ] || kill "$CLIENT" 2>/dev/null || true
   for sig in TERM TERM KILL; do kill -0 "$NS" 2>/dev/null || break; kill -$sig "$NS"
     for _ in $(seq 100); do kill -0 "$NS" 2>/dev/null || break; sleep 0.1; done; done
   wait "$NS" 2>/dev/null || true
@@ -201,7 +202,7 @@ sh_in "mkdir -p $drop && printf '[Service]\nEnvironment=CACHE_MAX_SIZE=lots\n' >
 sleep 1.5
 result=$(show infer-cached Result); status=$(show infer-cached ExecMainStatus); restarts=$(show infer-cached NRestarts)
 [ "$result" = exit-code ] && [ "$status" = 78 ] && [ "$restarts" = 0 ] \
-  && pass "exit 78: Result=$result, not restarted; $("${IN[@]}" journalctl -b -u infer-cached -o cat --no-pager | grep -m1 CACHE_MAX_SIZE | cut -c1-110)" \
+  && pass "exit 78: Result=$result, not restarted; $("${IN[@]}" journalctl -b -u infer-cached -o cat --no-pager | grep -m1 'CACHE_MAX_SIZE=lots' | cut -c1-110)" \
   || fail "exit 78: Result=$result ExecMainStatus=$status NRestarts=$restarts"
 sh_in "rm -r $drop && systemctl daemon-reload && systemctl reset-failed infer-cached.service infer-cached.socket && systemctl start infer-cached.socket && systemctl start infer-cached.service"
 wait_active 60 && pass "cached back after the fix" || fail "cached not back"
@@ -220,7 +221,7 @@ pass "systemd-analyze security printed for every service (full tables in $W/secu
 step "systemd-analyze security"
 
 # 11. upgrade under load: apt install of the second build while the client runs
-sh_in "echo 'LOG_LEVEL=info   # edited by the operator' >> /etc/infer/infer.env"
+sh_in "printf '# edited by the operator\nLOG_LEVEL=info\n' >> /etc/infer/infer.env"
 declare -A pids; for s in "${SERVICES[@]}"; do pids[$s]=$(show "$s" MainPID); done
 client_start upgrade
 if sh_in "DEBIAN_FRONTEND=noninteractive timeout 300 apt-get install -y -q --no-install-recommends /root/$(basename "$UPGRADE_DEB")" \
