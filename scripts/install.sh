@@ -16,7 +16,7 @@
 #   /usr/bin/inferctl -> ../lib/infer/inferctl,  /usr/sbin/infer-fetch-models
 #   /usr/lib/systemd/system/infer*.{socket,service,target}, /usr/lib/sysusers.d/infer.conf,
 #   /usr/lib/tmpfiles.d/infer.conf, /etc/infer/{infer.env,models.json},
-#   /usr/share/man/man{1,8}/*.gz, /usr/share/doc/infer/*.md
+#   /usr/share/man/man{1,8}/*.gz, /usr/share/doc/infer/*.md, /usr/share/infer/monitoring (rules, dashboard)
 # The units name /usr/lib/infer and /usr/share/doc/infer; another PREFIX rewrites those paths.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -93,4 +93,9 @@ for page in OPERATIONS.md ARCHITECTURE.md HTTP.md PROTOCOL.md webhooks.md openap
   install -m 0644 "$here/docs/$page" "$root$doc/$page"
 done
 install -m 0644 "$here/README.md" "$root$doc/README.md"
+# Prometheus rules and scrape configuration, the Grafana dashboard: for the operator to copy in.
+for file in README.md prometheus/alert-rules.yml prometheus/recording-rules.yml prometheus/prometheus.yml \
+            grafana/infer-dashboard.json; do
+  install -D -m 0644 "$here/monitoring/$file" "$root$PREFIX/share/infer/monitoring/$file"
+done
 echo "install: infer $VERSION into ${DESTDIR:-/}${DESTDIR:+ }(PREFIX=$PREFIX)"
