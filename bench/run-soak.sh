@@ -23,6 +23,10 @@ run=$(mktemp -d /tmp/infer-soak.XXXXXX)
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$run"; }
 trap cleanup EXIT
+trap 'exit 143' INT TERM  # so that a killed soak still stops its stack (the EXIT trap runs)
+if curl -s -o /dev/null -m 2 "http://127.0.0.1:$PORT/"; then
+    echo "soak: something already answers on port $PORT (a stack left running?); set SOAK_PORT"; exit 1
+fi
 
 printf 'RATE_LIMIT_RPM=1000000\nLOG_LEVEL=warn\n' > "$run/soak.env"
 key=$("$BIN_DIR/inferctl" keys create soak --scopes infer,embed --rpm 1000000 --file "$run/keys.json" 2>/dev/null)
