@@ -18,8 +18,8 @@ struct SoakTests {
         let inherited = ProcessInfo.processInfo.environment
         var environment = ["PATH": inherited["PATH"] ?? "/usr/bin:/bin", "HOME": inherited["HOME"] ?? "/root"]
         environment["INFER_BIN_DIR"] = bin
-        environment["SOAK_PORT"] = "18680"
-        environment["SOAK_METRICS_PORT"] = "18681"
+        environment["SOAK_PORT"] = String(try freeTCPPort())
+        environment["SOAK_METRICS_PORT"] = String(try freeTCPPort())
         if environment["INFER_MODELS_DIR"] == nil { environment["INFER_MODELS_DIR"] = try ModelPaths.directory() }
         process.environment = environment
         let pipe = Pipe()
