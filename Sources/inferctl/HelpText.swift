@@ -35,7 +35,8 @@ enum HelpText {
         """ + clientCommands + """
           inferctl help [COMMAND]      show this help, or a command's
 
-        On a machine with systemd, install the units in systemd/ instead (docs/OPERATIONS.md).
+        On a machine with systemd, install the Debian package (make deb; docs/OPERATIONS.md) and use
+        systemctl; inferctl status, health and metrics work the same there.
 
         Exit status:
           0   up: stopped by Ctrl-C/SIGTERM after every daemon stopped; status: a stack runs;
