@@ -6,7 +6,7 @@ want=("$@")
 # wrk, nginx-light, haproxy: Tests/BenchScriptsTests runs the bench/ scripts; StackTests puts haproxy
 # (TLS) in front of an upstream. Installed here so that no test waits for apt.
 [ ${#want[@]} -gt 0 ] || want=(python3 python3-pip python3-venv unzip ca-certificates curl libsystemd-dev pkg-config prometheus redis-server openssl chromium
-                                  wrk nginx-light haproxy)
+                                  wrk nginx-light haproxy binutils)
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
