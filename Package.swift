@@ -163,7 +163,7 @@ let package = Package(
         .testTarget(name: "FrontdTests",
                     dependencies: ["frontd", "HTTP", "IPC", "Wire", "Services", "DaemonRuntime", "Settings",
                                    "APIKeys", "Crypto", "Registry", "Metrics", "TestKit"]),
-        .testTarget(name: "MetricsdTests", dependencies: ["metricsd", "IPC", "Services", "Metrics", "TestKit"]),
+        .testTarget(name: "MetricsdTests", dependencies: ["metricsd", "IPC", "Services", "Metrics", "Wire", "TestKit"]),
         .testTarget(name: "LimitdTests",
                     dependencies: ["limitd", "IPC", "Wire", "Services", "Metrics", "Spawn", "TestKit"]),
         .testTarget(name: "CachedTests",

@@ -25,12 +25,17 @@ public struct MetricSample: Sendable, Equatable {
     public var bucketCounts: [UInt64]
     /// Histogram only: the number of observations.
     public var count: UInt64
+    /// Histogram only: the latest exemplar of each bucket, the last for +Inf; empty when none was kept.
+    /// Carried only by ``MetricsSnapshotWithExemplars`` and rendered only as OpenMetrics.
+    public var exemplars: [MetricExemplar?]
 
-    public init(labels: [MetricLabel], value: Double, bucketCounts: [UInt64] = [], count: UInt64 = 0) {
+    public init(labels: [MetricLabel], value: Double, bucketCounts: [UInt64] = [], count: UInt64 = 0,
+                exemplars: [MetricExemplar?] = []) {
         self.labels = labels
         self.value = value
         self.bucketCounts = bucketCounts
         self.count = count
+        self.exemplars = exemplars
     }
 }
 
@@ -116,4 +121,7 @@ public enum StatsProtocol {
     /// Message type of a stats request (empty payload) and its `MetricsSnapshot` reply; reserved
     /// in every service's type space.
     public static let statsType: UInt16 = 0xFF01
+    /// The same request answered with ``MetricsSnapshotWithExemplars``; a daemon older than exemplars
+    /// answers it ERROR unknown type, and the asker falls back to ``statsType``.
+    public static let statsWithExemplarsType: UInt16 = 0xFF02
 }

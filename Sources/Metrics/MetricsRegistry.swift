@@ -1,3 +1,4 @@
+import Glibc
 import Synchronization
 
 /// A daemon's own counters, gauges and histograms: cumulative, in memory, reset only when the
@@ -25,6 +26,7 @@ public final class MetricsRegistry: Sendable {
         var value: Double = 0
         var bucketCounts: [UInt64]
         var count: UInt64 = 0
+        var exemplars: [MetricExemplar?] = []
     }
 
     private func register(_ name: String, _ help: String, _ kind: MetricKind, _ buckets: [Double]) {
@@ -83,7 +85,8 @@ public final class MetricsRegistry: Sendable {
             names.compactMap { name in
                 guard let fam = f[name] else { return nil }
                 let samples = fam.series.sorted { $0.key.lexicographicallyPrecedes($1.key) }.map {
-                    MetricSample(labels: $0.key, value: $0.value.value, bucketCounts: $0.value.bucketCounts, count: $0.value.count)
+                    MetricSample(labels: $0.key, value: $0.value.value, bucketCounts: $0.value.bucketCounts, count: $0.value.count,
+                                 exemplars: $0.value.exemplars)
                 }
                 return MetricFamily(name: name, help: fam.help, kind: fam.kind, buckets: fam.buckets, samples: samples)
             }
@@ -119,13 +122,25 @@ public final class MetricsRegistry: Sendable {
     public struct Histogram: Sendable {
         let registry: MetricsRegistry
         let name: String
-        /// Records one observation.
-        public func observe(_ value: Double, _ labels: [MetricLabel] = []) {
+        /// Records one observation; with `exemplar`, it becomes the exemplar of the bucket it falls in.
+        public func observe(_ value: Double, _ labels: [MetricLabel] = [], exemplar: ExemplarTrace? = nil) {
+            let example = exemplar.map { MetricExemplar(traceID: $0.traceID, spanID: $0.spanID, value: value, timestamp: wallClockSeconds()) }
             registry.update(name, labels) { s, buckets in
                 for (i, le) in buckets.enumerated() where value <= le { s.bucketCounts[i] += 1 }
                 s.value += value
                 s.count += 1
+                if let example {
+                    if s.exemplars.isEmpty { s.exemplars = Array(repeating: nil, count: buckets.count + 1) }
+                    s.exemplars[buckets.firstIndex { value <= $0 } ?? buckets.count] = example
+                }
             }
         }
     }
+}
+
+/// Seconds since the epoch, for exemplar timestamps.
+func wallClockSeconds() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_REALTIME, &now)
+    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
 }

@@ -6,6 +6,40 @@ public enum PrometheusText {
     /// Renders `families`; families with the same name (from several daemons) are merged into one
     /// block, keeping the first HELP/TYPE and dropping later samples with a label set already seen.
     public static func render(_ families: [MetricFamily]) -> String {
+        let merged = merge(families)
+        var out = ""
+        out.reserveCapacity(merged.count * 256)
+        for f in merged where isValidName(f.name) {
+            out += "# HELP \(f.name) \(escapeHelp(f.help))\n"
+            out += "# TYPE \(f.name) \(f.kind.prometheusName)\n"
+            writeSamples(of: f, to: &out, exemplar: nil)
+        }
+        return out
+    }
+
+    /// Appends the sample lines of `f`; `exemplar` renders a bucket's exemplar (OpenMetrics only) as
+    /// the text that follows the bucket's count.
+    static func writeSamples(of f: MetricFamily, to out: inout String, exemplar: ((MetricExemplar) -> String)?) {
+        for s in f.samples {
+            switch f.kind {
+            case .counter, .gauge:
+                out += "\(f.name)\(labels(s.labels)) \(number(s.value))\n"
+            case .histogram:
+                let bounds = f.buckets.map(number) + ["+Inf"]
+                for (i, (le, c)) in zip(bounds, s.bucketCounts + [s.count]).enumerated() {
+                    out += "\(f.name)_bucket\(labels(s.labels + [MetricLabel("le", le)])) \(c)"
+                    if let exemplar, i < s.exemplars.count, let e = s.exemplars[i] { out += exemplar(e) }
+                    out += "\n"
+                }
+                out += "\(f.name)_sum\(labels(s.labels)) \(number(s.value))\n"
+                out += "\(f.name)_count\(labels(s.labels)) \(s.count)\n"
+            }
+        }
+    }
+
+    /// Families with the same name (from several daemons) merged into one: the first HELP/TYPE kept,
+    /// later samples with a label set already seen (or a different kind or buckets) dropped.
+    static func merge(_ families: [MetricFamily]) -> [MetricFamily] {
         var merged: [MetricFamily] = []
         var index: [String: Int] = [:]
         for f in families {
@@ -18,26 +52,7 @@ public enum PrometheusText {
                 merged.append(f)
             }
         }
-        var out = ""
-        out.reserveCapacity(merged.count * 256)
-        for f in merged where isValidName(f.name) {
-            out += "# HELP \(f.name) \(escapeHelp(f.help))\n"
-            out += "# TYPE \(f.name) \(f.kind.prometheusName)\n"
-            for s in f.samples {
-                switch f.kind {
-                case .counter, .gauge:
-                    out += "\(f.name)\(labels(s.labels)) \(number(s.value))\n"
-                case .histogram:
-                    for (le, c) in zip(f.buckets, s.bucketCounts) {
-                        out += "\(f.name)_bucket\(labels(s.labels + [MetricLabel("le", number(le))])) \(c)\n"
-                    }
-                    out += "\(f.name)_bucket\(labels(s.labels + [MetricLabel("le", "+Inf")])) \(s.count)\n"
-                    out += "\(f.name)_sum\(labels(s.labels)) \(number(s.value))\n"
-                    out += "\(f.name)_count\(labels(s.labels)) \(s.count)\n"
-                }
-            }
-        }
-        return out
+        return merged
     }
 
     /// Metric names: `[a-zA-Z_:][a-zA-Z0-9_:]*`.

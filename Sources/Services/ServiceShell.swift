@@ -21,6 +21,7 @@ import Wire
 ///   which answers through the ``IPCCall`` (reply, stream, or a service error);
 /// - a payload that does not decode: ERROR ``IPCErrorCode/badRequest``, `undecodable Admit: <why>`;
 /// - ``StatsProtocol/statsType``: the daemon's ``MetricsRegistry`` as a ``MetricsSnapshot``;
+///   ``StatsProtocol/statsWithExemplarsType``: the same with histogram exemplars;
 /// - any other type: ERROR ``IPCErrorCode/unknownType``, `limitd does not know message type 77`.
 ///
 /// A refused call ends only that call: the connection goes on serving.
@@ -94,7 +95,8 @@ public struct ServiceShell: Sendable {
     public mutating func register<Message: WireMessage>(
         _ message: Message.Type, traced: Bool = true, _ handler: @escaping @Sendable (Message, IPCCall) async -> Void
     ) {
-        precondition(Message.type != StatsProtocol.statsType, "the stats type is answered by the shell itself")
+        precondition(Message.type != StatsProtocol.statsType && Message.type != StatsProtocol.statsWithExemplarsType,
+                     "the stats types are answered by the shell itself")
         precondition(handlers[Message.type] == nil, "message type \(Message.type) of \(name) is registered twice")
         let refuse = onRefusal
         let spanName = "\(name) \(Message.self)"
@@ -128,10 +130,14 @@ public struct ServiceShell: Sendable {
     public func dispatch(_ call: IPCCall) async {
         if let handler = handlers[call.type] {
             await handler(call)
-        } else if call.type == StatsProtocol.statsType {
+        } else if call.type == StatsProtocol.statsType || call.type == StatsProtocol.statsWithExemplarsType {
             beforeStats()
             tracing.update(from: Tracer.global)
-            call.reply(MetricsSnapshot(families: metrics.snapshot()))
+            if call.type == StatsProtocol.statsType {
+                call.reply(MetricsSnapshot(families: metrics.snapshot()))
+            } else {
+                call.reply(MetricsSnapshotWithExemplars(families: metrics.snapshot()))
+            }
         } else {
             let refusal = Refusal(
                 type: call.type, code: IPCErrorCode.unknownType, message: "\(name) does not know message type \(call.type)")

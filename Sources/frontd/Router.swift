@@ -118,7 +118,7 @@ struct Router: Sendable {
         }
         span.end()
         frontend.requests.increment([MetricLabel("route", label), MetricLabel("status", String(status))])
-        frontend.duration.observe(elapsed, [MetricLabel("route", label)])
+        frontend.duration.observe(elapsed, [MetricLabel("route", label)], exemplar: span.exemplar)
         if let admitted { await frontend.closeAdmission(admitted) }
         access.log(log, method: String(request.method.rawValue.prefix(20)), route: label, status: status, seconds: elapsed,
                    key: principalName, deployment: answeredBy?.route?.deployment)

@@ -1,4 +1,5 @@
 import Metrics
+import Tracing
 
 /// What the serving engines' users read per model, measured where the client sees it (frontd, from the
 /// moment batchd is asked to the last token relayed): time to first token, inter-token latency,
@@ -40,6 +41,8 @@ struct ServingMetrics: Sendable {
 struct GenerationClock {
     private let metrics: ServingMetrics
     private let labels: [MetricLabel]
+    /// The request's trace, kept as the exemplar of the TTFT and duration buckets.
+    private let exemplar = Span.current?.exemplar
     private let start = ContinuousClock.now
     private var last: ContinuousClock.Instant?
 
@@ -54,19 +57,27 @@ struct GenerationClock {
         if let last {
             metrics.interTokenLatency.observe(Self.seconds(last, now), labels)
         } else {
-            metrics.timeToFirstToken.observe(Self.seconds(start, now), labels)
+            metrics.timeToFirstToken.observe(Self.seconds(start, now), labels, exemplar: exemplar)
         }
         last = now
     }
 
     /// The generation ended with `reason`.
     func finish(reason: String) {
-        metrics.endToEnd.observe(Self.seconds(start, .now), labels)
+        metrics.endToEnd.observe(Self.seconds(start, .now), labels, exemplar: exemplar)
         metrics.finishReasons.increment(labels + [MetricLabel("reason", reason)])
     }
 
     private static func seconds(_ from: ContinuousClock.Instant, _ to: ContinuousClock.Instant) -> Double {
         let d = from.duration(to: to)
         return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+}
+
+extension Span {
+    /// This span as a histogram exemplar, when its trace is sampled (an unsampled trace is kept nowhere,
+    /// so a link to it would lead nowhere).
+    var exemplar: ExemplarTrace? {
+        context.isSampled ? ExemplarTrace(traceID: traceIDHex, spanID: spanIDHex) : nil
     }
 }

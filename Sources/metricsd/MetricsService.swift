@@ -61,8 +61,15 @@ final class MetricsService: DaemonService {
                 return
             }
             let started = ContinuousClock.now
-            let text = PrometheusText.render(await collector.gather(source: "http"))
-            try? response.respond(status: .ok, headers: ["Content-Type": PrometheusText.contentType], body: text)
+            // Prometheus asks for OpenMetrics first when it stores exemplars; plain text otherwise.
+            let families = await collector.gather(source: "http")
+            if OpenMetricsText.isAccepted(by: request.headers["Accept"]) {
+                try? response.respond(status: .ok, headers: ["Content-Type": OpenMetricsText.contentType],
+                                      body: OpenMetricsText.render(families))
+            } else {
+                try? response.respond(status: .ok, headers: ["Content-Type": PrometheusText.contentType],
+                                      body: PrometheusText.render(families))
+            }
             collector.observe(since: started)
         }
         let ipc = collector.shell(enabled: enabled).server(listenFD: ipcSocket.fileDescriptor, protocolName: ServiceName.metricsd)

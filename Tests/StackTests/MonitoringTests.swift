@@ -76,6 +76,16 @@ struct MonitoringTests {
         _ = curl(["-H", "Authorization: Bearer \(key)", "-H", "Content-Type: application/json", "-d",
                   #"{"model":"smollm2","messages":[{"role":"user","content":"Count to 3."}],"max_tokens":6,"temperature":0}"#,
                   "http://127.0.0.1:\(http)/v1/chat/completions"], timeout: 120)
+        // A sampled client trace: its id becomes the exemplar of the latency buckets its request fell in.
+        let traceID = "5a1e00c0ffee00000000000000000" + String(format: "%03x", Int.random(in: 0..<4096))
+        _ = curl(["-H", "Authorization: Bearer \(key)", "-H", "Content-Type: application/json",
+                  "-H", "traceparent: 00-\(traceID)-00f067aa0ba902b7-01", "-d",
+                  #"{"model":"smollm2","messages":[{"role":"user","content":"Name a colour."}],"max_tokens":5,"temperature":0,"stream":true}"#,
+                  "http://127.0.0.1:\(http)/v1/chat/completions"], timeout: 120)
+        let openMetrics = curl(["-H", "Accept: application/openmetrics-text;version=1.0.0", "http://127.0.0.1:\(metricsPort)/metrics"]).body
+        #expect(openMetrics.hasSuffix("# EOF\n"))
+        #expect(openMetrics.contains("infer_frontd_time_to_first_token_seconds_bucket{model=\"smollm2\"") && openMetrics.contains("# {trace_id=\"\(traceID)\""),
+                "no exemplar with the client's trace id in the OpenMetrics exposition")
         let exposition = curl(["http://127.0.0.1:\(metricsPort)/metrics"]).body
         let families = Set(exposition.split(separator: "\n").compactMap { line -> String? in
             line.hasPrefix("# TYPE ") ? line.split(separator: " ").dropFirst(2).first.map(String.init) : nil
@@ -108,7 +118,7 @@ struct MonitoringTests {
         let prometheus = Process()
         prometheus.executableURL = URL(fileURLWithPath: "/usr/bin/prometheus")
         prometheus.arguments = ["--config.file=\(work.path)/prometheus.yml", "--storage.tsdb.path=\(work.path)/data",
-                                "--web.listen-address=127.0.0.1:\(promPort)"]
+                                "--web.listen-address=127.0.0.1:\(promPort)", "--enable-feature=exemplar-storage"]
         prometheus.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         prometheus.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try prometheus.run()
@@ -120,6 +130,14 @@ struct MonitoringTests {
             return ((o?["data"] as? [String: Any])?["result"] as? [[String: Any]]) ?? []
         }
         #expect(stack.wait(.seconds(30)) { !query(#"infer_daemon_up{daemon="cached"}"#).isEmpty }, "Prometheus never scraped metricsd")
+        // Prometheus scraped OpenMetrics and stored the exemplar: a slow bucket links to the client's trace.
+        let exemplarFound = stack.wait(.seconds(30)) {
+            let now = Int(Date().timeIntervalSince1970)
+            let r = curl(["-G", "--data-urlencode", "query=infer_frontd_time_to_first_token_seconds_bucket",
+                          "--data-urlencode", "start=\(now - 600)", "--data-urlencode", "end=\(now + 60)", api + "/query_exemplars"])
+            return r.body.contains(traceID)
+        }
+        #expect(exemplarFound, "Prometheus has no exemplar with the client's trace id")
 
         // cached killed three times; inferctl up restarts it each time (as systemd would).
         for _ in 0..<3 {

@@ -99,6 +99,8 @@ enum FuzzHarness {
         { _ = try LimitProtocol.SpendList(decoding: $0) }, { _ = try LimitProtocol.KeySpend(decoding: $0) },
         { _ = try LimitProtocol.SpendListReply(decoding: $0) },
         { _ = try IdempotencyRecord(decoding: $0) },  // frontd's, read back from cached
+        // Appended, not inserted: a seed's first byte is its decoder's index (corpus/messages/mNN).
+        { _ = try MetricsSnapshotWithExemplars(decoding: $0) },
     ]
 
     static func messages(_ bytes: [UInt8]) {
