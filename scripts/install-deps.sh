@@ -5,7 +5,7 @@ set -euo pipefail
 want=("$@")
 # wrk, nginx-light, haproxy: Tests/BenchScriptsTests runs the bench/ scripts; StackTests puts haproxy
 # (TLS) in front of an upstream. Installed here so that no test waits for apt.
-[ ${#want[@]} -gt 0 ] || want=(python3 python3-pip python3-venv unzip ca-certificates curl libsystemd-dev pkg-config prometheus redis-server openssl chromium
+[ ${#want[@]} -gt 0 ] || want=(python3 python3-pip python3-venv unzip ca-certificates curl libsystemd-dev pkg-config prometheus redis-server openssl chromium zsh
                                   wrk nginx-light haproxy binutils)
 missing=()
 for p in "${want[@]}"; do

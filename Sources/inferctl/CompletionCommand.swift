@@ -6,7 +6,7 @@ enum CompletionCommand {
         ("up", ["--runtime-dir", "--bin-dir", "--registry", "--port", "--metrics-port", "--env-file", "--watchdog-sec",
                 "--stop-timeout", "--start-timeout", "--keys-file", "--first-key"]),
         ("status", ["--runtime-dir", "--json"]),
-        ("keys", ["create", "list", "revoke", "--scopes", "--rpm", "--file", "--json"]),
+        ("keys", KeysOptions.subcommands + ["--scopes", "--file", "--json"] + KeySettings.flags),
         ("health", ["--url", "--json"]),
         ("metrics", ["--metrics-url", "--json"]),
         ("version", ["--url", "--json"]),

@@ -107,7 +107,23 @@ struct OperatorCommandsTests {
         let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         probe.waitUntilExit()
         #expect(probe.terminationStatus == 0 && out.trimmingCharacters(in: .whitespacesAndNewlines) == "health help", "\(out)")
-        #expect(try runInferctl(["completion", "zsh"]).stdout.hasPrefix("#compdef inferctl"))
+        let zsh = try runInferctl(["completion", "zsh"])
+        #expect(zsh.stdout.hasPrefix("#compdef inferctl"))
+        // Real zsh sources it and, asked at `inferctl keys <TAB>`, offers the keys subcommands and flags
+        // (the completion system's _values and compdef stand in for themselves, printing what they get).
+        try zsh.stdout.write(toFile: dir.path + "/_inferctl", atomically: true, encoding: .utf8)
+        let z = Process()
+        z.executableURL = URL(fileURLWithPath: "/usr/bin/zsh")
+        z.arguments = ["-f", "-c", "_values() { print -r -- \"$@\" }; compdef() { print compdef \"$@\" }; source \(dir.path)/_inferctl && "
+                       + "words=(inferctl keys ''); CURRENT=3; _inferctl; words=(inferctl he); CURRENT=2; _inferctl"]
+        let zpipe = Pipe()
+        z.standardOutput = zpipe
+        try z.run()
+        let zout = String(decoding: zpipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        z.waitUntilExit()
+        #expect(z.terminationStatus == 0 && zout.contains("compdef _inferctl inferctl"), "\(zout)")
+        #expect(zout.contains("option create update list revoke") && zout.contains("--max-budget") && zout.contains("--expires"), "\(zout)")
+        #expect(zout.contains("command up status keys health"), "\(zout)")
         #expect(try runInferctl(["completion", "fish"]).status == 64)
     }
 }
