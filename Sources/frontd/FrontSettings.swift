@@ -90,6 +90,19 @@ extension FrontSettings {
         name: "WEBHOOK_HMAC_SECRET",
         meaning: "Key of the HMAC-SHA256 signatures on POST /webhooks/ingest; unset, the route answers 503 and accepts nothing.",
         secret: true, minimumLength: 16)
+    static let webhookPreviousSecret = Setting<String?>(
+        name: "WEBHOOK_HMAC_SECRET_PREVIOUS",
+        meaning: "The secret being replaced during a rotation: signatures made with it are accepted too, until WEBHOOK_HMAC_PREVIOUS_UNTIL (required with it); WEBHOOK_HMAC_SECRET is always accepted.",
+        secret: true, minimumLength: 16)
+    static let webhookPreviousUntil = Setting<Int?>(
+        name: "WEBHOOK_HMAC_PREVIOUS_UNTIL", default: nil,
+        meaning: "When WEBHOOK_HMAC_SECRET_PREVIOUS stops being accepted, by frontd's clock: a UTC time (2026-12-31T23:59:59Z) or seconds since the Unix epoch; an absolute time, so a restart never extends it.",
+        expected: SecretRotation.expectedTime, describeDefault: { $0.map(String.init) ?? "" }
+    ) { text in
+        // Spelled out: a bare `Int?` would be promoted to `.some(nil)`, a valid "unset".
+        guard let seconds = SecretRotation.parseTime(text) else { return Int??.none }
+        return Int??.some(seconds)
+    }
     static let webhookWindow = Setting<Int>(
         name: "WEBHOOK_TIMESTAMP_WINDOW",
         default: 300,
@@ -115,7 +128,7 @@ extension FrontSettings {
     static let stateDirectory = RuntimeSettings.stateDirectory
 
     static let webhookTable: [AnySetting] = [
-        webhookSecret, webhookWindow, webhookMaxBody, webhookMaxEvents, jobsMax, jobsMaxRunning,
+        webhookSecret, webhookPreviousSecret, webhookPreviousUntil, webhookWindow, webhookMaxBody, webhookMaxEvents, jobsMax, jobsMaxRunning,
         systemdStateDirectory, stateDirectory,
     ]
     static let idempotencyWindow = Setting<Duration>(

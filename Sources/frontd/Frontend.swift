@@ -85,7 +85,7 @@ final class Frontend: Sendable {
         serving = ServingMetrics(registry: metrics)
         resends = metrics.counter("infer_frontd_resends_total",
                                   help: "Generations sent to batchd again because its connection died before any output (batchd restarted).")
-        webhooks = Webhooks(settings: context.settings, logger: logger, rules: requestRules,
+        webhooks = try Webhooks(settings: context.settings, logger: logger, rules: requestRules,
                             chatModels: registry?.models(of: .chat).map(\.name))
         webhooks.start { [unowned self] generate in try await self.complete(generate) }
     }

@@ -71,7 +71,7 @@ import TestKit
 
     @Test func withoutASecretNothingIsOpened() throws {
         let dir = try TemporaryDirectory()
-        let hooks = Webhooks(settings: try Settings.load(FrontSettings.table, environment: ["INFER_STATE_DIR": dir.path]),
+        let hooks = try Webhooks(settings: try Settings.load(FrontSettings.table, environment: ["INFER_STATE_DIR": dir.path]),
                              logger: Self.logger, rules: .test("smollm2"), chatModels: nil)
         #expect(hooks.verifier == nil && hooks.journal == nil)
         #expect(!FileManager.default.fileExists(atPath: dir.path + "/webhooks"))
@@ -80,7 +80,7 @@ import TestKit
     @Test func anUnusableStateDirectoryLeavesWebhooksRefusing() throws {
         let dir = try TemporaryDirectory()
         try Data("x".utf8).write(to: URL(fileURLWithPath: dir.path + "/webhooks"))
-        let hooks = Webhooks(settings: try Self.settings(dir.path), logger: Self.logger, rules: .test("smollm2"), chatModels: nil)
+        let hooks = try Webhooks(settings: try Self.settings(dir.path), logger: Self.logger, rules: .test("smollm2"), chatModels: nil)
         #expect(hooks.verifier != nil && hooks.journal == nil)
         #expect(hooks.journalProblem?.lowercased().contains("not a directory") == true, "\(String(describing: hooks.journalProblem))")
     }
@@ -90,7 +90,7 @@ import TestKit
         let settings = try Self.settings(dir.path)
         let now = 2_000_000_000
         do {
-            let hooks = Webhooks(settings: settings, logger: Self.logger, rules: .test("smollm2"), chatModels: ["smollm2"], clock: { now })
+            let hooks = try Webhooks(settings: settings, logger: Self.logger, rules: .test("smollm2"), chatModels: ["smollm2"], clock: { now })
             let journal = try #require(hooks.journal)
             try await journal.append(EventJournalTests.event("old", at: now - 1000).line)
             try await journal.append(EventJournalTests.event("evt_done", job: "job_done", at: now - 10).line)
@@ -105,7 +105,7 @@ import TestKit
             try await journal.append(gone.line)
         }
         // frontd restarts.
-        let hooks = Webhooks(settings: settings, logger: Self.logger, rules: .test("smollm2"), chatModels: ["smollm2"], clock: { now })
+        let hooks = try Webhooks(settings: settings, logger: Self.logger, rules: .test("smollm2"), chatModels: ["smollm2"], clock: { now })
         #expect(hooks.journal != nil)
         #expect(hooks.replay.claim("evt_done", timestamp: now, now: now) == .replayed)
         #expect(hooks.replay.claim("evt_pending", timestamp: now, now: now) == .replayed)

@@ -19,9 +19,9 @@ extension Frontend {
                            type: "invalid_request_error", code: "payload_too_large", param: nil)
         }
         let now = hooks.clock()
-        let timestamp: Int
+        let verified: VerifiedWebhook
         do {
-            timestamp = try verifier.verify(c.request, now: now)
+            verified = try verifier.verify(c.request, now: now)
         } catch {
             let e = error.apiError
             // 401 names its scheme; a webhook's is a signature, not a bearer token.
@@ -29,6 +29,7 @@ extension Frontend {
                        extra: ["WWW-Authenticate": #"Signature realm="webhooks", headers="X-Infer-Timestamp X-Infer-Signature""#])
             return e.status.code
         }
+        let timestamp = verified.timestamp
         let event = try WebhookEvent(body: JSONBody.object(c.request))
         var job: Job?
         if event.type == WebhookEvent.inferenceRequest {
@@ -65,7 +66,9 @@ extension Frontend {
         }
         if let job { hooks.runner.submit(job.id) }
         c.logger(logger).info("webhook event accepted", ["event_id": .string(event.id), "type": .string(event.type),
-                                                          "job_id": .string(job?.id ?? "")])
+                                                          "job_id": .string(job?.id ?? ""),
+                                                          // Which secret, never the secret: shows when senders have moved to the new one.
+                                                          "secret": .string(verified.byPreviousSecret ? "previous" : "current")])
         let body = #"{"id":\#(JSONText.string(event.id)),"status":"accepted","job_id":\#(JSONText.optional(job?.id))}"#
         try c.send(HTTPStatus(code: 202, reason: "Accepted"), Array(body.utf8))
         return 202

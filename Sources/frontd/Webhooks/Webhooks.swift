@@ -42,8 +42,10 @@ final class Webhooks: Sendable {
     /// replay window, restores finished jobs, and queues the unfinished ones (they run once `start`
     /// is called). A journal that cannot be read or opened leaves the route answering 503 and is logged;
     /// the rest of frontd runs.
+    /// - Throws: `ConfigError` when `WEBHOOK_HMAC_SECRET_PREVIOUS` is set without an end or a new secret.
     init(settings: Settings, logger: Logger, rules: RequestRules, chatModels: [String]?,
-         clock: @escaping @Sendable () -> Int = Webhooks.wallClock) {
+         clock: @escaping @Sendable () -> Int = Webhooks.wallClock) throws(ConfigError) {
+        let rotation = try SecretRotation.configured(settings)
         let window = settings[FrontSettings.webhookWindow]
         replay = ReplayGuard(window: window, capacity: settings[FrontSettings.webhookMaxEvents])
         jobs = JobStore(capacity: settings[FrontSettings.jobsMax], maxRunning: settings[FrontSettings.jobsMaxRunning])
@@ -60,7 +62,17 @@ final class Webhooks: Sendable {
             logger.info("webhooks are off: WEBHOOK_HMAC_SECRET is not set")
             return
         }
-        verifier = WebhookVerifier(secret: Array(secret.utf8), window: window)
+        verifier = WebhookVerifier(secret: Array(secret.utf8), window: window, rotation: rotation)
+        if let rotation {
+            let left = rotation.until - clock()
+            if left > 0 {
+                logger.info("webhook secret rotation: the previous secret is accepted too until the stated end",
+                            ["previous_until": LogValue(rotation.until), "seconds_left": LogValue(left)])
+            } else {
+                logger.warn("WEBHOOK_HMAC_PREVIOUS_UNTIL has passed: the previous secret is refused; remove WEBHOOK_HMAC_SECRET_PREVIOUS",
+                            ["previous_until": LogValue(rotation.until)])
+            }
+        }
         let path = Self.journalPath(stateDirectory: Self.stateDirectory(settings))
         var opened: EventJournal?
         var problem: String?

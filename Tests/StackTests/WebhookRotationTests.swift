@@ -1,0 +1,77 @@
+import Foundation
+import Glibc
+import Spawn
+import Testing
+import TestKit
+
+/// Webhook secret rotation through the built frontd (docs/OPERATIONS.md, "Rotating the webhook secret"):
+/// frontd alone, since an event that starts no job needs no other daemon.
+@Suite("webhook secret rotation", .serialized)
+struct WebhookRotationTests {
+    static let newSecret = "whsec-rotation-new-0123456789"
+    static let oldSecret = "whsec-rotation-old-0123456789"
+    /// Seconds from now at which the test's rotation ends: long enough for frontd to start and answer the
+    /// first deliveries on a busy machine, short enough to wait for.
+    static let windowSeconds = 15
+
+    static func now() -> Int { Int(Date().timeIntervalSince1970) }
+
+    /// A ping event signed with `secret`, sent now.
+    static func deliver(_ id: String, secret: String, url: String) -> CurlResult {
+        curl(WebhookTests.signed(#"{"id":"\#(id)","type":"ping","data":{}}"#, secret: secret, url: url))
+    }
+
+    @Test("old and new secrets both accepted inside the window, the old one refused from its end on, the new one always; which one signed is logged, neither secret is")
+    func rotation() async throws {
+        let directory = try TemporaryDirectory()
+        let port = try freeTCPPort()
+        let until = Self.now() + Self.windowSeconds
+        let frontd = try ProcessRun(product: "frontd", environment: [
+            "INFER_RUNTIME_DIR": directory.path, "INFER_STATE_DIR": directory.path + "/state", "PORT": String(port),
+            "BIND_ADDRESS": "127.0.0.1", "API_KEYS_FILE": directory.path + "/keys.json", "LOG_LEVEL": "info",
+            "WEBHOOK_HMAC_SECRET": Self.newSecret, "WEBHOOK_HMAC_SECRET_PREVIOUS": Self.oldSecret,
+            "WEBHOOK_HMAC_PREVIOUS_UNTIL": String(until),
+        ])
+        let url = "http://127.0.0.1:\(port)"
+        #expect(await eventually(.seconds(10)) { curl([url + "/health"], timeout: 2).status == 200 }, "frontd did not start")
+
+        // Inside the window: both.
+        let old = Self.deliver("evt_old_inside", secret: Self.oldSecret, url: url)
+        let new = Self.deliver("evt_new_inside", secret: Self.newSecret, url: url)
+        try #require(Self.now() < until, "frontd took the whole window to start; nothing inside it was tested")
+        #expect(old.status == 202, "\(old.body)")
+        #expect(new.status == 202, "\(new.body)")
+        // A third secret is no more welcome during a rotation.
+        #expect(Self.deliver("evt_other", secret: "whsec-rotation-other-012345", url: url).status == 401)
+
+        // From the stated end on: the old secret is refused, the new one still accepted.
+        while Self.now() < until { try await Task.sleep(for: .milliseconds(200)) }
+        let oldAfter = Self.deliver("evt_old_after", secret: Self.oldSecret, url: url)
+        #expect(oldAfter.status == 401 && oldAfter.body.contains("invalid_signature"), "\(oldAfter.status) \(oldAfter.body)")
+        let newAfter = Self.deliver("evt_new_after", secret: Self.newSecret, url: url)
+        #expect(newAfter.status == 202, "\(newAfter.body)")
+
+        frontd.child.signal(SIGTERM)
+        let (_, log) = frontd.finish()
+        let accepted = log.split(separator: "\n").compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any]
+        }.filter { $0["msg"] as? String == "webhook event accepted" }
+        let byEvent = Dictionary(accepted.map { ($0["event_id"] as? String ?? "", $0["secret"] as? String ?? "") }) { a, _ in a }
+        #expect(byEvent == ["evt_old_inside": "previous", "evt_new_inside": "current", "evt_new_after": "current"], "\(byEvent)")
+        for secret in [Self.newSecret, Self.oldSecret] { #expect(!log.contains(secret), "a webhook secret is in frontd's log") }
+    }
+
+    @Test("a previous secret without an end, or whose end is not a time, stops frontd with exit 78 naming the variable",
+          arguments: [["WEBHOOK_HMAC_SECRET_PREVIOUS": oldSecret], ["WEBHOOK_HMAC_SECRET_PREVIOUS": oldSecret, "WEBHOOK_HMAC_PREVIOUS_UNTIL": "in a week"]])
+    func refusedAtStart(_ extra: [String: String]) throws {
+        let directory = try TemporaryDirectory()
+        var environment = ["INFER_RUNTIME_DIR": directory.path, "INFER_STATE_DIR": directory.path + "/state", "PORT": "0",
+                           "BIND_ADDRESS": "127.0.0.1", "WEBHOOK_HMAC_SECRET": Self.newSecret]
+        environment.merge(extra) { _, b in b }
+        let frontd = try ProcessRun(product: "frontd", environment: environment)
+        let (status, log) = frontd.finish(timeout: .seconds(20))
+        #expect(status == .exited(78), "\(status): \(log.suffix(1000))")
+        #expect(log.contains("WEBHOOK_HMAC_PREVIOUS_UNTIL"), "\(log.suffix(1000))")
+        #expect(!log.contains(Self.oldSecret) && !log.contains(Self.newSecret))
+    }
+}
