@@ -79,10 +79,10 @@ struct APIError: Error {
         e.allow = allowed.map(\.rawValue).joined(separator: ", ")
         return e
     }
-    /// 401: no API key, or not a valid one.
-    static func unauthorized(_ message: String) -> APIError {
+    /// 401: no API key, or not a valid one (`invalid_api_key`), or one past its expiry (`expired_api_key`).
+    static func unauthorized(_ message: String, code: String = "invalid_api_key") -> APIError {
         var e = APIError(status: HTTPStatus(code: 401, reason: "Unauthorized"), message: message,
-                         type: "authentication_error", code: "invalid_api_key", param: nil)
+                         type: "authentication_error", code: code, param: nil)
         e.wwwAuthenticate = "Bearer"
         return e
     }

@@ -31,10 +31,7 @@ extension Frontend {
     /// limitd down: fail open or closed by LIMITD_FAIL_OPEN. A limitd older than reservations is asked
     /// with version 1's `Admit` instead (a rolling restart).
     func admit(_ c: RequestContext, _ request: AdmissionRequest) async throws {
-        if let principal = c.principal, !principal.models.isEmpty, !request.model.isEmpty, !principal.models.contains(request.model) {
-            throw APIError(status: .forbidden, message: "this API key may not use the model \(request.model.prefix(128)); it may use \(principal.models.joined(separator: ", "))",
-                           type: "permission_error", code: "model_not_allowed", param: "model")
-        }
+        if !request.model.isEmpty { try requireAllowed(c, model: request.model) }
         let tokens = UInt32(clamping: request.promptTokens + request.maxTokens)
         var random = SystemRandomNumberGenerator()
         let reserve = LimitProtocol.Reserve(

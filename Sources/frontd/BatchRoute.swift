@@ -4,13 +4,19 @@ import IPC
 extension Frontend {
     /// `POST /v1/batch`: up to 64 native requests in one call. The items run concurrently, so batchd can
     /// put them in the same model steps; each is answered or failed on its own (`results` in the items'
-    /// order, with `index`). One limitd admission for the call; each item's tokens are settled. The call is
+    /// order, with `index`). Every item's model is checked against the key's allow-list first (403
+    /// naming `requests[i].model`). One limitd admission for the call; each item's tokens are settled. The call is
     /// idempotent by `Idempotency-Key`; an item by its own `request_id` (shared with `/v1/infer`).
     func batchInfer(_ c: RequestContext) async throws -> Int {
         let started = ContinuousClock.now
         let request = try BatchRequest(body: JSONBody.object(c.request), rules: requestRules)
         // The call's Cache-Control applies to every item.
         let control = try CacheControl(header: c.request.headers["Cache-Control"], body: nil)
+        // Every item's model against the key's allow-list before anything runs: the reservation below is
+        // on one item's model only, and an item must not reach the cache or a model its key may not use.
+        for (i, item) in request.items.enumerated() {
+            if case .success(let r) = item { try requireAllowed(c, model: r.model, param: "requests[\(i)].model") }
+        }
         // One reservation for the call: every item's tokens, on the first valid item's model (a batch names one per item).
         let generates = request.items.compactMap { try? $0.get().generate(requestID: c.requestID) }
         try await admit(c, AdmissionRequest(

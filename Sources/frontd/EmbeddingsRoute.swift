@@ -12,7 +12,7 @@ extension Frontend {
     /// `POST /v1/embeddings`: OpenAI's embeddings, served by an embedding model through batchd.
     func embeddings(_ c: RequestContext) async throws -> Int {
         let request = try EmbeddingRequest(body: JSONBody.object(c.request))
-        try requireModel(request.model, kind: .embedding)
+        try requireModel(request.model, kind: .embedding, for: c)
         // Each input is at most its bytes in tokens (WordPiece: a piece is at least a byte) plus [CLS] and [SEP].
         try await admit(c, AdmissionRequest(route: "/v1/embeddings", model: request.model,
                                             promptTokens: request.inputs.reduce(0) { $0 + $1.utf8.count + 2 }, maxTokens: 0))

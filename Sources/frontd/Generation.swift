@@ -102,7 +102,7 @@ extension Frontend {
     /// - Returns: The cache plan and the idempotency key of a non-stream answer.
     func prepareGeneration(_ c: RequestContext, route: String, model: String, body: [String: Any],
                            _ generate: GenerationProtocol.Generate) async throws -> (plan: CachePlan, idempotency: IdempotencyKey?) {
-        try requireModel(model, kind: .chat)
+        try requireModel(model, kind: .chat, for: c)
         let control = try CacheControl(header: c.request.headers["Cache-Control"], body: body["cache"])
         try await admit(c, route: route, generate)
         let header = try IdempotencyKey.key(c.request, bodyKey: nil)

@@ -8,7 +8,7 @@ extension Frontend {
         let started = ContinuousClock.now
         let body = try JSONBody.object(c.request)
         let request = try InferRequest(body: body, rules: requestRules)
-        try requireModel(request.model, kind: .chat)
+        try requireModel(request.model, kind: .chat, for: c)
         let control = try CacheControl(header: c.request.headers["Cache-Control"], body: body["cache"])
         try await admit(c, route: "/v1/infer", request.generate(requestID: c.requestID))
         let key = try IdempotencyKey.key(c.request, bodyKey: request.requestID)
@@ -54,7 +54,7 @@ extension Frontend {
         let started = ContinuousClock.now
         let body = try JSONBody.object(c.request)
         let request = try InferRequest(body: body, rules: requestRules)
-        try requireModel(request.model, kind: .chat)
+        try requireModel(request.model, kind: .chat, for: c)
         let control = try CacheControl(header: c.request.headers["Cache-Control"], body: body["cache"])
         try await admit(c, route: "/v1/infer/stream", request.generate(requestID: c.requestID))
         let id = request.requestID ?? "infer-" + c.requestID

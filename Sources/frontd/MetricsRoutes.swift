@@ -61,6 +61,8 @@ extension Frontend {
     /// `GET /v1/metrics/cost`: each registry model's prompt and completion tokens (as its modeld
     /// instances count them, since each started) at each deployment's prices, in USD, with the
     /// deployments that make it up. modeld labels its series with its instance (deployment) name.
+    /// `keys` lists what each key was charged: every key for an admin key (or with authentication off),
+    /// the caller's own otherwise.
     func metricsCost(_ c: RequestContext) async throws -> Int {
         let figures = MetricFigures(families: try await collect(text: false).families)
         let prompt = figures.sum("infer_modeld_prompt_tokens_total", by: "model")
@@ -85,10 +87,13 @@ extension Frontend {
                     "cost": modelCost, "deployments": deployments]
         }
         // What each key was charged since frontd started (frontd's counter; a restart of frontd resets it).
+        // A tenant's spend is its own: a key without the admin scope sees only its own rows.
+        let onlyKey = c.principal.flatMap { $0.scopes.contains(.admin) ? nil : $0.name }
         var byKey: [String: [String: Double]] = [:]
         for family in figures.families where family.name == "infer_frontd_cost_usd_total" {
             for sample in family.samples {
                 let key = sample.labels.first { $0.name == "key" }?.value ?? "anonymous"
+                if let onlyKey, key != onlyKey { continue }
                 let model = sample.labels.first { $0.name == "model" }?.value ?? ""
                 byKey[key, default: [:]][model, default: 0] += sample.value
             }

@@ -11,8 +11,9 @@ import IPC
 /// `Authorization: Bearer <key>`: the key is hashed with SHA-256 and compared with every key of the
 /// keys file in constant time (`ConstantTime.equals`, over all entries, without stopping at a match), so
 /// neither where a guess differs nor which entry matched shows in the time taken. A missing, malformed
-/// or unknown key is a 401 with `WWW-Authenticate: Bearer`; a valid key without the route's scope is a
-/// 403 naming the scope. The original API's default token `changeme` is refused whatever the file says.
+/// or unknown key is a 401 `invalid_api_key` with `WWW-Authenticate: Bearer`, an expired one a 401
+/// `expired_api_key` on every route that takes a key (checked here, before any route runs, by the wall
+/// clock at each request); a valid key without the route's scope is a 403 naming the scope. The original API's default token `changeme` is refused whatever the file says.
 struct Authenticator: Sendable {
     /// The keys in force; nil when authentication is off (`AUTH_DISABLED=true`).
     let keyRing: KeyRing?
@@ -51,7 +52,8 @@ struct Authenticator: Sendable {
             throw APIError.unauthorized("invalid API key")
         }
         if entry.isExpired(now: Int64(Date().timeIntervalSince1970)) {
-            throw APIError.unauthorized("this API key expired (inferctl keys update \(entry.name) --expires ... extends it)")
+            throw APIError.unauthorized("this API key expired (inferctl keys update \(entry.name) --expires ... extends it)",
+                                        code: "expired_api_key")
         }
         if let needed, !entry.scopes.contains(needed) {
             throw APIError.forbidden("this API key does not have the \"\(needed.rawValue)\" scope, which this route needs")
