@@ -99,6 +99,23 @@ struct SystemdUnitTests {
         }
     }
 
+    @Test("What a local user outside the infer group is kept from: Unix sockets infer:infer 0660, state directories 0700, files made by a daemon 0600 (UMask=0077)",
+          arguments: contract.map(\.service))
+    func localUsersKeptOut(name: String) throws {
+        let entry = try #require(Self.contract.first { $0.service == name })
+        let unit = try readUnit(name)
+        #expect(values(unit, "Service", "Group") == ["infer"])
+        #expect(values(unit, "Service", "UMask") == ["0077"])
+        if !values(unit, "Service", "StateDirectory").isEmpty {
+            #expect(values(unit, "Service", "StateDirectoryMode") == ["0700"])
+        }
+        for socket in entry.sockets where socket.listen.hasPrefix("/") {
+            let socketUnit = try readUnit(socket.unit)
+            #expect(values(socketUnit, "Socket", "SocketUser") == ["infer"], "\(socket.unit)")
+            #expect(values(socketUnit, "Socket", "SocketGroup") == ["infer"], "\(socket.unit)")
+        }
+    }
+
     @Test("modeld is one instance per model; frontd stops before the daemons it calls and reads /etc/infer/keys.json")
     func instancesAndOrder() throws {
         let modeld = try readUnit("infer-modeld@.service")
