@@ -25,9 +25,9 @@ import Tracing
 /// `run` never returns. In order it:
 /// 1. blocks SIGTERM and SIGINT (they go to the runtime's signal sources) and ignores SIGPIPE;
 /// 2. answers `--help` (the settings table; `--help=markdown`, `--help=env` for other formats) and
-///    `--check-config` (validate and exit);
-/// 3. loads the settings (the daemon's, its sockets', the runtime's): on a bad value it logs
-///    `NAME=value: expected ...` and exits 78 (EX_CONFIG);
+///    `--check-config` (validate, the daemon's `check` included, and exit);
+/// 3. loads the settings (the daemon's, its sockets', the runtime's) and applies the daemon's `check`:
+///    on a bad value it logs `NAME=value: expected ...` and exits 78 (EX_CONFIG);
 /// 4. takes its sockets from systemd by name, or binds them itself (exit 78 for a wrong inherited socket,
 ///    71 when binding fails);
 /// 5. starts the watchdog (when `WatchdogSec=` is set) and calls `start`; a `ConfigError` thrown there
@@ -42,6 +42,8 @@ public enum Daemon {
     ///   - name: The daemon's name (`limitd`), on every log line.
     ///   - table: The daemon's settings; the runtime adds its own (``RuntimeSettings``) and its sockets'.
     ///   - sockets: The listening sockets the daemon needs.
+    ///   - check: Rules across settings (one that needs another), applied once the table is parsed, by
+    ///     `--check-config` too; the `ConfigError` it throws exits 78 like a bad value.
     ///   - arguments: The command line (`CommandLine.arguments`); the runtime reads only its own flags.
     ///   - environment: The environment settings are read from.
     ///   - start: Builds the service from the context: open files, load the model, start accepting.
@@ -50,17 +52,19 @@ public enum Daemon {
         name: String,
         settings table: [AnySetting],
         sockets: [SocketSpec],
+        check: (Settings) throws(ConfigError) -> Void = { _ in },
         arguments: [String] = CommandLine.arguments,
         environment: [String: String] = ProcessInfo.processInfo.environment,
         start: @escaping @Sendable (DaemonContext) async throws -> any DaemonService
     ) -> Never {
         DaemonLifecycle.blockTerminationSignals()
         let fullTable = completeTable(table, sockets: sockets)
-        handleFlags(name: name, table: fullTable, arguments: arguments, environment: environment)
+        handleFlags(name: name, table: fullTable, arguments: arguments, environment: environment, check: check)
 
         let settings: Settings
-        do {
+        do throws(ConfigError) {
             settings = try Settings.load(fullTable, environment: environment)
+            try check(settings)
         } catch {
             let logger = Logger(daemon: name, level: .info)
             for line in error.description.split(separator: "\n") {
@@ -120,7 +124,8 @@ public enum Daemon {
     /// `--help[=text|markdown|env]` prints the settings and exits 0; `--check-config` validates the
     /// environment and exits 0 or 78.
     private static func handleFlags(
-        name: String, table: [AnySetting], arguments: [String], environment: [String: String]
+        name: String, table: [AnySetting], arguments: [String], environment: [String: String],
+        check: (Settings) throws(ConfigError) -> Void
     ) {
         for argument in arguments.dropFirst() {
             let format: SettingsHelp.Format? = switch argument {
@@ -138,8 +143,8 @@ public enum Daemon {
                 terminate(ExitCode.success)
             }
             if argument == "--check-config" {
-                do {
-                    _ = try Settings.load(table, environment: environment)
+                do throws(ConfigError) {
+                    try check(Settings.load(table, environment: environment))
                     print("\(name): configuration ok")
                     terminate(ExitCode.success)
                 } catch {

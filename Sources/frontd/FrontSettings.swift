@@ -76,6 +76,12 @@ enum FrontSettings {
     static let apiKeysFile = APIKeyFile.fileSetting
     static let authDisabled = APIKeyFile.authDisabledSetting
 
+    /// The rules across frontd's settings (`Daemon.run`'s `check`, so `--check-config` applies them
+    /// too): a webhook secret rotation needs its end and its new secret.
+    static func check(_ settings: Settings) throws(ConfigError) {
+        _ = try SecretRotation.configured(settings)
+    }
+
     static let table: [AnySetting] = [limitdFailOpen, requestTimeout, dependencyTimeout, defaultModel, maxBody, maxTokensLimit,
                                       corsOrigins, headerTimeout, bodyTimeout, idleTimeout, maxConnections, maxConnectionsPerClient,
                                       apiKeysFile, authDisabled,

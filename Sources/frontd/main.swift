@@ -6,7 +6,8 @@ import IPC
 Daemon.run(
     name: "frontd",
     settings: FrontSettings.table,
-    sockets: [.tcp("http", port: RuntimeSettings.port), .unix("frontd")]
+    sockets: [.tcp("http", port: RuntimeSettings.port), .unix("frontd")],
+    check: FrontSettings.check
 ) { context in
     try await FrontService.start(context)
 }

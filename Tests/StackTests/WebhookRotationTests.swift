@@ -61,7 +61,7 @@ struct WebhookRotationTests {
         for secret in [Self.newSecret, Self.oldSecret] { #expect(!log.contains(secret), "a webhook secret is in frontd's log") }
     }
 
-    @Test("a previous secret without an end, or whose end is not a time, stops frontd with exit 78 naming the variable",
+    @Test("a previous secret without an end, or whose end is not a time, stops frontd (and fails --check-config) with exit 78 naming the variable",
           arguments: [["WEBHOOK_HMAC_SECRET_PREVIOUS": oldSecret], ["WEBHOOK_HMAC_SECRET_PREVIOUS": oldSecret, "WEBHOOK_HMAC_PREVIOUS_UNTIL": "in a week"]])
     func refusedAtStart(_ extra: [String: String]) throws {
         let directory = try TemporaryDirectory()
@@ -73,5 +73,9 @@ struct WebhookRotationTests {
         #expect(status == .exited(78), "\(status): \(log.suffix(1000))")
         #expect(log.contains("WEBHOOK_HMAC_PREVIOUS_UNTIL"), "\(log.suffix(1000))")
         #expect(!log.contains(Self.oldSecret) && !log.contains(Self.newSecret))
+        // `frontd --check-config` (what `inferctl config check` runs) says the same before any start.
+        let check = try ProcessRun(product: "frontd", arguments: ["--check-config"], environment: environment)
+        let (checkStatus, checkOutput) = check.finish(timeout: .seconds(20))
+        #expect(checkStatus == .exited(78) && checkOutput.contains("WEBHOOK_HMAC_PREVIOUS_UNTIL"), "\(checkStatus): \(checkOutput)")
     }
 }
