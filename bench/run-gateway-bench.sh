@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Cache-hit path through the whole gateway (frontd → limitd → cached → reply) under wrk, against nginx
-# returning the same body from memory, in one run; plus the pipeline's own latency per request (c1).
+# returning the same body from memory, in one run; plus the pipeline's own latency per request (c1), and
+# the CPU time frontd, limitd and cached spent per request (from /proc, so a figure that a machine shared
+# with other work disturbs far less than requests/s: compare builds by it).
 #   bench/run-gateway-bench.sh [duration=5s] [connections=64] [threads=2]
 # The requests carry a key made with `inferctl keys create`; a refused request (any non-2xx), or a second
 # request that is not a cache hit, fails the run. INFER_BIN_DIR=DIR uses the daemons already built there
@@ -57,8 +59,23 @@ wrk.headers["Authorization"] = "Bearer $KEY"
 wrk.body = '$BODY'
 LUA
 
+# CPU clock ticks spent so far by the stack's frontd, limitd and cached (children of `inferctl up`).
+ticks() {
+    local total=0 child
+    for child in $(pgrep -P "${pids[0]}"); do
+        case "$(cat "/proc/$child/comm" 2>/dev/null)" in
+            frontd|limitd|cached) total=$(( total + $(awk '{ print $14 + $15 }' "/proc/$child/stat") ));;
+        esac
+    done
+    echo "$total"
+}
+TICK_US=$(( 1000000 / $(getconf CLK_TCK) ))
+CPU_PER_REQUEST=0
 measure() { # url name connections threads
+    local before=$(ticks)
     wrk -t"$4" -c"$3" -d"$DURATION" --latency -s "$run/post.lua" "$1" > "$OUT/wrk-$2.txt"
+    local requests=$(awk '/requests in/ { print $1 }' "$OUT/wrk-$2.txt")
+    CPU_PER_REQUEST=$(( ($(ticks) - before) * TICK_US / (${requests:-0} > 0 ? requests : 1) ))
     awk '
         function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
         /Requests\/sec/ { rps = $2 }
@@ -72,12 +89,17 @@ measure() { # url name connections threads
 check() { [ "$2" -eq 0 ] || fail "$1: $2 request(s) refused or failed (bench/out/wrk-$1.txt)"; }
 
 wrk -t"$THREADS" -c"$CONNECTIONS" -d1s -s "$run/post.lua" "http://127.0.0.1:$PORT/v1/chat/completions" >/dev/null
-read -r g_rps g_p50 g_p99 g_bad < <(measure "http://127.0.0.1:$PORT/v1/chat/completions" gateway "$CONNECTIONS" "$THREADS")
+measure "http://127.0.0.1:$PORT/v1/chat/completions" gateway "$CONNECTIONS" "$THREADS" > "$run/figures"
+read -r g_rps g_p50 g_p99 g_bad < "$run/figures"
+g_cpu=$CPU_PER_REQUEST
 check gateway "$g_bad"
-read -r g1_rps g1_p50 g1_p99 g1_bad < <(measure "http://127.0.0.1:$PORT/v1/chat/completions" gateway-c1 1 1)
+measure "http://127.0.0.1:$PORT/v1/chat/completions" gateway-c1 1 1 > "$run/figures"
+read -r g1_rps g1_p50 g1_p99 g1_bad < "$run/figures"
+g1_cpu=$CPU_PER_REQUEST
 check gateway-c1 "$g1_bad"
-echo "gateway cache hit  ${g_rps} req/s  p50 ${g_p50} ms  p99 ${g_p99} ms  non-2xx ${g_bad}  (wrk -t$THREADS -c$CONNECTIONS -d$DURATION)"
-echo "gateway, 1 conn    ${g1_rps} req/s  p50 ${g1_p50} ms  p99 ${g1_p99} ms  (the pipeline's own latency: HTTP + limitd + cached + reply)"
+echo "gateway cache hit  ${g_rps} req/s  p50 ${g_p50} ms  p99 ${g_p99} ms  non-2xx ${g_bad}  cpu ${g_cpu} us/request  (wrk -t$THREADS -c$CONNECTIONS -d$DURATION)"
+echo "gateway, 1 conn    ${g1_rps} req/s  p50 ${g1_p50} ms  p99 ${g1_p99} ms  cpu ${g1_cpu} us/request  (the pipeline's own latency: HTTP + limitd + cached + reply)"
+echo "                   (cpu: frontd + limitd + cached, user + system, per request; load average $(cut -d' ' -f1-3 /proc/loadavg))"
 
 reply=$(cat "$OUT/gateway-reply.json")
 dir=$run/nginx

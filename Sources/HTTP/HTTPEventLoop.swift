@@ -23,6 +23,9 @@ final class HTTPEventLoop: @unchecked Sendable {
     let index: Int
     /// The epoll loop underneath: descriptors, the work queue, timers, the thread, the executor.
     let reactor: EpollLoopCore
+    /// IPC's loop on this thread: an IPC client called by a handler running here reads its replies here
+    /// too, so a reply resumes the handler without waking another thread.
+    let ipc: EventLoop
     let dateCache = HTTPDateCache()
     let connectionCount = Atomic<Int>(0)
 
@@ -38,6 +41,7 @@ final class HTTPEventLoop: @unchecked Sendable {
         } catch {
             throw HTTPServerError(error.operation, errno: error.code)
         }
+        ipc = EventLoop(attachedTo: reactor)
     }
 
     /// The loop's clock reading (monotonic nanoseconds); on the loop's thread only.
@@ -72,12 +76,16 @@ final class HTTPEventLoop: @unchecked Sendable {
     }
 
     private func run() {
+        ipc.bindToCurrentThread()
+        defer { EventLoop.unbindCurrentThread() }
         scheduleSweep()
         if core.accepting.load(ordering: .relaxed) { startListening() }
         reactor.run { events in
             for event in events { handle(event) }
         }
         stopListening()
+        // IPC connections made here close too: their calls fail now rather than wait on a loop that is gone.
+        ipc.closeAll()
         reactor.runPendingWork()
         closeAllConnections()
         reactor.finish()
@@ -87,6 +95,10 @@ final class HTTPEventLoop: @unchecked Sendable {
         let token = event.data.u64
         if token == Self.listenToken {
             acceptConnections()
+            return
+        }
+        if EventLoop.isAttachedToken(token) {
+            ipc.handle(event)
             return
         }
         let fd = Int(UInt32(truncatingIfNeeded: token))
@@ -218,7 +230,8 @@ final class HTTPEventLoop: @unchecked Sendable {
         }
         var one: Int32 = 1
         _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-        generation &+= 1
+        // The high bit stays clear: it marks the tokens of the IPC loop attached to this one.
+        generation = (generation &+ 1) & ~EventLoop.attachedGeneration
         let connection = HTTPConnection(fd: fd, generation: generation, loop: self, remoteAddress: remoteAddress)
         let slot = Int(fd)
         if slot >= connections.count {

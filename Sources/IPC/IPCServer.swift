@@ -58,6 +58,8 @@ public final class IPCServer: Sendable {
     public let maxCallsPerConnection: Int
     /// Whether handlers start on the I/O thread (see ``init(listenFD:protocolName:version:maxFrame:maxCallsPerConnection:inlineHandlers:handler:)``).
     public let inlineHandlers: Bool
+    /// Message types whose handlers start on the I/O thread even when ``inlineHandlers`` is false.
+    public let inlineTypes: Set<UInt16>
     /// Output allowed to pile up for one connection before it is dropped as stuck.
     let maxOutputBuffer: Int
     let handler: @Sendable (IPCCall) async -> Void
@@ -94,13 +96,16 @@ public final class IPCServer: Sendable {
     ///     `await` leave in one `send` with the rest of the batch read — right for handlers that answer
     ///     in microseconds without blocking (cache lookups, counters), wrong for handlers that compute or
     ///     block, which would stall every connection of the process meanwhile.
+    ///   - inlineTypes: The message types whose handlers start on the I/O thread when `inlineHandlers`
+    ///     is false: the quick ones of a server whose other handlers compute or block.
     ///   - handler: Runs once per call, in its own task; answers through the ``IPCCall``.
     public init(
         listenFD: Int32, protocolName: String, version: UInt16, maxFrame: Int = Frame.defaultMaxPayload,
         maxCallsPerConnection: Int = IPCServer.defaultMaxCallsPerConnection, inlineHandlers: Bool = false,
-        handler: @escaping @Sendable (IPCCall) async -> Void
+        inlineTypes: Set<UInt16> = [], handler: @escaping @Sendable (IPCCall) async -> Void
     ) {
         self.inlineHandlers = inlineHandlers
+        self.inlineTypes = inlineTypes
         self.listenFD = listenFD
         self.protocolName = protocolName
         self.version = version
@@ -256,6 +261,9 @@ public final class IPCServer: Sendable {
 }
 
 extension IPCServer: LoopHandler {
+    /// Servers run on the shared loop, which never ends; nothing to do.
+    package func loopEnding() {}
+
     /// Accepts what the backlog holds (on the loop thread).
     package func handleEvents(_ events: UInt32) {
         for _ in 0..<Self.acceptBurst {

@@ -160,7 +160,7 @@ final class ServerConnection: ChannelDelegate {
         } else {
             run = { await handler(call) }
         }
-        if server.inlineHandlers {
+        if server.inlineHandlers || server.inlineTypes.contains(frame.type) {
             state.attach(Task.immediate { await run() })
         } else {
             state.attach(Task { await run() })

@@ -292,6 +292,11 @@ final class SocketChannel: LoopHandler {
 
     // MARK: Loop events
 
+    /// The loop ends for good: close at once (the teardown runs in the loop's last work).
+    package func loopEnding() {
+        close(.local("the event loop stopped"))
+    }
+
     package func handleEvents(_ events: UInt32) {
         if events & PollEvents.writable != 0 {
             let resume = io.withLock { state -> Bool in

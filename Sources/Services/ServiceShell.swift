@@ -47,6 +47,8 @@ public struct ServiceShell: Sendable {
     private let beforeStats: @Sendable () -> Void
     private let onRefusal: @Sendable (Refusal) -> Void
     private var handlers: [UInt16: @Sendable (IPCCall) async -> Void] = [:]
+    /// The types registered `inline`.
+    private var inlineTypes: Set<UInt16> = []
     private let tracing: TracingCounters
 
     /// A shell with no handlers yet; add them with ``register(_:_:)``.
@@ -91,13 +93,18 @@ public struct ServiceShell: Sendable {
     ///   - message: The request message the handler takes.
     ///   - traced: Whether a traced call runs in a server span; false for a handler that hands the call
     ///     to other work and returns (that work makes its own spans under ``IPCCall/traceContext``).
+    ///   - inline: Whether the handler starts on the socket's I/O thread (``IPCServer``'s `inlineTypes`):
+    ///     for a handler that answers in microseconds without blocking (a lookup, a counter), saving the
+    ///     thread hop of each call; never for one that computes or blocks.
     ///   - handler: Answers the call: exactly one terminal frame through the ``IPCCall``.
     public mutating func register<Message: WireMessage>(
-        _ message: Message.Type, traced: Bool = true, _ handler: @escaping @Sendable (Message, IPCCall) async -> Void
+        _ message: Message.Type, traced: Bool = true, inline: Bool = false,
+        _ handler: @escaping @Sendable (Message, IPCCall) async -> Void
     ) {
         precondition(Message.type != StatsProtocol.statsType && Message.type != StatsProtocol.statsWithExemplarsType,
                      "the stats types are answered by the shell itself")
         precondition(handlers[Message.type] == nil, "message type \(Message.type) of \(name) is registered twice")
+        if inline { inlineTypes.insert(Message.type) }
         let refuse = onRefusal
         let spanName = "\(name) \(Message.self)"
         let rpcService = "infer.\(name)"
@@ -153,7 +160,7 @@ public struct ServiceShell: Sendable {
     ///   - protocolName: The protocol clients must name in HELLO (``ServiceName``).
     /// - Returns: The server, not yet started.
     public func server(listenFD: Int32, protocolName: String) -> IPCServer {
-        IPCServer(listenFD: listenFD, protocolName: protocolName, version: ServiceName.version) { call in
+        IPCServer(listenFD: listenFD, protocolName: protocolName, version: ServiceName.version, inlineTypes: inlineTypes) { call in
             await dispatch(call)
         }
     }

@@ -24,12 +24,14 @@ struct CacheHandlers: Sendable {
         } onRefusal: { [logger] refusal in
             logger.debug("request refused", ["type": LogValue(refusal.type), "reason": .string(refusal.message)])
         }
-        shell.register(CacheProtocol.Get.self, get)
-        shell.register(CacheProtocol.Put.self, put)
+        // Exact lookups, stores and claims take microseconds (a Redis tier is awaited, not waited on):
+        // they start on the socket's I/O thread. A semantic scan computes, so it gets a thread of the pool.
+        shell.register(CacheProtocol.Get.self, inline: true, get)
+        shell.register(CacheProtocol.Put.self, inline: true, put)
         shell.register(CacheProtocol.Clear.self, clear)
         shell.register(CacheProtocol.Stats.self, stats)
         shell.register(CacheProtocol.SemanticGet.self, semanticGet)
-        shell.register(CacheProtocol.Claim.self, claim)
+        shell.register(CacheProtocol.Claim.self, inline: true, claim)
         return shell
     }
 

@@ -13,6 +13,8 @@ struct CachePlan: Sendable {
     let control: CacheControl
     /// The semantic lookup, when it applies (a chat whose last message is the user's, semantic on).
     let semantic: SemanticProbe?
+    /// The exact lookup's answer when it was made alongside the admission (``Frontend/prepareGeneration``).
+    var exact: ExactLookup = .notMade
 
     /// A plan that never touches the cache (X-Cache: BYPASS).
     static func bypass(model: String) -> CachePlan {
@@ -33,6 +35,15 @@ struct CachePlan: Sendable {
 
     /// Whether an entry `ageMs` old satisfies the request's `max-age`.
     func accepts(ageMs: UInt64) -> Bool { maxAgeMs == 0 || ageMs <= maxAgeMs }
+}
+
+/// An exact lookup made ahead of ``Frontend/lookup(_:)``.
+enum ExactLookup: Sendable {
+    /// Not made: `lookup` asks cached itself.
+    case notMade
+    case hit(CacheHit)
+    /// No usable entry (none, too old, undecodable, or cached unreachable).
+    case miss
 }
 
 /// What a semantic lookup compares: the last user message, within a group of requests that agree on

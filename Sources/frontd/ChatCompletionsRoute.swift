@@ -14,7 +14,8 @@ extension Frontend {
         if chat.stream { return try await streamChat(chat, generate, plan: plan, c) }
         return try await answerOnce(c, key: key) {
             let (done, status) = try await completeCached(generate, plan: plan, answeredBy: c.answeredBy)
-            if !status.isHit { await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens) } else { await closeAdmission(c) }
+            // A hit's reservation ends after the reply is written (the router closes it), not before.
+            if !status.isHit { await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens) }
             let body = JSONText.completion(id: "chatcmpl-" + c.requestID, created: Self.now(),
                                            model: c.answeredBy.model(requested: chat.model), done,
                                            cost: usageCost(c, status, done))

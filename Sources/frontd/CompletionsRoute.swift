@@ -19,7 +19,8 @@ extension Frontend {
             } catch {
                 throw APIError.from(error, promptParam: "prompt")
             }
-            if !status.isHit { await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens) } else { await closeAdmission(c) }
+            // A hit's reservation ends after the reply is written (the router closes it), not before.
+            if !status.isHit { await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens) }
             let body = CompletionJSON.completion(id: id, created: Self.now(), model: c.answeredBy.model(requested: request.model), done,
                                                  cost: usageCost(c, status, done))
             return RouteReply(headers: answerHeaders(c, status, done), body: Array(body.utf8))

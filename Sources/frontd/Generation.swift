@@ -104,12 +104,19 @@ extension Frontend {
                            _ generate: GenerationProtocol.Generate) async throws -> (plan: CachePlan, idempotency: IdempotencyKey?) {
         try requireModel(model, kind: .chat, for: c)
         let control = try CacheControl(header: c.request.headers["Cache-Control"], body: body["cache"])
+        let planned = cachePlan(c, generate, control: control)
+        // The exact lookup travels with the admission, so a hit waits for one round trip, not two. Its
+        // answer is used only once admitted: a refused request gets its 429 whatever the cache holds
+        // (leaving this scope cancels and awaits the lookup).
+        async let exact = exactLookup(planned)
         try await admit(c, route: route, generate)
+        var plan = planned
+        plan.exact = await exact
         let header = try IdempotencyKey.key(c.request, bodyKey: nil)
         let key = header.map {
             IdempotencyKey(scope: c.clientKey, key: $0, fingerprint: IdempotencyKey.fingerprint(route: route, Array(generate.cacheKey.utf8)))
         }
-        return (cachePlan(c, generate, control: control), key)
+        return (plan, key)
     }
 
     /// Relays a generation as server-sent events: the stream starts (with `X-Cache`) when the first event

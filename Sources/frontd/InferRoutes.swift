@@ -35,11 +35,10 @@ extension Frontend {
         } catch {
             throw APIError.from(error, promptParam: promptParam)
         }
+        // A hit's reservation ends after the reply is written (the router closes it; a batch's ends with
+        // the batch): nothing it costs is waiting to be charged.
         if !status.isHit {
             await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens)
-        } else if generationID == nil {
-            // A hit ends its reservation before the reply (a batch's ends with the batch).
-            await closeAdmission(c)
         }
         let result = InferJSON.result(id: id, model: answeredBy.model(requested: request.model), done,
                                       cost: answeredBy.cost(registry: registry, hit: status.isHit, done),

@@ -52,6 +52,8 @@ enum JSONBody {
 
     /// `application/json` or `application/<x>+json`, with any parameters (charset).
     static func isJSON(_ contentType: String) -> Bool {
+        // What nearly every client sends, decided without Foundation's trimming and lowercasing.
+        if contentType == "application/json" { return true }
         let media = contentType.prefix { $0 != ";" }.trimmingCharacters(in: .whitespaces).lowercased()
         return media == "application/json" || (media.hasPrefix("application/") && media.hasSuffix("+json"))
     }

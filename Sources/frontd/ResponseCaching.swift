@@ -97,7 +97,13 @@ extension Frontend {
             countLookup("bypass")
             return .miss(CacheFill(plan: plan, vector: nil, leading: nil))
         }
-        if let hit = await exactHit(key, plan) {
+        let exact: CacheHit?
+        switch plan.exact {
+        case .hit(let hit): exact = hit
+        case .miss: exact = nil
+        case .notMade: exact = await exactHit(key, plan)
+        }
+        if let hit = exact {
             countLookup("hit")
             return .hit(hit)
         }
@@ -146,6 +152,13 @@ extension Frontend {
             try? await cache.put(CacheProtocol.Put(key: key, model: put.model, value: put.value, ttlSeconds: put.ttlSeconds),
                                  timeout: dependencyTimeout)
         } catch {}
+    }
+
+    /// The exact lookup alone, for ``prepareGeneration`` to make while limitd decides: no counting, no
+    /// fill joined, nothing claimed — a request refused afterwards leaves no trace in the cache's state.
+    func exactLookup(_ plan: CachePlan) async -> ExactLookup {
+        guard plan.reads, let key = plan.key else { return .notMade }
+        return await exactHit(key, plan).map { .hit($0) } ?? .miss
     }
 
     private func exactHit(_ key: String, _ plan: CachePlan) async -> CacheHit? {

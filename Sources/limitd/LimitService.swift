@@ -88,11 +88,13 @@ struct LimitHandlers: Sendable {
         } onRefusal: { refusal in
             logger.debug("request refused", ["type": LogValue(refusal.type), "reason": .string(refusal.message)])
         }
-        shell.register(LimitProtocol.Admit.self, admit)
-        shell.register(LimitProtocol.Settle.self, settle)
-        shell.register(LimitProtocol.Reserve.self, reserve)
-        shell.register(LimitProtocol.Commit.self, commit)
-        shell.register(LimitProtocol.Usage.self, usage)
+        // Decisions are a lock, a few integer operations and a journal write(2): they start on the
+        // socket's I/O thread (no hand-off per call); a commit's fsync is awaited off that thread.
+        shell.register(LimitProtocol.Admit.self, inline: true, admit)
+        shell.register(LimitProtocol.Settle.self, inline: true, settle)
+        shell.register(LimitProtocol.Reserve.self, inline: true, reserve)
+        shell.register(LimitProtocol.Commit.self, inline: true, commit)
+        shell.register(LimitProtocol.Usage.self, inline: true, usage)
         shell.register(LimitProtocol.SpendList.self, spendList)
         return shell
     }

@@ -101,6 +101,7 @@ enum FuzzHarness {
         { _ = try IdempotencyRecord(decoding: $0) },  // frontd's, read back from cached
         // Appended, not inserted: a seed's first byte is its decoder's index (corpus/messages/mNN).
         { _ = try MetricsSnapshotWithExemplars(decoding: $0) },
+        { _ = CachedCompletion(decoding: $0) },  // frontd's cache entries, read back from cached (binary or JSON)
     ]
 
     static func messages(_ bytes: [UInt8]) {
