@@ -44,6 +44,7 @@ install: release
 test: models
 	scripts/install-test-tools.sh
 	scripts/install-upstream-peers.sh
+	scripts/install-litellm.sh
 	scripts/run-tests.sh
 
 ## Every parser of outside input under libFuzzer + AddressSanitizer for FUZZ_SECONDS each (fuzz/README.md):

@@ -14,72 +14,17 @@ cd "$(dirname "$0")/.."
 DURATION=${1:-10s}
 CONNECTIONS=${2:-4}
 MAX_TOKENS=${3:-8}
-OUT=bench/out
-mkdir -p "$OUT"
-fail() { echo "run-upstream-bench: $*" >&2; exit 1; }
+. bench/lib/common.sh
+bench_start run-upstream-bench
+bench_prepare wrk curl
 
-scripts/install-deps.sh wrk curl
-MODELS=${INFER_MODELS_DIR:-$PWD/models}
-scripts/fetch-models.sh "$MODELS" >/dev/null
-scripts/install-upstream-peers.sh
-BIN=${INFER_BIN_DIR:-}
-if [ -z "$BIN" ]; then
-    swift build -c release >/dev/null
-    BIN=$PWD/.build/release
-fi
-for daemon in inferctl frontd limitd cached batchd modeld metricsd; do
-    [ -x "$BIN/$daemon" ] || fail "$BIN/$daemon is not built"
-done
-
-run=$(mktemp -d /tmp/infer-ub.XXXXXX)
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$run"
-}
-trap cleanup EXIT
-
-# llama.cpp's server (one thread, the same SmolLM2 GGUF as infer's built-in engine), on a free port it
-# prints once it answers; stdin kept open by a fifo so it stops when this script ends.
-mkfifo "$run/llama.stdin"
-.venv-peers/bin/python tests-python/llama_server.py --port 0 --quiet --exit-with-stdin \
-    --model "$MODELS/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" \
-    < "$run/llama.stdin" > "$run/llama.port" 2> "$OUT/upstream-llama.log" &
-pids+=($!)
-exec 8> "$run/llama.stdin"
-for _ in $(seq 1200); do [ -s "$run/llama.port" ] && break; kill -0 "${pids[0]}" 2>/dev/null || break; sleep 0.1; done
-LLAMA_PORT=$(head -1 "$run/llama.port" 2>/dev/null || true)
-[ -n "$LLAMA_PORT" ] || fail "llama.cpp's server did not start (bench/out/upstream-llama.log)"
-LLAMA=http://127.0.0.1:$LLAMA_PORT
-
-# infer with one upstream deployment, that server: no built-in model, so no engine competes for the CPU.
+# llama.cpp's server (the same SmolLM2 GGUF as infer's built-in engine), and infer with one upstream
+# deployment, that server: no built-in model, so no engine competes for the CPU.
+start_llama_server "$MODELS" "$OUT/upstream-llama.log"
 cat > "$run/models.json" <<JSON
 {"models": [{"name": "llama", "kind": "chat", "engine": "openai", "url": "$LLAMA/v1", "upstream_model": "smollm2"}]}
 JSON
-printf 'RATE_LIMIT_RPM=1000000\nLOG_LEVEL=warn\n' > "$run/bench.env"
-KEY=$("$BIN/inferctl" keys create bench --scopes infer --rpm 1000000 --file "$run/keys.json" 2>/dev/null) \
-    || fail "inferctl keys create failed"
-INFER_MODELS_DIR=$MODELS "$BIN/inferctl" up --runtime-dir "$run/rt" --bin-dir "$BIN" \
-    --registry "$run/models.json" --port 0 --metrics-port 0 --keys-file "$run/keys.json" \
-    --env-file "$run/bench.env" > "$OUT/upstream-inferctl.log" 2>&1 &
-pids+=($!)
-INFER_PORT=
-for _ in $(seq 600); do
-    INFER_PORT=$(python3 -c 'import json,sys
-try:
-    s = json.load(open(sys.argv[1]))
-except Exception:
-    sys.exit(0)
-if s.get("ready"):
-    print(next(x.rsplit(":", 1)[1] for d in s["daemons"] for x in d.get("sockets", []) if x.startswith("http=")))' \
-        "$run/rt/inferctl.json" 2>/dev/null || true)
-    [ -n "$INFER_PORT" ] && break
-    kill -0 "${pids[1]}" 2>/dev/null || break
-    sleep 0.1
-done
-[ -n "$INFER_PORT" ] || fail "infer did not become ready (bench/out/upstream-inferctl.log)"
-INFER=http://127.0.0.1:$INFER_PORT
+start_infer "$BIN" "$run/models.json" "$MODELS" "$OUT/upstream-inferctl.log"
 
 # One request each way first: both must answer 200 with the same text.
 body='{"model":"%s","messages":[{"role":"user","content":"What is the capital of France?"}],"temperature":0,"max_tokens":'$MAX_TOKENS',"seed":1}'
@@ -91,60 +36,11 @@ relayed=$(curl -s -w '\n%{http_code}' "$INFER/v1/chat/completions" -H 'Content-T
 text() { python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["choices"][0]["message"]["content"])'; }
 [ "$(text <<< "${direct%$'\n'*}")" = "$(text <<< "${relayed%$'\n'*}")" ] || fail "infer's answer differs from the server's"
 
-# wrk: a chat completion per request, each with its own seed (run, thread and request number: no seed
-# is sent twice in a run); args: model, max_tokens, key (or "-"), the run's number.
-cat > "$run/chat.lua" <<'LUA'
--- setup runs in the main state and gives each thread its number as the global thread_id (a local of
--- that name here would hide it), so the seeds of two threads never meet.
-local next_id = 0
-function setup(thread)
-    next_id = next_id + 1
-    thread:set("thread_id", next_id)
-end
-local count = 0
-function init(args)
-    model, max_tokens, key, run = args[1], args[2], args[3], tonumber(args[4])
-    headers = { ["Content-Type"] = "application/json" }
-    if key ~= "-" then headers["Authorization"] = "Bearer " .. key end
-end
-function request()
-    count = count + 1
-    local body = string.format('{"model":"%s","messages":[{"role":"user","content":"What is the capital of France?"}],'
-        .. '"temperature":0,"max_tokens":%s,"seed":%d}', model, max_tokens, run * 100000000 + thread_id * 1000000 + count)
-    return wrk.format("POST", "/v1/chat/completions", headers, body)
-end
--- A cache hit would measure infer's cache, not the upstream: count them (the run fails on any).
-hits = 0
-function response(status, response_headers, body)
-    if (response_headers["X-Cache"] or response_headers["x-cache"]) == "HIT" then hits = hits + 1 end
-end
-local threads = {}
-local setup_thread = setup
-function setup(thread)
-    setup_thread(thread)
-    threads[#threads + 1] = thread
-end
-function done(summary, latency, requests)
-    local total = 0
-    for _, thread in ipairs(threads) do total = total + thread:get("hits") end
-    io.write(string.format("cache hits: %d\n", total))
-end
-LUA
-
 measure() { # name url connections model key run-number → "req/s p50 p99 failed requests"
     local threads=$(( $3 < 2 ? 1 : 2 ))
-    wrk -t"$threads" -c"$3" -d"$DURATION" --timeout 30s --latency -s "$run/chat.lua" "$2" -- "$4" "$MAX_TOKENS" "$5" "$6" \
+    wrk -t"$threads" -c"$3" -d"$DURATION" --timeout 30s --latency -s bench/lib/seeded-chat.lua "$2" -- "$4" "$MAX_TOKENS" "$5" "$6" \
         > "$OUT/wrk-upstream-$1.txt"
-    awk '
-        function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
-        /Requests\/sec/ { rps = $2 }
-        /requests in/ { n = $1 }
-        $1 == "50%" { p50 = ms($2) }
-        $1 == "99%" { p99 = ms($2) }
-        /Non-2xx/ { bad = $4 }
-        /Socket errors/ { bad += 1 }
-        /^cache hits:/ { bad += $3 }
-        END { printf "%.2f %.2f %.2f %d %d\n", rps, p50, p99, bad, n }' "$OUT/wrk-upstream-$1.txt"
+    wrk_figures "$OUT/wrk-upstream-$1.txt"
 }
 check() { # name non2xx requests
     [ "$2" -eq 0 ] || fail "$1: $2 request(s) refused, failed or answered from the cache (bench/out/wrk-upstream-$1.txt)"
@@ -192,7 +88,7 @@ print(len(direct), f"{statistics.median(direct):.2f}", f"{statistics.median(rela
 PY
 ) || fail "the paired requests failed"
 
-echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg)"
+machine_line
 echo "== chat completion, max_tokens $MAX_TOKENS, temperature 0, wrk -d$DURATION (binaries: $BIN)"
 printf '%-32s %9s %10s %10s\n' "" "req/s" "p50 ms" "p99 ms"
 printf '%-32s %9s %10s %10s\n' "llama.cpp directly, 1 conn" "$d1_rps" "$d1_p50" "$d1_p99"

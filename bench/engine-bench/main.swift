@@ -8,6 +8,8 @@
 //                                                              one decode figure, with CPU seconds per token
 //   engine-bench matmul [--batch N]                            each matrix shape alone, 1 and 2 threads
 //                                                              (best of five: wall and CPU µs per product)
+//   engine-bench prefill --tokens N,N,... [--threads T] [--repeat R]
+//                                                              prompt processing against prompt length
 //
 // Release builds only (`swift build -c release`); bench/run-engine-bench.sh runs it with the peers.
 import Engine
@@ -19,7 +21,7 @@ import Glibc
 struct BenchError: Error, CustomStringConvertible { let description: String }
 
 let args = Array(CommandLine.arguments.dropFirst())
-let mode = ["memory", "decode", "matmul"].contains(args.first ?? "") ? args[0] : "speed"
+let mode = ["memory", "decode", "matmul", "prefill"].contains(args.first ?? "") ? args[0] : "speed"
 func option(_ name: String) -> String? {
     guard let i = args.firstIndex(of: name), i + 1 < args.count else { return nil }
     return args[i + 1]
@@ -111,6 +113,36 @@ if mode == "decode" {
         print(String(format: "batch %d: %.1f tokens/s (%.1f at the median step, %.1f at the fastest), %.2f CPU ms/token",
                      b, Double(b * n) / total, Double(b) / median, Double(b) / stepTimes[0], cpuMsPerToken))
     }
+    exit(0)
+}
+
+if mode == "prefill" {
+    // How prompt processing grows with the prompt (bench/run-growth-curves.sh): one prompt of each
+    // length in one forward pass, the best of --repeat runs. The text is bench/sentences.txt over and
+    // over, as the llama.cpp peer's --prefill-sizes reads it.
+    let lengths = (option("--tokens") ?? "16,64,256,1024").split(separator: ",").compactMap { Int($0) }
+    let repeats = Int(option("--repeat") ?? "2") ?? 2
+    EngineThreads.set(Int(option("--threads") ?? "2") ?? 2)
+    guard let longest = lengths.max(), longest > 0, longest <= model.config.contextLength else {
+        throw BenchError(description: "--tokens takes lengths from 1 to the context length \(model.config.contextLength)")
+    }
+    let text = (try? String(contentsOfFile: sentencesFile, encoding: .utf8)) ?? "The quick brown fox jumps over the lazy dog."
+    let passage = tokenizer.encode(text.replacingOccurrences(of: "\n", with: " "))
+    var ids: [Int32] = []
+    while ids.count < longest { ids += passage }
+    _ = try model.forward([.init(cache: model.makeCache(), tokens: Array(ids.prefix(16)))])  // warm-up: page in the weights
+    var rates: [String: Double] = [:]
+    for n in lengths {
+        var best = 0.0
+        for _ in 0..<repeats {
+            let t = try seconds { _ = try model.forward([.init(cache: model.makeCache(), tokens: Array(ids.prefix(n)))]) }
+            best = max(best, Double(n) / t)
+        }
+        log(String(format: "prefill %d tokens: %.1f tokens/s", n, best))
+        rates["\(n)"] = best
+    }
+    let out: [String: Any] = ["mode": "prefill", "threads": EngineThreads.count, "prefill": rates]
+    print(String(decoding: try JSONSerialization.data(withJSONObject: out, options: [.sortedKeys]), as: UTF8.self))
     exit(0)
 }
 

@@ -2,6 +2,11 @@
 """Reference peer: llama.cpp (through llama-cpp-python's low-level ctypes API) on a GGUF model.
 
 Usage: python bench/peers/llamacpp_peer.py MODEL.gguf [--reps N] [--wait-idle SECS] [--max-seconds S] [--quick]
+       python bench/peers/llamacpp_peer.py MODEL.gguf --prefill-sizes 16,64,... --batch-sizes 1,2,... [--reps N] ...
+The second form measures only how cost grows (bench/run-growth-curves.sh) and prints
+{"prefill": {"16": tok/s, ...}, "batch": {"1": tok/s, ...}, ...}: one prompt of each length (the text of
+bench/sentences.txt over and over) in one llama_decode, and aggregate decode at each batch size, both
+with 2 threads, measured as below.
 
 Prints ONE JSON object on stdout (progress on stderr):
   peer          "llama-cpp-python X (llama.cpp ...)"
@@ -151,6 +156,56 @@ def run_streams(eng, ctx, batch, prompts, n_gen):
     return dt, B * (n_gen - 1), gen
 
 
+def sizes(text):
+    return [int(x) for x in text.split(",") if x.strip()] if text else []
+
+
+def sweep(eng, bench, reps, prefill_sizes, batch_sizes, n_gen):
+    """How prompt processing grows with the prompt, and aggregate decode with the batch (2 threads)."""
+    res = {"prefill": {}, "batch": {}}
+    if prefill_sizes:
+        here = os.path.dirname(os.path.abspath(__file__))
+        text = open(os.path.join(here, "..", "sentences.txt")).read().replace("\n", " ")
+        passage = eng.tokenize(text)
+        ids = []
+        while len(ids) < max(prefill_sizes):
+            ids += passage
+        longest = max(prefill_sizes)
+        batch = L.llama_batch_init(longest, 0, 1)
+        ctx = eng.context(longest, 1, longest, 2)
+        def timed(n):
+            entries = [(t, j, 0, j == n - 1) for j, t in enumerate(ids[:n])]
+
+            def one():
+                L.llama_memory_clear(L.llama_get_memory(ctx), True)
+                fill(batch, entries)
+                t0 = time.perf_counter()
+                decode(ctx, batch)
+                return n, time.perf_counter() - t0
+            return one
+        timed(min(16, longest))()  # warm-up
+        for n in prefill_sizes:
+            res["prefill"][str(n)] = round(bench.run(f"prefill_{n}", timed(n), reps), 1)
+        L.llama_free(ctx)
+        L.llama_batch_free(batch)
+    if batch_sizes:
+        prompts = [eng.tokenize(f"<|im_start|>user\n{q}<|im_end|>\n<|im_start|>assistant\n") for q in QUESTIONS]
+        most = max(batch_sizes)
+        batch = L.llama_batch_init(max(1024, most * 64), 0, 1)
+        ctx = eng.context(most * 256, most, max(1024, most * 64), 2)  # 256 positions per sequence
+        for b in batch_sizes:
+            chosen = [prompts[i % len(prompts)] for i in range(b)]
+            run_streams(eng, ctx, batch, chosen, 4)  # warm-up at this shape
+
+            def one():
+                dt, n, _ = run_streams(eng, ctx, batch, chosen, n_gen)
+                return n, dt
+            res["batch"][str(b)] = round(bench.run(f"batch_{b}", one, reps), 1)
+        L.llama_free(ctx)
+        L.llama_batch_free(batch)
+    return res
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("model")
@@ -160,6 +215,9 @@ def main():
                     help="wait up to this many seconds for other processes to leave the CPUs")
     ap.add_argument("--max-seconds", type=float, default=240,
                     help="after this long, stop waiting for a quiet machine between reps")
+    ap.add_argument("--prefill-sizes", default="", help="only the growth sweeps: prompt lengths, e.g. 16,64,256")
+    ap.add_argument("--batch-sizes", default="", help="only the growth sweeps: batch sizes, e.g. 1,2,4,8")
+    ap.add_argument("--tokens", type=int, default=64, help="with --batch-sizes: tokens generated per sequence")
     a = ap.parse_args()
     reps = 1 if a.quick else a.reps
     t_start = time.time()
@@ -167,6 +225,13 @@ def main():
     bench = Bench(log, budget=a.max_seconds)
 
     eng = Engine(a.model)
+    if a.prefill_sizes or a.batch_sizes:
+        res = sweep(eng, bench, reps, sizes(a.prefill_sizes), sizes(a.batch_sizes), a.tokens + 1)
+        res["peer"] = f"llama-cpp-python {L.__version__} (llama.cpp vendored, CPU)"
+        res["others_cores"] = {"before": before, "max": bench.others_max}
+        res["contaminated"] = bench.contaminated
+        print(json.dumps(res))
+        return
     sysinfo = L.llama_print_system_info().decode(errors="replace").strip()
     log("system:", sysinfo)
     res = {"peer": f"llama-cpp-python {L.__version__} (llama.cpp vendored, CPU)",
