@@ -47,7 +47,9 @@ final class UpstreamEngine: Sendable {
     /// client-safe words; a 429's Retry-After is passed on.
     func health(deadline: ContinuousClock.Instant?) async -> GenerationProtocol.HealthReply {
         let margin = Duration.milliseconds(250)
-        let options = UpstreamRequestOptions(requestID: "health-probe", deadline: deadline.map { $0 - margin })
+        // No X-Request-ID: a probe is no client's request, and llama.cpp's server (llama-cpp-python)
+        // answers 400 to any X-Request-ID that is not a UUID, which failed every probe of it.
+        let options = UpstreamRequestOptions(deadline: deadline.map { $0 - margin })
         do {
             _ = try await client.models(options: options)
             return GenerationProtocol.HealthReply(ready: true)

@@ -96,6 +96,27 @@ struct UpstreamPeerTests {
         #expect(abs(((usage?["cost"] as? NSNumber)?.doubleValue ?? -1) - Double(completion) * 2e-6) < 1e-9)
     }
 
+    @Test("batchd's health probes find llama.cpp's server ready, so a deployment left idle stays in service")
+    func idleDeploymentStaysInService() async throws {
+        let llama = try await LlamaServer.start()
+        defer { llama.stop() }
+        // A probe after each idle second, and a breaker that opens at the second failure in a row: a probe
+        // the server refuses (it once sent an X-Request-ID that is not a UUID, which llama-cpp-python
+        // answers with 400) takes the deployment out within seconds, and the request below gets 503.
+        let stack = try StackRun(environmentFile: ["CIRCUIT_BREAKER_PROBE_INTERVAL_SEC=1", "CIRCUIT_BREAKER_FAILURE_THRESHOLD=2"],
+                                 realDaemons: true, extraRegistryEntries: [
+            #"{"name": "llama", "kind": "chat", "engine": "openai", "url": "\#(llama.baseURL)", "upstream_model": "smollm2"}"#,
+        ])
+        defer { _ = stack.stop() }
+        #expect(stack.wait(.seconds(120)) { stack.isReady }, "the stack did not become ready: \(stack.standardError.suffix(2000))")
+        let port = try #require(stack.port("http"))
+        let key = try stack.key("unlimited")
+        try await Task.sleep(for: .seconds(6))
+        let chat: [String: Any] = ["model": "llama", "messages": [["role": "user", "content": "Say hi"]], "temperature": 0, "max_tokens": 2]
+        let reply = try OpenAICalls.post("http://127.0.0.1:\(port)/v1/chat/completions", chat, key: key)
+        #expect(reply.status == 200, "\(String(decoding: reply.body, as: UTF8.self)); \(stack.standardError.suffix(1500))")
+    }
+
     @Test("chat, stream, completions and embeddings through infer match the server's own answers")
     func matchesDirectAnswers() async throws {
         let llama = try await LlamaServer.start()
