@@ -133,6 +133,14 @@ for upstream in fixed llama; do
         done
     done
 done
+# Paired (bench/lib/paired.py): the same request each way in turn, for as long as one wrk run; against a
+# model whose own time drifts by far more than a gateway adds, the median of the rounds' differences is
+# the figure to read.
+for upstream in fixed llama; do
+    python3 bench/lib/paired.py "$DURATION" "$MAX_TOKENS" $(for way in "${WAYS[@]}"; do
+        echo "$way ${BASE[$way-$upstream]} ${MODEL[$way-$upstream]} ${AUTH[$way]}"; done) > "$run/paired-$upstream" \
+        || fail "the paired requests to the $upstream upstream failed"
+done
 read -r infer_rss_load infer_pss_load < <(infer_memory "$BIN" | awk '{ r += $2; p += $3 } END { print r, p }')
 read -r litellm_rss_load litellm_pss_load < <(tree_memory "$litellm_pid")
 
@@ -150,6 +158,12 @@ for upstream in fixed llama; do
             if (w == "direct") printf "%-10s %12.1f %10.3f %10.3f %14s %14s %12.1f\n", w, r1, p50, p99, "-", "-", rn
             else printf "%-10s %12.1f %10.3f %10.3f %+14.3f %+14.3f %12.1f\n", w, r1, p50, p99, p50 - d50, p99 - d99, rn }'
     done
+    read -r _ rounds pd _ < <(grep '^direct ' "$run/paired-$upstream")
+    read -r _ _ pi ia < <(grep '^infer ' "$run/paired-$upstream")
+    read -r _ _ pl la < <(grep '^litellm ' "$run/paired-$upstream")
+    awk -v n="$rounds" -v pd="$pd" -v pi="$pi" -v pl="$pl" -v ia="$ia" -v la="$la" 'BEGIN {
+        printf "paired, %d rounds: medians direct %.3f, infer %.3f, LiteLLM %.3f ms; added (median of the differences): infer %+.3f ms, LiteLLM %+.3f ms, ratio %s\n",
+            n, pd, pi, pl, ia, la, (ia > 0 ? sprintf("%.1fx", la / ia) : "n/a") }'
     read -r _ i50 i99 <<< "${FIG[infer-$upstream-1]}"
     read -r _ l50 l99 <<< "${FIG[litellm-$upstream-1]}"
     awk -v u="$upstream" -v d50="$d50" -v d99="$d99" -v i50="$i50" -v i99="$i99" -v l50="$l50" -v l99="$l99" 'BEGIN {

@@ -58,35 +58,12 @@ check direct-c"$CONNECTIONS" "$dn_bad" "$dn_n"
 read -r in_rps in_p50 in_p99 in_bad in_n < <(measure infer-c"$CONNECTIONS" "$INFER" "$CONNECTIONS" llama "$KEY" 4)
 check infer-c"$CONNECTIONS" "$in_bad" "$in_n"
 
-# Paired: the same request body (a new seed each pair) to llama.cpp and through infer, one after the
-# other in alternating order, for as long as one wrk run: on a shared machine whose load drifts, the
-# median of the pairs' differences is the steadiest figure of what infer adds to one request.
-read -r pairs paired_direct paired_infer paired_added < <(python3 - "$LLAMA" "$INFER" "$KEY" "$MAX_TOKENS" "${DURATION%s}" <<'PY'
-import json, statistics, sys, time, urllib.request
-llama, infer, key, max_tokens, seconds = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5])
-def call(base, model, seed, auth):
-    body = json.dumps({"model": model, "messages": [{"role": "user", "content": "What is the capital of France?"}],
-                       "temperature": 0, "max_tokens": max_tokens, "seed": seed}).encode()
-    request = urllib.request.Request(base + "/v1/chat/completions", body, {"Content-Type": "application/json", **auth})
-    started = time.perf_counter()
-    with urllib.request.urlopen(request, timeout=60) as reply:
-        reply.read()
-        if reply.status != 200:
-            sys.exit(f"status {reply.status}")
-    return (time.perf_counter() - started) * 1000
-direct, relayed = [], []
-end = time.monotonic() + seconds
-seed = 900000000
-while time.monotonic() < end or not direct:
-    seed += 1
-    sides = [lambda: direct.append(call(llama, "smollm2", seed, {})),
-             lambda: relayed.append(call(infer, "llama", seed, {"Authorization": "Bearer " + key}))]
-    for side in (sides if seed % 2 else sides[::-1]):
-        side()
-added = statistics.median(b - a for a, b in zip(direct, relayed))
-print(len(direct), f"{statistics.median(direct):.2f}", f"{statistics.median(relayed):.2f}", f"{added:+.2f}")
-PY
-) || fail "the paired requests failed"
+# Paired (bench/lib/paired.py): the same request to llama.cpp and through infer in turn, for as long as
+# one wrk run: the median of the pairs' differences is the steadiest figure of what infer adds.
+python3 bench/lib/paired.py "$DURATION" "$MAX_TOKENS" direct "$LLAMA" smollm2 - infer "$INFER" llama "$KEY" > "$run/paired" \
+    || fail "the paired requests failed"
+read -r _ pairs paired_direct _ < <(grep '^direct ' "$run/paired")
+read -r _ _ paired_infer paired_added < <(grep '^infer ' "$run/paired")
 
 machine_line
 echo "== chat completion, max_tokens $MAX_TOKENS, temperature 0, wrk -d$DURATION (binaries: $BIN)"

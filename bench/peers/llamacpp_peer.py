@@ -6,7 +6,7 @@ Usage: python bench/peers/llamacpp_peer.py MODEL.gguf [--reps N] [--wait-idle SE
 The second form measures only how cost grows (bench/run-growth-curves.sh) and prints
 {"prefill": {"16": tok/s, ...}, "batch": {"1": tok/s, ...}, ...}: one prompt of each length (the text of
 bench/sentences.txt over and over) in one llama_decode, and aggregate decode at each batch size, both
-with 2 threads, measured as below.
+with --threads threads (default 2), measured as below.
 
 Prints ONE JSON object on stdout (progress on stderr):
   peer          "llama-cpp-python X (llama.cpp ...)"
@@ -160,8 +160,8 @@ def sizes(text):
     return [int(x) for x in text.split(",") if x.strip()] if text else []
 
 
-def sweep(eng, bench, reps, prefill_sizes, batch_sizes, n_gen):
-    """How prompt processing grows with the prompt, and aggregate decode with the batch (2 threads)."""
+def sweep(eng, bench, reps, prefill_sizes, batch_sizes, n_gen, threads):
+    """How prompt processing grows with the prompt, and aggregate decode with the batch."""
     res = {"prefill": {}, "batch": {}}
     if prefill_sizes:
         here = os.path.dirname(os.path.abspath(__file__))
@@ -172,7 +172,7 @@ def sweep(eng, bench, reps, prefill_sizes, batch_sizes, n_gen):
             ids += passage
         longest = max(prefill_sizes)
         batch = L.llama_batch_init(longest, 0, 1)
-        ctx = eng.context(longest, 1, longest, 2)
+        ctx = eng.context(longest, 1, longest, threads)
         def timed(n):
             entries = [(t, j, 0, j == n - 1) for j, t in enumerate(ids[:n])]
 
@@ -192,7 +192,7 @@ def sweep(eng, bench, reps, prefill_sizes, batch_sizes, n_gen):
         prompts = [eng.tokenize(f"<|im_start|>user\n{q}<|im_end|>\n<|im_start|>assistant\n") for q in QUESTIONS]
         most = max(batch_sizes)
         batch = L.llama_batch_init(max(1024, most * 64), 0, 1)
-        ctx = eng.context(most * 256, most, max(1024, most * 64), 2)  # 256 positions per sequence
+        ctx = eng.context(most * 256, most, max(1024, most * 64), threads)  # 256 positions per sequence
         for b in batch_sizes:
             chosen = [prompts[i % len(prompts)] for i in range(b)]
             run_streams(eng, ctx, batch, chosen, 4)  # warm-up at this shape
@@ -218,6 +218,7 @@ def main():
     ap.add_argument("--prefill-sizes", default="", help="only the growth sweeps: prompt lengths, e.g. 16,64,256")
     ap.add_argument("--batch-sizes", default="", help="only the growth sweeps: batch sizes, e.g. 1,2,4,8")
     ap.add_argument("--tokens", type=int, default=64, help="with --batch-sizes: tokens generated per sequence")
+    ap.add_argument("--threads", type=int, default=2, help="with the sweeps: llama.cpp's threads")
     a = ap.parse_args()
     reps = 1 if a.quick else a.reps
     t_start = time.time()
@@ -226,7 +227,7 @@ def main():
 
     eng = Engine(a.model)
     if a.prefill_sizes or a.batch_sizes:
-        res = sweep(eng, bench, reps, sizes(a.prefill_sizes), sizes(a.batch_sizes), a.tokens + 1)
+        res = sweep(eng, bench, reps, sizes(a.prefill_sizes), sizes(a.batch_sizes), a.tokens + 1, a.threads)
         res["peer"] = f"llama-cpp-python {L.__version__} (llama.cpp vendored, CPU)"
         res["others_cores"] = {"before": before, "max": bench.others_max}
         res["contaminated"] = bench.contaminated
