@@ -126,20 +126,21 @@ measure() { # way upstream connections run-number → "req/s p50 p99"; fails the
 declare -A FIG
 number=0
 for upstream in fixed llama; do
-    for c in 1 "$CONNECTIONS"; do
-        for way in "${WAYS[@]}"; do
-            number=$((number + 1))
-            FIG[$way-$upstream-$c]=$(measure "$way" "$upstream" "$c" "$number")
-        done
+    for way in "${WAYS[@]}"; do
+        number=$((number + 1))
+        FIG[$way-$upstream-1]=$(measure "$way" "$upstream" 1 "$number")
     done
-done
-# Paired (bench/lib/paired.py): the same request each way in turn, for as long as one wrk run; against a
-# model whose own time drifts by far more than a gateway adds, the median of the rounds' differences is
-# the figure to read.
-for upstream in fixed llama; do
+    # Paired (bench/lib/paired.py): the same request each way in turn, for as long as one wrk run; against
+    # a model whose own time drifts by far more than a gateway adds, the median of the rounds' differences
+    # is the figure to read. Before the N-connection runs: a gateway that does not cancel the upstream
+    # calls of the clients wrk leaves at its end keeps llama.cpp busy with them for a while after.
     python3 bench/lib/paired.py "$DURATION" "$MAX_TOKENS" $(for way in "${WAYS[@]}"; do
         echo "$way ${BASE[$way-$upstream]} ${MODEL[$way-$upstream]} ${AUTH[$way]}"; done) > "$run/paired-$upstream" \
         || fail "the paired requests to the $upstream upstream failed"
+    for way in "${WAYS[@]}"; do
+        number=$((number + 1))
+        FIG[$way-$upstream-$CONNECTIONS]=$(measure "$way" "$upstream" "$CONNECTIONS" "$number")
+    done
 done
 read -r infer_rss_load infer_pss_load < <(infer_memory "$BIN" | awk '{ r += $2; p += $3 } END { print r, p }')
 read -r litellm_rss_load litellm_pss_load < <(tree_memory "$litellm_pid")
