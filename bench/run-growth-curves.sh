@@ -12,7 +12,7 @@
 # figure to trust: both engines' threads wait for each other at every step, and llama.cpp's spin at
 # those barriers, so a preempted thread stalls the other (its batch-1 decode fell to ~1 tok/s at load 12).
 #   bench/run-growth-curves.sh [--quick]
-# Full run: the SVGs and their data (.tsv) go to docs/perf/ (docs/PERFORMANCE.md shows them); about 15
+# Full run: the SVGs and their data (.tsv) go to docs/perf/ (docs/PERFORMANCE.md shows them); 7 to 15
 # minutes on the 2-core machine. --quick (the bench test): two points per curve, a second or two each,
 # drawn under bench/out/perf/ (never committed). Any refused request or failed measurement fails the run.
 # INFER_BIN_DIR=DIR uses the binaries already built there (the tests' debug build) instead of building in
