@@ -3,7 +3,9 @@
 ///
 /// Header values that are not safe in a header (not visible ASCII, or too long) are dropped, not sent.
 public struct UpstreamRequestOptions: Sendable, Equatable {
-    /// Sent as `X-Request-ID` (vLLM and others log it and echo it).
+    /// Sent as `X-Request-ID` (vLLM and others log it and echo it) when it is a UUID (32 hex digits,
+    /// dashes allowed in the 8-4-4-4-12 places), as frontd's own ids are: llama.cpp's Python server
+    /// refuses any other id with 400, which would fail a client's request for its choice of id.
     public var requestID: String?
     /// A W3C trace context `traceparent` value, sent as is.
     public var traceParent: String?
@@ -33,13 +35,23 @@ public struct UpstreamRequestOptions: Sendable, Equatable {
     /// The headers to add, each value checked.
     var headers: [(name: String, value: String)] {
         var result: [(String, String)] = []
-        if let requestID, Self.isSafe(requestID) { result.append(("X-Request-ID", requestID)) }
+        if let requestID, Self.isUUID(requestID) { result.append(("X-Request-ID", requestID)) }
         if let traceParent, Self.isSafe(traceParent) { result.append(("traceparent", traceParent)) }
         for (name, value) in extraHeaders.sorted(by: { $0.key < $1.key })
         where Self.isToken(name) && !Self.reservedNames.contains(name.lowercased()) && Self.isSafe(value, spaces: true) {
             result.append((name, value))
         }
         return result
+    }
+
+    /// Whether `id` reads as a UUID: 32 hex digits, bare or as 8-4-4-4-12.
+    static func isUUID(_ id: String) -> Bool {
+        let bytes = Array(id.utf8)
+        let hex = bytes.filter { $0 != 45 }
+        guard hex.count == 32, hex.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) || ($0 >= 65 && $0 <= 70) }) else {
+            return false
+        }
+        return bytes.count == 32 || (bytes.count == 36 && [8, 13, 18, 23].allSatisfy { bytes[$0] == 45 })
     }
 
     /// RFC 9110's token characters: what a header name may hold.

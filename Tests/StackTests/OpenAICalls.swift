@@ -19,11 +19,12 @@ enum OpenAICalls {
     }
 
     /// POSTs JSON and waits (up to 120 s) for the whole reply.
-    static func post(_ url: String, _ body: [String: Any], key: String? = nil) throws -> Reply {
+    static func post(_ url: String, _ body: [String: Any], key: String? = nil, headers extra: [String: String] = [:]) throws -> Reply {
         guard let target = URL(string: url) else { throw URLError(.badURL) }
         var request = URLRequest(url: target)
         request.httpMethod = "POST"
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        for (name, value) in extra { request.setValue(value, forHTTPHeaderField: name) }
         if let key { request.setValue("Bearer " + key, forHTTPHeaderField: "Authorization") }
         request.httpBody = try JSONSerialization.data(withJSONObject: body)
         request.timeoutInterval = 120

@@ -115,6 +115,12 @@ struct UpstreamPeerTests {
         let chat: [String: Any] = ["model": "llama", "messages": [["role": "user", "content": "Say hi"]], "temperature": 0, "max_tokens": 2]
         let reply = try OpenAICalls.post("http://127.0.0.1:\(port)/v1/chat/completions", chat, key: key)
         #expect(reply.status == 200, "\(String(decoding: reply.body, as: UTF8.self)); \(stack.standardError.suffix(1500))")
+        // A client's own request id that is not a UUID is echoed to the client but not sent upstream,
+        // where llama-cpp-python would answer 400.
+        let named = try OpenAICalls.post("http://127.0.0.1:\(port)/v1/chat/completions", chat.merging(["seed": 7]) { $1 }, key: key,
+                                         headers: ["X-Request-ID": "client-request.42"])
+        #expect(named.status == 200, "\(String(decoding: named.body, as: UTF8.self))")
+        #expect(named.headers["x-request-id"] == "client-request.42")
     }
 
     @Test("chat, stream, completions and embeddings through infer match the server's own answers")
