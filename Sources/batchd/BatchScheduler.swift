@@ -3,9 +3,9 @@ import Synchronization
 /// Per-model queues and the decision of when to hand requests to a model, and how many.
 ///
 /// A request calls ``admit(model:priority:deadline:)`` and waits there until it is dispatched. A model's
-/// queue is dispatched as a batch when `maxBatch` requests wait, or when the oldest has waited
-/// `flushTimeout`; and only while the model has capacity: at most `maxInFlight` requests dispatched and
-/// not yet ``finish(_:)``ed. That bound keeps modeld's continuous batch full while the backlog, and its
+/// queue is dispatched at once while fewer than `maxBatch` of its requests run; beyond that as a batch when
+/// `maxBatch` requests wait, or when the oldest has waited `flushTimeout`; and only while the model has
+/// capacity: at most `maxInFlight` requests dispatched and not yet ``finish(_:)``ed. That bound keeps modeld's continuous batch full while the backlog, and its
 /// backpressure (``AdmissionError/queueFull``), stays here.
 ///
 /// The scheduler knows nothing of sockets: the service forwards what it admits, and tests drive it directly.
@@ -14,7 +14,8 @@ final class BatchScheduler: Sendable {
     struct Configuration: Sendable {
         /// Requests that make a batch at once (`BATCH_MAX_SIZE`).
         var maxBatch: Int
-        /// How long the oldest request waits for a batch to fill (`BATCH_FLUSH_TIMEOUT_MS`).
+        /// How long the oldest request waits for a batch to fill (`BATCH_FLUSH_TIMEOUT_MS`) once `maxBatch`
+        /// of the model's requests run; below that a request goes at once.
         var flushTimeout: Duration
         /// Requests a model's queue holds before refusing (`BATCH_QUEUE_MAX`).
         var queueMax: Int
@@ -186,7 +187,21 @@ final class BatchScheduler: Sendable {
         var inFlight = 0
     }
 
+    /// Whether a queue that may not go at once (its model already runs `maxBatch` requests) is due: a full
+    /// batch waits, or the oldest has waited `flushTimeout`.
+    private func flushDue(_ queue: BatchQueue<Waiter>, at now: ContinuousClock.Instant) -> Bool {
+        if queue.count >= configuration.maxBatch { return true }
+        let oldest = queue.elements.map(\.enqueued).min() ?? now
+        return oldest.duration(to: now) >= configuration.flushTimeout
+    }
+
     /// Dispatches what is due for a model, drops what expired, and arms a timer for the next flush.
+    ///
+    /// While fewer than `maxBatch` of the model's requests run, what waits goes at once: modeld batches
+    /// continuously (a request joins the running batch at its next step), so holding it back to fill a
+    /// batch would only add latency. Beyond that, up to `maxInFlight`, the queue goes as a batch when full
+    /// or when its oldest has waited `flushTimeout`, so a busy model is handed its next batch in one piece.
+    /// At `maxInFlight` nothing goes until ``finish(_:)``.
     private func evaluate(_ model: String) {
         let now = ContinuousClock.now
         let configuration = configuration
@@ -195,9 +210,7 @@ final class BatchScheduler: Sendable {
             guard var entry = state.models[model] else { return decision }
             decision.expired = entry.queue.removeAll { $0.deadline <= now }
             while !entry.queue.isEmpty, entry.inFlight < configuration.maxInFlight {
-                let oldest = entry.queue.elements.map(\.enqueued).min() ?? now
-                let full = entry.queue.count >= configuration.maxBatch
-                guard full || oldest.duration(to: now) >= configuration.flushTimeout else { break }
+                guard entry.inFlight < configuration.maxBatch || flushDue(entry.queue, at: now) else { break }
                 let size = min(entry.queue.count, configuration.maxBatch, configuration.maxInFlight - entry.inFlight)
                 decision.dispatched.append(entry.queue.popFirst(size))
                 entry.inFlight += size

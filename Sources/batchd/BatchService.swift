@@ -240,8 +240,9 @@ struct Relay {
 
     /// How one attempt ended, and so what to do next.
     private enum Verdict {
-        /// The caller has its answer (counted as ok).
-        case answered
+        /// The caller's answer is ready (counted as ok): its last frame, sent once the deployment's
+        /// tokens are settled, so a caller that has its answer sees them counted against `tpm`.
+        case answered(LastFrame)
         /// Try the same deployment again (modeld restarting).
         case again(String)
         /// Try the next deployment or fallback.
@@ -250,6 +251,14 @@ struct Relay {
         case fallback(code: UInt16, message: String)
         case fail(code: UInt16, message: String)
         case cancelled
+    }
+
+    /// The frame that ends a call.
+    private enum LastFrame {
+        /// A generation's END.
+        case end([UInt8])
+        /// An embedding's reply.
+        case reply([UInt8])
     }
 
     /// One target: a deployment, and the model it answers as.
@@ -276,8 +285,7 @@ struct Relay {
                     if frame.first == GenerationFrameTag.done {
                         used = Self.tokens(done: frame, promptEstimate: size.promptTokens) ?? used
                         metrics.request(model, .ok)
-                        call.end(frame)
-                        return (.answered, .success(firstToken: firstToken ?? started.duration(to: .now).seconds))
+                        return (.answered(.end(frame)), .success(firstToken: firstToken ?? started.duration(to: .now).seconds))
                     }
                     if !relayed {
                         firstToken = started.duration(to: .now).seconds
@@ -308,8 +316,7 @@ struct Relay {
                 reply.route = GenerationProtocol.Route(deployment: target.deployment.deployment.name, model: target.route.name)
                 used = reply.promptTokens > 0 ? Int(reply.promptTokens) : size.promptTokens
                 metrics.request(model, .ok)
-                call.reply(reply.encoded())
-                return (.answered, .success(firstToken: started.duration(to: .now).seconds))
+                return (.answered(.reply(reply.encoded())), .success(firstToken: started.duration(to: .now).seconds))
             } catch {
                 // Embedding has no partial output: any lost attempt is safe to repeat.
                 return judge(error, relayed: false, attempt: attempt, target: target)
@@ -359,7 +366,11 @@ struct Relay {
             let closed = target.deployment.finish(health, wasProbe: admission == .probe, now: Self.now(), estimate: size.estimate, used: used)
             breakers.record(closed, model: target.route.name, deployment: name, logger: logger)
             switch verdict {
-            case .answered:
+            case .answered(.end(let frame)):
+                call.end(frame)
+                return
+            case .answered(.reply(let payload)):
+                call.reply(payload)
                 return
             case .cancelled:
                 return metrics.request(model, .cancelled)

@@ -12,7 +12,7 @@ let maxSize = Setting<Int>(
     meaning: "Requests that make a batch; a model gets at most twice this many at once.", range: 1...1024)
 let flushTimeout = Setting<Duration>(
     name: "BATCH_FLUSH_TIMEOUT_MS", default: .milliseconds(10),
-    meaning: "Longest time the oldest queued request waits for its batch to fill.",
+    meaning: "Once BATCH_MAX_SIZE of a model's requests run, longest time the oldest queued request waits for its batch to fill; below that a request goes at once.",
     unit: .milliseconds, range: .zero ... .seconds(60))
 let queueMax = Setting<Int>(
     name: "BATCH_QUEUE_MAX", default: 256,

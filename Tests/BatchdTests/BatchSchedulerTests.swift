@@ -26,8 +26,35 @@ import Metrics
         (0..<n).map { _ in Task { try await scheduler.admit(model: "m", priority: priority, deadline: Self.far) } }
     }
 
+    /// Admits `maxBatch` requests one after the other, each going at once: the model is then busy, so
+    /// later requests are batched.
+    func occupying(_ scheduler: BatchScheduler, _ maxBatch: Int) async throws -> [BatchScheduler.Ticket] {
+        var tickets: [BatchScheduler.Ticket] = []
+        for _ in 0..<maxBatch {
+            tickets.append(try await withTimeout(.seconds(5), "a request while the model has room") {
+                try await scheduler.admit(model: "m", priority: 0, deadline: Self.far)
+            })
+        }
+        return tickets
+    }
+
+    @Test func dispatchesAtOnceWhileTheModelHasRoom() async throws {
+        let (scheduler, registry) = makeScheduler(maxBatch: 4, flush: .seconds(30))
+        let tickets = try await occupying(scheduler, 4)
+        #expect(tickets.map(\.batchSize) == [1, 1, 1, 1])
+        #expect(scheduler.load(of: "m") == (0, 4))
+        #expect(observations(in: registry, "infer_batchd_batch_size", above: 2) == 0)
+        // The model now runs maxBatch requests: the next one waits for a batch (30 s here).
+        let next = admitting(scheduler, 1)
+        #expect(await eventually { scheduler.load(of: "m") == (1, 4) })
+        // A finished one makes room again, and the waiting request goes.
+        scheduler.finish(tickets[0])
+        #expect(try await withTimeout(.seconds(5), "after finish") { try await next[0].value }.batchSize == 1)
+    }
+
     @Test func flushesAFullBatchWithoutWaitingForTheTimeout() async throws {
         let (scheduler, registry) = makeScheduler(maxBatch: 4, flush: .seconds(30))
+        _ = try await occupying(scheduler, 4)
         let started = ContinuousClock.now
         let tickets = try await withTimeout(.seconds(5), "full batch") {
             try await withThrowingTaskGroup(of: BatchScheduler.Ticket.self) { group in
@@ -37,18 +64,19 @@ import Metrics
         }
         #expect(ContinuousClock.now - started < .seconds(5))
         #expect(tickets.map(\.batchSize) == [4, 4, 4, 4])
-        #expect(scheduler.load(of: "m") == (0, 4))
+        #expect(scheduler.load(of: "m") == (0, 8))
         #expect(observations(in: registry, "infer_batchd_batch_size", above: 2) == 1)
-        #expect(registry.value("infer_batchd_inflight", [MetricLabel("model", "m")]) == 4)
+        #expect(registry.value("infer_batchd_inflight", [MetricLabel("model", "m")]) == 8)
     }
 
     @Test func flushesAPartialBatchWhenTheOldestHasWaitedTheTimeout() async throws {
         let (scheduler, _) = makeScheduler(maxBatch: 8, flush: .milliseconds(150))
+        _ = try await occupying(scheduler, 8)
         let started = ContinuousClock.now
         let tasks = admitting(scheduler, 3)
-        #expect(await eventually { scheduler.load(of: "m").queued + scheduler.load(of: "m").inFlight == 3 })
+        #expect(await eventually { scheduler.load(of: "m").queued + scheduler.load(of: "m").inFlight == 11 })
         if ContinuousClock.now - started < .milliseconds(100) {
-            #expect(scheduler.load(of: "m") == (3, 0), "nothing dispatched before the timeout")
+            #expect(scheduler.load(of: "m") == (3, 8), "nothing dispatched before the timeout")
         }
         var tickets: [BatchScheduler.Ticket] = []
         for task in tasks { tickets.append(try await task.value) }
