@@ -103,7 +103,7 @@ let package = Package(
         executable("frontd", ["HTTP", "IPC", "Wire", "Services", "DaemonRuntime", "Settings", "Metrics",
                               "Registry", "APIKeys", "Crypto", "Basics", "Tracing"]),
         // Rate limits per key (GCRA) and token accounting.
-        executable("limitd", ["IPC", "Wire", "Services", "DaemonRuntime", "Settings", "Metrics", "Basics"]),
+        executable("limitd", ["IPC", "Wire", "Services", "DaemonRuntime", "Settings", "Metrics", "Basics", "Redis"]),
         // The response cache: exact (LRU + TTL + byte bound) and semantic, warm restarts, a shared Redis tier.
         executable("cached", ["IPC", "Wire", "Services", "DaemonRuntime", "Settings", "Metrics", "Basics", "Redis"]),
         // Scheduling: per-model queues, batches, backpressure, retries; relays streams from modeld.
@@ -165,7 +165,7 @@ let package = Package(
                                    "APIKeys", "Crypto", "Registry", "Metrics", "TestKit"]),
         .testTarget(name: "MetricsdTests", dependencies: ["metricsd", "IPC", "Services", "Metrics", "Wire", "TestKit"]),
         .testTarget(name: "LimitdTests",
-                    dependencies: ["limitd", "IPC", "Wire", "Services", "Metrics", "Spawn", "TestKit"]),
+                    dependencies: ["limitd", "IPC", "Wire", "Services", "Metrics", "Spawn", "Redis", "TestKit"]),
         .testTarget(name: "CachedTests",
                     dependencies: ["cached", "IPC", "Wire", "Services", "Settings", "Metrics", "Spawn", "Redis", "TestKit"]),
         .testTarget(name: "ModeldTests",

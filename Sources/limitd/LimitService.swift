@@ -9,8 +9,10 @@ import Services
 /// reservations, settlements and questions from one ``LimitBackend`` (``LimitHandlers``), metricsd's
 /// stats requests, and once a second the backend's housekeeping (expired leases, snapshots).
 final class LimitService: DaemonService {
-    /// The store every call consults.
+    /// The store in this process (its journal, snapshots and drain).
     let limiter: RateLimiter
+    /// The store every call consults: `limiter`, or Redis with `limiter` standing in.
+    let backend: any LimitBackend
     /// The daemon's metrics.
     let metrics: LimitMetrics
     private let server: IPCServer
@@ -25,19 +27,21 @@ final class LimitService: DaemonService {
     /// - Parameters:
     ///   - listenFD: The `limitd` socket (from the runtime, or ``UnixSocket/listen(path:backlog:permissions:)``
     ///     in tests); the service closes it when it drains.
-    ///   - limiter: The store.
+    ///   - limiter: The store in this process.
+    ///   - backend: The store calls go to (nil: `limiter`); made with ``metrics``'s registry.
     ///   - registry: Where the metrics live.
     ///   - logger: For requests that cannot be answered and journal failures.
     ///   - now: The clock, in nanoseconds since 1970 (tests pass their own).
     init(
-        listenFD: Int32, limiter: RateLimiter, registry: MetricsRegistry = MetricsRegistry(), logger: Logger,
-        now: @escaping @Sendable () -> Int64 = WallClock.nanoseconds
+        listenFD: Int32, limiter: RateLimiter, backend: ((LimitMetrics) -> any LimitBackend)? = nil,
+        registry: MetricsRegistry = MetricsRegistry(), logger: Logger, now: @escaping @Sendable () -> Int64 = WallClock.nanoseconds
     ) {
         self.limiter = limiter
         self.logger = logger
         self.now = now
         metrics = LimitMetrics(registry: registry)
-        let handlers = LimitHandlers(backend: limiter, metrics: metrics, now: now)
+        self.backend = backend?(metrics) ?? limiter
+        let handlers = LimitHandlers(backend: self.backend, metrics: metrics, now: now)
         server = handlers.shell(logger: logger).server(listenFD: listenFD, protocolName: ServiceName.limitd)
     }
 
@@ -45,9 +49,9 @@ final class LimitService: DaemonService {
     /// - Throws: ``SocketError`` when the socket cannot be watched.
     func start() throws {
         try server.start()
-        let (limiter, metrics, logger, now) = (limiter, metrics, logger, now)
+        let (limiter, backend, metrics, logger, now) = (limiter, backend, metrics, logger, now)
         housekeeping.start(every: Self.housekeepingInterval) {
-            metrics.recordExpired(await limiter.maintain(now: now()))
+            metrics.recordExpired(await backend.maintain(now: now()))
             if let failure = limiter.takeJournalFailure() {
                 metrics.recordJournalError()
                 logger.error("limitd state journal: \(failure); decisions go on in memory, a crash now may lose what was not written")
