@@ -123,7 +123,7 @@ let package = Package(
         // ── Benchmarks ─────────────────────────────────────────────────────────────────────────────
         .executableTarget(name: "engine-bench", dependencies: ["Engine"], path: "bench/engine-bench"),
         .executableTarget(name: "ipc-bench", dependencies: ["IPC"], path: "bench/ipc-bench"),
-        // limitd's Reserve and Commit against the real daemon (memory backend with its journal).
+        // limitd's Reserve and Commit against the real daemon: the memory backend with its journal, and Redis.
         .executableTarget(name: "limit-bench", dependencies: ["IPC", "Services"], path: "bench/limit-bench"),
         .executableTarget(name: "http-bench", dependencies: ["HTTP"], path: "bench/http-bench"),
         // cached through its socket: exact hits per backend, semantic lookups against entries.
@@ -160,6 +160,8 @@ let package = Package(
         // The whole stack: the real daemons under `inferctl up`, driven over HTTP (routes, the OpenAI
         // client, the OpenAPI contract, auth, CORS, hostile input, webhooks, restarts).
         .testTarget(name: "StackTests", dependencies: ["IPC", "APIKeys", "Crypto", "TestKit", "TestModels"]),
+        // Several hosts: scripts/three-hosts-test.sh (network namespaces, nginx, redis-server; needs root).
+        .testTarget(name: "ClusterTests", dependencies: ["TestKit"]),
         .testTarget(name: "FrontdTests",
                     dependencies: ["frontd", "HTTP", "IPC", "Wire", "Services", "DaemonRuntime", "Settings",
                                    "APIKeys", "Crypto", "Registry", "Metrics", "TestKit"]),

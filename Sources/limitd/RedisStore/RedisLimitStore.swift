@@ -119,20 +119,23 @@ final class RedisLimitStore: Sendable {
         let leaseEnd = v[13].integer ?? 0
         held.withLock { $0[id] = Held(key: key, budget: request.budget, expires: now + Int64(request.leaseMs) * 1_000_000) }
         // The reservation's index entry (for a Commit after a restart of this limitd), and the lease
-        // index, after the script: a sweep racing it sees the generation move and keeps the key.
+        // index, after the script: a sweep racing it sees the generation move and keeps the key. The
+        // reservation is made whatever happens here (this limitd still knows its key), so a failure is
+        // not a reason to decide the request again elsewhere: its lease is then ended when the key's
+        // next reservation is noted.
+        try? await note(id: id, key: key, budget: request.budget, leaseMs: Int64(request.leaseMs), leaseEnd: leaseEnd)
+        return answer
+    }
+
+    private func note(id: UInt64, key: String, budget: LimitProtocol.Budget, leaseMs: Int64, leaseEnd: Int64) async throws {
         let replies = try await client.pipeline([
-            RedisCommand("SET", arguments: [RedisLimitKeys.reservation(id), Self.indexEntry(key: key, budget: request.budget),
-                                            "PX", Int64(request.leaseMs) + Self.indexMarginMs]),
-            RedisCommand("EVALSHA", arguments: [LimitScripts.noteLease.sha1, 2, RedisLimitKeys.leaseIndex,
-                                                RedisLimitKeys.leaseGenerations, key, leaseEnd]),
+            RedisCommand("SET", arguments: [RedisLimitKeys.reservation(id), Self.indexEntry(key: key, budget: budget), "PX", leaseMs + Self.indexMarginMs]),
+            RedisCommand("EVALSHA", arguments: [LimitScripts.noteLease.sha1, 2, RedisLimitKeys.leaseIndex, RedisLimitKeys.leaseGenerations, key, leaseEnd]),
         ])
         if replies.count == 2, replies[1].errorMessage?.hasPrefix("NOSCRIPT") == true {
             _ = try await client.evaluate(LimitScripts.noteLease, keys: [RedisLimitKeys.leaseIndex, RedisLimitKeys.leaseGenerations],
                                           arguments: [key, leaseEnd])
-        } else if let error = replies.compactMap(\.errorMessage).first {
-            throw UnexpectedReply(description: "noting the lease: \(error)")
         }
-        return answer
     }
 
     /// `key`, the budget's period and anchor, as the reservation's index entry holds them.
