@@ -138,6 +138,13 @@ final class RedisLimitStore: Sendable {
         }
     }
 
+    /// Remembers the key of a `Reserve` whose script may have run although no reply came (a timeout), so
+    /// that a final `Commit` sent later ends the reservation it may have made.
+    func remember(_ request: LimitProtocol.Reserve, now: Int64) {
+        guard request.reservation != 0 else { return }
+        held.withLock { $0[request.reservation] = Held(key: request.key, budget: request.budget, expires: now + Int64(request.leaseMs) * 1_000_000) }
+    }
+
     /// `key`, the budget's period and anchor, as the reservation's index entry holds them.
     private static func indexEntry(key: String, budget: LimitProtocol.Budget) -> String {
         [key, budget.period, String(budget.anchor)].joined(separator: LimitLedger.scopeSeparator)

@@ -1,4 +1,5 @@
 import DaemonRuntime
+import Redis
 import Services
 import Synchronization
 
@@ -82,6 +83,12 @@ final class SharedLimitBackend: LimitBackend {
         } catch {
             unreachable(error)
             metrics.recordRedisUnavailable()
+            if (error as? RedisError)?.mayHaveRun ?? false {
+                // The script may still run (a reply that timed out): end whatever it made, taking nothing,
+                // once Redis answers; the request is decided here instead.
+                store.remember(request, now: now)
+                hold(LimitProtocol.Commit(reservation: request.reservation, final: true))
+            }
             guard policy == .open else {
                 return LimitProtocol.ReserveReply(outcome: .unavailable, retryAfterMs: UInt32(LimitLedger.concurrencyRetry / 1_000_000))
             }
@@ -100,6 +107,8 @@ final class SharedLimitBackend: LimitBackend {
         let isLocal = state.withLock { s in
             guard s.localReservations.contains(commit.reservation) else { return false }
             if commit.final { s.localReservations.remove(commit.reservation) }
+            // Charged locally: the next housekeeping with Redis replays it.
+            s.replayDue = true
             return true
         }
         if isLocal { return await local.commit(commit, now: now) }
@@ -172,6 +181,13 @@ final class SharedLimitBackend: LimitBackend {
     /// held while Redis was away, and the spend charged locally meanwhile.
     func maintain(now: Int64) async -> Int {
         var expired = await local.maintain(now: now)
+        if expired > 0 {
+            // Local leases ended at their worst case are local charges too.
+            state.withLock { s in
+                s.replayDue = true
+                s.localReservations = s.localReservations.filter { self.local.holds($0) }
+            }
+        }
         do {
             expired += try await store.expire(now: now)
             reached()
@@ -203,7 +219,7 @@ final class SharedLimitBackend: LimitBackend {
     private func replayLocalSpend(now: Int64) async throws {
         guard state.withLock({ s in
             defer { s.replayDue = false }
-            return s.replayDue || !s.localReservations.isEmpty
+            return s.replayDue
         }) else { return }
         for spend in local.spendList().keys where spend.totalSpentNanoUSD > 0 {
             let sent = state.withLock { $0.replayed[spend.key] ?? 0 }
