@@ -61,6 +61,7 @@ final class LimitService: DaemonService {
 
     var readyStatus: String {
         "serving: \(limiter.defaultPolicy.limit) requests per \(limiter.window) per key"
+            + (backend is SharedLimitBackend ? ", decided in Redis" : "")
     }
 
     /// Stops accepting, lets the calls in flight finish (each is microseconds), writes a last snapshot,
