@@ -94,7 +94,8 @@ struct LimitHandlers: Sendable {
             logger.debug("request refused", ["type": LogValue(refusal.type), "reason": .string(refusal.message)])
         }
         // Decisions are a lock, a few integer operations and a journal write(2): they start on the
-        // socket's I/O thread (no hand-off per call); a commit's fsync is awaited off that thread.
+        // socket's I/O thread (no hand-off per call); a commit's fsync is awaited off that thread, and so
+        // is every call of the Redis backend (the handler suspends at its first call to Redis).
         shell.register(LimitProtocol.Admit.self, inline: true, admit)
         shell.register(LimitProtocol.Settle.self, inline: true, settle)
         shell.register(LimitProtocol.Reserve.self, inline: true, reserve)
