@@ -47,7 +47,7 @@ enum LimitSettings {
         name: "LIMITS_REDIS_FAILURE", default: .open,
         meaning: "While Redis does not answer: open decides on this host's own limits (and replays the spend into Redis when it returns), closed refuses admissions (frontd answers 503).")
     static let redisTimeout = Setting<Duration>(
-        name: "LIMITS_REDIS_TIMEOUT_MS", default: .milliseconds(100),
+        name: "LIMITS_REDIS_TIMEOUT_MS", default: .milliseconds(150),
         meaning: "How long one Redis call may take before LIMITS_REDIS_FAILURE applies to the request (keep it under frontd's DEPENDENCY_TIMEOUT_MS).",
         unit: .milliseconds, range: .milliseconds(1) ... .seconds(60))
 

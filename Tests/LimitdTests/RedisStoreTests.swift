@@ -59,6 +59,11 @@ struct RedisStoreTests {
         }
 
         func expire(at now: Int64, key: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+            // The lease index is noted just after each admission, without the admission waiting for it.
+            let noted = try await eventually(within: .seconds(5)) {
+                try await self.client.send("ZSCORE", RedisLimitKeys.leaseIndex, key).isNull == false
+            }
+            #expect(noted, "the key's leases never reached the index", sourceLocation: sourceLocation)
             let expected = ledger.expire(now: now).0
             #expect(try await store.expire(now: now) == expected, sourceLocation: sourceLocation)
             try await compareUsage(key, at: now, sourceLocation: sourceLocation)

@@ -120,10 +120,12 @@ final class RedisLimitStore: Sendable {
         held.withLock { $0[id] = Held(key: key, budget: request.budget, expires: now + Int64(request.leaseMs) * 1_000_000) }
         // The reservation's index entry (for a Commit after a restart of this limitd), and the lease
         // index, after the script: a sweep racing it sees the generation move and keeps the key. The
-        // reservation is made whatever happens here (this limitd still knows its key), so a failure is
-        // not a reason to decide the request again elsewhere: its lease is then ended when the key's
-        // next reservation is noted.
-        try? await note(id: id, key: key, budget: request.budget, leaseMs: Int64(request.leaseMs), leaseEnd: leaseEnd)
+        // reservation is made whatever happens here (this limitd still knows its key): if the note
+        // fails, its lease is ended when the key's next reservation is noted.
+        // Not awaited: the admission's answer needs only the script; the note follows it on the same
+        // connection, long before the request's settlement could come back.
+        let budget = request.budget
+        Task { try? await self.note(id: id, key: key, budget: budget, leaseMs: Int64(request.leaseMs), leaseEnd: leaseEnd) }
         return answer
     }
 
@@ -169,7 +171,9 @@ final class RedisLimitStore: Sendable {
                         commit.final ? "1" : "0", LimitLedger.keepsSpend(key) ? "1" : "0", period.start, period.end, period.next])
         if commit.final {
             held.withLock { $0[id] = nil }
-            _ = try? await client.del(RedisLimitKeys.reservation(id))
+            // Not awaited: the settlement is done; the index entry would otherwise expire a day later.
+            let client = client
+            Task { _ = try? await client.del(RedisLimitKeys.reservation(id)) }
         }
         return reply.integer == 1 ? .settled : .unknown
     }

@@ -63,8 +63,10 @@ final class SharedLimitBackend: LimitBackend {
         logger.info("Redis answers again: decisions are shared again; local spend and held settlements are sent on the next housekeeping")
     }
 
-    /// Notes that Redis did not answer; logs the change once.
+    /// Notes that Redis did not answer; logs the change once. A cancelled call (limitd stopping) says
+    /// nothing about Redis.
     private func unreachable(_ error: any Error) {
+        guard !(error is CancellationError) else { return }
         let changed = state.withLock { s in
             defer { s.reachable = false }
             return s.reachable
