@@ -15,7 +15,10 @@ extension PipelineTests {
         /// Two stacks on `redis`, the second using the first's keys file; both ready.
         static func twoStacks(_ redis: RedisServer, keys: [HarnessKey], environment: [[String]] = [[], []],
                               prices: [String: (input: Double, output: Double)] = [:]) throws -> (StackRun, StackRun) {
-            let shared = ["LIMITS_BACKEND=redis", "REDIS_URL=\(redis.tcpURL)"]
+            // Generous timeouts: on a loaded machine a Redis call can take longer than the default 150 ms,
+            // and a request then decided under the failure policy would make these counts inexact (the
+            // policies have a test of their own below, with Redis really gone).
+            let shared = ["LIMITS_BACKEND=redis", "REDIS_URL=\(redis.tcpURL)", "LIMITS_REDIS_TIMEOUT_MS=2000", "DEPENDENCY_TIMEOUT_MS=5000"]
             let first = try StackRun(models: [("smollm2", "chat")], environmentFile: shared + environment[0], realDaemons: true,
                                      apiKeys: keys, prices: prices)
             let second = try StackRun(models: [("smollm2", "chat")], environmentFile: shared + environment[1], realDaemons: true,
