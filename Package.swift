@@ -103,7 +103,7 @@ let package = Package(
         executable("frontd", ["HTTP", "IPC", "Wire", "Services", "DaemonRuntime", "Settings", "Metrics",
                               "Registry", "APIKeys", "Crypto", "Basics", "Tracing"]),
         // Rate limits per key (GCRA) and token accounting.
-        executable("limitd", ["IPC", "Wire", "Services", "DaemonRuntime", "Settings", "Metrics", "Basics"]),
+        executable("limitd", ["IPC", "Wire", "Services", "DaemonRuntime", "Settings", "Metrics", "Basics", "Redis"]),
         // The response cache: exact (LRU + TTL + byte bound) and semantic, warm restarts, a shared Redis tier.
         executable("cached", ["IPC", "Wire", "Services", "DaemonRuntime", "Settings", "Metrics", "Basics", "Redis"]),
         // Scheduling: per-model queues, batches, backpressure, retries; relays streams from modeld.
@@ -123,7 +123,7 @@ let package = Package(
         // ── Benchmarks ─────────────────────────────────────────────────────────────────────────────
         .executableTarget(name: "engine-bench", dependencies: ["Engine"], path: "bench/engine-bench"),
         .executableTarget(name: "ipc-bench", dependencies: ["IPC"], path: "bench/ipc-bench"),
-        // limitd's Reserve and Commit against the real daemon (memory backend with its journal).
+        // limitd's Reserve and Commit against the real daemon: the memory backend with its journal, and Redis.
         .executableTarget(name: "limit-bench", dependencies: ["IPC", "Services"], path: "bench/limit-bench"),
         .executableTarget(name: "http-bench", dependencies: ["HTTP"], path: "bench/http-bench"),
         // cached through its socket: exact hits per backend, semantic lookups against entries.
@@ -160,12 +160,14 @@ let package = Package(
         // The whole stack: the real daemons under `inferctl up`, driven over HTTP (routes, the OpenAI
         // client, the OpenAPI contract, auth, CORS, hostile input, webhooks, restarts).
         .testTarget(name: "StackTests", dependencies: ["IPC", "APIKeys", "Crypto", "TestKit", "TestModels"]),
+        // Several hosts: scripts/three-hosts-test.sh (network namespaces, nginx, redis-server; needs root).
+        .testTarget(name: "ClusterTests", dependencies: ["TestKit"]),
         .testTarget(name: "FrontdTests",
                     dependencies: ["frontd", "HTTP", "IPC", "Wire", "Services", "DaemonRuntime", "Settings",
                                    "APIKeys", "Crypto", "Registry", "Metrics", "TestKit"]),
         .testTarget(name: "MetricsdTests", dependencies: ["metricsd", "IPC", "Services", "Metrics", "Wire", "TestKit"]),
         .testTarget(name: "LimitdTests",
-                    dependencies: ["limitd", "IPC", "Wire", "Services", "Metrics", "Spawn", "TestKit"]),
+                    dependencies: ["limitd", "IPC", "Wire", "Services", "Metrics", "Spawn", "Redis", "TestKit"]),
         .testTarget(name: "CachedTests",
                     dependencies: ["cached", "IPC", "Wire", "Services", "Settings", "Metrics", "Spawn", "Redis", "TestKit"]),
         .testTarget(name: "ModeldTests",

@@ -60,9 +60,11 @@ for h in 1 2 3; do
     ip -n "$ns" link set lo up
 done
 
-# One redis-server for the cluster: no persistence, bound to the bridge.
+# One redis-server for the cluster: no persistence, bound to the bridge, with a password (Redis refuses
+# clients from other addresses than loopback without one: protected mode).
+redis_password=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 redis-server --bind "${net}1" --port 6390 --save "" --appendonly no --daemonize no \
-    --logfile "$work/redis.log" &
+    --requirepass "$redis_password" --logfile "$work/redis.log" &
 pids+=($!)
 
 # One keys file for every host: an unlimited key, and a key limited to 6 requests a minute.
@@ -74,7 +76,7 @@ cat > "$work/infer.env" <<EOF
 LOG_LEVEL=warn
 CACHE_BACKEND=${THREE_HOSTS_CACHE_BACKEND:-tiered}
 LIMITS_BACKEND=redis
-REDIS_URL=redis://${net}1:6390/0
+REDIS_URL=redis://:${redis_password}@${net}1:6390/0
 EOF
 for h in 1 2 3; do
     mkdir -p "$work/h$h"
@@ -95,7 +97,9 @@ http {
         server ${net}11:8080 max_fails=1 fail_timeout=5s;
         server ${net}12:8080 max_fails=1 fail_timeout=5s;
         server ${net}13:8080 max_fails=1 fail_timeout=5s;
-        keepalive 16;
+        # No keepalive to the hosts: a POST written on an idle connection to a host that has just died
+        # is answered 502 (nginx does not resend a non-idempotent request it sent); a fresh connection
+        # to a dead host is refused, and nginx moves on to the next.
     }
     server {
         listen 127.0.0.1:$lb_port;

@@ -170,6 +170,9 @@ extension LimitProtocol {
         case budgetExceeded = 2
         /// The request alone asks for more tokens than the key's token limit allows at all.
         case tooLarge = 3
+        /// limitd cannot decide: its shared store (Redis) is unreachable and its policy is to fail closed
+        /// (`LIMITS_REDIS_FAILURE=closed`); frontd answers 503 with Retry-After.
+        case unavailable = 4
     }
 
     /// limitd's answer to a ``Reserve``.

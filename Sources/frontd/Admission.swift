@@ -64,6 +64,9 @@ extension Frontend {
         case .tooLarge:
             refusals.increment()
             throw APIError.requestTooLarge(tokens: Int(tokens), limit: Int(reply.tokens.limit), scope: reply.refusedBy)
+        case .unavailable:
+            c.logger(logger).warn("limitd cannot reach its shared store and fails closed")
+            throw APIError.unavailable("rate limiting is unavailable", retryAfter: Self.seconds(reply.retryAfterMs))
         }
     }
 

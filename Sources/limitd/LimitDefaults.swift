@@ -1,3 +1,5 @@
+import Services
+
 /// The limits of a key whose request names none of its own: limitd's settings.
 struct LimitDefaults: Sendable, Equatable {
     /// `RATE_LIMIT_RPM` (at least 1).
@@ -27,5 +29,14 @@ struct LimitDefaults: Sendable, Equatable {
     /// The GCRA policy of a requests-per-minute rate over `RATE_LIMIT_WINDOW_SEC`.
     func minutePolicy(_ requestsPerMinute: UInt32) -> RateLimitPolicy {
         RateLimitPolicy(requestsPerMinute: UInt64(requestsPerMinute), window: .nanoseconds(window))
+    }
+
+    /// A key's limits with these defaults in place of its zeros.
+    func resolve(_ limits: LimitProtocol.Limits) -> LimitProtocol.Limits {
+        LimitProtocol.Limits(
+            requestsPerMinute: limits.requestsPerMinute > 0 ? limits.requestsPerMinute : requestsPerMinute,
+            requestsPerHour: limits.requestsPerHour > 0 ? limits.requestsPerHour : requestsPerHour,
+            tokensPerMinute: limits.tokensPerMinute > 0 ? limits.tokensPerMinute : tokensPerMinute,
+            maxParallel: limits.maxParallel > 0 ? limits.maxParallel : maxParallel)
     }
 }

@@ -30,9 +30,10 @@ struct LimitLedger {
 
     // MARK: The limits of a request
 
-    /// One limit of one scope, resolved.
-    private struct Rule {
+    /// One limit of one scope, resolved: what every store (this ledger, the Redis scripts) checks.
+    struct Rule {
         enum Kind { case minute, hour, tokens }
+        /// The refusal's name (`rpm`, `model_tpm`, ...).
         let name: String
         let kind: Kind
         let scope: String
@@ -41,8 +42,14 @@ struct LimitLedger {
 
     /// The rate rules of a key's scope (after defaults) and of its key-and-model scope.
     private func rules(key: String, limits: LimitProtocol.Limits, modelScope: String?, modelLimits: LimitProtocol.Limits) -> [Rule] {
-        let resolved = resolve(limits)
-        var rules = Self.rules(scope: key, prefix: "", resolved, defaults: defaults)
+        Self.rules(defaults: defaults, key: key, limits: limits, modelScope: modelScope, modelLimits: modelLimits)
+    }
+
+    /// The rate rules of a key's scope (its zeros replaced by `defaults`) and of its key-and-model scope
+    /// (nil: none), in the order every store checks them.
+    static func rules(defaults: LimitDefaults, key: String, limits: LimitProtocol.Limits, modelScope: String?,
+                      modelLimits: LimitProtocol.Limits) -> [Rule] {
+        var rules = Self.rules(scope: key, prefix: "", defaults.resolve(limits), defaults: defaults)
         if let modelScope { rules += Self.rules(scope: modelScope, prefix: "model_", modelLimits, defaults: defaults) }
         return rules
     }
@@ -64,13 +71,7 @@ struct LimitLedger {
     }
 
     /// A key's limits with limitd's defaults in place of its zeros.
-    func resolve(_ limits: LimitProtocol.Limits) -> LimitProtocol.Limits {
-        LimitProtocol.Limits(
-            requestsPerMinute: limits.requestsPerMinute > 0 ? limits.requestsPerMinute : defaults.requestsPerMinute,
-            requestsPerHour: limits.requestsPerHour > 0 ? limits.requestsPerHour : defaults.requestsPerHour,
-            tokensPerMinute: limits.tokensPerMinute > 0 ? limits.tokensPerMinute : defaults.tokensPerMinute,
-            maxParallel: limits.maxParallel > 0 ? limits.maxParallel : defaults.maxParallel)
-    }
+    func resolve(_ limits: LimitProtocol.Limits) -> LimitProtocol.Limits { defaults.resolve(limits) }
 
     private static func arrival(_ record: KeyRecord, _ kind: Rule.Kind) -> Int64 {
         switch kind {

@@ -15,11 +15,14 @@ struct LimitMetrics: Sendable {
     private let journalErrors: MetricsRegistry.Counter
     private let trackedKeys: MetricsRegistry.Gauge
     private let reservations: MetricsRegistry.Gauge
+    private let redisUnavailable: MetricsRegistry.Counter
+    private let redisUp: MetricsRegistry.Gauge
 
     private static let allowed = [MetricLabel("result", "allowed")]
     private static let refused = [MetricLabel("result", "refused")]
     private static let budgetExceeded = [MetricLabel("result", "budget_exceeded")]
     private static let tooLarge = [MetricLabel("result", "too_large")]
+    private static let unavailable = [MetricLabel("result", "unavailable")]
     private static let prompt = [MetricLabel("kind", "prompt")]
     private static let completion = [MetricLabel("kind", "completion")]
 
@@ -29,8 +32,8 @@ struct LimitMetrics: Sendable {
         self.registry = registry
         decisions = registry.counter(
             "infer_limitd_decisions_total",
-            help: "Admission decisions, by result (allowed, refused by a rate or concurrency limit, budget_exceeded, too_large).",
-            series: [Self.allowed, Self.refused, Self.budgetExceeded, Self.tooLarge])
+            help: "Admission decisions, by result (allowed, refused by a rate or concurrency limit, budget_exceeded, too_large, unavailable: Redis away and LIMITS_REDIS_FAILURE=closed).",
+            series: [Self.allowed, Self.refused, Self.budgetExceeded, Self.tooLarge, Self.unavailable])
         refusals = registry.counter(
             "infer_limitd_refusals_total", help: "Refused admissions, by the limit that refused (rpm, rph, tpm, max_parallel, budget; model_ for a key and model).")
         tokens = registry.counter(
@@ -47,6 +50,12 @@ struct LimitMetrics: Sendable {
             "infer_limitd_tracked_keys", help: "Keys (and key-and-model scopes) whose rate state limitd remembers now.", series: [[]])
         reservations = registry.gauge(
             "infer_limitd_reservations", help: "Reservations held now: requests admitted and not yet settled.", series: [[]])
+        redisUnavailable = registry.counter(
+            "infer_limitd_redis_unavailable_total",
+            help: "Admissions decided without Redis (LIMITS_BACKEND=redis): on local limits (LIMITS_REDIS_FAILURE=open) or refused (closed).",
+            series: [[]])
+        redisUp = registry.gauge(
+            "infer_limitd_redis_up", help: "1 while Redis answered the last call (LIMITS_BACKEND=redis), 0 while it does not.")
     }
 
     /// Counts one decision of the version-1 `Admit`.
@@ -63,8 +72,9 @@ struct LimitMetrics: Sendable {
         case .rateLimited: decisions.increment(Self.refused)
         case .budgetExceeded: decisions.increment(Self.budgetExceeded)
         case .tooLarge: decisions.increment(Self.tooLarge)
+        case .unavailable: decisions.increment(Self.unavailable)
         }
-        if reply.outcome != .allowed { refusals.increment([MetricLabel("limit", reply.refusedBy)]) }
+        if reply.outcome != .allowed && reply.outcome != .unavailable { refusals.increment([MetricLabel("limit", reply.refusedBy)]) }
     }
 
     /// Counts the tokens of one settled request.
@@ -90,6 +100,12 @@ struct LimitMetrics: Sendable {
     func recordExpired(_ count: Int) {
         if count > 0 { expired.increment(by: Double(count)) }
     }
+
+    /// Counts an admission decided without Redis.
+    func recordRedisUnavailable() { redisUnavailable.increment() }
+
+    /// Whether Redis answers (the gauge).
+    func setRedisReachable(_ up: Bool) { redisUp.set(up ? 1 : 0) }
 
     /// Counts a journal failure.
     func recordJournalError() { journalErrors.increment() }

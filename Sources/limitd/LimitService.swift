@@ -9,8 +9,10 @@ import Services
 /// reservations, settlements and questions from one ``LimitBackend`` (``LimitHandlers``), metricsd's
 /// stats requests, and once a second the backend's housekeeping (expired leases, snapshots).
 final class LimitService: DaemonService {
-    /// The store every call consults.
+    /// The store in this process (its journal, snapshots and drain).
     let limiter: RateLimiter
+    /// The store every call consults: `limiter`, or Redis with `limiter` standing in.
+    let backend: any LimitBackend
     /// The daemon's metrics.
     let metrics: LimitMetrics
     private let server: IPCServer
@@ -25,19 +27,21 @@ final class LimitService: DaemonService {
     /// - Parameters:
     ///   - listenFD: The `limitd` socket (from the runtime, or ``UnixSocket/listen(path:backlog:permissions:)``
     ///     in tests); the service closes it when it drains.
-    ///   - limiter: The store.
+    ///   - limiter: The store in this process.
+    ///   - backend: The store calls go to (nil: `limiter`); made with ``metrics``'s registry.
     ///   - registry: Where the metrics live.
     ///   - logger: For requests that cannot be answered and journal failures.
     ///   - now: The clock, in nanoseconds since 1970 (tests pass their own).
     init(
-        listenFD: Int32, limiter: RateLimiter, registry: MetricsRegistry = MetricsRegistry(), logger: Logger,
-        now: @escaping @Sendable () -> Int64 = WallClock.nanoseconds
+        listenFD: Int32, limiter: RateLimiter, backend: ((LimitMetrics) -> any LimitBackend)? = nil,
+        registry: MetricsRegistry = MetricsRegistry(), logger: Logger, now: @escaping @Sendable () -> Int64 = WallClock.nanoseconds
     ) {
         self.limiter = limiter
         self.logger = logger
         self.now = now
         metrics = LimitMetrics(registry: registry)
-        let handlers = LimitHandlers(backend: limiter, metrics: metrics, now: now)
+        self.backend = backend?(metrics) ?? limiter
+        let handlers = LimitHandlers(backend: self.backend, metrics: metrics, now: now)
         server = handlers.shell(logger: logger).server(listenFD: listenFD, protocolName: ServiceName.limitd)
     }
 
@@ -45,9 +49,9 @@ final class LimitService: DaemonService {
     /// - Throws: ``SocketError`` when the socket cannot be watched.
     func start() throws {
         try server.start()
-        let (limiter, metrics, logger, now) = (limiter, metrics, logger, now)
+        let (limiter, backend, metrics, logger, now) = (limiter, backend, metrics, logger, now)
         housekeeping.start(every: Self.housekeepingInterval) {
-            metrics.recordExpired(await limiter.maintain(now: now()))
+            metrics.recordExpired(await backend.maintain(now: now()))
             if let failure = limiter.takeJournalFailure() {
                 metrics.recordJournalError()
                 logger.error("limitd state journal: \(failure); decisions go on in memory, a crash now may lose what was not written")
@@ -57,6 +61,7 @@ final class LimitService: DaemonService {
 
     var readyStatus: String {
         "serving: \(limiter.defaultPolicy.limit) requests per \(limiter.window) per key"
+            + (backend is SharedLimitBackend ? ", decided in Redis" : "")
     }
 
     /// Stops accepting, lets the calls in flight finish (each is microseconds), writes a last snapshot,
@@ -89,7 +94,8 @@ struct LimitHandlers: Sendable {
             logger.debug("request refused", ["type": LogValue(refusal.type), "reason": .string(refusal.message)])
         }
         // Decisions are a lock, a few integer operations and a journal write(2): they start on the
-        // socket's I/O thread (no hand-off per call); a commit's fsync is awaited off that thread.
+        // socket's I/O thread (no hand-off per call); a commit's fsync is awaited off that thread, and so
+        // is every call of the Redis backend (the handler suspends at its first call to Redis).
         shell.register(LimitProtocol.Admit.self, inline: true, admit)
         shell.register(LimitProtocol.Settle.self, inline: true, settle)
         shell.register(LimitProtocol.Reserve.self, inline: true, reserve)

@@ -170,6 +170,9 @@ final class RateLimiter: LimitBackend {
         requestsPerMinute > 0 ? defaults.minutePolicy(requestsPerMinute) : defaultPolicy
     }
 
+    /// Whether reservation `id` is held.
+    func holds(_ id: UInt64) -> Bool { ledger.withLock { $0.reservations[id] != nil } }
+
     /// Keys forgotten to stay within the bound since start.
     var forgottenKeys: Int { ledger.withLock { $0.rates.forgottenCount } }
 }

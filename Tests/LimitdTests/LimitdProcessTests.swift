@@ -18,6 +18,25 @@ struct LimitdProcessTests {
         #expect(!FileManager.default.fileExists(atPath: directory.file("limitd.sock")))
     }
 
+    @Test("the Redis backend's settings: a bad value, or redis without REDIS_URL, stops it with status 78 and a line naming the variable",
+          arguments: [
+              (["LIMITS_BACKEND": "postgres"], "LIMITS_BACKEND=postgres: expected one of memory, redis"),
+              (["LIMITS_BACKEND": "redis"], "LIMITS_BACKEND=redis needs REDIS_URL"),
+              (["LIMITS_BACKEND": "redis", "REDIS_URL": "rediss://:pw@h"], "REDIS_URL=<hidden>: expected redis://"),
+              (["LIMITS_REDIS_FAILURE": "maybe"], "LIMITS_REDIS_FAILURE=maybe: expected one of open, closed"),
+              (["LIMITS_REDIS_TIMEOUT_MS": "0"], "LIMITS_REDIS_TIMEOUT_MS=0: expected a duration in milliseconds between 1 and 60000"),
+          ])
+    func badRedisSetting(_ environment: [String: String], _ line: String) throws {
+        let directory = try TemporaryDirectory()
+        let process = try ProcessRun(product: "limitd", environment: environment.merging([
+            "INFER_RUNTIME_DIR": directory.path, "INFER_STATE_DIR": directory.path,
+        ]) { a, _ in a })
+        let (status, stderr) = process.finish()
+        #expect(status == .exited(78))
+        #expect(stderr.contains(line), "\(stderr)")
+        #expect(!stderr.contains("pw@"), "the password never shows")
+    }
+
     @Test("with valid settings it binds $INFER_RUNTIME_DIR/limitd.sock, answers Admit, and drains on SIGTERM")
     func servesAdmit() async throws {
         let directory = try TemporaryDirectory()

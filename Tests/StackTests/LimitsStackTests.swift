@@ -32,6 +32,15 @@ extension PipelineTests {
             return try #require(try JSONSerialization.jsonObject(with: Data(reply.body.utf8)) as? [String: Any])
         }
 
+        /// The `total_tokens` of every usage chunk of an SSE body.
+        static func streamedTotals(_ body: String) -> [Int] {
+            body.components(separatedBy: "\n").compactMap { line -> Int? in
+                guard line.hasPrefix("data: {"), let object = try? JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8)) as? [String: Any],
+                      let usage = object["usage"] as? [String: Any] else { return nil }
+                return usage["total_tokens"] as? Int
+            }
+        }
+
         static func spend(_ usage: [String: Any]) -> Double {
             ((usage["budget"] as? [String: Any])?["spend_usd"] as? Double) ?? -1
         }
@@ -107,11 +116,7 @@ extension PipelineTests {
             // The tokens the admitted streams really used, from their usage chunks.
             var used = 0
             for reply in admitted {
-                let usage = reply.body.components(separatedBy: "\n").compactMap { line -> Int? in
-                    guard line.hasPrefix("data: {"), let object = try? JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8)) as? [String: Any],
-                          let usage = object["usage"] as? [String: Any] else { return nil }
-                    return usage["total_tokens"] as? Int
-                }
+                let usage = Self.streamedTotals(reply.body)
                 #expect(usage.count == 1, "\(reply.body.suffix(300))")
                 used += usage.first ?? 0
                 #expect(reply.headers["x-ratelimit-limit-tokens"] == "1200")

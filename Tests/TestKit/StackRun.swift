@@ -37,19 +37,22 @@ public final class StackRun {
     ///   - extraRegistryEntries: More entries of the registry, as JSON objects (an upstream deployment).
     ///   - launcher: A command that runs inferctl (appended with its arguments) in its own process, such as
     ///     ``MountNamespace/binding(_:over:)``; it must exec inferctl so that signals reach it.
+    ///   - keysFrom: Another run whose keys file (and keys) this one uses instead of making its own: two
+    ///     stacks, one keys file, as hosts behind a balancer share one.
     /// - Throws: ``HarnessError`` or `SpawnError` when the run cannot be set up or inferctl cannot start;
     ///   ``ModelNotFound`` when real daemons need models that are not on this machine.
     public init(
         models: [(String, String)] = [("alpha", "chat"), ("beta", "embedding")], arguments: [String] = [],
         environmentFile: [String]? = nil, realDaemons: Bool = false, apiKeys: [HarnessKey]? = nil,
         prices: [String: (input: Double, output: Double)] = [:], modelsDirectory: String? = nil,
-        extraRegistryEntries: [String] = [], launcher: [String] = []
+        extraRegistryEntries: [String] = [], launcher: [String] = [], keysFrom: StackRun? = nil
     ) throws {
         directory = try TemporaryDirectory()
         let root = directory.path
         runtimeDirectory = root + "/run"
-        keysFile = root + "/keys.json"
-        for key in apiKeys ?? (realDaemons ? HarnessKey.standard : []) {
+        keysFile = keysFrom?.keysFile ?? root + "/keys.json"
+        keys = keysFrom?.keys ?? [:]
+        for key in keysFrom == nil ? apiKeys ?? (realDaemons ? HarnessKey.standard : []) : [] {
             if let secret = key.secret {
                 var file = FileManager.default.fileExists(atPath: keysFile) ? try APIKeyFile.load(path: keysFile) : APIKeyFile()
                 let scopes = Set(key.scopes.split(separator: ",").compactMap { APIKeyScope(rawValue: String($0)) })
