@@ -18,10 +18,10 @@ GET /stats answers {"requests": n, "spans": n, "rejected": n}. Stops on SIGTERM/
 """
 import argparse
 import json
-import signal
-import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from serve_until_stopped import serve_until_stopped
 
 from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -132,24 +132,7 @@ def main():
     server.daemon_threads = True
     print(server.server_address[1], flush=True)
 
-    def stop(*_):
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-
-    def watch_stdin():
-        try:
-            while sys.stdin.buffer.read(4096):
-                pass
-        except (OSError, ValueError):
-            pass
-        stop()
-
-    if args.exit_with_stdin:
-        threading.Thread(target=watch_stdin, daemon=True).start()
-    server.serve_forever(poll_interval=0.1)
-    server.server_close()
+    serve_until_stopped(server, args.exit_with_stdin)
 
 
 if __name__ == "__main__":

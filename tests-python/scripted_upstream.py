@@ -67,13 +67,13 @@ Control API (never counted as upstream requests):
 import argparse
 import json
 import select
-import signal
 import socket
 import ssl
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from serve_until_stopped import serve_until_stopped
 
 DEFAULT_SCRIPT = {"behaviour": "ok"}
 MAX_BODY = 16 * 1024 * 1024  # a request body larger than this is refused with 413
@@ -507,25 +507,7 @@ def main() -> None:
     server = Server((args.host, args.port), tls)
     print(server.server_address[1], flush=True)
 
-    def stop(*_):
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-
-    def watch_stdin() -> None:
-        # The parent closing our stdin (or dying) ends us: no orphan servers after a crashed test.
-        try:
-            while sys.stdin.buffer.read(4096):
-                pass
-        except (OSError, ValueError):
-            pass
-        stop()
-
-    if args.exit_with_stdin:
-        threading.Thread(target=watch_stdin, daemon=True).start()
-    server.serve_forever(poll_interval=0.1)
-    server.server_close()
+    serve_until_stopped(server, args.exit_with_stdin)
 
 
 if __name__ == "__main__":
