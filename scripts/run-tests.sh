@@ -15,13 +15,17 @@ scripts/check-baseline-isa.sh .build/debug/{frontd,limitd,cached,batchd,modeld,m
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=($(ls Tests | grep "Tests$"))
 failed=()
+# Logs go to INFER_TEST_LOG_DIR (default /tmp/infer-test-logs-<checkout's folder name>), so two checkouts
+# testing at once keep their own.
+log_dir=${INFER_TEST_LOG_DIR:-/tmp/infer-test-logs-$(basename "$PWD")}
+mkdir -p "$log_dir"
 # run NAME TARGET [VAR=VALUE...]: one target's tests in a process of their own, with that environment.
 run() {
   local name=$1 t=$2
   shift 2
   echo "== $name"
   local start=$(date +%s)
-  if env "$@" swift test --skip-build --filter "^$t\." 2>&1 | tee "/tmp/infer-test-$name.log" | grep -E '✘|Test run with|error:'; then :; fi
+  if env "$@" swift test --skip-build --filter "^$t\." 2>&1 | tee "$log_dir/$name.log" | grep -E '✘|Test run with|error:'; then :; fi
   local status=${PIPESTATUS[0]}
   echo "== $name: exit $status in $(( $(date +%s) - start )) s"
   [ "$status" -eq 0 ] || failed+=("$name")
@@ -33,7 +37,7 @@ for t in "${targets[@]}"; do
   [ "$t" != EngineTests ] || run EngineTests-portable EngineTests INFER_ENGINE_KERNELS=portable
 done
 if [ ${#failed[@]} -gt 0 ]; then
-  echo "FAILED: ${failed[*]} (full logs in /tmp/infer-test-<target>.log)"
+  echo "FAILED: ${failed[*]} (full logs in $log_dir/<target>.log)"
   exit 1
 fi
 echo "all test targets passed: ${targets[*]}"
