@@ -19,15 +19,9 @@ public enum RuntimeSettings {
         path: .absolute)
 
     /// `STATE_DIRECTORY`: set by systemd from a unit's `StateDirectory=`; the first path when it lists several.
-    public static let systemdStateDirectory = Setting<String?>(
-        name: "STATE_DIRECTORY", default: nil,
-        meaning: "Set by systemd from StateDirectory=; wins over INFER_STATE_DIR (the first path when it lists several).",
-        expected: "an absolute path (or a colon-separated list of them)", describeDefault: { $0 ?? "" }
-    ) { text in
-        let first = String(text.prefix { $0 != ":" })
-        guard first.hasPrefix("/") else { return String??.none }
-        return String??.some(first)
-    }
+    public static let systemdStateDirectory = Setting<String?>.firstPath(
+        name: "STATE_DIRECTORY",
+        meaning: "Set by systemd from StateDirectory=; wins over INFER_STATE_DIR (the first path when it lists several).")
 
     /// `INFER_STATE_DIR`: where a daemon keeps what must survive a restart, without systemd's `StateDirectory=`.
     public static let stateDirectory = Setting<String>(
@@ -39,6 +33,10 @@ public enum RuntimeSettings {
     public static func stateDirectory(_ settings: Settings) -> String {
         settings[systemdStateDirectory] ?? settings[stateDirectory]
     }
+
+    /// The settings of a daemon that keeps state across restarts (frontd, limitd): `STATE_DIRECTORY` and
+    /// `INFER_STATE_DIR`, read with ``stateDirectory(_:)``.
+    public static let stateDirectorySettings: [AnySetting] = [systemdStateDirectory, stateDirectory]
 
     /// `DRAIN_TIMEOUT_SEC`: how long a daemon may take to finish in-flight work after SIGTERM.
     public static let drainTimeout = Setting<Duration>(

@@ -38,13 +38,12 @@ public enum TracingSettings {
         schemes: ["http", "https"])
 
     /// `OTEL_EXPORTER_OTLP_HEADERS`: headers on every export (`api-key=...,x-tenant=...`); kept secret.
-    public static let headers = Setting<String?>(
-        name: "OTEL_EXPORTER_OTLP_HEADERS", default: nil,
+    public static let headers = Setting<String?>.optional(
+        name: "OTEL_EXPORTER_OTLP_HEADERS",
         meaning: "Headers sent with every export, as name=value pairs separated by commas (values percent-decoded).",
-        expected: "name=value pairs separated by commas", secret: true,
-        describeDefault: { $0 == nil ? "" : "<hidden>" }
+        expected: "name=value pairs separated by commas", secret: true
     ) { text in
-        OTLPHTTPExporter.parseHeaders(text) == nil ? String??.none : String??.some(text)
+        OTLPHTTPExporter.parseHeaders(text) == nil ? nil : text
     }
 
     /// `OTEL_EXPORTER_OTLP_TIMEOUT`: longest wait for one export.

@@ -148,6 +148,48 @@ extension Setting where Value == URL {
     }
 }
 
+extension Setting {
+    /// An optional setting of any kind: nil, meaning "not used", when unset or empty (`REDIS_URL`,
+    /// `WEBHOOK_HMAC_PREVIOUS_UNTIL`).
+    ///
+    /// Use it rather than ``init(name:default:meaning:expected:secret:describeDefault:parse:)`` with an
+    /// optional `Value`: there a parser returning a bare `Wrapped?` would have its nil promoted to
+    /// `.some(nil)`, a valid "unset", so a bad value would pass silently.
+    /// - Parameters:
+    ///   - name: The environment variable.
+    ///   - meaning: One sentence for `--help` and the docs.
+    ///   - expected: What a valid value looks like; errors end with it.
+    ///   - secret: Whether the value must never be echoed (errors and help say `<hidden>`).
+    ///   - describe: How a value is written in an environment file (for the default, when it is not nil).
+    ///   - defaultValue: The value when unset or empty, usually nil.
+    ///   - parse: Turns the trimmed, non-empty text into a value, or returns nil when it is not valid.
+    public static func optional<Wrapped>(
+        name: String, meaning: String, expected: String, secret: Bool = false,
+        describe: @escaping (Wrapped) -> String = { "\($0)" }, default defaultValue: Wrapped? = nil,
+        parse: @escaping @Sendable (String) -> Wrapped?
+    ) -> Setting<Wrapped?> where Value == Wrapped? {
+        Setting<Wrapped?>(
+            name: name, default: defaultValue, meaning: meaning, expected: expected, secret: secret,
+            describeDefault: { value in value.map { secret ? "<hidden>" : describe($0) } ?? "" }
+        ) { text in
+            guard let value = parse(text) else { return Wrapped??.none }
+            return Wrapped??.some(value)
+        }
+    }
+
+    /// An optional absolute path, the first of a colon-separated list (systemd's `STATE_DIRECTORY` lists
+    /// every path of `StateDirectory=` that way); nil when unset or empty.
+    /// - Parameters:
+    ///   - name: The environment variable.
+    ///   - meaning: One sentence for `--help` and the docs.
+    public static func firstPath(name: String, meaning: String) -> Setting<String?> where Value == String? {
+        optional(name: name, meaning: meaning, expected: "an absolute path (or a colon-separated list of them)") { text in
+            let first = String(text.prefix { $0 != ":" })
+            return first.hasPrefix("/") ? first : nil
+        }
+    }
+}
+
 extension Setting where Value == URL? {
     /// An optional URL setting (`REDIS_URL`, `OTLP_ENDPOINT`): nil, meaning "not used", when unset or empty.
     /// - Parameters:
@@ -156,14 +198,8 @@ extension Setting where Value == URL? {
     ///   - meaning: One sentence for `--help` and the docs.
     ///   - schemes: The schemes accepted, in lower case (`["redis", "rediss"]`).
     public init(name: String, default defaultValue: URL? = nil, meaning: String, schemes: [String]) {
-        self.init(
-            name: name, default: defaultValue, meaning: meaning, expected: urlExpectation(schemes),
-            describeDefault: { $0?.absoluteString ?? "" }
-        ) { text in
-            // Spelled out: a bare `URL?` would be promoted to `.some(nil)`, a valid "unset".
-            guard let url = parseURL(text, schemes: schemes) else { return URL??.none }
-            return URL??.some(url)
-        }
+        self = .optional(name: name, meaning: meaning, expected: urlExpectation(schemes), describe: \.absoluteString,
+                         default: defaultValue) { text in parseURL(text, schemes: schemes) }
     }
 }
 
@@ -257,13 +293,8 @@ extension Setting where Value == String? {
     ) {
         let noun = secret ? "a secret" : "a string"
         let expected = minimumLength > 1 ? "\(noun) of at least \(minimumLength) characters" : noun
-        self.init(
-            name: name, default: defaultValue, meaning: meaning, expected: expected, secret: secret,
-            describeDefault: { secret && $0 != nil ? "<hidden>" : ($0 ?? "") }
-        ) { text in
-            // Spelled out: `text : nil` would be typed `String?` and promoted to `.some(nil)`, a valid "unset".
-            guard text.count >= minimumLength else { return String??.none }
-            return String??.some(text)
+        self = .optional(name: name, meaning: meaning, expected: expected, secret: secret, default: defaultValue) { text in
+            text.count >= minimumLength ? text : nil
         }
     }
 }

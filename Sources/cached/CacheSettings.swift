@@ -23,25 +23,20 @@ enum CacheSettings {
         name: "SEMANTIC_CACHE_MAX_ENTRIES", default: 10_000,
         meaning: "Most entries in the semantic index (those stored with a semantic key); the least recently stored or hit leave it first.",
         range: 1...10_000_000)
-    static let stateDirectory = absolutePath(
-        "CACHE_STATE_DIR",
+    static let stateDirectory = Setting<String?>.firstPath(
+        name: "CACHE_STATE_DIR",
         meaning: "Where cached keeps its snapshot for warm restarts; unset: STATE_DIRECTORY, and without either no snapshot is kept.")
-    static let systemdStateDirectory = absolutePath(
-        "STATE_DIRECTORY",
+    static let systemdStateDirectory = Setting<String?>.firstPath(
+        name: "STATE_DIRECTORY",
         meaning: "Set by systemd from StateDirectory= (the first path when it lists several); used when CACHE_STATE_DIR is unset.")
     static let snapshotInterval = Setting<Duration>(
         name: "CACHE_SNAPSHOT_INTERVAL", default: .seconds(30),
         meaning: "How often the snapshot is rewritten when the cache changed (and always on drain); 0: only on drain.",
         unit: .seconds, range: .zero ... .seconds(86_400))
 
-    static let redisURL = Setting<RedisURL?>(
-        name: "REDIS_URL", default: nil,
-        meaning: "The Redis server of CACHE_BACKEND=redis or tiered (required by them; the same form as limitd's).",
-        expected: RedisURL.forms, secret: true, describeDefault: { $0?.description ?? "" }
-    ) { text in
-        guard let url = try? RedisURL(parsing: text) else { return RedisURL??.none }
-        return RedisURL??.some(url)
-    }
+    static let redisURL = Setting<RedisURL?>.optional(
+        name: "REDIS_URL", meaning: "The Redis server of CACHE_BACKEND=redis or tiered (required by them; the same form as limitd's).",
+        expected: RedisURL.forms, secret: true) { try? RedisURL(parsing: $0) }
     static let redisPrefix = Setting<String>(
         name: "CACHE_REDIS_PREFIX", default: "infer:cache:",
         meaning: "What every key cached writes in Redis starts with (hosts that share a cache use the same one).",
@@ -59,16 +54,4 @@ enum CacheSettings {
         backend, maxEntries, maxBytes, defaultTTL, maxIndexed, stateDirectory, systemdStateDirectory, snapshotInterval,
         redisURL, redisPrefix, redisTimeout, groupRefresh,
     ]
-
-    /// An optional absolute directory: the first of a colon-separated list (as systemd writes several).
-    private static func absolutePath(_ name: String, meaning: String) -> Setting<String?> {
-        Setting<String?>(
-            name: name, default: nil, meaning: meaning,
-            expected: "an absolute path (or a colon-separated list of them)", describeDefault: { $0 ?? "" }
-        ) { text in
-            let first = String(text.prefix { $0 != ":" })
-            guard first.hasPrefix("/") else { return String??.none }
-            return String??.some(first)
-        }
-    }
 }

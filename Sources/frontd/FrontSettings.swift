@@ -100,15 +100,10 @@ extension FrontSettings {
         name: "WEBHOOK_HMAC_SECRET_PREVIOUS",
         meaning: "The secret being replaced during a rotation: signatures made with it are accepted too, until WEBHOOK_HMAC_PREVIOUS_UNTIL (required with it); WEBHOOK_HMAC_SECRET is always accepted.",
         secret: true, minimumLength: 16)
-    static let webhookPreviousUntil = Setting<Int?>(
-        name: "WEBHOOK_HMAC_PREVIOUS_UNTIL", default: nil,
+    static let webhookPreviousUntil = Setting<Int?>.optional(
+        name: "WEBHOOK_HMAC_PREVIOUS_UNTIL",
         meaning: "When WEBHOOK_HMAC_SECRET_PREVIOUS stops being accepted, by frontd's clock: a UTC time (2026-12-31T23:59:59Z) or seconds since the Unix epoch; an absolute time, so a restart never extends it.",
-        expected: SecretRotation.expectedTime, describeDefault: { $0.map(String.init) ?? "" }
-    ) { text in
-        // Spelled out: a bare `Int?` would be promoted to `.some(nil)`, a valid "unset".
-        guard let seconds = SecretRotation.parseTime(text) else { return Int??.none }
-        return Int??.some(seconds)
-    }
+        expected: SecretRotation.expectedTime, parse: SecretRotation.parseTime)
     static let webhookWindow = Setting<Int>(
         name: "WEBHOOK_TIMESTAMP_WINDOW",
         default: 300,
@@ -130,13 +125,10 @@ extension FrontSettings {
         name: "JOBS_MAX_RUNNING", default: 2,
         meaning: "Most asynchronous jobs generating at once; the others wait in order.",
         range: 1...1024)
-    static let systemdStateDirectory = RuntimeSettings.systemdStateDirectory
-    static let stateDirectory = RuntimeSettings.stateDirectory
 
     static let webhookTable: [AnySetting] = [
         webhookSecret, webhookPreviousSecret, webhookPreviousUntil, webhookWindow, webhookMaxBody, webhookMaxEvents, jobsMax, jobsMaxRunning,
-        systemdStateDirectory, stateDirectory,
-    ]
+    ] + RuntimeSettings.stateDirectorySettings
     static let idempotencyWindow = Setting<Duration>(
         name: "IDEMPOTENCY_WINDOW_SEC", default: .seconds(600),
         meaning: "How long a reply is kept for its Idempotency-Key (or native request_id): a repeat within it gets the same reply.",

@@ -35,14 +35,9 @@ enum LimitSettings {
     static let backend = Setting<LimitsBackendKind>(
         name: "LIMITS_BACKEND", default: .memory,
         meaning: "Where limits, reservations and spend are decided and kept: memory (this process, journaled; per host) or redis (REDIS_URL, shared by every host).")
-    static let redisURL = Setting<RedisURL?>(
-        name: "REDIS_URL", default: nil,
-        meaning: "The Redis server of LIMITS_BACKEND=redis (required by it; the same form as cached's).",
-        expected: RedisURL.forms, secret: true, describeDefault: { $0?.description ?? "" }
-    ) { text in
-        guard let url = try? RedisURL(parsing: text) else { return RedisURL??.none }
-        return RedisURL??.some(url)
-    }
+    static let redisURL = Setting<RedisURL?>.optional(
+        name: "REDIS_URL", meaning: "The Redis server of LIMITS_BACKEND=redis (required by it; the same form as cached's).",
+        expected: RedisURL.forms, secret: true) { try? RedisURL(parsing: $0) }
     static let redisFailure = Setting<RedisFailurePolicy>(
         name: "LIMITS_REDIS_FAILURE", default: .open,
         meaning: "While Redis does not answer: open decides on this host's own limits (and replays the spend into Redis when it returns), closed refuses admissions (frontd answers 503).")
@@ -54,6 +49,5 @@ enum LimitSettings {
     static let table: [AnySetting] = [
         requestsPerMinute, window, requestsPerHour, tokensPerMinute, maxParallel, maxKeys, snapshotInterval,
         backend, redisURL, redisFailure, redisTimeout,
-        RuntimeSettings.systemdStateDirectory, RuntimeSettings.stateDirectory,
-    ]
+    ] + RuntimeSettings.stateDirectorySettings
 }

@@ -57,11 +57,11 @@ import TestKit
     @Test func stateDirectoryComesFromSystemdFirst() throws {
         let fromSystemd = try Settings.load(FrontSettings.table, environment: ["STATE_DIRECTORY": "/var/lib/infer/frontd:/other",
                                                                                 "INFER_STATE_DIR": "/srv/state"])
-        #expect(Webhooks.stateDirectory(fromSystemd) == "/var/lib/infer/frontd")
+        #expect(RuntimeSettings.stateDirectory(fromSystemd) == "/var/lib/infer/frontd")
         let fromOperator = try Settings.load(FrontSettings.table, environment: ["INFER_STATE_DIR": "/srv/state"])
-        #expect(Webhooks.stateDirectory(fromOperator) == "/srv/state")
+        #expect(RuntimeSettings.stateDirectory(fromOperator) == "/srv/state")
         #expect(Webhooks.journalPath(stateDirectory: "/srv/state") == "/srv/state/webhooks/events.jsonl")
-        #expect(Webhooks.stateDirectory(try Settings.load(FrontSettings.table, environment: [:])) == "/var/lib/infer")
+        #expect(RuntimeSettings.stateDirectory(try Settings.load(FrontSettings.table, environment: [:])) == "/var/lib/infer")
         // Bad values stop the daemon at start, naming the variable.
         for (name, value) in [("WEBHOOK_HMAC_SECRET", "short"), ("WEBHOOK_TIMESTAMP_WINDOW", "0"), ("STATE_DIRECTORY", "relative"),
                               ("INFER_STATE_DIR", "relative"), ("JOBS_MAX_RUNNING", "0")] {

@@ -30,11 +30,6 @@ final class Webhooks: Sendable {
         (stateDirectory.hasSuffix("/") ? stateDirectory : stateDirectory + "/") + "webhooks/events.jsonl"
     }
 
-    /// The state directory: STATE_DIRECTORY (systemd's StateDirectory=), else INFER_STATE_DIR.
-    static func stateDirectory(_ settings: Settings) -> String {
-        settings[FrontSettings.systemdStateDirectory] ?? settings[FrontSettings.stateDirectory]
-    }
-
     /// Seconds since the epoch, from the wall clock (the senders' timestamps are wall-clock time).
     static func wallClock() -> Int { Int(Date().timeIntervalSince1970) }
 
@@ -73,7 +68,7 @@ final class Webhooks: Sendable {
                             ["previous_until": LogValue(rotation.until)])
             }
         }
-        let path = Self.journalPath(stateDirectory: Self.stateDirectory(settings))
+        let path = Self.journalPath(stateDirectory: RuntimeSettings.stateDirectory(settings))
         var opened: EventJournal?
         var problem: String?
         var recovery: JournalRecovery?
