@@ -13,11 +13,10 @@ enum BenchOptions: Equatable {
         guard split.positionals.count == 2 else {
             throw .usage("bench compare takes two saved runs: inferctl bench compare A.json B.json (made with bench --out FILE)")
         }
-        var json = false
-        var flags = FlagReader(split.flags, command: "bench compare", switches: ["--json"])
-        while let flag = try flags.next() {
-            guard flag.name == "--json" else { throw flag.unknown() }
+        let json = try FlagReader.read(split.flags, command: "bench compare", switches: ["--json"], into: false) { json, flag in
+            guard flag.name == "--json" else { return false }
             json = true
+            return true
         }
         return .compare(first: split.positionals[0], second: split.positionals[1], json: json)
     }
@@ -51,12 +50,10 @@ struct BenchRunOptions: Equatable {
     /// Parses the flags of a run.
     /// - Throws: ``InferctlError`` of kind `.usage`.
     static func parse(_ arguments: [String]) throws(InferctlError) -> BenchRunOptions {
-        var options = BenchRunOptions()
         let switches = ClientOptions.switches.union(["--stream", "--allow-cache"])
-        var flags = FlagReader(arguments, command: "bench", switches: switches)
-        while let flag = try flags.next() {
-            if try options.client.take(flag) { continue }
-            if try options.generation.take(flag) { continue }
+        return try FlagReader.read(arguments, command: "bench", switches: switches, into: BenchRunOptions()) { options, flag throws(InferctlError) in
+            if try options.client.take(flag) { return true }
+            if try options.generation.take(flag) { return true }
             switch flag.name {
             case "--concurrency": options.concurrency = try count(flag, limit: maxConcurrency)
             case "--requests": options.requests = try count(flag, limit: maxRequests)
@@ -65,10 +62,10 @@ struct BenchRunOptions: Equatable {
             case "--stream": options.stream = true
             case "--out": options.out = try flag.nonEmpty()
             case "--allow-cache": options.allowCache = true
-            default: throw flag.unknown()
+            default: return false
             }
+            return true
         }
-        return options
     }
 
     private static func count(_ flag: FlagReader.Flag, limit: Int) throws(InferctlError) -> Int {

@@ -9,25 +9,22 @@ enum ChatCommand {
     ///   - environment: inferctl's environment (`INFER_URL`, `INFER_API_KEY`, `NO_COLOR`).
     /// - Returns: The exit status.
     static func run(_ options: ChatOptions, environment: [String: String]) -> Int32 {
-        let api: APIClient
-        do {
-            api = try APIClient(options.client, environment: environment)
-        } catch {
-            return error.reported()
+        InferctlError.reporting { () throws(InferctlError) -> Int32 in
+            let api = try APIClient(options.client, environment: environment)
+            if options.message == nil && isTerminal(STDIN_FILENO) && !options.client.json {
+                let repl = ChatREPL(api: api, options: options, style: TerminalStyle(descriptor: STDOUT_FILENO, environment: environment))
+                return repl.run()
+            }
+            guard let message = options.message ?? readStandardInput() else {
+                throw .usage("chat: no message: give -m MESSAGE, pipe one on stdin, or run it on a terminal to talk")
+            }
+            let body = requestBody(options, messages: conversationStart(options.system) + [["role": "user", "content": message]])
+            let outcome = runBlocking {
+                await GenerationCall.run(api: api, route: "chat/completions", body: body, kind: .chat, stream: options.stream,
+                                         json: options.client.json)
+            }
+            return outcome.exitStatus()
         }
-        if options.message == nil && isTerminal(STDIN_FILENO) && !options.client.json {
-            let repl = ChatREPL(api: api, options: options, style: TerminalStyle(descriptor: STDOUT_FILENO, environment: environment))
-            return repl.run()
-        }
-        guard let message = options.message ?? readStandardInput() else {
-            return InferctlError.usage("chat: no message: give -m MESSAGE, pipe one on stdin, or run it on a terminal to talk").reported()
-        }
-        let body = requestBody(options, messages: conversationStart(options.system) + [["role": "user", "content": message]])
-        let outcome = runBlocking {
-            await GenerationCall.run(api: api, route: "chat/completions", body: body, kind: .chat, stream: options.stream,
-                                     json: options.client.json)
-        }
-        return outcome.exitStatus()
     }
 
     /// The messages a conversation starts with: the system message, when given.

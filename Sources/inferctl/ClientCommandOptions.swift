@@ -84,16 +84,13 @@ struct EmbedOptions: Equatable {
     /// Parses the arguments after `embed`: texts and flags in any order.
     /// - Throws: ``InferctlError`` of kind `.usage`.
     static func parse(_ arguments: [String]) throws(InferctlError) -> EmbedOptions {
-        var options = EmbedOptions()
         let split = try SplitArguments(arguments, switches: ClientOptions.switches, command: "embed")
-        options.texts = split.positionals
-        var flags = FlagReader(split.flags, command: "embed", switches: ClientOptions.switches)
-        while let flag = try flags.next() {
-            if try options.client.take(flag) { continue }
-            switch flag.name {
-            case "--model": options.model = try flag.nonEmpty()
-            default: throw flag.unknown()
-            }
+        let options = try FlagReader.read(split.flags, command: "embed", switches: ClientOptions.switches,
+                                          into: EmbedOptions(texts: split.positionals)) { options, flag throws(InferctlError) in
+            if try options.client.take(flag) { return true }
+            guard flag.name == "--model" else { return false }
+            options.model = try flag.nonEmpty()
+            return true
         }
         if options.texts.contains(where: \.isEmpty) { throw .usage("embed: a text is empty") }
         return options
@@ -111,17 +108,15 @@ struct TestAPIOptions: Equatable {
     /// Parses the flags after `test-api`.
     /// - Throws: ``InferctlError`` of kind `.usage`.
     static func parse(_ arguments: [String]) throws(InferctlError) -> TestAPIOptions {
-        var options = TestAPIOptions()
-        var flags = FlagReader(arguments, command: "test-api", switches: ClientOptions.switches)
-        while let flag = try flags.next() {
-            if try options.client.take(flag) { continue }
+        try FlagReader.read(arguments, command: "test-api", switches: ClientOptions.switches, into: TestAPIOptions()) { options, flag throws(InferctlError) in
+            if try options.client.take(flag) { return true }
             switch flag.name {
             case "--model": options.model = try flag.nonEmpty()
             case "--embedding-model": options.embeddingModel = try flag.nonEmpty()
-            default: throw flag.unknown()
+            default: return false
             }
+            return true
         }
-        return options
     }
 }
 

@@ -14,46 +14,32 @@ struct ClientOptions: Equatable {
     var timeout: Duration?
 
     static func parse(_ arguments: [String], command: String) throws(InferctlError) -> ClientOptions {
-        var options = ClientOptions()
-        var flags = FlagReader(arguments, command: command, switches: ["--json"])
-        while let flag = try flags.next() {
+        try FlagReader.read(arguments, command: command, switches: ["--json"], into: ClientOptions()) { options, flag throws(InferctlError) in
             switch flag.name {
             case "--url": options.url = try flag.nonEmpty()
             case "--metrics-url" where command == "metrics": options.metricsURL = try flag.nonEmpty()
             case "--json": options.json = true
-            default: throw flag.unknown()
+            default: return false
             }
+            return true
         }
-        return options
     }
 }
 
 /// The flags of `inferctl config check`.
 struct ConfigOptions: Equatable {
-    /// `--env-file FILE`, repeatable (default /etc/infer/infer.env when it exists).
-    var environmentFiles: [String] = []
-    /// `--registry FILE` (else INFER_MODEL_REGISTRY from the files, else /etc/infer/models.json).
-    var registry: String?
-    /// `--keys-file FILE` (else API_KEYS_FILE from the files, else /etc/infer/keys.json).
-    var keysFile: String?
-    /// `--bin-dir DIR`: the daemons' executables (default: inferctl's own directory).
-    var binDirectory: String?
+    /// `--env-file` (default /etc/infer/infer.env when it exists), `--registry` and `--keys-file` (else
+    /// INFER_MODEL_REGISTRY and API_KEYS_FILE from the files, else their defaults), `--bin-dir`.
+    var files = StackFileOptions()
     /// `--json`: the checks as a list.
     var json = false
 
     static func parse(_ arguments: [String]) throws(InferctlError) -> ConfigOptions {
-        var options = ConfigOptions()
-        var flags = FlagReader(arguments, command: "config check", switches: ["--json"])
-        while let flag = try flags.next() {
-            switch flag.name {
-            case "--env-file": options.environmentFiles.append(try flag.nonEmpty())
-            case "--registry": options.registry = try flag.nonEmpty()
-            case "--keys-file": options.keysFile = try flag.nonEmpty()
-            case "--bin-dir": options.binDirectory = try flag.nonEmpty()
-            case "--json": options.json = true
-            default: throw flag.unknown()
-            }
+        try FlagReader.read(arguments, command: "config check", switches: ["--json"], into: ConfigOptions()) { options, flag throws(InferctlError) in
+            if try options.files.take(flag) { return true }
+            guard flag.name == "--json" else { return false }
+            options.json = true
+            return true
         }
-        return options
     }
 }

@@ -34,8 +34,8 @@ enum ConfigCheckCommand {
     static func checks(_ options: ConfigOptions, environment: [String: String], executableDirectory: String) -> [Check] {
         var results: [Check] = []
         var merged = environment
-        let envFiles = options.environmentFiles.isEmpty && FileManager.default.fileExists(atPath: "/etc/infer/infer.env")
-            ? ["/etc/infer/infer.env"] : options.environmentFiles
+        let envFiles = options.files.environmentFiles.isEmpty && FileManager.default.fileExists(atPath: "/etc/infer/infer.env")
+            ? ["/etc/infer/infer.env"] : options.files.environmentFiles
         for file in envFiles {
             do {
                 for (name, value) in try EnvironmentFile.load(path: file) { merged[name] = value }
@@ -44,8 +44,8 @@ enum ConfigCheckCommand {
                 results.append(Check(subject: "environment file \(file)", problem: error.description))
             }
         }
-        if let registry = options.registry { merged["INFER_MODEL_REGISTRY"] = registry }
-        if let keys = options.keysFile { merged["API_KEYS_FILE"] = keys }
+        if let registry = options.files.registry { merged["INFER_MODEL_REGISTRY"] = registry }
+        if let keys = options.files.keysFile { merged["API_KEYS_FILE"] = keys }
         let registryPath = merged["INFER_MODEL_REGISTRY"].flatMap { $0.isEmpty ? nil : $0 } ?? "/etc/infer/models.json"
         var deployments: [String] = []
         do {
@@ -66,7 +66,7 @@ enum ConfigCheckCommand {
                 results.append(Check(subject: "API keys file \(keysPath)", problem: error.description))
             }
         }
-        let binDirectory = options.binDirectory ?? executableDirectory
+        let binDirectory = options.files.binDirectory ?? executableDirectory
         var daemons: [(label: String, executable: String, extra: [String: String])] =
             ["metricsd", "limitd", "cached", "batchd", "frontd"].map { ($0, $0, [:]) }
         daemons += deployments.map { ("modeld@\($0)", "modeld", ["INFER_MODEL": $0]) }

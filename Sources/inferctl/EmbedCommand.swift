@@ -13,39 +13,31 @@ enum EmbedCommand {
     ///   - environment: inferctl's environment (`INFER_URL`, `INFER_API_KEY`, `NO_COLOR`).
     /// - Returns: The exit status.
     static func run(_ options: EmbedOptions, environment: [String: String]) -> Int32 {
-        let api: APIClient
-        do {
-            api = try APIClient(options.client, environment: environment)
-        } catch {
-            return error.reported()
-        }
-        var texts = options.texts
-        if texts.isEmpty, !isTerminal(STDIN_FILENO), let input = readStandardInput() {
-            texts = input.split(separator: "\n").map(String.init).filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
-        }
-        guard !texts.isEmpty else {
-            return InferctlError.usage("embed: no text: give one or more as arguments, or lines on stdin").reported()
-        }
-        var fields: [String: Any] = ["input": texts]
-        if let model = options.model { fields["model"] = model }
-        let body = RequestBody(fields)
-        let path = api.path("embeddings")
-        let result: Result<UpstreamResponse, UpstreamError> = runBlocking {
-            do throws(UpstreamError) {
-                return .success(try await api.post(path, body.data))
-            } catch {
-                return .failure(error)
+        InferctlError.reporting { () throws(InferctlError) -> Int32 in
+            let api = try APIClient(options.client, environment: environment)
+            var texts = options.texts
+            if texts.isEmpty, !isTerminal(STDIN_FILENO), let input = readStandardInput() {
+                texts = input.split(separator: "\n").map(String.init).filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
             }
-        }
-        switch result {
-        case .failure(let error):
-            return api.failure(error, route: "POST \(path)").reported()
-        case .success(let reply) where options.client.json:
-            writeOut(String(decoding: reply.body, as: UTF8.self) + "\n")
-            return InferctlExit.success
-        case .success(let reply):
+            guard !texts.isEmpty else { throw .usage("embed: no text: give one or more as arguments, or lines on stdin") }
+            var fields: [String: Any] = ["input": texts]
+            if let model = options.model { fields["model"] = model }
+            let body = RequestBody(fields)
+            let path = api.path("embeddings")
+            let result: Result<UpstreamResponse, UpstreamError> = runBlocking {
+                do throws(UpstreamError) {
+                    return .success(try await api.post(path, body.data))
+                } catch {
+                    return .failure(error)
+                }
+            }
+            let reply = try result.mapError { api.failure($0, route: "POST \(path)") }.get()
+            if options.client.json {
+                writeOut(String(decoding: reply.body, as: UTF8.self) + "\n")
+                return InferctlExit.success
+            }
             guard let object = try? reply.json(), let vectors = vectors(in: object), vectors.count == texts.count else {
-                return InferctlError(.failure, "POST \(path): the reply does not hold one vector per text").reported()
+                throw InferctlError(.failure, "POST \(path): the reply does not hold one vector per text")
             }
             let style = TerminalStyle(descriptor: STDOUT_FILENO, environment: environment)
             writeOut(render(vectors, texts: texts, model: object["model"] as? String, usage: reply.usage, style: style))

@@ -32,6 +32,8 @@ enum InferctlCommand: Equatable {
     /// The commands, for help and errors.
     static let commands = ["up", "status", "keys", "health", "metrics", "version", "config", "completion", "chat",
                            "complete", "embed", "test-api", "bench", "help"]
+    /// The commands that run the stack or ask it, as opposed to the API's clients.
+    private static let operatorCommands: Set = ["up", "status", "keys", "health", "metrics", "version", "config", "completion"]
 
     /// Parses the arguments after the program's name.
     /// - Parameter arguments: `CommandLine.arguments.dropFirst()`.
@@ -40,6 +42,11 @@ enum InferctlCommand: Equatable {
     static func parse(_ arguments: [String]) throws(InferctlError) -> InferctlCommand {
         guard let first = arguments.first else { return .help(topic: nil) }
         let rest = Array(arguments.dropFirst())
+        // The operator's commands show their help for -h or --help anywhere after them (the API's clients
+        // look closer: there it may be a flag's value, parseClientCommand).
+        if operatorCommands.contains(first), rest.contains(where: { $0 == "-h" || $0 == "--help" }) {
+            return .help(topic: first)
+        }
         switch first {
         case "-h", "--help":
             return .help(topic: nil)
@@ -50,24 +57,18 @@ enum InferctlCommand: Equatable {
             }
             return .help(topic: rest.first)
         case "up":
-            if rest.contains(where: { $0 == "-h" || $0 == "--help" }) { return .help(topic: "up") }
             return .up(try UpOptions.parse(rest))
         case "status":
-            if rest.contains(where: { $0 == "-h" || $0 == "--help" }) { return .help(topic: "status") }
             return .status(try StatusOptions.parse(rest))
         case "keys":
-            if rest.contains(where: { $0 == "-h" || $0 == "--help" }) { return .help(topic: "keys") }
             return .keys(try KeysOptions.parse(rest))
         case "health", "metrics", "version":
-            if rest.contains(where: { $0 == "-h" || $0 == "--help" }) { return .help(topic: first) }
             let options = try ClientOptions.parse(rest, command: first)
             return first == "health" ? .health(options) : first == "metrics" ? .metrics(options) : .version(options)
         case "config":
-            if rest.contains(where: { $0 == "-h" || $0 == "--help" }) { return .help(topic: "config") }
             guard rest.first == "check" else { throw .usage("config takes one subcommand: check") }
             return .config(try ConfigOptions.parse(Array(rest.dropFirst())))
         case "completion":
-            if rest.contains(where: { $0 == "-h" || $0 == "--help" }) { return .help(topic: "completion") }
             guard rest.count == 1, let shell = rest.first, ["bash", "zsh"].contains(shell) else {
                 throw .usage("completion takes one shell: bash or zsh")
             }
@@ -84,24 +85,19 @@ enum InferctlCommand: Equatable {
 struct UpOptions: Equatable {
     /// `--runtime-dir DIR`: where the Unix sockets go (`INFER_RUNTIME_DIR`, default /run/infer).
     var runtimeDirectory: String?
-    /// `--bin-dir DIR`: where the daemons' executables are (default: inferctl's own directory).
-    var binDirectory: String?
-    /// `--registry FILE`: the model registry (`INFER_MODEL_REGISTRY`, default /etc/infer/models.json).
-    var registry: String?
+    /// `--bin-dir`, `--registry`, `--env-file`, `--keys-file`: the stack's files (the environment files'
+    /// KEY=VALUE lines are added to the daemons' environment, later files win).
+    var files = StackFileOptions()
     /// `--port N`: frontd's HTTP port (`PORT`, default 8080; 0 picks a free one).
     var port: Int?
     /// `--metrics-port N`: metricsd's Prometheus port (`METRICS_PORT`, default 9464; 0 picks a free one).
     var metricsPort: Int?
-    /// `--env-file FILE`, repeatable: KEY=VALUE lines added to the daemons' environment, later files win.
-    var environmentFiles: [String] = []
     /// `--watchdog-sec SEC`: `WatchdogSec=` of every daemon; 0 turns the watchdog off.
     var watchdog: Duration?
     /// `--stop-timeout SEC`: how long a daemon may drain after SIGTERM before SIGKILL.
     var stopTimeout: Duration?
     /// `--start-timeout SEC`: how long a daemon may take to send READY=1.
     var startTimeout: Duration?
-    /// `--keys-file FILE`: the API keys file frontd reads (`API_KEYS_FILE`, default /etc/infer/keys.json).
-    var keysFile: String?
     /// `--first-key`: when the keys file has no key, create one with every scope and show it in the banner.
     var firstKey = false
 
@@ -110,25 +106,20 @@ struct UpOptions: Equatable {
     /// - Returns: The options.
     /// - Throws: ``InferctlError`` of kind `.usage`.
     static func parse(_ arguments: [String]) throws(InferctlError) -> UpOptions {
-        var options = UpOptions()
-        var flags = FlagReader(arguments, command: "up", switches: ["--first-key"])
-        while let flag = try flags.next() {
+        try FlagReader.read(arguments, command: "up", switches: ["--first-key"], into: UpOptions()) { options, flag throws(InferctlError) in
+            if try options.files.take(flag) { return true }
             switch flag.name {
             case "--runtime-dir": options.runtimeDirectory = try flag.nonEmpty()
-            case "--bin-dir": options.binDirectory = try flag.nonEmpty()
-            case "--registry": options.registry = try flag.nonEmpty()
             case "--port": options.port = try flag.port()
             case "--metrics-port": options.metricsPort = try flag.port()
-            case "--env-file": options.environmentFiles.append(try flag.nonEmpty())
             case "--watchdog-sec": options.watchdog = try flag.duration(allowZero: true)
             case "--stop-timeout": options.stopTimeout = try flag.duration(allowZero: true)
             case "--start-timeout": options.startTimeout = try flag.duration(allowZero: false)
-            case "--keys-file": options.keysFile = try flag.nonEmpty()
             case "--first-key": options.firstKey = true
-            default: throw flag.unknown()
+            default: return false
             }
+            return true
         }
-        return options
     }
 }
 
@@ -144,16 +135,14 @@ struct StatusOptions: Equatable {
     /// - Returns: The options.
     /// - Throws: ``InferctlError`` of kind `.usage`.
     static func parse(_ arguments: [String]) throws(InferctlError) -> StatusOptions {
-        var options = StatusOptions()
-        var flags = FlagReader(arguments, command: "status", switches: ["--json"])
-        while let flag = try flags.next() {
+        try FlagReader.read(arguments, command: "status", switches: ["--json"], into: StatusOptions()) { options, flag throws(InferctlError) in
             switch flag.name {
             case "--runtime-dir": options.runtimeDirectory = try flag.nonEmpty()
             case "--json": options.json = true
-            default: throw flag.unknown()
+            default: return false
             }
+            return true
         }
-        return options
     }
 }
 
@@ -198,6 +187,28 @@ struct FlagReader {
         remaining = arguments[...]
         self.command = command
         self.switches = switches
+    }
+
+    /// Reads every flag of `arguments` into `options`, the shell of each command's parser.
+    /// - Parameters:
+    ///   - arguments: The flags, `--name value` or `--name=value`.
+    ///   - command: The command, for messages.
+    ///   - switches: Flags that take no value.
+    ///   - options: The options before any flag (the defaults).
+    ///   - take: Sets the field of one flag, or returns false for a flag the command does not have (then
+    ///     the "unknown option" error).
+    /// - Returns: The options.
+    /// - Throws: ``InferctlError`` of kind `.usage`.
+    static func read<Options>(
+        _ arguments: [String], command: String, switches: Set<String> = [], into options: Options,
+        _ take: (inout Options, Flag) throws(InferctlError) -> Bool
+    ) throws(InferctlError) -> Options {
+        var options = options
+        var flags = FlagReader(arguments, command: command, switches: switches)
+        while let flag = try flags.next() {
+            guard try take(&options, flag) else { throw flag.unknown() }
+        }
+        return options
     }
 
     mutating func next() throws(InferctlError) -> Flag? {

@@ -52,28 +52,23 @@ struct KeysOptions: Equatable {
             }
             return KeysOptions(action: .update(nameOrID: target, settings: settings), file: file)
         case "list":
-            var json = false
-            var file: String?
-            var runtimeDirectory: String?
-            var flags = FlagReader(rest, command: command, switches: ["--json"])
-            while let flag = try flags.next() {
+            let list = try FlagReader.read(rest, command: command, switches: ["--json"],
+                                           into: (json: false, file: String?.none, runtimeDirectory: String?.none)) { list, flag throws(InferctlError) in
                 switch flag.name {
-                case "--json": json = true
-                case "--file": file = try flag.nonEmpty()
-                case "--runtime-dir": runtimeDirectory = try flag.nonEmpty()
-                default: throw flag.unknown()
+                case "--json": list.json = true
+                case "--file": list.file = try flag.nonEmpty()
+                case "--runtime-dir": list.runtimeDirectory = try flag.nonEmpty()
+                default: return false
                 }
+                return true
             }
-            return KeysOptions(action: .list(json: json, runtimeDirectory: runtimeDirectory), file: file)
+            return KeysOptions(action: .list(json: list.json, runtimeDirectory: list.runtimeDirectory), file: list.file)
         case "revoke":
             let target = try positional(&rest, what: "NAME|ID", command: command)
-            var file: String?
-            var flags = FlagReader(rest, command: command)
-            while let flag = try flags.next() {
-                switch flag.name {
-                case "--file": file = try flag.nonEmpty()
-                default: throw flag.unknown()
-                }
+            let file = try FlagReader.read(rest, command: command, into: String?.none) { file, flag throws(InferctlError) in
+                guard flag.name == "--file" else { return false }
+                file = try flag.nonEmpty()
+                return true
             }
             return KeysOptions(action: .revoke(nameOrID: target), file: file)
         default:

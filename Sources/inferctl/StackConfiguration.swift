@@ -78,8 +78,8 @@ struct StackConfiguration: Equatable {
         }
 
         let runtimeDirectory = absolute(options.runtimeDirectory ?? nonEmpty("INFER_RUNTIME_DIR") ?? "/run/infer")
-        let registryPath = absolute(options.registry ?? nonEmpty("INFER_MODEL_REGISTRY") ?? "/etc/infer/models.json")
-        let binDirectory = absolute(options.binDirectory ?? executableDirectory)
+        let registryPath = absolute(options.files.registry ?? nonEmpty("INFER_MODEL_REGISTRY") ?? "/etc/infer/models.json")
+        let binDirectory = absolute(options.files.binDirectory ?? executableDirectory)
         let bindAddress = nonEmpty("BIND_ADDRESS") ?? "0.0.0.0"
         guard isIPAddress(bindAddress) else {
             throw .configuration("BIND_ADDRESS=\(bindAddress): expected an IPv4 or IPv6 address such as 0.0.0.0, 127.0.0.1 or ::")
@@ -90,7 +90,7 @@ struct StackConfiguration: Equatable {
             throw .configuration("PORT and METRICS_PORT are both \(httpPort); give them different ports")
         }
         let watchdog = options.watchdog ?? defaultWatchdog
-        let keysFile = absolute(options.keysFile ?? nonEmpty(APIKeyFile.fileSetting.name) ?? APIKeyFile.fileSetting.defaultValue)
+        let keysFile = absolute(options.files.keysFile ?? nonEmpty(APIKeyFile.fileSetting.name) ?? APIKeyFile.fileSetting.defaultValue)
         let authDisabled: Bool
         do {
             authDisabled = try Settings.load([APIKeyFile.authDisabledSetting], environment: environment)[APIKeyFile.authDisabledSetting]

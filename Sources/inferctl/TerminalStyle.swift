@@ -66,4 +66,15 @@ extension InferctlError {
         writeError("inferctl: \(description)")
         return exitStatus
     }
+
+    /// Runs a command's body: the shell of the API's client commands, whose body throws what stops it
+    /// (no client for a bad `--url`, nothing to send) and returns the exit status otherwise.
+    /// - Returns: The body's exit status, or the thrown error's once it is ``reported()``.
+    static func reporting(_ body: () throws(InferctlError) -> Int32) -> Int32 {
+        do {
+            return try body()
+        } catch {
+            return error.reported()
+        }
+    }
 }

@@ -20,7 +20,7 @@ enum UpCommand {
         // The environment files first: LOG_LEVEL and ENABLE_STRUCTURED_LOGGING may be set there.
         var assignments: [(name: String, value: String)] = []
         var fileError: InferctlError?
-        for path in options.environmentFiles {
+        for path in options.files.environmentFiles {
             do {
                 assignments += try EnvironmentFile.load(path: path)
             } catch {

@@ -26,11 +26,11 @@ struct CommandLineTests {
         ])
         var expected = UpOptions()
         expected.runtimeDirectory = "/tmp/r"
-        expected.binDirectory = "/opt/bin"
-        expected.registry = "models.json"
+        expected.files.binDirectory = "/opt/bin"
+        expected.files.registry = "models.json"
         expected.port = 0
         expected.metricsPort = 9999
-        expected.environmentFiles = ["a.env", "b.env"]
+        expected.files.environmentFiles = ["a.env", "b.env"]
         expected.watchdog = .zero
         expected.stopTimeout = .milliseconds(2500)
         expected.startTimeout = .milliseconds(500)

@@ -75,7 +75,7 @@ struct StackPlanTests {
 
         var options = UpOptions()
         options.runtimeDirectory = "/tmp/r"
-        options.registry = "config/models.json"
+        options.files.registry = "config/models.json"
         options.port = 0
         options.metricsPort = 0
         options.watchdog = .zero
@@ -189,7 +189,7 @@ struct StackPlanTests {
         #expect(shown.contains("shown only this once"))
 
         var options = UpOptions()
-        options.keysFile = "state/keys.json"
+        options.files.keysFile = "state/keys.json"
         let disabled = try StackConfiguration.resolve(
             options: options, environment: ["AUTH_DISABLED": "yes"], executableDirectory: "/b", currentDirectory: "/srv")
         #expect(disabled.keysFile == "/srv/state/keys.json" && disabled.authDisabled)
@@ -200,7 +200,7 @@ struct StackPlanTests {
         }
         #expect(try InferctlCommand.parse(["up", "--keys-file", "k.json", "--first-key"]) == .up({
             var o = UpOptions()
-            o.keysFile = "k.json"
+            o.files.keysFile = "k.json"
             o.firstKey = true
             return o
         }()))
