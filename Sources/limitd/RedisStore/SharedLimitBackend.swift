@@ -77,13 +77,23 @@ final class SharedLimitBackend: LimitBackend {
             + (policy == .open ? "deciding on this host's own limits until it returns" : "refusing admissions (503) until it returns"))
     }
 
-    func reserve(_ request: LimitProtocol.Reserve, now: Int64) async -> LimitProtocol.ReserveReply {
+    /// One call to Redis: its answer marks Redis reachable; a failure marks it unreachable (logged once)
+    /// and `otherwise` decides instead.
+    private func askRedis<Answer>(
+        _ call: () async throws -> Answer, otherwise: (any Error) async -> Answer
+    ) async -> Answer {
         do {
-            let reply = try await store.reserve(request, now: now)
+            let answer = try await call()
             reached()
-            return reply
+            return answer
         } catch {
             unreachable(error)
+            return await otherwise(error)
+        }
+    }
+
+    func reserve(_ request: LimitProtocol.Reserve, now: Int64) async -> LimitProtocol.ReserveReply {
+        await askRedis({ try await store.reserve(request, now: now) }) { error in
             metrics.recordRedisUnavailable()
             if (error as? RedisError)?.mayHaveRun ?? false {
                 // The script may still run (a reply that timed out): end whatever it made, taking nothing,
@@ -114,12 +124,7 @@ final class SharedLimitBackend: LimitBackend {
             return true
         }
         if isLocal { return await local.commit(commit, now: now) }
-        do {
-            let result = try await store.commit(commit, now: now)
-            reached()
-            return result
-        } catch {
-            unreachable(error)
+        return await askRedis({ try await store.commit(commit, now: now) }) { _ in
             hold(commit)
             return .settled
         }
@@ -136,32 +141,15 @@ final class SharedLimitBackend: LimitBackend {
     }
 
     func usage(_ request: LimitProtocol.Usage, now: Int64) async -> LimitProtocol.UsageReply {
-        do {
-            let reply = try await store.usage(request, now: now)
-            reached()
-            return reply
-        } catch {
-            unreachable(error)
-            return local.usage(request, now: now)
-        }
+        await askRedis({ try await store.usage(request, now: now) }) { _ in local.usage(request, now: now) }
     }
 
     func spendList() async -> LimitProtocol.SpendListReply {
-        do {
-            return try await store.spendList()
-        } catch {
-            unreachable(error)
-            return local.spendList()
-        }
+        await askRedis({ try await store.spendList() }) { _ in local.spendList() }
     }
 
     func admit(key: String, requestsPerMinute: UInt32, now: Int64) async -> RateDecision {
-        do {
-            let decision = try await store.admit(key: key, requestsPerMinute: requestsPerMinute, now: now)
-            reached()
-            return decision
-        } catch {
-            unreachable(error)
+        await askRedis({ try await store.admit(key: key, requestsPerMinute: requestsPerMinute, now: now) }) { _ in
             metrics.recordRedisUnavailable()
             guard policy == .open else {
                 return RateDecision(allowed: false, limit: 0, remaining: 0, retryAfter: LimitLedger.concurrencyRetry)
@@ -171,10 +159,7 @@ final class SharedLimitBackend: LimitBackend {
     }
 
     func settle(key: String, promptTokens: UInt32, completionTokens: UInt32, now: Int64) async {
-        do {
-            try await store.settle(key: key, promptTokens: promptTokens, completionTokens: completionTokens, now: now)
-        } catch {
-            unreachable(error)
+        await askRedis({ try await store.settle(key: key, promptTokens: promptTokens, completionTokens: completionTokens, now: now) }) { _ in
             local.settle(key: key, promptTokens: promptTokens, completionTokens: completionTokens, now: now)
         }
     }
