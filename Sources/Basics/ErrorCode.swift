@@ -8,20 +8,21 @@
 /// next to itself, and names the type for its callers:
 ///
 /// ```swift
-/// public struct RESPProtocolError: Error {
-///     /// The kind of violation; compare with the static members (`error.code == .bulkTooLong`).
-///     public typealias Code = ErrorCode<RESPProtocolError>
+/// public struct RedisError: Error {
+///     /// The kind of failure; compare with the static members (`error.code == .timeout`).
+///     public typealias Code = ErrorCode<RedisError>
 ///     public let code: Code
 /// }
 ///
-/// extension ErrorCode where Domain == RESPProtocolError {
-///     /// A bulk string longer than the parser's limit.
-///     public static var bulkTooLong: Self { Self("bulk string too long") }
+/// extension ErrorCode where Domain == RedisError {
+///     /// No reply within the command timeout.
+///     public static var timeout: Self { Self("timeout") }
 /// }
 /// ```
 ///
-/// Callers read as before: `error.code == .bulkTooLong`, `[.timeout, .closed].contains(error.code)`,
-/// `case .bulkTooLong:` in a `switch` (with a `default:`, since more codes may come).
+/// (An error that is a code and a message and nothing more is a ``CodedError``, which declares the
+/// struct.) Callers read as before: `error.code == .timeout`, `[.timeout, .closed].contains(error.code)`,
+/// `case .timeout:` in a `switch` (with a `default:`, since more codes may come).
 ///
 /// `Domain` is only a tag, never stored: it keeps the codes of one error apart from another's, so a
 /// `RedisError` code cannot be compared with or passed as an `UpstreamError` one, though both have a

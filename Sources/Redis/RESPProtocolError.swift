@@ -1,24 +1,15 @@
 import Basics
 
-/// Bytes from the server that are not valid RESP2, or that exceed the parser's limits.
+/// Bytes from the server that are not valid RESP2, or that exceed the parser's limits; compare codes
+/// with the static members below (`error.code == .bulkTooLong`).
 ///
 /// Once a parser has thrown one of these it stays failed: the stream can no longer be trusted to be in
 /// step, so the connection must be closed.
-public struct RESPProtocolError: Error, Sendable, Hashable, CustomStringConvertible {
-    /// What kind of violation this was; compare with the static members (`error.code == .bulkTooLong`).
-    public typealias Code = ErrorCode<RESPProtocolError>
+public typealias RESPProtocolError = CodedError<RESPProtocolViolation>
 
-    /// The kind of violation.
-    public let code: Code
-    /// What was wrong, with the offending value or limit.
-    public let message: String
-
-    init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    public var description: String { "RESP protocol error: \(message)" }
+/// The tag of ``RESPProtocolError``.
+public enum RESPProtocolViolation: ErrorDomain {
+    public static let summary = "RESP protocol error"
 }
 
 extension ErrorCode where Domain == RESPProtocolError {

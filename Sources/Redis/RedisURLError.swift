@@ -1,23 +1,14 @@
 import Basics
 
-/// A Redis URL that could not be used, with what was wrong in it.
+/// A Redis URL that could not be used: its code says which part was wrong (compare with the static
+/// members below, `error.code == .port`), its message what was wrong and what is expected instead.
 ///
 /// The message never contains the password.
-public struct RedisURLError: Error, Sendable, Hashable, CustomStringConvertible {
-    /// Which part of the URL was wrong; compare with the static members (`error.code == .port`).
-    public typealias Code = ErrorCode<RedisURLError>
+public typealias RedisURLError = CodedError<RedisURLFault>
 
-    /// The part that was wrong.
-    public let code: Code
-    /// What was wrong, and what is expected instead.
-    public let message: String
-
-    init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    public var description: String { "invalid Redis URL: \(message)" }
+/// The tag of ``RedisURLError``.
+public enum RedisURLFault: ErrorDomain {
+    public static let summary = "invalid Redis URL"
 }
 
 extension ErrorCode where Domain == RedisURLError {
