@@ -69,24 +69,18 @@ public enum PrometheusText {
         return "{" + l.map { "\($0.name)=\"\(escapeLabel($0.value))\"" }.joined(separator: ",") + "}"
     }
 
-    static func escapeLabel(_ s: String) -> String {
-        var out = ""
-        for c in s.unicodeScalars {
-            switch c {
-            case "\\": out += "\\\\"
-            case "\"": out += "\\\""
-            case "\n": out += "\\n"
-            default: out.unicodeScalars.append(c)
-            }
-        }
-        return out
-    }
+    /// A label value as the text format writes it: backslash, double quote and line feed escaped.
+    static func escapeLabel(_ s: String) -> String { escape(s, quotes: true) }
 
-    static func escapeHelp(_ s: String) -> String {
+    /// HELP text as the text format writes it: backslash and line feed escaped (a quote stays as it is).
+    static func escapeHelp(_ s: String) -> String { escape(s, quotes: false) }
+
+    private static func escape(_ s: String, quotes: Bool) -> String {
         var out = ""
         for c in s.unicodeScalars {
             switch c {
             case "\\": out += "\\\\"
+            case "\"" where quotes: out += "\\\""
             case "\n": out += "\\n"
             default: out.unicodeScalars.append(c)
             }
