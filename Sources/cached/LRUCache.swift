@@ -29,6 +29,10 @@ struct LRUCache {
         var previousOfModel: Int
         /// Whether the semantic index knows the entry too (its key is reported when it leaves).
         var indexed: Bool
+
+        /// What a freed slot holds: nothing, so its key and value are released at once.
+        static let vacant = Slot(key: "", model: "", value: [], size: 0, storedAt: 0, expiresAt: 0,
+                                 nextOfModel: LRUCache.none, previousOfModel: LRUCache.none, indexed: false)
     }
 
     /// What a lookup found.
@@ -63,8 +67,7 @@ struct LRUCache {
     var leftIndexed: [String] = []
 
     private var index: [String: Int] = [:]
-    private var slots: [Slot] = []
-    private var freeSlots: [Int] = []
+    private var slots: SlotArray<Slot>
     private var recency: RecencyList
     /// The first slot of each model's list.
     private var modelHeads: [String: Int] = [:]
@@ -78,7 +81,7 @@ struct LRUCache {
         self.maxBytes = max(1, maxBytes)
         // Grow as entries arrive rather than reserving the whole bound up front.
         let initialReservation = min(self.maxEntries, 1024)
-        slots.reserveCapacity(initialReservation)
+        slots = SlotArray(reservingCapacity: initialReservation)
         recency = RecencyList(reservingCapacity: initialReservation)
     }
 
@@ -156,7 +159,7 @@ struct LRUCache {
             let entry = Slot(
                 key: key, model: model, value: value, size: size, storedAt: storedAt, expiresAt: expiresAt,
                 nextOfModel: Self.none, previousOfModel: Self.none, indexed: indexed)
-            let slot = slots.store(entry, reusing: &freeSlots)
+            let slot = slots.store(entry)
             index[key] = slot
             recency.touch(slot)
             linkIntoModel(slot)
@@ -181,8 +184,7 @@ struct LRUCache {
         guard let model else {
             let removed = count
             index.removeAll(keepingCapacity: true)
-            slots.removeAll(keepingCapacity: true)
-            freeSlots.removeAll(keepingCapacity: true)
+            slots.removeAll()
             modelHeads.removeAll(keepingCapacity: true)
             recency.removeAll()
             count = 0
@@ -244,12 +246,7 @@ struct LRUCache {
         unlinkFromModel(slot)
         count -= 1
         bytes -= slots[slot].size
-        slots[slot].key = ""
-        slots[slot].model = ""
-        slots[slot].value = []
-        slots[slot].size = 0
-        slots[slot].indexed = false
-        freeSlots.append(slot)
+        slots.free(slot, leaving: .vacant)
     }
 
     private mutating func linkIntoModel(_ slot: Int) {

@@ -51,8 +51,7 @@ struct SemanticIndex {
     private(set) var count = 0
 
     private var groups: [String: Group] = [:]
-    private var slots: [Slot] = []
-    private var freeSlots: [Int] = []
+    private var slots = SlotArray<Slot>()
     private var slotOfKey: [String: Int] = [:]
     private var recency: RecencyList
 
@@ -82,7 +81,7 @@ struct SemanticIndex {
             removeSlot(oldest)
             evicted += 1
         }
-        let slot = slots.store(Slot(key: key, group: group, position: groups[group]?.count ?? 0), reusing: &freeSlots)
+        let slot = slots.store(Slot(key: key, group: group, position: groups[group]?.count ?? 0))
         // Mutated in place through the dictionary's default subscript: no copy of the group's arrays.
         let fresh = Group(stride: vector.padded.count, dimension: vector.dimension)
         groups[group, default: fresh].vectors.append(contentsOf: vector.padded)
@@ -154,8 +153,7 @@ struct SemanticIndex {
     /// Empties the index.
     mutating func removeAll() {
         groups.removeAll(keepingCapacity: true)
-        slots.removeAll(keepingCapacity: true)
-        freeSlots.removeAll(keepingCapacity: true)
+        slots.removeAll()
         slotOfKey.removeAll(keepingCapacity: true)
         recency.removeAll()
         count = 0
@@ -186,8 +184,7 @@ struct SemanticIndex {
         let entry = slots[slot]
         recency.remove(slot)
         slotOfKey.removeValue(forKey: entry.key)
-        slots[slot] = Slot(key: "", group: "", position: -1)
-        freeSlots.append(slot)
+        slots.free(slot, leaving: Slot(key: "", group: "", position: -1))
         count -= 1
         guard var group = groups.removeValue(forKey: entry.group) else { return }
         let last = group.count - 1
