@@ -13,13 +13,10 @@ extension Frontend {
         let (plan, key) = try await prepareGeneration(c, route: "/v1/chat/completions", model: chat.model, body: body, generate)
         if chat.stream { return try await streamChat(chat, generate, plan: plan, c) }
         return try await answerOnce(c, key: key) {
-            let (done, status) = try await completeCached(generate, plan: plan, answeredBy: c.answeredBy)
-            // A hit's reservation ends after the reply is written (the router closes it), not before.
-            if !status.isHit { await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens) }
-            let body = JSONText.completion(id: "chatcmpl-" + c.requestID, created: Self.now(),
-                                           model: c.answeredBy.model(requested: chat.model), done,
-                                           cost: usageCost(c, status, done))
-            return RouteReply(headers: answerHeaders(c, status, done), body: Array(body.utf8))
+            try await answerCompletion(c, generate, plan: plan, promptParam: "messages") { done, cost in
+                JSONText.completion(id: "chatcmpl-" + c.requestID, created: Self.now(),
+                                    model: c.answeredBy.model(requested: chat.model), done, cost: cost)
+            }
         }
     }
 

@@ -13,17 +13,9 @@ extension Frontend {
         let id = "cmpl-" + c.requestID
         if request.stream { return try await streamCompletion(request, generate, plan: plan, id: id, c) }
         return try await answerOnce(c, key: key) {
-            let done: CachedCompletion, status: CacheStatus
-            do {
-                (done, status) = try await completeCached(generate, plan: plan, answeredBy: c.answeredBy)
-            } catch {
-                throw APIError.from(error, promptParam: "prompt")
+            try await answerCompletion(c, generate, plan: plan, promptParam: "prompt") { done, cost in
+                CompletionJSON.completion(id: id, created: Self.now(), model: c.answeredBy.model(requested: request.model), done, cost: cost)
             }
-            // A hit's reservation ends after the reply is written (the router closes it), not before.
-            if !status.isHit { await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens) }
-            let body = CompletionJSON.completion(id: id, created: Self.now(), model: c.answeredBy.model(requested: request.model), done,
-                                                 cost: usageCost(c, status, done))
-            return RouteReply(headers: answerHeaders(c, status, done), body: Array(body.utf8))
         }
     }
 

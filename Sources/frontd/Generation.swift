@@ -78,6 +78,27 @@ extension Frontend {
         }
     }
 
+    /// The non-streamed answer of an OpenAI generating route: the completion (from the cache, or the
+    /// model), its tokens settled when the model ran, and the reply `render` writes, with the answer's
+    /// headers.
+    /// - Parameters:
+    ///   - promptParam: The field a refused prompt is blamed on (`messages`, `prompt`).
+    ///   - render: The reply's JSON, from the completion and its `usage.cost`.
+    /// - Throws: `APIError`.
+    func answerCompletion(_ c: RequestContext, _ generate: GenerationProtocol.Generate, plan: CachePlan, promptParam: String,
+                          render: (CachedCompletion, Double?) -> String) async throws -> RouteReply {
+        let done: CachedCompletion, status: CacheStatus
+        do {
+            (done, status) = try await completeCached(generate, plan: plan, answeredBy: c.answeredBy)
+        } catch {
+            throw APIError.from(error, promptParam: promptParam)
+        }
+        // A hit's reservation ends after the reply is written (the router closes it), not before.
+        if !status.isHit { await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens) }
+        let body = render(done, usageCost(c, status, done))
+        return RouteReply(headers: answerHeaders(c, status, done), body: Array(body.utf8))
+    }
+
     /// The reply's `usage.cost` (see ``AnsweringDeployment/cost(registry:hit:_:)``).
     func usageCost(_ c: RequestContext, _ status: CacheStatus, _ done: CachedCompletion) -> Double? {
         let cost = c.answeredBy.cost(registry: registry, hit: status.isHit, done)

@@ -6,11 +6,7 @@ extension Frontend {
     /// cached → batchd; idempotent by `Idempotency-Key` or the body's `request_id`.
     func infer(_ c: RequestContext) async throws -> Int {
         let started = ContinuousClock.now
-        let body = try JSONBody.object(c.request)
-        let request = try InferRequest(body: body, rules: requestRules)
-        try requireModel(request.model, kind: .chat, for: c)
-        let control = try CacheControl(header: c.request.headers["Cache-Control"], body: body["cache"])
-        try await admit(c, route: "/v1/infer", request.generate(requestID: c.requestID))
+        let (request, control) = try await admitInfer(c, route: "/v1/infer")
         let key = try IdempotencyKey.key(c.request, bodyKey: request.requestID)
             .map { IdempotencyKey(scope: c.clientKey, key: $0, fingerprint: request.fingerprint) }
         return try await answerOnce(c, key: key) {
@@ -18,6 +14,19 @@ extension Frontend {
                                                        control: control)
             return RouteReply(headers: headers, body: Array(result.utf8))
         }
+    }
+
+    /// What both native routes do first: the body read as a request, its model checked, its cache
+    /// directives read (header and body), the request admitted by limitd.
+    /// - Returns: The request and its cache directives.
+    /// - Throws: `APIError` (400, 404, 422, 429, ...), answered before anything is generated.
+    private func admitInfer(_ c: RequestContext, route: String) async throws -> (InferRequest, CacheControl) {
+        let body = try JSONBody.object(c.request)
+        let request = try InferRequest(body: body, rules: requestRules)
+        try requireModel(request.model, kind: .chat, for: c)
+        let control = try CacheControl(header: c.request.headers["Cache-Control"], body: body["cache"])
+        try await admit(c, route: route, request.generate(requestID: c.requestID))
+        return (request, control)
     }
 
     /// Runs one native request to the end (cache, generation, token settlement).
@@ -51,11 +60,7 @@ extension Frontend {
     /// the stream has started). Idempotency keys are not applied to streams (documented in HTTP.md).
     func inferStream(_ c: RequestContext) async throws -> Int {
         let started = ContinuousClock.now
-        let body = try JSONBody.object(c.request)
-        let request = try InferRequest(body: body, rules: requestRules)
-        try requireModel(request.model, kind: .chat, for: c)
-        let control = try CacheControl(header: c.request.headers["Cache-Control"], body: body["cache"])
-        try await admit(c, route: "/v1/infer/stream", request.generate(requestID: c.requestID))
+        let (request, control) = try await admitInfer(c, route: "/v1/infer/stream")
         let id = request.requestID ?? "infer-" + c.requestID
         let generate = request.generate(requestID: c.requestID)
         let plan = cachePlan(c, generate, control: control)
