@@ -142,11 +142,9 @@ public struct HTTPRequestParser: Sendable {
                     continueExpected = expectsContinue
 
                 case .fixedBody(let remaining):
-                    let take = min(p.count - start, remaining)
-                    if take == 0 { return nil }
-                    takeBody(p, take)
-                    if take < remaining {
-                        state = .fixedBody(remaining: remaining - take)
+                    guard let left = takeBody(p, remaining: remaining) else { return nil }
+                    if left > 0 {
+                        state = .fixedBody(remaining: left)
                         return nil
                     }
                     return finishBody()
@@ -168,11 +166,9 @@ public struct HTTPRequestParser: Sendable {
                     }
 
                 case .chunkData(let remaining):
-                    let take = min(p.count - start, remaining)
-                    if take == 0 { return nil }
-                    takeBody(p, take)
-                    if take < remaining {
-                        state = .chunkData(remaining: remaining - take)
+                    guard let left = takeBody(p, remaining: remaining) else { return nil }
+                    if left > 0 {
+                        state = .chunkData(remaining: left)
                         return nil
                     }
                     state = .chunkDataEnd
@@ -224,10 +220,15 @@ public struct HTTPRequestParser: Sendable {
         return request
     }
 
-    private mutating func takeBody(_ p: UnsafeBufferPointer<UInt8>, _ count: Int) {
+    /// Takes what is buffered of the `remaining` bytes of a body (or of a chunk).
+    /// - Returns: The bytes still due after them (0: that part is complete), or nil when none is buffered.
+    private mutating func takeBody(_ p: UnsafeBufferPointer<UInt8>, remaining: Int) -> Int? {
+        let count = min(p.count - start, remaining)
+        if count == 0 { return nil }
         body.append(contentsOf: UnsafeBufferPointer(rebasing: p[start..<(start + count)]))
         start += count
         scanIndex = start
+        return remaining - count
     }
 
     private mutating func resetScan() {
