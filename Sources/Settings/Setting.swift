@@ -38,7 +38,8 @@ public typealias AnySetting = any SettingDefinition
 ///
 /// Kinds with ready-made parsers are in `Setting+Kinds.swift`: integers, numbers, booleans, durations,
 /// enumerations, URLs, lists, paths, strings and secrets. Any other kind uses
-/// ``init(name:default:meaning:expected:secret:describeDefault:parse:)``.
+/// ``init(name:default:meaning:expected:secret:describeDefault:parse:)``, or, when unset means "not
+/// used", ``optional(name:meaning:expected:secret:describe:default:parse:)``.
 ///
 /// A variable that is unset, or set to the empty string (`REDIS_URL=` in an environment file), takes the
 /// default. Surrounding whitespace is ignored.
