@@ -1,4 +1,3 @@
-import Foundation
 import IPC
 import Wire
 
@@ -12,8 +11,8 @@ struct BatchRequest {
 
     /// Parses the envelope; a malformed envelope (no `requests` array of 1 to 64, a bad top-level `model`
     /// or `params`) is an error for the whole call, a bad item only for itself.
-    init(body o: [String: Any], rules: RequestRules) throws(APIError) {
-        guard let list = o["requests"] as? [Any], (1...Self.maxItems).contains(list.count) else {
+    init(body o: JSONObject, rules: RequestRules) throws(APIError) {
+        guard let list = o["requests"]?.array, (1...Self.maxItems).contains(list.count) else {
             throw .unprocessable("requests must be an array of 1 to \(Self.maxItems) requests", param: "requests")
         }
         var itemRules = rules
@@ -23,7 +22,7 @@ struct BatchRequest {
         _ = try InferRequest.parameters(params, prefix: "params.", rules: rules)
         items = list.enumerated().map { i, item in
             let path = "requests[\(i)]."
-            guard let fields = item as? [String: Any] else {
+            guard let fields = item.object else {
                 return .failure(.unprocessable("requests[\(i)] must be an object", param: "requests[\(i)]"))
             }
             do throws(APIError) {

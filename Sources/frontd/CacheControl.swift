@@ -32,11 +32,11 @@ struct CacheControl: Equatable, Sendable {
     ///   - body: The body's `cache` member, if any.
     /// - Throws: 400 naming the field when `cache` is not an object, holds an unknown member, or a value of
     ///   the wrong type or range (a typo must not silently cache what the client meant to keep private).
-    init(header: String?, body: Any?) throws(APIError) {
+    init(header: String?, body: JSONValue?) throws(APIError) {
         if let header { readHeader(header) }
         switch body {
-        case nil, is NSNull: break
-        case let object as [String: Any]: try readBody(object)
+        case nil, .null?: break
+        case .object(let object)?: try readBody(object)
         default: throw .invalid("cache must be an object", param: "cache")
         }
     }
@@ -58,8 +58,8 @@ struct CacheControl: Equatable, Sendable {
         }
     }
 
-    private mutating func readBody(_ object: [String: Any]) throws(APIError) {
-        for (name, value) in object {
+    private mutating func readBody(_ object: JSONObject) throws(APIError) {
+        for (name, value) in object.members {
             let param = "cache." + name
             switch name {
             case "no-cache", "no_cache": if try Self.flag(value, param) { noCache = true }
@@ -68,7 +68,7 @@ struct CacheControl: Equatable, Sendable {
             case "ttl": ttlSeconds = try Self.seconds(value, param, 1...Self.maxTTLSeconds)
             case "semantic": semantic = try Self.flag(value, param)
             case "namespace":
-                guard let text = value as? String, CacheScope.isValidNamespace(text) else {
+                guard let text = value.string, CacheScope.isValidNamespace(text) else {
                     throw .invalid("cache.namespace must be 1 to 64 letters, digits, '.', '_' or '-'", param: param)
                 }
                 namespace = text
@@ -79,15 +79,15 @@ struct CacheControl: Equatable, Sendable {
         }
     }
 
-    private static func flag(_ value: Any, _ param: String) throws(APIError) -> Bool {
-        guard let number = value as? NSNumber, JSON.isBool(number) else {
+    private static func flag(_ value: JSONValue, _ param: String) throws(APIError) -> Bool {
+        guard case .bool(let flag) = value else {
             throw .invalid("\(param) must be true or false", param: param)
         }
-        return number.boolValue
+        return flag
     }
 
-    private static func seconds(_ value: Any, _ param: String, _ range: ClosedRange<Int>) throws(APIError) -> Int {
-        guard let number = value as? NSNumber, !JSON.isBool(number), let exact = JSONNumber.exactInteger(number),
+    private static func seconds(_ value: JSONValue, _ param: String, _ range: ClosedRange<Int>) throws(APIError) -> Int {
+        guard case .number(let number) = value, let exact = number.exactInteger,
               let seconds = Int(exactly: exact), range.contains(seconds) else {
             throw .invalid("\(param) must be a whole number of seconds from \(range.lowerBound) to \(range.upperBound)", param: param)
         }

@@ -1,4 +1,3 @@
-import Foundation
 import IPC
 import Services
 
@@ -11,18 +10,18 @@ struct ChatRequest {
     var includeUsage: Bool
 
     /// Parses and validates the body; every problem names the field (`param`).
-    init(body o: [String: Any], rules: RequestRules) throws(APIError) {
+    init(body o: JSONObject, rules: RequestRules) throws(APIError) {
         let fields = GenerationParametersParser(o, rules: rules)
         model = try fields.model(default: rules.defaultModel)
-        guard let list = o["messages"] as? [Any], !list.isEmpty else {
+        guard let list = o["messages"]?.array, !list.isEmpty else {
             throw .unprocessable("messages must be a non-empty array", param: "messages")
         }
         messages = try list.enumerated().map { (i, item) throws(APIError) in
-            guard let m = item as? [String: Any], let role = m["role"] as? String,
+            guard let m = item.object, let role = m["role"]?.string,
                   ["system", "user", "assistant", "developer"].contains(role) else {
                 throw .unprocessable("messages[\(i)].role must be system, user or assistant", param: "messages")
             }
-            guard let content = m["content"] as? String else {
+            guard let content = m["content"]?.string else {
                 throw .unprocessable("messages[\(i)].content must be a string", param: "messages")
             }
             return GenerationProtocol.Message(role: role == "developer" ? "system" : role, content: content)
@@ -41,11 +40,11 @@ struct ChatRequest {
 
     /// `response_format`: only `{"type": "text"}` (plain text, the default) is served; JSON modes need
     /// constrained decoding, which the engine does not have.
-    static func checkResponseFormat(_ value: Any?) throws(APIError) {
+    static func checkResponseFormat(_ value: JSONValue?) throws(APIError) {
         switch value {
-        case nil, is NSNull: return
-        case let f as [String: Any]:
-            guard let type = f["type"] as? String else {
+        case nil, .null?: return
+        case .object(let f)?:
+            guard let type = f["type"]?.string else {
                 throw .unprocessable("response_format.type must be a string", param: "response_format")
             }
             guard type == "text" else {

@@ -1,4 +1,3 @@
-import Foundation
 import IPC
 import Services
 
@@ -15,17 +14,17 @@ struct CompletionRequest {
     static let defaultMaxTokens: UInt32 = 16
 
     /// Parses and validates the body; every problem names the field (`param`).
-    init(body o: [String: Any], rules: RequestRules) throws(APIError) {
+    init(body o: JSONObject, rules: RequestRules) throws(APIError) {
         let fields = GenerationParametersParser(o, rules: rules)
         model = try fields.model(default: rules.defaultModel)
         switch o["prompt"] {
-        case let s as String where !s.isEmpty: prompt = s
-        case let a as [Any] where a.count == 1:
-            guard let s = a[0] as? String, !s.isEmpty else {
+        case .string(let s)? where !s.isEmpty: prompt = s
+        case .array(let a)? where a.count == 1:
+            guard let s = a[0].string, !s.isEmpty else {
                 throw .unprocessable("prompt must be a non-empty string or an array of one", param: "prompt")
             }
             prompt = s
-        case let a as [Any] where a.count > 1:
+        case .array(let a)? where a.count > 1:
             throw .unprocessable("only one prompt per request is supported (got \(a.count)); send them to /v1/batch", param: "prompt")
         default:
             throw .unprocessable("prompt must be a non-empty string or an array of one", param: "prompt")
@@ -40,10 +39,10 @@ struct CompletionRequest {
         if try fields.boolean("echo") == true {
             throw .unprocessable("echo is not supported", param: "echo")
         }
-        if let l = o["logprobs"], !(l is NSNull) {
+        if o.present("logprobs") != nil {
             throw .unprocessable("logprobs are not supported; send null", param: "logprobs")
         }
-        if let s = o["suffix"], !(s is NSNull) {
+        if o.present("suffix") != nil {
             throw .unprocessable("suffix is not supported", param: "suffix")
         }
         parameters = p

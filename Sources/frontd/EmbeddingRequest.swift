@@ -24,22 +24,22 @@ struct EmbeddingRequest {
     var encoding: Encoding
 
     /// Parses and validates the body; every problem is a 422 naming the field.
-    init(body o: [String: Any]) throws(APIError) {
+    init(body o: JSONObject) throws(APIError) {
         switch o["model"] {
-        case nil, is NSNull: model = Self.defaultModel
-        case let s as String where ModelRegistry.isValidModelName(s): model = s
+        case nil, .null?: model = Self.defaultModel
+        case .string(let s)? where ModelRegistry.isValidModelName(s): model = s
         default: throw .unprocessable("model must be a model name", param: "model")
         }
         switch o["input"] {
-        case let s as String: inputs = [s]
-        case let a as [Any] where (1...Self.maxInputs).contains(a.count) && a.allSatisfy({ $0 is String }):
-            inputs = a.compactMap { $0 as? String }
+        case .string(let s)?: inputs = [s]
+        case .array(let a)? where (1...Self.maxInputs).contains(a.count) && a.allSatisfy({ $0.string != nil }):
+            inputs = a.compactMap(\.string)
         default:
             throw .unprocessable("input must be a string or a non-empty array of up to \(Self.maxInputs) strings", param: "input")
         }
         switch o["encoding_format"] {
-        case nil, is NSNull: encoding = .float
-        case let s as String:
+        case nil, .null?: encoding = .float
+        case .string(let s)?:
             guard let e = Encoding(rawValue: s) else {
                 throw .unprocessable("encoding_format must be float or base64", param: "encoding_format")
             }

@@ -121,7 +121,7 @@ extension Frontend {
     /// client's `Idempotency-Key`, read once — a malformed one is refused on streams too, though streams
     /// are not replayed.
     /// - Returns: The cache plan and the idempotency key of a non-stream answer.
-    func prepareGeneration(_ c: RequestContext, route: String, model: String, body: [String: Any],
+    func prepareGeneration(_ c: RequestContext, route: String, model: String, body: JSONObject,
                            _ generate: GenerationProtocol.Generate) async throws -> (plan: CachePlan, idempotency: IdempotencyKey?) {
         try requireModel(model, kind: .chat, for: c)
         let control = try CacheControl(header: c.request.headers["Cache-Control"], body: body["cache"])

@@ -1,4 +1,3 @@
-import Foundation
 import IPC
 import Registry
 import Services
@@ -7,13 +6,13 @@ import Services
 /// read them from the body itself, the native routes from its `params` object. Every problem is a 422
 /// naming the field as the client wrote it (`temperature`, `params.temperature`, `requests[2].params.top_p`).
 struct GenerationParametersParser {
-    let fields: [String: Any]
+    let fields: JSONObject
     /// Prepended to a field's name in errors: "" for a body's own fields, "params." for a `params` object.
     let prefix: String
     /// MAX_TOKENS_LIMIT: the most tokens a request may ask for.
     let maxTokensLimit: Int
 
-    init(_ fields: [String: Any], prefix: String = "", rules: RequestRules) {
+    init(_ fields: JSONObject, prefix: String = "", rules: RequestRules) {
         self.fields = fields
         self.prefix = prefix
         self.maxTokensLimit = rules.maxTokensLimit
@@ -29,17 +28,17 @@ struct GenerationParametersParser {
 
     /// A number, or nil when absent or null; booleans and non-finite values are refused.
     func number(_ key: String) throws(APIError) -> Double? {
-        guard let v = fields[key], !(v is NSNull) else { return nil }
-        guard let n = v as? NSNumber, !JSON.isBool(n), n.doubleValue.isFinite else {
+        guard let v = fields.present(key) else { return nil }
+        guard case .number(let n) = v else {
             throw .unprocessable("\(name(key)) must be a number", param: name(key))
         }
-        return n.doubleValue
+        return n.double
     }
 
     /// An integer within `range`, or nil when absent or null.
     func integer(_ key: String, _ range: ClosedRange<Int>) throws(APIError) -> Int? {
-        guard let v = fields[key], !(v is NSNull) else { return nil }
-        guard let n = v as? NSNumber, let i = JSONNumber.exactInteger(n), range.contains(Int(i)) else {
+        guard let v = fields.present(key) else { return nil }
+        guard case .number(let n) = v, let i = n.exactInteger, range.contains(Int(i)) else {
             throw .unprocessable("\(name(key)) must be an integer between \(range.lowerBound) and \(range.upperBound)", param: name(key))
         }
         return Int(i)
@@ -48,11 +47,11 @@ struct GenerationParametersParser {
     /// `stream_options.include_usage`; 422 when stream_options is not an object or include_usage not a boolean.
     func includeUsage() throws(APIError) -> Bool {
         switch fields["stream_options"] {
-        case nil, is NSNull: return false
-        case let options as [String: Any]:
+        case nil, .null?: return false
+        case .object(let options)?:
             switch options["include_usage"] {
-            case nil, is NSNull: return false
-            case let b as NSNumber where JSON.isBool(b): return b.boolValue
+            case nil, .null?: return false
+            case .bool(let b)?: return b
             default: throw .unprocessable("stream_options.include_usage must be a boolean", param: "stream_options.include_usage")
             }
         default: throw .unprocessable("stream_options must be an object", param: "stream_options")
@@ -71,8 +70,8 @@ struct GenerationParametersParser {
     /// A boolean, or nil when absent or null.
     func boolean(_ key: String) throws(APIError) -> Bool? {
         switch fields[key] {
-        case nil, is NSNull: return nil
-        case let b as NSNumber where JSON.isBool(b): return b.boolValue
+        case nil, .null?: return nil
+        case .bool(let b)?: return b
         default: throw .unprocessable("\(name(key)) must be a boolean", param: name(key))
         }
     }
@@ -96,12 +95,12 @@ struct GenerationParametersParser {
     /// `stop`: a string or an array of up to 4 non-empty strings; nil when absent or null.
     func stop() throws(APIError) -> [String]? {
         switch fields["stop"] {
-        case nil, is NSNull: return nil
-        case let s as String:
+        case nil, .null?: return nil
+        case .string(let s)?:
             guard !s.isEmpty else { throw .unprocessable("\(name("stop")) must not be empty", param: name("stop")) }
             return [s]
-        case let a as [Any]:
-            let strings = a.compactMap { $0 as? String }
+        case .array(let a)?:
+            let strings = a.compactMap(\.string)
             guard strings.count == a.count, a.count <= 4, !strings.contains(where: \.isEmpty) else {
                 throw .unprocessable("\(name("stop")) must be a string or an array of up to 4 non-empty strings", param: name("stop"))
             }
@@ -118,8 +117,8 @@ struct GenerationParametersParser {
 
     /// A `model` field: a valid model name, or `defaultModel` when absent or null.
     func model(default defaultModel: String) throws(APIError) -> String {
-        guard let m = fields["model"], !(m is NSNull) else { return defaultModel }
-        guard let s = m as? String, ModelRegistry.isValidModelName(s) else {
+        guard let m = fields.present("model") else { return defaultModel }
+        guard let s = m.string, ModelRegistry.isValidModelName(s) else {
             throw .unprocessable("\(name("model")) must be a model name", param: name("model"))
         }
         return s

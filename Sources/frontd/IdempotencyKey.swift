@@ -50,9 +50,9 @@ struct IdempotencyKey: Sendable, Equatable {
     }
 
     /// A native body's `request_id`: nil when absent or null, else a string of 1 to 255 characters.
-    static func requestID(_ value: Any?, param: String = "request_id") throws(APIError) -> String? {
-        guard let value, !(value is NSNull) else { return nil }
-        guard let s = value as? String, (1...maxLength).contains(s.utf8.count) else {
+    static func requestID(_ value: JSONValue?, param: String = "request_id") throws(APIError) -> String? {
+        guard let value, !value.isNull else { return nil }
+        guard let s = value.string, (1...maxLength).contains(s.utf8.count) else {
             throw .unprocessable("\(param) must be a string of 1 to \(maxLength) bytes", param: param)
         }
         return s

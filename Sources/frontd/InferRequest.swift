@@ -1,4 +1,3 @@
-import Foundation
 import IPC
 import Services
 
@@ -22,29 +21,29 @@ struct InferRequest {
     ///     the token limit.
     ///   - inheritedParams: A batch's top-level `params`, which the item's own `params` override field by field.
     ///   - path: How errors name the object's fields: "" for a body, "requests[2]." for a batch item.
-    init(body o: [String: Any], rules: RequestRules, inheritedParams: [String: Any] = [:], path: String = "") throws(APIError) {
+    init(body o: JSONObject, rules: RequestRules, inheritedParams: JSONObject = JSONObject(), path: String = "") throws(APIError) {
         model = try GenerationParametersParser(o, prefix: path, rules: rules).model(default: rules.defaultModel)
-        guard let p = o["prompt"] as? String, !p.isEmpty else {
+        guard let p = o["prompt"]?.string, !p.isEmpty else {
             throw .unprocessable("\(path)prompt must be a non-empty string", param: path + "prompt")
         }
         prompt = p
         let own = try Self.paramsObject(o["params"], param: path + "params")
-        parameters = try Self.parameters(inheritedParams.merging(own) { $1 }, prefix: path + "params.", rules: rules)
+        parameters = try Self.parameters(inheritedParams.merging(own), prefix: path + "params.", rules: rules)
         requestID = try IdempotencyKey.requestID(o["request_id"], param: path + "request_id")
     }
 
     /// A `params` value: an object, or empty when absent or null.
-    static func paramsObject(_ value: Any?, param: String) throws(APIError) -> [String: Any] {
+    static func paramsObject(_ value: JSONValue?, param: String) throws(APIError) -> JSONObject {
         switch value {
-        case nil, is NSNull: return [:]
-        case let o as [String: Any]: return o
+        case nil, .null?: return JSONObject()
+        case .object(let o)?: return o
         default: throw .unprocessable("\(param) must be an object", param: param)
         }
     }
 
     /// The native `params`: `max_new_tokens` (1...4096), `temperature`, `top_p`, `top_k` (≥ 0), `seed`,
     /// `stop`, `frequency_penalty`, `presence_penalty`; unknown fields are ignored.
-    static func parameters(_ params: [String: Any], prefix: String, rules: RequestRules) throws(APIError)
+    static func parameters(_ params: JSONObject, prefix: String, rules: RequestRules) throws(APIError)
         -> GenerationProtocol.Parameters {
         let fields = GenerationParametersParser(params, prefix: prefix, rules: rules)
         var p = GenerationProtocol.Parameters(maxTokens: fields.defaultTokens(defaultMaxNewTokens), temperature: defaultTemperature)

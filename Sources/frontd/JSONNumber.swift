@@ -26,10 +26,13 @@ enum JSONNumber {
         case "s", "i", "l", "q": return n.int64Value
         case "C", "S", "I", "L": return n.int64Value
         case "Q": return n.uint64Value <= UInt64(Int64.max) ? Int64(n.uint64Value) : nil
-        default:
-            let d = n.doubleValue
-            guard d.isFinite, d == d.rounded(), abs(d) <= exactDoubleLimit else { return nil }
-            return Int64(d)
+        default: return exactInteger(n.doubleValue)
         }
+    }
+
+    /// The integer a double read from JSON stands for exactly: integral and within ±2^53, else nil.
+    static func exactInteger(_ d: Double) -> Int64? {
+        guard d.isFinite, d == d.rounded(), abs(d) <= exactDoubleLimit else { return nil }
+        return Int64(d)
     }
 }

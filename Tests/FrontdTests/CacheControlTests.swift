@@ -6,8 +6,9 @@ import Testing
 /// A request's cache controls, its scope, and the plan made of them.
 @Suite("cache controls, scopes and plans")
 struct CacheControlTests {
-    private func body(_ json: String) -> Any? {
-        (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Any]
+    /// The body's `cache` member.
+    private func cache(_ json: String) -> JSONValue? {
+        (try? JSONBody.object(Array(json.utf8)))?["cache"]
     }
 
     @Test("Cache-Control directives: no-cache, no-store, max-age; unknown and malformed ones ignored")
@@ -22,10 +23,10 @@ struct CacheControlTests {
 
     @Test("the body's cache object: every member, both spellings; the body's numbers win over the header's")
     func bodyObject() throws {
-        let c = try CacheControl(header: "max-age=5", body: body(#"{"cache": {"no_cache": true, "no-store": false, "ttl": 600, "max-age": 60, "namespace": "team-a.v2", "semantic": true}}"#).flatMap { ($0 as? [String: Any])?["cache"] })
+        let c = try CacheControl(header: "max-age=5", body: cache(#"{"cache": {"no_cache": true, "no-store": false, "ttl": 600, "max-age": 60, "namespace": "team-a.v2", "semantic": true}}"#))
         #expect(c.noCache && !c.noStore && c.ttlSeconds == 600 && c.maxAgeSeconds == 60 && c.namespace == "team-a.v2" && c.semantic == true)
         // A false flag in the body does not undo the header's directive.
-        let both = try CacheControl(header: "no-store", body: ["no-store": NSNumber(value: false)])
+        let both = try CacheControl(header: "no-store", body: .object(JSONObject([("no-store", .bool(false))])))
         #expect(both.noStore)
     }
 
@@ -41,7 +42,7 @@ struct CacheControlTests {
         (#"{"cache": {"nocache": true}}"#, "cache.nocache"),
     ])
     func refused(json: String, param: String) {
-        let member = (body(json) as? [String: Any])?["cache"]
+        let member = cache(json)
         #expect(throws: APIError.self) { try CacheControl(header: nil, body: member) }
         do {
             _ = try CacheControl(header: nil, body: member)

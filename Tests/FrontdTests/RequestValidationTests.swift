@@ -7,8 +7,8 @@ import Services
 
 /// The bodies of the generating routes: what is accepted, and the `param` every refusal names.
 @Suite struct RequestValidationTests {
-    static func body(_ json: String) throws -> [String: Any] {
-        try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+    static func body(_ json: String) throws -> JSONObject {
+        try JSONBody.object(Array(json.utf8))
     }
 
     /// The 422's `param`, or nil when the body is accepted.

@@ -1,4 +1,3 @@
-import Foundation
 import IPC
 import Registry
 import Services
@@ -20,7 +19,7 @@ enum InferenceJobRequest {
     ///   - requestID: The id batchd and modeld log the generation under (the job's id).
     ///   - rules: DEFAULT_MODEL and MAX_TOKENS_LIMIT.
     ///   - chatModels: The registry's chat models, or nil when there is no registry to check against.
-    static func generate(_ data: [String: Any], requestID: String, rules: RequestRules,
+    static func generate(_ data: JSONObject, requestID: String, rules: RequestRules,
                          chatModels: [String]?) throws(APIError) -> GenerationProtocol.Generate {
         let model = try GenerationParametersParser(data, prefix: "data.", rules: rules).model(default: rules.defaultModel)
         if let chatModels, !chatModels.contains(model) {
@@ -29,16 +28,16 @@ enum InferenceJobRequest {
         var messages: [GenerationProtocol.Message] = []
         var prompt = ""
         switch (data["prompt"], data["messages"]) {
-        case (let p?, nil) where !(p is NSNull):
-            guard let s = p as? String, !s.isEmpty else { throw .unprocessable("data.prompt must be a non-empty string", param: "data.prompt") }
+        case (let p?, nil) where !p.isNull:
+            guard let s = p.string, !s.isEmpty else { throw .unprocessable("data.prompt must be a non-empty string", param: "data.prompt") }
             prompt = s
-        case (nil, let m?) where !(m is NSNull):
-            guard let list = m as? [Any], !list.isEmpty else {
+        case (nil, let m?) where !m.isNull:
+            guard let list = m.array, !list.isEmpty else {
                 throw .unprocessable("data.messages must be a non-empty array", param: "data.messages")
             }
             messages = try list.enumerated().map { (i, item) throws(APIError) in
-                guard let o = item as? [String: Any], let role = o["role"] as? String, ["system", "user", "assistant"].contains(role),
-                      let content = o["content"] as? String else {
+                guard let o = item.object, let role = o["role"]?.string, ["system", "user", "assistant"].contains(role),
+                      let content = o["content"]?.string else {
                     throw .unprocessable("data.messages[\(i)] must be {\"role\": system|user|assistant, \"content\": string}",
                                          param: "data.messages")
                 }
@@ -53,7 +52,7 @@ enum InferenceJobRequest {
 
     /// The sampling parameters: `data.max_tokens`, or `data.params` as on `/v1/infer` (the same parser and
     /// limits, MAX_TOKENS_LIMIT included), errors naming `data.params.<field>`.
-    private static func parameters(_ data: [String: Any], rules: RequestRules) throws(APIError) -> GenerationProtocol.Parameters {
+    private static func parameters(_ data: JSONObject, rules: RequestRules) throws(APIError) -> GenerationProtocol.Parameters {
         let top = GenerationParametersParser(data, prefix: "data.", rules: rules)
         let params = try InferRequest.paramsObject(data["params"], param: "data.params")
         let fields = GenerationParametersParser(params, prefix: "data.params.", rules: rules)

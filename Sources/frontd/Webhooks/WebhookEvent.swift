@@ -1,4 +1,3 @@
-import Foundation
 
 /// A webhook's body: `{"id": str, "type": str, "data": {...}}`.
 struct WebhookEvent {
@@ -9,15 +8,15 @@ struct WebhookEvent {
     var id: String
     var type: String
     /// The event's payload (empty when absent).
-    var data: [String: Any]
+    var data: JSONObject
 
     /// Reads and checks the envelope; a problem is a 400 naming the field.
-    init(body o: [String: Any]) throws(APIError) {
+    init(body o: JSONObject) throws(APIError) {
         id = try Self.token(o["id"], "id")
         type = try Self.token(o["type"], "type")
         switch o["data"] {
-        case nil, is NSNull: data = [:]
-        case let d as [String: Any]: data = d
+        case nil, .null?: data = JSONObject()
+        case .object(let d)?: data = d
         default: throw .invalid("data must be a JSON object", param: "data")
         }
     }
@@ -29,9 +28,9 @@ struct WebhookEvent {
         }
     }
 
-    private static func token(_ value: Any?, _ field: String) throws(APIError) -> String {
-        guard let value, !(value is NSNull) else { throw .invalid("the event has no \(field)", param: field) }
-        guard let s = value as? String, isToken(s) else {
+    private static func token(_ value: JSONValue?, _ field: String) throws(APIError) -> String {
+        guard let value, !value.isNull else { throw .invalid("the event has no \(field)", param: field) }
+        guard let s = value.string, isToken(s) else {
             throw .invalid("\(field) must be a string of 1 to 128 characters from A-Z a-z 0-9 . _ : -", param: field)
         }
         return s

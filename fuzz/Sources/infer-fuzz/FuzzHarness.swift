@@ -110,8 +110,8 @@ enum FuzzHarness {
         _ = try? decode(Array(bytes.dropFirst()))
     }
 
-    /// frontd's JSON reading (strict syntax check, then JSONSerialization) and every request parser on
-    /// the object it gives.
+    /// frontd's JSON reading (``JSONReader``: the strict one-pass reader) and every request parser on the
+    /// object it gives.
     static func json(_ bytes: [UInt8]) {
         guard let object = try? JSONBody.object(bytes) else { return }
         let rules = RequestRules(defaultModel: "smollm2", maxTokensLimit: 4096)

@@ -1,14 +1,19 @@
-/// A strict reading of a JSON text (RFC 8259) before JSONSerialization builds objects from it.
+import Foundation
+
+/// Reads a request body as JSON (RFC 8259) in one pass: checks it strictly and builds its ``JSONValue``
+/// as it goes, so a body is read once, into plain Swift values, with no Foundation object graph.
 ///
-/// JSONSerialization accepts more than JSON (a trailing comma: `{"a":1,}`), keeps the last of duplicate
-/// keys silently, recurses without a bound, and reports a number it cannot represent only as "not valid
-/// JSON". This check runs first and says exactly what is wrong and where: a syntax error is a 400, a
-/// number out of range (`1e999`, 400 digits) a 422 naming the field, as a value of the wrong size would be.
+/// What it refuses is what the strict check before JSONSerialization refused, with the same messages:
+/// anything outside the grammar (a trailing comma, `NaN`, comments), nesting deeper than the limit,
+/// duplicate keys in one object (two parsers could read different values from the same body), lone UTF-16
+/// surrogates in `\u` escapes, and numbers beyond a Double's range (a 422 naming the field, as a value
+/// of the wrong size would be). A leading UTF-8 byte order mark is skipped (RFC 8259 §8.1).
 ///
-/// Rejected: anything outside the grammar, nesting deeper than the limit, duplicate keys in one object
-/// (two parsers could read different values from the same body), lone UTF-16 surrogates in `\u`
-/// escapes, and numbers beyond a Double's range. A leading UTF-8 byte order mark is skipped (RFC 8259 §8.1).
-struct JSONSyntax {
+/// Numbers are read as JSONSerialization read them, since the request parsers' rules were written
+/// against its results (``JSONNumberValue``): an integer literal of up to 18 characters is an exact
+/// integer, a literal with a fraction or an exponent of up to 17 characters a double; a longer literal
+/// (rare: JSONSerialization switches to `Decimal` for some of them) is handed to JSONSerialization itself.
+struct JSONReader {
     /// What is wrong with a body.
     enum Problem: Error, Equatable {
         /// Not JSON: what and at which byte offset.
@@ -17,86 +22,118 @@ struct JSONSyntax {
         case tooDeep(Int)
         /// A number too large for a Double, at `path` (e.g. `params.temperature`, `messages[0].content`).
         case outOfRange(path: String, literal: String)
+        /// Valid JSON holding a number JSONSerialization could not read (its own words).
+        case unreadable(String)
+    }
+
+    /// One step of the path from the root to the value being read, for ``Problem/outOfRange(path:literal:)``.
+    private enum PathPart {
+        case key(String)
+        case index(Int)
     }
 
     private let bytes: [UInt8]
     private let maxDepth: Int
     private var index = 0
-    /// Where the value being read sits: object keys and array indices from the root.
-    private var path: [String] = []
+    private var path: [PathPart] = []
+    /// JSONSerialization's complaint about a long number literal, reported once the syntax has passed.
+    private var unreadable: String?
 
     private init(_ bytes: [UInt8], maxDepth: Int) {
         self.bytes = bytes
         self.maxDepth = maxDepth
     }
 
-    /// Checks `bytes` (already known to be valid UTF-8) as one JSON value surrounded by whitespace.
-    static func check(_ bytes: [UInt8], maxDepth: Int) throws(Problem) {
-        var scanner = JSONSyntax(bytes, maxDepth: maxDepth)
-        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { scanner.index = 3 }
-        scanner.skipWhitespace()
-        try scanner.value(depth: 0)
-        scanner.skipWhitespace()
-        if scanner.index < bytes.count { throw scanner.malformed("unexpected \(scanner.describeCurrent()) after the JSON value") }
+    /// Reads `bytes` (already known to be valid UTF-8) as one JSON value surrounded by whitespace.
+    static func read(_ bytes: [UInt8], maxDepth: Int) throws(Problem) -> JSONValue {
+        var reader = JSONReader(bytes, maxDepth: maxDepth)
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { reader.index = 3 }
+        reader.skipWhitespace()
+        let value = try reader.value(depth: 0)
+        reader.skipWhitespace()
+        if reader.index < bytes.count { throw reader.malformed("unexpected \(reader.describeCurrent()) after the JSON value") }
+        if let unreadable = reader.unreadable { throw .unreadable(unreadable) }
+        return value
     }
 
     // MARK: - Values
 
-    private mutating func value(depth: Int) throws(Problem) {
+    private mutating func value(depth: Int) throws(Problem) -> JSONValue {
         guard index < bytes.count else { throw malformed("the body ends where a value was expected") }
         switch bytes[index] {
-        case UInt8(ascii: "{"): try object(depth: depth + 1)
-        case UInt8(ascii: "["): try array(depth: depth + 1)
-        case UInt8(ascii: "\""): _ = try string(decoding: false)
-        case UInt8(ascii: "t"): try literal("true")
-        case UInt8(ascii: "f"): try literal("false")
-        case UInt8(ascii: "n"): try literal("null")
-        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): try number()
+        case UInt8(ascii: "{"): return .object(try object(depth: depth + 1))
+        case UInt8(ascii: "["): return .array(try array(depth: depth + 1))
+        case UInt8(ascii: "\""): return .string(try string())
+        case UInt8(ascii: "t"):
+            try literal("true")
+            return .bool(true)
+        case UInt8(ascii: "f"):
+            try literal("false")
+            return .bool(false)
+        case UInt8(ascii: "n"):
+            try literal("null")
+            return .null
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try number())
         default: throw malformed("unexpected \(describeCurrent()) where a value was expected")
         }
     }
 
-    private mutating func object(depth: Int) throws(Problem) {
+    /// Objects with more members than this check duplicates with a set rather than by scanning.
+    private static let scannedMembers = 16
+
+    private mutating func object(depth: Int) throws(Problem) -> JSONObject {
         guard depth <= maxDepth else { throw .tooDeep(maxDepth) }
         index += 1
         skipWhitespace()
-        if take(UInt8(ascii: "}")) { return }
-        var keys = Set<[UInt8]>()
+        var members: [(key: String, value: JSONValue)] = []
+        if take(UInt8(ascii: "}")) { return JSONObject(members) }
+        var keys: Set<[UInt8]>?
         while true {
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
                 throw malformed("expected a key in double quotes, found \(describeCurrent())")
             }
             let keyStart = index
-            let key = try string(decoding: true)
-            guard keys.insert(key).inserted else {
-                throw .malformed("duplicate key \(String(decoding: key, as: UTF8.self).debugDescription)", at: keyStart)
+            let key = try string()
+            if !Self.isNew(key, in: members, set: &keys) {
+                throw .malformed("duplicate key \(key.debugDescription)", at: keyStart)
             }
             skipWhitespace()
             guard take(UInt8(ascii: ":")) else { throw malformed("expected ':' after a key, found \(describeCurrent())") }
             skipWhitespace()
-            path.append(String(decoding: key, as: UTF8.self))
-            try value(depth: depth)
+            path.append(.key(key))
+            let value = try value(depth: depth)
             path.removeLast()
+            members.append((key, value))
             skipWhitespace()
-            if take(UInt8(ascii: "}")) { return }
+            if take(UInt8(ascii: "}")) { return JSONObject(members) }
             guard take(UInt8(ascii: ",")) else { throw malformed("expected ',' or '}' in an object, found \(describeCurrent())") }
             skipWhitespace()
         }
     }
 
-    private mutating func array(depth: Int) throws(Problem) {
+    /// Whether `key` is not yet among `members` (a scan while the object is small, then a set). Keys are
+    /// compared byte by byte, not by String's canonical equivalence: `"\u00e9"` and `"e\u0301"` are two keys.
+    private static func isNew(_ key: String, in members: [(key: String, value: JSONValue)], set: inout Set<[UInt8]>?) -> Bool {
+        if set == nil {
+            if members.count < scannedMembers { return !members.contains { $0.key.utf8.elementsEqual(key.utf8) } }
+            set = Set(members.map { Array($0.key.utf8) })
+        }
+        return set?.insert(Array(key.utf8)).inserted ?? true
+    }
+
+    private mutating func array(depth: Int) throws(Problem) -> [JSONValue] {
         guard depth <= maxDepth else { throw .tooDeep(maxDepth) }
         index += 1
         skipWhitespace()
-        if take(UInt8(ascii: "]")) { return }
-        var position = 0
+        var elements: [JSONValue] = []
+        if take(UInt8(ascii: "]")) { return elements }
         while true {
-            path.append("[\(position)]")
-            try value(depth: depth)
+            path.append(.index(elements.count))
+            let element = try value(depth: depth)
             path.removeLast()
-            position += 1
+            elements.append(element)
             skipWhitespace()
-            if take(UInt8(ascii: "]")) { return }
+            if take(UInt8(ascii: "]")) { return elements }
             guard take(UInt8(ascii: ",")) else { throw malformed("expected ',' or ']' in an array, found \(describeCurrent())") }
             skipWhitespace()
         }
@@ -111,11 +148,18 @@ struct JSONSyntax {
         index += count
     }
 
+    /// Longest integer literal read as an Int64 here (any 18 characters fit); longer ones go to JSONSerialization.
+    private static let shortInteger = 18
+    /// Longest literal with a fraction or an exponent read as a double here: JSONSerialization reads longer
+    /// ones without an exponent as `Decimal`s.
+    private static let shortFraction = 17
+
     /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`, and within a Double's range.
-    private mutating func number() throws(Problem) {
+    private mutating func number() throws(Problem) -> JSONNumberValue {
         let start = index
-        _ = take(UInt8(ascii: "-"))
+        let negative = take(UInt8(ascii: "-"))
         guard index < bytes.count, isDigit(bytes[index]) else { throw malformed("a number needs a digit after '-'") }
+        var integral = true
         if bytes[index] == UInt8(ascii: "0") {
             index += 1
             if index < bytes.count, isDigit(bytes[index]) { throw malformed("a number may not have a leading zero") }
@@ -123,47 +167,83 @@ struct JSONSyntax {
             skipDigits()
         }
         if take(UInt8(ascii: ".")) {
+            integral = false
             guard index < bytes.count, isDigit(bytes[index]) else { throw malformed("a number needs digits after '.'") }
             skipDigits()
         }
         if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+            integral = false
             index += 1
             if !take(UInt8(ascii: "+")) { _ = take(UInt8(ascii: "-")) }
             guard index < bytes.count, isDigit(bytes[index]) else { throw malformed("a number needs digits in its exponent") }
             skipDigits()
         }
+        let length = index - start
+        if integral && length <= Self.shortInteger {
+            var value: Int64 = 0
+            for b in bytes[(negative ? start + 1 : start)..<index] { value = value * 10 + Int64(b - UInt8(ascii: "0")) }
+            if negative { value = -value }
+            return JSONNumberValue(double: Double(value), exactInteger: value)
+        }
         let literal = String(decoding: bytes[start..<index], as: UTF8.self)
         // Double() reads any length; an overflow is infinite. (Underflow to 0 is harmless.)
-        if let d = Double(literal), d.isFinite { return }
-        throw .outOfRange(path: pathText, literal: literal)
+        guard let double = Double(literal), double.isFinite else { throw .outOfRange(path: pathText, literal: literal) }
+        if !integral && length <= Self.shortFraction {
+            return JSONNumberValue(double: double, exactInteger: JSONNumber.exactInteger(double))
+        }
+        return foundationNumber(literal)
     }
 
-    /// A string starting at the opening quote; with `decoding`, its value as UTF-8 (for keys).
-    private mutating func string(decoding: Bool) throws(Problem) -> [UInt8] {
+    /// A long literal as JSONSerialization reads it (an Int64, a UInt64, a `Decimal` or a double).
+    private mutating func foundationNumber(_ literal: String) -> JSONNumberValue {
+        do {
+            if let n = try JSONSerialization.jsonObject(with: Data(literal.utf8), options: [.fragmentsAllowed]) as? NSNumber {
+                return JSONNumberValue(double: n.doubleValue, exactInteger: JSONNumber.exactInteger(n))
+            }
+            unreadable = unreadable ?? "\(literal.prefix(40)) is not a number"
+        } catch {
+            unreadable = unreadable ?? (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "\(error)"
+        }
+        return JSONNumberValue(double: 0, exactInteger: nil)
+    }
+
+    /// A string starting at the opening quote, decoded.
+    private mutating func string() throws(Problem) -> String {
         index += 1
-        var out: [UInt8] = []
+        let start = index
+        // Most strings have no escapes: decoded straight from the body's bytes.
+        while index < bytes.count {
+            let b = bytes[index]
+            if b == UInt8(ascii: "\"") {
+                index += 1
+                return String(decoding: bytes[start..<(index - 1)], as: UTF8.self)
+            }
+            if b == UInt8(ascii: "\\") || b < 0x20 { break }
+            index += 1
+        }
+        var out = Array(bytes[start..<index])
         while true {
             guard index < bytes.count else { throw malformed("a string is not closed") }
             let b = bytes[index]
             switch b {
             case UInt8(ascii: "\""):
                 index += 1
-                return out
+                return String(decoding: out, as: UTF8.self)
             case UInt8(ascii: "\\"):
                 index += 1
                 guard index < bytes.count else { throw malformed("a string is not closed") }
                 let e = bytes[index]
                 index += 1
                 switch e {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): if decoding { out.append(e) }
-                case UInt8(ascii: "b"): if decoding { out.append(0x08) }
-                case UInt8(ascii: "f"): if decoding { out.append(0x0C) }
-                case UInt8(ascii: "n"): if decoding { out.append(0x0A) }
-                case UInt8(ascii: "r"): if decoding { out.append(0x0D) }
-                case UInt8(ascii: "t"): if decoding { out.append(0x09) }
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(e)
+                case UInt8(ascii: "b"): out.append(0x08)
+                case UInt8(ascii: "f"): out.append(0x0C)
+                case UInt8(ascii: "n"): out.append(0x0A)
+                case UInt8(ascii: "r"): out.append(0x0D)
+                case UInt8(ascii: "t"): out.append(0x09)
                 case UInt8(ascii: "u"):
                     let scalar = try unicodeEscape()
-                    if decoding { out.append(contentsOf: Array(String(Character(scalar)).utf8)) }
+                    UTF8.encode(scalar) { out.append($0) }
                 default:
                     index -= 1
                     throw malformed("invalid escape \\\(describeCurrent())")
@@ -171,7 +251,7 @@ struct JSONSyntax {
             case 0..<0x20:
                 throw malformed("control character \(b) inside a string (it must be escaped)")
             default:
-                if decoding { out.append(b) }
+                out.append(b)
                 index += 1
             }
         }
@@ -256,8 +336,12 @@ struct JSONSyntax {
     private var pathText: String {
         var text = ""
         for part in path {
-            if !text.isEmpty && !part.hasPrefix("[") { text += "." }
-            text += part
+            switch part {
+            case .key(let key):
+                if !text.isEmpty && !key.hasPrefix("[") { text += "." }
+                text += key
+            case .index(let i): text += "[\(i)]"
+            }
         }
         // A hostile key may be long; the param names it, it need not quote it whole.
         return text.utf8.count > 200 ? String(text.prefix(200)) + "…" : text

@@ -2,10 +2,10 @@ import Foundation
 import Testing
 @testable import frontd
 
-@Suite("strict JSON before JSONSerialization")
-struct JSONSyntaxTests {
-    private func check(_ text: String, depth: Int = 32) throws(JSONSyntax.Problem) {
-        try JSONSyntax.check(Array(text.utf8), maxDepth: depth)
+@Suite("the strict one-pass JSON reader")
+struct JSONReaderTests {
+    private func check(_ text: String, depth: Int = 32) throws(JSONReader.Problem) {
+        _ = try JSONReader.read(Array(text.utf8), maxDepth: depth)
     }
 
     @Test("valid JSON passes", arguments: [
@@ -23,31 +23,31 @@ struct JSONSyntaxTests {
         #"{"a":"\ud800"}"#, #"{"a":"\ud800\u0041"}"#, #"{"a":"\udc00"}"#, #"{"a":1,"a":2}"#, #"{"a":1,"\u0061":2}"#,
     ])
     func malformed(_ text: String) {
-        #expect(throws: JSONSyntax.Problem.self) { try check(text) }
+        #expect(throws: JSONReader.Problem.self) { try check(text) }
     }
 
     @Test("nesting deeper than the limit is refused without recursing further")
     func depth() throws {
         try check(String(repeating: "[", count: 32) + String(repeating: "]", count: 32))
-        #expect(throws: JSONSyntax.Problem.tooDeep(32)) { try check(String(repeating: "[", count: 33) + String(repeating: "]", count: 33)) }
-        #expect(throws: JSONSyntax.Problem.tooDeep(32)) { try check(String(repeating: "[", count: 100_000)) }
-        #expect(throws: JSONSyntax.Problem.tooDeep(32)) { try check(String(repeating: #"{"a":"#, count: 100_000)) }
+        #expect(throws: JSONReader.Problem.tooDeep(32)) { try check(String(repeating: "[", count: 33) + String(repeating: "]", count: 33)) }
+        #expect(throws: JSONReader.Problem.tooDeep(32)) { try check(String(repeating: "[", count: 100_000)) }
+        #expect(throws: JSONReader.Problem.tooDeep(32)) { try check(String(repeating: #"{"a":"#, count: 100_000)) }
     }
 
     @Test("numbers beyond a Double name their field")
     func outOfRange() {
-        #expect(throws: JSONSyntax.Problem.outOfRange(path: "temperature", literal: "1e999")) { try check(#"{"temperature":1e999}"#) }
-        #expect(throws: JSONSyntax.Problem.outOfRange(path: "params.max_new_tokens", literal: "-" + String(repeating: "9", count: 400))) {
+        #expect(throws: JSONReader.Problem.outOfRange(path: "temperature", literal: "1e999")) { try check(#"{"temperature":1e999}"#) }
+        #expect(throws: JSONReader.Problem.outOfRange(path: "params.max_new_tokens", literal: "-" + String(repeating: "9", count: 400))) {
             try check(#"{"params":{"max_new_tokens":-"# + String(repeating: "9", count: 400) + "}}")
         }
-        #expect(throws: JSONSyntax.Problem.outOfRange(path: "messages[1].content", literal: "1E400")) {
+        #expect(throws: JSONReader.Problem.outOfRange(path: "messages[1].content", literal: "1E400")) {
             try check(#"{"messages":[{"content":"a"},{"content":1E400}]}"#)
         }
     }
 
     @Test("a UTF-8 byte order mark is skipped")
     func byteOrderMark() throws {
-        try JSONSyntax.check([0xEF, 0xBB, 0xBF] + Array("{}".utf8), maxDepth: 32)
+        _ = try JSONReader.read([0xEF, 0xBB, 0xBF] + Array("{}".utf8), maxDepth: 32)
     }
 
     @Test("the body reader: 400 for syntax, 422 with param for range")
