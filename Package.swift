@@ -103,7 +103,7 @@ let package = Package(
         executable("frontd", ["HTTP", "IPC", "Wire", "Services", "DaemonRuntime", "Settings", "Metrics",
                               "Registry", "APIKeys", "Crypto", "Basics", "Tracing"]),
         // Rate limits per key (GCRA) and token accounting.
-        executable("limitd", ["IPC", "Wire", "Services", "DaemonRuntime", "Settings", "Metrics", "Basics", "Redis"]),
+        executable("limitd", ["IPC", "Reactor", "Wire", "Services", "DaemonRuntime", "Settings", "Metrics", "Basics", "Redis"]),
         // The response cache: exact (LRU + TTL + byte bound) and semantic, warm restarts, a shared Redis tier.
         executable("cached", ["IPC", "Wire", "Services", "DaemonRuntime", "Settings", "Metrics", "Basics", "Redis"]),
         // Scheduling: per-model queues, batches, backpressure, retries; relays streams from modeld.

@@ -59,23 +59,34 @@ wrk.headers["Authorization"] = "Bearer $KEY"
 wrk.body = '$BODY'
 LUA
 
-# CPU clock ticks spent so far by the stack's frontd, limitd and cached (children of `inferctl up`).
+# CPU clock ticks spent so far by the stack's frontd, limitd and cached (children of `inferctl up`), in
+# that order.
 ticks() {
-    local total=0 child
+    local f=0 l=0 c=0 child t
     for child in $(pgrep -P "${pids[0]}"); do
+        t=$(awk '{ print $14 + $15 }' "/proc/$child/stat" 2>/dev/null || echo 0)
         case "$(cat "/proc/$child/comm" 2>/dev/null)" in
-            frontd|limitd|cached) total=$(( total + $(awk '{ print $14 + $15 }' "/proc/$child/stat") ));;
+            frontd) f=$(( f + t ));;
+            limitd) l=$(( l + t ));;
+            cached) c=$(( c + t ));;
         esac
     done
-    echo "$total"
+    echo "$f $l $c"
 }
 TICK_US=$(( 1000000 / $(getconf CLK_TCK) ))
 CPU_PER_REQUEST=0
+CPU_SPLIT=
 measure() { # url name connections threads
-    local before=$(ticks)
+    local before after requests
+    read -r -a before <<< "$(ticks)"
     wrk -t"$4" -c"$3" -d"$DURATION" --latency -s "$run/post.lua" "$1" > "$OUT/wrk-$2.txt"
-    local requests=$(awk '/requests in/ { print $1 }' "$OUT/wrk-$2.txt")
-    CPU_PER_REQUEST=$(( ($(ticks) - before) * TICK_US / (${requests:-0} > 0 ? requests : 1) ))
+    read -r -a after <<< "$(ticks)"
+    requests=$(awk '/requests in/ { print $1 }' "$OUT/wrk-$2.txt")
+    requests=$(( ${requests:-0} > 0 ? requests : 1 ))
+    local f=$(( (after[0] - before[0]) * TICK_US / requests )) l=$(( (after[1] - before[1]) * TICK_US / requests ))
+    local c=$(( (after[2] - before[2]) * TICK_US / requests ))
+    CPU_PER_REQUEST=$(( (after[0] + after[1] + after[2] - before[0] - before[1] - before[2]) * TICK_US / requests ))
+    CPU_SPLIT="frontd $f, limitd $l, cached $c"
     awk '
         function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
         /Requests\/sec/ { rps = $2 }
@@ -92,14 +103,16 @@ wrk -t"$THREADS" -c"$CONNECTIONS" -d1s -s "$run/post.lua" "http://127.0.0.1:$POR
 measure "http://127.0.0.1:$PORT/v1/chat/completions" gateway "$CONNECTIONS" "$THREADS" > "$run/figures"
 read -r g_rps g_p50 g_p99 g_bad < "$run/figures"
 g_cpu=$CPU_PER_REQUEST
+g_split=$CPU_SPLIT
 check gateway "$g_bad"
 measure "http://127.0.0.1:$PORT/v1/chat/completions" gateway-c1 1 1 > "$run/figures"
 read -r g1_rps g1_p50 g1_p99 g1_bad < "$run/figures"
 g1_cpu=$CPU_PER_REQUEST
+g1_split=$CPU_SPLIT
 check gateway-c1 "$g1_bad"
 echo "gateway cache hit  ${g_rps} req/s  p50 ${g_p50} ms  p99 ${g_p99} ms  non-2xx ${g_bad}  cpu ${g_cpu} us/request  (wrk -t$THREADS -c$CONNECTIONS -d$DURATION)"
 echo "gateway, 1 conn    ${g1_rps} req/s  p50 ${g1_p50} ms  p99 ${g1_p99} ms  cpu ${g1_cpu} us/request  (the pipeline's own latency: HTTP + limitd + cached + reply)"
-echo "                   (cpu: frontd + limitd + cached, user + system, per request; load average $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "                   (cpu: frontd + limitd + cached, user + system, per request: c$CONNECTIONS $g_split; c1 $g1_split; load average $(cut -d' ' -f1-3 /proc/loadavg))"
 
 reply=$(cat "$OUT/gateway-reply.json")
 dir=$run/nginx

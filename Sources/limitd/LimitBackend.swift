@@ -9,7 +9,8 @@ import Services
 protocol LimitBackend: Sendable {
     /// Decides a request and, when admitted, holds its slot, tokens and worst-case cost until settled.
     func reserve(_ request: LimitProtocol.Reserve, now: Int64) async -> LimitProtocol.ReserveReply
-    /// Settles (part of) a reservation; returns once the charge is durable.
+    /// Settles (part of) a reservation; the charge is durable once ``whenRecorded(durable:_:)`` with
+    /// `durable` runs its action.
     func commit(_ commit: LimitProtocol.Commit, now: Int64) async -> LimitLedger.CommitResult
     /// Where a key stands, taking nothing.
     func usage(_ request: LimitProtocol.Usage, now: Int64) async -> LimitProtocol.UsageReply
@@ -23,6 +24,10 @@ protocol LimitBackend: Sendable {
     /// the store bounded.
     /// - Returns: How many reservations expired.
     func maintain(now: Int64) async -> Int
+    /// Runs `action` (a reply) once every change made so far is as safe as a reply promises
+    /// (docs/limitd.md, "State"): written to the kernel, or with `durable` on disk. The store in this
+    /// process writes a loop turn's changes together, so replies wait for the end of the turn.
+    func whenRecorded(durable: Bool, _ action: @escaping @Sendable () -> Void)
     /// Rate records remembered now (a gauge).
     var trackedKeys: Int { get }
     /// Reservations held now (a gauge).

@@ -93,9 +93,10 @@ struct LimitHandlers: Sendable {
         } onRefusal: { refusal in
             logger.debug("request refused", ["type": LogValue(refusal.type), "reason": .string(refusal.message)])
         }
-        // Decisions are a lock, a few integer operations and a journal write(2): they start on the
-        // socket's I/O thread (no hand-off per call); a commit's fsync is awaited off that thread, and so
-        // is every call of the Redis backend (the handler suspends at its first call to Redis).
+        // Decisions are a lock and a few integer operations: they start on the socket's I/O thread (no
+        // hand-off per call), and their replies go out once the loop turn's journal write is done (a
+        // commit's once its fsync is, off that thread); every call of the Redis backend suspends at its
+        // first call to Redis.
         shell.register(LimitProtocol.Admit.self, inline: true, admit)
         shell.register(LimitProtocol.Settle.self, inline: true, settle)
         shell.register(LimitProtocol.Reserve.self, inline: true, reserve)
@@ -109,30 +110,31 @@ struct LimitHandlers: Sendable {
     func admit(_ admit: LimitProtocol.Admit, _ call: IPCCall) async {
         let decision = await backend.admit(key: admit.key, requestsPerMinute: admit.requestsPerMinute, now: now())
         metrics.recordDecision(allowed: decision.allowed)
-        call.reply(LimitProtocol.AdmitReply(
+        let reply = LimitProtocol.AdmitReply(
             allowed: decision.allowed, limit: decision.limit, remaining: decision.remaining,
-            retryAfterMs: decision.retryAfterMilliseconds))
+            retryAfterMs: decision.retryAfterMilliseconds)
+        backend.whenRecorded(durable: false) { call.reply(reply) }
     }
 
     /// Version 1: adds a finished request's tokens to its key; the reply is empty.
     func settle(_ settle: LimitProtocol.Settle, _ call: IPCCall) async {
         await backend.settle(key: settle.key, promptTokens: settle.promptTokens, completionTokens: settle.completionTokens, now: now())
         metrics.recordTokens(prompt: settle.promptTokens, completion: settle.completionTokens)
-        call.reply([])
+        backend.whenRecorded(durable: false) { call.reply([]) }
     }
 
     /// Decides one request and holds what it may use.
     func reserve(_ request: LimitProtocol.Reserve, _ call: IPCCall) async {
         let reply = await backend.reserve(request, now: now())
         metrics.record(reply)
-        call.reply(reply)
+        backend.whenRecorded(durable: false) { call.reply(reply) }
     }
 
     /// Settles a reservation; answered once the charge is on disk.
     func commit(_ commit: LimitProtocol.Commit, _ call: IPCCall) async {
         let result = await backend.commit(commit, now: now())
         metrics.record(commit, result: result)
-        call.reply([])
+        backend.whenRecorded(durable: true) { call.reply([]) }
     }
 
     /// Where a key stands.

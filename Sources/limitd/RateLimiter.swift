@@ -1,15 +1,14 @@
-import Dispatch
 import Services
 import Synchronization
 
-/// limitd's store in this process: one ``LimitLedger`` behind a mutex, every change appended to a
-/// ``StateJournal`` before its caller is answered, settlements fsync'd before theirs, and a snapshot now
-/// and then — for any number of threads at once.
+/// limitd's store in this process: one ``LimitLedger`` behind a mutex, every change staged in a
+/// ``StateJournal`` (written before its caller is answered, settlements fsync'd before theirs:
+/// ``whenRecorded(durable:_:)``), and a snapshot now and then — for any number of threads at once.
 ///
 /// A decision is a dictionary lookup and a few integer operations, far shorter than the IPC call around
-/// it, so one lock serves hundreds of thousands of admissions a second. The journal's `write(2)` happens
-/// under the lock (so the journal's order is the state's); its `fsync(2)` does not, and callers that
-/// arrive together share one.
+/// it, so one lock serves hundreds of thousands of admissions a second. Records are staged under the lock
+/// (so the journal's order is the state's); the journal writes each loop turn's records with one
+/// `write(2)`, and callers that arrive together share one `fsync(2)`.
 final class RateLimiter: LimitBackend {
     /// The limits of keys whose requests name none.
     let defaults: LimitDefaults
@@ -19,8 +18,6 @@ final class RateLimiter: LimitBackend {
     let window: Duration
     private let ledger: Mutex<LimitLedger>
     private let journal: StateJournal?
-    /// Where fsyncs wait, one after another: a serial queue, so a burst of settlements shares each one.
-    private let syncQueue = DispatchQueue(label: "limitd.journal-sync")
     private let snapshots: Mutex<SnapshotClock>
 
     private struct SnapshotClock {
@@ -63,24 +60,13 @@ final class RateLimiter: LimitBackend {
         }
     }
 
-    /// Runs `change` on the ledger and appends the records it returns, under the lock.
-    /// - Returns: What `change` returns, and the journal offset to sync through.
-    private func change<Result>(_ change: (inout LimitLedger) -> (Result, [JournalRecord])) -> (Result, UInt64) {
+    /// Runs `change` on the ledger and stages the records it returns, under the lock.
+    /// - Returns: What `change` returns.
+    private func change<Result>(_ change: (inout LimitLedger) -> (Result, [JournalRecord])) -> Result {
         ledger.withLock { ledger in
             let (result, records) = change(&ledger)
-            let offset = records.isEmpty ? 0 : journal?.append(records) ?? 0
-            return (result, offset)
-        }
-    }
-
-    /// Waits until the journal is on disk through `offset`.
-    private func durable(_ offset: UInt64) async {
-        guard let journal, offset > 0 else { return }
-        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            syncQueue.async {
-                journal.sync(through: offset)
-                done.resume()
-            }
+            journal?.stage(records)
+            return result
         }
     }
 
@@ -93,13 +79,16 @@ final class RateLimiter: LimitBackend {
             var generator = SystemRandomNumberGenerator()
             while id == 0 { id = generator.next() }
             return ledger.reserve(request, id: id, now: now)
-        }.0
+        }
     }
 
     func commit(_ commit: LimitProtocol.Commit, now: Int64) async -> LimitLedger.CommitResult {
-        let (result, offset) = change { $0.commit(commit, now: now) }
-        await durable(offset)
-        return result
+        change { $0.commit(commit, now: now) }
+    }
+
+    func whenRecorded(durable: Bool, _ action: @escaping @Sendable () -> Void) {
+        guard let journal else { return action() }
+        if durable { journal.whenDurable(action) } else { journal.whenWritten(action) }
     }
 
     func usage(_ request: LimitProtocol.Usage, now: Int64) -> LimitProtocol.UsageReply {
@@ -114,17 +103,17 @@ final class RateLimiter: LimitBackend {
     /// when it may. A refused request is not counted: a client retrying too early does not push its own
     /// wait further out.
     func admit(key: String, requestsPerMinute: UInt32 = 0, now: Int64) -> RateDecision {
-        change { $0.admit(key: key, requestsPerMinute: requestsPerMinute, now: now) }.0
+        change { $0.admit(key: key, requestsPerMinute: requestsPerMinute, now: now) }
     }
 
     func settle(key: String, promptTokens: UInt32, completionTokens: UInt32, now: Int64) {
-        _ = change { ((), $0.settle(key: key, promptTokens: promptTokens, completionTokens: completionTokens, now: now)) }
+        change { ((), $0.settle(key: key, promptTokens: promptTokens, completionTokens: completionTokens, now: now)) }
     }
 
     func maintain(now: Int64) async -> Int {
-        let (expired, offset) = change { $0.expire(now: now) }
+        let expired = change { $0.expire(now: now) }
         // Expired reservations are charges: on disk before anything else happens.
-        await durable(offset)
+        if expired > 0 { await journal?.sync() }
         snapshotIfDue(now: now)
         return expired
     }

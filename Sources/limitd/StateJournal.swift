@@ -1,31 +1,52 @@
 import Basics
+import Dispatch
 import Glibc
 import Synchronization
 import Wire
 
 /// limitd's state on disk, in one directory (its `StateDirectory=`): `snapshot`, the whole state as of the
-/// start of journal generation G, and `journal-G.log`, `journal-G+1.log`, …, every change since, each
-/// change a frame appended with one `write(2)` before its caller answers.
+/// start of journal generation G, and `journal-G.log`, `journal-G+1.log`, …, every change since.
+///
+/// Group commit: changes are *staged* (``stage(_:)``) and written together, one frame with one `write(2)`
+/// per batch; a batch is written when the turn of the IPC loop that staged it ends (its handlers have
+/// all run), or at once when staged elsewhere (``init(directory:deferFlush:)``). A caller answers only
+/// once its batch is written (``whenWritten(_:)``) or fsync'd (``whenDurable(_:)``); one fsync covers every
+/// batch written before it starts.
 ///
 /// A frame is `u32 length · u32 CRC-32 · payload` (big-endian), the payload a count and that many
 /// ``JournalRecord``s. A crash can tear only the last frame of the newest journal; reading stops at the
 /// first frame whose length or checksum does not hold and drops the rest.
 ///
-/// Durability: an appended frame is in the kernel once ``append(_:)`` returns, so it survives the process
-/// being killed (SIGKILL, a crash, a restart); it survives the machine losing power only once
-/// ``sync(through:)`` has returned past it (an `fsync(2)`, shared by every caller waiting at the time).
+/// Durability: a written batch is in the kernel, so it survives the process being killed (SIGKILL, a
+/// crash, a restart); it survives the machine losing power only once fsync'd.
 final class StateJournal: Sendable {
     /// The directory.
     let directory: String
     private let state: Mutex<State>
+    /// Runs a flush when the current loop turn ends (see ``init(directory:deferFlush:)``).
+    private let deferFlush: @Sendable (@escaping @Sendable () -> Void) -> Void
+    /// Where fsyncs run, one after another, so a burst of settlements shares each one.
+    private let syncQueue = DispatchQueue(label: "limitd.journal-sync")
 
     private struct State {
         var descriptor: Int32 = -1
         var generation: UInt64 = 0
-        /// Bytes appended since start, over every generation: the journal's logical offset.
+        /// Bytes written since start, over every generation.
         var written: UInt64 = 0
-        /// The offset up to which an fsync has returned.
-        var durable: UInt64 = 0
+        /// The records of the batch being staged, encoded, and how many.
+        var staged = WireWriter(reservingCapacity: 4096)
+        var stagedCount = 0
+        /// Batches are numbered from 1: the one being staged, the last written, the last fsync'd.
+        var stagedBatch: UInt64 = 1
+        var writtenBatch: UInt64 = 0
+        var durableBatch: UInt64 = 0
+        /// Whether a flush of the staged batch is already on its way.
+        var flushScheduled = false
+        /// Whether an fsync is running (or about to).
+        var syncing = false
+        /// Answers waiting for their batch to be written, and for it to be fsync'd.
+        var writeWaiters: [(batch: UInt64, action: @Sendable () -> Void)] = []
+        var syncWaiters: [(batch: UInt64, action: @Sendable () -> Void)] = []
         /// The first write or fsync error not yet reported.
         var failure: String?
     }
@@ -55,9 +76,15 @@ final class StateJournal: Sendable {
     }
 
     /// A journal in `directory`, created (mode 0700) when missing; nothing is read or opened yet.
+    /// - Parameters:
+    ///   - deferFlush: Given the flush of a batch when its first record is staged: runs it once the work
+    ///     of the current loop turn is done (limitd: ``IPCLoopTurn/deferFlush(_:)``). The default runs it
+    ///     at once, so each change is its own batch.
     /// - Throws: ``Failure`` when the directory cannot be made.
-    init(directory: String) throws(Failure) {
+    init(directory: String,
+         deferFlush: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void = { $0() }) throws(Failure) {
         self.directory = directory
+        self.deferFlush = deferFlush
         state = Mutex(State())
         try Self.makeDirectories(directory)
     }
@@ -143,37 +170,124 @@ final class StateJournal: Sendable {
         return header.bytes + payload.bytes
     }
 
-    // MARK: Appending
+    // MARK: Group commit
 
-    /// Appends one frame of `records` with one `write(2)`.
-    /// - Returns: The journal's logical offset after it (for ``sync(through:)``).
-    @discardableResult
-    func append(_ records: [JournalRecord]) -> UInt64 {
-        guard !records.isEmpty else { return state.withLock { $0.written } }
-        let bytes = Self.frame(records)
-        return state.withLock { state in
-            if state.descriptor >= 0, let error = Self.writeAll(state.descriptor, bytes) {
-                state.failure = state.failure ?? "write \(Self.journalName(state.generation)): \(error)"
+    /// Adds `records` to the batch being staged (call it where the state changes, so the journal's order
+    /// is the state's); the batch is written by the flush this schedules.
+    func stage(_ records: [JournalRecord]) {
+        guard !records.isEmpty else { return }
+        let schedule = state.withLock { state -> Bool in
+            for record in records { record.encode(to: &state.staged) }
+            state.stagedCount += records.count
+            guard !state.flushScheduled else { return false }
+            state.flushScheduled = true
+            return true
+        }
+        if schedule { deferFlush { [self] in flush() } }
+    }
+
+    /// Runs `action` once everything staged so far is written (at once when it is).
+    func whenWritten(_ action: @escaping @Sendable () -> Void) {
+        let now = state.withLock { state -> Bool in
+            guard state.stagedCount > 0 else { return true }
+            state.writeWaiters.append((state.stagedBatch, action))
+            return false
+        }
+        if now { action() }
+    }
+
+    /// Runs `action` once everything staged so far is fsync'd (at once when it is), on the thread of the
+    /// fsync that made it so.
+    func whenDurable(_ action: @escaping @Sendable () -> Void) {
+        let (now, sync) = state.withLock { state -> (Bool, Bool) in
+            let batch = state.stagedCount > 0 ? state.stagedBatch : state.writtenBatch
+            guard batch > state.durableBatch, state.descriptor >= 0 else { return (true, false) }
+            state.syncWaiters.append((batch, action))
+            // A batch still being staged starts its fsync once written (``flush()``).
+            return (false, batch <= state.writtenBatch && Self.claimSync(&state))
+        }
+        if now { action() }
+        if sync { syncQueue.async { [self] in syncWritten() } }
+    }
+
+    /// Writes the staged batch as one frame with one `write(2)`, runs the answers that waited for it, and
+    /// starts an fsync when some wait for one.
+    func flush() {
+        let (written, sync) = state.withLock { state -> ([@Sendable () -> Void], Bool) in
+            state.flushScheduled = false
+            writeStaged(&state)
+            var ready: [@Sendable () -> Void] = []
+            if !state.writeWaiters.isEmpty {
+                ready = state.writeWaiters.map(\.action)
+                state.writeWaiters.removeAll(keepingCapacity: true)
             }
-            state.written += UInt64(bytes.count)
-            return state.written
+            let sync = state.syncWaiters.contains { $0.batch <= state.writtenBatch } && Self.claimSync(&state)
+            return (ready, sync)
+        }
+        for action in written { action() }
+        if sync { syncQueue.async { [self] in syncWritten() } }
+    }
+
+    /// Writes the staged records as one frame (under the lock), numbering the batch written.
+    private func writeStaged(_ state: inout State) {
+        guard state.stagedCount > 0 else { return }
+        var payload = WireWriter(reservingCapacity: state.staged.count + 4)
+        payload.writeCount(state.stagedCount)
+        payload.writeRawBytes(state.staged.bytes)
+        state.staged = WireWriter(reservingCapacity: 4096)
+        state.stagedCount = 0
+        var bytes = WireWriter(reservingCapacity: payload.count + 8)
+        bytes.writeUInt32(UInt32(payload.count))
+        bytes.writeUInt32(CRC32.checksum(payload.bytes))
+        bytes.writeRawBytes(payload.bytes)
+        if state.descriptor >= 0, let error = Self.writeAll(state.descriptor, bytes.bytes) {
+            state.failure = state.failure ?? "write \(Self.journalName(state.generation)): \(error)"
+        }
+        state.written += UInt64(bytes.count)
+        state.writtenBatch = state.stagedBatch
+        state.stagedBatch += 1
+    }
+
+    /// Takes the right to start the fsync; false when one is already running (it takes over what waits).
+    private static func claimSync(_ state: inout State) -> Bool {
+        guard !state.syncing else { return false }
+        state.syncing = true
+        return true
+    }
+
+    /// fsyncs while answers wait for batches already written, running each once its batch is on disk
+    /// (on ``syncQueue``).
+    private func syncWritten() {
+        while true {
+            let (descriptor, target): (Int32, UInt64) = state.withLock { state in
+                // A duplicate, so that a rotation closing the journal meanwhile does not close it under the fsync.
+                (state.descriptor >= 0 ? dup(state.descriptor) : -1, state.writtenBatch)
+            }
+            let error: String? = descriptor < 0 ? nil : (fsync(descriptor) == 0 ? nil : errorText(errno))
+            if descriptor >= 0 { close(descriptor) }
+            let (ready, again) = state.withLock { state -> ([@Sendable () -> Void], Bool) in
+                if let error { state.failure = state.failure ?? "fsync: \(error)" } else { state.durableBatch = max(state.durableBatch, target) }
+                // A failed fsync still answers: the failure is logged and counted, and waiting would not help.
+                let reached = error == nil ? state.durableBatch : target
+                var ready: [@Sendable () -> Void] = []
+                state.syncWaiters.removeAll { waiter in
+                    guard waiter.batch <= reached else { return false }
+                    ready.append(waiter.action)
+                    return true
+                }
+                let again = state.syncWaiters.contains { $0.batch <= state.writtenBatch }
+                if !again { state.syncing = false }
+                return (ready, again)
+            }
+            for action in ready { action() }
+            if !again { return }
         }
     }
 
-    /// Returns once everything appended up to `offset` is on disk: one `fsync(2)` covers every frame
-    /// written before it starts, so callers arriving together share it.
-    func sync(through offset: UInt64) {
-        let (descriptor, target): (Int32, UInt64) = state.withLock { state in
-            guard state.durable < offset, state.descriptor >= 0 else { return (-1, 0) }
-            // A duplicate, so that a rotation closing the journal meanwhile does not close it under the fsync.
-            return (dup(state.descriptor), state.written)
-        }
-        guard descriptor >= 0 else { return }
-        let result = fsync(descriptor)
-        let error = result == 0 ? nil : errorText(errno)
-        close(descriptor)
-        state.withLock { state in
-            if let error { state.failure = state.failure ?? "fsync: \(error)" } else { state.durable = max(state.durable, target) }
+    /// Returns once everything staged so far is fsync'd.
+    func sync() async {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            whenDurable { done.resume() }
         }
     }
 
@@ -241,8 +355,10 @@ final class StateJournal: Sendable {
         guard descriptor >= 0 else { throw Failure(description: "cannot open \(file): \(errorText(errno))") }
         state.withLock { state in
             if state.descriptor >= 0 {
-                // Everything in the old generation is made durable before the new one takes over.
-                if fsync(state.descriptor) == 0 { state.durable = state.written }
+                // What is staged belongs to the state before the snapshot: it goes into the old generation,
+                // which is made durable before the new one takes over. (Its answers run at the flush.)
+                writeStaged(&state)
+                if fsync(state.descriptor) == 0 { state.durableBatch = state.writtenBatch }
                 close(state.descriptor)
             }
             state.descriptor = descriptor

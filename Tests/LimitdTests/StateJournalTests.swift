@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Services
+import Synchronization
 import Testing
 import TestKit
 
@@ -111,5 +112,72 @@ struct StateJournalTests {
         try Data("not a snapshot at all".utf8).write(to: URL(fileURLWithPath: path + "/snapshot"))
         let limiter = RateLimiter(defaults: Self.defaults, maxKeys: 10, journal: try StateJournal(directory: path))
         #expect { try limiter.load() } throws: { "\($0)".contains(path + "/snapshot") }
+    }
+
+    /// The flushes a journal asked for, run when the test says the loop turn is over.
+    final class ManualTurn: Sendable {
+        private let pending = Mutex<[@Sendable () -> Void]>([])
+        func deferFlush(_ flush: @escaping @Sendable () -> Void) { pending.withLock { $0.append(flush) } }
+        var waiting: Int { pending.withLock { $0.count } }
+        func endTurn() {
+            for flush in pending.withLock({ p in defer { p = [] }; return p }) { flush() }
+        }
+    }
+
+    /// The journal file's frames: how many, and the records in each.
+    static func frames(_ path: String) throws -> [Int] {
+        let name = try #require(try FileManager.default.contentsOfDirectory(atPath: path).first { $0.hasPrefix("journal-") })
+        var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path + "/" + name))[...])
+        var counts: [Int] = []
+        while !bytes.isEmpty {
+            let length = Int(bytes[0]) << 24 | Int(bytes[1]) << 16 | Int(bytes[2]) << 8 | Int(bytes[3])
+            let frame = Array(bytes[0..<(8 + length)])
+            counts.append(StateJournal.frames(frame[...]).0.count)
+            bytes.removeFirst(8 + length)
+        }
+        return counts
+    }
+
+    @Test("group commit: a turn's changes are one frame, written before any reply; a settlement's reply waits for its fsync")
+    func groupCommit() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("limits")
+        let turn = ManualTurn()
+        let limiter = RateLimiter(defaults: Self.defaults, maxKeys: 100,
+                                  journal: try StateJournal(directory: path, deferFlush: turn.deferFlush))
+        _ = try limiter.load()
+        let now = 1_000 * second
+        let replies = Mutex<[String]>([])
+        // One turn: three admissions and a settlement; nothing is answered before the turn ends.
+        let a = limiter.reserve(Self.reserve("key:a", tokens: 10, cost: 1), now: now)
+        limiter.whenRecorded(durable: false) { replies.withLock { $0.append("a") } }
+        let b = limiter.reserve(Self.reserve("key:b", tokens: 10, cost: 1), now: now)
+        limiter.whenRecorded(durable: false) { replies.withLock { $0.append("b") } }
+        _ = await limiter.commit(LimitProtocol.Commit(reservation: a.reservation, promptTokens: 1, costNanoUSD: 1, final: true), now: now)
+        let settled = Latch()
+        limiter.whenRecorded(durable: true) {
+            replies.withLock { $0.append("commit") }
+            settled.signal()
+        }
+        #expect(b.outcome == .allowed && turn.waiting == 1)
+        #expect(try Self.frames(path).isEmpty && replies.withLock { $0 }.isEmpty)
+        turn.endTurn()
+        #expect(try Self.frames(path).count == 1)
+        #expect(replies.withLock { Array($0.prefix(2)) } == ["a", "b"])
+        #expect(await settled.wait(.seconds(10)))
+        #expect(replies.withLock { $0 } == ["a", "b", "commit"])
+
+        // A turn with nothing new answers at once; the next turn is a frame of its own.
+        let immediate = Mutex(false)
+        limiter.whenRecorded(durable: true) { immediate.withLock { $0 = true } }
+        #expect(immediate.withLock { $0 })
+        _ = limiter.reserve(Self.reserve("key:c", tokens: 10, cost: 1), now: now)
+        turn.endTurn()
+        let counts = try Self.frames(path)
+        #expect(counts.count == 2 && counts[0] >= 4 && counts[1] >= 1)
+
+        // Everything reads back.
+        let again = try Self.limiter(path)
+        #expect(again.heldReservations == 2 && Self.state(again, now: now).2 == Self.state(limiter, now: now).2)
     }
 }

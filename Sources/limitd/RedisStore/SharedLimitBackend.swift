@@ -130,6 +130,11 @@ final class SharedLimitBackend: LimitBackend {
         }
     }
 
+    /// Redis answers once its change is made; what was decided here is in the local store's journal.
+    func whenRecorded(durable: Bool, _ action: @escaping @Sendable () -> Void) {
+        local.whenRecorded(durable: durable, action)
+    }
+
     private func hold(_ commit: LimitProtocol.Commit) {
         let dropped = state.withLock { s in
             s.pendingCommits.append(commit)
