@@ -163,7 +163,9 @@ final class CallState: Sendable {
             }
             return (true, enqueued == .mustFlush)
         }
-        if mustFlush { channel.flush() }
+        // A handler answering on the loop's thread (its journal written, say) shares a send with the others
+        // answering in the same turn.
+        if mustFlush { channel.flushSoon() }
         if accepted && terminal { connection.callEnded(self) }
         return accepted
     }

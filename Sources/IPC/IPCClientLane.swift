@@ -261,7 +261,8 @@ final class IPCClientLane: Sendable {
         }
         switch next {
         case .nothing: break
-        case let .flush(channel): channel.flush()
+        // Calls made in one turn of the loop (an HTTP loop's requests) leave in one send.
+        case let .flush(channel): channel.flushSoon()
         case .connect: connect(loop)
         case let .fail(error): Self.resume(sink, throwing: error)
         }

@@ -151,6 +151,17 @@ final class SocketChannel: LoopHandler {
         }
     }
 
+    /// ``flush()`` for a caller told to flush: at once off the loop's thread; on it, once the loop has run
+    /// the rest of this turn's work, so that the frames every handler of the turn sends on this channel
+    /// leave in one `send` (the channel counts as being flushed meanwhile, so they queue behind this one).
+    func flushSoon() {
+        if loop.inLoop {
+            loop.execute { [self] in flush() }
+        } else {
+            flush()
+        }
+    }
+
     /// Writes the outbox until it is empty or the kernel is full. Only the flusher calls this.
     func flush() {
         var batch: [UInt8] = []

@@ -9,7 +9,7 @@ import Wire
 ///
 /// Group commit: changes are *staged* (``stage(_:)``) and written together, one frame with one `write(2)`
 /// per batch; a batch is written when the turn of the IPC loop that staged it ends (its handlers have
-/// all run), or at once when staged elsewhere (``init(directory:deferFlush:)``). A caller answers only
+/// all run), or at once when staged elsewhere (``init(directory:deferFlush:answerAfterSync:)``). A caller answers only
 /// once its batch is written (``whenWritten(_:)``) or fsync'd (``whenDurable(_:)``); one fsync covers every
 /// batch written before it starts.
 ///
@@ -23,8 +23,10 @@ final class StateJournal: Sendable {
     /// The directory.
     let directory: String
     private let state: Mutex<State>
-    /// Runs a flush when the current loop turn ends (see ``init(directory:deferFlush:)``).
+    /// Runs a flush when the current loop turn ends (see ``init(directory:deferFlush:answerAfterSync:)``).
     private let deferFlush: @Sendable (@escaping @Sendable () -> Void) -> Void
+    /// Runs the answers an fsync released.
+    private let answerAfterSync: @Sendable (@escaping @Sendable () -> Void) -> Void
     /// Where fsyncs run, one after another, so a burst of settlements shares each one.
     private let syncQueue = DispatchQueue(label: "limitd.journal-sync")
 
@@ -80,11 +82,15 @@ final class StateJournal: Sendable {
     ///   - deferFlush: Given the flush of a batch when its first record is staged: runs it once the work
     ///     of the current loop turn is done (limitd: ``IPCLoopTurn/deferFlush(_:)``). The default runs it
     ///     at once, so each change is its own batch.
+    ///   - answerAfterSync: Given the answers an fsync released (on the fsync's thread): runs them where
+    ///     their replies share sends (limitd: ``IPCLoopTurn/onLoop(_:)``). The default runs them there and then.
     /// - Throws: ``Failure`` when the directory cannot be made.
     init(directory: String,
-         deferFlush: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void = { $0() }) throws(Failure) {
+         deferFlush: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void = { $0() },
+         answerAfterSync: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void = { $0() }) throws(Failure) {
         self.directory = directory
         self.deferFlush = deferFlush
+        self.answerAfterSync = answerAfterSync
         state = Mutex(State())
         try Self.makeDirectories(directory)
     }
@@ -196,8 +202,8 @@ final class StateJournal: Sendable {
         if now { action() }
     }
 
-    /// Runs `action` once everything staged so far is fsync'd (at once when it is), on the thread of the
-    /// fsync that made it so.
+    /// Runs `action` once everything staged so far is fsync'd (at once when it is; else through
+    /// `answerAfterSync`).
     func whenDurable(_ action: @escaping @Sendable () -> Void) {
         let (now, sync) = state.withLock { state -> (Bool, Bool) in
             let batch = state.stagedCount > 0 ? state.stagedBatch : state.writtenBatch
@@ -279,7 +285,7 @@ final class StateJournal: Sendable {
                 if !again { state.syncing = false }
                 return (ready, again)
             }
-            for action in ready { action() }
+            if !ready.isEmpty { answerAfterSync { for action in ready { action() } } }
             if !again { return }
         }
     }

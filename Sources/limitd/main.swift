@@ -24,7 +24,8 @@ Daemon.run(name: "limitd", settings: LimitSettings.table, sockets: [.unix("limit
         redis = try RedisClient(configuration: configuration)
     }
     let directory = RuntimeSettings.stateDirectory(settings) + "/limits"
-    let journal = try StateJournal(directory: directory, deferFlush: IPCLoopTurn.deferFlush)
+    let journal = try StateJournal(directory: directory, deferFlush: IPCLoopTurn.deferFlush,
+                                    answerAfterSync: IPCLoopTurn.onLoop)
     let (seconds, attoseconds) = settings[LimitSettings.snapshotInterval].components
     let limiter = RateLimiter(defaults: defaults, maxKeys: settings[LimitSettings.maxKeys], journal: journal,
                               snapshotInterval: seconds * 1_000_000_000 + attoseconds / 1_000_000_000, now: WallClock.nanoseconds())
