@@ -155,6 +155,12 @@ private func maxDifference(_ a: [Float], _ b: [Float]) -> Float {
         #expect(maxDifference(got, expected) < 1e-4, "max |Δ| = \(maxDifference(got, expected))")
     }
 
+    @Test func miniLMReadsItsWordEmbeddingsInPlace() throws {
+        // all-MiniLM-L6-v2's 47 MB table is aligned F32: served from the mapping, so an idle instance holds
+        // only the rows its texts used (docs/PERFORMANCE.md, the memory figures).
+        #expect(try embedder().wordEmbeddingsAreMapped)
+    }
+
     @Test func miniLMMatchesReferenceValuesAndCosine() throws {
         let model = try embedder()
         let texts = ["hello world", "The quick brown fox jumps over the lazy dog.", "A man is playing a guitar."]

@@ -81,6 +81,46 @@ private enum SafeTensorsFixture {
         #expect(dtype?.description.contains("I64") == true)
     }
 
+    /// A file with one F32 tensor of 3 rows × 2 whose data starts `misalignment` bytes past a multiple of
+    /// four from the file's start (the header is padded with spaces, as the format allows).
+    static func tableFile(misalignment: Int) throws -> String {
+        var header = #"{"t":{"dtype":"F32","shape":[3,2],"data_offsets":[0,24]}}"#
+        while (8 + header.utf8.count) % 4 != misalignment { header += " " }
+        return try SafeTensorsFixture.write(SafeTensorsFixture.image(
+            header: header, data: SafeTensorsFixture.floatBytes([1, -2, 3.5, 0.25, 1e-30, -7])))
+    }
+
+    @Test func safeTensorsMapsAnAlignedF32TensorInPlace() throws {
+        let path = try Self.tableFile(misalignment: 0)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let file = try SafeTensorsFile(path: path)
+        let mapped = try #require(try file.mappedFloats("t", shape: [3, 2]))
+        #expect(Array(mapped) == [1, -2, 3.5, 0.25, 1e-30, -7])
+        // Dropping the resident pages leaves the contents readable from the file.
+        file.releaseResidentPages()
+        #expect(Array(mapped) == (try file.floats("t")))
+        let shape = #expect(throws: SafeTensorsError.self) { try file.mappedFloats("t", shape: [6]) }
+        #expect(shape?.description.contains("shape [3, 2], expected [6]") == true)
+        let table = try BertEmbeddingTable(file, name: "t", vocabulary: 3, width: 2)
+        #expect(table.isMapped)
+        #expect(Array(UnsafeBufferPointer(start: table.row(2), count: 2)) == [1e-30, -7])
+    }
+
+    @Test func safeTensorsCopiesWhatCannotBeMapped() throws {
+        // A misaligned F32 tensor and an F16 one are not handed out in place; the embedding table copies them.
+        let path = try Self.tableFile(misalignment: 1)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let file = try SafeTensorsFile(path: path)
+        #expect(try file.mappedFloats("t", shape: [3, 2]) == nil)
+        let table = try BertEmbeddingTable(file, name: "t", vocabulary: 3, width: 2)
+        #expect(!table.isMapped)
+        #expect(Array(UnsafeBufferPointer(start: table.row(0), count: 6)) == [1, -2, 3.5, 0.25, 1e-30, -7])
+        let halves = try SafeTensorsFixture.write(SafeTensorsFixture.image(header: SafeTensorsFixture.validHeader,
+                                                                            data: SafeTensorsFixture.validData))
+        defer { try? FileManager.default.removeItem(atPath: halves) }
+        #expect(try SafeTensorsFile(path: halves).mappedFloats("h", shape: [3]) == nil)
+    }
+
     @Test func safeTensorsRejectsMissingAndTinyFiles() throws {
         let missing = #expect(throws: SafeTensorsError.self) { try SafeTensorsFile(path: "/nonexistent/x.safetensors") }
         #expect(missing?.description.contains("/nonexistent/x.safetensors") == true)

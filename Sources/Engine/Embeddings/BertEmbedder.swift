@@ -92,6 +92,9 @@ public final class BertEmbedder: Sendable {
     /// The length of each embedding vector (384 for all-MiniLM-L6-v2).
     public var dimension: Int { config.hiddenSize }
 
+    /// True when the word embeddings are read in place from the mapped file (not copied at load).
+    var wordEmbeddingsAreMapped: Bool { weights.wordEmbeddings.isMapped }
+
     /// Loads a model directory holding `model.safetensors`, `vocab.txt` and `config.json` (and, optionally,
     /// `tokenizer_config.json` for `do_lower_case`/`strip_accents`).
     /// - Parameters:
@@ -205,7 +208,7 @@ struct BertLayerWeights: Sendable {
 
 /// All weights of the encoder, loaded from safetensors and packed for the kernels.
 struct BertWeights: Sendable {
-    let wordEmbeddings: [Float]
+    let wordEmbeddings: BertEmbeddingTable
     let positionEmbeddings: [Float]
     let tokenTypeEmbedding: [Float]
     let embeddingNormGamma: [Float]
@@ -220,7 +223,8 @@ struct BertWeights: Sendable {
         func tensor(_ name: String, _ shape: [Int]) throws -> [Float] {
             try file.floats(prefix + name, shape: shape)
         }
-        wordEmbeddings = try tensor("embeddings.word_embeddings.weight", [config.vocabSize, h])
+        wordEmbeddings = try BertEmbeddingTable(file, name: prefix + "embeddings.word_embeddings.weight",
+                                                vocabulary: config.vocabSize, width: h)
         positionEmbeddings = try tensor("embeddings.position_embeddings.weight", [config.maxPositions, h])
         let types = try tensor("embeddings.token_type_embeddings.weight", [config.typeVocabSize, h])
         tokenTypeEmbedding = Array(types[0..<h])  // every token is segment 0
@@ -249,6 +253,9 @@ struct BertWeights: Sendable {
                 outputNormBeta: try tensor(p + "output.LayerNorm.bias", [h])))
         }
         self.layers = layers
+        // Every other tensor was copied out (the linear layers packed); their pages of the mapping would
+        // otherwise stay resident for nothing. The word embeddings' rows come back as texts use them.
+        file.releaseResidentPages()
     }
 
     /// Runs the encoder on a batch of token sequences and returns the pooled, normalised embeddings.
@@ -274,17 +281,14 @@ struct BertWeights: Sendable {
         let eps = config.layerNormEps
 
         // Embeddings: word + position + token type 0, then LayerNorm.
-        wordEmbeddings.withUnsafeBufferPointer { word in
-            positionEmbeddings.withUnsafeBufferPointer { position in
-                tokenTypeEmbedding.withUnsafeBufferPointer { type in
-                    guard let word = word.baseAddress, let position = position.baseAddress,
-                          let type = type.baseAddress else { return }
-                    for (s, ids) in batch.enumerated() {
-                        for (t, id) in ids.enumerated() {
-                            let dst = x + (starts[s] + t) * h
-                            let w = word + Int(id) * h, p = position + t * h
-                            for i in 0..<h { dst[i] = w[i] + p[i] + type[i] }
-                        }
+        positionEmbeddings.withUnsafeBufferPointer { position in
+            tokenTypeEmbedding.withUnsafeBufferPointer { type in
+                guard let position = position.baseAddress, let type = type.baseAddress else { return }
+                for (s, ids) in batch.enumerated() {
+                    for (t, id) in ids.enumerated() {
+                        let dst = x + (starts[s] + t) * h
+                        let w = wordEmbeddings.row(Int(id)), p = position + t * h
+                        for i in 0..<h { dst[i] = w[i] + p[i] + type[i] }
                     }
                 }
             }

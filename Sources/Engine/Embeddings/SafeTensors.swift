@@ -168,6 +168,27 @@ public final class SafeTensorsFile: @unchecked Sendable {
         return try body(UnsafeRawBufferPointer(start: base + info.fileOffset, count: info.byteCount))
     }
 
+    /// The elements of an F32 tensor in place, inside the mapping (valid while this file lives), when the
+    /// tensor starts 4-byte aligned; nil for any other dtype or alignment (read those with `floats`).
+    /// Nothing is copied: a page of the tensor becomes resident only when it is read.
+    /// - Throws: `SafeTensorsError` when the tensor is missing or has another shape than `expected`.
+    public func mappedFloats(_ name: String, shape expected: [Int]) throws -> UnsafeBufferPointer<Float>? {
+        let info = try info(name)
+        if expected != info.shape {
+            throw SafeTensorsError(.unexpectedShape(tensor: name, expected: expected, actual: info.shape), path: path)
+        }
+        let start = base + info.fileOffset
+        guard info.dtype == .f32, Int(bitPattern: start) % MemoryLayout<Float>.alignment == 0 else { return nil }
+        return UnsafeBufferPointer(start: start.assumingMemoryBound(to: Float.self), count: info.elementCount)
+    }
+
+    /// Drops this process's resident pages of the mapping (`MADV_DONTNEED`): the file is unchanged and
+    /// still mapped, so a page read later is faulted in again from the page cache. For after the tensors
+    /// that were copied out at load have been read, so they stop counting in the process's memory.
+    public func releaseResidentPages() {
+        _ = madvise(UnsafeMutableRawPointer(mutating: base), mappedSize, Int32(MADV_DONTNEED))
+    }
+
     /// Reads a floating-point tensor as `Float`, converting F16, BF16 and F64.
     /// - Parameters:
     ///   - name: The tensor's name.
