@@ -7,14 +7,16 @@ import Foundation
 /// every layer, so each weight matrix is read from memory once per step for all of them.
 public final class LlamaModel: @unchecked Sendable {
     public let config: LlamaConfig
-    /// The file the weights are mapped from (kept alive with the model).
-    public let file: GGUFFile
+    /// The mapping the weights are read from (kept alive with the model). Not the whole `GGUFFile`: its
+    /// parsed metadata (SmolLM2's 49,152 tokens, 48,900 merges and token types, one boxed value each,
+    /// several MiB) is needed only while the tokenizer and template are built.
+    public let mapping: MappedFile
     let weights: LlamaWeights
 
     /// Loads the model from an opened GGUF file.
     /// - Throws: `ModelFileError` for an unsupported architecture or a missing/misshapen tensor.
     public init(gguf: GGUFFile) throws {
-        file = gguf
+        mapping = gguf.file
         config = try LlamaConfig(gguf)
         weights = try LlamaWeights(gguf, config)
     }
