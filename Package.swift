@@ -111,7 +111,7 @@ let package = Package(
                               "Tracing"]),
         // One model instance: the continuous-batching engine loop; `modeld generate|embed` by hand.
         executable("modeld", ["Engine", "Upstream", "IPC", "Wire", "Services", "DaemonRuntime", "Settings", "Metrics",
-                              "Registry", "Tracing"]),
+                              "Registry", "Tracing", "CLinux"]),
         // Gathers every daemon's metrics on each scrape and serves Prometheus text.
         executable("metricsd", ["HTTP", "IPC", "Wire", "Services", "Registry", "DaemonRuntime", "Settings",
                                 "Metrics"]),

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,6 +16,10 @@ int clinux_pipe2(int ends[2], int flags) {
 
 int clinux_spawn_addclosefrom(posix_spawn_file_actions_t *actions, int from) {
     return posix_spawn_file_actions_addclosefrom_np(actions, from);
+}
+
+int clinux_release_free_heap(void) {
+    return malloc_trim(0);
 }
 
 void clinux_set_thread_name(const char *name) {

@@ -24,4 +24,8 @@ int clinux_spawn_addclosefrom(posix_spawn_file_actions_t *actions, int from);
 /// Names the calling thread (at most 15 bytes are kept), for ps, top -H and gdb.
 void clinux_set_thread_name(const char *name);
 
+/// malloc_trim(3) with no padding: gives the free memory inside every malloc arena back to the kernel
+/// (what free() keeps resident between live blocks). Returns 1 when some was released, 0 otherwise.
+int clinux_release_free_heap(void);
+
 #endif
