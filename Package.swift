@@ -75,7 +75,7 @@ let package = Package(
         // Typed settings from the environment, a daemon's table of them, ConfigError (exit 78).
         library("Settings"),
         // The daemon runtime: settings, logging, socket activation, readiness, watchdog, drain.
-        library("DaemonRuntime", ["Settings", "Basics", "CSystemd", "Tracing", "Wire"]),
+        library("DaemonRuntime", ["Settings", "Basics", "CSystemd", "CLinux", "Tracing", "Wire"]),
         // The model registry file.
         library("Registry", ["Settings"]),
         // SHA-256, HMAC-SHA256, hex, constant-time comparison.
@@ -151,7 +151,7 @@ let package = Package(
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestKit"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "TestModels"], resources: [.copy("Fixtures")]),
         .testTarget(name: "RuntimeTests",
-                    dependencies: ["DaemonRuntime", "Settings", "IPC", "Spawn", "CSystemd", "TestKit"]),
+                    dependencies: ["DaemonRuntime", "Settings", "IPC", "Spawn", "CSystemd", "CLinux", "TestKit"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "APIKeys", "Settings", "Crypto", "TestKit"]),
         // inferctl's own: its command line, keys command, stack plan, environment files, restart policy,
         // systemd units, and `inferctl up` supervising stand-ins.

@@ -30,8 +30,9 @@ import Tracing
 ///    on a bad value it logs `NAME=value: expected ...` and exits 78 (EX_CONFIG);
 /// 4. takes its sockets from systemd by name, or binds them itself (exit 78 for a wrong inherited socket,
 ///    71 when binding fails);
-/// 5. starts the watchdog (when `WatchdogSec=` is set) and calls `start`; a `ConfigError` thrown there
-///    exits 78, any other error 1;
+/// 5. starts the watchdog (when `WatchdogSec=` is set) and the idle heap trimmer (`IdleHeapTrimmer`: the
+///    heap's free memory given back at the first quiet five seconds after a busy spell), and calls
+///    `start`; a `ConfigError` thrown there exits 78, any other error 1;
 /// 6. sends READY=1 when `start` returns, and runs until signalled;
 /// 7. on the first SIGTERM/SIGINT sends STOPPING=1 and STATUS=draining, calls the service's `drain` with
 ///    a deadline `DRAIN_TIMEOUT_SEC` away, and exits 0 when it returns or the deadline passes; a second
@@ -98,11 +99,12 @@ public enum Daemon {
             logger: logger, drainTimeout: settings[RuntimeSettings.drainTimeout], ownedPaths: acquired.ownedPaths)
         let signalSources = lifecycle.installSignalSources()
         lifecycle.startWatchdog()
+        let heapTrimmer = IdleHeapTrimmer(queue: lifecycle.queue)
         let context = DaemonContext(name: name, settings: settings, listeners: acquired.listeners, logger: logger)
         Task {
             await lifecycle.start(start, context: context)
         }
-        withExtendedLifetime(signalSources) {
+        withExtendedLifetime((signalSources, heapTrimmer)) {
             dispatchMain()
         }
     }

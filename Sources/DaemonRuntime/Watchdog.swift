@@ -79,7 +79,7 @@ final class Watchdog: Sendable {
 }
 
 /// Holds a dispatch timer, which is not `Sendable` but whose `cancel()` may be called from any thread.
-private final class DispatchSourceTimerBox: @unchecked Sendable {
+final class DispatchSourceTimerBox: @unchecked Sendable {
     private let source: any DispatchSourceTimer
 
     init(_ source: any DispatchSourceTimer) {
