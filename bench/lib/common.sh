@@ -118,7 +118,8 @@ if s.get("ready"):
 
 # Resident memory of the daemons under `inferctl up` in $run/rt, one line each: "unit rss_kib pss_kib".
 # RSS counts the pages every daemon shares (the Swift runtime's libraries) once per daemon; PSS splits
-# them among the processes that map them, so the PSS column adds up to what the stack really holds.
+# them among every process on the machine that maps them (other programs' too, so its sum can fall below
+# what the stack holds); infer_memory_together counts each page the daemons hold once.
 infer_memory() { # BIN
     "$1/inferctl" status --runtime-dir "$run/rt" --json 2>/dev/null | python3 -c '
 import json, sys
@@ -127,6 +128,17 @@ from memory import rss_pss
 for d in json.load(sys.stdin)["daemons"]:
     if d.get("pid"):
         print(d["unit"], *rss_pss([d["pid"]]))' "$PWD/bench/lib"
+}
+
+# KiB the daemons under `inferctl up` in $run/rt occupy together (each resident page once; bench/lib/memory.py
+# `together`), or "nan" when this user cannot read page frame numbers.
+infer_memory_together() { # BIN
+    "$1/inferctl" status --runtime-dir "$run/rt" --json 2>/dev/null | python3 -c '
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from memory import together
+kib = together([d["pid"] for d in json.load(sys.stdin)["daemons"] if d.get("pid")])
+print("nan" if kib is None else kib)' "$PWD/bench/lib"
 }
 
 # Resident memory of a process and all its descendants, in KiB: "rss_kib pss_kib".
