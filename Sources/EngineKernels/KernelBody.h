@@ -167,17 +167,117 @@ EK_FN void EK_NAME(four_row_chains)(const float *w, const float *x, long count, 
     out[0] = a0; out[1] = a1; out[2] = a2; out[3] = a3;
 }
 
+#if EK_AVX512
+/// One block's 32 weights in block (quarter) order as two 512-bit halves, quarters 0|1 and 2|3: the
+/// values `decode` gives (each nibble or byte exactly as a float, then the same d·q + m, d·q - 8d or
+/// q·d), with 512-bit shifts instead of four 256-bit ones.
+EK_FN void EK_NAME(decode_wide)(int type, const unsigned char *blk, v16f w[2]) {
+    if (type == EK_Q8_0) {
+        v8u v8;
+        memcpy(&v8, blk + 2, 32);
+        v16u v = __builtin_shufflevector(v8, v8, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7);
+        const v16u lo = {24, 24, 24, 24, 24, 24, 24, 24, 16, 16, 16, 16, 16, 16, 16, 16};
+        v16f d = (v16f)EK_NAME(scales)(blk).x;
+        w[0] = __builtin_convertvector((v16i)(v << lo) >> 24, v16f) * d;
+        w[1] = __builtin_convertvector((v16i)(v << (lo - 16)) >> 24, v16f) * d;
+        return;
+    }
+    // Q4: the 16 values d·q + m (or d·q - 8d) for q = 0...15, each one FMA as in `decode`, looked up
+    // by nibble (vpermps reads the low four bits of each index, so no mask is needed).
+    v4u v4;
+    memcpy(&v4, blk + (type == EK_Q4_1 ? 4 : 2), 16);
+    v16u v = __builtin_shufflevector(v4, v4, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3);
+    const v16u shift = {0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12};
+    const v16f iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    v2f dm = EK_NAME(scales)(blk);
+    v16f d = (v16f)dm.x, c = type == EK_Q4_1 ? (v16f)dm.y : d * -8.0f;
+    __m512 table = (__m512)__builtin_elementwise_fma(iota, d, c);
+    w[0] = (v16f)_mm512_permutexvar_ps((__m512i)(v >> shift), table);
+    w[1] = (v16f)_mm512_permutexvar_ps((__m512i)(v >> (shift + 16)), table);
+}
+
+/// A whole row decoded into `out` in block (quarter) order: the layout the 512-bit kernel reads.
+EK_FN void EK_NAME(decode_row)(int type, const unsigned char *row, long cols, float *out) {
+    long bytes = EK_NAME(block_bytes)(type);
+    v16f w[2];
+    for (long i = 0; i < cols / 32; i++) {
+        EK_NAME(decode_wide)(type, row, w);
+        memcpy(out, &w[0], 64);
+        memcpy(out + 16, &w[1], 64);
+        row += bytes;
+        out += 32;
+    }
+}
+
+/// `R` decoded rows (`cols` apart) × `T` tokens (`cols` apart), both in block order, R, T ≤ 4:
+/// y[t·rows + r] = Σ. One 512-bit accumulator per (row, token) holds both of its chains — the even
+/// quarters in the low eight lanes, the odd ones in the high eight, since a 16-float load of a block
+/// half is quarters 0 and 1 (or 2 and 3) — and adds its halves at the end: every lane sees the FMAs
+/// of the 256-bit kernels in the same order, so the sums are the same bits, with half the instructions.
+EK_FN void EK_NAME(tile)(int R, int T, const float *d, const float *x, long cols, float *y, long rows) {
+    v16f acc[4][4];
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) acc[r][t] = (v16f)0.0f;
+    for (long i = 0; i < cols; i += 16) {
+        v16f xv[4];
+        for (int t = 0; t < T; t++) xv[t] = ek_load16(x + t * cols + i);
+        for (int r = 0; r < R; r++) {
+            v16f wv = ek_load16(d + r * cols + i);
+            for (int t = 0; t < T; t++) acc[r][t] = __builtin_elementwise_fma(wv, xv[t], acc[r][t]);
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) y[t * rows + r] = EK_NAME(hsum)(acc[r][t].lo + acc[r][t].hi);
+}
+
+/// `tile` with R and T as constants, so each shape compiles to registers only.
+EK_FN void EK_NAME(tile_of)(int R, int T, const float *d, const float *x, long cols, float *y, long rows) {
+#define EK_TILE(r_, t_) if (R == r_ && T == t_) { EK_NAME(tile)(r_, t_, d, x, cols, y, rows); return; }
+    EK_TILE(4, 4) EK_TILE(4, 3) EK_TILE(4, 2) EK_TILE(4, 1)
+    EK_TILE(1, 4) EK_TILE(1, 3) EK_TILE(1, 2) EK_TILE(1, 1)
+#undef EK_TILE
+}
+
+/// Two or more tokens in block order (the set's `batch_split` is 0): rows decoded once, four at a time,
+/// then multiplied by four tokens at a time.
+EK_FN void EK_NAME(quant_rows_wide)(int type, const unsigned char *w, long row_bytes, long cols, const float *x,
+                                   long n, float *y, long rows, long r0, long r1, float *decoded) {
+    long r = r0;
+    for (; r < r1; r += 4) {
+        int R = r + 4 <= r1 ? 4 : 1;
+        // The weights stream from memory once per step: fetch the rows after next while these are
+        // multiplied, so the decode does not wait for them.
+        if (r + 12 <= r1)
+            for (long o = 0; o < 4 * row_bytes; o += 64) __builtin_prefetch(w + (r + 8) * row_bytes + o, 0, 3);
+        for (int i = 0; i < R; i++) EK_NAME(decode_row)(type, w + (r + i) * row_bytes, cols, decoded + i * cols);
+        for (long t = 0; t < n; t += 4) {
+            int T = n - t >= 4 ? 4 : (int)(n - t);
+            EK_NAME(tile_of)(R, T, decoded, x + t * cols, cols, y + t * rows + r, rows);
+        }
+        if (R == 1) r -= 3;
+    }
+}
+#endif
+
 EK_ATTR static void EK_NAME(quant_rows_of)(int type, const unsigned char *w, long row_bytes, long cols, const float *x,
                                            long n, float *y, long rows, long r0, long r1, float *decoded) {
     if (n == 1) {
         for (long r = r0; r < r1; r++) y[r] = EK_NAME(one_row)(type, w + r * row_bytes, x, cols);
         return;
     }
+#if EK_AVX512
+    EK_NAME(quant_rows_wide)(type, w, row_bytes, cols, x, n, y, rows, r0, r1, decoded);
+    return;
+#endif
     // Two or more tokens: rows decoded once, four at a time; four tokens go through two-row passes,
     // a remaining pair or single token through a four-row pass: up to eight chains per pass.
     long half = cols / 2, r = r0;
     v8f partial[16];
     for (; r + 4 <= r1; r += 4) {
+        // The next four rows are fetched from memory while these are multiplied: the weights stream
+        // from DRAM once per step, and the decode below otherwise waits for them.
+        if (r + 8 <= r1)
+            for (long o = 0; o < 4 * row_bytes; o += 64) __builtin_prefetch(w + (r + 4) * row_bytes + o, 0, 0);
         for (int i = 0; i < 4; i++) EK_NAME(decode_row_split)(type, w + (r + i) * row_bytes, cols, decoded + i * cols);
         long t = 0;
         for (; t + 4 <= n; t += 4) {
@@ -414,8 +514,26 @@ EK_ATTR static void EK_NAME(attention_values)(const float *p0, const float *p1, 
     }
 }
 
+#if EK_AVX512
+// Only the batched quantized product differs from the AVX2 set; every other kernel is the AVX2 one
+// itself, so nothing else can round differently.
 static const ek_kernels EK_NAME(table) = {
     .name = EK_LABEL,
+    .batch_split = 0,
+    .quant_rows = EK_NAME(quant_rows),
+    .permute = permute_avx2,
+    .dot = dot_avx2,
+    .axpy = axpy_avx2,
+    .gemm6x16 = gemm6x16_avx2,
+    .layer_norm = layer_norm_avx2,
+    .attention_scores = attention_scores_avx2,
+    .exp_shifted = exp_shifted_avx2,
+    .attention_values = attention_values_avx2,
+};
+#else
+static const ek_kernels EK_NAME(table) = {
+    .name = EK_LABEL,
+    .batch_split = 1,
     .quant_rows = EK_NAME(quant_rows),
     .permute = EK_NAME(permute),
     .dot = EK_NAME(dot),
@@ -426,5 +544,6 @@ static const ek_kernels EK_NAME(table) = {
     .exp_shifted = EK_NAME(exp_shifted),
     .attention_values = EK_NAME(attention_values),
 };
+#endif
 
 #undef EK_FN

@@ -143,8 +143,8 @@ final class ModelService: DaemonService {
         context.logger.info("loading model", ["model": .string(model), "path": .string(source.path), "kind": .string(source.kind.rawValue)])
         if threads > 0 { EngineThreads.set(threads) }
         let kernelChoice = ProcessInfo.processInfo.environment[KernelSet.environmentVariable]
-        if KernelSet.forcesPortable(kernelChoice) == nil {
-            context.logger.warn("\(KernelSet.environmentVariable) is neither auto nor portable; ignored (the CPU decides)",
+        if KernelSet.ceiling(kernelChoice) == nil {
+            context.logger.warn("\(KernelSet.environmentVariable) is none of auto, avx2, portable; ignored (the CPU decides)",
                                 ["value": .string(String((kernelChoice ?? "").prefix(64)))])
         }
         let started = ContinuousClock.now

@@ -257,8 +257,8 @@ private func maxDifference(_ a: [Float], _ b: [Float]) -> Float {
         }
     }
 
-    /// Both kernel sets where this CPU has the AVX2 one; the portable one everywhere.
-    static let kernelSets: [Kernels] = [Kernels.portable] + (Kernels.avx2.map { [$0] } ?? [])
+    /// Every kernel set this CPU has: the portable one everywhere, AVX2 and AVX-512 where it has them.
+    static let kernelSets: [Kernels] = [Kernels.portable] + (Kernels.avx2.map { [$0] } ?? []) + (Kernels.avx512.map { [$0] } ?? [])
 
     @Test(arguments: kernelSets.indices)
     func expIsAccurate(set: Int) {

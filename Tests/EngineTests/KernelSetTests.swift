@@ -2,21 +2,27 @@ import Foundation
 import Testing
 @testable import Engine
 
-/// The two builds of the kernels (Sources/EngineKernels): the one in use is the one the environment and
-/// the CPU ask for, and the portable one computes what the AVX2 one does, up to rounding.
+/// The builds of the kernels (Sources/EngineKernels): the one in use is the one the environment and
+/// the CPU ask for, the portable one computes what the AVX2 one does, up to rounding, and the AVX-512
+/// one exactly what the AVX2 one does.
 @Suite struct KernelSetTests {
     @Test func activeSetIsWhatTheEnvironmentAndTheCPUAskFor() {
         let value = ProcessInfo.processInfo.environment[KernelSet.environmentVariable]
-        let forced = KernelSet.forcesPortable(value) == true
-        #expect(KernelSet.name == (forced || Kernels.avx2 == nil ? "portable" : "avx2"))
+        let want = switch KernelSet.ceiling(value) ?? .auto {
+        case .portable: "portable"
+        case .avx2: Kernels.avx2 != nil ? "avx2" : "portable"
+        case .auto: Kernels.avx512 != nil ? "avx512" : Kernels.avx2 != nil ? "avx2" : "portable"
+        }
+        #expect(KernelSet.name == want)
     }
 
     @Test func environmentValues() {
-        #expect(KernelSet.forcesPortable(nil) == false)
-        #expect(KernelSet.forcesPortable("auto") == false)
-        #expect(KernelSet.forcesPortable("") == false)
-        #expect(KernelSet.forcesPortable("portable") == true)
-        #expect(KernelSet.forcesPortable("avx512") == nil)
+        #expect(KernelSet.ceiling(nil) == .auto)
+        #expect(KernelSet.ceiling("auto") == .auto)
+        #expect(KernelSet.ceiling("") == .auto)
+        #expect(KernelSet.ceiling("portable") == .portable)
+        #expect(KernelSet.ceiling("avx2") == .avx2)
+        #expect(KernelSet.ceiling("avx512") == nil)
     }
 
     /// Quantized products of both sets against a float64 product of the decoded weights, for one token
@@ -29,17 +35,7 @@ import Testing
         let weights = GGUFTests().decode(type, data, rows * cols)
         let x = (0..<(n * cols)).map { _ in Float(rng.nextDouble() * 2 - 1) }
         for kernels in EmbeddingTests.kernelSets {
-            var permuted = [Float](repeating: 0, count: n * cols)
-            var y = [Float](repeating: .nan, count: n * rows)
-            var scratch = [Float](repeating: 0, count: 4 * cols)
-            for t in 0..<n {
-                x.withUnsafeBufferPointer { xp in
-                    permuted.withUnsafeMutableBufferPointer { kernels.permute(xp.baseAddress! + t * cols, cols, $0.baseAddress! + t * cols, n == 1 ? 0 : 1) }
-                }
-            }
-            data.withUnsafeBytes { w in
-                kernels.quant_rows(Int32(type.rawValue), w.baseAddress!, w.count / rows, cols, permuted, n, &y, rows, 0, rows, &scratch)
-            }
+            let y = Self.product(kernels, type, data, rows: rows, cols: cols, x, n: n, 0..<rows)
             for t in 0..<n {
                 for r in 0..<rows {
                     var want = 0.0
@@ -49,6 +45,45 @@ import Testing
                 }
             }
         }
+    }
+
+    /// The AVX-512 set against the AVX2 set, bit for bit: every batch size from 1 to 9 (each tile shape
+    /// and remainder), row ranges that start and end off a multiple of four, each block type.
+    @Test(arguments: [GGMLType.q4_0, .q4_1, .q8_0])
+    func avx512ProductsAreTheAVX2Bits(type: GGMLType) throws {
+        guard let wide = Kernels.avx512, let avx2 = Kernels.avx2 else { return }
+        let rows = 11, cols = 96
+        var rng = SplitMix64(seed: 17)
+        let data = GGUFTests().randomBlocks(type, count: rows * cols / 32, &rng)
+        for n in 1...9 {
+            let x = (0..<(n * cols)).map { _ in Float(rng.nextDouble() * 8 - 4) }
+            for (r0, r1) in [(0, rows), (1, 10), (4, 7), (3, 4)] {
+                var results: [[Float]] = []
+                for kernels in [avx2, wide] {
+                    let y = Self.product(kernels, type, data, rows: rows, cols: cols, x, n: n, r0..<r1)
+                    results.append((0..<n).flatMap { t in y[(t * rows + r0)..<(t * rows + r1)] })
+                }
+                #expect(results[0].map(\.bitPattern) == results[1].map(\.bitPattern), "\(type) n \(n) rows \(r0)..<\(r1)")
+            }
+        }
+    }
+
+    /// Rows `range` of W·X with one set's kernels, as MatMul calls them (activations permuted into the
+    /// layout the set reads); the other rows are NaN.
+    static func product(_ kernels: Kernels, _ type: GGMLType, _ data: [UInt8], rows: Int, cols: Int, _ x: [Float], n: Int,
+                        _ range: Range<Int>) -> [Float] {
+        var permuted = [Float](repeating: 0, count: n * cols)
+        var y = [Float](repeating: .nan, count: n * rows)
+        var scratch = [Float](repeating: 0, count: 4 * cols)
+        for t in 0..<n {
+            x.withUnsafeBufferPointer { xp in
+                permuted.withUnsafeMutableBufferPointer { kernels.permute(xp.baseAddress! + t * cols, cols, $0.baseAddress! + t * cols, n == 1 ? 0 : kernels.batch_split) }
+            }
+        }
+        data.withUnsafeBytes { w in
+            kernels.quant_rows(Int32(type.rawValue), w.baseAddress!, w.count / rows, cols, permuted, n, &y, rows, range.lowerBound, range.upperBound, &scratch)
+        }
+        return y
     }
 
     @Test func dotAndAxpyOfBothSets() {

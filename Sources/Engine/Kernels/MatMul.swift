@@ -40,7 +40,7 @@ public enum MatMul {
         let kernels = KernelSet.active
         let xp = UnsafeMutablePointer<Float>.allocate(capacity: n * cols)
         defer { xp.deallocate() }
-        for t in 0..<n { kernels.permute(x + t * cols, cols, xp + t * cols, n == 1 ? 0 : 1) }
+        for t in 0..<n { kernels.permute(x + t * cols, cols, xp + t * cols, n == 1 ? 0 : kernels.batch_split) }
         let xq = UnsafePointer(xp)
         let type = Int32(first.type.rawValue)
         parallelChunks(ws.map(\.rows), grain: n == 1 ? 32 : 8, chunksPerThread: n == 1 ? 2 : 4, align: 4) { i, range in

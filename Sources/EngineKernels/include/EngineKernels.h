@@ -1,6 +1,6 @@
-// The engine's inner loops, compiled twice from one source (KernelBody.h): once for x86-64's baseline
-// (SSE2) and once for AVX2 + FMA + F16C, with the choice made at run time from the CPU (cpuid), so a
-// binary built anywhere runs on any x86-64 host. Everything here trusts its arguments: the Swift
+// The engine's inner loops, compiled three times from one source (KernelBody.h): for x86-64's baseline
+// (SSE2), for AVX2 + FMA + F16C and for AVX-512 (F, VL), with the choice made at run time from the CPU
+// (cpuid), so a binary built anywhere runs on any x86-64 host. Everything here trusts its arguments: the Swift
 // callers (Engine, compiled with Swift's checks) validate shapes and sizes before they call.
 #ifndef ENGINE_KERNELS_H
 #define ENGINE_KERNELS_H
@@ -14,8 +14,11 @@ enum { EK_Q4_0 = 2, EK_Q4_1 = 3, EK_Q8_0 = 8 };
 
 /// One set of kernels (all of one instruction set).
 typedef struct ek_kernels {
-    /// "avx2" or "portable".
+    /// "avx512", "avx2" or "portable".
     const char *name;
+    /// The activation layout `quant_rows` reads for two or more tokens: `permute`'s `split` argument
+    /// (1: the split layout; 0: block order, as for one token).
+    int batch_split;
 
     /// Rows r0..<r1 of Y = W·X for `n` tokens. `w`: quantized rows of `cols` weights, `row_bytes` apart;
     /// `x`: n rows of `cols` floats, permuted by `permute` (split = n > 1); `y[t * rows + r]` is written.
@@ -46,12 +49,16 @@ typedef struct ek_kernels {
                              long head_dim, float inv0, float inv1, float *o0, float *o1);
 } ek_kernels;
 
-/// The kernels to use: AVX2 when this CPU (and the OS) supports AVX2, FMA and F16C and
-/// `force_portable` is 0, else the baseline ones.
-const ek_kernels *ek_select(int force_portable);
+/// The kernels to use, the most capable this CPU (and the OS) supports up to `ceiling`: 0 any
+/// (AVX-512, else AVX2, else baseline), 2 AVX2 at most, 1 the baseline ones.
+const ek_kernels *ek_select(int ceiling);
 
 /// The AVX2 set, or null when this CPU lacks one of AVX2, FMA, F16C (tests compare the two).
 const ek_kernels *_Nullable ek_avx2(void);
+
+/// The AVX-512 set (AVX-512 F and VL besides the AVX2 set's AVX2, FMA, F16C), or null without them.
+/// It computes exactly what the AVX2 set does, bit for bit: only the batched product differs.
+const ek_kernels *_Nullable ek_avx512(void);
 
 /// The baseline x86-64 set (runs on every x86-64 CPU).
 const ek_kernels *ek_portable(void);
