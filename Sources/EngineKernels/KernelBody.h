@@ -514,6 +514,48 @@ EK_ATTR static void EK_NAME(attention_values)(const float *p0, const float *p1, 
     }
 }
 
+EK_ATTR static void EK_NAME(gqa_scores)(const float *q, long nq, long q_stride, const float *k, long kv_stride, long len,
+                                        long head_dim, float scale, float *s, long s_stride) {
+    for (long j = 0; j < len; j++) {
+        const float *kj = k + j * kv_stride;
+        for (long h = 0; h < nq; h++) s[h * s_stride + j] = EK_NAME(dot)(q + h * q_stride, kj, head_dim) * scale;
+    }
+}
+
+EK_ATTR static void EK_NAME(gqa_values)(const float *p, long nq, long p_stride, const float *v, long kv_stride, long len,
+                                        long head_dim, float *o, long o_stride) {
+    for (long h = 0; h < nq; h++) {
+        const float *ph = p + h * p_stride;
+        float *oh = o + h * o_stride;
+        long db = 0;
+        // Each output element is summed over j in order, one FMA per value, as axpy adds them.
+        for (; db + 32 <= head_dim; db += 32) {
+            v8f a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+            for (long j = 0; j < len; j++) {
+                const float *vj = v + j * kv_stride + db;
+                v8f pj = (v8f)ph[j];
+                a0 = EK_NAME(madd)(pj, ek_load(vj), a0);
+                a1 = EK_NAME(madd)(pj, ek_load(vj + 8), a1);
+                a2 = EK_NAME(madd)(pj, ek_load(vj + 16), a2);
+                a3 = EK_NAME(madd)(pj, ek_load(vj + 24), a3);
+            }
+            ek_store(oh + db, a0);
+            ek_store(oh + db + 8, a1);
+            ek_store(oh + db + 16, a2);
+            ek_store(oh + db + 24, a3);
+        }
+        for (; db + 8 <= head_dim; db += 8) {
+            v8f a0 = 0;
+            for (long j = 0; j < len; j++) a0 = EK_NAME(madd)((v8f)ph[j], ek_load(v + j * kv_stride + db), a0);
+            ek_store(oh + db, a0);
+        }
+        for (; db < head_dim; db++) {
+            oh[db] = 0;
+            for (long j = 0; j < len; j++) oh[db] += ph[j] * v[j * kv_stride + db];
+        }
+    }
+}
+
 #if EK_AVX512
 // Only the batched quantized product differs from the AVX2 set; every other kernel is the AVX2 one
 // itself, so nothing else can round differently.
@@ -529,6 +571,8 @@ static const ek_kernels EK_NAME(table) = {
     .attention_scores = attention_scores_avx2,
     .exp_shifted = exp_shifted_avx2,
     .attention_values = attention_values_avx2,
+    .gqa_scores = gqa_scores_avx2,
+    .gqa_values = gqa_values_avx2,
 };
 #else
 static const ek_kernels EK_NAME(table) = {
@@ -543,6 +587,8 @@ static const ek_kernels EK_NAME(table) = {
     .attention_scores = EK_NAME(attention_scores),
     .exp_shifted = EK_NAME(exp_shifted),
     .attention_values = EK_NAME(attention_values),
+    .gqa_scores = EK_NAME(gqa_scores),
+    .gqa_values = EK_NAME(gqa_values),
 };
 #endif
 

@@ -68,6 +68,35 @@ import Testing
         }
     }
 
+    /// Grouped attention against what one head alone computes (`dot`·scale for each score, `axpy` value
+    /// by value from zero for each output), bit for bit, in every set; head sizes with and without a
+    /// remainder of 32 and of 8.
+    @Test(arguments: [64, 40, 12])
+    func groupedAttentionIsEachHeadAlone(headDim hd: Int) {
+        let group = 3, len = 37, kvStride = 2 * hd + 5
+        var rng = SplitMix64(seed: UInt64(hd))
+        func random(_ n: Int) -> [Float] { (0..<n).map { _ in Float(rng.nextDouble() * 2 - 1) } }
+        let q = random(group * hd), keys = random(len * kvStride), values = random(len * kvStride), p = random(group * len)
+        for kernels in EmbeddingTests.kernelSets {
+            var scores = [Float](repeating: .nan, count: group * len), out = [Float](repeating: .nan, count: group * hd)
+            kernels.gqa_scores(q, group, hd, keys, kvStride, len, hd, 0.125, &scores, len)
+            kernels.gqa_values(p, group, len, values, kvStride, len, hd, &out, hd)
+            for h in 0..<group {
+                for j in 0..<len {
+                    let want = q.withUnsafeBufferPointer { q in keys.withUnsafeBufferPointer { k in
+                        kernels.dot(q.baseAddress! + h * hd, k.baseAddress! + j * kvStride, hd) * 0.125
+                    } }
+                    #expect(scores[h * len + j].bitPattern == want.bitPattern, "\(kernels.label) head \(h) key \(j)")
+                }
+                var o = [Float](repeating: 0, count: hd)
+                values.withUnsafeBufferPointer { v in
+                    for j in 0..<len { kernels.axpy(p[h * len + j], v.baseAddress! + j * kvStride, &o, hd) }
+                }
+                #expect(Array(out[(h * hd)..<((h + 1) * hd)]).map(\.bitPattern) == o.map(\.bitPattern), "\(kernels.label) head \(h)")
+            }
+        }
+    }
+
     /// Rows `range` of W·X with one set's kernels, as MatMul calls them (activations permuted into the
     /// layout the set reads); the other rows are NaN.
     static func product(_ kernels: Kernels, _ type: GGMLType, _ data: [UInt8], rows: Int, cols: Int, _ x: [Float], n: Int,

@@ -2,10 +2,12 @@
 ///
 /// One pass over the weights serves the whole batch. For one token, each weight row is decoded
 /// block by block into registers (w = d·q + m, in `ActivationLayout` order) and multiplied with the
-/// token as it goes. For two or more tokens, every row is decoded once per call into floats (a split
-/// layout: even quarter-blocks first) and multiplied by two rows × four tokens, or four rows × one or
-/// two tokens, per pass: eight (row, token) chains share each load of a weight vector and of an
-/// activation vector, and the cost of decoding is shared by every sequence in the batch. The loops
+/// token as it goes. For two or more tokens, every row is decoded once per call into floats and
+/// multiplied by several tokens per pass, so the cost of decoding is shared by every sequence in the
+/// batch: with the AVX2 and portable kernels in a split layout (even quarter-blocks first), two rows ×
+/// four tokens or four rows × one or two tokens per pass, eight (row, token) chains sharing each load;
+/// with the AVX-512 kernels in block order, four rows × four tokens, sixteen 512-bit accumulators each
+/// holding one (row, token)'s two chains (`ek_kernels.batch_split` says which layout). The loops
 /// are C (Sources/EngineKernels, `KernelSet`); this type checks shapes and splits the work.
 ///
 /// Every (weight row, activation row) pair is summed the same way whatever the kernel shape — two

@@ -140,31 +140,32 @@ public final class LlamaModel: @unchecked Sendable {
         }
     }
 
-    /// Causal grouped-query attention of every row against its own sequence's cache.
+    /// Causal grouped-query attention of every row against its own sequence's cache: the query heads
+    /// that share a key/value head go through its keys and values together (`gqa_scores`, `gqa_values`),
+    /// each head's sums in the order one head alone would take.
     private func attention(layer l: Int, rows: Int, rowStep: [Int], rowPos: [Int], caches: [KVCache],
                            q: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>) {
         let c = config
         let d = c.width, kvw = c.kvWidth, hd = c.headDim
         let group = c.heads / c.kvHeads
         let scale = 1 / Float(hd).squareRoot()
+        let kernels = KernelSet.active
         rowStep.withUnsafeBufferPointer { rowStep in
             rowPos.withUnsafeBufferPointer { rowPos in
-                parallelChunks(rows * c.heads, grain: 4) { range in
-                    let maxLen = range.map { rowPos[$0 / c.heads] + 1 }.max() ?? 0
-                    let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(1, maxLen))
+                parallelChunks(rows * c.kvHeads, grain: 2) { range in
+                    // Scores of the group's heads, `stride` apart.
+                    let stride = max(1, range.map { rowPos[$0 / c.kvHeads] + 1 }.max() ?? 0)
+                    let scores = UnsafeMutablePointer<Float>.allocate(capacity: group * stride)
                     defer { scores.deallocate() }
                     for item in range {
-                        let r = item / c.heads, hh = item % c.heads
+                        let r = item / c.kvHeads, g = item % c.kvHeads
                         let cache = caches[rowStep[r]]
                         let len = rowPos[r] + 1
-                        let qh = q + r * d + hh * hd
-                        let kv = (hh / group) * hd
-                        let keys = cache.keys[l] + kv, values = cache.values[l] + kv
-                        for s in 0..<len { scores[s] = VectorOps.dot(qh, keys + s * kvw, count: hd) * scale }
-                        VectorOps.softmax(scores, count: len)
-                        let o = out + r * d + hh * hd
-                        o.initialize(repeating: 0, count: hd)
-                        for s in 0..<len { VectorOps.axpy(scores[s], values + s * kvw, o, count: hd) }
+                        // Heads g·group ..< (g + 1)·group read key/value head g.
+                        let head = r * d + g * group * hd, kv = g * hd
+                        kernels.gqa_scores(q + head, group, hd, cache.keys[l] + kv, kvw, len, hd, scale, scores, stride)
+                        for h in 0..<group { VectorOps.softmax(scores + h * stride, count: len) }
+                        kernels.gqa_values(scores, group, stride, cache.values[l] + kv, kvw, len, hd, out + head, hd)
                     }
                 }
             }

@@ -47,6 +47,15 @@ typedef struct ek_kernels {
     /// 32), value rows `v_stride` floats apart; o1 is written before o0.
     void (*attention_values)(const float *p0, const float *p1, const float *v, long v_stride, long n,
                              long head_dim, float inv0, float inv1, float *o0, float *o1);
+    /// Causal attention's scores for `nq` query heads (`q_stride` floats apart) that share one key head:
+    /// s[h·s_stride + j] = (q_h · k_j)·scale for the `len` keys k_j = k + j·kv_stride, each dot product
+    /// summed as `dot` sums it.
+    void (*gqa_scores)(const float *q, long nq, long q_stride, const float *k, long kv_stride, long len, long head_dim,
+                       float scale, float *s, long s_stride);
+    /// Their outputs: o_h = Σ_j p[h·p_stride + j]·v_j over the `len` values v_j = v + j·kv_stride, in
+    /// order of j from zero, as `axpy` would add them one by one; written to o + h·o_stride.
+    void (*gqa_values)(const float *p, long nq, long p_stride, const float *v, long kv_stride, long len, long head_dim,
+                       float *o, long o_stride);
 } ek_kernels;
 
 /// The kernels to use, the most capable this CPU (and the OS) supports up to `ceiling`: 0 any
