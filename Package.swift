@@ -122,7 +122,7 @@ let package = Package(
 
         // ── Benchmarks ─────────────────────────────────────────────────────────────────────────────
         .executableTarget(name: "engine-bench", dependencies: ["Engine"], path: "bench/engine-bench"),
-        .executableTarget(name: "ipc-bench", dependencies: ["IPC"], path: "bench/ipc-bench"),
+        .executableTarget(name: "ipc-bench", dependencies: ["IPC", "Services", "Wire"], path: "bench/ipc-bench"),
         // limitd's Reserve and Commit against the real daemon: the memory backend with its journal, and Redis.
         .executableTarget(name: "limit-bench", dependencies: ["IPC", "Services"], path: "bench/limit-bench"),
         .executableTarget(name: "http-bench", dependencies: ["HTTP"], path: "bench/http-bench"),

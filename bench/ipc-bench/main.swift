@@ -1,8 +1,9 @@
 // ipc-bench: round trips per second through IPCClient → IPCServer over a Unix socket, with the server in a
 // child process (as between two daemons): a small echo call, for 1 and 64 concurrent callers, with the
-// server's handlers started as tasks (the default) and inline on its I/O thread.
+// server's handlers started as tasks (the default) and inline on its I/O thread; then the payload codec
+// alone (CodecBench.swift): nanoseconds to encode and decode each message of a request's path.
 //
-//   swift build -c release --product ipc-bench && .build/release/ipc-bench [seconds-per-run] [payload-bytes]
+//   swift build -c release --product ipc-bench && .build/release/ipc-bench [seconds-per-run] [payload-bytes] [all|echo|codec]
 import Foundation
 import IPC
 
@@ -34,6 +35,7 @@ if arguments.count >= 4 && arguments[1] == "serve" {
 let seconds = arguments.count > 1 ? Double(arguments[1]) ?? 2 : 2
 let payloadSize = arguments.count > 2 ? Int(arguments[2]) ?? 64 : 64
 let payload = [UInt8](repeating: 0x5A, count: payloadSize)
+let parts = arguments.count > 3 ? arguments[3] : "all"
 
 struct Result {
     var callsPerSecond: Double
@@ -74,8 +76,10 @@ func run(_ client: IPCClient, callers: Int) async throws -> Result {
     return Result(callsPerSecond: Double(latencies.count) / elapsed, p50: percentile(0.5), p99: percentile(0.99))
 }
 
-say("ipc-bench: \(payloadSize)-byte echo, \(seconds) s per run, client and server in separate processes")
-for mode in ["task", "inline"] {
+if parts != "codec" {
+    say("ipc-bench: \(payloadSize)-byte echo, \(seconds) s per run, client and server in separate processes")
+}
+for mode in parts == "codec" ? [] : ["task", "inline"] {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ipc-bench-\(getpid())").path
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     let path = directory + "/bench.sock"
@@ -101,4 +105,7 @@ for mode in ["task", "inline"] {
             label, callers, result.callsPerSecond, result.p50, result.p99))
     }
     client.close()
+}
+if parts != "echo" {
+    try CodecBench.run(seconds: seconds, say: say)
 }
