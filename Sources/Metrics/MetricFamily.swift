@@ -16,7 +16,7 @@ public enum MetricKind: UInt8, Sendable {
 }
 
 /// One labelled series of a family: a value, or for histograms cumulative bucket counts, sum and count.
-public struct MetricSample: Sendable, Equatable {
+public struct MetricSample: WireFields, Equatable {
     /// Label pairs, sorted by name.
     public var labels: [MetricLabel]
     /// Counter or gauge value; for histograms the sum of observations.
@@ -29,6 +29,15 @@ public struct MetricSample: Sendable, Equatable {
     /// Carried only by ``MetricsSnapshotWithExemplars`` and rendered only as OpenMetrics.
     public var exemplars: [MetricExemplar?]
 
+    public init() { self.init(labels: [], value: 0) }
+    /// Every field but ``exemplars``, which only ``MetricsSnapshotWithExemplars`` carries, after the families.
+    public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
+        try v.field(&labels, .array(.nested(MetricLabel.self), maxCount: 32))
+        try v.field(&value, .float64)
+        try v.field(&bucketCounts, .array(.uint64, maxCount: 256))
+        try v.field(&count, .uint64)
+    }
+
     public init(labels: [MetricLabel], value: Double, bucketCounts: [UInt64] = [], count: UInt64 = 0,
                 exemplars: [MetricExemplar?] = []) {
         self.labels = labels
@@ -40,9 +49,15 @@ public struct MetricSample: Sendable, Equatable {
 }
 
 /// A label name and value.
-public struct MetricLabel: Sendable, Hashable, Comparable {
-    public let name: String
-    public let value: String
+public struct MetricLabel: WireFields, Hashable, Comparable {
+    public private(set) var name: String
+    public private(set) var value: String
+    public init() { self.init("", "") }
+    public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
+        try v.field(&name, .string(maxLength: 256))
+        try v.field(&value, .string(maxLength: 4096))
+    }
+
     public init(_ name: String, _ value: String) {
         self.name = name
         self.value = value
@@ -51,13 +66,25 @@ public struct MetricLabel: Sendable, Hashable, Comparable {
 }
 
 /// All series of one metric name, as a daemon reports them to metricsd.
-public struct MetricFamily: Sendable, Equatable, WireCodable {
+public struct MetricFamily: WireFields, Equatable {
     public var name: String
     public var help: String
     public var kind: MetricKind
     /// Histogram only: upper bounds of the buckets, ascending (without +Inf).
     public var buckets: [Double]
     public var samples: [MetricSample]
+
+    /// Most families, samples per family, buckets and labels accepted from a peer.
+    static let maxCount = 65_536
+
+    public init() { self.init(name: "", help: "", kind: .counter, samples: []) }
+    public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
+        try v.field(&name, .string(maxLength: 256))
+        try v.field(&help, .string(maxLength: 4096))
+        try v.field(&kind, .rawValue(MetricKind.self, name: "metric kind"))
+        try v.field(&buckets, .array(.float64, maxCount: 256))
+        try v.field(&samples, .array(.nested(MetricSample.self), maxCount: Self.maxCount))
+    }
 
     public init(name: String, help: String, kind: MetricKind, buckets: [Double] = [], samples: [MetricSample]) {
         self.name = name
@@ -67,38 +94,11 @@ public struct MetricFamily: Sendable, Equatable, WireCodable {
         self.samples = samples
     }
 
-    /// Most families, samples per family, buckets and labels accepted from a peer.
-    static let maxCount = 65_536
-
-    public func encode(to w: inout WireWriter) {
-        w.writeString(name)
-        w.writeString(help)
-        w.writeUInt8(kind.rawValue)
-        w.writeArray(buckets) { $0.writeFloat64($1) }
-        w.writeArray(samples) { w, s in
-            w.writeArray(s.labels) { w, l in
-                w.writeString(l.name)
-                w.writeString(l.value)
-            }
-            w.writeFloat64(s.value)
-            w.writeArray(s.bucketCounts) { $0.writeUInt64($1) }
-            w.writeUInt64(s.count)
-        }
-    }
-
+    /// Decodes the fields, then checks that every histogram sample has a count for each bucket.
+    /// - Throws: ``WireError`` on truncated or invalid input.
     public init(from r: inout WireReader) throws {
-        name = try r.readString(maxLength: 256)
-        help = try r.readString(maxLength: 4096)
-        let k = try r.readUInt8()
-        guard let kind = MetricKind(rawValue: k) else { throw WireError.invalidValue("metric kind", UInt64(k)) }
-        self.kind = kind
-        buckets = try r.readArray(maxCount: 256) { try $0.readFloat64() }
-        samples = try r.readArray(maxCount: Self.maxCount) { r in
-            let labels = try r.readArray(maxCount: 32) { r in MetricLabel(try r.readString(maxLength: 256), try r.readString(maxLength: 4096)) }
-            let value = try r.readFloat64()
-            let counts = try r.readArray(maxCount: 256) { try $0.readUInt64() }
-            return MetricSample(labels: labels, value: value, bucketCounts: counts, count: try r.readUInt64())
-        }
+        self.init()
+        try visitFields(&r)
         guard kind != .histogram || samples.allSatisfy({ $0.bucketCounts.count == buckets.count }) else {
             throw WireError.invalidValue("bucket count of histogram \(name)", UInt64(samples.count))
         }
@@ -106,14 +106,15 @@ public struct MetricFamily: Sendable, Equatable, WireCodable {
 }
 
 /// The reply to a stats request: every family a daemon owns.
-public struct MetricsSnapshot: WireMessage, Equatable {
+public struct MetricsSnapshot: WireMessage, WireFields, Equatable {
     public static let type: UInt16 = StatsProtocol.statsType
     public var families: [MetricFamily]
-    public init(families: [MetricFamily]) { self.families = families }
-    public func encode(to w: inout WireWriter) { w.writeArray(families) { $0.write($1) } }
-    public init(from r: inout WireReader) throws {
-        families = try r.readArray(maxCount: 4096) { try $0.read(MetricFamily.self) }
+    public init() { self.init(families: []) }
+    public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
+        try v.field(&families, .array(.nested(MetricFamily.self), maxCount: 4096))
     }
+
+    public init(families: [MetricFamily]) { self.families = families }
 }
 
 /// The stats request every daemon answers on its own socket, whatever its protocol.

@@ -124,7 +124,7 @@ public final class MetricsRegistry: Sendable {
         let name: String
         /// Records one observation; with `exemplar`, it becomes the exemplar of the bucket it falls in.
         public func observe(_ value: Double, _ labels: [MetricLabel] = [], exemplar: ExemplarTrace? = nil) {
-            let example = exemplar.map { MetricExemplar(traceID: $0.traceID, spanID: $0.spanID, value: value, timestamp: wallClockSeconds()) }
+            let example = exemplar.map { MetricExemplar(trace: $0, value: value, timestamp: wallClockSeconds()) }
             registry.update(name, labels) { s, buckets in
                 for (i, le) in buckets.enumerated() where value <= le { s.bucketCounts[i] += 1 }
                 s.value += value

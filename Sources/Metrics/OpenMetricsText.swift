@@ -35,8 +35,8 @@ public enum OpenMetricsText {
     /// ` # {trace_id="…",span_id="…"} value timestamp`; ids that are not lowercase hex are left out
     /// (only ``MetricsRegistry`` and the checked wire decoder make exemplars, so this is a last guard).
     static func exemplar(_ e: MetricExemplar) -> String {
-        guard MetricExemplar.isHex(e.traceID, count: 32), MetricExemplar.isHex(e.spanID, count: 16) else { return "" }
-        return " # {trace_id=\"\(e.traceID)\",span_id=\"\(e.spanID)\"} \(PrometheusText.number(e.value)) \(e.timestamp)"
+        guard e.trace.isValid else { return "" }
+        return " # {trace_id=\"\(e.trace.traceID)\",span_id=\"\(e.trace.spanID)\"} \(PrometheusText.number(e.value)) \(e.timestamp)"
     }
 
     /// HELP text as OpenMetrics escapes it: backslash, newline and double quote.

@@ -3,35 +3,36 @@ import Wire
 /// cached's messages: exact-match lookup, store, clearing, and its figures.
 public enum CacheProtocol {
     /// Looks a key up. Reply: `GetReply`.
-    public struct Get: WireMessage, Equatable {
+    public struct Get: WireMessage, WireFields, Equatable {
         public static let type: UInt16 = 1
         public var key: String
+        public init() { self.init(key: "") }
+        public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
+            try v.field(&key, .string(maxLength: 1024))
+        }
+
         public init(key: String) { self.key = key }
-        public init(from r: inout WireReader) throws { key = try r.readString(maxLength: 1024) }
-        public func encode(to w: inout WireWriter) { w.writeString(key) }
     }
 
-    public struct GetReply: WireCodable, Equatable {
+    public struct GetReply: WireFields, Equatable {
         /// The stored value, or nil on a miss.
         public var value: [UInt8]?
         /// Age of the entry in milliseconds (0 on a miss).
         public var ageMs: UInt64
+        public init() { self.init(value: nil, ageMs: 0) }
+        public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
+            try v.field(&value, .optional(.bytes()))
+            try v.field(&ageMs, .uint64)
+        }
+
         public init(value: [UInt8]?, ageMs: UInt64) {
             self.value = value
             self.ageMs = ageMs
         }
-        public init(from r: inout WireReader) throws {
-            value = try r.readOptional { try $0.readBytes() }
-            ageMs = try r.readUInt64()
-        }
-        public func encode(to w: inout WireWriter) {
-            w.writeOptional(value) { $0.writeBytes($1) }
-            w.writeUInt64(ageMs)
-        }
     }
 
     /// Stores a value. Reply: empty.
-    public struct Put: WireMessage, Equatable {
+    public struct Put: WireMessage, WireFields, Equatable {
         public static let type: UInt16 = 2
         public var key: String
         /// The model the value came from, so `Clear` can drop one model's entries.
@@ -42,6 +43,15 @@ public enum CacheProtocol {
         /// What makes the entry findable by meaning as well (a semantic-cache request's), or nil. Sent after
         /// the fields above only when present, so an older cached still decodes a plain Put.
         public var semantic: SemanticKey?
+        public init() { self.init(key: "", model: "", value: []) }
+        public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
+            try v.field(&key, .string(maxLength: 1024))
+            try v.field(&model, .string(maxLength: 256))
+            try v.field(&value, .bytes())
+            try v.field(&ttlSeconds, .uint32)
+            try v.field(&semantic, .trailing(.nested(SemanticKey.self)))
+        }
+
         public init(key: String, model: String, value: [UInt8], ttlSeconds: UInt32 = 0, semantic: SemanticKey? = nil) {
             self.key = key
             self.model = model
@@ -49,68 +59,49 @@ public enum CacheProtocol {
             self.ttlSeconds = ttlSeconds
             self.semantic = semantic
         }
-        public init(from r: inout WireReader) throws {
-            key = try r.readString(maxLength: 1024)
-            model = try r.readString(maxLength: 256)
-            value = try r.readBytes()
-            ttlSeconds = try r.readUInt32()
-            semantic = r.isAtEnd ? nil : try SemanticKey(from: &r)
-        }
-        public func encode(to w: inout WireWriter) {
-            w.writeString(key)
-            w.writeString(model)
-            w.writeBytes(value)
-            w.writeUInt32(ttlSeconds)
-            semantic?.encode(to: &w)
-        }
     }
 
     /// Where an entry sits in the semantic index: its `group` (everything but the last user message must be
     /// equal for two requests to share an answer: scope, model, parameters, earlier messages — frontd
     /// hashes them into this string) and the embedding of its last user message (unit length, MiniLM's 384).
-    public struct SemanticKey: WireCodable, Equatable, Sendable {
+    public struct SemanticKey: WireFields, Equatable, Sendable {
         public var group: String
         public var vector: [Float]
+        public init() { self.init(group: "", vector: []) }
+        public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
+            try v.field(&group, .string(maxLength: 1024))
+            try v.field(&vector, .array(.float32, maxCount: 4096, minElementSize: 4))
+        }
+
         public init(group: String, vector: [Float]) {
             self.group = group
             self.vector = vector
-        }
-        public init(from r: inout WireReader) throws {
-            group = try r.readString(maxLength: 1024)
-            vector = try r.readArray(maxCount: 4096, minElementSize: 4) { try $0.readFloat32() }
-        }
-        public func encode(to w: inout WireWriter) {
-            w.writeString(group)
-            w.writeArray(vector) { $0.writeFloat32($1) }
         }
     }
 
     /// Finds the entry of `group` whose vector is most similar (cosine) to `vector`, if that similarity is
     /// at least `threshold` and the entry is at most `maxAgeMs` old (0: any age). Reply: `SemanticGetReply`.
     /// A cached that predates it answers "unknown message type", which frontd takes as a miss.
-    public struct SemanticGet: WireMessage, Equatable {
+    public struct SemanticGet: WireMessage, WireFields, Equatable {
         public static let type: UInt16 = 5
         public var key: SemanticKey
         public var threshold: Float
         public var maxAgeMs: UInt64
+        public init() { self.init(key: SemanticKey(), threshold: 0) }
+        public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
+            try v.field(&key, .nested(SemanticKey.self))
+            try v.field(&threshold, .float32)
+            try v.field(&maxAgeMs, .uint64)
+        }
+
         public init(key: SemanticKey, threshold: Float, maxAgeMs: UInt64 = 0) {
             self.key = key
             self.threshold = threshold
             self.maxAgeMs = maxAgeMs
         }
-        public init(from r: inout WireReader) throws {
-            key = try SemanticKey(from: &r)
-            threshold = try r.readFloat32()
-            maxAgeMs = try r.readUInt64()
-        }
-        public func encode(to w: inout WireWriter) {
-            key.encode(to: &w)
-            w.writeFloat32(threshold)
-            w.writeUInt64(maxAgeMs)
-        }
     }
 
-    public struct SemanticGetReply: WireCodable, Equatable {
+    public struct SemanticGetReply: WireFields, Equatable {
         /// The matching entry's value, or nil when none is close enough.
         public var value: [UInt8]?
         /// Its age in milliseconds (0 on a miss).
@@ -118,20 +109,17 @@ public enum CacheProtocol {
         /// The best similarity found in the group (also on a miss, for the near-miss figures; -1 when the
         /// group is empty).
         public var similarity: Float
+        public init() { self.init(value: nil, ageMs: 0, similarity: 0) }
+        public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
+            try v.field(&value, .optional(.bytes()))
+            try v.field(&ageMs, .uint64)
+            try v.field(&similarity, .float32)
+        }
+
         public init(value: [UInt8]?, ageMs: UInt64, similarity: Float) {
             self.value = value
             self.ageMs = ageMs
             self.similarity = similarity
-        }
-        public init(from r: inout WireReader) throws {
-            value = try r.readOptional { try $0.readBytes() }
-            ageMs = try r.readUInt64()
-            similarity = try r.readFloat32()
-        }
-        public func encode(to w: inout WireWriter) {
-            w.writeOptional(value) { $0.writeBytes($1) }
-            w.writeUInt64(ageMs)
-            w.writeFloat32(similarity)
         }
     }
 
@@ -139,69 +127,67 @@ public enum CacheProtocol {
     /// backend): granted unless another caller holds an unexpired claim on it. The claim lapses after
     /// `leaseMs` or when the key is stored. Reply: `ClaimReply`. A cached that predates it answers
     /// "unknown message type", which frontd takes as granted.
-    public struct Claim: WireMessage, Equatable {
+    public struct Claim: WireMessage, WireFields, Equatable {
         public static let type: UInt16 = 6
         public var key: String
         public var leaseMs: UInt32
+        public init() { self.init(key: "", leaseMs: 0) }
+        public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
+            try v.field(&key, .string(maxLength: 1024))
+            try v.field(&leaseMs, .uint32)
+        }
+
         public init(key: String, leaseMs: UInt32) {
             self.key = key
             self.leaseMs = leaseMs
         }
-        public init(from r: inout WireReader) throws {
-            key = try r.readString(maxLength: 1024)
-            leaseMs = try r.readUInt32()
-        }
-        public func encode(to w: inout WireWriter) {
-            w.writeString(key)
-            w.writeUInt32(leaseMs)
-        }
     }
 
-    public struct ClaimReply: WireCodable, Equatable {
+    public struct ClaimReply: WireFields, Equatable {
         /// True: compute and store the answer. False: another caller is computing it; wait for it with `Get`.
         public var granted: Bool
         /// Milliseconds left on the other caller's claim (0 when granted).
         public var heldForMs: UInt32
+        public init() { self.init(granted: false, heldForMs: 0) }
+        public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
+            try v.field(&granted, .bool)
+            try v.field(&heldForMs, .uint32)
+        }
+
         public init(granted: Bool, heldForMs: UInt32) {
             self.granted = granted
             self.heldForMs = heldForMs
         }
-        public init(from r: inout WireReader) throws {
-            granted = try r.readBool()
-            heldForMs = try r.readUInt32()
-        }
-        public func encode(to w: inout WireWriter) {
-            w.writeBool(granted)
-            w.writeUInt32(heldForMs)
-        }
     }
 
     /// Drops every entry, or one model's. Reply: `ClearReply`.
-    public struct Clear: WireMessage, Equatable {
+    public struct Clear: WireMessage, WireFields, Equatable {
         public static let type: UInt16 = 3
         public var model: String?
+        public init() { self.init(model: nil) }
+        public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
+            try v.field(&model, .optional(.string(maxLength: 256)))
+        }
+
         public init(model: String?) { self.model = model }
-        public init(from r: inout WireReader) throws { model = try r.readOptional { try $0.readString(maxLength: 256) } }
-        public func encode(to w: inout WireWriter) { w.writeOptional(model) { $0.writeString($1) } }
     }
 
-    public struct ClearReply: WireCodable, Equatable {
+    public struct ClearReply: WireFields, Equatable {
         public var removed: UInt64
+        public init() { self.init(removed: 0) }
+        public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) { try v.field(&removed, .uint64) }
         public init(removed: UInt64) { self.removed = removed }
-        public init(from r: inout WireReader) throws { removed = try r.readUInt64() }
-        public func encode(to w: inout WireWriter) { w.writeUInt64(removed) }
     }
 
     /// Asks for cached's figures. Reply: `StatsReply`.
-    public struct Stats: WireMessage, Equatable {
+    public struct Stats: WireMessage, WireFields, Equatable {
         public static let type: UInt16 = 4
         public init() {}
-        public init(from r: inout WireReader) throws {}
-        public func encode(to w: inout WireWriter) {}
+        public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {}
     }
 
     /// cached's figures since it started: its size, bounds and every lookup it answered.
-    public struct StatsReply: WireCodable, Equatable {
+    public struct StatsReply: WireFields, Equatable {
         /// Entries held now.
         public var entries: UInt64
         /// Key and value bytes held now.
@@ -217,6 +203,13 @@ public enum CacheProtocol {
         /// Entries dropped by the cache itself (capacity or expiry), not by `Clear`.
         public var evictions: UInt64
 
+        public init() { self.init(entries: 0, bytes: 0, maxEntries: 0, maxBytes: 0, hits: 0, misses: 0, evictions: 0) }
+        public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
+            for field in [\Self.entries, \.bytes, \.maxEntries, \.maxBytes, \.hits, \.misses, \.evictions] {
+                try v.field(&self[keyPath: field], .uint64)
+            }
+        }
+
         public init(entries: UInt64, bytes: UInt64, maxEntries: UInt64, maxBytes: UInt64, hits: UInt64, misses: UInt64, evictions: UInt64) {
             self.entries = entries
             self.bytes = bytes
@@ -225,18 +218,6 @@ public enum CacheProtocol {
             self.hits = hits
             self.misses = misses
             self.evictions = evictions
-        }
-        public init(from r: inout WireReader) throws {
-            entries = try r.readUInt64()
-            bytes = try r.readUInt64()
-            maxEntries = try r.readUInt64()
-            maxBytes = try r.readUInt64()
-            hits = try r.readUInt64()
-            misses = try r.readUInt64()
-            evictions = try r.readUInt64()
-        }
-        public func encode(to w: inout WireWriter) {
-            for v in [entries, bytes, maxEntries, maxBytes, hits, misses, evictions] { w.writeUInt64(v) }
         }
     }
 }

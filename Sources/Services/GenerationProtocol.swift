@@ -5,25 +5,23 @@ import Wire
 /// own protocol names).
 public enum GenerationProtocol {
     /// One chat turn.
-    public struct Message: WireCodable, Equatable {
+    public struct Message: WireFields, Equatable {
         public var role: String
         public var content: String
+        public init() { self.init(role: "", content: "") }
+        public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
+            try v.field(&role, .string(maxLength: 64))
+            try v.field(&content, .string())
+        }
+
         public init(role: String, content: String) {
             self.role = role
             self.content = content
         }
-        public init(from r: inout WireReader) throws {
-            role = try r.readString(maxLength: 64)
-            content = try r.readString()
-        }
-        public func encode(to w: inout WireWriter) {
-            w.writeString(role)
-            w.writeString(content)
-        }
     }
 
     /// Sampling and stopping parameters, with the OpenAI API's meanings.
-    public struct Parameters: WireCodable, Equatable {
+    public struct Parameters: WireFields, Equatable {
         public var maxTokens: UInt32
         public var temperature: Float
         public var topP: Float
@@ -32,6 +30,18 @@ public enum GenerationProtocol {
         public var frequencyPenalty: Float
         public var presencePenalty: Float
         public var stop: [String]
+
+        public init() { self.init(maxTokens: 128) }
+        public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
+            try v.field(&maxTokens, .uint32)
+            try v.field(&temperature, .float32)
+            try v.field(&topP, .float32)
+            try v.field(&topK, .uint32)
+            try v.field(&seed, .optional(.uint64))
+            try v.field(&frequencyPenalty, .float32)
+            try v.field(&presencePenalty, .float32)
+            try v.field(&stop, .array(.string(maxLength: 1024), maxCount: 16))
+        }
 
         public init(maxTokens: UInt32 = 128, temperature: Float = 1, topP: Float = 1, topK: UInt32 = 0, seed: UInt64? = nil,
                     frequencyPenalty: Float = 0, presencePenalty: Float = 0, stop: [String] = []) {
@@ -44,30 +54,10 @@ public enum GenerationProtocol {
             self.presencePenalty = presencePenalty
             self.stop = stop
         }
-        public init(from r: inout WireReader) throws {
-            maxTokens = try r.readUInt32()
-            temperature = try r.readFloat32()
-            topP = try r.readFloat32()
-            topK = try r.readUInt32()
-            seed = try r.readOptional { try $0.readUInt64() }
-            frequencyPenalty = try r.readFloat32()
-            presencePenalty = try r.readFloat32()
-            stop = try r.readArray(maxCount: 16) { try $0.readString(maxLength: 1024) }
-        }
-        public func encode(to w: inout WireWriter) {
-            w.writeUInt32(maxTokens)
-            w.writeFloat32(temperature)
-            w.writeFloat32(topP)
-            w.writeUInt32(topK)
-            w.writeOptional(seed) { $0.writeUInt64($1) }
-            w.writeFloat32(frequencyPenalty)
-            w.writeFloat32(presencePenalty)
-            w.writeArray(stop) { $0.writeString($1) }
-        }
     }
 
     /// Generates text. The answer is streamed: `Chunk`s, then END whose payload is a `Done`.
-    public struct Generate: WireMessage, Equatable {
+    public struct Generate: WireMessage, WireFields, Equatable {
         public static let type: UInt16 = 1
         public var requestID: String
         public var model: String
@@ -79,6 +69,16 @@ public enum GenerationProtocol {
         /// Higher runs first in batchd's queue.
         public var priority: UInt8
 
+        public init() { self.init(requestID: "", model: "", parameters: Parameters()) }
+        public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
+            try v.field(&requestID, .string(maxLength: 256))
+            try v.field(&model, .string(maxLength: 256))
+            try v.field(&messages, .array(.nested(Message.self), maxCount: 4096))
+            try v.field(&prompt, .string())
+            try v.field(&parameters, .nested(Parameters.self))
+            try v.field(&priority, .uint8)
+        }
+
         public init(requestID: String, model: String, messages: [Message] = [], prompt: String = "",
                     parameters: Parameters, priority: UInt8 = 0) {
             self.requestID = requestID
@@ -88,135 +88,105 @@ public enum GenerationProtocol {
             self.parameters = parameters
             self.priority = priority
         }
-        public init(from r: inout WireReader) throws {
-            requestID = try r.readString(maxLength: 256)
-            model = try r.readString(maxLength: 256)
-            messages = try r.readArray(maxCount: 4096) { try $0.read(Message.self) }
-            prompt = try r.readString()
-            parameters = try r.read(Parameters.self)
-            priority = try r.readUInt8()
-        }
-        public func encode(to w: inout WireWriter) {
-            w.writeString(requestID)
-            w.writeString(model)
-            w.writeArray(messages) { $0.write($1) }
-            w.writeString(prompt)
-            w.write(parameters)
-            w.writeUInt8(priority)
-        }
     }
 
     /// New text of a streamed generation.
-    public struct Chunk: WireCodable, Equatable {
+    public struct Chunk: WireFields, Equatable {
         public var text: String
         /// Tokens generated so far.
         public var completionTokens: UInt32
+        public init() { self.init(text: "", completionTokens: 0) }
+        public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
+            try v.field(&text, .string())
+            try v.field(&completionTokens, .uint32)
+        }
+
         public init(text: String, completionTokens: UInt32) {
             self.text = text
             self.completionTokens = completionTokens
         }
-        public init(from r: inout WireReader) throws {
-            text = try r.readString()
-            completionTokens = try r.readUInt32()
-        }
-        public func encode(to w: inout WireWriter) {
-            w.writeString(text)
-            w.writeUInt32(completionTokens)
-        }
     }
 
     /// The END of a generation: why it stopped and the exact token counts.
-    public struct Done: WireCodable, Equatable {
+    public struct Done: WireFields, Equatable {
         /// "stop" or "length".
         public var finishReason: String
         public var promptTokens: UInt32
         public var completionTokens: UInt32
         /// Sequences in the model step that produced the first token (the batch it ran in).
         public var batchSize: UInt32
+        public init() { self.init(finishReason: "", promptTokens: 0, completionTokens: 0, batchSize: 0) }
+        public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
+            try v.field(&finishReason, .string(maxLength: 32))
+            try v.field(&promptTokens, .uint32)
+            try v.field(&completionTokens, .uint32)
+            try v.field(&batchSize, .uint32)
+        }
+
         public init(finishReason: String, promptTokens: UInt32, completionTokens: UInt32, batchSize: UInt32) {
             self.finishReason = finishReason
             self.promptTokens = promptTokens
             self.completionTokens = completionTokens
             self.batchSize = batchSize
         }
-        public init(from r: inout WireReader) throws {
-            finishReason = try r.readString(maxLength: 32)
-            promptTokens = try r.readUInt32()
-            completionTokens = try r.readUInt32()
-            batchSize = try r.readUInt32()
-        }
-        public func encode(to w: inout WireWriter) {
-            w.writeString(finishReason)
-            w.writeUInt32(promptTokens)
-            w.writeUInt32(completionTokens)
-            w.writeUInt32(batchSize)
-        }
     }
 
     /// Embeds texts. Reply: `EmbedReply`.
-    public struct Embed: WireMessage, Equatable {
+    public struct Embed: WireMessage, WireFields, Equatable {
         public static let type: UInt16 = 2
         public var requestID: String
         public var model: String
         public var inputs: [String]
+        public init() { self.init(requestID: "", model: "", inputs: []) }
+        public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
+            try v.field(&requestID, .string(maxLength: 256))
+            try v.field(&model, .string(maxLength: 256))
+            try v.field(&inputs, .array(.string(), maxCount: 2048))
+        }
+
         public init(requestID: String, model: String, inputs: [String]) {
             self.requestID = requestID
             self.model = model
             self.inputs = inputs
         }
-        public init(from r: inout WireReader) throws {
-            requestID = try r.readString(maxLength: 256)
-            model = try r.readString(maxLength: 256)
-            inputs = try r.readArray(maxCount: 2048) { try $0.readString() }
-        }
-        public func encode(to w: inout WireWriter) {
-            w.writeString(requestID)
-            w.writeString(model)
-            w.writeArray(inputs) { $0.writeString($1) }
-        }
     }
 
-    public struct EmbedReply: WireCodable, Equatable {
+    public struct EmbedReply: WireFields, Equatable {
         public var vectors: [[Float]]
         public var promptTokens: UInt32
-        public init(vectors: [[Float]], promptTokens: UInt32) {
-            self.vectors = vectors
-            self.promptTokens = promptTokens
-        }
         /// The deployment that answered (batchd adds it; modeld leaves it out). Trailing and optional, so
         /// a reply without it decodes as before.
         public var route: Route?
-        public init(from r: inout WireReader) throws {
-            vectors = try r.readArray(maxCount: 2048) { r in try r.readArray(maxCount: 65_536, minElementSize: 4) { try $0.readFloat32() } }
-            promptTokens = try r.readUInt32()
-            route = r.isAtEnd ? nil : try Route(from: &r)
+        public init() { self.init(vectors: [], promptTokens: 0) }
+        public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
+            try v.field(&vectors, .array(.array(.float32, maxCount: 65_536, minElementSize: 4), maxCount: 2048))
+            try v.field(&promptTokens, .uint32)
+            try v.field(&route, .trailing(.nested(Route.self)))
         }
-        public func encode(to w: inout WireWriter) {
-            w.writeArray(vectors) { w, v in w.writeArray(v) { $0.writeFloat32($1) } }
-            w.writeUInt32(promptTokens)
-            route?.encode(to: &w)
+
+        public init(vectors: [[Float]], promptTokens: UInt32) {
+            self.vectors = vectors
+            self.promptTokens = promptTokens
         }
     }
 
     /// Which deployment answers a request and for which model (the one asked for, or a fallback):
     /// batchd sends it as a generation's first frame (``GenerationFrameTag/route``) once a deployment has
     /// begun to answer, and at the end of an ``EmbedReply``.
-    public struct Route: WireCodable, Equatable {
+    public struct Route: WireFields, Equatable {
         /// The deployment (modeld instance) that answers.
         public var deployment: String
         /// The model it answers as: the request's, or the fallback that took over.
         public var model: String
+        public init() { self.init(deployment: "", model: "") }
+        public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
+            try v.field(&deployment, .string())
+            try v.field(&model, .string())
+        }
+
         public init(deployment: String, model: String) {
             self.deployment = deployment
             self.model = model
-        }
-        public init(from r: inout WireReader) throws {
-            deployment = try r.readString()
-            model = try r.readString()
-        }
-        public func encode(to w: inout WireWriter) {
-            w.writeString(deployment)
-            w.writeString(model)
         }
     }
 
@@ -224,35 +194,31 @@ public enum GenerationProtocol {
     /// the built-in engine answers from its loop's heartbeat, an upstream deployment from a
     /// `GET {url}/models`. Reply: ``HealthReply``. A modeld older than this message answers ERROR
     /// `unknownType` (7), which batchd takes as no verdict.
-    public struct Health: WireMessage, Equatable {
+    public struct Health: WireMessage, WireFields, Equatable {
         public static let type: UInt16 = 3
         public init() {}
-        public init(from r: inout WireReader) throws {}
-        public func encode(to w: inout WireWriter) {}
+        public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {}
     }
 
     /// Whether the instance can serve, and if not, why and for how long it asked to be left alone.
-    public struct HealthReply: WireCodable, Equatable {
+    public struct HealthReply: WireFields, Equatable {
         /// The instance can take requests now.
         public var ready: Bool
         /// Seconds the upstream asked to be left alone (its 429's Retry-After); 0 when it did not say.
         public var retryAfterSeconds: UInt32
         /// Why it is not ready, in words a log may show (no addresses, no keys); empty when ready.
         public var reason: String
+        public init() { self.init(ready: false) }
+        public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
+            try v.field(&ready, .bool)
+            try v.field(&retryAfterSeconds, .uint32)
+            try v.field(&reason, .string(maxLength: 4096))
+        }
+
         public init(ready: Bool, retryAfterSeconds: UInt32 = 0, reason: String = "") {
             self.ready = ready
             self.retryAfterSeconds = retryAfterSeconds
             self.reason = reason
-        }
-        public init(from r: inout WireReader) throws {
-            ready = try r.readBool()
-            retryAfterSeconds = try r.readUInt32()
-            reason = try r.readString(maxLength: 4096)
-        }
-        public func encode(to w: inout WireWriter) {
-            w.writeBool(ready)
-            w.writeUInt32(retryAfterSeconds)
-            w.writeString(reason)
         }
     }
 

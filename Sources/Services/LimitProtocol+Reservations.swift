@@ -9,7 +9,7 @@ extension LimitProtocol {
     public typealias Limits = RateLimits
 
     /// A key's spending budget: at most ``maxNanoUSD`` per period of ``period`` counted from ``anchor``.
-    public struct Budget: WireCodable, Equatable {
+    public struct Budget: WireFields, Equatable {
         /// The budget in billionths of a US dollar; 0 for none (spend is still counted).
         public var maxNanoUSD: UInt64
         /// The period, as the keys file writes it (`30d`, `1mo`); empty: one period that never ends.
@@ -17,26 +17,22 @@ extension LimitProtocol {
         /// When the first period starts, in seconds since 1970 (the key's creation time).
         public var anchor: Int64
 
+        public init() { self.init(maxNanoUSD: 0) }
+        public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
+            try v.field(&maxNanoUSD, .uint64)
+            try v.field(&period, .string(maxLength: 16))
+            try v.field(&anchor, .int64)
+        }
+
         public init(maxNanoUSD: UInt64 = 0, period: String = "", anchor: Int64 = 0) {
             self.maxNanoUSD = maxNanoUSD
             self.period = period
             self.anchor = anchor
         }
-
-        public init(from r: inout WireReader) throws {
-            maxNanoUSD = try r.readUInt64()
-            period = try r.readString(maxLength: 16)
-            anchor = try r.readInt64()
-        }
-        public func encode(to w: inout WireWriter) {
-            w.writeUInt64(maxNanoUSD)
-            w.writeString(period)
-            w.writeInt64(anchor)
-        }
     }
 
     /// Where one kind of limit stands, as the `x-ratelimit-*` headers say it.
-    public struct LimitStatus: WireCodable, Equatable {
+    public struct LimitStatus: WireFields, Equatable {
         /// The limit (requests or tokens per its window); 0 when there is no such limit.
         public var limit: UInt32
         /// What may still be used at this instant.
@@ -44,26 +40,22 @@ extension LimitProtocol {
         /// Milliseconds until the allowance is whole again.
         public var resetMs: UInt32
 
+        public init() { self.init(limit: 0) }
+        public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
+            try v.field(&limit, .uint32)
+            try v.field(&remaining, .uint32)
+            try v.field(&resetMs, .uint32)
+        }
+
         public init(limit: UInt32 = 0, remaining: UInt32 = 0, resetMs: UInt32 = 0) {
             self.limit = limit
             self.remaining = remaining
             self.resetMs = resetMs
         }
-
-        public init(from r: inout WireReader) throws {
-            limit = try r.readUInt32()
-            remaining = try r.readUInt32()
-            resetMs = try r.readUInt32()
-        }
-        public func encode(to w: inout WireWriter) {
-            w.writeUInt32(limit)
-            w.writeUInt32(remaining)
-            w.writeUInt32(resetMs)
-        }
     }
 
     /// Where a key's budget stands.
-    public struct BudgetStatus: WireCodable, Equatable {
+    public struct BudgetStatus: WireFields, Equatable {
         /// The budget (0: none).
         public var maxNanoUSD: UInt64
         /// Charged in the current period.
@@ -73,30 +65,25 @@ extension LimitProtocol {
         /// When the current period ends, in seconds since 1970 (0: never).
         public var periodEnd: Int64
 
+        public init() { self.init(maxNanoUSD: 0) }
+        public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
+            try v.field(&maxNanoUSD, .uint64)
+            try v.field(&spentNanoUSD, .uint64)
+            try v.field(&reservedNanoUSD, .uint64)
+            try v.field(&periodEnd, .int64)
+        }
+
         public init(maxNanoUSD: UInt64 = 0, spentNanoUSD: UInt64 = 0, reservedNanoUSD: UInt64 = 0, periodEnd: Int64 = 0) {
             self.maxNanoUSD = maxNanoUSD
             self.spentNanoUSD = spentNanoUSD
             self.reservedNanoUSD = reservedNanoUSD
             self.periodEnd = periodEnd
         }
-
-        public init(from r: inout WireReader) throws {
-            maxNanoUSD = try r.readUInt64()
-            spentNanoUSD = try r.readUInt64()
-            reservedNanoUSD = try r.readUInt64()
-            periodEnd = try r.readInt64()
-        }
-        public func encode(to w: inout WireWriter) {
-            w.writeUInt64(maxNanoUSD)
-            w.writeUInt64(spentNanoUSD)
-            w.writeUInt64(reservedNanoUSD)
-            w.writeInt64(periodEnd)
-        }
     }
 
     /// Asks to admit one request and hold what it may use until it is settled: a request slot, its
     /// worst-case tokens and its worst-case cost. Reply: ``ReserveReply``.
-    public struct Reserve: WireMessage, Equatable {
+    public struct Reserve: WireMessage, WireFields, Equatable {
         public static let type: UInt16 = 3
         /// The reservation's id, chosen by the caller (random, nonzero), so that a Reserve sent again after
         /// a lost connection is answered from the reservation it already made instead of making another.
@@ -120,6 +107,20 @@ extension LimitProtocol {
         /// settled at its worst case once this has passed.
         public var leaseMs: UInt32
 
+        public init() { self.init(reservation: 0, key: "", model: "", route: "", leaseMs: 0) }
+        public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
+            try v.field(&reservation, .uint64)
+            try v.field(&key, .string(maxLength: 512))
+            try v.field(&model, .string(maxLength: 512))
+            try v.field(&route, .string(maxLength: 512))
+            try v.field(&limits, .nested(Limits.self))
+            try v.field(&modelLimits, .nested(Limits.self))
+            try v.field(&tokens, .uint32)
+            try v.field(&costNanoUSD, .uint64)
+            try v.field(&budget, .nested(Budget.self))
+            try v.field(&leaseMs, .uint32)
+        }
+
         public init(reservation: UInt64, key: String, model: String, route: String, limits: Limits = .none, modelLimits: Limits = .none,
                     tokens: UInt32 = 0, costNanoUSD: UInt64 = 0, budget: Budget = Budget(), leaseMs: UInt32) {
             self.reservation = reservation
@@ -132,31 +133,6 @@ extension LimitProtocol {
             self.costNanoUSD = costNanoUSD
             self.budget = budget
             self.leaseMs = leaseMs
-        }
-
-        public init(from r: inout WireReader) throws {
-            reservation = try r.readUInt64()
-            key = try r.readString(maxLength: 512)
-            model = try r.readString(maxLength: 512)
-            route = try r.readString(maxLength: 512)
-            limits = try Limits(from: &r)
-            modelLimits = try Limits(from: &r)
-            tokens = try r.readUInt32()
-            costNanoUSD = try r.readUInt64()
-            budget = try Budget(from: &r)
-            leaseMs = try r.readUInt32()
-        }
-        public func encode(to w: inout WireWriter) {
-            w.writeUInt64(reservation)
-            w.writeString(key)
-            w.writeString(model)
-            w.writeString(route)
-            limits.encode(to: &w)
-            modelLimits.encode(to: &w)
-            w.writeUInt32(tokens)
-            w.writeUInt64(costNanoUSD)
-            budget.encode(to: &w)
-            w.writeUInt32(leaseMs)
         }
     }
 
@@ -176,7 +152,7 @@ extension LimitProtocol {
     }
 
     /// limitd's answer to a ``Reserve``.
-    public struct ReserveReply: WireCodable, Equatable {
+    public struct ReserveReply: WireFields, Equatable {
         public var outcome: Outcome
         /// The limit that refused (`rpm`, `rph`, `tpm`, `max_parallel`, `budget`, each prefixed `model_`
         /// for the key-and-model scope); empty when allowed.
@@ -191,6 +167,17 @@ extension LimitProtocol {
         public var tokens: LimitStatus
         public var budget: BudgetStatus
 
+        public init() { self.init(outcome: .allowed) }
+        public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
+            try v.field(&outcome, .rawValue(Outcome.self, name: "outcome"))
+            try v.field(&refusedBy, .string(maxLength: 64))
+            try v.field(&reservation, .uint64)
+            try v.field(&retryAfterMs, .uint32)
+            try v.field(&requests, .nested(LimitStatus.self))
+            try v.field(&tokens, .nested(LimitStatus.self))
+            try v.field(&budget, .nested(BudgetStatus.self))
+        }
+
         public init(outcome: Outcome, refusedBy: String = "", reservation: UInt64 = 0, retryAfterMs: UInt32 = 0,
                     requests: LimitStatus = LimitStatus(), tokens: LimitStatus = LimitStatus(), budget: BudgetStatus = BudgetStatus()) {
             self.outcome = outcome
@@ -201,33 +188,12 @@ extension LimitProtocol {
             self.tokens = tokens
             self.budget = budget
         }
-
-        public init(from r: inout WireReader) throws {
-            let raw = try r.readUInt8()
-            guard let outcome = Outcome(rawValue: raw) else { throw WireError.invalidValue("outcome", UInt64(raw)) }
-            self.outcome = outcome
-            refusedBy = try r.readString(maxLength: 64)
-            reservation = try r.readUInt64()
-            retryAfterMs = try r.readUInt32()
-            requests = try LimitStatus(from: &r)
-            tokens = try LimitStatus(from: &r)
-            budget = try BudgetStatus(from: &r)
-        }
-        public func encode(to w: inout WireWriter) {
-            w.writeUInt8(outcome.rawValue)
-            w.writeString(refusedBy)
-            w.writeUInt64(reservation)
-            w.writeUInt32(retryAfterMs)
-            requests.encode(to: &w)
-            tokens.encode(to: &w)
-            budget.encode(to: &w)
-        }
     }
 
     /// Settles (part of) a reservation with what the request really used. `final` ends it: its slot is
     /// freed and whatever it held beyond what was settled is given back. Reply: empty, sent only once
     /// the charge is on disk.
-    public struct Commit: WireMessage, Equatable {
+    public struct Commit: WireMessage, WireFields, Equatable {
         public static let type: UInt16 = 4
         public var reservation: UInt64
         public var promptTokens: UInt32
@@ -237,6 +203,15 @@ extension LimitProtocol {
         /// Whether the request is over (a batch settles each item, then ends its reservation).
         public var final: Bool
 
+        public init() { self.init(reservation: 0) }
+        public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
+            try v.field(&reservation, .uint64)
+            try v.field(&promptTokens, .uint32)
+            try v.field(&completionTokens, .uint32)
+            try v.field(&costNanoUSD, .uint64)
+            try v.field(&final, .bool)
+        }
+
         public init(reservation: UInt64, promptTokens: UInt32 = 0, completionTokens: UInt32 = 0, costNanoUSD: UInt64 = 0, final: Bool = true) {
             self.reservation = reservation
             self.promptTokens = promptTokens
@@ -244,51 +219,32 @@ extension LimitProtocol {
             self.costNanoUSD = costNanoUSD
             self.final = final
         }
-
-        public init(from r: inout WireReader) throws {
-            reservation = try r.readUInt64()
-            promptTokens = try r.readUInt32()
-            completionTokens = try r.readUInt32()
-            costNanoUSD = try r.readUInt64()
-            final = try r.readBool()
-        }
-        public func encode(to w: inout WireWriter) {
-            w.writeUInt64(reservation)
-            w.writeUInt32(promptTokens)
-            w.writeUInt32(completionTokens)
-            w.writeUInt64(costNanoUSD)
-            w.writeBool(final)
-        }
     }
 
     /// Asks where a key stands, without using anything. Reply: ``UsageReply``.
-    public struct Usage: WireMessage, Equatable {
+    public struct Usage: WireMessage, WireFields, Equatable {
         public static let type: UInt16 = 5
         public var key: String
         /// The key's limits, as in ``Reserve``.
         public var limits: Limits
         public var budget: Budget
 
+        public init() { self.init(key: "") }
+        public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
+            try v.field(&key, .string(maxLength: 512))
+            try v.field(&limits, .nested(Limits.self))
+            try v.field(&budget, .nested(Budget.self))
+        }
+
         public init(key: String, limits: Limits = .none, budget: Budget = Budget()) {
             self.key = key
             self.limits = limits
             self.budget = budget
         }
-
-        public init(from r: inout WireReader) throws {
-            key = try r.readString(maxLength: 512)
-            limits = try Limits(from: &r)
-            budget = try Budget(from: &r)
-        }
-        public func encode(to w: inout WireWriter) {
-            w.writeString(key)
-            limits.encode(to: &w)
-            budget.encode(to: &w)
-        }
     }
 
     /// Where a key stands.
-    public struct UsageReply: WireCodable, Equatable {
+    public struct UsageReply: WireFields, Equatable {
         /// The limits in force after limitd's defaults.
         public var limits: Limits
         public var requests: LimitStatus
@@ -302,6 +258,21 @@ extension LimitProtocol {
         /// Everything the key was ever charged, in billionths of a US dollar.
         public var totalSpentNanoUSD: UInt64
 
+        public init() {
+            self.init(limits: .none, requests: LimitStatus(), tokens: LimitStatus(), budget: BudgetStatus(), inFlight: 0,
+                      promptTokens: 0, completionTokens: 0, totalSpentNanoUSD: 0)
+        }
+        public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
+            try v.field(&limits, .nested(Limits.self))
+            try v.field(&requests, .nested(LimitStatus.self))
+            try v.field(&tokens, .nested(LimitStatus.self))
+            try v.field(&budget, .nested(BudgetStatus.self))
+            try v.field(&inFlight, .uint32)
+            try v.field(&promptTokens, .uint64)
+            try v.field(&completionTokens, .uint64)
+            try v.field(&totalSpentNanoUSD, .uint64)
+        }
+
         public init(limits: Limits, requests: LimitStatus, tokens: LimitStatus, budget: BudgetStatus, inFlight: UInt32,
                     promptTokens: UInt64, completionTokens: UInt64, totalSpentNanoUSD: UInt64) {
             self.limits = limits
@@ -313,39 +284,17 @@ extension LimitProtocol {
             self.completionTokens = completionTokens
             self.totalSpentNanoUSD = totalSpentNanoUSD
         }
-
-        public init(from r: inout WireReader) throws {
-            limits = try Limits(from: &r)
-            requests = try LimitStatus(from: &r)
-            tokens = try LimitStatus(from: &r)
-            budget = try BudgetStatus(from: &r)
-            inFlight = try r.readUInt32()
-            promptTokens = try r.readUInt64()
-            completionTokens = try r.readUInt64()
-            totalSpentNanoUSD = try r.readUInt64()
-        }
-        public func encode(to w: inout WireWriter) {
-            limits.encode(to: &w)
-            requests.encode(to: &w)
-            tokens.encode(to: &w)
-            budget.encode(to: &w)
-            w.writeUInt32(inFlight)
-            w.writeUInt64(promptTokens)
-            w.writeUInt64(completionTokens)
-            w.writeUInt64(totalSpentNanoUSD)
-        }
     }
 
     /// Asks for the spend of every key limitd charged (for `inferctl keys list`). Reply: ``SpendListReply``.
-    public struct SpendList: WireMessage, Equatable {
+    public struct SpendList: WireMessage, WireFields, Equatable {
         public static let type: UInt16 = 6
         public init() {}
-        public init(from r: inout WireReader) throws {}
-        public func encode(to w: inout WireWriter) {}
+        public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {}
     }
 
     /// One key's spend.
-    public struct KeySpend: WireCodable, Equatable {
+    public struct KeySpend: WireFields, Equatable {
         public var key: String
         /// The period the spend below belongs to, in seconds since 1970 (end 0: it never ends).
         public var periodStart: Int64
@@ -353,6 +302,16 @@ extension LimitProtocol {
         public var spentNanoUSD: UInt64
         public var reservedNanoUSD: UInt64
         public var totalSpentNanoUSD: UInt64
+
+        public init() { self.init(key: "", periodStart: 0, periodEnd: 0, spentNanoUSD: 0, reservedNanoUSD: 0, totalSpentNanoUSD: 0) }
+        public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
+            try v.field(&key, .string(maxLength: 512))
+            try v.field(&periodStart, .int64)
+            try v.field(&periodEnd, .int64)
+            try v.field(&spentNanoUSD, .uint64)
+            try v.field(&reservedNanoUSD, .uint64)
+            try v.field(&totalSpentNanoUSD, .uint64)
+        }
 
         public init(key: String, periodStart: Int64, periodEnd: Int64, spentNanoUSD: UInt64, reservedNanoUSD: UInt64, totalSpentNanoUSD: UInt64) {
             self.key = key
@@ -362,50 +321,29 @@ extension LimitProtocol {
             self.reservedNanoUSD = reservedNanoUSD
             self.totalSpentNanoUSD = totalSpentNanoUSD
         }
-
-        public init(from r: inout WireReader) throws {
-            key = try r.readString(maxLength: 512)
-            periodStart = try r.readInt64()
-            periodEnd = try r.readInt64()
-            spentNanoUSD = try r.readUInt64()
-            reservedNanoUSD = try r.readUInt64()
-            totalSpentNanoUSD = try r.readUInt64()
-        }
-        public func encode(to w: inout WireWriter) {
-            w.writeString(key)
-            w.writeInt64(periodStart)
-            w.writeInt64(periodEnd)
-            w.writeUInt64(spentNanoUSD)
-            w.writeUInt64(reservedNanoUSD)
-            w.writeUInt64(totalSpentNanoUSD)
-        }
     }
 
     /// Every charged key's spend.
-    public struct SpendListReply: WireCodable, Equatable {
+    public struct SpendListReply: WireFields, Equatable {
         public var keys: [KeySpend]
+        public init() { self.init(keys: []) }
+        public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
+            // 44 bytes: a KeySpend with an empty key (u32 length, five 8-byte fields).
+            try v.field(&keys, .array(.nested(KeySpend.self), maxCount: 1_000_000, minElementSize: 44))
+        }
+
         public init(keys: [KeySpend]) { self.keys = keys }
-        public init(from r: inout WireReader) throws {
-            let count = try r.readCount(maxCount: 1_000_000, minElementSize: 44)
-            keys = try (0..<count).map { _ in try KeySpend(from: &r) }
-        }
-        public func encode(to w: inout WireWriter) {
-            w.writeArray(keys) { $1.encode(to: &$0) }
-        }
     }
 }
 
-extension RateLimits: WireCodable {
+extension RateLimits: WireFields {
+    public init() { self = .none }
     /// Four u32 in order: requests per minute, per hour, tokens per minute, requests at once.
-    public init(from r: inout WireReader) throws {
-        self.init(requestsPerMinute: try r.readUInt32(), requestsPerHour: try r.readUInt32(), tokensPerMinute: try r.readUInt32(),
-                  maxParallel: try r.readUInt32())
-    }
-    public func encode(to w: inout WireWriter) {
-        w.writeUInt32(requestsPerMinute)
-        w.writeUInt32(requestsPerHour)
-        w.writeUInt32(tokensPerMinute)
-        w.writeUInt32(maxParallel)
+    public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
+        try v.field(&requestsPerMinute, .uint32)
+        try v.field(&requestsPerHour, .uint32)
+        try v.field(&tokensPerMinute, .uint32)
+        try v.field(&maxParallel, .uint32)
     }
 }
 

@@ -3,7 +3,7 @@ import Wire
 /// limitd's messages: admission of one request for a client key, and settling of the tokens it used.
 public enum LimitProtocol {
     /// Asks whether `key` may make a request now. Reply: `AdmitReply`.
-    public struct Admit: WireMessage, Equatable {
+    public struct Admit: WireMessage, WireFields, Equatable {
         public static let type: UInt16 = 1
         /// Who is limited: an API key's id or the client's address.
         public var key: String
@@ -12,25 +12,22 @@ public enum LimitProtocol {
         /// Requests per minute allowed for this key, or 0 for limitd's default (RATE_LIMIT_RPM).
         public var requestsPerMinute: UInt32
 
+        public init() { self.init(key: "", route: "") }
+        public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
+            try v.field(&key, .string(maxLength: 512))
+            try v.field(&route, .string(maxLength: 512))
+            try v.field(&requestsPerMinute, .uint32)
+        }
+
         public init(key: String, route: String, requestsPerMinute: UInt32 = 0) {
             self.key = key
             self.route = route
             self.requestsPerMinute = requestsPerMinute
         }
-        public init(from r: inout WireReader) throws {
-            key = try r.readString(maxLength: 512)
-            route = try r.readString(maxLength: 512)
-            requestsPerMinute = try r.readUInt32()
-        }
-        public func encode(to w: inout WireWriter) {
-            w.writeString(key)
-            w.writeString(route)
-            w.writeUInt32(requestsPerMinute)
-        }
     }
 
     /// limitd's decision.
-    public struct AdmitReply: WireCodable, Equatable {
+    public struct AdmitReply: WireFields, Equatable {
         public var allowed: Bool
         /// Requests allowed per window.
         public var limit: UInt32
@@ -39,47 +36,40 @@ public enum LimitProtocol {
         /// When refused: milliseconds until a request would be allowed.
         public var retryAfterMs: UInt32
 
+        public init() { self.init(allowed: false, limit: 0, remaining: 0, retryAfterMs: 0) }
+        public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
+            try v.field(&allowed, .bool)
+            try v.field(&limit, .uint32)
+            try v.field(&remaining, .uint32)
+            try v.field(&retryAfterMs, .uint32)
+        }
+
         public init(allowed: Bool, limit: UInt32, remaining: UInt32, retryAfterMs: UInt32) {
             self.allowed = allowed
             self.limit = limit
             self.remaining = remaining
             self.retryAfterMs = retryAfterMs
         }
-        public init(from r: inout WireReader) throws {
-            allowed = try r.readBool()
-            limit = try r.readUInt32()
-            remaining = try r.readUInt32()
-            retryAfterMs = try r.readUInt32()
-        }
-        public func encode(to w: inout WireWriter) {
-            w.writeBool(allowed)
-            w.writeUInt32(limit)
-            w.writeUInt32(remaining)
-            w.writeUInt32(retryAfterMs)
-        }
     }
 
     /// Reports the tokens a finished request really used. Reply: empty.
-    public struct Settle: WireMessage, Equatable {
+    public struct Settle: WireMessage, WireFields, Equatable {
         public static let type: UInt16 = 2
         public var key: String
         public var promptTokens: UInt32
         public var completionTokens: UInt32
 
+        public init() { self.init(key: "", promptTokens: 0, completionTokens: 0) }
+        public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
+            try v.field(&key, .string(maxLength: 512))
+            try v.field(&promptTokens, .uint32)
+            try v.field(&completionTokens, .uint32)
+        }
+
         public init(key: String, promptTokens: UInt32, completionTokens: UInt32) {
             self.key = key
             self.promptTokens = promptTokens
             self.completionTokens = completionTokens
-        }
-        public init(from r: inout WireReader) throws {
-            key = try r.readString(maxLength: 512)
-            promptTokens = try r.readUInt32()
-            completionTokens = try r.readUInt32()
-        }
-        public func encode(to w: inout WireWriter) {
-            w.writeString(key)
-            w.writeUInt32(promptTokens)
-            w.writeUInt32(completionTokens)
         }
     }
 }

@@ -4,7 +4,7 @@
 /// and — only when the HELLO offered features — the ``ProtocolFeatures`` both ends have. A HELLO without
 /// the features field is byte for byte a version 1 HELLO, which any server accepts; a server from before
 /// features refuses one with them (trailing bytes), and the client then greets it again without.
-public struct HelloPayload: WireCodable, Hashable {
+public struct HelloPayload: WireFields, Hashable {
     /// Longest protocol name accepted.
     public static let maxNameLength = 256
 
@@ -22,18 +22,14 @@ public struct HelloPayload: WireCodable, Hashable {
         self.features = features
     }
 
-    /// Decodes a HELLO payload (the features field is read when present).
-    public init(from reader: inout WireReader) throws {
-        name = try reader.readString(maxLength: Self.maxNameLength)
-        version = try reader.readUInt16()
-        features = reader.isAtEnd ? nil : try reader.readUInt32()
-    }
+    /// An empty HELLO, to decode into.
+    public init() { self.init(name: "", version: 0) }
 
-    /// Encodes a HELLO payload.
-    public func encode(to writer: inout WireWriter) {
-        writer.writeString(name)
-        writer.writeUInt16(version)
-        if let features { writer.writeUInt32(features) }
+    /// The fields in order; the features field is written and read only when present.
+    public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
+        try v.field(&name, .string(maxLength: Self.maxNameLength))
+        try v.field(&version, .uint16)
+        try v.field(&features, .trailing(.uint32))
     }
 
     /// `name/version`, as error messages show it.
@@ -43,7 +39,7 @@ public struct HelloPayload: WireCodable, Hashable {
 /// Payload of ERROR: `code u16 · message string`, then, only when refusing a HELLO (codes
 /// ``IPCErrorCode/wrongProtocol`` and ``IPCErrorCode/unsupportedVersion``), the server's own
 /// ``HelloPayload`` so the client can say what it reached.
-public struct ErrorPayload: WireCodable, Hashable {
+public struct ErrorPayload: WireFields, Hashable {
     /// Longest message accepted.
     public static let maxMessageLength = 64 * 1024
 
@@ -61,18 +57,21 @@ public struct ErrorPayload: WireCodable, Hashable {
         self.server = server
     }
 
-    /// Decodes an ERROR payload (the trailing server protocol is read when present).
-    public init(from reader: inout WireReader) throws {
-        code = try reader.readUInt16()
-        message = try reader.readString(maxLength: Self.maxMessageLength)
-        server = reader.isAtEnd ? nil : try HelloPayload(from: &reader)
+    /// An empty ERROR, to decode into.
+    public init() { self.init(code: 0, message: "") }
+
+    /// The fields in order; the server's protocol is written and read only when present.
+    public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
+        try v.field(&code, .uint16)
+        try v.field(&message, .string(maxLength: Self.maxMessageLength))
+        try v.field(&server, .trailing(.nested(HelloPayload.self)))
     }
 
     /// Encodes an ERROR payload; messages longer than the limit are cut at a character boundary.
     public func encode(to writer: inout WireWriter) {
-        writer.writeUInt16(code)
-        writer.writeString(Self.truncated(message))
-        if let server { server.encode(to: &writer) }
+        var fields = self
+        fields.message = Self.truncated(message)
+        fields.visitFields(&writer)
     }
 
     private static func truncated(_ message: String) -> String {

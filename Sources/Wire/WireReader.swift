@@ -24,8 +24,9 @@ public struct WireReader: Sendable {
     /// Whether every byte has been read.
     public var isAtEnd: Bool { offset == bytes.count }
 
-    @inline(__always)
-    private mutating func readBigEndian<T: FixedWidthInteger>(_ what: String, as _: T.Type) throws -> T {
+    /// Reads a big-endian integer of `T`'s width; `what` names it in a truncation error (`u32`).
+    @usableFromInline @inline(__always)
+    mutating func readInteger<T: FixedWidthInteger>(_ what: String, as _: T.Type) throws -> T {
         let size = MemoryLayout<T>.size
         guard remaining >= size else {
             throw WireError.truncated(what, offset: offset, needed: size, remaining: remaining)
@@ -37,39 +38,39 @@ public struct WireReader: Sendable {
 
     /// Reads one byte.
     /// - Throws: ``WireError`` when no byte remains.
-    public mutating func readUInt8() throws -> UInt8 { try readBigEndian("u8", as: UInt8.self) }
+    public mutating func readUInt8() throws -> UInt8 { try readInteger("u8", as: UInt8.self) }
     /// Reads a big-endian `u16`.
     /// - Throws: ``WireError`` when fewer than 2 bytes remain.
-    public mutating func readUInt16() throws -> UInt16 { try readBigEndian("u16", as: UInt16.self) }
+    public mutating func readUInt16() throws -> UInt16 { try readInteger("u16", as: UInt16.self) }
     /// Reads a big-endian `u32`.
     /// - Throws: ``WireError`` when fewer than 4 bytes remain.
-    public mutating func readUInt32() throws -> UInt32 { try readBigEndian("u32", as: UInt32.self) }
+    public mutating func readUInt32() throws -> UInt32 { try readInteger("u32", as: UInt32.self) }
     /// Reads a big-endian `u64`.
     /// - Throws: ``WireError`` when fewer than 8 bytes remain.
-    public mutating func readUInt64() throws -> UInt64 { try readBigEndian("u64", as: UInt64.self) }
+    public mutating func readUInt64() throws -> UInt64 { try readInteger("u64", as: UInt64.self) }
     /// Reads a big-endian `i32`.
     /// - Throws: ``WireError`` when fewer than 4 bytes remain.
-    public mutating func readInt32() throws -> Int32 { try readBigEndian("i32", as: Int32.self) }
+    public mutating func readInt32() throws -> Int32 { try readInteger("i32", as: Int32.self) }
     /// Reads a big-endian `i64`.
     /// - Throws: ``WireError`` when fewer than 8 bytes remain.
-    public mutating func readInt64() throws -> Int64 { try readBigEndian("i64", as: Int64.self) }
+    public mutating func readInt64() throws -> Int64 { try readInteger("i64", as: Int64.self) }
 
     /// Reads an `f32` from its big-endian bit pattern.
     /// - Throws: ``WireError`` when fewer than 4 bytes remain.
     public mutating func readFloat32() throws -> Float {
-        Float(bitPattern: try readBigEndian("f32", as: UInt32.self))
+        Float(bitPattern: try readInteger("f32", as: UInt32.self))
     }
 
     /// Reads an `f64` from its big-endian bit pattern.
     /// - Throws: ``WireError`` when fewer than 8 bytes remain.
     public mutating func readFloat64() throws -> Double {
-        Double(bitPattern: try readBigEndian("f64", as: UInt64.self))
+        Double(bitPattern: try readInteger("f64", as: UInt64.self))
     }
 
     /// Reads a bool byte.
     /// - Throws: ``WireError`` when truncated or when the byte is neither 0 nor 1.
     public mutating func readBool() throws -> Bool {
-        let byte = try readBigEndian("bool", as: UInt8.self)
+        let byte = try readInteger("bool", as: UInt8.self)
         switch byte {
         case 0: return false
         case 1: return true
@@ -164,7 +165,7 @@ public struct WireReader: Sendable {
     /// - Returns: The value, or nil when absent.
     /// - Throws: ``WireError`` when the tag is neither 0 nor 1, or whatever `body` throws.
     public mutating func readOptional<T>(_ body: (inout WireReader) throws -> T) throws -> T? {
-        let tag = try readBigEndian("optional tag", as: UInt8.self)
+        let tag = try readInteger("optional tag", as: UInt8.self)
         switch tag {
         case 0: return nil
         case 1: return try body(&self)

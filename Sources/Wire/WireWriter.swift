@@ -17,27 +17,28 @@ public struct WireWriter: Sendable {
     /// Number of bytes written so far.
     public var count: Int { bytes.count }
 
-    @inline(__always)
-    private mutating func appendBigEndian<T: FixedWidthInteger>(_ value: T) {
+    /// Appends a big-endian integer of `T`'s width.
+    @usableFromInline @inline(__always)
+    mutating func writeInteger<T: FixedWidthInteger>(_ value: T) {
         withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
     }
 
     /// Writes one byte.
     public mutating func writeUInt8(_ value: UInt8) { bytes.append(value) }
     /// Writes a big-endian `u16`.
-    public mutating func writeUInt16(_ value: UInt16) { appendBigEndian(value) }
+    public mutating func writeUInt16(_ value: UInt16) { writeInteger(value) }
     /// Writes a big-endian `u32`.
-    public mutating func writeUInt32(_ value: UInt32) { appendBigEndian(value) }
+    public mutating func writeUInt32(_ value: UInt32) { writeInteger(value) }
     /// Writes a big-endian `u64`.
-    public mutating func writeUInt64(_ value: UInt64) { appendBigEndian(value) }
+    public mutating func writeUInt64(_ value: UInt64) { writeInteger(value) }
     /// Writes a big-endian two's-complement `i32`.
-    public mutating func writeInt32(_ value: Int32) { appendBigEndian(value) }
+    public mutating func writeInt32(_ value: Int32) { writeInteger(value) }
     /// Writes a big-endian two's-complement `i64`.
-    public mutating func writeInt64(_ value: Int64) { appendBigEndian(value) }
+    public mutating func writeInt64(_ value: Int64) { writeInteger(value) }
     /// Writes an `f32` as its big-endian IEEE-754 bit pattern.
-    public mutating func writeFloat32(_ value: Float) { appendBigEndian(value.bitPattern) }
+    public mutating func writeFloat32(_ value: Float) { writeInteger(value.bitPattern) }
     /// Writes an `f64` as its big-endian IEEE-754 bit pattern.
-    public mutating func writeFloat64(_ value: Double) { appendBigEndian(value.bitPattern) }
+    public mutating func writeFloat64(_ value: Double) { writeInteger(value.bitPattern) }
     /// Writes a bool as one byte, 0 or 1.
     public mutating func writeBool(_ value: Bool) { bytes.append(value ? 1 : 0) }
 

@@ -28,7 +28,7 @@ import Wire
         let sample = try #require(Self.registry().snapshot().first?.samples.first)
         #expect(sample.exemplars.count == 3)
         #expect(sample.exemplars[0] == nil)
-        #expect(sample.exemplars[1]?.traceID == Self.trace.traceID && sample.exemplars[1]?.value == 0.5)
+        #expect(sample.exemplars[1]?.trace == Self.trace && sample.exemplars[1]?.value == 0.5)
         #expect(sample.exemplars[2]?.value == 7)  // +Inf
         let now = Date().timeIntervalSince1970
         #expect(abs((sample.exemplars[1]?.timestamp ?? 0) - now) < 60)
@@ -70,7 +70,7 @@ import Wire
         #expect(plain.families.allSatisfy { $0.samples.allSatisfy { $0.exemplars.isEmpty } })
 
         var bad = families
-        bad[0].samples[0].exemplars[1]?.traceID = "not hex at all, not hex at all!!"
+        bad[0].samples[0].exemplars[1]?.trace.traceID = "not hex at all, not hex at all!!"
         #expect(throws: WireError.self) { _ = try MetricsSnapshotWithExemplars(decoding: MetricsSnapshotWithExemplars(families: bad).encoded()) }
         var w = WireWriter()
         MetricsSnapshot(families: families).encode(to: &w)
@@ -87,7 +87,7 @@ import Wire
         // The fuzzer's seed for this decoder is a valid reply (its first byte picks the decoder).
         let seed = try [UInt8](Data(contentsOf: URL(fileURLWithPath: packageRoot + "/fuzz/corpus/messages/m43")))
         let decoded = try MetricsSnapshotWithExemplars(decoding: Array(seed.dropFirst()))
-        #expect(decoded.families.first?.samples.first?.exemplars[1]?.traceID == Self.trace.traceID)
+        #expect(decoded.families.first?.samples.first?.exemplars[1]?.trace.traceID == Self.trace.traceID)
     }
 
     @Test("StatsClient gets exemplars from a new daemon and the plain snapshot from an old one")
@@ -114,7 +114,7 @@ import Wire
         try old.start()
         let fromNew = try await StatsClient(path: newPath, protocolName: ServiceName.limitd).snapshot(timeout: .seconds(5))
         let fromOld = try await StatsClient(path: oldPath, protocolName: ServiceName.limitd).snapshot(timeout: .seconds(5))
-        #expect(fromNew.first?.samples.first?.exemplars[1]?.spanID == Self.trace.spanID)
+        #expect(fromNew.first?.samples.first?.exemplars[1]?.trace.spanID == Self.trace.spanID)
         #expect(fromOld.first?.samples.first?.exemplars.isEmpty == true)
         #expect(fromOld.first?.samples.first?.count == 3)
         await new.drain(timeout: .seconds(1))
