@@ -7,32 +7,36 @@ public struct WireReader: Sendable {
     /// Default cap on string and byte-blob lengths: the default frame payload limit.
     public static let defaultMaxLength = Frame.defaultMaxPayload
 
-    private let bytes: [UInt8]
+    @usableFromInline let bytes: [UInt8]
+    /// Index of the next byte to read (``offset``); internal, so that the fixed-width reads can be inlined
+    /// into (and specialised by) the messages' decoders in other modules.
+    @usableFromInline var position: Int
+
     /// Index of the next byte to read.
-    public private(set) var offset: Int
+    @inlinable public var offset: Int { position }
 
     /// Creates a reader over a payload.
     /// - Parameter bytes: The payload.
     public init(_ bytes: [UInt8]) {
         self.bytes = bytes
-        self.offset = 0
+        self.position = 0
     }
 
     /// Bytes not read yet.
-    public var remaining: Int { bytes.count - offset }
+    @inlinable public var remaining: Int { bytes.count - position }
 
     /// Whether every byte has been read.
-    public var isAtEnd: Bool { offset == bytes.count }
+    @inlinable public var isAtEnd: Bool { position == bytes.count }
 
     /// Reads a big-endian integer of `T`'s width; `what` names it in a truncation error (`u32`).
-    @usableFromInline @inline(__always)
+    @inlinable @inline(__always)
     mutating func readInteger<T: FixedWidthInteger>(_ what: String, as _: T.Type) throws -> T {
         let size = MemoryLayout<T>.size
         guard remaining >= size else {
-            throw WireError.truncated(what, offset: offset, needed: size, remaining: remaining)
+            throw WireError.truncated(what, offset: position, needed: size, remaining: remaining)
         }
-        let value = bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: T.self) }
-        offset += size
+        let value = bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: position, as: T.self) }
+        position += size
         return T(bigEndian: value)
     }
 
@@ -82,17 +86,17 @@ public struct WireReader: Sendable {
     private mutating func readLengthPrefixed(_ what: String, maxLength: Int) throws -> Range<Int> {
         let length = try readUInt32()
         guard Int(length) <= maxLength else {
-            offset -= 4
+            position -= 4
             throw WireError.lengthExceedsMaximum("\(what) length", length: UInt64(length), maximum: maxLength)
         }
         guard Int(length) <= remaining else {
             let remainingAfterPrefix = remaining
-            offset -= 4
+            position -= 4
             throw WireError.lengthExceedsRemaining(
                 "\(what) length", length: UInt64(length), remaining: remainingAfterPrefix)
         }
         let range = offset..<(offset + Int(length))
-        offset += Int(length)
+        position += Int(length)
         return range
     }
 
@@ -126,13 +130,13 @@ public struct WireReader: Sendable {
         guard count >= 0, count <= remaining else {
             throw WireError.truncated("\(count) raw bytes", offset: offset, needed: count, remaining: remaining)
         }
-        defer { offset += count }
+        defer { position += count }
         return Array(bytes[offset..<(offset + count)])
     }
 
     /// Reads the rest of the payload.
     public mutating func readRemainingBytes() -> [UInt8] {
-        defer { offset = bytes.count }
+        defer { position = bytes.count }
         return Array(bytes[offset...])
     }
 
@@ -145,14 +149,14 @@ public struct WireReader: Sendable {
     public mutating func readCount(maxCount: Int, minElementSize: Int = 1) throws -> Int {
         let count = try readUInt32()
         guard Int(count) <= maxCount else {
-            offset -= 4
+            position -= 4
             throw WireError.lengthExceedsMaximum("element count", length: UInt64(count), maximum: maxCount)
         }
         if minElementSize > 0 {
             let (needed, overflow) = Int(count).multipliedReportingOverflow(by: minElementSize)
             guard !overflow, needed <= remaining else {
                 let remainingAfterPrefix = remaining
-                offset -= 4
+                position -= 4
                 throw WireError.invalid(
                     "element count \(count) (at least \(minElementSize) bytes each) exceeds remaining \(remainingAfterPrefix) bytes")
             }
