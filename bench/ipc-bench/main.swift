@@ -1,7 +1,7 @@
 // ipc-bench: round trips per second through IPCClient → IPCServer over a Unix socket, with the server in a
 // child process (as between two daemons): a small echo call, for 1 and 64 concurrent callers, with the
 // server's handlers started as tasks (the default) and inline on its I/O thread; then the payload codec
-// alone (CodecBench.swift): nanoseconds to encode and decode each message of a request's path.
+// alone (CodecBench.swift): CPU nanoseconds to encode and decode each message of a request's path.
 //
 //   swift build -c release --product ipc-bench && .build/release/ipc-bench [seconds-per-run] [payload-bytes] [all|echo|codec]
 import Foundation
