@@ -52,6 +52,7 @@ public struct MetricSample: WireFields, Equatable {
 public struct MetricLabel: WireFields, Hashable, Comparable {
     public private(set) var name: String
     public private(set) var value: String
+
     public init() { self.init("", "") }
     public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
         try v.field(&name, .string(maxLength: 256))
@@ -109,6 +110,7 @@ public struct MetricFamily: WireFields, Equatable {
 public struct MetricsSnapshot: WireMessage, WireFields, Equatable {
     public static let type: UInt16 = StatsProtocol.statsType
     public var families: [MetricFamily]
+
     public init() { self.init(families: []) }
     public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
         try v.field(&families, .array(.nested(MetricFamily.self), maxCount: 4096))

@@ -6,6 +6,7 @@ public enum CacheProtocol {
     public struct Get: WireMessage, WireFields, Equatable {
         public static let type: UInt16 = 1
         public var key: String
+
         public init() { self.init(key: "") }
         public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
             try v.field(&key, .string(maxLength: 1024))
@@ -19,6 +20,7 @@ public enum CacheProtocol {
         public var value: [UInt8]?
         /// Age of the entry in milliseconds (0 on a miss).
         public var ageMs: UInt64
+
         public init() { self.init(value: nil, ageMs: 0) }
         public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
             try v.field(&value, .optional(.bytes()))
@@ -43,6 +45,7 @@ public enum CacheProtocol {
         /// What makes the entry findable by meaning as well (a semantic-cache request's), or nil. Sent after
         /// the fields above only when present, so an older cached still decodes a plain Put.
         public var semantic: SemanticKey?
+
         public init() { self.init(key: "", model: "", value: []) }
         public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
             try v.field(&key, .string(maxLength: 1024))
@@ -67,6 +70,7 @@ public enum CacheProtocol {
     public struct SemanticKey: WireFields, Equatable, Sendable {
         public var group: String
         public var vector: [Float]
+
         public init() { self.init(group: "", vector: []) }
         public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
             try v.field(&group, .string(maxLength: 1024))
@@ -87,6 +91,7 @@ public enum CacheProtocol {
         public var key: SemanticKey
         public var threshold: Float
         public var maxAgeMs: UInt64
+
         public init() { self.init(key: SemanticKey(), threshold: 0) }
         public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
             try v.field(&key, .nested(SemanticKey.self))
@@ -109,6 +114,7 @@ public enum CacheProtocol {
         /// The best similarity found in the group (also on a miss, for the near-miss figures; -1 when the
         /// group is empty).
         public var similarity: Float
+
         public init() { self.init(value: nil, ageMs: 0, similarity: 0) }
         public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
             try v.field(&value, .optional(.bytes()))
@@ -131,6 +137,7 @@ public enum CacheProtocol {
         public static let type: UInt16 = 6
         public var key: String
         public var leaseMs: UInt32
+
         public init() { self.init(key: "", leaseMs: 0) }
         public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
             try v.field(&key, .string(maxLength: 1024))
@@ -148,6 +155,7 @@ public enum CacheProtocol {
         public var granted: Bool
         /// Milliseconds left on the other caller's claim (0 when granted).
         public var heldForMs: UInt32
+
         public init() { self.init(granted: false, heldForMs: 0) }
         public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
             try v.field(&granted, .bool)
@@ -164,6 +172,7 @@ public enum CacheProtocol {
     public struct Clear: WireMessage, WireFields, Equatable {
         public static let type: UInt16 = 3
         public var model: String?
+
         public init() { self.init(model: nil) }
         public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
             try v.field(&model, .optional(.string(maxLength: 256)))
@@ -174,6 +183,7 @@ public enum CacheProtocol {
 
     public struct ClearReply: WireFields, Equatable {
         public var removed: UInt64
+
         public init() { self.init(removed: 0) }
         public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) { try v.field(&removed, .uint64) }
         public init(removed: UInt64) { self.removed = removed }
@@ -182,6 +192,7 @@ public enum CacheProtocol {
     /// Asks for cached's figures. Reply: `StatsReply`.
     public struct Stats: WireMessage, WireFields, Equatable {
         public static let type: UInt16 = 4
+
         public init() {}
         public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {}
     }

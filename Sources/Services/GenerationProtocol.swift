@@ -8,6 +8,7 @@ public enum GenerationProtocol {
     public struct Message: WireFields, Equatable {
         public var role: String
         public var content: String
+
         public init() { self.init(role: "", content: "") }
         public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
             try v.field(&role, .string(maxLength: 64))
@@ -95,6 +96,7 @@ public enum GenerationProtocol {
         public var text: String
         /// Tokens generated so far.
         public var completionTokens: UInt32
+
         public init() { self.init(text: "", completionTokens: 0) }
         public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
             try v.field(&text, .string())
@@ -115,6 +117,7 @@ public enum GenerationProtocol {
         public var completionTokens: UInt32
         /// Sequences in the model step that produced the first token (the batch it ran in).
         public var batchSize: UInt32
+
         public init() { self.init(finishReason: "", promptTokens: 0, completionTokens: 0, batchSize: 0) }
         public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
             try v.field(&finishReason, .string(maxLength: 32))
@@ -137,6 +140,7 @@ public enum GenerationProtocol {
         public var requestID: String
         public var model: String
         public var inputs: [String]
+
         public init() { self.init(requestID: "", model: "", inputs: []) }
         public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
             try v.field(&requestID, .string(maxLength: 256))
@@ -157,6 +161,7 @@ public enum GenerationProtocol {
         /// The deployment that answered (batchd adds it; modeld leaves it out). Trailing and optional, so
         /// a reply without it decodes as before.
         public var route: Route?
+
         public init() { self.init(vectors: [], promptTokens: 0) }
         public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
             try v.field(&vectors, .array(.array(.float32, maxCount: 65_536, minElementSize: 4), maxCount: 2048))
@@ -178,6 +183,7 @@ public enum GenerationProtocol {
         public var deployment: String
         /// The model it answers as: the request's, or the fallback that took over.
         public var model: String
+
         public init() { self.init(deployment: "", model: "") }
         public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
             try v.field(&deployment, .string())
@@ -196,6 +202,7 @@ public enum GenerationProtocol {
     /// `unknownType` (7), which batchd takes as no verdict.
     public struct Health: WireMessage, WireFields, Equatable {
         public static let type: UInt16 = 3
+
         public init() {}
         public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {}
     }
@@ -208,6 +215,7 @@ public enum GenerationProtocol {
         public var retryAfterSeconds: UInt32
         /// Why it is not ready, in words a log may show (no addresses, no keys); empty when ready.
         public var reason: String
+
         public init() { self.init(ready: false) }
         public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
             try v.field(&ready, .bool)

@@ -289,6 +289,7 @@ extension LimitProtocol {
     /// Asks for the spend of every key limitd charged (for `inferctl keys list`). Reply: ``SpendListReply``.
     public struct SpendList: WireMessage, WireFields, Equatable {
         public static let type: UInt16 = 6
+
         public init() {}
         public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {}
     }
@@ -326,6 +327,7 @@ extension LimitProtocol {
     /// Every charged key's spend.
     public struct SpendListReply: WireFields, Equatable {
         public var keys: [KeySpend]
+
         public init() { self.init(keys: []) }
         public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
             // 44 bytes: a KeySpend with an empty key (u32 length, five 8-byte fields).
