@@ -87,8 +87,9 @@ let package = Package(
         // The project's own Redis client (RESP2 over TCP or a Unix socket, pipelined, reconnecting), for
         // limitd's cluster-wide limits and cached's shared tier; it depends only on Basics and Crypto here.
         library("Redis", ["Basics", "Crypto"]),
-        // The OpenAI-compatible HTTP client modeld uses for an upstream deployment (FoundationNetworking).
-        library("Upstream", ["Basics"]),
+        // The OpenAI-compatible HTTP client modeld uses for an upstream deployment (its own HTTP/1.1 on
+        // Reactor for http://, FoundationNetworking for https://).
+        library("Upstream", ["Basics", "Reactor"]),
         // A reusable HTTP/1.1 server; its loops run on Reactor's core.
         library("HTTP", ["Reactor", "CLinux", "Basics"]),
         // The engine's inner loops (quantized and F32 products, attention, norms) in C, one source

@@ -37,6 +37,9 @@ for t in "${targets[@]}"; do
   [ "$t" != EngineTests ] || run EngineTests-portable EngineTests INFER_ENGINE_KERNELS=portable
   # And on the AVX2 kernels where the CPU would take the AVX-512 ones (the same bits are expected).
   if [ "$t" = EngineTests ] && grep -qw avx512vl /proc/cpuinfo; then run EngineTests-avx2 EngineTests INFER_ENGINE_KERNELS=avx2; fi
+  # The upstream client once more with URLSession carrying http:// too, so both transports pass the
+  # same suite (https:// is URLSession's either way).
+  [ "$t" != UpstreamTests ] || run UpstreamTests-urlsession UpstreamTests INFER_UPSTREAM_TRANSPORT=urlsession
 done
 if [ ${#failed[@]} -gt 0 ]; then
   echo "FAILED: ${failed[*]} (full logs in $log_dir/<target>.log)"

@@ -4,9 +4,9 @@ import FoundationNetworking
 import Foundation
 import Synchronization
 
-/// One HTTP exchange with the upstream through URLSession: starts the task, turns the session
-/// delegate's callbacks into ``TransferEvent``s, enforces the phase timeouts, and cancels the task
-/// (which closes its connection) when asked or when a timeout fires.
+/// One HTTP exchange with the upstream, whatever carries it (URLSession, or an ``HTTP1Connection`` on
+/// the process's event loop): turns the transport's callbacks into ``TransferEvent``s, enforces the phase
+/// timeouts, and cancels the transport (which closes its connection) when asked or when a timeout fires.
 final class Transfer: Sendable {
     /// Where the exchange is; each phase has its own deadline (see ``UpstreamTimeouts``).
     private enum Phase: Sendable {
@@ -24,7 +24,9 @@ final class Transfer: Sendable {
     private struct State: Sendable {
         var phase: Phase
         var phaseStart: ContinuousClock.Instant
-        var task: URLSessionDataTask?
+        /// Closes the transport's connection; it then reports its end (``didComplete(error:)`` or
+        /// ``didComplete(failure:)``).
+        var cancelTransport: (@Sendable () -> Void)?
         var timedOut: UpstreamError.TimeoutPhase?
         var cancelled = false
         var watchdog: Task<Void, Never>?
@@ -70,8 +72,19 @@ final class Transfer: Sendable {
     func start(request: URLRequest, session: URLSession, delegate: SessionDelegate) {
         let task = session.dataTask(with: request)
         delegate.register(self, for: task)
+        let cancelledAlready = begin { task.cancel() }
+        task.resume()
+        // Cancelled before the task existed: a resumed-then-cancelled task still reports its end,
+        // which gives the concurrency slot back.
+        if cancelledAlready { task.cancel() }
+    }
+
+    /// Records how to cancel the transport that is about to start, and starts the watchdog.
+    /// - Returns: whether the exchange was cancelled already (the caller starts the transport all the
+    ///   same and cancels it, so that it reports its end).
+    func begin(cancelTransport: @escaping @Sendable () -> Void) -> Bool {
         let cancelledAlready = state.withLock { state -> Bool in
-            state.task = task
+            state.cancelTransport = cancelTransport
             state.phaseStart = .now
             return state.cancelled
         }
@@ -80,20 +93,17 @@ final class Transfer: Sendable {
             await self.watch()
         }
         state.withLock { $0.watchdog = watchdog }
-        task.resume()
-        // Cancelled before the task existed: a resumed-then-cancelled task still reports its end,
-        // which gives the concurrency slot back.
-        if cancelledAlready { task.cancel() }
+        return cancelledAlready
     }
 
     /// Closes the exchange early (the consumer went away, or stopped reading); no effect once ended.
     func cancel() {
-        let task: URLSessionDataTask? = state.withLock { state in
+        let cancelTransport = state.withLock { state -> (@Sendable () -> Void)? in
             guard state.phase != .finished else { return nil }
             if state.timedOut == nil { state.cancelled = true }
-            return state.task
+            return state.cancelTransport
         }
-        task?.cancel()
+        cancelTransport?()
     }
 
     /// The consumer saw `[DONE]`: let the body end by itself, briefly, so the connection can be reused.
@@ -111,7 +121,7 @@ final class Transfer: Sendable {
         if !draining { cancel() }
     }
 
-    // MARK: Delegate callbacks (on the session's serial delegate queue)
+    // MARK: Transport callbacks (in order, from one thread at a time)
 
     func didSendBody(total: Int64, expected: Int64) {
         state.withLock { state in
@@ -123,33 +133,53 @@ final class Transfer: Sendable {
 
     func didReceive(response: URLResponse) {
         guard let http = response as? HTTPURLResponse else { return }
+        var headers: [String: String] = [:]
+        for (name, value) in http.allHeaderFields {
+            if let name = name as? String, let value = value as? String { headers[name.lowercased()] = value }
+        }
+        didReceive(status: http.statusCode, headers: headers)
+    }
+
+    /// The response head (header names lower-cased).
+    func didReceive(status: Int, headers: [String: String]) {
         state.withLock { state in
             guard state.phase == .writing || state.phase == .awaitingHead else { return }
             state.phase = .receiving
             state.phaseStart = .now
         }
-        var headers: [String: String] = [:]
-        for (name, value) in http.allHeaderFields {
-            if let name = name as? String, let value = value as? String { headers[name.lowercased()] = value }
-        }
-        continuation.yield(.head(status: http.statusCode, headers: headers))
+        continuation.yield(.head(status: status, headers: headers))
     }
 
     func didReceive(data: Data) {
         continuation.yield(.body([UInt8](data)))
     }
 
+    /// Body bytes, in order.
+    func didReceive(bytes: [UInt8]) {
+        continuation.yield(.body(bytes))
+    }
+
+    /// URLSession's end of the exchange: nil when the whole body arrived.
     func didComplete(error: (any Error)?) {
+        finish { state in error.map { classify($0, state: state) } }
+    }
+
+    /// An ``HTTP1Connection``'s end of the exchange: nil when the whole body arrived, else what broke
+    /// it (a timeout or cancellation recorded here takes precedence).
+    func didComplete(failure: HTTP1Failure?) {
+        finish { state in failure.map { classify($0, state: state) } }
+    }
+
+    private func finish(_ classified: (State) -> UpstreamError?) {
         let snapshot = state.withLock { state -> State in
             let before = state
             state.phase = .finished
-            state.task = nil
+            state.cancelTransport = nil
             state.watchdog?.cancel()
             state.watchdog = nil
             return before
         }
-        let failure = error.map { classify($0, state: snapshot) }
-        continuation.yield(.end(failure))
+        continuation.yield(.end(classified(snapshot)))
         continuation.finish()
         if let onEnd = onEnd.withLock({ handler in defer { handler = nil }; return handler }) { onEnd() }
     }
@@ -165,7 +195,7 @@ final class Transfer: Sendable {
             } catch {
                 return  // the exchange ended
             }
-            let due: URLSessionDataTask? = state.withLock { state in
+            let due = state.withLock { state -> (@Sendable () -> Void)? in
                 guard let (due, phase) = deadline(for: state), ContinuousClock.now >= due,
                     state.timedOut == nil, !state.cancelled
                 else { return nil }
@@ -174,10 +204,10 @@ final class Transfer: Sendable {
                 } else {
                     state.timedOut = phase
                 }
-                return state.task
+                return state.cancelTransport
             }
             if let due {
-                due.cancel()
+                due()
                 return
             }
         }
@@ -205,7 +235,9 @@ final class Transfer: Sendable {
 
     // MARK: Classification
 
-    private func classify(_ error: any Error, state: State) -> UpstreamError {
+    /// The error of a timeout or cancellation recorded here, which takes precedence over whatever the
+    /// transport saw when it was closed for it.
+    private func recorded(_ state: State) -> UpstreamError? {
         let route = self.route.display
         if let phase = state.timedOut {
             let detail =
@@ -217,10 +249,32 @@ final class Transfer: Sendable {
                 }
             return UpstreamError(.timeout, route: route, detail: detail, timeoutPhase: phase)
         }
+        if state.cancelled {
+            return UpstreamError(.cancelled, route: route, detail: "the caller went away; the connection was closed")
+        }
+        return nil
+    }
+
+    private func classify(_ failure: HTTP1Failure, state: State) -> UpstreamError {
+        if let recorded = recorded(state) { return recorded }
+        let route = self.route.display
+        let detail = redactor.redact(failure.detail)
+        switch failure.kind {
+        case .connectRefused, .connectFailed, .invalidResponse:
+            return UpstreamError(failure.kind, route: route, detail: detail)
+        default:
+            // A connection that breaks before the request is written failed to connect, as libcurl reports it.
+            return UpstreamError(state.phase == .writing ? .connectFailed : .connectionReset, route: route, detail: detail)
+        }
+    }
+
+    private func classify(_ error: any Error, state: State) -> UpstreamError {
+        if let recorded = recorded(state) { return recorded }
+        let route = self.route.display
         let nsError = error as NSError
         let text = redactor.redact(Self.transportText(nsError))
         let detail = "\(text.isEmpty ? "transport error" : text) (URL error \(nsError.code))"
-        if state.cancelled || nsError.code == NSURLErrorCancelled {
+        if nsError.code == NSURLErrorCancelled {
             return UpstreamError(.cancelled, route: route, detail: "the caller went away; the connection was closed")
         }
         let headArrived = state.phase == .receiving || state.phase == .draining

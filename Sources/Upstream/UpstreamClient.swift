@@ -2,11 +2,13 @@
 import FoundationNetworking
 #endif
 import Foundation
+import Reactor
 
 /// The HTTP client for one OpenAI-compatible upstream (vLLM, TGI, llama.cpp's server, Ollama, OpenAI).
 ///
 /// One client per endpoint, shared by every request of a modeld instance. It keeps connections alive
-/// and reuses them (URLSession, i.e. libcurl, pools them), lets at most
+/// and reuses them (its own HTTP/1.1 connections on the process's event loop for `http://`, URLSession,
+/// i.e. libcurl, for `https://`: see ``UpstreamTransport``), lets at most
 /// ``UpstreamEndpoint/maxConcurrentRequests`` requests run at once (the rest wait in FIFO order, within
 /// their total timeout and while their task is not cancelled), enforces the connect, first-byte and
 /// total timeouts, and classifies every failure as an ``UpstreamError``.
@@ -18,6 +20,10 @@ public final class UpstreamClient: Sendable {
     public let endpoint: UpstreamEndpoint
     private let session: URLSession
     private let delegate: SessionDelegate
+    /// The event loop's connections, for a plain-`http://` upstream; nil when URLSession carries all.
+    private let connections: HTTP1ConnectionPool?
+    /// What a request's `Host` header says.
+    private let hostHeader: String
     private let limiter: ConcurrencyLimiter
     private let redactor: Redactor
 
@@ -25,10 +31,28 @@ public final class UpstreamClient: Sendable {
     /// - Parameters:
     ///   - endpoint: the upstream and its limits.
     ///   - trustStore: where a configured ``UpstreamEndpoint/caFile`` must be found (the system's).
+    ///   - transport: what carries `http://` exchanges; by default what ``UpstreamTransport/environmentVariable``
+    ///     says (the event loop unless it says `urlsession`).
     /// - Throws: ``UpstreamConfigurationError`` when the endpoint names a CA file that cannot be read or
-    ///   is not in the trust store TLS verification uses (see ``UpstreamTrustStore``).
-    public init(endpoint: UpstreamEndpoint, trustStore: UpstreamTrustStore = .system) throws(UpstreamConfigurationError) {
+    ///   is not in the trust store TLS verification uses (see ``UpstreamTrustStore``), or the transport
+    ///   variable has a value it does not know.
+    public init(endpoint: UpstreamEndpoint, trustStore: UpstreamTrustStore = .system, transport: UpstreamTransport? = nil)
+        throws(UpstreamConfigurationError)
+    {
         if let caFile = endpoint.caFile { try trustStore.check(caFile: caFile) }
+        let choice: UpstreamTransport
+        if let transport { choice = transport } else { choice = try UpstreamTransport.fromEnvironment() }
+        var host = endpoint.baseURL.host ?? ""
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        let port = endpoint.baseURL.port ?? (endpoint.baseURL.scheme == "https" ? 443 : 80)
+        hostHeader = (host.contains(":") ? "[\(host)]" : host) + (endpoint.baseURL.port.map { ":\($0)" } ?? "")
+        if UpstreamTransport.usesEventLoop(endpoint, choice: choice), case .success(let loop) = EventLoop.shared {
+            // As many idle as may run at once, and the health probe's.
+            connections = HTTP1ConnectionPool(loop: loop, host: host, port: UInt16(clamping: port),
+                                              maxIdle: endpoint.maxConcurrentRequests + 1)
+        } else {
+            connections = nil
+        }
         self.endpoint = endpoint
         self.redactor = Redactor(endpoint: endpoint)
         self.limiter = ConcurrencyLimiter(limit: endpoint.maxConcurrentRequests)
@@ -56,6 +80,9 @@ public final class UpstreamClient: Sendable {
     deinit {
         session.invalidateAndCancel()
     }
+
+    /// What carries the exchanges: `event loop` or `URLSession` (for tests and logs).
+    var transportName: String { connections == nil ? "URLSession" : "event loop" }
 
     /// Requests in flight and waiting, and the limit.
     public var load: UpstreamLoad {
@@ -218,8 +245,14 @@ public final class UpstreamClient: Sendable {
         let transfer = Transfer(
             route: route, hasBody: body != nil, deadline: deadline, timeouts: endpoint.timeouts, redactor: redactor,
             onEnd: onEnd)
-        transfer.start(request: request(route, body: body, accept: accept, options: options), session: session,
-                       delegate: delegate)
+        let headers = headers(body: body, accept: accept, options: options)
+        let url = endpoint.url(of: route)
+        if let connections {
+            connections.send(HTTP1Request.bytes(method: route.method, url: url, host: hostHeader, headers: headers, body: body),
+                             on: transfer)
+        } else {
+            transfer.start(request: request(route, url: url, headers: headers, body: body), session: session, delegate: delegate)
+        }
         return transfer
     }
 
@@ -229,20 +262,21 @@ public final class UpstreamClient: Sendable {
 
     private static let nothing: @Sendable () -> Void = {}
 
-    private func request(_ route: UpstreamRoute, body: Data?, accept: String, options: UpstreamRequestOptions) -> URLRequest {
-        var request = URLRequest(url: endpoint.url(of: route))
+    /// The request's headers, whatever carries it (`Host` and `Content-Length` are the transport's).
+    private func headers(body: Data?, accept: String, options: UpstreamRequestOptions) -> [(name: String, value: String)] {
+        var headers: [(name: String, value: String)] = [("Accept", accept), ("User-Agent", "infer-upstream/1")]
+        if body != nil { headers.append(("Content-Type", "application/json")) }
+        if let key = endpoint.apiKey { headers.append(("Authorization", "Bearer \(key.secret)")) }
+        headers.append(contentsOf: options.headers)
+        return headers
+    }
+
+    private func request(_ route: UpstreamRoute, url: URL, headers: [(name: String, value: String)], body: Data?) -> URLRequest {
+        var request = URLRequest(url: url)
         request.httpMethod = route.method
         request.timeoutInterval = (endpoint.timeouts.total.upstreamSeconds + 5).rounded(.up)
-        request.setValue(accept, forHTTPHeaderField: "Accept")
-        request.setValue("infer-upstream/1", forHTTPHeaderField: "User-Agent")
-        if let body {
-            request.httpBody = body
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        }
-        if let key = endpoint.apiKey {
-            request.setValue("Bearer \(key.secret)", forHTTPHeaderField: "Authorization")
-        }
-        for (name, value) in options.headers {
+        request.httpBody = body
+        for (name, value) in headers {
             request.setValue(value, forHTTPHeaderField: name)
         }
         return request

@@ -29,7 +29,15 @@ final class SilentListener: @unchecked Sendable {
         port = Int(UInt16(bigEndian: address.sin_port))
     }
 
+    private var owned = true
+
+    /// Hands the listening socket to the caller, who closes it (a server built on the same setup).
+    func takeDescriptor() -> Int32 {
+        owned = false
+        return descriptor
+    }
+
     deinit {
-        close(descriptor)
+        if owned { close(descriptor) }
     }
 }
