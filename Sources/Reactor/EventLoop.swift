@@ -100,6 +100,10 @@ package final class EventLoop: Sendable {
     /// Whether the caller runs on this loop's thread.
     package var inLoop: Bool { core.inLoop }
 
+    /// The loop's core as a task executor: a task that prefers it runs on the loop's thread, where the
+    /// events it awaits are read.
+    package var executor: any TaskExecutor { core }
+
     /// Tells every handler the loop is ending (``LoopHandler/loopEnding()``), on the loop's thread, before
     /// its host runs the last work and finishes the core.
     package func closeAll() {

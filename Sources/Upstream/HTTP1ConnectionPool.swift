@@ -41,7 +41,7 @@ final class HTTP1ConnectionPool: @unchecked Sendable {
     func send(_ request: [UInt8], on transfer: Transfer) {
         let exchange = HTTP1Exchange(request: request, transfer: transfer)
         let loop = self.loop
-        let cancelledAlready = transfer.begin { [weak exchange] in
+        let cancelledAlready = transfer.begin(timersOn: loop) { [weak exchange] in
             guard let exchange else { return }
             loop.execute {
                 exchange.cancelled = true

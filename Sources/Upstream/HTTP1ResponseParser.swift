@@ -239,7 +239,9 @@ struct HTTP1ResponseParser: Sendable {
     /// The comma-separated tokens of a header value, lower-cased.
     private static func tokens(_ value: String?) -> [String] {
         guard let value else { return [] }
-        return value.lowercased().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        return value.lowercased().split(separator: ",").map { token in
+            String(token.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+        }
     }
 
     /// The size of a chunk-size line (hex digits, then extensions after `;`).

@@ -20,7 +20,13 @@ public struct ServerSentEvent: Sendable, Equatable {
     }
 
     /// Whether this is OpenAI's end-of-stream marker, `data: [DONE]`.
-    public var isDone: Bool { data.trimmingCharacters(in: .whitespaces) == "[DONE]" }
+    public var isDone: Bool {
+        // Bytes, not Foundation's trimming: this is asked of every event of every stream.
+        var bytes = Substring(data).utf8[...]
+        while let first = bytes.first, first == 0x20 || first == 0x09 { bytes = bytes.dropFirst() }
+        while let last = bytes.last, last == 0x20 || last == 0x09 { bytes = bytes.dropLast() }
+        return bytes.elementsEqual("[DONE]".utf8)
+    }
 
     /// The data parsed as a JSON object, or nil when it is not one.
     public func json() -> [String: Any]? {
@@ -30,7 +36,7 @@ public struct ServerSentEvent: Sendable, Equatable {
     /// The chunk's `usage`, when it carries one: the final chunk of a stream asked for with
     /// `stream_options.include_usage` (earlier chunks have `"usage": null` or none).
     public var usage: UpstreamUsage? {
-        guard data.contains("\"usage\"") else { return nil }
+        guard data.utf8.firstRange(of: "\"usage\"".utf8) != nil else { return nil }
         return json().flatMap { UpstreamUsage(answer: $0) }
     }
 }

@@ -1,7 +1,9 @@
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import Basics
 import Foundation
+import Reactor
 import Synchronization
 
 /// One HTTP exchange with the upstream, whatever carries it (URLSession, or an ``HTTP1Connection`` on
@@ -30,6 +32,8 @@ final class Transfer: Sendable {
         var timedOut: UpstreamError.TimeoutPhase?
         var cancelled = false
         var watchdog: Task<Void, Never>?
+        /// The watchdog as a timer of the transport's loop, when it runs on one.
+        var timer: (loop: EventLoop, timer: LoopTimer)?
     }
 
     /// How long a stream may go on after `[DONE]` before its connection is closed.
@@ -79,14 +83,19 @@ final class Transfer: Sendable {
         if cancelledAlready { task.cancel() }
     }
 
-    /// Records how to cancel the transport that is about to start, and starts the watchdog.
+    /// Records how to cancel the transport that is about to start, and starts the watchdog: a timer of
+    /// `loop` when the transport runs on one (no task, no other thread), else a task that sleeps.
     /// - Returns: whether the exchange was cancelled already (the caller starts the transport all the
     ///   same and cancels it, so that it reports its end).
-    func begin(cancelTransport: @escaping @Sendable () -> Void) -> Bool {
+    func begin(timersOn loop: EventLoop? = nil, cancelTransport: @escaping @Sendable () -> Void) -> Bool {
         let cancelledAlready = state.withLock { state -> Bool in
             state.cancelTransport = cancelTransport
             state.phaseStart = .now
             return state.cancelled
+        }
+        if let loop {
+            armTimer(on: loop)
+            return cancelledAlready
         }
         let watchdog = Task { [weak self] in
             guard let self else { return }
@@ -177,8 +186,10 @@ final class Transfer: Sendable {
             state.cancelTransport = nil
             state.watchdog?.cancel()
             state.watchdog = nil
+            state.timer = nil
             return before
         }
+        if let (loop, timer) = snapshot.timer { loop.cancel(timer) }
         continuation.yield(.end(classified(snapshot)))
         continuation.finish()
         if let onEnd = onEnd.withLock({ handler in defer { handler = nil }; return handler }) { onEnd() }
@@ -187,7 +198,7 @@ final class Transfer: Sendable {
     // MARK: Timeouts
 
     /// Sleeps until the current phase's deadline, again and again, until the exchange ends; cancels
-    /// the task (recording the phase) when a deadline passes in the phase it belongs to.
+    /// the transport (recording the phase) when a deadline passes in the phase it belongs to.
     private func watch() async {
         while let (wakeUp, _) = nextDeadline() {
             do {
@@ -195,22 +206,47 @@ final class Transfer: Sendable {
             } catch {
                 return  // the exchange ended
             }
-            let due = state.withLock { state -> (@Sendable () -> Void)? in
-                guard let (due, phase) = deadline(for: state), ContinuousClock.now >= due,
-                    state.timedOut == nil, !state.cancelled
-                else { return nil }
-                if state.phase == .draining {
-                    state.cancelled = true  // nobody waits for an error any more
-                } else {
-                    state.timedOut = phase
-                }
-                return state.cancelTransport
-            }
-            if let due {
-                due()
-                return
-            }
+            if fireIfDue() { return }
         }
+    }
+
+    /// ``watch()`` as a timer of `loop`: fires at the current phase's deadline, and again at the next
+    /// one until the exchange ends or a deadline passes.
+    private func armTimer(on loop: EventLoop) {
+        guard let (wakeUp, _) = nextDeadline() else { return }
+        let delay = max(.zero, ContinuousClock.now.duration(to: wakeUp))
+        let timer = loop.schedule(afterNanoseconds: delay.clampedNanoseconds) { [weak self] in
+            guard let self, !self.fireIfDue() else { return }
+            self.armTimer(on: loop)
+        }
+        let ended = state.withLock { state -> Bool in
+            guard state.phase != .finished else { return true }
+            state.timer = (loop, timer)
+            return false
+        }
+        if ended { loop.cancel(timer) }
+    }
+
+    /// Cancels the transport when the current phase's deadline has passed (recording the phase).
+    /// - Returns: true when it did, or the transport is being closed already: the watch is over.
+    private func fireIfDue() -> Bool {
+        var over = false
+        let due = state.withLock { state -> (@Sendable () -> Void)? in
+            guard state.timedOut == nil, !state.cancelled else {
+                over = true
+                return nil
+            }
+            guard let (due, phase) = deadline(for: state), ContinuousClock.now >= due else { return nil }
+            if state.phase == .draining {
+                state.cancelled = true  // nobody waits for an error any more
+            } else {
+                state.timedOut = phase
+            }
+            return state.cancelTransport
+        }
+        guard let due else { return over }
+        due()
+        return true
     }
 
     private func nextDeadline() -> (ContinuousClock.Instant, UpstreamError.TimeoutPhase)? {

@@ -81,6 +81,11 @@ public final class UpstreamClient: Sendable {
         session.invalidateAndCancel()
     }
 
+    /// The executor whose thread reads this client's answers (the process's event loop), for `http://`
+    /// upstreams; nil for URLSession's. A task that prefers it hears each piece of an answer on the
+    /// thread that read it, with no wake-up of another thread.
+    public var preferredExecutor: (any TaskExecutor)? { connections?.loop.executor }
+
     /// What carries the exchanges: `event loop` or `URLSession` (for tests and logs).
     var transportName: String { connections == nil ? "URLSession" : "event loop" }
 

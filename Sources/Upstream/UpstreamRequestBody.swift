@@ -8,8 +8,24 @@ import Foundation
 /// call removes `stream` and `stream_options` (OpenAI refuses `stream_options` without streaming).
 /// Every other field goes through unchanged.
 public struct UpstreamRequestBody: Sendable {
+    /// A JSON document given whole, or the members of a top-level object built by the caller.
+    private enum Source: Sendable {
+        case document(Data)
+        case members([(String, UpstreamJSONValue)])
+    }
+
+    private let source: Source
+
     /// The body as given: valid JSON whose top level is an object.
-    public let json: Data
+    public var json: Data {
+        switch source {
+        case .document(let json): return json
+        case .members(let members):
+            var out: [UInt8] = []
+            UpstreamJSONValue.writeObject(members, to: &out)
+            return Data(out)
+        }
+    }
 
     /// The largest body accepted, in bytes.
     public static let maximumBytes = 32 << 20
@@ -25,7 +41,17 @@ public struct UpstreamRequestBody: Sendable {
         guard (try? JSONSerialization.jsonObject(with: json)) is [String: Any] else {
             throw UpstreamError(.invalidRequest, route: "request", detail: "body is not a JSON object")
         }
-        self.json = json
+        source = .document(json)
+    }
+
+    /// A body built from the members of its top-level object, written as bytes only when sent (the
+    /// cheap way for a caller that builds the body itself, as modeld does for each generation).
+    /// - Throws: ``UpstreamError`` (``UpstreamError/Kind/invalidRequest``) when a number is not finite.
+    public init(members: [(String, UpstreamJSONValue)]) throws(UpstreamError) {
+        guard members.allSatisfy({ $0.1.isRepresentable }) else {
+            throw UpstreamError(.invalidRequest, route: "request", detail: "body holds a number that is not finite")
+        }
+        source = .members(members)
     }
 
     /// Serialises a JSON object (`[String: Any]` of strings, numbers, booleans, `NSNull`, arrays and
@@ -41,6 +67,7 @@ public struct UpstreamRequestBody: Sendable {
 
     /// The bytes to send: the body with `model`, `stream` and `stream_options` set for this call.
     func prepared(model: String, streaming: Bool?, includeUsage: Bool) throws(UpstreamError) -> Data {
+        guard case .document(let json) = source else { return preparedMembers(model: model, streaming: streaming, includeUsage: includeUsage) }
         guard var object = (try? JSONSerialization.jsonObject(with: json)) as? [String: Any] else {
             throw UpstreamError(.invalidRequest, route: "request", detail: "body is not a JSON object")
         }
@@ -63,5 +90,31 @@ public struct UpstreamRequestBody: Sendable {
             throw UpstreamError(.invalidRequest, route: "request", detail: "body could not be serialised")
         }
         return data
+    }
+
+    /// ``prepared(model:streaming:includeUsage:)`` for a body built from members: the same rewriting,
+    /// written directly.
+    private func preparedMembers(model: String, streaming: Bool?, includeUsage: Bool) -> Data {
+        guard case .members(let given) = source else { return json }
+        // Embeddings (streaming nil) keep whatever the caller gave; the others get the stream fields set here.
+        var members = given.filter { $0.0 != "model" && (streaming == nil || ($0.0 != "stream" && $0.0 != "stream_options")) }
+        members.insert(("model", .string(model)), at: 0)
+        if streaming == true {
+            members.append(("stream", .bool(true)))
+            if includeUsage {
+                var options: [(String, UpstreamJSONValue)] = []
+                if case .object(let earlier)? = given.first(where: { $0.0 == "stream_options" })?.1 {
+                    options = earlier.filter { $0.0 != "include_usage" }
+                }
+                options.append(("include_usage", .bool(true)))
+                members.append(("stream_options", .object(options)))
+            } else if let earlier = given.first(where: { $0.0 == "stream_options" }) {
+                members.append(earlier)
+            }
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(512)
+        UpstreamJSONValue.writeObject(members, to: &out)
+        return Data(out)
     }
 }

@@ -16,7 +16,8 @@ public struct UpstreamUsage: Sendable, Equatable, CustomStringConvertible {
 
     /// The usage in an OpenAI answer object, or nil when it has none (or `"usage": null`, as stream
     /// chunks before the last carry) or its counts are not non-negative integers.
-    init?(answer: [String: Any]) {
+    /// - Parameter answer: a parsed answer or stream chunk.
+    public init?(answer: [String: Any]) {
         guard let usage = answer["usage"] as? [String: Any] else { return nil }
         func count(_ key: String) -> Int? {
             guard let value = usage[key] else { return nil }

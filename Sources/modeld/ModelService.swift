@@ -281,8 +281,12 @@ struct ModelRequestHandler: Sendable {
             logger.debug("request refused", ["type": LogValue(refusal.type), "reason": .string(refusal.message)])
         })
         // The engines make their own spans (prefill, decode, the upstream call) under the call's context.
-        shell.register(GenerationProtocol.Generate.self, traced: false, generate)
-        shell.register(GenerationProtocol.Embed.self, traced: false, embed)
+        // An upstream's handlers only start the HTTP call: they start on the socket's I/O thread, which
+        // is also the one that reads the upstream's answer (UpstreamEngine), so a call makes no thread
+        // hop in modeld. The built-in engine's tokenize first, which is work for a task of its own.
+        let upstream = loop == nil
+        shell.register(GenerationProtocol.Generate.self, traced: false, inline: upstream, generate)
+        shell.register(GenerationProtocol.Embed.self, traced: false, inline: upstream, embed)
         shell.register(GenerationProtocol.Health.self) { _, call in await health(call) }
         return shell
     }

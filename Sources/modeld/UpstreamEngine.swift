@@ -60,36 +60,40 @@ final class UpstreamEngine: Sendable {
         }
     }
 
-    /// Runs a generation on the upstream and relays it on `call`.
+    /// Runs a generation on the upstream and relays it on `call`, in a task on the thread that reads the
+    /// upstream's answers (the process's event loop, which also serves modeld's socket): each piece is
+    /// relayed as it is read, with no hop to another thread.
     func generate(_ call: IPCCall, _ request: GenerationProtocol.Generate) {
-        let task = Task { await self.relay(call, request) }
+        let task = Task(executorPreference: client.preferredExecutor) { await self.relay(call, request) }
         call.onCancel { task.cancel() }
     }
 
-    /// Embeds on the upstream and replies on `call`.
+    /// Embeds on the upstream and replies on `call` (on the same thread as ``generate(_:_:)``).
     func embed(_ call: IPCCall, _ request: GenerationProtocol.Embed) {
-        let task = Task { await self.answerEmbed(call, request) }
+        let task = Task(executorPreference: client.preferredExecutor) { await self.answerEmbed(call, request) }
         call.onCancel { task.cancel() }
     }
 
-    /// The OpenAI body of a Generate: chat messages, or a raw prompt, and the sampling parameters.
-    static func body(_ request: GenerationProtocol.Generate) -> [String: Any] {
+    /// The OpenAI body of a Generate: chat messages, or a raw prompt, and the sampling parameters, as
+    /// the members of the JSON object (written straight to bytes when sent).
+    static func body(_ request: GenerationProtocol.Generate) -> [(String, UpstreamJSONValue)] {
         let p = request.parameters
-        var body: [String: Any] = [
-            "max_tokens": Int(p.maxTokens), "temperature": Double(p.temperature), "top_p": Double(p.topP),
-        ]
+        var body: [(String, UpstreamJSONValue)] = []
         if request.messages.isEmpty {
-            body["prompt"] = request.prompt
+            body.append(("prompt", .string(request.prompt)))
         } else {
-            body["messages"] = request.messages.map { ["role": $0.role, "content": $0.content] }
+            body.append(("messages", .array(request.messages.map { .object([("role", .string($0.role)), ("content", .string($0.content))]) })))
         }
+        body.append(("max_tokens", .integer(Int64(p.maxTokens))))
+        body.append(("temperature", .number(Double(p.temperature))))
+        body.append(("top_p", .number(Double(p.topP))))
         // Only what differs from OpenAI's defaults, so an upstream that refuses unknown fields (OpenAI
         // itself refuses top_k) sees none it does not need.
-        if p.topK > 0 { body["top_k"] = Int(p.topK) }
-        if let seed = p.seed { body["seed"] = Int64(bitPattern: seed) }
-        if !p.stop.isEmpty { body["stop"] = p.stop }
-        if p.frequencyPenalty != 0 { body["frequency_penalty"] = Double(p.frequencyPenalty) }
-        if p.presencePenalty != 0 { body["presence_penalty"] = Double(p.presencePenalty) }
+        if p.topK > 0 { body.append(("top_k", .integer(Int64(p.topK)))) }
+        if let seed = p.seed { body.append(("seed", .integer(Int64(bitPattern: seed)))) }
+        if !p.stop.isEmpty { body.append(("stop", .array(p.stop.map { .string($0) }))) }
+        if p.frequencyPenalty != 0 { body.append(("frequency_penalty", .number(Double(p.frequencyPenalty)))) }
+        if p.presencePenalty != 0 { body.append(("presence_penalty", .number(Double(p.presencePenalty)))) }
         return body
     }
 
@@ -130,13 +134,14 @@ final class UpstreamEngine: Sendable {
         let started = ContinuousClock.now
         var firstPiece: ContinuousClock.Instant?
         do {
-            let body = try UpstreamRequestBody(Self.body(request))
+            let body = try UpstreamRequestBody(members: Self.body(request))
             let stream = request.messages.isEmpty
                 ? try await client.streamCompletion(body, options: options)
                 : try await client.streamChatCompletion(body, options: options)
             for try await event in stream {
-                if let counted = event.usage { usage = counted }
+                // One parse per event: the pieces and, in the last chunk, the usage.
                 guard let object = event.json() else { continue }
+                if let counted = UpstreamUsage(answer: object) { usage = counted }
                 let (text, reason) = Self.piece(object)
                 if let reason { finish = reason }
                 guard !text.isEmpty else { continue }
@@ -172,7 +177,7 @@ final class UpstreamEngine: Sendable {
         defer { span?.end() }
         let options = options(request.requestID, call, span)
         do {
-            let body = try UpstreamRequestBody(["input": request.inputs])
+            let body = try UpstreamRequestBody(members: [("input", .array(request.inputs.map { .string($0) }))])
             let response = try await client.embeddings(body, options: options)
             guard let data = try response.json()["data"] as? [[String: Any]], data.count == request.inputs.count else {
                 throw UpstreamError.invalidResponse(route: "POST /v1/embeddings", "the answer does not hold one vector per input")

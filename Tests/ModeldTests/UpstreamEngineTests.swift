@@ -11,11 +11,15 @@ import Testing
 @Suite("modeld's upstream engine, offline")
 struct UpstreamEngineTests {
     @Test("a chat Generate becomes a chat body; a raw prompt a completions body; defaults are left out")
-    func bodies() {
+    func bodies() throws {
+        // The body as the upstream reads it: its JSON, parsed.
+        func object(_ members: [(String, UpstreamJSONValue)]) throws -> [String: Any] {
+            try #require(try JSONSerialization.jsonObject(with: try UpstreamRequestBody(members: members).json) as? [String: Any])
+        }
         var parameters = GenerationProtocol.Parameters(maxTokens: 32, temperature: 0)
-        let chat = UpstreamEngine.body(GenerationProtocol.Generate(
+        let chat = try object(UpstreamEngine.body(GenerationProtocol.Generate(
             requestID: "r", model: "m", messages: [GenerationProtocol.Message(role: "user", content: "hi")],
-            parameters: parameters))
+            parameters: parameters)))
         #expect((chat["messages"] as? [[String: String]]) == [["role": "user", "content": "hi"]])
         #expect(chat["prompt"] == nil)
         #expect(chat["max_tokens"] as? Int == 32)
@@ -25,11 +29,11 @@ struct UpstreamEngineTests {
         parameters.seed = 7
         parameters.stop = ["\n"]
         parameters.presencePenalty = 0.5
-        let raw = UpstreamEngine.body(GenerationProtocol.Generate(requestID: "r", model: "m", prompt: "Once", parameters: parameters))
+        let raw = try object(UpstreamEngine.body(GenerationProtocol.Generate(requestID: "r", model: "m", prompt: "Once", parameters: parameters)))
         #expect(raw["prompt"] as? String == "Once")
         #expect(raw["messages"] == nil)
         #expect(raw["top_k"] as? Int == 40)
-        #expect(raw["seed"] as? Int64 == 7)
+        #expect((raw["seed"] as? NSNumber)?.int64Value == 7)
         #expect(raw["stop"] as? [String] == ["\n"])
         #expect(raw["presence_penalty"] as? Double == 0.5)
     }

@@ -66,6 +66,7 @@ struct ServerSentEventParserTests {
     @Test("[DONE] is recognised; usage is read from the final chunk only")
     func doneAndUsage() {
         #expect(ServerSentEvent(data: "[DONE]").isDone)
+        #expect(ServerSentEvent(data: " [DONE]\t").isDone && !ServerSentEvent(data: "[DONE]x").isDone && !ServerSentEvent(data: "").isDone)
         #expect(!ServerSentEvent(data: "{\"choices\":[]}").isDone)
         #expect(ServerSentEvent(data: "{\"usage\":null}").usage == nil)
         let usage = ServerSentEvent(data: "{\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":3,\"total_tokens\":8}}").usage

@@ -32,6 +32,29 @@ struct UpstreamRequestBodyTests {
         #expect(sent["model"] as? String == "m")
     }
 
+    @Test("a body built from members is rewritten the same way, and its strings escaped")
+    func members() throws {
+        let body = try UpstreamRequestBody(members: [
+            ("model", .string("public")), ("stream", .bool(false)), ("stream_options", .object([("other", .integer(1))])),
+            ("messages", .array([.object([("role", .string("user")), ("content", .string("say \"hi\"\n\u{1}é"))])])),
+            ("temperature", .number(0.7)), ("stop", .array([.string("\n")])), ("logprobs", .null),
+        ])
+        let streamed = try object(body.prepared(model: "upstream-model", streaming: true, includeUsage: true))
+        #expect(streamed["model"] as? String == "upstream-model")
+        #expect(streamed["stream"] as? Bool == true)
+        let options = try #require(streamed["stream_options"] as? [String: Any])
+        #expect(options["include_usage"] as? Bool == true && options["other"] as? Int == 1)
+        #expect((streamed["messages"] as? [[String: Any]])?.first?["content"] as? String == "say \"hi\"\n\u{1}é")
+        #expect(streamed["temperature"] as? Double == 0.7)
+        #expect(streamed["stop"] as? [String] == ["\n"])
+        #expect(streamed["logprobs"] is NSNull)
+        let plain = try object(body.prepared(model: "m", streaming: false, includeUsage: true))
+        #expect(plain["stream"] == nil && plain["stream_options"] == nil && plain["model"] as? String == "m")
+        let embedding = try object(body.prepared(model: "m", streaming: nil, includeUsage: false))
+        #expect(embedding["stream"] as? Bool == false)
+        #expect(throws: UpstreamError.self) { _ = try UpstreamRequestBody(members: [("temperature", .number(.nan))]) }
+    }
+
     @Test("a body that is not a JSON object is refused as an invalid request",
           arguments: ["[1,2]", "not json", "\"text\"", ""])
     func refusesNonObjects(text: String) {
