@@ -39,6 +39,12 @@ public struct IPCServerStats: Sendable, Hashable {
 /// await server.drain(timeout: .seconds(10))
 /// ```
 public final class IPCServer: Sendable {
+    /// The executor of the thread that reads every server's and client's socket of the process (the
+    /// shared event loop's): a handler that only waits on other daemons and relays their answers can
+    /// prefer it (`withTaskExecutorPreference`), so each frame it awaits resumes it on the thread that
+    /// read it, with no wake-up of another thread. Nil if the loop could not be made.
+    public static var ioExecutor: (any TaskExecutor)? { try? EventLoop.shared.get().executor }
+
     /// Default limit on calls in flight per connection; more are refused with ``IPCErrorCode/overloaded``.
     public static let defaultMaxCallsPerConnection = 4096
     /// How long accepting pauses after the process runs out of descriptors.

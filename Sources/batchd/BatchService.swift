@@ -144,14 +144,22 @@ struct BatchRequestHandler: Sendable {
         var shell = ServiceShell(name: "batchd", metrics: metrics.registry, onRefusal: { [logger] refusal in
             logger.debug("request refused", ["type": LogValue(refusal.type), "reason": .string(refusal.message)])
         })
-        shell.register(GenerationProtocol.Generate.self) { request, call in
+        // batchd only waits: for its queue, for modeld's frames, which it relays. Its handlers start on the
+        // I/O thread and stay there (the IPC executor), so a frame read from modeld resumes the relay where
+        // it was read and leaves for frontd from there, with no thread hop per frame.
+        let executor = IPCServer.ioExecutor
+        shell.register(GenerationProtocol.Generate.self, inline: true) { request, call in
             let prompt = request.messages.reduce(request.prompt.utf8.count) { $0 + $1.content.utf8.count }
-            await serve(call, model: request.model, priority: request.priority, requestID: request.requestID, kind: .generate,
-                        size: RequestSize(promptTokens: prompt / 4, maxTokens: Int(request.parameters.maxTokens), contextBytes: prompt))
+            await withTaskExecutorPreference(executor) {
+                await serve(call, model: request.model, priority: request.priority, requestID: request.requestID, kind: .generate,
+                            size: RequestSize(promptTokens: prompt / 4, maxTokens: Int(request.parameters.maxTokens), contextBytes: prompt))
+            }
         }
-        shell.register(GenerationProtocol.Embed.self) { request, call in
-            await serve(call, model: request.model, priority: 0, requestID: request.requestID, kind: .embed,
-                        size: RequestSize(promptTokens: request.inputs.reduce(0) { $0 + $1.utf8.count } / 4, maxTokens: 0))
+        shell.register(GenerationProtocol.Embed.self, inline: true) { request, call in
+            await withTaskExecutorPreference(executor) {
+                await serve(call, model: request.model, priority: 0, requestID: request.requestID, kind: .embed,
+                            size: RequestSize(promptTokens: request.inputs.reduce(0) { $0 + $1.utf8.count } / 4, maxTokens: 0))
+            }
         }
         return shell
     }
