@@ -188,6 +188,6 @@ let package = Package(
         // the fuzzers' code (FuzzHarness.swift) in the normal suite.
         .testTarget(name: "FuzzRegressionTests",
                     dependencies: ["frontd", "inferctl", "HTTP", "Wire", "Services", "Metrics", "Registry", "APIKeys",
-                                   "Engine"]),
+                                   "Engine", "Upstream"]),
     ]
 )

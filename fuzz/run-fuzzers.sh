@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(http frames messages json gguf safetensors keys registry envfile)
+[ ${#targets[@]} -gt 0 ] || targets=(http frames messages json gguf safetensors keys registry envfile upstream)
 flags=(--package-path fuzz -Xswiftc -sanitize=fuzzer,address)
 mkdir -p fuzz/.build
 # (gold warns once per ASan symbol it cannot export: noise, left out)

@@ -9,6 +9,7 @@ import HTTP
 import Metrics
 import Registry
 import Services
+@testable import Upstream
 import Wire
 #if canImport(frontd)
 @testable import frontd
@@ -36,6 +37,7 @@ enum FuzzHarness {
         FuzzTarget(name: "keys", run: keys),
         FuzzTarget(name: "registry", run: registry),
         FuzzTarget(name: "envfile", run: envfile),
+        FuzzTarget(name: "upstream", run: upstream),
     ]
 
     static func target(named name: String) -> FuzzTarget? { targets.first { $0.name == name } }
@@ -169,5 +171,30 @@ enum FuzzHarness {
     static func envfile(_ bytes: [UInt8]) {
         guard let text = String(validating: bytes, as: UTF8.self) else { return }
         _ = try? EnvironmentFile.parse(text, source: "infer.env")
+    }
+
+    /// An upstream's answers: the HTTP/1.1 response parser of the event-loop transport in pieces, and
+    /// its body as a `text/event-stream`.
+    static func upstream(_ bytes: [UInt8]) {
+        var parser = HTTP1ResponseParser()
+        var events: [HTTP1ResponseParser.Event] = []
+        var stream = ServerSentEventParser(limit: 4096)
+        inPieces(bytes, feed: { piece in
+            do {
+                try Array(piece).withUnsafeBytes { raw in try parser.feed(raw, into: &events) }
+            } catch {
+                events.append(.end(reusable: false))
+            }
+        }) {
+            defer { events.removeAll() }
+            for event in events {
+                switch event {
+                case .head(let status, let headers): _ = (status, headers["content-type"])
+                case .body(let body): _ = try stream.feed(body).map(\.isDone)
+                case .end: throw HTTP1ResponseParser.Malformed(description: "end")
+                }
+            }
+        }
+        _ = parser.finishOnClose()
     }
 }
