@@ -160,6 +160,9 @@ answered=0; lost=0; total=40
 for i in $(seq $total); do
     if [ "$i" -eq 10 ]; then
         for pid in $(ip netns pids "${tag}h2"); do kill -KILL "$pid" 2>/dev/null; done
+        # SIGKILL is delivered, not yet done: until the processes are gone their listening socket still
+        # completes a connection, which then resets. Wait until the namespace is empty (at most 5 s).
+        for _ in $(seq 50); do [ -z "$(ip netns pids "${tag}h2")" ] && break; sleep 0.1; done
         say "     host 2 SIGKILLed (every process in its namespace) before request $i"
     fi
     r=$(post "http://127.0.0.1:$lb_port/v1/chat/completions" "$ops" \
