@@ -92,25 +92,36 @@ public final class LlamaModel: @unchecked Sendable {
         }
 
         let caches = steps.map(\.cache)
+        let ffn = c.ffnWidth
         for (l, layer) in weights.layers.enumerated() {
             for r in 0..<rows { VectorOps.rmsNorm(x.p + r * d, weight: layer.attnNorm, eps: c.rmsEps, count: d, into: h.p + r * d) }
-            MatMul.multiply([layer.q, layer.k, layer.v], h.p, rows: rows, into: [q.p, k.p, v.p])
-            for r in 0..<rows {
-                Self.rope(q.p + r * d, heads: c.heads, headDim: hd, cos: cosT.p + r * half, sin: sinT.p + r * half)
-                Self.rope(k.p + r * kvw, heads: c.kvHeads, headDim: hd, cos: cosT.p + r * half, sin: sinT.p + r * half)
-                let cache = caches[rowStep[r]]
-                (cache.keys[l] + rowPos[r] * kvw).update(from: k.p + r * kvw, count: kvw)
-                (cache.values[l] + rowPos[r] * kvw).update(from: v.p + r * kvw, count: kvw)
+            // Each chunk of Q and K rotates its own columns (RoPE pairs never straddle a chunk: chunks
+            // start at multiples of 4), and K and V chunks go to the caches from the thread that made them.
+            MatMul.multiply([layer.q, layer.k, layer.v], h.p, rows: rows, into: [q.p, k.p, v.p]) { i, cols in
+                for r in 0..<rows {
+                    let angles = (cos: cosT.p + r * half, sin: sinT.p + r * half)
+                    switch i {
+                    case 0:
+                        Self.rope(q.p + r * d, columns: cols, headDim: hd, cos: angles.cos, sin: angles.sin)
+                    case 1:
+                        Self.rope(k.p + r * kvw, columns: cols, headDim: hd, cos: angles.cos, sin: angles.sin)
+                        Self.store(k.p + r * kvw, columns: cols, into: caches[rowStep[r]].keys[l] + rowPos[r] * kvw)
+                    default:
+                        Self.store(v.p + r * kvw, columns: cols, into: caches[rowStep[r]].values[l] + rowPos[r] * kvw)
+                    }
+                }
             }
             attention(layer: l, rows: rows, rowStep: rowStep, rowPos: rowPos, caches: caches, q: q.p, out: att.p)
-            MatMul.multiply(layer.o, att.p, rows: rows, into: h.p)
-            VectorOps.add(x.p, h.p, count: rows * d)
+            // Residual adds and SwiGLU run on each chunk's columns inside the products' parallel passes.
+            MatMul.multiply(layer.o, att.p, rows: rows, into: h.p) { cols in Self.add(h.p, into: x.p, width: d, rows: rows, columns: cols) }
 
             for r in 0..<rows { VectorOps.rmsNorm(x.p + r * d, weight: layer.ffnNorm, eps: c.rmsEps, count: d, into: h.p + r * d) }
-            MatMul.multiply([layer.gate, layer.up], h.p, rows: rows, into: [g.p, u.p])
-            VectorOps.swiglu(g.p, u.p, count: rows * c.ffnWidth)
-            MatMul.multiply(layer.down, g.p, rows: rows, into: h.p)
-            VectorOps.add(x.p, h.p, count: rows * d)
+            MatMul.multiplyPair(layer.gate, layer.up, h.p, rows: rows, into: g.p, u.p) { cols in
+                for r in 0..<rows {
+                    VectorOps.swiglu(g.p + r * ffn + cols.lowerBound, u.p + r * ffn + cols.lowerBound, count: cols.count)
+                }
+            }
+            MatMul.multiply(layer.down, g.p, rows: rows, into: h.p) { cols in Self.add(h.p, into: x.p, width: d, rows: rows, columns: cols) }
         }
         for s in steps { s.cache.commit(s.tokens.count) }
 
@@ -127,16 +138,29 @@ public final class LlamaModel: @unchecked Sendable {
         return (0..<steps.count).map { i in Array(UnsafeBufferPointer(start: logits.p + i * c.vocabSize, count: c.vocabSize)) }
     }
 
-    /// Rotates adjacent pairs (llama.cpp's NORM mode; the GGUF's Q/K weights are pre-permuted for it).
+    /// Rotates adjacent pairs (llama.cpp's NORM mode; the GGUF's Q/K weights are pre-permuted for it)
+    /// in `columns` of one row of heads (`headDim` apart; the range starts and ends on a pair).
     @inline(__always)
-    static func rope(_ v: UnsafeMutablePointer<Float>, heads: Int, headDim: Int, cos: UnsafePointer<Float>, sin: UnsafePointer<Float>) {
-        for hh in 0..<heads {
-            let p = v + hh * headDim
-            for i in 0..<headDim / 2 {
-                let a = p[2 * i], b = p[2 * i + 1]
-                p[2 * i] = a * cos[i] - b * sin[i]
-                p[2 * i + 1] = a * sin[i] + b * cos[i]
-            }
+    static func rope(_ v: UnsafeMutablePointer<Float>, columns: Range<Int>, headDim: Int, cos: UnsafePointer<Float>, sin: UnsafePointer<Float>) {
+        for c in stride(from: columns.lowerBound, to: columns.upperBound, by: 2) {
+            let i = (c % headDim) / 2
+            let a = v[c], b = v[c + 1]
+            v[c] = a * cos[i] - b * sin[i]
+            v[c + 1] = a * sin[i] + b * cos[i]
+        }
+    }
+
+    /// Copies `columns` of the row `v` to the same columns of `row`.
+    @inline(__always)
+    static func store(_ v: UnsafePointer<Float>, columns: Range<Int>, into row: UnsafeMutablePointer<Float>) {
+        (row + columns.lowerBound).update(from: v + columns.lowerBound, count: columns.count)
+    }
+
+    /// x[r, c] += y[r, c] for `rows` rows of `width` floats and the columns `columns`.
+    @inline(__always)
+    static func add(_ y: UnsafePointer<Float>, into x: UnsafeMutablePointer<Float>, width: Int, rows: Int, columns: Range<Int>) {
+        for r in 0..<rows {
+            VectorOps.add(x + r * width + columns.lowerBound, y + r * width + columns.lowerBound, count: columns.count)
         }
     }
 
