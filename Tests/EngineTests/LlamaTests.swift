@@ -245,3 +245,26 @@ enum NumpyFile {
         }
     }
 }
+
+@Suite struct ArgmaxTests {
+    /// The scalar definition: the first index whose value beats every earlier one.
+    static func reference(_ v: [Float]) -> Int32 {
+        var best = 0, bestValue = -Float.infinity
+        for (i, x) in v.enumerated() where x > bestValue { best = i; bestValue = x }
+        return Int32(best)
+    }
+
+    @Test func matchesTheScalarDefinitionOnTiesNaNsAndTails() {
+        var rng = SplitMix64(seed: 7)
+        for n in [0, 1, 5, 15, 16, 17, 31, 33, 100, 1000] {
+            for _ in 0..<50 {
+                // Few distinct values, so ties are common; NaN, ±0 and -∞ mixed in.
+                let pool: [Float] = [-.infinity, -1, -0.0, 0, 0.5, 2, .nan]
+                let v = (0..<n).map { _ in pool[Int(rng.next() % UInt64(pool.count))] }
+                #expect(Sampler.argmax(v) == Self.reference(v), "\(v)")
+            }
+        }
+        #expect(Sampler.argmax([Float](repeating: .nan, count: 40)) == 0)
+        #expect(Sampler.argmax([Float](repeating: -.infinity, count: 40) + [3]) == 40)
+    }
+}

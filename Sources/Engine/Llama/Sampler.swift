@@ -31,15 +31,24 @@ public struct Sampler: Sendable {
         return token
     }
 
-    /// Index of the largest logit (the first one on ties).
+    /// Index of the largest logit (the first one on ties; NaNs are skipped; 0 when none is above -∞).
+    /// Two passes of 16 lanes: the largest value, then its first index.
     public static func argmax(_ logits: [Float]) -> Int32 {
-        var best = 0
-        var bestValue = -Float.infinity
-        for (i, v) in logits.enumerated() where v > bestValue {
-            best = i
-            bestValue = v
+        logits.withUnsafeBufferPointer { v in
+            guard let base = v.baseAddress else { return 0 }
+            let n = v.count, wide = n / 16 * 16
+            var lanes = SIMD16<Float>(repeating: -.infinity)
+            var i = 0
+            while i < wide {
+                let x = UnsafeRawPointer(base + i).loadUnaligned(as: SIMD16<Float>.self)
+                lanes.replace(with: x, where: x .> lanes)
+                i += 16
+            }
+            var top = lanes.max()
+            for j in wide..<n where v[j] > top { top = v[j] }
+            guard top > -.infinity else { return 0 }
+            return Int32(v.firstIndex(of: top) ?? 0)
         }
-        return Int32(best)
     }
 
     private mutating func sample(_ logits: [Float]) -> Int32 {
