@@ -135,7 +135,15 @@ public final class LlamaModel: @unchecked Sendable {
             VectorOps.rmsNorm(x.p + (end - 1) * d, weight: weights.outputNorm, eps: c.rmsEps, count: d, into: last.p + i * d)
         }
         MatMul.multiply(weights.output, last.p, rows: steps.count, into: logits.p)
-        return (0..<steps.count).map { i in Array(UnsafeBufferPointer(start: logits.p + i * c.vocabSize, count: c.vocabSize)) }
+        // Each sequence's logits into an array of its own, the copies (and the fresh pages they touch)
+        // split across the threads.
+        let n = steps.count, vocab = c.vocabSize
+        let out = UnsafeMutablePointer<[Float]>.allocate(capacity: n)
+        defer { out.deinitialize(count: n); out.deallocate() }
+        parallelChunks(n, grain: 1) { range in
+            for i in range { (out + i).initialize(to: Array(UnsafeBufferPointer(start: logits.p + i * vocab, count: vocab))) }
+        }
+        return Array(UnsafeBufferPointer(start: out, count: n))
     }
 
     /// Rotates adjacent pairs (llama.cpp's NORM mode; the GGUF's Q/K weights are pre-permuted for it)
