@@ -184,7 +184,8 @@ public final class LlamaModel: @unchecked Sendable {
         let kernels = KernelSet.active
         rowStep.withUnsafeBufferPointer { rowStep in
             rowPos.withUnsafeBufferPointer { rowPos in
-                parallelChunks(rows * c.kvHeads, grain: 2) { range in
+                // Several chunks per thread: in a prompt, later rows attend to more positions than earlier ones.
+                parallelChunks(rows * c.kvHeads, grain: 2, chunksPerThread: 4) { range in
                     // Scores of the group's heads, `stride` apart.
                     let stride = max(1, range.map { rowPos[$0 / c.kvHeads] + 1 }.max() ?? 0)
                     let scores = UnsafeMutablePointer<Float>.allocate(capacity: group * stride)
