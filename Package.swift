@@ -85,8 +85,9 @@ let package = Package(
         // Spawning child processes with inherited sockets (inferctl's supervisor, tests).
         library("Spawn", ["CLinux", "Basics"]),
         // The project's own Redis client (RESP2 over TCP or a Unix socket, pipelined, reconnecting), for
-        // limitd's cluster-wide limits and cached's shared tier; it depends only on Basics and Crypto here.
-        library("Redis", ["Basics", "Crypto"]),
+        // limitd's cluster-wide limits and cached's shared tier; of Reactor it uses only LoopThread, to start
+        // its I/O thread (it runs its own poll loop).
+        library("Redis", ["Basics", "Crypto", "Reactor"]),
         // The OpenAI-compatible HTTP client modeld uses for an upstream deployment (its own HTTP/1.1 on
         // Reactor for http://, FoundationNetworking for https://).
         library("Upstream", ["Basics", "Reactor"]),
