@@ -119,18 +119,11 @@ package enum SocketBinder {
     /// Creates the runtime directory and its parents when missing; the new ones get mode 0755 whatever
     /// the umask.
     private static func makeDirectory(_ directory: String) throws(ListenerError) {
-        var info = stat()
-        if stat(directory, &info) == 0 {
-            guard info.st_mode & S_IFMT == S_IFDIR else { throw .system("use as a directory", directory, errno: ENOTDIR) }
-            return
+        do throws(FileError) {
+            try FileIO.makeDirectories(directory, mode: directoryMode, durable: false)
+        } catch {
+            throw .system(error.operation, error.path, errno: error.code)
         }
-        let parent = directory.split(separator: "/", omittingEmptySubsequences: true).dropLast()
-            .reduce("") { $0 + "/" + $1 }
-        if !parent.isEmpty { try makeDirectory(parent) }
-        if mkdir(directory, directoryMode) != 0 && errno != EEXIST {
-            throw .system("create the directory", directory, errno: errno)
-        }
-        chmod(directory, directoryMode)
     }
 
     /// Removes a socket file that no process accepts on any more; refuses to touch anything else.

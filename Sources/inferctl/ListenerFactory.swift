@@ -71,17 +71,11 @@ enum ListenerFactory {
     /// - Parameter path: The absolute path.
     /// - Throws: ``InferctlError`` (`.system`).
     static func makeDirectory(_ path: String) throws(InferctlError) {
-        var info = stat()
-        if stat(path, &info) == 0 {
-            guard info.st_mode & S_IFMT == S_IFDIR else { throw .system("\(path) exists and is not a directory") }
-            return
+        do throws(FileError) {
+            try FileIO.makeDirectories(path, mode: directoryMode, durable: false)
+        } catch {
+            throw .system(error.description)
         }
-        let parent = path.split(separator: "/").dropLast().reduce("") { $0 + "/" + $1 }
-        if !parent.isEmpty { try makeDirectory(parent) }
-        if mkdir(path, directoryMode) != 0 && errno != EEXIST {
-            throw .system("cannot create the directory \(path): \(errorText(errno))")
-        }
-        chmod(path, directoryMode)
     }
 
     private static func listenUnix(path: String) throws(InferctlError) -> Int32 {
