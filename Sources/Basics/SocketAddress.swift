@@ -30,6 +30,12 @@ public struct SocketAddress {
         }
     }
 
+    /// The path of a Unix socket address; nil for an IP one.
+    public var unixPath: String? {
+        guard case .unix(let address) = storage else { return nil }
+        return withUnsafeBytes(of: address.sun_path) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    }
+
     /// The address of a Unix socket file.
     /// - Parameter path: the socket's path.
     /// - Returns: nil when `path` is empty, holds a NUL or is longer than ``maxUnixPathLength`` bytes.
