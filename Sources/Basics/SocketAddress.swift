@@ -69,6 +69,11 @@ public struct SocketAddress {
         }
     }
 
+    /// Whether `text` is an IPv4 or IPv6 address literal (no host names: binding must not depend on DNS).
+    public static func isIPLiteral(_ text: String) -> Bool {
+        SocketAddress(ipLiteral: text, port: 0) != nil
+    }
+
     /// Calls `body` with the address as bind(2) and connect(2) take it.
     /// - Parameter body: gets the address and its length.
     /// - Returns: what `body` returns.
