@@ -57,7 +57,8 @@ let package = Package(
         .target(name: "CLinux", exclude: ["README.md"]),
 
         // ── Libraries: one job each ────────────────────────────────────────────────────────────────
-        // The clock, Duration conversions, the JSON string escaper, error codes.
+        // The clock, Duration conversions, the JSON string escaper, error codes, whole-file writes and reads
+        // (FileIO), socket addresses and the listening socket made at one.
         library("Basics"),
         // The IPC wire format: frames, the payload codec, control payloads. Pure code, no OS calls.
         library("Wire"),
