@@ -57,7 +57,8 @@ let package = Package(
         .target(name: "CLinux", exclude: ["README.md"]),
 
         // ── Libraries: one job each ────────────────────────────────────────────────────────────────
-        // The clock, Duration conversions, the JSON string escaper, error codes.
+        // The clock, Duration conversions, the JSON string escaper, error codes, whole-file writes and reads
+        // (FileIO), socket addresses and the listening socket made at one.
         library("Basics"),
         // The IPC wire format: frames, the payload codec, control payloads. Pure code, no OS calls.
         library("Wire"),
@@ -85,8 +86,9 @@ let package = Package(
         // Spawning child processes with inherited sockets (inferctl's supervisor, tests).
         library("Spawn", ["CLinux", "Basics"]),
         // The project's own Redis client (RESP2 over TCP or a Unix socket, pipelined, reconnecting), for
-        // limitd's cluster-wide limits and cached's shared tier; it depends only on Basics and Crypto here.
-        library("Redis", ["Basics", "Crypto"]),
+        // limitd's cluster-wide limits and cached's shared tier; of Reactor it uses only LoopThread, to start
+        // its I/O thread (it runs its own poll loop).
+        library("Redis", ["Basics", "Crypto", "Reactor"]),
         // The OpenAI-compatible HTTP client modeld uses for an upstream deployment (its own HTTP/1.1 on
         // Reactor for http://, FoundationNetworking for https://).
         library("Upstream", ["Basics", "Reactor"]),

@@ -1,3 +1,4 @@
+import Basics
 import Glibc
 
 /// Reading and atomically replacing the keys file.
@@ -20,7 +21,7 @@ extension APIKeyFile {
     public static func modify<Result>(
         path: String, _ change: (inout APIKeyFile) throws(APIKeyFileError) -> Result
     ) throws(APIKeyFileError) -> Result {
-        let directory = parentDirectory(of: path)
+        let directory = FileIO.parentDirectory(of: path)
         let lock = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard lock >= 0 else { throw APIKeyFileError(.unwritable, file: path, "cannot open its directory \(directory): \(errnoText())") }
         defer { close(lock) }
@@ -49,7 +50,7 @@ extension APIKeyFile {
     /// - Parameter path: The keys file.
     /// - Throws: ``APIKeyFileError`` of kind `.unwritable`.
     public func write(to path: String) throws(APIKeyFileError) {
-        let directory = Self.parentDirectory(of: path)
+        let directory = FileIO.parentDirectory(of: path)
         let base = path.split(separator: "/").last.map(String.init) ?? "keys.json"
         var template = Array((directory + "/." + base + ".XXXXXX").utf8CString)
         let descriptor = mkstemp(&template)
@@ -73,13 +74,10 @@ extension APIKeyFile {
                 }
             }
             guard fchmod(descriptor, mode) == 0 else { throw APIKeyFileError(.unwritable, file: path, "chmod: \(Self.errnoText())") }
-            let bytes = encoded()
-            var written = 0
-            while written < bytes.count {
-                let n = bytes[written...].withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { throw APIKeyFileError(.unwritable, file: path, "write: \(Self.errnoText())") }
-                written += n
+            do throws(FileError) {
+                try FileIO.writeAll(descriptor, encoded(), path: temporary)
+            } catch {
+                throw APIKeyFileError(.unwritable, file: path, "write: \(Self.errnoText(error.code))")
             }
             guard fsync(descriptor) == 0 else { throw APIKeyFileError(.unwritable, file: path, "fsync: \(Self.errnoText())") }
         }
@@ -87,12 +85,8 @@ extension APIKeyFile {
             throw APIKeyFileError(.unwritable, file: path, "rename: \(Self.errnoText())")
         }
         renamed = true
-        // The rename itself is durable only once the directory is.
-        let directoryDescriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directoryDescriptor >= 0 {
-            fsync(directoryDescriptor)
-            close(directoryDescriptor)
-        }
+        // The rename itself is durable only once the directory is; the file is written either way.
+        try? FileIO.syncDirectory(directory)
     }
 
     /// The file's bytes, at most ``maxBytes``.
@@ -109,27 +103,18 @@ extension APIKeyFile {
         guard Int(info.st_size) <= maxBytes else {
             throw APIKeyFileError(.unreadable, file: path, "larger than \(maxBytes >> 20) MiB")
         }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 64 << 10)
-        while true {
-            let n = read(descriptor, &buffer, buffer.count)
-            if n < 0 && errno == EINTR { continue }
-            guard n >= 0 else { throw APIKeyFileError(.unreadable, file: path, errnoText()) }
-            if n == 0 { break }
-            bytes.append(contentsOf: buffer[0..<n])
-            guard bytes.count <= maxBytes else { throw APIKeyFileError(.unreadable, file: path, "larger than \(maxBytes >> 20) MiB") }
+        let bytes: [UInt8]
+        do throws(FileError) {
+            bytes = try FileIO.readAll(descriptor, path: path, limit: maxBytes)
+        } catch {
+            throw APIKeyFileError(.unreadable, file: path, errnoText(error.code))
         }
+        guard bytes.count <= maxBytes else { throw APIKeyFileError(.unreadable, file: path, "larger than \(maxBytes >> 20) MiB") }
         return bytes
     }
 
-    /// The directory a path is in ("." for a bare name).
-    static func parentDirectory(of path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        let parent = String(path[..<slash])
-        return parent.isEmpty ? "/" : parent
-    }
 
-    static func errnoText() -> String {
-        String(cString: strerror(errno))
+    static func errnoText(_ code: Int32 = errno) -> String {
+        String(cString: strerror(code))
     }
 }

@@ -65,10 +65,10 @@ public struct APIKeyFile: Sendable, Equatable {
     /// - Throws: ``APIKeyFileError`` of kind `.invalid` naming the entry and field that are wrong.
     public static func decode(_ bytes: [UInt8], file: String) throws(APIKeyFileError) -> APIKeyFile {
         let document: JSONTree
-        do {
-            document = try JSONDecoder().decode(JSONTree.self, from: Data(bytes))
+        do throws(JSONTree.SyntaxError) {
+            document = try JSONTree.parse(Data(bytes))
         } catch {
-            throw APIKeyFileError(.invalid, file: file, "not valid JSON: \(Self.reason(error))")
+            throw APIKeyFileError(.invalid, file: file, "not valid JSON: \(error.reason)")
         }
         guard case .object(let top) = document else {
             throw APIKeyFileError(.invalid, file: file, "expected an object {\"keys\": [...]}, got \(document.kindDescription)")
@@ -248,15 +248,6 @@ public struct APIKeyFile: Sendable, Equatable {
     static var scopeChoices: String {
         let names = APIKeyScope.allCases.map(\.rawValue)
         return names.dropLast().joined(separator: ", ") + " or " + (names.last ?? "")
-    }
-
-    /// The useful part of a JSONDecoder error.
-    private static func reason(_ error: any Error) -> String {
-        if case DecodingError.dataCorrupted(let context) = error {
-            let underlying = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
-            return underlying ?? context.debugDescription
-        }
-        return "\(error)"
     }
 
     // MARK: Writing

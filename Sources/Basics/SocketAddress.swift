@@ -30,6 +30,12 @@ public struct SocketAddress {
         }
     }
 
+    /// The path of a Unix socket address; nil for an IP one.
+    public var unixPath: String? {
+        guard case .unix(let address) = storage else { return nil }
+        return withUnsafeBytes(of: address.sun_path) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    }
+
     /// The address of a Unix socket file.
     /// - Parameter path: the socket's path.
     /// - Returns: nil when `path` is empty, holds a NUL or is longer than ``maxUnixPathLength`` bytes.
@@ -61,6 +67,11 @@ public struct SocketAddress {
         } else {
             return nil
         }
+    }
+
+    /// Whether `text` is an IPv4 or IPv6 address literal (no host names: binding must not depend on DNS).
+    public static func isIPLiteral(_ text: String) -> Bool {
+        SocketAddress(ipLiteral: text, port: 0) != nil
     }
 
     /// Calls `body` with the address as bind(2) and connect(2) take it.

@@ -1,3 +1,4 @@
+import Basics
 import Glibc
 import Settings
 
@@ -49,7 +50,7 @@ public enum RuntimeSettings {
         name: "BIND_ADDRESS", default: "0.0.0.0",
         meaning: "Address the TCP listeners bind when not socket-activated (IPv4 or IPv6 literal).",
         expected: "an IPv4 or IPv6 address such as 0.0.0.0, 127.0.0.1 or ::",
-        isValid: isIPAddress)
+        isValid: SocketAddress.isIPLiteral)
 
     /// `PORT`: frontd's HTTP port when not socket-activated.
     public static let port = Setting<Int>(
@@ -65,11 +66,4 @@ public enum RuntimeSettings {
 
     /// The settings every daemon has, whatever its sockets (the tracing ones: ``TracingSettings``).
     public static let common: [AnySetting] = [logLevel, structuredLogging, runtimeDirectory, drainTimeout] + TracingSettings.all
-}
-
-/// Whether `text` is an IPv4 or IPv6 address literal (no host names: binding must not depend on DNS).
-func isIPAddress(_ text: String) -> Bool {
-    var v4 = in_addr()
-    var v6 = in6_addr()
-    return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
 }

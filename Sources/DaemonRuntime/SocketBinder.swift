@@ -25,21 +25,7 @@ package enum SocketBinder {
         }
         try removeStaleSocket(path, address)
 
-        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue | SOCK_NONBLOCK.rawValue), 0)
-        guard descriptor >= 0 else { throw .system("create a socket for", path, errno: errno) }
-        guard address.withSockaddr({ bind(descriptor, $0, $1) }) == 0 else {
-            let code = errno
-            close(descriptor)
-            throw .system("bind", path, errno: code)
-        }
-        chmod(path, socketMode)
-        guard listen(descriptor, backlog) == 0 else {
-            let code = errno
-            close(descriptor)
-            unlink(path)
-            throw .system("listen on", path, errno: code)
-        }
-        return (descriptor, path)
+        return (try listen(address, shown: path), path)
     }
 
     /// Binds and listens on a TCP socket.
@@ -53,23 +39,17 @@ package enum SocketBinder {
         guard let address = SocketAddress(ipLiteral: host, port: UInt16(truncatingIfNeeded: port)) else {
             throw .system("parse the address", shown, errno: EINVAL)
         }
-        let descriptor = socket(
-            address.family, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue | SOCK_NONBLOCK.rawValue), 0)
-        guard descriptor >= 0 else { throw .system("create a socket for", shown, errno: errno) }
-        // A restarted daemon must rebind at once, even while its old connections sit in TIME_WAIT.
-        var one: Int32 = 1
-        setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        guard address.withSockaddr({ bind(descriptor, $0, $1) }) == 0 else {
-            let code = errno
-            close(descriptor)
-            throw .system("bind", shown, errno: code)
-        }
-        guard listen(descriptor, backlog) == 0 else {
-            let code = errno
-            close(descriptor)
-            throw .system("listen on", shown, errno: code)
-        }
+        let descriptor = try listen(address, shown: shown)
         return (descriptor, localAddress(descriptor))
+    }
+
+    /// A non-blocking listening socket at `address` with the daemon's backlog and socket mode.
+    private static func listen(_ address: SocketAddress, shown: String) throws(ListenerError) -> Int32 {
+        do throws(SocketError) {
+            return try address.listen(.init(backlog: backlog, nonBlocking: true, unixMode: socketMode), shown: shown)
+        } catch {
+            throw .system(error.operation, error.path ?? shown, errno: error.code)
+        }
     }
 
     /// The local address of a listening socket as text: a path, or `host:port`.
@@ -119,18 +99,11 @@ package enum SocketBinder {
     /// Creates the runtime directory and its parents when missing; the new ones get mode 0755 whatever
     /// the umask.
     private static func makeDirectory(_ directory: String) throws(ListenerError) {
-        var info = stat()
-        if stat(directory, &info) == 0 {
-            guard info.st_mode & S_IFMT == S_IFDIR else { throw .system("use as a directory", directory, errno: ENOTDIR) }
-            return
+        do throws(FileError) {
+            try FileIO.makeDirectories(directory, mode: directoryMode, durable: false)
+        } catch {
+            throw .system(error.operation, error.path, errno: error.code)
         }
-        let parent = directory.split(separator: "/", omittingEmptySubsequences: true).dropLast()
-            .reduce("") { $0 + "/" + $1 }
-        if !parent.isEmpty { try makeDirectory(parent) }
-        if mkdir(directory, directoryMode) != 0 && errno != EEXIST {
-            throw .system("create the directory", directory, errno: errno)
-        }
-        chmod(directory, directoryMode)
     }
 
     /// Removes a socket file that no process accepts on any more; refuses to touch anything else.

@@ -105,6 +105,29 @@ final class CallState: Sendable {
         var cancelled = false
         var cancelHandlers: [@Sendable () -> Void] = []
         var task: Task<Void, Never>?
+
+        /// Marks a running call cancelled and takes what cancelling it runs; nil when it had already
+        /// ended or been cancelled.
+        mutating func cancel() -> Cancellation? {
+            guard !ended && !cancelled else { return nil }
+            cancelled = true
+            defer {
+                cancelHandlers = []
+                task = nil
+            }
+            return Cancellation(handlers: cancelHandlers, task: task)
+        }
+    }
+
+    /// What cancelling a call runs once out of the lock: its handler's task cancelled, its cancel handlers.
+    private struct Cancellation {
+        let handlers: [@Sendable () -> Void]
+        let task: Task<Void, Never>?
+
+        func run() {
+            task?.cancel()
+            for handler in handlers { handler() }
+        }
     }
 
     let correlation: UInt64
@@ -174,18 +197,8 @@ final class CallState: Sendable {
     /// - Returns: false when it had already ended or been cancelled.
     @discardableResult
     func cancel() -> Bool {
-        let taken = inner.withLock { inner -> ([@Sendable () -> Void], Task<Void, Never>?)? in
-            guard !inner.ended && !inner.cancelled else { return nil }
-            inner.cancelled = true
-            defer {
-                inner.cancelHandlers = []
-                inner.task = nil
-            }
-            return (inner.cancelHandlers, inner.task)
-        }
-        guard let (handlers, task) = taken else { return false }
-        task?.cancel()
-        for handler in handlers { handler() }
+        guard let cancellation = inner.withLock({ $0.cancel() }) else { return false }
+        cancellation.run()
         return true
     }
 
@@ -195,24 +208,18 @@ final class CallState: Sendable {
         let channel = connection.channel
         let payload = connection.errorPayload(
             code: IPCErrorCode.interrupted, message: "the server shut down while the call was running")
-        let taken = inner.withLock { inner -> (Bool, [@Sendable () -> Void], Task<Void, Never>?)? in
-            guard !inner.ended && !inner.cancelled else { return nil }
-            inner.cancelled = true
-            defer {
-                inner.cancelHandlers = []
-                inner.task = nil
-            }
+        let taken = inner.withLock { inner -> (mustFlush: Bool, Cancellation)? in
+            guard let cancellation = inner.cancel() else { return nil }
             let enqueued = channel.enqueue { buffer in
                 FrameEncoder.appendHeader(
                     kind: .error, type: type, correlation: correlation, payloadLength: payload.count, to: &buffer)
                 buffer.append(contentsOf: payload)
             }
-            return (enqueued == .mustFlush, inner.cancelHandlers, inner.task)
+            return (enqueued == .mustFlush, cancellation)
         }
-        guard let (mustFlush, handlers, task) = taken else { return }
+        guard let (mustFlush, cancellation) = taken else { return }
         if mustFlush { channel.flush() }
-        task?.cancel()
-        for handler in handlers { handler() }
+        cancellation.run()
     }
 
     func onCancel(_ body: @escaping @Sendable () -> Void) {

@@ -1,4 +1,5 @@
 import Glibc
+import Reactor
 import Synchronization
 
 /// One connection to a Redis server and the thread that drives it.
@@ -124,20 +125,11 @@ final class RedisConnection: Sendable {
     // MARK: - The I/O thread
 
     private func startThread() throws(RedisError) {
-        let retained = Unmanaged.passRetained(self).toOpaque()
-        var thread = pthread_t()
-        let status = pthread_create(
-            &thread, nil,
-            { argument in
-                guard let argument else { return nil }
-                Unmanaged<RedisConnection>.fromOpaque(argument).takeRetainedValue().run()
-                return nil
-            }, retained)
-        guard status == 0 else {
-            Unmanaged<RedisConnection>.fromOpaque(retained).release()
-            throw RedisError(.startFailed, "cannot start the client's I/O thread: \(RedisSocket.errorText(status))")
+        do {
+            try LoopThread.spawn(name: "redis-io") { [self] in run() }
+        } catch {
+            throw RedisError(.startFailed, "cannot start the client's I/O thread: \(RedisSocket.errorText(error.code))")
         }
-        pthread_detach(thread)
     }
 
     private func run() {

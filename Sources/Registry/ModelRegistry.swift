@@ -163,10 +163,10 @@ public struct ModelRegistry: Sendable, Equatable {
     /// - Throws: ``ModelRegistryError`` naming the entry and the field.
     public static func parse(_ data: Data, source: String, baseDirectory: String) throws(ModelRegistryError) -> ModelRegistry {
         let document: JSONTree
-        do {
-            document = try JSONDecoder().decode(JSONTree.self, from: data)
+        do throws(JSONTree.SyntaxError) {
+            document = try JSONTree.parse(data)
         } catch {
-            throw .malformed(source, reason: describe(error))
+            throw .malformed(source, reason: error.reason)
         }
         guard case .object(let top) = document else {
             throw .document(source, field: nil, "expected an object {\"models\": [...]}, got \(document.kindDescription)")
@@ -244,15 +244,6 @@ public struct ModelRegistry: Sendable, Equatable {
             }
         }
         return nil
-    }
-
-    /// A decoding error as one line, with the line and column when the decoder gives them.
-    private static func describe(_ error: any Error) -> String {
-        if case DecodingError.dataCorrupted(let context) = error {
-            let underlying = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
-            return underlying ?? context.debugDescription
-        }
-        return "\(error)"
     }
 }
 

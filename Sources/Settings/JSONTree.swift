@@ -36,6 +36,25 @@ package enum JSONTree: Decodable, Equatable {
         }
     }
 
+    /// Text that is not JSON: the decoder's complaint as one line, with the line and column when it
+    /// gives them.
+    package struct SyntaxError: Error {
+        package let reason: String
+    }
+
+    /// The document in `data` (a registry or keys file's bytes).
+    /// - Throws: ``SyntaxError`` when `data` is not JSON.
+    package static func parse(_ data: Data) throws(SyntaxError) -> JSONTree {
+        do {
+            return try JSONDecoder().decode(JSONTree.self, from: data)
+        } catch DecodingError.dataCorrupted(let context) {
+            let underlying = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
+            throw SyntaxError(reason: underlying ?? context.debugDescription)
+        } catch {
+            throw SyntaxError(reason: "\(error)")
+        }
+    }
+
     /// What the value is, for error messages: `a string ("text")`, `a number (3)`, `an array`.
     package var kindDescription: String {
         switch self {

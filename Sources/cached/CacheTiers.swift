@@ -103,10 +103,7 @@ final class CacheTiers: Sendable {
         }
         guard let shared else { return local }
         do {
-            let entry = try await shared.get(key)
-            markUp()
-            if let entry, entry.expiresAtMs * Self.nanosecondsPerMillisecond > now.wall {
-                if backend == .tiered { fill(key, entry, now: now) }
+            if let entry = try await liveEntry(shared, key, now: now) {
                 return .hit(value: entry.value, age: max(0, now.wall - entry.storedAtMs * Self.nanosecondsPerMillisecond), tier: .redis)
             }
         } catch {
@@ -248,10 +245,7 @@ final class CacheTiers: Sendable {
             guard let key = found.search.key else { break }
             if let shared {
                 do {
-                    let entry = try await shared.get(key)
-                    markUp()
-                    if let entry, entry.expiresAtMs * Self.nanosecondsPerMillisecond > now.wall {
-                        if backend == .tiered { fill(key, entry, now: now) }
+                    if let entry = try await liveEntry(shared, key, now: now) {
                         return SemanticFound(value: entry.value, age: found.search.age, best: found.search.best, tier: .redis)
                     }
                 } catch {
@@ -265,6 +259,17 @@ final class CacheTiers: Sendable {
             found = memory.semanticGet(group: group, vector: vector, threshold: threshold, maxAge: maxAge, now: now.monotonic)
         }
         return SemanticFound(value: nil, age: 0, best: found.search.best, tier: nil)
+    }
+
+    /// `key`'s entry in Redis while it is live (copied into memory too when tiered); nil when Redis has
+    /// none, or only an expired one. Redis answering marks it up.
+    /// - Throws: What the Redis call failed with.
+    private func liveEntry(_ shared: RedisTier, _ key: String, now: ClockPair) async throws -> RedisEntry? {
+        let entry = try await shared.get(key)
+        markUp()
+        guard let entry, entry.expiresAtMs * Self.nanosecondsPerMillisecond > now.wall else { return nil }
+        if backend == .tiered { fill(key, entry, now: now) }
+        return entry
     }
 
     /// Copies a Redis entry into memory, with its age and expiry (and its place in the index).

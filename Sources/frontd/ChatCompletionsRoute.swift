@@ -29,43 +29,31 @@ extension Frontend {
                             _ c: RequestContext) async throws -> Int {
         let id = "chatcmpl-" + c.requestID
         let created = Self.now()
-        let fill: CacheFill
-        switch await lookup(plan) {
-        case .hit(let hit):
-            // Replayed with a live stream's shapes: role chunk, the text, finish chunk, usage chunk, [DONE].
-            await closeAdmission(c)
-            let sse = try c.startEvents(hit.status.headers)
-            sse.send(data: Self.chunkJSON(id, created, chat.model, delta: ["role": "assistant", "content": ""], finish: nil))
-            if !hit.completion.content.isEmpty {
-                sse.send(data: Self.chunkJSON(id, created, chat.model, delta: ["content": hit.completion.content], finish: nil))
-            }
-            finishChatStream(sse, chat, id, created, hit.completion, model: chat.model, cost: 0)
-            return 200
-        case .miss(let miss): fill = miss
-        }
         // Every chunk names the model that answers (a fallback's, once batchd's route says so).
         var model = chat.model
-        let (sse, done) = try await relayEvents(
+        func finish(_ sse: SSEWriter, _ done: CachedCompletion, cost: Double?) {
+            sse.send(data: Self.chunkJSON(id, created, model, delta: [:], finish: done.finishReason))
+            if chat.includeUsage {
+                sse.send(data: JSONText.usageChunk(id: id, created: created, model: model, done, cost: cost))
+            }
+            sse.send(data: "[DONE]")
+        }
+        return try await streamGeneration(
             generate, plan: plan, c, promptParam: nil,
+            replay: { sse, hit in
+                // Replayed with a live stream's shapes: role chunk, the text, finish chunk, usage chunk, [DONE].
+                sse.send(data: Self.chunkJSON(id, created, model, delta: ["role": "assistant", "content": ""], finish: nil))
+                if !hit.content.isEmpty {
+                    sse.send(data: Self.chunkJSON(id, created, model, delta: ["content": hit.content], finish: nil))
+                }
+                finish(sse, hit, cost: 0)
+            },
             opening: {
                 model = c.answeredBy.model(requested: chat.model)
                 $0.send(data: Self.chunkJSON(id, created, model, delta: ["role": "assistant", "content": ""], finish: nil))
             },
-            piece: { $0.send(data: Self.chunkJSON(id, created, model, delta: ["content": $1], finish: nil)) })
-        finishChatStream(sse, chat, id, created, done, model: model, cost: usageCost(c, .answered(plan), done))
-        await store(fill, done)
-        await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens)
-        return 200
-    }
-
-    private func finishChatStream(_ sse: SSEWriter, _ chat: ChatRequest, _ id: String, _ created: Int, _ done: CachedCompletion,
-                                  model: String, cost: Double?) {
-        sse.send(data: Self.chunkJSON(id, created, model, delta: [:], finish: done.finishReason))
-        if chat.includeUsage {
-            sse.send(data: JSONText.usageChunk(id: id, created: created, model: model, done, cost: cost))
-        }
-        sse.send(data: "[DONE]")
-        sse.end()
+            piece: { $0.send(data: Self.chunkJSON(id, created, model, delta: ["content": $1], finish: nil)) },
+            finish: { finish($0, $1, cost: $2) })
     }
 
     static func chunkJSON(_ id: String, _ created: Int, _ model: String, delta: [String: String], finish: String?) -> String {

@@ -30,28 +30,18 @@ extension Frontend {
             sse.send(data: CompletionJSON.chunk(id: id, created: created, model: model, text: "", finish: done.finishReason))
             if request.includeUsage { sse.send(data: CompletionJSON.usageChunk(id: id, created: created, model: model, done, cost: cost)) }
             sse.send(data: "[DONE]")
-            sse.end()
         }
-        let fill: CacheFill
-        switch await lookup(plan) {
-        case .hit(let hit):
-            await closeAdmission(c)
-            let sse = try c.startEvents(hit.status.headers)
-            if !hit.completion.content.isEmpty {
-                sse.send(data: CompletionJSON.chunk(id: id, created: created, model: request.model, text: hit.completion.content, finish: nil))
-            }
-            finish(sse, hit.completion, cost: 0)
-            return 200
-        case .miss(let miss): fill = miss
-        }
-        let (sse, done) = try await relayEvents(
+        return try await streamGeneration(
             generate, plan: plan, c, promptParam: "prompt",
+            replay: { sse, hit in
+                if !hit.content.isEmpty {
+                    sse.send(data: CompletionJSON.chunk(id: id, created: created, model: model, text: hit.content, finish: nil))
+                }
+                finish(sse, hit, cost: 0)
+            },
             opening: { _ in model = c.answeredBy.model(requested: request.model) },
-            piece: { $0.send(data: CompletionJSON.chunk(id: id, created: created, model: model, text: $1, finish: nil)) })
-        finish(sse, done, cost: usageCost(c, .answered(plan), done))
-        await store(fill, done)
-        await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens)
-        return 200
+            piece: { $0.send(data: CompletionJSON.chunk(id: id, created: created, model: model, text: $1, finish: nil)) },
+            finish: { finish($0, $1, cost: $2) })
     }
 }
 

@@ -180,6 +180,41 @@ extension Frontend {
         return (sse, done)
     }
 
+    /// Answers a streamed generation from the cache or from the model, in the order every streamed route
+    /// keeps. On a hit the admission closes, the stream starts with the hit's headers and `replay` writes
+    /// the whole answer. On a miss ``relayEvents(_:plan:_:promptParam:errorEvent:opening:piece:)`` relays
+    /// the model's text (`opening`, `piece`) and `finish` writes what follows it, given what the usage
+    /// costs. The stream then ends, and only after that is the completion stored and the request settled,
+    /// so that the client's last bytes wait for neither.
+    /// - Parameters:
+    ///   - promptParam: The field a refused prompt is blamed on; nil leaves errors as they are.
+    ///   - errorEvent: The event a failure after the start is sent as; nil: a plain data line, then `[DONE]`.
+    /// - Returns: 200, the status a stream is logged with.
+    func streamGeneration(_ generate: GenerationProtocol.Generate, plan: CachePlan, _ c: RequestContext,
+                          promptParam: String?, errorEvent: String? = nil,
+                          replay: (SSEWriter, CachedCompletion) -> Void,
+                          opening: (SSEWriter) -> Void = { _ in },
+                          piece: (SSEWriter, String) -> Bool,
+                          finish: (SSEWriter, CachedCompletion, _ cost: Double?) -> Void) async throws -> Int {
+        let fill: CacheFill
+        switch await lookup(plan) {
+        case .hit(let hit):
+            await closeAdmission(c)
+            let sse = try c.startEvents(hit.status.headers)
+            replay(sse, hit.completion)
+            sse.end()
+            return 200
+        case .miss(let miss): fill = miss
+        }
+        let (sse, done) = try await relayEvents(generate, plan: plan, c, promptParam: promptParam, errorEvent: errorEvent,
+                                                opening: opening, piece: piece)
+        finish(sse, done, usageCost(c, .answered(plan), done))
+        sse.end()
+        await store(fill, done)
+        await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens)
+        return 200
+    }
+
     /// Streams a generation to a client. `begin` runs once the first event is in, with `missStatus` as the X-Cache
     /// value (MISS, or BYPASS when the cache was not read), so that a refusal before any output (unknown model,
     /// prompt too long, queue full) still gets its own HTTP status; `piece` gets each chunk's text and

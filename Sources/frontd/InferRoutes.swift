@@ -64,27 +64,18 @@ extension Frontend {
         let id = request.requestID ?? "infer-" + c.requestID
         let generate = request.generate(requestID: c.requestID)
         let plan = cachePlan(c, generate, control: control)
-        let fill: CacheFill
-        switch await lookup(plan) {
-        case .hit(let hit):
-            await closeAdmission(c)
-            let sse = try c.startEvents(hit.status.headers)
-            if !hit.completion.content.isEmpty { sse.send(data: InferJSON.token(hit.completion.content), event: "token") }
-            sse.send(data: InferJSON.done(id: id, model: request.model, hit.completion, cost: 0,
-                                          latencyMs: Self.milliseconds(since: started), cached: true), event: "done")
-            sse.end()
-            return 200
-        case .miss(let miss): fill = miss
-        }
-        let (sse, done) = try await relayEvents(generate, plan: plan, c, promptParam: "prompt", errorEvent: "error") {
-            $0.send(data: InferJSON.token($1), event: "token")
-        }
-        sse.send(data: InferJSON.done(id: id, model: c.answeredBy.model(requested: request.model), done,
-                                      cost: usageCost(c, .answered(plan), done), latencyMs: Self.milliseconds(since: started), cached: false), event: "done")
-        sse.end()
-        await store(fill, done)
-        await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens)
-        return 200
+        return try await streamGeneration(
+            generate, plan: plan, c, promptParam: "prompt", errorEvent: "error",
+            replay: { sse, hit in
+                if !hit.content.isEmpty { sse.send(data: InferJSON.token(hit.content), event: "token") }
+                sse.send(data: InferJSON.done(id: id, model: request.model, hit, cost: 0,
+                                              latencyMs: Self.milliseconds(since: started), cached: true), event: "done")
+            },
+            piece: { $0.send(data: InferJSON.token($1), event: "token") },
+            finish: { sse, done, cost in
+                sse.send(data: InferJSON.done(id: id, model: c.answeredBy.model(requested: request.model), done,
+                                              cost: cost, latencyMs: Self.milliseconds(since: started), cached: false), event: "done")
+            })
     }
 
     /// Milliseconds since `start`.

@@ -122,30 +122,31 @@ enum KeysCommand {
     /// Changes the limits, budget, models, expiry or scopes of the key with this name (or else this id).
     /// - Returns: The updated entry.
     static func update(_ target: String, settings: KeySettings, file: String) throws(InferctlError) -> APIKeyEntry {
-        do {
-            return try APIKeyFile.modify(path: file) { (keys: inout APIKeyFile) throws(APIKeyFileError) -> APIKeyEntry in
-                guard let index = keys.index(ofNameOrID: target) else {
-                    throw APIKeyFileError(.refused, file: file, "no key is named \"\(target)\" or has that id "
-                        + "(inferctl keys list --file \(file) shows them)")
-                }
-                settings.apply(to: &keys.keys[index], now: Int64(Date().timeIntervalSince1970))
-                return keys.keys[index]
-            }
-        } catch {
-            throw inferctlError(error)
+        try changeKey(target, file: file) { keys, index in
+            settings.apply(to: &keys.keys[index], now: Int64(Date().timeIntervalSince1970))
+            return keys.keys[index]
         }
     }
 
     /// Removes the key with this name (or else this id) from the file.
     /// - Returns: The removed entry.
     static func revoke(_ target: String, file: String) throws(InferctlError) -> APIKeyEntry {
+        try changeKey(target, file: file) { keys, index in keys.keys.remove(at: index) }
+    }
+
+    /// Finds the key with this name (or else this id) in the file, locked, and lets `change` change the
+    /// file with the key's index; refused when no key is named so.
+    /// - Returns: What `change` returns.
+    private static func changeKey(
+        _ target: String, file: String, _ change: (inout APIKeyFile, Int) -> APIKeyEntry
+    ) throws(InferctlError) -> APIKeyEntry {
         do {
             return try APIKeyFile.modify(path: file) { (keys: inout APIKeyFile) throws(APIKeyFileError) -> APIKeyEntry in
                 guard let index = keys.index(ofNameOrID: target) else {
                     throw APIKeyFileError(.refused, file: file, "no key is named \"\(target)\" or has that id "
                         + "(inferctl keys list --file \(file) shows them)")
                 }
-                return keys.keys.remove(at: index)
+                return change(&keys, index)
             }
         } catch {
             throw inferctlError(error)

@@ -71,17 +71,11 @@ enum ListenerFactory {
     /// - Parameter path: The absolute path.
     /// - Throws: ``InferctlError`` (`.system`).
     static func makeDirectory(_ path: String) throws(InferctlError) {
-        var info = stat()
-        if stat(path, &info) == 0 {
-            guard info.st_mode & S_IFMT == S_IFDIR else { throw .system("\(path) exists and is not a directory") }
-            return
+        do throws(FileError) {
+            try FileIO.makeDirectories(path, mode: directoryMode, durable: false)
+        } catch {
+            throw .system(error.description)
         }
-        let parent = path.split(separator: "/").dropLast().reduce("") { $0 + "/" + $1 }
-        if !parent.isEmpty { try makeDirectory(parent) }
-        if mkdir(path, directoryMode) != 0 && errno != EEXIST {
-            throw .system("cannot create the directory \(path): \(errorText(errno))")
-        }
-        chmod(path, directoryMode)
     }
 
     private static func listenUnix(path: String) throws(InferctlError) -> Int32 {
@@ -89,21 +83,7 @@ enum ListenerFactory {
         guard let address = SocketAddress(unixPath: path) else {
             throw .configuration("socket path \(path) is too long")
         }
-        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
-        guard descriptor >= 0 else { throw .system("cannot create a socket for \(path): \(errorText(errno))") }
-        guard address.withSockaddr({ bind(descriptor, $0, $1) }) == 0 else {
-            let code = errno
-            close(descriptor)
-            throw .system("cannot bind \(path): \(errorText(code))")
-        }
-        chmod(path, socketMode)
-        guard listen(descriptor, backlog) == 0 else {
-            let code = errno
-            close(descriptor)
-            unlink(path)
-            throw .system("cannot listen on \(path): \(errorText(code))")
-        }
-        return descriptor
+        return try listen(address, shown: path)
     }
 
     private static func listenTCP(host: String, port: Int) throws(InferctlError) -> (Int32, Int) {
@@ -111,27 +91,21 @@ enum ListenerFactory {
         guard let address = SocketAddress(ipLiteral: host, port: UInt16(truncatingIfNeeded: port)) else {
             throw .configuration("\(host) is not an IP address")
         }
-        let descriptor = socket(address.family, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
-        guard descriptor >= 0 else { throw .system("cannot create a socket for \(shown): \(errorText(errno))") }
-        var one: Int32 = 1
-        // Rebinding at once after a restart of inferctl, while old connections sit in TIME_WAIT.
-        setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        // The units' NoDelay=yes: accepted connections inherit it, so small replies and SSE events go out
-        // at once instead of waiting for Nagle's algorithm.
-        setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-        let bound = address.withSockaddr { bind(descriptor, $0, $1) }
-        guard bound == 0 else {
-            let code = errno
-            close(descriptor)
-            let hint = code == EADDRINUSE ? " (another program listens there; pick another port)" : ""
-            throw .system("cannot bind \(shown): \(errorText(code))\(hint)")
-        }
-        guard listen(descriptor, backlog) == 0 else {
-            let code = errno
-            close(descriptor)
-            throw .system("cannot listen on \(shown): \(errorText(code))")
-        }
+        let descriptor = try listen(address, shown: shown)
         return (descriptor, SocketAddress.localPort(of: descriptor) ?? port)
+    }
+
+    /// A blocking listening socket at `address`, as a socket unit makes it: `Backlog=`, `SocketMode=` and
+    /// (TCP) the units' `NoDelay=yes`, which accepted connections inherit, so small replies and SSE events
+    /// go out at once instead of waiting for Nagle's algorithm.
+    private static func listen(_ address: SocketAddress, shown: String) throws(InferctlError) -> Int32 {
+        do throws(SocketError) {
+            return try address.listen(.init(backlog: backlog, nonBlocking: false, unixMode: socketMode, noDelay: true), shown: shown)
+        } catch {
+            let tcpInUse = address.unixPath == nil && error.operation == "bind" && error.code == EADDRINUSE
+            let hint = tcpInUse ? " (another program listens there; pick another port)" : ""
+            throw .system("cannot \(error.operation) \(shown): \(errorText(error.code))\(hint)")
+        }
     }
 
     /// Removes a socket file nothing accepts on any more (left by a stack that was killed); refuses to

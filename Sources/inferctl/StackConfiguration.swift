@@ -1,4 +1,5 @@
 import APIKeys
+import Basics
 import Foundation
 import Glibc
 import IPC
@@ -81,7 +82,7 @@ struct StackConfiguration: Equatable {
         let registryPath = absolute(options.files.registry ?? nonEmpty("INFER_MODEL_REGISTRY") ?? "/etc/infer/models.json")
         let binDirectory = absolute(options.files.binDirectory ?? executableDirectory)
         let bindAddress = nonEmpty("BIND_ADDRESS") ?? "0.0.0.0"
-        guard isIPAddress(bindAddress) else {
+        guard SocketAddress.isIPLiteral(bindAddress) else {
             throw .configuration("BIND_ADDRESS=\(bindAddress): expected an IPv4 or IPv6 address such as 0.0.0.0, 127.0.0.1 or ::")
         }
         let httpPort = try port("PORT", flag: options.port, default: 8080)
@@ -132,11 +133,4 @@ struct StackConfiguration: Equatable {
         for (name, value) in assignments { merged[name] = value }
         return merged
     }
-}
-
-/// Whether `text` is an IPv4 or IPv6 address literal.
-func isIPAddress(_ text: String) -> Bool {
-    var v4 = in_addr()
-    var v6 = in6_addr()
-    return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
 }

@@ -1,3 +1,4 @@
+import Basics
 import Glibc
 
 /// Colour for people, none for scripts: ANSI colours only when the output goes to a terminal, `TERM`
@@ -50,13 +51,8 @@ func writeError(_ text: String) {
 /// Writes all of `text` to a descriptor, unbuffered (no stdio buffer to flush, none shared between the
 /// main thread and the REPL's Ctrl-C handler).
 func writeAll(_ descriptor: Int32, _ text: String) {
-    var bytes = Array(text.utf8)[...]
-    while !bytes.isEmpty {
-        let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-        if written < 0 && errno == EINTR { continue }
-        guard written > 0 else { return }  // a closed stdout: nothing more can be shown
-        bytes = bytes.dropFirst(written)
-    }
+    // A failure is a closed stdout or stderr: nothing more can be shown.
+    try? FileIO.writeAll(descriptor, Array(text.utf8), path: "descriptor \(descriptor)")
 }
 
 extension InferctlError {

@@ -92,7 +92,11 @@ final class StateJournal: Sendable {
         self.deferFlush = deferFlush
         self.answerAfterSync = answerAfterSync
         state = Mutex(State())
-        try Self.makeDirectories(directory)
+        do throws(FileError) {
+            try FileIO.makeDirectories(directory)
+        } catch {
+            throw Failure(description: "the state directory: \(error)")
+        }
     }
 
     deinit {
@@ -246,8 +250,12 @@ final class StateJournal: Sendable {
         bytes.writeUInt32(UInt32(payload.count))
         bytes.writeUInt32(CRC32.checksum(payload.bytes))
         bytes.writeRawBytes(payload.bytes)
-        if state.descriptor >= 0, let error = Self.writeAll(state.descriptor, bytes.bytes) {
-            state.failure = state.failure ?? "write \(Self.journalName(state.generation)): \(error)"
+        if state.descriptor >= 0 {
+            do throws(FileError) {
+                try FileIO.writeAll(state.descriptor, bytes.bytes, path: path(Self.journalName(state.generation)))
+            } catch {
+                state.failure = state.failure ?? "write \(Self.journalName(state.generation)): \(errorText(error.code))"
+            }
         }
         state.written += UInt64(bytes.count)
         state.writtenBatch = state.stagedBatch
@@ -333,23 +341,11 @@ final class StateJournal: Sendable {
             bytes += Self.frame(records[start..<end])
             start = end
         }
-        let temporary = path("snapshot.tmp")
-        let descriptor = Glibc.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { throw Failure(description: "cannot create \(temporary): \(errorText(errno))") }
-        if let error = Self.writeAll(descriptor, bytes) {
-            close(descriptor)
-            throw Failure(description: "cannot write \(temporary): \(error)")
+        do throws(FileError) {
+            try FileIO.replace(path("snapshot"), temporary: path("snapshot.tmp"), with: bytes)
+        } catch {
+            throw Failure(description: error.description)
         }
-        guard fsync(descriptor) == 0 else {
-            let error = errorText(errno)
-            close(descriptor)
-            throw Failure(description: "cannot fsync \(temporary): \(error)")
-        }
-        close(descriptor)
-        guard rename(temporary, path("snapshot")) == 0 else {
-            throw Failure(description: "cannot rename \(temporary): \(errorText(errno))")
-        }
-        syncDirectory()
         removeJournals(before: generation)
     }
 
@@ -370,7 +366,9 @@ final class StateJournal: Sendable {
             state.descriptor = descriptor
             state.generation = generation
         }
-        syncDirectory()
+        // The new journal's entry, durable on the next fsync of the directory at the latest; a failure
+        // here loses nothing the journal has acknowledged.
+        try? FileIO.syncDirectory(directory)
     }
 
     static func journalName(_ generation: UInt64) -> String { "journal-\(generation).log" }
@@ -393,14 +391,6 @@ final class StateJournal: Sendable {
         for old in journalGenerations() where old < generation { unlink(path(Self.journalName(old))) }
     }
 
-    private func syncDirectory() {
-        let descriptor = Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if descriptor >= 0 {
-            fsync(descriptor)
-            close(descriptor)
-        }
-    }
-
     /// The file's bytes, or nil when it does not exist.
     private func readFile(_ file: String) throws(Failure) -> [UInt8]? {
         let descriptor = Glibc.open(file, O_RDONLY | O_CLOEXEC)
@@ -409,37 +399,10 @@ final class StateJournal: Sendable {
             throw Failure(description: "cannot read \(file): \(errorText(errno))")
         }
         defer { close(descriptor) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = read(descriptor, &buffer, buffer.count)
-            if n < 0 && errno == EINTR { continue }
-            guard n >= 0 else { throw Failure(description: "cannot read \(file): \(errorText(errno))") }
-            if n == 0 { return bytes }
-            bytes.append(contentsOf: buffer[0..<n])
-        }
-    }
-
-    /// Writes all of `bytes`; the error text, or nil.
-    private static func writeAll(_ descriptor: Int32, _ bytes: [UInt8]) -> String? {
-        var done = 0
-        while done < bytes.count {
-            let n = bytes[done...].withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { return errorText(errno) }
-            done += n
-        }
-        return nil
-    }
-
-    /// `mkdir -p` with mode 0700 for what it creates.
-    private static func makeDirectories(_ directory: String) throws(Failure) {
-        var path = ""
-        for part in directory.split(separator: "/") {
-            path += "/" + part
-            if mkdir(path, 0o700) != 0 && errno != EEXIST {
-                throw Failure(description: "cannot create the state directory \(path): \(errorText(errno))")
-            }
+        do throws(FileError) {
+            return try FileIO.readAll(descriptor, path: file)
+        } catch {
+            throw Failure(description: error.description)
         }
     }
 }

@@ -46,40 +46,31 @@ struct SnapshotFile: Sendable {
     /// - Throws: ``Failure``; the previous snapshot is then untouched.
     @discardableResult
     func write(_ records: [SnapshotRecord], writtenAt: Int64) throws(Failure) -> Int {
-        let fd = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw failure("cannot create", temporaryPath) }
         var written = 0
-        do throws(Failure) {
-            defer { close(fd) }
-            var crc = CRC32C()
-            var buffer = SnapshotCodec.header(writtenAt: writtenAt)
-            buffer.reserveCapacity(Self.writeChunk * 2)
-            func flush() throws(Failure) {
-                crc.update(buffer)
-                try writeAll(fd, buffer)
+        do throws(FileError) {
+            try FileIO.replace(path, temporary: temporaryPath) { (fd) throws(FileError) in
+                var crc = CRC32C()
+                var buffer = SnapshotCodec.header(writtenAt: writtenAt)
+                buffer.reserveCapacity(Self.writeChunk * 2)
+                func flush() throws(FileError) {
+                    crc.update(buffer)
+                    try FileIO.writeAll(fd, buffer, path: temporaryPath)
+                    written += buffer.count
+                    buffer.removeAll(keepingCapacity: true)
+                }
+                for record in records {
+                    SnapshotCodec.append(record, to: &buffer)
+                    if buffer.count >= Self.writeChunk { try flush() }
+                }
+                buffer.append(contentsOf: SnapshotCodec.trailerPrefix(records: UInt64(records.count)))
+                try flush()
+                buffer.appendLittleEndian(crc.value)
+                try FileIO.writeAll(fd, buffer, path: temporaryPath)
                 written += buffer.count
-                buffer.removeAll(keepingCapacity: true)
             }
-            for record in records {
-                SnapshotCodec.append(record, to: &buffer)
-                if buffer.count >= Self.writeChunk { try flush() }
-            }
-            buffer.append(contentsOf: SnapshotCodec.trailerPrefix(records: UInt64(records.count)))
-            try flush()
-            buffer.appendLittleEndian(crc.value)
-            try writeAll(fd, buffer)
-            written += buffer.count
-            guard fsync(fd) == 0 else { throw failure("cannot fsync", temporaryPath) }
         } catch {
-            unlink(temporaryPath)
-            throw error
+            throw Failure(description: error.description)
         }
-        guard rename(temporaryPath, path) == 0 else {
-            let error = failure("cannot rename over", path)
-            unlink(temporaryPath)
-            throw error
-        }
-        try syncDirectory()
         return written
     }
 
@@ -103,16 +94,14 @@ struct SnapshotFile: Sendable {
             close(fd)
             return drop("\(size) bytes, more than the \(maxSize) the current bounds allow")
         }
-        var bytes = [UInt8](repeating: 0, count: size)
-        var filled = 0
-        while filled < size {
-            let count = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + filled, size - filled) }
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { break }
-            filled += count
+        let bytes: [UInt8]
+        do throws(FileError) {
+            defer { close(fd) }
+            bytes = try FileIO.readAll(fd, path: path, limit: maxSize)
+        } catch {
+            return drop("cannot read it: \(errorText(error.code))")
         }
-        close(fd)
-        guard filled == size else { return drop("read \(filled) of \(size) bytes") }
+        guard bytes.count == size else { return drop("read \(bytes.count) of \(size) bytes") }
         do {
             let decoded = try SnapshotCodec.decode(bytes)
             return .records(writtenAt: decoded.writtenAt, decoded.records, bytes: size)
@@ -124,23 +113,6 @@ struct SnapshotFile: Sendable {
     private func drop(_ reason: String) -> Loaded {
         rename(path, corruptPath)
         return .dropped(reason: reason)
-    }
-
-    private func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws(Failure) {
-        var offset = 0
-        while offset < bytes.count {
-            let count = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, bytes.count - offset) }
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { throw failure("cannot write", temporaryPath) }
-            offset += count
-        }
-    }
-
-    private func syncDirectory() throws(Failure) {
-        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw failure("cannot open", directory) }
-        defer { close(fd) }
-        guard fsync(fd) == 0 else { throw failure("cannot fsync", directory) }
     }
 
     private func failure(_ what: String, _ path: String) -> Failure {

@@ -1,3 +1,4 @@
+import Basics
 import Dispatch
 import Glibc
 import Synchronization
@@ -13,6 +14,11 @@ struct JournalError: Error, CustomStringConvertible {
     /// "<what> <path>: <strerror(errno)>".
     static func system(_ what: String, _ path: String, _ code: Int32 = errno) -> JournalError {
         JournalError("\(what) \(path): \(String(cString: strerror(code)))")
+    }
+
+    /// A failed file operation, as it describes itself.
+    init(_ error: FileError) {
+        self.init(error.description)
     }
 }
 
@@ -61,13 +67,18 @@ final class EventJournal: Sendable {
     ///   - validLength: Where the last complete line ends (from `JournalReader`); anything after it, a
     ///     line torn by a crash, is cut off first so the next line starts on a line of its own.
     static func open(path: String, validLength: Int? = nil) throws(JournalError) -> EventJournal {
-        let directory = Self.directory(of: path)
-        try Self.makeDirectory(directory)
-        var fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
-        if fd < 0, errno == ENOENT {
-            fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-            // The new file's directory entry must be durable too, or a crash could lose the whole file.
-            if fd >= 0 { try Self.syncDirectory(directory) }
+        let directory = FileIO.parentDirectory(of: path)
+        var fd: Int32
+        do throws(FileError) {
+            try FileIO.makeDirectories(directory)
+            fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
+            if fd < 0, errno == ENOENT {
+                fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+                // The new file's directory entry must be durable too, or a crash could lose the whole file.
+                if fd >= 0 { try FileIO.syncDirectory(directory) }
+            }
+        } catch {
+            throw JournalError(error)
         }
         guard fd >= 0 else { throw .system("cannot open the journal", path) }
         var info = stat()
@@ -131,13 +142,17 @@ final class EventJournal: Sendable {
             for w in batch { bytes += w.bytes }
             var failure: JournalError?
             var nowBroken: String?
-            if let e = writeAll(bytes) {
+            do throws(FileError) {
+                try FileIO.writeAll(fd, bytes, path: path)
+            } catch {
+                let e = JournalError(error)
                 failure = e
                 // Take a partial line back out, so the next line does not follow half of this one.
                 if ftruncate(fd, off_t(committed)) != 0 {
                     nowBroken = "the journal \(path) holds a partial line that could not be removed (\(e)); restart frontd"
                 }
-            } else if fsync(fd) != 0 {
+            }
+            if failure == nil, fsync(fd) != 0 {
                 let e = JournalError.system("cannot fsync the journal", path)
                 failure = e
                 _ = ftruncate(fd, off_t(committed))
@@ -152,50 +167,5 @@ final class EventJournal: Sendable {
                 if let result { w.done.resume(throwing: result) } else { w.done.resume() }
             }
         }
-    }
-
-    /// Writes all of `bytes` at the end of the file; the error, or nil.
-    private func writeAll(_ bytes: [UInt8]) -> JournalError? {
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress.map { $0 + offset }, bytes.count - offset) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                return .system("cannot write to the journal", path)
-            }
-            offset += n
-        }
-        return nil
-    }
-
-    // MARK: - Files and directories
-
-    /// The directory part of a path ("/" for a file at the root).
-    static func directory(of path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        let d = String(path[..<slash])
-        return d.isEmpty ? "/" : d
-    }
-
-    /// Creates `directory` (mode 0700) and any missing parent, syncing each parent that gained an entry.
-    static func makeDirectory(_ directory: String) throws(JournalError) {
-        var info = stat()
-        if stat(directory, &info) == 0 {
-            guard info.st_mode & S_IFMT == S_IFDIR else { throw JournalError("\(directory) is not a directory") }
-            return
-        }
-        guard errno == ENOENT else { throw .system("cannot use the directory", directory) }
-        let parent = Self.directory(of: directory)
-        if parent != directory { try makeDirectory(parent) }
-        guard mkdir(directory, 0o700) == 0 || errno == EEXIST else { throw .system("cannot create the directory", directory) }
-        try syncDirectory(parent)
-    }
-
-    /// fsyncs a directory, so the entries created in it survive a crash.
-    static func syncDirectory(_ directory: String) throws(JournalError) {
-        let d = Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard d >= 0 else { throw .system("cannot open the directory", directory) }
-        defer { close(d) }
-        guard fsync(d) == 0 else { throw .system("cannot fsync the directory", directory) }
     }
 }

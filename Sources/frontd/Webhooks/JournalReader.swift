@@ -1,3 +1,4 @@
+import Basics
 import Glibc
 
 /// Reads the event journal back at start, and rewrites it with only what is still needed.
@@ -26,19 +27,11 @@ enum JournalReader {
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw .system("cannot stat the journal", path) }
         guard info.st_mode & S_IFMT == S_IFREG else { throw JournalError("the journal \(path) is not a regular file") }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(Int(info.st_size))
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw .system("cannot read the journal", path)
-            }
-            if n == 0 { break }
-            bytes += buffer[0..<n]
+        do throws(FileError) {
+            return parse(try FileIO.readAll(fd, path: path))
+        } catch {
+            throw JournalError(error)
         }
-        return parse(bytes)
     }
 
     /// Splits a journal's bytes into records.
@@ -64,35 +57,12 @@ enum JournalReader {
     /// Replaces the journal with `lines`, atomically: a new file written and fsync'd beside it, renamed
     /// over it, and the directory fsync'd. A crash at any point leaves the old file or the new one.
     static func rewrite(path: String, lines: [[UInt8]]) throws(JournalError) {
-        let temporary = path + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw .system("cannot create", temporary) }
         var bytes: [UInt8] = []
         for line in lines { bytes += line }
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress.map { $0 + offset }, bytes.count - offset) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                let e = JournalError.system("cannot write", temporary)
-                close(fd)
-                unlink(temporary)
-                throw e
-            }
-            offset += n
+        do throws(FileError) {
+            try FileIO.replace(path, temporary: path + ".tmp", with: bytes)
+        } catch {
+            throw JournalError(error)
         }
-        guard fsync(fd) == 0 else {
-            let e = JournalError.system("cannot fsync", temporary)
-            close(fd)
-            unlink(temporary)
-            throw e
-        }
-        close(fd)
-        guard rename(temporary, path) == 0 else {
-            let e = JournalError.system("cannot rename \(temporary) to", path)
-            unlink(temporary)
-            throw e
-        }
-        try EventJournal.syncDirectory(EventJournal.directory(of: path))
     }
 }
