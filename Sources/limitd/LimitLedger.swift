@@ -186,7 +186,8 @@ struct LimitLedger {
             rates.set(modelScope, newModel)
             records.append(.rate(modelScope, newModel))
         }
-        if var s = spend {
+        // A hit holds no cost: its spend record changes only when a new period or new terms begin.
+        if var s = spend, holding || spends[key] != s {
             if holding { s.reserved &+= request.costNanoUSD }
             spends[key] = s
             spend = s
