@@ -1,7 +1,7 @@
 import Basics
 import Wire
 
-/// limitd's reservation messages (types 3 to 6), added beside `Admit` and `Settle` so that an older frontd
+/// limitd's reservation messages (types 3 to 7), added beside `Admit` and `Settle` so that an older frontd
 /// keeps working against a newer limitd (docs/PROTOCOL.md, "limitd during a rolling restart").
 extension LimitProtocol {
     /// The limits of one scope: a key, or a key and one model (``RateLimits``); in a key's own scope a 0
@@ -133,6 +133,24 @@ extension LimitProtocol {
             self.costNanoUSD = costNanoUSD
             self.budget = budget
             self.leaseMs = leaseMs
+        }
+    }
+
+    /// Admits a request the cache already answered: decided exactly as a ``Reserve`` with the same fields
+    /// (every limit checked, a refusal the same), but an admitted one is counted by the requests limits
+    /// alone and holds nothing — no slot, tokens or cost —, so no ``Commit`` follows it. Reply:
+    /// ``ReserveReply`` with ``ReserveReply/reservation`` 0. The payload is a ``Reserve``'s, byte for byte
+    /// (its ``Reserve/reservation`` and ``Reserve/leaseMs`` are used only by a store that holds and
+    /// releases at once). A limitd older than it answers ERROR `unknownType` (docs/PROTOCOL.md).
+    public struct AdmitCached: WireMessage, WireFields, Equatable {
+        public static let type: UInt16 = 7
+        /// The request as a ``Reserve`` would ask it.
+        public var reserve: Reserve
+
+        public init() { self.init(Reserve()) }
+        public init(_ reserve: Reserve) { self.reserve = reserve }
+        public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
+            try reserve.visitFields(&v)
         }
     }
 

@@ -98,6 +98,13 @@ public struct LimitClient: Sendable {
         try await client.call(request, returning: LimitProtocol.ReserveReply.self, timeout: timeout)
     }
 
+    /// Admits a request the cache answered, holding nothing (no ``commit(_:timeout:)`` follows).
+    /// - Throws: ``IPCError``; `.remote` with ``IPCErrorCode/unknownType`` from a limitd older than it (the
+    ///   caller then reserves instead).
+    public func admitCached(_ request: LimitProtocol.AdmitCached, timeout: Duration) async throws -> LimitProtocol.ReserveReply {
+        try await client.call(request, returning: LimitProtocol.ReserveReply.self, timeout: timeout)
+    }
+
     /// Settles a reservation; returns once limitd has the charge on disk.
     public func commit(_ request: LimitProtocol.Commit, timeout: Duration) async throws {
         _ = try await client.call(type: LimitProtocol.Commit.type, payload: request.encoded(), timeout: timeout)

@@ -30,7 +30,10 @@ extension Frontend {
     /// `budget_exceeded`, or `request_too_large`); a key that may not use the model is a 403.
     /// limitd down: fail open or closed by LIMITD_FAIL_OPEN. A limitd older than reservations is asked
     /// with version 1's `Admit` instead (a rolling restart).
-    func admit(_ c: RequestContext, _ request: AdmissionRequest) async throws {
+    /// - Parameter answered: The cache already answered the request: limitd decides it the same way but
+    ///   holds nothing (``LimitProtocol/AdmitCached``), so nothing is settled or ended after the reply. A
+    ///   limitd older than that is asked for a reservation, ended after the reply as before.
+    func admit(_ c: RequestContext, _ request: AdmissionRequest, answered: Bool = false) async throws {
         if !request.model.isEmpty { try requireAllowed(c, model: request.model) }
         let tokens = UInt32(clamping: request.promptTokens + request.maxTokens)
         var random = SystemRandomNumberGenerator()
@@ -43,7 +46,7 @@ extension Frontend {
         let reply: LimitProtocol.ReserveReply
         do {
             // A Reserve whose reply was lost is sent again: limitd answers it from the reservation it made.
-            reply = try await retryingLostConnection { [limit] in try await limit.reserve(reserve, timeout: $0) }
+            reply = try await reserveOrAdmit(reserve, answered: answered)
         } catch IPCError.remote(let code, _) where code == IPCErrorCode.unknownType {
             try await admitVersionOne(c, route: request.route)
             return
@@ -68,6 +71,19 @@ extension Frontend {
             c.logger(logger).warn("limitd cannot reach its shared store and fails closed")
             throw APIError.unavailable("rate limiting is unavailable", retryAfter: Self.seconds(reply.retryAfterMs))
         }
+    }
+
+    /// limitd's answer to `reserve`, asked as an ``LimitProtocol/AdmitCached`` when the cache answered (a
+    /// limitd older than it: as a `Reserve`). A `Reserve` whose reply was lost is sent again: limitd answers
+    /// it from the reservation it made; an `AdmitCached` sent again may count the request twice in the
+    /// requests limits, never in anything else (it holds nothing).
+    private func reserveOrAdmit(_ reserve: LimitProtocol.Reserve, answered: Bool) async throws -> LimitProtocol.ReserveReply {
+        if answered {
+            do {
+                return try await retryingLostConnection { [limit] in try await limit.admitCached(LimitProtocol.AdmitCached(reserve), timeout: $0) }
+            } catch IPCError.remote(let code, _) where code == IPCErrorCode.unknownType {}
+        }
+        return try await retryingLostConnection { [limit] in try await limit.reserve(reserve, timeout: $0) }
     }
 
     /// Version 1's admission (requests per window only), for a limitd older than reservations.
@@ -197,9 +213,10 @@ extension Frontend {
     }
 
     /// The native routes' admission: the request's generation, its prompt bound and max tokens.
-    func admit(_ c: RequestContext, route: String, _ generate: GenerationProtocol.Generate) async throws {
+    /// - Parameter answered: The cache already answered it (see ``admit(_:_:answered:)``).
+    func admit(_ c: RequestContext, route: String, _ generate: GenerationProtocol.Generate, answered: Bool = false) async throws {
         try await admit(c, AdmissionRequest(route: route, model: generate.model, promptTokens: generate.promptTokenBound,
-                                            maxTokens: Int(generate.parameters.maxTokens)))
+                                            maxTokens: Int(generate.parameters.maxTokens)), answered: answered)
     }
 }
 

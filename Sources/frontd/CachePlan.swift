@@ -13,7 +13,7 @@ struct CachePlan: Sendable {
     let control: CacheControl
     /// The semantic lookup, when it applies (a chat whose last message is the user's, semantic on).
     let semantic: SemanticProbe?
-    /// The exact lookup's answer when it was made alongside the admission (``Frontend/prepareGeneration``).
+    /// The exact lookup's answer when it was made before the admission (``Frontend/prepareGeneration``).
     var exact: ExactLookup = .notMade
 
     /// A plan that never touches the cache (X-Cache: BYPASS).

@@ -126,13 +126,16 @@ extension Frontend {
         try requireModel(model, kind: .chat, for: c)
         let control = try CacheControl(header: c.request.headers["Cache-Control"], body: body["cache"])
         let planned = cachePlan(c, generate, control: control)
-        // The exact lookup travels with the admission, so a hit waits for one round trip, not two. Its
-        // answer is used only once admitted: a refused request gets its 429 whatever the cache holds
-        // (leaving this scope cancels and awaits the lookup).
-        async let exact = exactLookup(planned)
-        try await admit(c, route: route, generate)
+        // The exact lookup goes first, so that limitd can admit a hit without holding anything for it
+        // (no settlement after the reply: one exchange with limitd instead of two, no fsync). Its answer
+        // is used only once admitted: a refused request gets its 429 whatever the cache holds.
         var plan = planned
-        plan.exact = await exact
+        plan.exact = await exactLookup(planned)
+        if case .hit = plan.exact {
+            try await admit(c, route: route, generate, answered: true)
+        } else {
+            try await admit(c, route: route, generate)
+        }
         let header = try IdempotencyKey.key(c.request, bodyKey: nil)
         let key = header.map {
             IdempotencyKey(scope: c.clientKey, key: $0, fingerprint: IdempotencyKey.fingerprint(route: route, Array(generate.cacheKey.utf8)))

@@ -154,8 +154,9 @@ extension Frontend {
         } catch {}
     }
 
-    /// The exact lookup alone, for ``prepareGeneration`` to make while limitd decides: no counting, no
-    /// fill joined, nothing claimed — a request refused afterwards leaves no trace in the cache's state.
+    /// The exact lookup alone, for ``prepareGeneration`` to make before limitd decides: no counting, no
+    /// fill joined, nothing claimed — a request refused afterwards leaves no trace in frontd's counts or
+    /// the fills (cached counts the get and refreshes the entry's recency).
     func exactLookup(_ plan: CachePlan) async -> ExactLookup {
         guard plan.reads, let key = plan.key else { return .notMade }
         return await exactHit(key, plan).map { .hit($0) } ?? .miss

@@ -9,6 +9,11 @@ import Services
 protocol LimitBackend: Sendable {
     /// Decides a request and, when admitted, holds its slot, tokens and worst-case cost until settled.
     func reserve(_ request: LimitProtocol.Reserve, now: Int64) async -> LimitProtocol.ReserveReply
+    /// Decides a request the cache answered (``LimitProtocol/AdmitCached``): the same checks as
+    /// ``reserve(_:now:)``, but an admitted one holds nothing and needs no settlement.
+    /// - Returns: The reply (reservation 0), and whether it waits for a durable record (a store that
+    ///   reserved and released would have written a settlement).
+    func admitCached(_ request: LimitProtocol.Reserve, now: Int64) async -> (reply: LimitProtocol.ReserveReply, durable: Bool)
     /// Settles (part of) a reservation; the charge is durable once ``whenRecorded(durable:_:)`` with
     /// `durable` runs its action.
     func commit(_ commit: LimitProtocol.Commit, now: Int64) async -> LimitLedger.CommitResult
@@ -32,4 +37,17 @@ protocol LimitBackend: Sendable {
     var trackedKeys: Int { get }
     /// Reservations held now (a gauge).
     var heldReservations: Int { get }
+}
+
+extension LimitBackend {
+    /// A store without its own way: reserves, then at once ends the reservation charging nothing (what
+    /// frontd did for a hit before ``LimitProtocol/AdmitCached``); the release is a settlement, so the
+    /// reply waits for it to be durable.
+    func admitCached(_ request: LimitProtocol.Reserve, now: Int64) async -> (reply: LimitProtocol.ReserveReply, durable: Bool) {
+        var reply = await reserve(request, now: now)
+        guard reply.outcome == .allowed, reply.reservation != 0 else { return (reply, false) }
+        _ = await commit(LimitProtocol.Commit(reservation: reply.reservation, final: true), now: now)
+        reply.reservation = 0
+        return (reply, true)
+    }
 }

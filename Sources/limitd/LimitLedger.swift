@@ -112,9 +112,13 @@ struct LimitLedger {
     ///   - id: The reservation id to use if admitted (nonzero); one already held for the same key answers
     ///     the request as admitted again without taking anything.
     ///   - now: Nanoseconds since 1970.
+    ///   - holding: false for a request the cache answered (``LimitProtocol/AdmitCached``): decided the
+    ///     same way, but once admitted only the requests limits (per minute, per hour) take their unit;
+    ///     no slot, tokens or cost are held, so nothing is left to settle (the state is what a `Reserve`
+    ///     then a final `Commit` of nothing leave) and the reply's reservation is 0.
     /// - Returns: The reply and the journal records of the change (none when refused).
-    mutating func reserve(_ request: LimitProtocol.Reserve, id: UInt64, now: Int64) -> (LimitProtocol.ReserveReply, [JournalRecord]) {
-        if let held = reservations[id], held.key == request.key {
+    mutating func reserve(_ request: LimitProtocol.Reserve, id: UInt64, now: Int64, holding: Bool = true) -> (LimitProtocol.ReserveReply, [JournalRecord]) {
+        if holding, let held = reservations[id], held.key == request.key {
             // The same Reserve again (its reply was lost): answered from the reservation, nothing taken twice.
             return (LimitProtocol.ReserveReply(outcome: .allowed, reservation: id), [])
         }
@@ -167,7 +171,7 @@ struct LimitLedger {
         var newKey = keyRecord
         var newModel = modelRecord
         var keyTokenInterval: Int64 = 0, modelTokenInterval: Int64 = 0
-        for (rule, check) in checks {
+        for (rule, check) in checks where holding || rule.kind != .tokens {
             if rule.scope == key {
                 Self.setArrival(&newKey, rule.kind, check.arrival)
                 if rule.kind == .tokens { keyTokenInterval = rule.policy.interval }
@@ -182,18 +186,22 @@ struct LimitLedger {
             rates.set(modelScope, newModel)
             records.append(.rate(modelScope, newModel))
         }
-        if var s = spend {
-            s.reserved &+= request.costNanoUSD
+        // A hit holds no cost: its spend record changes only when a new period or new terms begin.
+        if var s = spend, holding || spends[key] != s {
+            if holding { s.reserved &+= request.costNanoUSD }
             spends[key] = s
             spend = s
             records.append(.spend(key, s))
+        }
+        let (requests, tokens) = statuses(checks)
+        guard holding else {
+            return (LimitProtocol.ReserveReply(outcome: .allowed, requests: requests, tokens: tokens, budget: budgetStatus(spend)), records)
         }
         let lease = Int64(request.leaseMs) * 1_000_000
         let reservation = Reservation(id: id, key: key, modelScope: modelScope ?? "", tokens: request.tokens, cost: request.costNanoUSD,
                                       keyTokenInterval: keyTokenInterval, modelTokenInterval: modelTokenInterval, expires: now + lease)
         hold(reservation)
         records.append(.reserved(reservation))
-        let (requests, tokens) = statuses(checks)
         return (LimitProtocol.ReserveReply(outcome: .allowed, reservation: id, requests: requests, tokens: tokens,
                                            budget: budgetStatus(spend)), records)
     }

@@ -101,6 +101,7 @@ struct LimitHandlers: Sendable {
         shell.register(LimitProtocol.Settle.self, inline: true, settle)
         shell.register(LimitProtocol.Reserve.self, inline: true, reserve)
         shell.register(LimitProtocol.Commit.self, inline: true, commit)
+        shell.register(LimitProtocol.AdmitCached.self, inline: true, admitCached)
         shell.register(LimitProtocol.Usage.self, inline: true, usage)
         shell.register(LimitProtocol.SpendList.self, spendList)
         return shell
@@ -128,6 +129,13 @@ struct LimitHandlers: Sendable {
         let reply = await backend.reserve(request, now: now())
         metrics.record(reply)
         backend.whenRecorded(durable: false) { call.reply(reply) }
+    }
+
+    /// Decides a request the cache answered: counted, nothing held, nothing to settle.
+    func admitCached(_ request: LimitProtocol.AdmitCached, _ call: IPCCall) async {
+        let (reply, durable) = await backend.admitCached(request.reserve, now: now())
+        metrics.record(reply)
+        backend.whenRecorded(durable: durable) { call.reply(reply) }
     }
 
     /// Settles a reservation; answered once the charge is on disk.

@@ -82,6 +82,10 @@ final class RateLimiter: LimitBackend {
         }
     }
 
+    func admitCached(_ request: LimitProtocol.Reserve, now: Int64) -> (reply: LimitProtocol.ReserveReply, durable: Bool) {
+        (change { $0.reserve(request, id: 0, now: now, holding: false) }, false)
+    }
+
     func commit(_ commit: LimitProtocol.Commit, now: Int64) async -> LimitLedger.CommitResult {
         change { $0.commit(commit, now: now) }
     }

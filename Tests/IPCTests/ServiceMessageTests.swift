@@ -86,7 +86,7 @@ import Wire
         #expect(ServiceErrorCode.contextLengthExceeded == 261)
     }
 
-    @Test("limitd Reserve, ReserveReply and Commit: the bytes docs/PROTOCOL.md shows, and round trips")
+    @Test("limitd Reserve, AdmitCached, ReserveReply and Commit: the bytes docs/PROTOCOL.md shows, and round trips")
     func limitReservations() throws {
         #expect([LimitProtocol.Reserve.type, LimitProtocol.Commit.type, LimitProtocol.Usage.type, LimitProtocol.SpendList.type] == [3, 4, 5, 6])
         let reserve = LimitProtocol.Reserve(
@@ -96,6 +96,10 @@ import Wire
             + "0000003c" + "00000000" + "00000000" + "00000000" + "00000000" + "00000000" + "00000000" + "00000000"
             + "0000012c" + "00000000000003e8" + "000000012a05f200" + "00000003" + "333064" + "000000006553f100" + "00050910")
         #expect(try LimitProtocol.Reserve(decoding: reserve.encoded()) == reserve)
+        // AdmitCached (type 7) carries a Reserve's payload, byte for byte.
+        #expect(LimitProtocol.AdmitCached.type == 7)
+        #expect(LimitProtocol.AdmitCached(reserve).encoded() == reserve.encoded())
+        #expect(try LimitProtocol.AdmitCached(decoding: reserve.encoded()) == LimitProtocol.AdmitCached(reserve))
 
         let reply = LimitProtocol.ReserveReply(
             outcome: .budgetExceeded, refusedBy: "budget", retryAfterMs: 1500,

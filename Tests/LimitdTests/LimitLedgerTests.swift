@@ -200,4 +200,42 @@ struct LimitLedgerTests {
         #expect(first.outcome == .allowed && again.0.outcome == .allowed && again.0.reservation == 42 && again.1.isEmpty)
         #expect(ledger.inFlight["key:a"] == 1 && ledger.reservations.count == 1)
     }
+
+    @Test("a cache hit's admission (AdmitCached) is decided as its Reserve, counts in the requests limits and holds nothing")
+    func admitCached() {
+        // Each ledger gets the same requests: one holds and releases each as frontd did for a hit (Reserve,
+        // then a final Commit of nothing), the other admits without holding. Replies and what follows agree.
+        var held = Self.ledger(tpm: 1000, rph: 4, maxParallel: 1)
+        var cached = Self.ledger(tpm: 1000, rph: 4, maxParallel: 1)
+        let budget = LimitProtocol.Budget(maxNanoUSD: 100)
+        let hit = Self.reserve(tokens: 600, cost: 60, budget: budget)
+        for round in 0..<3 {
+            let now = Int64(round) * second
+            var reply = Self.take(&held, hit, now: now)
+            _ = held.commit(LimitProtocol.Commit(reservation: reply.reservation), now: now)
+            // The same reply, but for the reservation and the cost held (none).
+            reply.reservation = 0
+            reply.budget.reservedNanoUSD = 0
+            let (answer, records) = cached.reserve(hit, id: 0, now: now, holding: false)
+            #expect(answer == reply && answer.outcome == .allowed && answer.reservation == 0)
+            #expect(!records.isEmpty && !records.contains { if case .reserved = $0 { true } else { false } })
+            // Nothing held: no slot (max_parallel 1 would refuse a second), no tokens, no cost.
+            #expect(cached.reservations.isEmpty && cached.inFlight.isEmpty && cached.spends["key:a"]?.reserved == 0)
+            #expect(cached.rates.record(for: "key:a")?.hourArrival == held.rates.record(for: "key:a")?.hourArrival)
+        }
+        // The fourth request of the hour is the last; the fifth is refused by both, the same way.
+        #expect(Self.take(&held, Self.reserve(tokens: 1000, cost: 100, budget: budget), now: 3 * second).outcome == .allowed)
+        #expect(cached.reserve(Self.reserve(tokens: 1000, cost: 100, budget: budget), id: 7, now: 3 * second).0.outcome == .allowed)
+        let refusedHeld = Self.take(&held, hit, now: 4 * second)
+        let refusedCached = cached.reserve(hit, id: 0, now: 4 * second, holding: false)
+        #expect(refusedCached.0 == refusedHeld && refusedCached.1.isEmpty)
+        #expect(refusedHeld.outcome == .budgetExceeded)
+
+        // A hit whose worst case the tokens limit or the budget cannot cover is refused as its Reserve is.
+        var tight = Self.ledger(tpm: 1000)
+        #expect(tight.reserve(Self.reserve(tokens: 1001), id: 0, now: 0, holding: false).0.outcome == .tooLarge)
+        #expect(Self.take(&tight, Self.reserve(tokens: 900), now: 0).outcome == .allowed)
+        let short = tight.reserve(Self.reserve(tokens: 200), id: 0, now: 0, holding: false)
+        #expect(short.0.outcome == .rateLimited && short.0.refusedBy == "tpm" && short.1.isEmpty)
+    }
 }

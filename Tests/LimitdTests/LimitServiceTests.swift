@@ -183,4 +183,24 @@ struct LimitServiceTests {
         await server.drain(timeout: .seconds(2))
         close(server.listenFD)
     }
+
+    @Test("AdmitCached over the socket: counted in the requests limit and the decisions, nothing held, refused like a Reserve")
+    func admitCachedOverSocket() async throws {
+        let running = try Running(requestsPerMinute: 3)
+        let client = LimitClient(path: running.path)
+        defer { client.client.close() }
+        let hit = LimitProtocol.AdmitCached(LimitProtocol.Reserve(reservation: 9, key: "key:a", model: "m", route: "/", tokens: 100, leaseMs: 60_000))
+        for remaining in [UInt32(2), 1, 0] {
+            let reply = try await client.admitCached(hit, timeout: Self.timeout)
+            #expect(reply.outcome == .allowed && reply.reservation == 0 && reply.requests.remaining == remaining)
+            #expect(running.service.backend.heldReservations == 0)
+        }
+        // The same allowance as a Reserve's: the fourth request of either kind is refused.
+        let refused = try await client.admitCached(hit, timeout: Self.timeout)
+        #expect(refused.outcome == .rateLimited && refused.refusedBy == "rpm" && refused.retryAfterMs == 20_000)
+        #expect(try await client.reserve(hit.reserve, timeout: Self.timeout).outcome == .rateLimited)
+        let allowed = running.service.metrics.registry.snapshot().first { $0.name == "infer_limitd_decisions_total" }?.samples.first { $0.labels == [MetricLabel("result", "allowed")] }
+        #expect(allowed?.value == 3)
+        await running.drain()
+    }
 }

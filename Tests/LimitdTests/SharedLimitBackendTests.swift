@@ -89,6 +89,19 @@ struct SharedLimitBackendTests {
         #expect(setup.metricsText().contains("infer_limitd_redis_unavailable_total 1"))
     }
 
+    @Test("a cache hit's admission in Redis: admitted, counted, and nothing left held or in flight")
+    func admitCached() async throws {
+        let setup = try Setup(.open)
+        defer { setup.stop() }
+        let hit = LimitProtocol.Reserve(reservation: 5, key: "key:a", model: "m", route: "/v1/chat/completions",
+                                        tokens: 100, costNanoUSD: 400, budget: Self.budget, leaseMs: 60_000)
+        let (reply, durable) = await setup.backend.admitCached(hit, now: WallClock.nanoseconds())
+        #expect(reply.outcome == .allowed && reply.reservation == 0 && durable)
+        #expect(reply.requests.limit == 1000 && reply.requests.remaining == 999)
+        let after = try await setup.spend()
+        #expect(after.spent == 0 && after.held == 0 && after.inFlight == 0, "\(after)")
+    }
+
     @Test("closed: Redis gone, admissions are refused as unavailable; when it is back, decided in Redis again")
     func closed() async throws {
         let setup = try Setup(.closed)

@@ -80,7 +80,7 @@ struct PipelineTests {
         let metrics = curl(["http://127.0.0.1:\(metricsPort)/metrics"]).body
         for name in ["infer_daemon_up{daemon=\"limitd\"} 1", "infer_daemon_up{daemon=\"modeld-smollm2\"} 1",
                      "infer_http_requests_total{route=\"/v1/chat/completions\",status=\"429\"} 2",
-                     // frontd answered 5 hits; cached was asked 7 times, as the exact lookup goes out alongside
+                     // frontd answered 5 hits; cached was asked 7 times, as the exact lookup goes out before
                      // admission and the 2 refused requests were looked up too (their answers unused).
                      "infer_frontd_cache_lookups_total{result=\"hit\"} 5", "infer_cached_requests_total{result=\"hit\"} 7",
                      "infer_limitd_decisions_total{result=\"refused\"} 2",

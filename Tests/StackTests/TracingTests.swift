@@ -140,10 +140,11 @@ struct TracingTests {
         #expect(bad.status == 200)
         let fresh = try #require(Self.replyParent(bad))
         #expect(fresh.trace != Self.clientTrace)
-        // Each daemon exports on its own schedule: wait for frontd's span as well as limitd's.
+        // Each daemon exports on its own schedule: wait for frontd's span as well as limitd's (a cache hit,
+        // admitted without a reservation).
         #expect(await eventually(.seconds(60)) {
             let got = Set(receiver.spans(trace: fresh.trace).compactMap { $0["name"] as? String })
-            return got.contains("limitd Reserve") && got.contains("POST /v1/chat/completions")
+            return got.contains("limitd AdmitCached") && got.contains("POST /v1/chat/completions")
         })
         let root = Self.span(receiver.spans(trace: fresh.trace), "POST /v1/chat/completions")
         #expect(root?["parent_span_id"] as? String == "")

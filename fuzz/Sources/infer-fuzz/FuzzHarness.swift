@@ -104,6 +104,7 @@ enum FuzzHarness {
         // Appended, not inserted: a seed's first byte is its decoder's index (corpus/messages/mNN).
         { _ = try MetricsSnapshotWithExemplars(decoding: $0) },
         { _ = CachedCompletion(decoding: $0) },  // frontd's cache entries, read back from cached (binary or JSON)
+        { _ = try LimitProtocol.AdmitCached(decoding: $0) },
     ]
 
     static func messages(_ bytes: [UInt8]) {
