@@ -3,8 +3,9 @@ import CLinux
 import Glibc
 
 /// A detached POSIX thread with a name (shown by ps, top -H and gdb) running a Swift closure: a loop's
-/// thread, which must not be one of the concurrency runtime's, since it blocks in epoll_wait.
-enum LoopThread {
+/// thread, which must not be one of the concurrency runtime's, since it blocks in epoll_wait, or another
+/// thread that blocks for its whole life (Tracing's span exporter).
+package enum LoopThread {
     private final class Body {
         let run: () -> Void
         init(_ run: @escaping () -> Void) { self.run = run }
@@ -15,7 +16,7 @@ enum LoopThread {
     ///   - name: the thread's name; the kernel keeps the first 15 bytes.
     ///   - body: what the thread runs; the thread ends when it returns.
     /// - Throws: ``SocketError`` (`pthread_create`) when the thread cannot be created.
-    static func spawn(name: String, _ body: @escaping @Sendable () -> Void) throws(SocketError) {
+    package static func spawn(name: String, _ body: @escaping @Sendable () -> Void) throws(SocketError) {
         let context = Unmanaged.passRetained(Body {
             clinux_set_thread_name(name)
             body()

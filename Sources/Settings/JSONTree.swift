@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A JSON document as a tree, for checking a registry field by field: `JSONDecoder` keeps booleans and
 /// numbers apart (a price of `true` is an error, not 1), and the registry's checks then name the entry
