@@ -65,9 +65,11 @@ struct CollectorPostTests {
 
     @Test("the request target and Host header from the URL: default port, IPv6, empty path")
     func targets() throws {
-        let plain = try #require(CollectorPost.Target(#require(URL(string: "http://collector/v1/traces"))))
+        let plainURL = try #require(URL(string: "http://collector/v1/traces"))
+        let plain = try #require(CollectorPost.Target(plainURL))
         #expect(plain.host == "collector" && plain.port == 80 && plain.hostHeader == "collector" && plain.pathAndQuery == "/v1/traces")
-        let v6 = try #require(CollectorPost.Target(#require(URL(string: "http://[::1]:4318"))))
+        let v6URL = try #require(URL(string: "http://[::1]:4318"))
+        let v6 = try #require(CollectorPost.Target(v6URL))
         #expect(v6.host == "::1" && v6.port == 4318 && v6.hostHeader == "[::1]:4318" && v6.pathAndQuery == "/")
     }
 
@@ -88,19 +90,22 @@ private final class OneAnswerServer: @unchecked Sendable {
     private var request: [UInt8] = []
 
     init(answer: String?) throws {
-        listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) == 0 && getsockname(listener, $0, &length) == 0 }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
         }
-        guard bound, listen(listener, 1) == 0 else { throw HarnessError("cannot listen: errno \(errno)") }
+        guard fd >= 0, bound, listen(fd, 1) == 0 else {
+            close(fd)
+            throw HarnessError("cannot listen: errno \(errno)")
+        }
+        listener = fd
         port = Int(UInt16(bigEndian: address.sin_port))
-        let listener = self.listener
         Thread.detachNewThread { [self] in
-            let connection = accept(listener, nil, nil)
+            let connection = accept(fd, nil, nil)
             var buffer = [UInt8](repeating: 0, count: 65536)
             var received: [UInt8] = []
             while !Self.complete(received) {
