@@ -50,7 +50,9 @@ struct CollectorPost {
         return Array(head.utf8) + body
     }
 
-    /// Sends `body` and waits for the answer's status, until `deadline` at most.
+    /// Sends `body` and waits for the answer's status, until `deadline` at most (connect, write and read;
+    /// a host name's lookup, getaddrinfo, is not bounded by it — give an IP literal when that matters).
+    /// A new connection each time: an export every few seconds does not need one kept alive.
     /// - Returns: The final (non-1xx) status code, or nil when the collector could not be reached, cut the
     ///   connection, answered something that is not HTTP/1.x, or the deadline passed.
     func send(body: [UInt8], contentType: String, deadline: ContinuousClock.Instant) -> Int? {
