@@ -69,18 +69,19 @@ let package = Package(
         library("IPC", ["Wire", "Reactor", "Basics", "CLinux"]),
         // Metric families, each daemon's registry, the Prometheus text renderer.
         library("Metrics", ["Wire"]),
-        // Spans, W3C trace context parsing, samplers, the batching OTLP/HTTP exporter (Foundation only).
-        library("Tracing", ["Wire"]),
+        // Spans, W3C trace context parsing, samplers, the batching OTLP/HTTP exporter (its own plain-HTTP
+        // POST: no FoundationNetworking, so no libcurl in the daemons without an upstream).
+        library("Tracing", ["Wire", "Basics", "Reactor"]),
         // Each service's messages and client stub, and the service shell every daemon dispatches with.
         library("Services", ["IPC", "Wire", "Metrics", "Basics", "Tracing"]),
         // Typed settings from the environment, a daemon's table of them, ConfigError (exit 78).
-        library("Settings"),
+        library("Settings", ["Basics"]),
         // The daemon runtime: settings, logging, socket activation, readiness, watchdog, drain.
         library("DaemonRuntime", ["Settings", "Basics", "CSystemd", "CLinux", "Tracing", "Wire"]),
         // The model registry file.
-        library("Registry", ["Settings"]),
+        library("Registry", ["Settings", "Basics"]),
         // SHA-256, HMAC-SHA256, hex, constant-time comparison.
-        library("Crypto"),
+        library("Crypto", ["Basics"]),
         // The API keys file that inferctl writes and frontd reads.
         library("APIKeys", ["Settings", "Crypto", "Basics"]),
         // Spawning child processes with inherited sockets (inferctl's supervisor, tests).
@@ -116,7 +117,7 @@ let package = Package(
         executable("modeld", ["Engine", "Upstream", "IPC", "Wire", "Services", "DaemonRuntime", "Settings", "Metrics",
                               "Registry", "Tracing", "CLinux"]),
         // Gathers every daemon's metrics on each scrape and serves Prometheus text.
-        executable("metricsd", ["HTTP", "IPC", "Wire", "Services", "Registry", "DaemonRuntime", "Settings",
+        executable("metricsd", ["HTTP", "IPC", "Wire", "Services", "Registry", "DaemonRuntime", "Settings", "Basics",
                                 "Metrics"]),
         // The operator's CLI: `inferctl up` runs the stack the way systemd would; `inferctl keys`; the API's
         // clients (chat, complete, embed, test-api, bench) on the Upstream HTTP client.

@@ -1,3 +1,5 @@
+import Basics
+
 /// Lower-case hexadecimal text for digests and MACs, and its strict decoding.
 public enum Hex {
     private static let digits = Array("0123456789abcdef".utf8)
@@ -31,11 +33,6 @@ public enum Hex {
 
     /// The value of one hex digit (either case), or nil for any other byte.
     public static func value(_ c: UInt8) -> UInt8? {
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
-        default: nil
-        }
+        hexDigitValue(c)
     }
 }

@@ -1,5 +1,5 @@
 import Dispatch
-import Foundation
+import FoundationEssentials
 import Glibc
 import Settings
 import Tracing
@@ -150,7 +150,7 @@ public enum Daemon {
                     print("\(name): configuration ok")
                     terminate(ExitCode.success)
                 } catch {
-                    FileHandle.standardError.write(Data("\(error.description)\n".utf8))
+                    LogOutput.standardError.write(Array("\(error.description)\n".utf8))
                     terminate(ExitCode.config)
                 }
             }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Glibc
 import Settings
 import Tracing
@@ -21,21 +21,26 @@ public enum TracingSettings {
     public static let serviceName = Setting<String?>(
         name: "OTEL_SERVICE_NAME", meaning: "service.name of this daemon's spans (unset: infer-DAEMON, e.g. infer-frontd).")
 
+    /// What the endpoint settings accept: plain `http://` (the exporter has no TLS of its own, so that the
+    /// daemons load no libcurl); an `https://` collector is reached through a local OpenTelemetry Collector.
+    static let collectorURL =
+        "an http:// URL with a host (an https:// collector: run a local OpenTelemetry Collector that forwards to it, and give its http:// address)"
+
     /// `OTEL_EXPORTER_OTLP_ENDPOINT`: the collector's OTLP/HTTP base URL; traces go to `/v1/traces` under it.
     public static let endpoint = Setting<URL?>(
         name: "OTEL_EXPORTER_OTLP_ENDPOINT",
         meaning: "OTLP/HTTP base URL of the collector (spans go to its /v1/traces); unset: no export.",
-        schemes: ["http", "https"])
+        schemes: OTLPHTTPExporter.schemes, expected: collectorURL)
 
     /// `OTLP_ENDPOINT`: the original API's name for the same, used when the standard one is unset.
     public static let legacyEndpoint = Setting<URL?>(
         name: "OTLP_ENDPOINT", meaning: "The same as OTEL_EXPORTER_OTLP_ENDPOINT, read when that is unset.",
-        schemes: ["http", "https"])
+        schemes: OTLPHTTPExporter.schemes, expected: collectorURL)
 
     /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`: the traces URL itself (wins over the base URL).
     public static let tracesEndpoint = Setting<URL?>(
         name: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", meaning: "Full OTLP/HTTP traces URL; wins over OTEL_EXPORTER_OTLP_ENDPOINT.",
-        schemes: ["http", "https"])
+        schemes: OTLPHTTPExporter.schemes, expected: collectorURL)
 
     /// `OTEL_EXPORTER_OTLP_HEADERS`: headers on every export (`api-key=...,x-tenant=...`); kept secret.
     public static let headers = Setting<String?>.optional(

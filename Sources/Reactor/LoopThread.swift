@@ -4,7 +4,8 @@ import Glibc
 
 /// A detached POSIX thread with a name (shown by ps, top -H and gdb) running a Swift closure: a loop's
 /// thread, which must not be one of the concurrency runtime's, since it blocks (in epoll_wait here, in
-/// poll for the Redis client's I/O thread).
+/// poll for the Redis client's I/O thread), or another thread that blocks for its whole life (Tracing's
+/// span exporter).
 public enum LoopThread {
     private final class Body {
         let run: () -> Void

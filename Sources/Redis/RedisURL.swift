@@ -1,3 +1,4 @@
+import Basics
 import Crypto
 import Glibc
 
@@ -238,24 +239,12 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
     }
 
     private static func percentDecode(_ text: Substring, part: String) throws(RedisURLError) -> String {
-        guard text.contains("%") else { return String(text) }
-        var bytes: [UInt8] = []
-        var utf8 = text.utf8[...]
-        while let byte = utf8.popFirst() {
-            guard byte == UInt8(ascii: "%") else {
-                bytes.append(byte)
-                continue
-            }
-            guard let high = utf8.popFirst().flatMap(Hex.value), let low = utf8.popFirst().flatMap(Hex.value) else {
-                throw RedisURLError(
-                    part == "socket path" ? .socketPath : .userInfo, "the \(part) has a '%' not followed by two hex digits")
-            }
-            bytes.append(high << 4 | low)
+        let kind: ErrorCode<RedisURLError> = part == "socket path" ? .socketPath : .userInfo
+        switch PercentDecoding.string(text) {
+        case .success(let decoded): return decoded
+        case .failure(.badEscape): throw RedisURLError(kind, "the \(part) has a '%' not followed by two hex digits")
+        case .failure(.notUTF8): throw RedisURLError(kind, "the decoded \(part) is not UTF-8")
         }
-        guard let decoded = String(validating: bytes, as: UTF8.self) else {
-            throw RedisURLError(part == "socket path" ? .socketPath : .userInfo, "the decoded \(part) is not UTF-8")
-        }
-        return decoded
     }
 
     private static func percentEncode(_ text: String) -> String {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// How batchd picks among a model's healthy deployments (`"routing"` in the registry).
 public enum RoutingStrategy: String, Sendable, CaseIterable {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// What a model does: which OpenAI-compatible routes it serves.
 public enum ModelKind: String, Sendable, CaseIterable {

@@ -1,4 +1,6 @@
-import Foundation
+import Basics
+import FoundationEssentials
+import Glibc
 import Settings
 
 /// The models a deployment serves, read from a JSON file (`INFER_MODEL_REGISTRY`, default
@@ -112,14 +114,14 @@ public struct ModelRegistry: Sendable, Equatable {
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
-            let reason = (error as NSError).userInfo[NSUnderlyingErrorKey].map { "\($0)" }
+            let reason = ((error as? CocoaError)?.underlying as? POSIXError).map { String(cString: strerror($0.code.rawValue)) }
                 ?? (FileManager.default.fileExists(atPath: path) ? "permission denied or not a file" : "no such file")
             throw .unreadable(path, reason: reason)
         }
         let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
-        let registryDirectory = (absolute as NSString).deletingLastPathComponent
+        let registryDirectory = absolute.lastIndex(of: "/").map { $0 == absolute.startIndex ? "/" : String(absolute[..<$0]) } ?? absolute
         let modelsDirectory = environment[modelsDirectorySetting.name]
-            .map { $0.trimmingCharacters(in: .whitespaces) }
+            .map { $0.trimmingWhitespace() }
             .flatMap { $0.isEmpty ? nil : $0 }
         return try parse(data, source: path, baseDirectory: modelsDirectory ?? registryDirectory)
     }
@@ -149,7 +151,7 @@ public struct ModelRegistry: Sendable, Equatable {
     public static func loadIfConfigured(
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws(ConfigError) -> ModelRegistry? {
-        let named = environment[registrySetting.name].map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        let named = environment[registrySetting.name].map { $0.trimmingWhitespace() } ?? ""
         if named.isEmpty && !FileManager.default.fileExists(atPath: registrySetting.defaultValue) { return nil }
         return try load(environment: environment)
     }

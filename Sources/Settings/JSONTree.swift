@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A JSON document as a tree, for checking a registry field by field: `JSONDecoder` keeps booleans and
 /// numbers apart (a price of `true` is an error, not 1), and the registry's checks then name the entry
@@ -48,7 +48,8 @@ package enum JSONTree: Decodable, Equatable {
         do {
             return try JSONDecoder().decode(JSONTree.self, from: data)
         } catch DecodingError.dataCorrupted(let context) {
-            let underlying = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
+            // The decoder's own error says where ("around line 3, column 5"); the context only that it failed.
+            let underlying = (context.underlyingError as? any CustomDebugStringConvertible)?.debugDescription
             throw SyntaxError(reason: underlying ?? context.debugDescription)
         } catch {
             throw SyntaxError(reason: "\(error)")

@@ -1,4 +1,5 @@
-import Foundation
+import Basics
+import FoundationEssentials
 
 /// The unit a bare number of a duration setting is read in; the variable's name says which
 /// (`BATCH_FLUSH_TIMEOUT_MS`, `RATE_LIMIT_WINDOW_SEC`).
@@ -197,8 +198,10 @@ extension Setting where Value == URL? {
     ///   - defaultValue: The value when unset or empty, usually nil.
     ///   - meaning: One sentence for `--help` and the docs.
     ///   - schemes: The schemes accepted, in lower case (`["redis", "rediss"]`).
-    public init(name: String, default defaultValue: URL? = nil, meaning: String, schemes: [String]) {
-        self = .optional(name: name, meaning: meaning, expected: urlExpectation(schemes), describe: \.absoluteString,
+    ///   - expected: What a valid value looks like, for the error and the docs; unset: "a URL with scheme …
+    ///     and a host".
+    public init(name: String, default defaultValue: URL? = nil, meaning: String, schemes: [String], expected: String? = nil) {
+        self = .optional(name: name, meaning: meaning, expected: expected ?? urlExpectation(schemes), describe: \.absoluteString,
                          default: defaultValue) { text in parseURL(text, schemes: schemes) }
     }
 }
@@ -222,7 +225,7 @@ extension Setting where Value == [String] {
             describeDefault: { $0.joined(separator: ",") }
         ) { text in
             let items = text.split(separator: ",", omittingEmptySubsequences: false)
-                .map { $0.trimmingCharacters(in: .whitespaces) }
+                .map { $0.trimmingWhitespace() }
                 .filter { !$0.isEmpty }
             if let isValidItem, !items.allSatisfy(isValidItem) { return nil }
             return items
@@ -263,16 +266,16 @@ extension Setting where Value == String {
         }
         self.init(name: name, default: defaultValue, meaning: meaning, expected: expected) { text in
             guard text.hasPrefix("/") else { return nil }
-            var isDirectory: ObjCBool = false
+            var isDirectory = false
             switch path {
             case .absolute:
                 return text
             case .existingFile:
                 let exists = FileManager.default.fileExists(atPath: text, isDirectory: &isDirectory)
-                return exists && !isDirectory.boolValue ? text : nil
+                return exists && !isDirectory ? text : nil
             case .existingDirectory:
                 let exists = FileManager.default.fileExists(atPath: text, isDirectory: &isDirectory)
-                return exists && isDirectory.boolValue ? text : nil
+                return exists && isDirectory ? text : nil
             }
         }
     }
@@ -327,7 +330,7 @@ func parseDuration(_ text: String, unit: DurationUnit) -> Duration? {
         scale = nanoseconds
         break
     }
-    let digits = number.trimmingCharacters(in: .whitespaces)
+    let digits = number.trimmingWhitespace()
     // Double() also reads "nan", "inf" and hexadecimal; a duration is plain decimal digits only.
     guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }),
           let value = Double(digits) else { return nil }

@@ -1,4 +1,5 @@
-import Foundation
+import Basics
+import FoundationEssentials
 
 /// What every setting of a settings table tells about itself, whatever the type of its value.
 ///
@@ -85,7 +86,7 @@ public struct Setting<Value: Sendable>: SettingDefinition {
     /// - Returns: The value.
     /// - Throws: ``ConfigError`` naming the variable, the bad value and what is expected.
     public func parse(_ raw: String) throws(ConfigError) -> Value {
-        let trimmed = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = raw.trimmingWhitespace()
         if trimmed.isEmpty { return defaultValue }
         guard let value = parser(trimmed) else {
             throw ConfigError(invalid: name, value: raw, expected: expected, secret: isSecret)

@@ -1,4 +1,5 @@
-import Foundation
+import Basics
+import FoundationEssentials
 
 /// The values of a settings table, parsed from the environment once at start.
 ///
@@ -30,7 +31,7 @@ public struct Settings: Sendable {
                 errors.append(.duplicate(setting.name))
                 continue
             }
-            let raw = (environment[setting.name] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+            let raw = (environment[setting.name] ?? "").trimmingWhitespace()
             if raw.isEmpty {
                 values[setting.name] = setting.anyDefault
                 descriptions.append((setting.name, setting.defaultDescription))

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Renders a settings table for people: `--help`, the docs, and the environment file template.
 public enum SettingsHelp {
@@ -41,7 +41,7 @@ public enum SettingsHelp {
 
     private static func renderMarkdown(_ table: [AnySetting]) -> String {
         func cell(_ text: String) -> String {
-            text.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ")
+            text.replacing("|", with: "\\|").replacing("\n", with: " ")
         }
         var out = "| variable | default | meaning | accepted values |\n|---|---|---|---|\n"
         for setting in table {

@@ -1,5 +1,5 @@
 import Dispatch
-import Foundation
+import Reactor
 import Synchronization
 
 /// Sends finished spans somewhere; called on the processor's own thread, one batch at a time.
@@ -98,10 +98,20 @@ public final class BatchSpanProcessor: Sendable {
         wake.signal()
     }
 
+    /// Starts the export thread; when the system refuses a thread, the processor stops (what is queued
+    /// and what comes later is dropped and counted) rather than queueing for nobody.
     private func startThread() {
-        let thread = Thread { [self] in run() }
-        thread.name = "span-export"
-        thread.start()
+        do {
+            try LoopThread.spawn(name: "span-export") { [self] in run() }
+        } catch {
+            let stranded = queue.withLock { queue -> Int in
+                queue.stopping = true
+                queue.started = false
+                defer { queue.spans.removeAll() }
+                return queue.spans.count
+            }
+            counts.withLock { $0.dropped += UInt64(stranded) }
+        }
     }
 
     private func run() {

@@ -1,59 +1,43 @@
-import Dispatch
-import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
+import Basics
+import FoundationEssentials
 
 /// Exports spans as OTLP/HTTP: `POST` of an `ExportTraceServiceRequest` in binary protobuf
-/// (`Content-Type: application/x-protobuf`) to the traces endpoint, with the configured headers. Runs on
-/// the processor's thread and waits at most `timeout` per batch; any failure (unreachable, refused,
-/// non-2xx, timed out) is reported, never thrown, and the batch is counted as failed.
+/// (`Content-Type: application/x-protobuf`) to the traces endpoint, with the configured headers, over
+/// a plain `http://` connection of its own (``CollectorPost``; an `https://` collector is reached through
+/// a local OpenTelemetry Collector, docs/RUNTIME.md). Runs on the processor's thread and waits at most
+/// `timeout` per batch; any failure (unreachable, refused, non-2xx, timed out) is reported, never thrown,
+/// and the batch is counted as failed.
 public final class OTLPHTTPExporter: SpanExporter {
     public let endpoint: URL
-    private let headers: [(name: String, value: String)]
+    private let post: CollectorPost?
     private let resource: [(key: String, value: AttributeValue)]
     private let timeout: Duration
-    private let session: URLSession
 
     /// The instrumentation scope named in every export.
     static let scope = (name: "infer", version: "1")
 
     /// - Parameters:
-    ///   - endpoint: The traces URL (`…/v1/traces`).
-    ///   - headers: Extra request headers (`OTEL_EXPORTER_OTLP_HEADERS`).
+    ///   - endpoint: The traces URL (`http://…/v1/traces`); any other scheme fails every export.
+    ///   - headers: Extra request headers (`OTEL_EXPORTER_OTLP_HEADERS`, as ``parseHeaders(_:)`` returns them).
     ///   - resource: The resource attributes (`service.name` first).
     ///   - timeout: Longest wait for one export.
     public init(endpoint: URL, headers: [(name: String, value: String)], resource: [(key: String, value: AttributeValue)],
                 timeout: Duration) {
         self.endpoint = endpoint
-        self.headers = headers
         self.resource = resource
         self.timeout = timeout
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
-        session = URLSession(configuration: configuration)
+        post = CollectorPost.Target(endpoint).map { CollectorPost(target: $0, headers: headers) }
     }
 
     public func export(_ spans: [SpanData]) -> Bool {
-        var request = URLRequest(url: endpoint)
-        request.httpMethod = "POST"
-        request.setValue("application/x-protobuf", forHTTPHeaderField: "Content-Type")
-        for header in headers { request.setValue(header.value, forHTTPHeaderField: header.name) }
-        request.httpBody = Data(OTLPTraceEncoder.encode(spans, resource: resource, scope: Self.scope))
-        let done = DispatchSemaphore(value: 0)
-        let status = StatusBox()
-        let task = session.dataTask(with: request) { _, response, error in
-            if error == nil, let http = response as? HTTPURLResponse { status.set(http.statusCode) }
-            done.signal()
-        }
-        task.resume()
-        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18 + 1
-        if done.wait(timeout: .now() + seconds) == .timedOut {
-            task.cancel()
-            return false
-        }
-        return (200..<300).contains(status.get())
+        guard let post else { return false }
+        let body = OTLPTraceEncoder.encode(spans, resource: resource, scope: Self.scope)
+        guard let status = post.send(body: body, contentType: "application/x-protobuf", deadline: .now + timeout) else { return false }
+        return (200..<300).contains(status)
     }
+
+    /// The schemes an endpoint may have: plain `http` only.
+    public static let schemes = ["http"]
 
     /// The traces endpoint from the standard variables: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` as given, else
     /// `OTEL_EXPORTER_OTLP_ENDPOINT` with `/v1/traces` appended to its path.
@@ -66,24 +50,19 @@ public final class OTLPHTTPExporter: SpanExporter {
     }
 
     /// `OTEL_EXPORTER_OTLP_HEADERS`: `name=value` pairs separated by commas, values percent-decoded.
-    /// - Returns: The headers, or nil when an entry has no `=` or an empty name.
+    /// - Returns: The headers, or nil when an entry has no `=` or an empty name, or a value holds a
+    ///   control character once decoded (a line break would end the header).
     public static func parseHeaders(_ text: String) -> [(name: String, value: String)]? {
         var headers: [(name: String, value: String)] = []
         for entry in text.split(separator: ",") {
             guard let equals = entry.firstIndex(of: "=") else { return nil }
-            let name = entry[..<equals].trimmingCharacters(in: .whitespaces)
-            let raw = entry[entry.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            let name = entry[..<equals].trimmingWhitespace()
+            let raw = entry[entry.index(after: equals)...].trimmingWhitespace()
             guard !name.isEmpty, name.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: ":") }) else { return nil }
-            headers.append((name, raw.removingPercentEncoding ?? raw))
+            let value = (try? PercentDecoding.string(raw).get()) ?? raw
+            guard value.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x7F || $0 == 0x09 }) else { return nil }
+            headers.append((name, value))
         }
         return headers
     }
-}
-
-/// The HTTP status a completion handler saw, read after the semaphore.
-private final class StatusBox: @unchecked Sendable {
-    private var code = 0
-    private let lock = NSLock()
-    func set(_ value: Int) { lock.withLock { code = value } }
-    func get() -> Int { lock.withLock { code } }
 }

@@ -1,3 +1,4 @@
+import Basics
 import IPC
 import Settings
 
@@ -30,7 +31,7 @@ extension Setting where Value == Int {
 /// - Returns: The number of bytes, or nil for anything else (other suffixes, signs, overflow).
 func parseByteSize(_ text: String) -> Int? {
     let digits = text.prefix { $0.isASCII && $0.isNumber }
-    let suffix = text.dropFirst(digits.count).trimmingCharacters(in: .whitespaces).lowercased()
+    let suffix = text.dropFirst(digits.count).trimmingWhitespace().lowercased()
     let multiplier: Int
     switch suffix {
     case "", "b": multiplier = 1

@@ -1,4 +1,4 @@
-import Foundation
+import Basics
 import Metrics
 
 /// The figures of the status page (`GET /status.json` on metricsd's port): every daemon (up, pid,
@@ -62,8 +62,40 @@ enum StatusFigures {
         figures.filter { ["time", "totals", "latency", "ttft"].contains($0.key) }
     }
 
-    /// The JSON text of `json(...)`.
+    /// The JSON text of `json(...)`: compact, keys sorted. Written here rather than by Foundation's
+    /// JSONSerialization, which would load Foundation into metricsd for this alone.
     static func encoded(_ object: [String: any Sendable]) -> [UInt8] {
-        (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])).map { [UInt8]($0) } ?? Array("{}".utf8)
+        var out: [UInt8] = []
+        write(object, to: &out)
+        return out
+    }
+
+    /// Appends one value of the figures: a string, a number, a boolean, an array or an object of them;
+    /// a number that is not finite is written as null (JSON has no NaN).
+    private static func write(_ value: any Sendable, to out: inout [UInt8]) {
+        switch value {
+        case let text as String: JSONString.append(text, to: &out)
+        case let flag as Bool: out += Array((flag ? "true" : "false").utf8)
+        case let number as Int: out += Array(String(number).utf8)
+        case let number as UInt64: out += Array(String(number).utf8)
+        case let number as Double: out += Array((number.isFinite ? String(number) : "null").utf8)
+        case let object as [String: any Sendable]:
+            out.append(UInt8(ascii: "{"))
+            for (index, key) in object.keys.sorted().enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                JSONString.append(key, to: &out)
+                out.append(UInt8(ascii: ":"))
+                if let member = object[key] { write(member, to: &out) }
+            }
+            out.append(UInt8(ascii: "}"))
+        case let array as [any Sendable]:
+            out.append(UInt8(ascii: "["))
+            for (index, element) in array.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                write(element, to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        default: out += Array("null".utf8)
+        }
     }
 }

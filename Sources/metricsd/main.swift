@@ -1,7 +1,7 @@
 // metricsd: gathers every daemon's metrics over its own socket on each scrape and serves them as
 // Prometheus text on METRICS_PORT (default 9464).
 import DaemonRuntime
-import Foundation
+import FoundationEssentials
 import IPC
 
 Daemon.run(

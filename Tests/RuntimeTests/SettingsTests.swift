@@ -197,6 +197,22 @@ struct SettingsTests {
             try Settings.load([RuntimeSettings.port], environment: ["PORT": "65536"])
         }
     }
+
+    @Test("an https:// OTLP endpoint stops the daemon at start, with a message naming the way to reach one")
+    func httpsCollectorRefused() throws {
+        for variable in ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] {
+            do {
+                _ = try Settings.load(TracingSettings.all, environment: [variable: "https://collector.example:4318"])
+                Issue.record("\(variable)=https://… was accepted")
+            } catch {
+                #expect(error.variables == [variable])
+                #expect(error.description.contains("expected an http:// URL"), "\(error.description)")
+                #expect(error.description.contains("local OpenTelemetry Collector"), "\(error.description)")
+            }
+        }
+        let settings = try Settings.load(TracingSettings.all, environment: ["OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"])
+        #expect(settings[TracingSettings.endpoint]?.absoluteString == "http://127.0.0.1:4318")
+    }
 }
 
 @Suite("Settings help")

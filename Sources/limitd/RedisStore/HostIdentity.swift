@@ -1,4 +1,5 @@
-import Foundation
+import Basics
+import FoundationEssentials
 
 /// This limitd's name among the hosts sharing Redis: a random id kept in its state directory
 /// (`limits/host-id`), so that spend replayed after an outage is counted once per host, across restarts.
@@ -9,7 +10,7 @@ enum HostIdentity {
     static func read(directory: String) throws -> String {
         let path = directory + "/host-id"
         if let text = try? String(contentsOfFile: path, encoding: .utf8) {
-            let id = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            let id = text.trimmingWhitespace()
             if !id.isEmpty { return id }
         }
         let id = String(UInt64.random(in: 1...UInt64.max), radix: 16)
