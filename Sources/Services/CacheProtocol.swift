@@ -20,16 +20,22 @@ public enum CacheProtocol {
         public var value: [UInt8]?
         /// Age of the entry in milliseconds (0 on a miss).
         public var ageMs: UInt64
+        /// On a miss (added later, trailing): whether a ``Claim`` on the key reaches other hosts (a Redis
+        /// tier); false when claims are this host's alone, which the caller's own coalescing already
+        /// covers, so it need not claim. nil on a hit, and from a cached older than the field.
+        public var claimsSpanHosts: Bool?
 
         public init() { self.init(value: nil, ageMs: 0) }
         public mutating func visitFields<V: WireFieldVisitor>(_ v: inout V) throws(V.Failure) {
             try v.field(&value, .optional(.bytes()))
             try v.field(&ageMs, .uint64)
+            try v.field(&claimsSpanHosts, .trailing(.bool))
         }
 
-        public init(value: [UInt8]?, ageMs: UInt64) {
+        public init(value: [UInt8]?, ageMs: UInt64, claimsSpanHosts: Bool? = nil) {
             self.value = value
             self.ageMs = ageMs
+            self.claimsSpanHosts = claimsSpanHosts
         }
     }
 

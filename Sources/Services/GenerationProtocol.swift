@@ -256,29 +256,37 @@ public struct GenerationClient: Sendable {
 
     /// Decodes a raw stream: every element but the last is a `Chunk`, the last a `Done`.
     /// The END payload (a `Done`) arrives as the stream's last element.
+    ///
+    /// Each frame is decoded inside the consumer's own `next()`, on the consumer's executor: no task of
+    /// its own, so a frame read on the consumer's loop thread is decoded and handled there, with no
+    /// wake-up of another thread in between. Dropping the stream (or cancelling its consumer) drops the
+    /// raw stream, which cancels the call.
     public static func decode(_ raw: AsyncThrowingStream<[UInt8], any Error>) -> AsyncThrowingStream<GenerationProtocol.Event, any Error> {
-        AsyncThrowingStream { continuation in
-            let task = Task {
-                do {
-                    for try await payload in raw {
-                        // Chunks and Done are told apart by a leading tag byte.
-                        guard let tag = payload.first else { throw IPCError.protocolViolation("empty generation frame") }
-                        let body = Array(payload.dropFirst())
-                        switch tag {
-                        case GenerationFrameTag.chunk: continuation.yield(.chunk(try GenerationProtocol.Chunk(decoding: body)))
-                        case GenerationFrameTag.done: continuation.yield(.done(try GenerationProtocol.Done(decoding: body)))
-                        case GenerationFrameTag.route: continuation.yield(.route(try GenerationProtocol.Route(decoding: body)))
-                        default: throw IPCError.protocolViolation("unknown generation frame tag \(tag)")
-                        }
-                    }
-                    continuation.finish()
-                } catch let e as WireError {
-                    continuation.finish(throwing: IPCError.protocolViolation("undecodable generation frame: \(e)"))
-                } catch {
-                    continuation.finish(throwing: error)
+        let frames = RawFrames(raw.makeAsyncIterator())
+        return AsyncThrowingStream(unfolding: { try await frames.next() })
+    }
+
+    /// The raw stream's iterator, read by one consumer at a time (the stream that wraps it).
+    private final class RawFrames: @unchecked Sendable {
+        private var iterator: AsyncThrowingStream<[UInt8], any Error>.AsyncIterator
+
+        init(_ iterator: AsyncThrowingStream<[UInt8], any Error>.AsyncIterator) { self.iterator = iterator }
+
+        func next() async throws -> GenerationProtocol.Event? {
+            guard let payload = try await iterator.next() else { return nil }
+            // Chunks and Done are told apart by a leading tag byte.
+            guard let tag = payload.first else { throw IPCError.protocolViolation("empty generation frame") }
+            let body = Array(payload.dropFirst())
+            do {
+                switch tag {
+                case GenerationFrameTag.chunk: return .chunk(try GenerationProtocol.Chunk(decoding: body))
+                case GenerationFrameTag.done: return .done(try GenerationProtocol.Done(decoding: body))
+                case GenerationFrameTag.route: return .route(try GenerationProtocol.Route(decoding: body))
+                default: throw IPCError.protocolViolation("unknown generation frame tag \(tag)")
                 }
+            } catch let e as WireError {
+                throw IPCError.protocolViolation("undecodable generation frame: \(e)")
             }
-            continuation.onTermination = { _ in task.cancel() }
         }
     }
 

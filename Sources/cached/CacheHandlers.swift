@@ -35,7 +35,7 @@ struct CacheHandlers: Sendable {
         return shell
     }
 
-    /// Looks a key up and counts the hit or miss.
+    /// Looks a key up and counts the hit or miss; a miss says whether claims reach other hosts.
     func get(_ get: CacheProtocol.Get, _ call: IPCCall) async {
         let reply: CacheProtocol.GetReply
         switch await tiers.get(get.key) {
@@ -45,11 +45,11 @@ struct CacheHandlers: Sendable {
             reply = CacheProtocol.GetReply(value: value, ageMs: UInt64(age / Self.nanosecondsPerMillisecond))
         case .miss:
             metrics.recordLookup(hit: false)
-            reply = CacheProtocol.GetReply(value: nil, ageMs: 0)
+            reply = CacheProtocol.GetReply(value: nil, ageMs: 0, claimsSpanHosts: tiers.claimsSpanHosts)
         case .expired:
             metrics.recordLookup(hit: false)
             metrics.recordEvictions(capacity: 0, expired: 1)
-            reply = CacheProtocol.GetReply(value: nil, ageMs: 0)
+            reply = CacheProtocol.GetReply(value: nil, ageMs: 0, claimsSpanHosts: tiers.claimsSpanHosts)
         }
         call.reply(reply)
     }

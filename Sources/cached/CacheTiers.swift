@@ -178,6 +178,10 @@ final class CacheTiers: Sendable {
         return found
     }
 
+    /// Whether a claim reaches other hosts: true with a Redis tier (even while Redis is down and claims
+    /// fall back to memory); with memory alone claims are this host's.
+    var claimsSpanHosts: Bool { shared != nil }
+
     /// Grants the right to fill `key`: through Redis (one fill cluster-wide), or memory when Redis is down.
     func claim(_ key: String, lease: Int64) async -> ClaimTable.Decision {
         if let shared {

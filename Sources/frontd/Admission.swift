@@ -144,9 +144,9 @@ extension Frontend {
     }
 
     /// Reports what a request really used to limitd: its tokens, and its cost at the answering
-    /// deployment's prices. The reply of a non-stream request waits for it (so its spend is on limitd's
-    /// disk before the client sees the answer); a failure is logged, and the reservation's lease then
-    /// charges the worst case.
+    /// deployment's prices. An OpenAI route's answer is settled after its reply is written (until then the
+    /// reservation holds the worst case, so no limit is overrun meanwhile); a failure is logged, and the
+    /// reservation's lease then charges the worst case.
     func settle(_ c: RequestContext, promptTokens: Int, completionTokens: Int) async {
         tokens.increment([MetricLabel("kind", "prompt")], by: Double(promptTokens))
         tokens.increment([MetricLabel("kind", "completion")], by: Double(completionTokens))

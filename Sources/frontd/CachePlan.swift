@@ -42,8 +42,9 @@ enum ExactLookup: Sendable {
     /// Not made: `lookup` asks cached itself.
     case notMade
     case hit(CacheHit)
-    /// No usable entry (none, too old, undecodable, or cached unreachable).
-    case miss
+    /// No usable entry (none, too old, undecodable, or cached unreachable), and whether a fill must claim
+    /// the key in cached (false only when cached said its claims are this host's alone).
+    case miss(claim: Bool)
 }
 
 /// What a semantic lookup compares: the last user message, within a group of requests that agree on

@@ -58,9 +58,10 @@ extension Frontend {
     }
 
     /// A generation through the cache (``lookup(_:)``, then ``store(_:_:)``): the completion and how the
-    /// cache answered.
-    func completeCached(_ generate: GenerationProtocol.Generate, plan: CachePlan,
-                        answeredBy: AnsweringDeployment? = nil) async throws -> (CachedCompletion, CacheStatus) {
+    /// cache answered. With `afterReply`, requests waiting for the same answer in this frontd get it at
+    /// once and the store into cached is left for after the reply.
+    func completeCached(_ generate: GenerationProtocol.Generate, plan: CachePlan, answeredBy: AnsweringDeployment? = nil,
+                        afterReply: AfterReply? = nil) async throws -> (CachedCompletion, CacheStatus) {
         switch await lookup(plan) {
         case .hit(let hit):
             AccessRecord.current?.usage(model: generate.model, promptTokens: hit.completion.promptTokens,
@@ -73,14 +74,19 @@ extension Frontend {
             return (hit.completion, hit.status)
         case .miss(let fill):
             let completion = try await complete(generate, answeredBy: answeredBy)
-            await store(fill, completion)
+            if let afterReply {
+                fill.release(completion)
+                afterReply.add { [self] in await store(fill, completion) }
+            } else {
+                await store(fill, completion)
+            }
             return (completion, .answered(plan))
         }
     }
 
     /// The non-streamed answer of an OpenAI generating route: the completion (from the cache, or the
-    /// model), its tokens settled when the model ran, and the reply `render` writes, with the answer's
-    /// headers.
+    /// model) and the reply `render` writes, with the answer's headers. What the model answered is stored
+    /// in the cache and its tokens settled with limitd after the reply is written (``AfterReply``).
     /// - Parameters:
     ///   - promptParam: The field a refused prompt is blamed on (`messages`, `prompt`).
     ///   - render: The reply's JSON, from the completion and its `usage.cost`.
@@ -89,12 +95,15 @@ extension Frontend {
                           render: (CachedCompletion, Double?) -> String) async throws -> RouteReply {
         let done: CachedCompletion, status: CacheStatus
         do {
-            (done, status) = try await completeCached(generate, plan: plan, answeredBy: c.answeredBy)
+            (done, status) = try await completeCached(generate, plan: plan, answeredBy: c.answeredBy, afterReply: c.afterReply)
         } catch {
             throw APIError.from(error, promptParam: promptParam)
         }
-        // A hit's reservation ends after the reply is written (the router closes it), not before.
-        if !status.isHit { await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens) }
+        // A hit's reservation ends after the reply is written (the router closes it); a model's answer is
+        // settled then too, after the store.
+        if !status.isHit {
+            c.afterReply.add { [self] in await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens) }
+        }
         let body = render(done, usageCost(c, status, done))
         return RouteReply(headers: answerHeaders(c, status, done), body: Array(body.utf8))
     }

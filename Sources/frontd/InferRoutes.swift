@@ -40,14 +40,15 @@ extension Frontend {
         let answeredBy = generationID == nil ? c.answeredBy : AnsweringDeployment()
         let done: CachedCompletion, status: CacheStatus
         do {
-            (done, status) = try await completeCached(generate, plan: cachePlan(c, generate, control: control), answeredBy: answeredBy)
+            (done, status) = try await completeCached(generate, plan: cachePlan(c, generate, control: control), answeredBy: answeredBy,
+                                                      afterReply: c.afterReply)
         } catch {
             throw APIError.from(error, promptParam: promptParam)
         }
         // A hit's reservation ends after the reply is written (the router closes it; a batch's ends with
-        // the batch): nothing it costs is waiting to be charged.
+        // the batch): nothing it costs is waiting to be charged. A model's answer is settled then too.
         if !status.isHit {
-            await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens)
+            c.afterReply.add { [self] in await settle(c, promptTokens: done.promptTokens, completionTokens: done.completionTokens) }
         }
         let result = InferJSON.result(id: id, model: answeredBy.model(requested: request.model), done,
                                       cost: answeredBy.cost(registry: registry, hit: status.isHit, done),

@@ -97,11 +97,11 @@ extension Frontend {
             countLookup("bypass")
             return .miss(CacheFill(plan: plan, vector: nil, leading: nil))
         }
-        let exact: CacheHit?
+        let exact: CacheHit?, claim: Bool
         switch plan.exact {
-        case .hit(let hit): exact = hit
-        case .miss: exact = nil
-        case .notMade: exact = await exactHit(key, plan)
+        case .hit(let hit): (exact, claim) = (hit, false)
+        case .miss(let needed): (exact, claim) = (nil, needed)
+        case .notMade: (exact, claim) = await exactGet(key, plan)
         }
         if let hit = exact {
             countLookup("hit")
@@ -126,7 +126,8 @@ extension Frontend {
             return .miss(CacheFill(plan: plan, vector: vector, leading: nil))
         case .lead:
             let fill = CacheFill(plan: plan, vector: vector, leading: fills)
-            if plan.writes, let hit = await awaitOtherHost(key, plan) {
+            // Claims matter across hosts only; this process's own fills are coalesced above.
+            if plan.writes, claim, let hit = await awaitOtherHost(key, plan) {
                 fill.release(hit.completion)
                 countLookup("coalesced")
                 return .hit(hit)
@@ -159,13 +160,22 @@ extension Frontend {
     /// the fills (cached counts the get and refreshes the entry's recency).
     func exactLookup(_ plan: CachePlan) async -> ExactLookup {
         guard plan.reads, let key = plan.key else { return .notMade }
-        return await exactHit(key, plan).map { .hit($0) } ?? .miss
+        let (hit, claim) = await exactGet(key, plan)
+        return hit.map { .hit($0) } ?? .miss(claim: claim)
     }
 
     private func exactHit(_ key: String, _ plan: CachePlan) async -> CacheHit? {
-        guard let reply = try? await cache.get(key, timeout: dependencyTimeout), let value = reply.value,
-              plan.accepts(ageMs: reply.ageMs), let completion = CachedCompletion(decoding: value) else { return nil }
-        return CacheHit(completion: completion, status: "HIT", ageMs: reply.ageMs)
+        await exactGet(key, plan).hit
+    }
+
+    /// cached's entry for `key` when usable, and on a miss whether a fill must claim the key: unless
+    /// cached said its claims are this host's alone (an older cached, or none reached, says nothing).
+    private func exactGet(_ key: String, _ plan: CachePlan) async -> (hit: CacheHit?, claim: Bool) {
+        guard let reply = try? await cache.get(key, timeout: dependencyTimeout) else { return (nil, true) }
+        guard let value = reply.value, plan.accepts(ageMs: reply.ageMs), let completion = CachedCompletion(decoding: value) else {
+            return (nil, reply.claimsSpanHosts ?? true)
+        }
+        return (CacheHit(completion: completion, status: "HIT", ageMs: reply.ageMs), false)
     }
 
     /// The closest cached answer by meaning, and the probe's vector (nil when the embedding failed).

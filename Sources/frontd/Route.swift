@@ -97,6 +97,8 @@ struct RequestContext: Sendable {
     let answeredBy = AnsweringDeployment()
     /// limitd's reservation for this request and the rate-limit headers of its replies.
     let admission = AdmissionTicket()
+    /// What the request still has to do once its reply is written (``AfterReply``).
+    let afterReply = AfterReply()
     /// The request's server span (its context is the task's trace context while the route runs).
     let span: Span
     /// frontd's logger with this request's `request_id`, `trace_id` and `span_id` bound.

@@ -77,16 +77,22 @@ struct Router: Sendable {
                 answeredBy = context.answeredBy
                 // Whatever happens, the request's reservation ends with it (completion, error, cancel,
                 // disconnect): before an error reply; after a reply that did not end it (an idempotent
-                // replay, a stream cut short), below, once the request is counted.
-                do {
-                    status = try await TraceContext.$current.withValue(span.context) {
-                        try await Span.$current.withValue(span) {
-                            try await AccessRecord.$current.withValue(access) { try await route.handler(context) }
+                // replay, a stream cut short), below, once the request is counted. The bookkeeping the
+                // route left for after its reply (a store, a settlement) runs first, in the request's trace.
+                status = try await TraceContext.$current.withValue(span.context) {
+                    try await Span.$current.withValue(span) {
+                        try await AccessRecord.$current.withValue(access) {
+                            do {
+                                let status = try await route.handler(context)
+                                await context.afterReply.run()
+                                return status
+                            } catch {
+                                await context.afterReply.run()
+                                await frontend.closeAdmission(context)
+                                throw error
+                            }
                         }
                     }
-                } catch {
-                    await frontend.closeAdmission(context)
-                    throw error
                 }
             }
         } catch {

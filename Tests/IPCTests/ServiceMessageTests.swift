@@ -76,6 +76,15 @@ import Wire
         #expect(Self.hex(CacheProtocol.ClaimReply(granted: false, heldForMs: 1500).encoded()) == "00" + "000005dc")
         #expect(Self.hex(CacheProtocol.ClaimReply(granted: true, heldForMs: 0).encoded()) == "01" + "00000000")
         #expect(throws: WireError.self) { try CacheProtocol.ClaimReply(decoding: [2, 0, 0, 0, 0]) }
+
+        // A Get miss says whether claims reach other hosts (a trailing bool); a hit, and an older cached's
+        // miss, end after age_ms and decode with the field absent.
+        let localMiss = CacheProtocol.GetReply(value: nil, ageMs: 0, claimsSpanHosts: false)
+        #expect(Self.hex(localMiss.encoded()) == "00" + "0000000000000000" + "00")
+        #expect(Self.hex(CacheProtocol.GetReply(value: nil, ageMs: 0, claimsSpanHosts: true).encoded()) == "00" + "0000000000000000" + "01")
+        #expect(try CacheProtocol.GetReply(decoding: localMiss.encoded()) == localMiss)
+        #expect(try CacheProtocol.GetReply(decoding: [0, 0, 0, 0, 0, 0, 0, 0, 0]).claimsSpanHosts == nil)
+        #expect(Self.hex(CacheProtocol.GetReply(value: [0xAB], ageMs: 1500).encoded()) == "01" + "00000001" + "ab" + "00000000000005dc")
     }
 
     @Test("the context-length refusal has its own service code")

@@ -92,6 +92,8 @@ extension NativeRoutesTests {
     /// Four identical requests at once: the model runs for one, the others share its answer.
     func coalescing(_ s: Stack) throws {
         let before = s.metric(#"infer_frontd_cache_lookups_total{result="coalesced"}"#)
+        let claims = #"infer_cached_claims_total{result="granted"}"#
+        let claimsBefore = s.metric(claims)
         let body = Self.chatBody("Count from one to ten.", tokens: 40)
         let results = Mutex<[CurlResult]>([])
         // Threads of their own: concurrentPerform would run only as many at once as there are cores.
@@ -112,6 +114,8 @@ extension NativeRoutesTests {
         #expect(Set(all.map { Self.object($0)["choices"] as? NSArray ?? [] }).count == 1, "one answer for all")
         let coalesced = s.metric(#"infer_frontd_cache_lookups_total{result="coalesced"}"#) - before
         #expect(coalesced >= 1, "at least one request waited for the other's answer (the rest may have found it stored)")
+        // cached with memory alone says its claims are this host's: the fill ran without a Claim round trip.
+        #expect(s.metric(claims) == claimsBefore, "no Claim with the memory backend")
     }
 }
 
