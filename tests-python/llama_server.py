@@ -11,7 +11,7 @@ answers with the alias, then prints the port alone on one line of stdout and flu
 shutdown, then exit status 0. If the server cannot start, or /v1/models does not answer in
 --ready-timeout seconds, it exits 1 having printed nothing on stdout.
 
-Defaults serve models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf as "smollm2" with n_ctx 2048, one thread,
+Defaults serve $INFER_MODELS_DIR (else models/)/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf as "smollm2" with n_ctx 2048, one thread,
 seed 0, no prompt cache, chat format from the GGUF's own template (ChatML), and three settings a
 gateway test needs (see docs/peers/llama-server.md):
   - no reuse of the previous request's KV cache for a shared prompt prefix (--keep-prefix-reuse keeps
@@ -37,7 +37,9 @@ import time
 import urllib.request
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_MODEL = os.path.join(REPO, "models", "smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
+# The models folder the Makefile and the tests use (INFER_MODELS_DIR), else the checkout's own.
+MODELS_DIR = os.environ.get("INFER_MODELS_DIR") or os.path.join(REPO, "models")
+DEFAULT_MODEL = os.path.join(MODELS_DIR, "smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
 VENV = os.path.join(REPO, ".venv-peers")
 VENV_PYTHON = os.path.join(VENV, "bin", "python")
 # llama.cpp's enum llama_pooling_type; set through the GGUF key `llama.pooling_type` (a kv override),
