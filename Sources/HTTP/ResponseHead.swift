@@ -54,7 +54,7 @@ enum ResponseHead {
     static func asksToClose(_ headers: HTTPHeaders) -> Bool {
         for field in headers.fields where HTTPHeaders.nameEquals(field.name, "connection") {
             for token in field.value.split(separator: ",") {
-                if HTTPHeaders.nameEquals(token.trimmingWhitespace(), "close") { return true }
+                if HTTPHeaders.nameEquals(token.trimmingOptionalWhitespace(), "close") { return true }
             }
         }
         return false
@@ -203,7 +203,9 @@ struct RawWriter {
 }
 
 extension Substring {
-    func trimmingWhitespace() -> String {
+    /// The token without HTTP's optional white space (OWS: spaces and tabs, RFC 9110 §5.6.3) at either
+    /// end — narrower than Basics' `trimmingWhitespace()`, which also takes line breaks and Unicode spaces.
+    func trimmingOptionalWhitespace() -> String {
         var slice = self[...]
         while let first = slice.first, first == " " || first == "\t" { slice = slice.dropFirst() }
         while let last = slice.last, last == " " || last == "\t" { slice = slice.dropLast() }
