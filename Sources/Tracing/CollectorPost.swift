@@ -1,3 +1,4 @@
+import Basics
 import FoundationEssentials
 import Glibc
 
@@ -150,7 +151,8 @@ struct CollectorPost {
         while true {
             let left = ContinuousClock.now.duration(to: deadline)
             guard left > .zero else { return false }
-            let milliseconds = Int32(clamping: left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1)
+            // Rounded up, so that poll never returns just before the deadline and spins.
+            let milliseconds = Int32(clamping: left.milliseconds &+ 1)
             var entry = pollfd(fd: fd, events: events, revents: 0)
             let ready = Glibc.poll(&entry, 1, milliseconds)
             if ready > 0 { return true }
