@@ -26,16 +26,9 @@ struct SettingsDocsTests {
     static func daemonSettings() throws -> [String: [String: String]] {
         var result: [String: [String: String]] = [:]
         for daemon in daemons {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: builtProduct(daemon))
-            process.arguments = ["--help=markdown"]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            try process.run()
-            let output = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 0, "\(daemon) --help=markdown failed")
-            result[daemon] = Dictionary(rows(String(decoding: output, as: UTF8.self)).map { ($0.name, $0.value) }) { a, _ in a }
+            let run = try runCapturing(builtProduct(daemon), ["--help=markdown"], separateError: true, timeout: .seconds(60))
+            #expect(run.status == 0, "\(daemon) --help=markdown failed: \(run.error)")
+            result[daemon] = Dictionary(rows(run.output).map { ($0.name, $0.value) }) { a, _ in a }
         }
         return result
     }

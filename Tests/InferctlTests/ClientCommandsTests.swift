@@ -232,18 +232,10 @@ struct ClientCommandsTests {
         let scratch = try TemporaryDirectory()
         let stepsFile = scratch.path + "/steps.json"
         try JSONSerialization.data(withJSONObject: steps).write(to: URL(fileURLWithPath: stepsFile))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [packageRoot + "/tests-python/pty_session.py", "--timeout", "240", stepsFile, "--",
-                             builtProduct("inferctl")] + arguments
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return try json(String(decoding: data, as: UTF8.self))
+        let session = try runCapturing("/usr/bin/python3", [packageRoot + "/tests-python/pty_session.py", "--timeout", "240", stepsFile, "--",
+                                                            builtProduct("inferctl")] + arguments,
+                                       environment: environment, separateError: true, timeout: .seconds(300))
+        return try json(session.output)
     }
 
     @Test("on a terminal: the REPL streams answers, keeps the conversation, /reset forgets it, Ctrl-C stops an answer and not the REPL, Ctrl-D leaves; colours, none with NO_COLOR; bench draws a progress bar")

@@ -98,30 +98,20 @@ struct OperatorCommandsTests {
         #expect(bash.status == 0 && bash.stdout.contains("complete -F _inferctl inferctl"))
         let dir = try TemporaryDirectory()
         try bash.stdout.write(toFile: dir.path + "/c.bash", atomically: true, encoding: .utf8)
-        let probe = Process()
-        probe.executableURL = URL(fileURLWithPath: "/bin/bash")
-        probe.arguments = ["-c", "source \(dir.path)/c.bash && COMP_WORDS=(inferctl he) COMP_CWORD=1 && _inferctl && echo ${COMPREPLY[@]}"]
-        let pipe = Pipe()
-        probe.standardOutput = pipe
-        try probe.run()
-        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        probe.waitUntilExit()
-        #expect(probe.terminationStatus == 0 && out.trimmingCharacters(in: .whitespacesAndNewlines) == "health help", "\(out)")
+        let probe = try runCapturing("/bin/bash", ["-c", "source \(dir.path)/c.bash && COMP_WORDS=(inferctl he) COMP_CWORD=1 && _inferctl && echo ${COMPREPLY[@]}"],
+                                     separateError: true, timeout: .seconds(60))
+        let out = probe.output
+        #expect(probe.status == 0 && out.trimmingCharacters(in: .whitespacesAndNewlines) == "health help", "\(out) \(probe.error)")
         let zsh = try runInferctl(["completion", "zsh"])
         #expect(zsh.stdout.hasPrefix("#compdef inferctl"))
         // Real zsh sources it and, asked at `inferctl keys <TAB>`, offers the keys subcommands and flags
         // (the completion system's _values and compdef stand in for themselves, printing what they get).
         try zsh.stdout.write(toFile: dir.path + "/_inferctl", atomically: true, encoding: .utf8)
-        let z = Process()
-        z.executableURL = URL(fileURLWithPath: "/usr/bin/zsh")
-        z.arguments = ["-f", "-c", "_values() { print -r -- \"$@\" }; compdef() { print compdef \"$@\" }; source \(dir.path)/_inferctl && "
-                       + "words=(inferctl keys ''); CURRENT=3; _inferctl; words=(inferctl he); CURRENT=2; _inferctl"]
-        let zpipe = Pipe()
-        z.standardOutput = zpipe
-        try z.run()
-        let zout = String(decoding: zpipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        z.waitUntilExit()
-        #expect(z.terminationStatus == 0 && zout.contains("compdef _inferctl inferctl"), "\(zout)")
+        let z = try runCapturing("/usr/bin/zsh", ["-f", "-c", "_values() { print -r -- \"$@\" }; compdef() { print compdef \"$@\" }; source \(dir.path)/_inferctl && "
+                                 + "words=(inferctl keys ''); CURRENT=3; _inferctl; words=(inferctl he); CURRENT=2; _inferctl"],
+                                 separateError: true, timeout: .seconds(60))
+        let zout = z.output
+        #expect(z.status == 0 && zout.contains("compdef _inferctl inferctl"), "\(zout) \(z.error)")
         #expect(zout.contains("option create update list revoke") && zout.contains("--max-budget") && zout.contains("--expires"), "\(zout)")
         #expect(zout.contains("command up status keys health"), "\(zout)")
         #expect(try runInferctl(["completion", "fish"]).status == 64)

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Spawn
 import Testing
 import TestKit
 
@@ -111,16 +112,12 @@ struct CORSTests {
                       ("HTTP_IDLE_TIMEOUT_SEC", "forever")])
     func badSetting(_ name: String, _ value: String) throws {
         let directory = try TemporaryDirectory()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: builtProduct("frontd"))
-        process.environment = ["PATH": "/usr/bin:/bin", "INFER_RUNTIME_DIR": directory.path, "PORT": "0", name: value]
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 78, "exit \(process.terminationStatus): \(text)")
+        let frontd = try PipedProgram(builtProduct("frontd"), [],
+                                      environment: ["PATH": "/usr/bin:/bin", "INFER_RUNTIME_DIR": directory.path, "PORT": "0", name: value],
+                                      output: .null, error: .pipe)
+        let text = String(decoding: frontd.readError(), as: UTF8.self)
+        let status = frontd.finish(timeout: .seconds(30))
+        #expect(status == .exited(78), "\(status): \(text)")
         #expect(text.contains(name), "\(text)")
     }
 }

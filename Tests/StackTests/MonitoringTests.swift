@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Spawn
 import Testing
 import TestKit
 
@@ -13,16 +14,8 @@ struct MonitoringTests {
 
     /// Runs a program to its end; its exit status and what it printed.
     static func run(_ path: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = arguments
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        try p.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        return (p.terminationStatus, output)
+        let run = try runCapturing(path, arguments)
+        return (run.status ?? -1, run.output)
     }
 
     /// Every PromQL query of the dashboard.
@@ -115,14 +108,12 @@ struct MonitoringTests {
             static_configs: [{targets: ["127.0.0.1:\(metricsPort)"]}]
         """
         try config.write(toFile: work.path + "/prometheus.yml", atomically: true, encoding: .utf8)
-        let prometheus = Process()
-        prometheus.executableURL = URL(fileURLWithPath: "/usr/bin/prometheus")
-        prometheus.arguments = ["--config.file=\(work.path)/prometheus.yml", "--storage.tsdb.path=\(work.path)/data",
-                                "--web.listen-address=127.0.0.1:\(promPort)", "--enable-feature=exemplar-storage"]
-        prometheus.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-        prometheus.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try prometheus.run()
-        defer { prometheus.terminate(); prometheus.waitUntilExit() }
+        let prometheus = try PipedProgram(
+            "/usr/bin/prometheus",
+            ["--config.file=\(work.path)/prometheus.yml", "--storage.tsdb.path=\(work.path)/data",
+             "--web.listen-address=127.0.0.1:\(promPort)", "--enable-feature=exemplar-storage"],
+            output: .null)
+        defer { _ = prometheus.child.terminate(grace: .seconds(10)) }
         let api = "http://127.0.0.1:\(promPort)/api/v1"
         func query(_ q: String) -> [[String: Any]] {
             let r = curl(["-G", "--data-urlencode", "query=\(q)", api + "/query"])

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Spawn
 import TestKit
 
 /// The Python test tools that `scripts/install-test-tools.sh` (run by `make test`) installs into
@@ -35,36 +36,21 @@ struct PythonTestTools {
     func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:], in directory: String,
              timeout: Duration) throws -> ToolRun {
         let outputPath = directory + "/tool-output-\(UUID().uuidString).txt"
-        guard FileManager.default.createFile(atPath: outputPath, contents: nil),
-              let output = FileHandle(forWritingAtPath: outputPath) else { throw HarnessError("cannot create \(outputPath)") }
-        defer { try? output.close() }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        process.environment = ["PATH": "/usr/bin:/bin", "HOME": directory, "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1",
-                               "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"]
+        let output = open(outputPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard output >= 0 else { throw HarnessError("cannot create \(outputPath): errno \(errno)") }
+        defer { close(output) }
+        let environment = ["PATH": "/usr/bin:/bin", "HOME": directory, "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1",
+                           "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"]
             .merging(environment) { $1 }
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let deadline = ContinuousClock.now + timeout
-        var timedOut = false
-        while process.isRunning {
-            if ContinuousClock.now >= deadline {
-                timedOut = true
-                process.terminate()
-                let grace = ContinuousClock.now + .seconds(5)
-                while process.isRunning && ContinuousClock.now < grace { usleep(50_000) }
-                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-                break
-            }
-            usleep(100_000)
-        }
-        process.waitUntilExit()
+        // Spawn has no working-directory action: a shell changes to it and execs the tool.
+        let child = try ProcessSpawner.spawn(
+            "/bin/sh", arguments: ["-c", #"cd "$0" && exec "$@""#, directory, executable] + arguments,
+            environment: environment, standardOutput: .descriptor(output), standardError: .descriptor(output))
+        let ended = child.wait(timeout: timeout)
+        let timedOut = ended == nil
+        let status = ended ?? child.terminate(grace: .seconds(5))
         let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-        let code = process.terminationReason == .exit ? process.terminationStatus : nil
+        let code: Int32? = if case .exited(let code) = status { code } else { nil }
         return ToolRun(exitCode: timedOut ? nil : code, timedOut: timedOut, output: text)
     }
 }

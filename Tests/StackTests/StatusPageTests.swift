@@ -12,18 +12,13 @@ struct StatusPageTests {
     static let artifacts = packageRoot + "/.build/artifacts"
 
     static func chromium(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/chromium")
-        // Root in a container: no sandbox; no GPU; a fresh profile each run.
-        p.arguments = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                       "--user-data-dir=" + NSTemporaryDirectory() + "infer-chromium-\(getpid())"] + arguments
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try p.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        return (p.terminationStatus, output)
+        // Root in a container: no sandbox; no GPU; a fresh profile each run. Its stderr (noise) is dropped.
+        let program = try PipedProgram(
+            "/usr/bin/chromium",
+            ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+             "--user-data-dir=" + NSTemporaryDirectory() + "infer-chromium-\(getpid())"] + arguments)
+        let output = String(decoding: program.readOutput(), as: UTF8.self)
+        return (program.exitCode(timeout: .seconds(120)) ?? -1, output)
     }
 
     /// The text of the element with `id` in a dumped DOM.

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Spawn
 import TestKit
 
 /// Debian's haproxy terminating TLS in front of a plain HTTP server on 127.0.0.1: one listener per
@@ -8,7 +9,7 @@ import TestKit
 final class TLSProxy: @unchecked Sendable {
     /// The listening port of each certificate, in the order given.
     let ports: [Int]
-    private let process: Process
+    private let process: PipedProgram
     private let directory: TemporaryDirectory
 
     /// Starts haproxy and waits (up to 10 s) until every listener accepts connections.
@@ -46,12 +47,7 @@ final class TLSProxy: @unchecked Sendable {
         }
         let configFile = directory.path + "/haproxy.cfg"
         try config.write(toFile: configFile, atomically: true, encoding: .utf8)
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/haproxy")
-        process.arguments = ["-db", "-f", configFile]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        process = try PipedProgram("/usr/sbin/haproxy", ["-db", "-f", configFile], output: .null)
         let deadline = ContinuousClock.now + .seconds(10)
         while !ports.allSatisfy(acceptsConnections(port:)) {
             guard process.isRunning, ContinuousClock.now < deadline else {
@@ -66,10 +62,7 @@ final class TLSProxy: @unchecked Sendable {
 
     /// Stops haproxy and removes its directory.
     func stop() {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
+        _ = process.child.terminate(grace: .seconds(10))
         directory.remove()
     }
 }

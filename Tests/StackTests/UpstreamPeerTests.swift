@@ -15,13 +15,11 @@ struct UpstreamPeerTests {
     /// tests-python/llama_server.py under .venv-peers, on a free port.
     final class LlamaServer: @unchecked Sendable {
         let port: Int
-        private let process: Process
-        private let stdin: Pipe
+        private let program: PipedProgram
 
-        private init(port: Int, process: Process, stdin: Pipe) {
+        private init(port: Int, program: PipedProgram) {
             self.port = port
-            self.process = process
-            self.stdin = stdin
+            self.program = program
         }
 
         /// Starts the server and waits, on a thread of its own (never a cooperative one), for its port.
@@ -30,38 +28,14 @@ struct UpstreamPeerTests {
             guard FileManager.default.isExecutableFile(atPath: python) else {
                 throw HarnessError("\(python) is missing: run scripts/install-upstream-peers.sh")
             }
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: python)
-            process.arguments = [packageRoot + "/tests-python/llama_server.py", "--port", "0", "--quiet", "--exit-with-stdin"]
-            let output = Pipe(), input = Pipe()
-            process.standardOutput = output
-            process.standardInput = input
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            let handle = output.fileHandleForReading
-            let line: String? = await withCheckedContinuation { continuation in
-                Thread.detachNewThread {
-                    var bytes: [UInt8] = []
-                    while true {
-                        var byte: UInt8 = 0
-                        guard read(handle.fileDescriptor, &byte, 1) == 1 else { break }
-                        if byte == UInt8(ascii: "\n") { break }
-                        bytes.append(byte)
-                    }
-                    continuation.resume(returning: bytes.isEmpty ? nil : String(decoding: bytes, as: UTF8.self))
-                }
-            }
-            guard let line, let port = Int(line.trimmingCharacters(in: .whitespaces)) else {
-                process.terminate()
-                throw HarnessError("llama_server.py printed no port (\(line ?? "nothing"))")
-            }
-            return LlamaServer(port: port, process: process, stdin: input)
+            let peer = try await PythonPeer.start(python: python, script: "llama_server.py", arguments: ["--quiet"],
+                                                  portTimeout: .seconds(300))
+            return LlamaServer(port: peer.port, program: peer.program)
         }
 
         /// Stops the server (SIGTERM; it exits 0) without waiting on a cooperative thread.
         func stop() {
-            if process.isRunning { process.terminate() }
-            try? stdin.fileHandleForWriting.close()
+            PythonPeer.stop(program)
         }
 
         deinit { stop() }

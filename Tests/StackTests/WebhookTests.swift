@@ -23,18 +23,8 @@ private func documentedExample(_ name: String) throws -> String {
 
 /// Runs a program to the end; its exit status and what it wrote (stdout then stderr).
 private func runProgram(_ path: String, _ arguments: [String], environment: [String: String]) throws -> (status: Int32, output: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: path)
-    p.arguments = arguments
-    p.environment = environment
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    try p.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    let errors = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: data, as: UTF8.self) + String(decoding: errors, as: UTF8.self))
+    let run = try runCapturing(path, arguments, environment: environment, separateError: true)
+    return (run.status ?? -1, run.output + run.error)
 }
 
 /// The JSON object a reply's body holds.

@@ -23,25 +23,18 @@ public func curl(_ arguments: [String], timeout: Int = 60) -> CurlResult {
 /// the requests really are concurrent), and splits what each printed.
 /// - Returns: The exchanges in the lists' order.
 public func curlConcurrently(_ argumentLists: [[String]], timeout: Int = 60) -> [CurlResult] {
-    let started: [(Process, Pipe)?] = argumentLists.map { arguments in
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        p.arguments = ["-sS", "-N", "-i", "--max-time", String(timeout)] + arguments
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        guard (try? p.run()) != nil else { return nil }
-        return (p, out)
+    let started: [PipedProgram?] = argumentLists.map { arguments in
+        try? PipedProgram("/usr/bin/curl", ["-sS", "-N", "-i", "--max-time", String(timeout)] + arguments)
     }
     // Each pipe is drained on its own thread, so no curl blocks on a full pipe while another is read.
-    let outputs = SharedValue([Data](repeating: Data(), count: started.count))
+    let outputs = SharedValue([[UInt8]](repeating: [], count: started.count))
     DispatchQueue.concurrentPerform(iterations: started.count) { i in
-        guard let (process, out) = started[i] else { return }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        outputs.update { $0[i] = data }
+        guard let run = started[i] else { return }
+        let bytes = run.readOutput()
+        _ = run.finish(timeout: .seconds(timeout + 5))
+        outputs.update { $0[i] = bytes }
     }
-    return outputs.value.enumerated().map { i, data in started[i] == nil ? CurlResult() : CurlResult(output: String(decoding: data, as: UTF8.self)) }
+    return outputs.value.enumerated().map { i, bytes in started[i] == nil ? CurlResult() : CurlResult(output: String(decoding: bytes, as: UTF8.self)) }
 }
 
 extension CurlResult {

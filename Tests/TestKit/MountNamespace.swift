@@ -7,14 +7,9 @@ public enum MountNamespace {
     /// Whether this process may make one: root, with `unshare --mount` allowed (not in every container).
     public static let available: Bool = {
         guard geteuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare") else { return false }
-        let probe = Process()
-        probe.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
-        probe.arguments = ["--mount", "--propagation", "private", "/bin/true"]
-        probe.standardOutput = FileHandle.nullDevice
-        probe.standardError = FileHandle.nullDevice
-        guard (try? probe.run()) != nil else { return false }
-        probe.waitUntilExit()
-        return probe.terminationStatus == 0
+        let probe = try? runCapturing("/usr/bin/unshare", ["--mount", "--propagation", "private", "/bin/true"],
+                                      timeout: .seconds(30))
+        return probe?.status == 0
     }()
 
     /// The command that runs a program with `source` bind-mounted over `target`: append the program and

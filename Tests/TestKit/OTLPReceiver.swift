@@ -9,14 +9,12 @@ public final class OTLPReceiver: Sendable {
     public let port: Int
     /// Where the spans are written.
     public let file: String
-    private let process: Process
-    private let stdin: Pipe
+    private let program: PipedProgram
 
-    private init(port: Int, file: String, process: Process, stdin: Pipe) {
+    private init(port: Int, file: String, program: PipedProgram) {
         self.port = port
         self.file = file
-        self.process = process
-        self.stdin = stdin
+        self.program = program
     }
 
     /// The interpreter of the test tools' venv.
@@ -29,7 +27,7 @@ public final class OTLPReceiver: Sendable {
             throw HarnessError("\(python) is missing: run scripts/install-test-tools.sh (make test does)")
         }
         let peer = try await PythonPeer.start(python: python, script: "otlp_receiver.py", arguments: ["--out", file])
-        return OTLPReceiver(port: peer.port, file: file, process: peer.process, stdin: peer.stdin)
+        return OTLPReceiver(port: peer.port, file: file, program: peer.program)
     }
 
     deinit {
@@ -41,8 +39,7 @@ public final class OTLPReceiver: Sendable {
 
     /// Stops the receiver.
     public func stop() {
-        if process.isRunning { process.terminate() }
-        try? stdin.fileHandleForWriting.close()
+        PythonPeer.stop(program)
     }
 
     /// Every span received so far, as the receiver wrote it.

@@ -9,19 +9,12 @@ public func promtoolCheck(_ text: String) throws -> (accepted: Bool, output: Str
     }) else {
         throw HarnessError("promtool not installed (make test installs Debian's prometheus package)")
     }
-    let check = Process()
-    check.executableURL = URL(fileURLWithPath: tool)
-    check.arguments = ["check", "metrics"]
-    let input = Pipe(), output = Pipe()
-    check.standardInput = input
-    check.standardOutput = output
-    check.standardError = output
-    try check.run()
-    input.fileHandleForWriting.write(Data(text.utf8))
-    try input.fileHandleForWriting.close()
-    // promtool reads all its input before it says anything; read what it says before waiting, so a long
-    // report cannot fill the pipe and stall it.
-    let said = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    check.waitUntilExit()
-    return (check.terminationStatus == 0, said)
+    // promtool reads all its input before it says anything, so the input is written whole first (a
+    // scrape can pass a pipe's 64 KiB, so it goes through a file).
+    let scratch = try TemporaryDirectory()
+    defer { scratch.remove() }
+    try Data(text.utf8).write(to: URL(fileURLWithPath: scratch.path + "/metrics"))
+    let check = try runCapturing("/bin/sh", ["-c", #"exec "$0" check metrics < "$1""#, tool, scratch.path + "/metrics"],
+                                 timeout: .seconds(60))
+    return (check.status == 0, check.output)
 }

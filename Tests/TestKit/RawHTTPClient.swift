@@ -45,7 +45,10 @@ public final class RawHTTPClient {
     private var buffer: [UInt8] = []
 
     public init(port: Int) throws(ReadFailure) {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
+        // The socket is stored only once connected: a class whose init throws after every stored property
+        // is set still runs its deinit, which would close the descriptor a second time (and with it
+        // whatever another thread had opened under the same number meanwhile).
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw .connect("socket failed: errno \(errno)") }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -55,9 +58,11 @@ public final class RawHTTPClient {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard result == 0 else {
+            let code = errno
             Glibc.close(fd)
-            throw .connect("connect to 127.0.0.1:\(port) failed: errno \(errno)")
+            throw .connect("connect to 127.0.0.1:\(port) failed: errno \(code)")
         }
+        self.fd = fd
     }
 
     deinit { Glibc.close(fd) }

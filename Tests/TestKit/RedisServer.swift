@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Spawn
 
 /// A real redis-server (Debian's `redis-server` package) of a test's own: 127.0.0.1 on a free port and a
 /// Unix socket in a fresh directory, nothing persisted. Stopped (and its directory removed) by ``stop()``.
@@ -12,12 +13,12 @@ public final class RedisServer: @unchecked Sendable {
     public let port: Int
     public let directory: TemporaryDirectory
     public let extraArguments: [String]
-    private var process: Process?
+    private var process: ChildProcess?
 
     public var socketPath: String { directory.file("redis.sock") }
     public var tcpURL: String { "redis://127.0.0.1:\(port)" }
     public var unixURL: String { "unix://\(socketPath)" }
-    public var processIdentifier: Int32 { process?.processIdentifier ?? 0 }
+    public var processIdentifier: Int32 { process?.pid ?? 0 }
 
     /// Starts a server.
     /// - Parameter arguments: More redis-server options ("--requirepass", "secret").
@@ -36,21 +37,18 @@ public final class RedisServer: @unchecked Sendable {
     /// Starts (or starts again, on the same port and socket) and waits until it accepts connections.
     public func start() throws {
         let binary = try Self.binary()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments =
-            [
+        let process = try ProcessSpawner.spawn(
+            binary,
+            arguments: [
                 "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                 "--unixsocket", socketPath, "--unixsocketperm", "700", "--dir", directory.path,
                 "--logfile", directory.file("redis.log"), "--daemonize", "no",
-            ] + extraArguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+            ] + extraArguments,
+            environment: ProcessInfo.processInfo.environment, standardOutput: .null, standardError: .null)
         self.process = process
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline {
-            if !process.isRunning {
+            if process.exitStatus != nil {
                 throw StartError(description: "redis-server exited at start: \(logTail())")
             }
             if acceptsConnections(port: port) { return }
@@ -61,19 +59,18 @@ public final class RedisServer: @unchecked Sendable {
 
     /// SIGKILL: the server vanishes at once, as in a crash; its sockets are closed by the kernel.
     public func kill() {
-        guard let process, process.isRunning else { return }
-        Glibc.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        guard let process, process.signal(SIGKILL) else { return }
+        _ = process.wait()
     }
 
     /// SIGSTOP: the server stops answering, but its sockets stay open.
     public func suspend() {
-        if let process { Glibc.kill(process.processIdentifier, SIGSTOP) }
+        process?.signal(SIGSTOP)
     }
 
     /// SIGCONT after ``suspend()``.
     public func resume() {
-        if let process { Glibc.kill(process.processIdentifier, SIGCONT) }
+        process?.signal(SIGCONT)
     }
 
     /// Kills the server and removes its directory.

@@ -2,25 +2,24 @@
 import FoundationNetworking
 #endif
 import Foundation
+import Glibc
 
 /// tests-python/scripted_upstream.py running as a child process on 127.0.0.1 (a free port), with its
 /// control API. One per test, so tests running in parallel never share scripts or statistics.
 public final class ScriptedUpstream: Sendable {
     public let port: Int
-    private let process: Process
-    private let stdin: Pipe
+    private let program: PipedProgram
 
-    private init(port: Int, process: Process, stdin: Pipe) {
+    private init(port: Int, program: PipedProgram) {
         self.port = port
-        self.process = process
-        self.stdin = stdin
+        self.program = program
     }
 
     /// Starts the server and waits (off the cooperative pool) for it to print its port.
     /// - Parameter arguments: extra options (`--api-key`, `--tls-cert`, `--tls-key`, `--model`).
     public static func start(_ arguments: [String] = []) async throws -> ScriptedUpstream {
         let peer = try await PythonPeer.start(python: "python3", script: "scripted_upstream.py", arguments: arguments)
-        return ScriptedUpstream(port: peer.port, process: peer.process, stdin: peer.stdin)
+        return ScriptedUpstream(port: peer.port, program: peer.program)
     }
 
     deinit {
@@ -29,17 +28,16 @@ public final class ScriptedUpstream: Sendable {
 
     /// Stops the server (closing its stdin ends it too, should the signal be missed).
     public func stop() {
-        if process.isRunning { process.terminate() }
-        try? stdin.fileHandleForWriting.close()
+        PythonPeer.stop(program)
     }
 
     /// Stops the server and waits until its process has exited (its port is closed then).
     public func stopAndWait() async {
         stop()
-        let process = self.process
+        let program = self.program
         await withCheckedContinuation { continuation in
             Thread.detachNewThread {
-                process.waitUntilExit()
+                _ = program.child.wait()
                 continuation.resume()
             }
         }
@@ -140,46 +138,35 @@ public struct ScriptedUpstreamError: Error, CustomStringConvertible {
 
 /// A server of tests-python/ run as a child process on 127.0.0.1: started with `--port 0
 /// --exit-with-stdin`, it prints its port first; closing its stdin (or the test process dying) ends it.
-enum PythonPeer {
+public enum PythonPeer {
     /// Starts `script` and waits (off the cooperative pool) for its port.
-    /// - Parameter python: The interpreter: `python3` from PATH, or a venv's absolute path.
-    static func start(python: String, script: String, arguments: [String]) async throws -> (port: Int, process: Process, stdin: Pipe) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python.hasPrefix("/") ? python : "/usr/bin/env")
-        process.arguments = (python.hasPrefix("/") ? [] : [python])
-            + [packageRoot + "/tests-python/" + script, "--port", "0", "--exit-with-stdin"] + arguments
-        let output = Pipe()
-        let input = Pipe()
-        process.standardOutput = output
-        process.standardInput = input
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        // The first line is the port; python starts in well under a second, allow 30 s on a busy machine.
+    /// - Parameters:
+    ///   - python: The interpreter: `python3` from PATH, or a venv's absolute path.
+    ///   - script: The file under tests-python/.
+    ///   - arguments: Its options after `--port 0 --exit-with-stdin`.
+    ///   - portTimeout: How long it may take to print its port (a peer that loads a model first needs more).
+    public static func start(python: String, script: String, arguments: [String],
+                             portTimeout: Duration = .seconds(30)) async throws -> (port: Int, program: PipedProgram) {
+        let program = try PipedProgram(
+            python.hasPrefix("/") ? python : "/usr/bin/env",
+            (python.hasPrefix("/") ? [] : [python])
+                + [packageRoot + "/tests-python/" + script, "--port", "0", "--exit-with-stdin"] + arguments,
+            input: true)
+        // The first line is the port; python starts in well under a second, so 30 s allows a busy machine.
         // Read on a thread of its own: blocking a cooperative thread would starve the other tests.
-        let handle = output.fileHandleForReading
         let line = await withCheckedContinuation { continuation in
-            Thread.detachNewThread { continuation.resume(returning: readLine(handle, timeout: 30)) }
+            Thread.detachNewThread { continuation.resume(returning: program.readOutputLine(timeout: portTimeout)) }
         }
         guard let line, let port = Int(line.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            process.terminate()
+            stop(program)
             throw ScriptedUpstreamError(message: "\(script) printed no port (got \(line ?? "nothing"))")
         }
-        return (port, process, input)
+        return (port, program)
     }
 
-    private static func readLine(_ handle: FileHandle, timeout: Double) -> String? {
-        let descriptor = handle.fileDescriptor
-        var bytes: [UInt8] = []
-        let end = Date().addingTimeInterval(timeout)
-        while Date() < end {
-            var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-            guard poll(&poller, 1, 100) >= 0 else { return nil }
-            guard poller.revents != 0 else { continue }
-            var byte: UInt8 = 0
-            guard read(descriptor, &byte, 1) == 1 else { return nil }
-            if byte == UInt8(ascii: "\n") { return String(decoding: bytes, as: UTF8.self) }
-            bytes.append(byte)
-        }
-        return nil
+    /// Stops a peer: SIGTERM, and its stdin closed should the signal be missed.
+    public static func stop(_ program: PipedProgram) {
+        program.child.signal(SIGTERM)
+        program.closeInput()
     }
 }

@@ -67,25 +67,3 @@ public struct TLSFixture: Sendable {
         scratch.remove()
     }
 }
-
-/// Runs a program to its end on a thread of its own (never a cooperative one); returns its exit status
-/// and its output (stdout and stderr together).
-public func runProgram(_ program: String, _ arguments: [String], environment: [String: String]? = nil) async throws -> (Int32, String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: program)
-    process.arguments = arguments
-    if let environment { process.environment = environment }
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = output
-    process.standardInput = FileHandle.nullDevice
-    try process.run()
-    let handle = output.fileHandleForReading
-    return await withCheckedContinuation { continuation in
-        Thread.detachNewThread {
-            let data = handle.readDataToEndOfFile()
-            process.waitUntilExit()
-            continuation.resume(returning: (process.terminationStatus, String(decoding: data, as: UTF8.self)))
-        }
-    }
-}
