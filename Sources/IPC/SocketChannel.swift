@@ -102,7 +102,7 @@ final class SocketChannel: LoopHandler {
         let flags = fcntl(fd, F_GETFL)
         guard flags >= 0, fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0 else {
             let error = SocketError(operation: "fcntl(O_NONBLOCK)", errno: errno)
-            Glibc.close(fd)
+            abandon()
             throw error
         }
         do {
@@ -110,9 +110,23 @@ final class SocketChannel: LoopHandler {
                 fd: fd, events: PollEvents.readable | PollEvents.readHangup, handler: self)
             io.withLock { $0.registration = registration }
         } catch {
-            Glibc.close(fd)
+            abandon()
             throw error
         }
+    }
+
+    /// Closes the socket of a channel that failed to start, unless a ``close(_:flushFirst:)`` from another
+    /// thread got there first and its teardown will: a descriptor is closed once, never twice (a second
+    /// close could hit whatever another thread opened under the same number meanwhile).
+    private func abandon() {
+        readStopped.store(true, ordering: .relaxed)
+        let mine = io.withLock { state -> Bool in
+            state.closing = true
+            guard !state.teardownScheduled else { return false }
+            state.teardownScheduled = true
+            return true
+        }
+        if mine { Glibc.close(fd) }
     }
 
     // MARK: Sending
