@@ -16,7 +16,7 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
         return .number(JSONNumberValue(double: Double(exact), exactInteger: exact))
     }
 
-    /// A double, written as JSONSerialization wrote it (``JSONWriter``); must be finite.
+    /// A double, written as JSONSerialization wrote it (``JSONWriter``; a non-finite one as `null`).
     static func double(_ value: Double) -> JSONValue {
         .number(JSONNumberValue(double: value, exactInteger: JSONNumber.exactInteger(value)))
     }
