@@ -1,6 +1,6 @@
 import Basics
 import Crypto
-import Foundation
+import FoundationEssentials
 import Settings
 
 /// The API keys frontd accepts, as stored in the keys file (`API_KEYS_FILE`, default

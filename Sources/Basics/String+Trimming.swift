@@ -7,3 +7,16 @@ extension StringProtocol {
         return String(self[first...last])
     }
 }
+
+extension StringProtocol {
+    /// The text without spaces and tabs at either end — HTTP's optional white space (OWS, RFC 9110
+    /// §5.6.3), and what Foundation's `trimmingCharacters(in: .whitespaces)` gave for the ASCII tokens of
+    /// headers and settings. Narrower than ``trimmingWhitespace()``, which also takes line breaks and
+    /// Unicode spaces.
+    public func trimmingOptionalWhitespace() -> String {
+        var slice = self[...]
+        while let first = slice.first, first == " " || first == "\t" { slice = slice.dropFirst() }
+        while let last = slice.last, last == " " || last == "\t" { slice = slice.dropLast() }
+        return String(slice)
+    }
+}

@@ -1,3 +1,5 @@
+import Basics
+
 /// Validation and serialisation of a response's status line and header section.
 enum ResponseHead {
     /// How the body that follows the head is delimited.
@@ -199,16 +201,5 @@ struct RawWriter {
             index -= 1
         } while value > 0
         count += digits
-    }
-}
-
-extension Substring {
-    /// The token without HTTP's optional white space (OWS: spaces and tabs, RFC 9110 §5.6.3) at either
-    /// end — narrower than Basics' `trimmingWhitespace()`, which also takes line breaks and Unicode spaces.
-    func trimmingOptionalWhitespace() -> String {
-        var slice = self[...]
-        while let first = slice.first, first == " " || first == "\t" { slice = slice.dropFirst() }
-        while let last = slice.last, last == " " || last == "\t" { slice = slice.dropLast() }
-        return String(slice)
     }
 }

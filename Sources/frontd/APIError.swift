@@ -1,4 +1,3 @@
-import Foundation
 import HTTP
 import IPC
 import Services
@@ -129,11 +128,10 @@ struct APIError: Error {
         }
     }
 
+    /// `{"error":{"code","message","param","request_id","type"}}` (members in ``JSONKeyOrder``).
     func body(requestID: String?) -> [UInt8] {
-        var e: [String: Any] = ["message": message, "type": type, "request_id": requestID ?? NSNull()]
-        e["code"] = code ?? NSNull()
-        e["param"] = param ?? NSNull()
-        return JSON.encode(["error": e])
+        JSONWriter.bytes(["error": ["message": .string(message), "type": .string(type), "request_id": .optional(requestID),
+                                    "code": .optional(code), "param": .optional(param)]])
     }
 }
 
@@ -164,15 +162,5 @@ extension APIError {
         case 505: return "http_version_not_supported"
         default: return "http_\(status.code)"
         }
-    }
-}
-
-/// JSON encoding with sorted keys for stable output.
-enum JSON {
-    /// JSONSerialization gives `true`/`false` as NSNumbers of ObjC type `c` (char); numbers have others.
-    static func isBool(_ n: NSNumber) -> Bool { String(cString: n.objCType) == "c" }
-
-    static func encode(_ value: Any) -> [UInt8] {
-        (try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes])).map { [UInt8]($0) } ?? Array("{}".utf8)
     }
 }

@@ -1,5 +1,4 @@
 import DaemonRuntime
-import Foundation
 import Synchronization
 
 /// What frontd's access line says of one request beyond its method, route and status: the model and

@@ -1,4 +1,3 @@
-import Foundation
 import IPC
 import Wire
 import Metrics

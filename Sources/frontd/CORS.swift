@@ -1,3 +1,4 @@
+import Basics
 import HTTP
 
 /// Cross-origin resource sharing from `CORS_ORIGINS`: which browser origins may call the API, and the
@@ -42,7 +43,7 @@ struct CORSPolicy: Sendable, Equatable {
     /// is mixed with origins.
     static func parse(_ text: String) -> CORSPolicy? {
         let items = text.split(separator: ",", omittingEmptySubsequences: false)
-            .map { $0.trimmingCharacters(in: .whitespaces) }
+            .map { $0.trimmingOptionalWhitespace() }
             .filter { !$0.isEmpty }
         if items.isEmpty { return .off }
         if items.contains("*") { return items.count == 1 ? CORSPolicy(origins: .any) : nil }
@@ -57,7 +58,7 @@ struct CORSPolicy: Sendable, Equatable {
     /// `scheme://host[:port]` with a lower-case scheme and host and without the scheme's default port,
     /// or nil when `text` is not such an origin (a path, a query, user info, no scheme, a bad port).
     static func normalizedOrigin(_ text: String) -> String? {
-        guard let separator = text.range(of: "://") else { return nil }
+        guard let separator = text.firstRange(of: "://") else { return nil }
         let scheme = text[..<separator.lowerBound].lowercased()
         // RFC 3986 scheme: a letter, then letters, digits, "+", "-", ".".
         guard let first = scheme.unicodeScalars.first, ("a"..."z").contains(first),
@@ -139,7 +140,7 @@ struct CORSPolicy: Sendable, Equatable {
 
     /// The requested header names that are allowed, as sent; the default list when none was requested.
     static func allowedHeaderList(requested: String?) -> String {
-        let names = (requested ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let names = (requested ?? "").split(separator: ",").map { $0.trimmingOptionalWhitespace() }.filter { !$0.isEmpty }
         if names.isEmpty { return allowedHeaders.joined(separator: ", ") }
         let defaults = Set(allowedHeaders.map { $0.lowercased() })
         let allowed = names.filter { name in

@@ -1,4 +1,4 @@
-import Foundation
+import Basics
 import HTTP
 
 /// What a request asks of the response cache: the `Cache-Control` request header's directives and the
@@ -46,8 +46,8 @@ struct CacheControl: Equatable, Sendable {
     private mutating func readHeader(_ header: String) {
         for directive in header.split(separator: ",") {
             let parts = directive.split(separator: "=", maxSplits: 1)
-            let name = parts[0].trimmingCharacters(in: .whitespaces).lowercased()
-            let value = parts.count > 1 ? parts[1].trimmingCharacters(in: .whitespaces).trimmingCharacters(in: ["\""]) : nil
+            let name = parts[0].trimmingOptionalWhitespace().lowercased()
+            let value = parts.count > 1 ? Self.unquoted(parts[1].trimmingOptionalWhitespace()) : nil
             switch name {
             case "no-cache": noCache = true
             case "no-store": noStore = true
@@ -56,6 +56,14 @@ struct CacheControl: Equatable, Sendable {
             default: continue
             }
         }
+    }
+
+    /// A directive's value without the double quotes around it (`max-age="60"`).
+    private static func unquoted(_ text: String) -> Substring {
+        var value = Substring(text)
+        while value.first == "\"" { value = value.dropFirst() }
+        while value.last == "\"" { value = value.dropLast() }
+        return value
     }
 
     private mutating func readBody(_ object: JSONObject) throws(APIError) {

@@ -1,5 +1,4 @@
 import DaemonRuntime
-import Foundation
 import HTTP
 import IPC
 import Registry
@@ -16,10 +15,10 @@ extension Frontend {
             throw APIError.unavailable("the cache (cached) is unavailable")
         }
         try c.send(.ok, json: [
-            "entries": Int(s.entries), "bytes": Int(s.bytes), "max_entries": Int(s.maxEntries), "max_bytes": Int(s.maxBytes),
-            "hits": Int(s.hits), "misses": Int(s.misses), "evictions": Int(s.evictions),
-            "hit_rate": Self.rate(Double(s.hits), Double(s.misses)),
-        ] as [String: Any])
+            "entries": .int(s.entries), "bytes": .int(s.bytes), "max_entries": .int(s.maxEntries), "max_bytes": .int(s.maxBytes),
+            "hits": .int(s.hits), "misses": .int(s.misses), "evictions": .int(s.evictions),
+            "hit_rate": .double(Self.rate(Double(s.hits), Double(s.misses))),
+        ])
         return 200
     }
 
@@ -37,7 +36,7 @@ extension Frontend {
             throw APIError.unavailable("the cache (cached) is unavailable")
         }
         c.logger(logger).info("cache cleared", ["model": model.map { .string($0) } ?? .null, "removed": LogValue(Int(removed))])
-        try c.send(.ok, json: ["removed": Int(removed), "model": model ?? NSNull()] as [String: Any])
+        try c.send(.ok, json: ["removed": .int(removed), "model": .optional(model)])
         return 200
     }
 }

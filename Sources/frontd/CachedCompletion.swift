@@ -1,4 +1,3 @@
-import Foundation
 import Wire
 
 /// A finished completion: what cached keeps for a deterministic request, enough to answer it again in
@@ -32,9 +31,8 @@ struct CachedCompletion: Sendable, Equatable {
             self.init(content: content, finishReason: finish, promptTokens: Int(prompt), completionTokens: Int(completion))
             return
         }
-        guard let o = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
-              let c = o["content"] as? String, let f = o["finish_reason"] as? String,
-              let p = o["prompt_tokens"] as? Int, let n = o["completion_tokens"] as? Int else { return nil }
+        guard let o = try? JSONBody.object(bytes), let c = o["content"]?.string, let f = o["finish_reason"]?.string,
+              let p = o["prompt_tokens"]?.integer, let n = o["completion_tokens"]?.integer else { return nil }
         self.init(content: c, finishReason: f, promptTokens: p, completionTokens: n)
     }
 

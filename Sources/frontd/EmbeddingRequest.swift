@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import IPC
 import Registry
 
@@ -49,14 +49,14 @@ struct EmbeddingRequest {
     }
 
     /// One vector as the reply writes it.
-    func encode(_ vector: [Float]) -> Any {
+    func encode(_ vector: [Float]) -> JSONValue {
         switch encoding {
-        case .float: return vector.map(Double.init)
+        case .float: return .array(vector.map { .double(Double($0)) })
         case .base64:
             var bytes: [UInt8] = []
             bytes.reserveCapacity(vector.count * 4)
             for v in vector { withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes.append(contentsOf: $0) } }
-            return Data(bytes).base64EncodedString()
+            return .string(Data(bytes).base64EncodedString())
         }
     }
 }

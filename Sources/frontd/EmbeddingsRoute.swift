@@ -1,4 +1,3 @@
-import Foundation
 import IPC
 import Services
 
@@ -39,12 +38,15 @@ extension Frontend {
             tokens += Int(reply.promptTokens)
             if let route = reply.route { c.answeredBy.record(route, requested: request.model) }
         }
-        let data = vectors.enumerated().map { ["object": "embedding", "index": $0.offset, "embedding": request.encode($0.element)] as [String: Any] }
-        var usage: [String: Any] = ["prompt_tokens": tokens, "total_tokens": tokens]
-        if let route = c.answeredBy.route, let cost = AnsweringDeployment.cost(route, registry: registry, promptTokens: tokens, completionTokens: 0) {
-            usage["cost"] = cost
+        let data = vectors.enumerated().map { item -> JSONValue in
+            ["object": "embedding", "index": .int(item.offset), "embedding": request.encode(item.element)]
         }
-        try c.send(.ok, json: ["object": "list", "model": c.answeredBy.model(requested: request.model), "data": data, "usage": usage],
+        var usage: JSONObject = ["prompt_tokens": .int(tokens), "total_tokens": .int(tokens)]
+        if let route = c.answeredBy.route, let cost = AnsweringDeployment.cost(route, registry: registry, promptTokens: tokens, completionTokens: 0) {
+            usage.set("cost", .double(cost))
+        }
+        try c.send(.ok, json: ["object": "list", "model": .string(c.answeredBy.model(requested: request.model)), "data": .array(data),
+                               "usage": .object(usage)],
                    extra: c.answeredBy.headers(registry: registry, promptTokens: tokens, completionTokens: 0))
         await settle(c, promptTokens: tokens, completionTokens: 0)
         return 200

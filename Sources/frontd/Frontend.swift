@@ -1,5 +1,5 @@
 import DaemonRuntime
-import Foundation
+import FoundationEssentials
 import HTTP
 import IPC
 import Metrics

@@ -22,8 +22,8 @@ extension Frontend {
         let checks = ["limitd": limitd != nil, "cached": cached != nil, "batchd": batchd != nil]
         let ok = checks.values.allSatisfy { $0 }
         let status = ok ? HTTPStatus.ok : HTTPStatus(code: 503, reason: "Service Unavailable")
-        try c.send(status, json: ["status": ok ? "ready" : "not ready", "dependencies": checks.mapValues { $0 ? "up" : "down" },
-                                  "breakers": batchd.map(Self.breakers) ?? [:]],
+        try c.send(status, json: ["status": ok ? "ready" : "not ready", "dependencies": .strings(checks.mapValues { $0 ? "up" : "down" }),
+                                  "breakers": .strings(batchd.map(Self.breakers) ?? [:])],
                    extra: ok ? HTTPHeaders() : ["Retry-After": "1"])
         return status.code
     }

@@ -1,4 +1,4 @@
-import Foundation
+import Basics
 import HTTP
 
 /// A request body read as a JSON object, with the checks beyond the grammar: the media type (415), valid
@@ -39,8 +39,6 @@ enum JSONBody {
                 let shown = literal.utf8.count > 40 ? String(literal.prefix(40)) + "…" : literal
                 if path.isEmpty { throw .invalid("the request body must be a JSON object") }
                 throw .unprocessable("\(path) is out of range: \(shown)", param: path)
-            case .unreadable(let detail):
-                throw .invalid("the request body could not be read as JSON: \(detail)")
             }
         }
         guard let o = value.object else { throw .invalid("the request body must be a JSON object") }
@@ -51,7 +49,7 @@ enum JSONBody {
     static func isJSON(_ contentType: String) -> Bool {
         // What nearly every client sends, decided without Foundation's trimming and lowercasing.
         if contentType == "application/json" { return true }
-        let media = contentType.prefix { $0 != ";" }.trimmingCharacters(in: .whitespaces).lowercased()
+        let media = contentType.prefix { $0 != ";" }.trimmingOptionalWhitespace().lowercased()
         return media == "application/json" || (media.hasPrefix("application/") && media.hasSuffix("+json"))
     }
 }

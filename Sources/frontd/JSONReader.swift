@@ -1,5 +1,3 @@
-import Foundation
-
 /// Reads a request body as JSON (RFC 8259) in one pass: checks it strictly and builds its ``JSONValue``
 /// as it goes, so a body is read once, into plain Swift values, with no Foundation object graph.
 ///
@@ -9,10 +7,13 @@ import Foundation
 /// surrogates in `\u` escapes, and numbers beyond a Double's range (a 422 naming the field, as a value
 /// of the wrong size would be). A leading UTF-8 byte order mark is skipped (RFC 8259 §8.1).
 ///
-/// Numbers are read as JSONSerialization read them, since the request parsers' rules were written
-/// against its results (``JSONNumberValue``): an integer literal of up to 18 characters is an exact
-/// integer, a literal with a fraction or an exponent of up to 17 characters a double; a longer literal
-/// (rare: JSONSerialization switches to `Decimal` for some of them) is handed to JSONSerialization itself.
+/// Numbers are read as JSONSerialization read them where it was exact, since the request parsers' rules
+/// were written against its results (``JSONNumberValue``): an integer literal of up to 18 characters is an
+/// exact integer, a literal with a fraction or an exponent of up to 17 characters a double (an integer
+/// when that double is one within ±2^53). A longer literal (rare) is read exactly here: its double is the
+/// nearest one, and it is an integer when its digits say so and it fits in Int64
+/// (``JSONNumber/exactInteger(literal:)``; a literal too small for a double reads as 0, as a short one
+/// does). JSONSerialization read most of those through `Decimal`, whose double is not always the nearest.
 struct JSONReader {
     /// What is wrong with a body.
     enum Problem: Error, Equatable {
@@ -22,8 +23,6 @@ struct JSONReader {
         case tooDeep(Int)
         /// A number too large for a Double, at `path` (e.g. `params.temperature`, `messages[0].content`).
         case outOfRange(path: String, literal: String)
-        /// Valid JSON holding a number JSONSerialization could not read (its own words).
-        case unreadable(String)
     }
 
     /// One step of the path from the root to the value being read, for ``Problem/outOfRange(path:literal:)``.
@@ -36,8 +35,6 @@ struct JSONReader {
     private let maxDepth: Int
     private var index = 0
     private var path: [PathPart] = []
-    /// JSONSerialization's complaint about a long number literal, reported once the syntax has passed.
-    private var unreadable: String?
 
     private init(_ bytes: [UInt8], maxDepth: Int) {
         self.bytes = bytes
@@ -52,7 +49,6 @@ struct JSONReader {
         let value = try reader.value(depth: 0)
         reader.skipWhitespace()
         if reader.index < bytes.count { throw reader.malformed("unexpected \(reader.describeCurrent()) after the JSON value") }
-        if let unreadable = reader.unreadable { throw .unreadable(unreadable) }
         return value
     }
 
@@ -148,10 +144,9 @@ struct JSONReader {
         index += count
     }
 
-    /// Longest integer literal read as an Int64 here (any 18 characters fit); longer ones go to JSONSerialization.
+    /// Longest integer literal read by the short path, into an Int64 (any 18 characters fit).
     private static let shortInteger = 18
-    /// Longest literal with a fraction or an exponent read as a double here: JSONSerialization reads longer
-    /// ones without an exponent as `Decimal`s.
+    /// Longest literal with a fraction or an exponent read by the short path, as a double.
     private static let shortFraction = 17
 
     /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`, and within a Double's range.
@@ -191,20 +186,8 @@ struct JSONReader {
         if !integral && length <= Self.shortFraction {
             return JSONNumberValue(double: double, exactInteger: JSONNumber.exactInteger(double))
         }
-        return foundationNumber(literal)
-    }
-
-    /// A long literal as JSONSerialization reads it (an Int64, a UInt64, a `Decimal` or a double).
-    private mutating func foundationNumber(_ literal: String) -> JSONNumberValue {
-        do {
-            if let n = try JSONSerialization.jsonObject(with: Data(literal.utf8), options: [.fragmentsAllowed]) as? NSNumber {
-                return JSONNumberValue(double: n.doubleValue, exactInteger: JSONNumber.exactInteger(n))
-            }
-            unreadable = unreadable ?? "\(literal.prefix(40)) is not a number"
-        } catch {
-            unreadable = unreadable ?? (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "\(error)"
-        }
-        return JSONNumberValue(double: 0, exactInteger: nil)
+        // The long path: exact, by the literal's digits.
+        return JSONNumberValue(double: double, exactInteger: double == 0 ? 0 : JSONNumber.exactInteger(literal: bytes[start..<index]))
     }
 
     /// A string starting at the opening quote, decoded.

@@ -29,6 +29,13 @@ enum JSONValue: Sendable, Equatable {
         return nil
     }
 
+    /// The number as an Int when it is exactly an integer (``JSONNumberValue/exactInteger``), else nil (a
+    /// boolean, a fraction, any other kind of value).
+    var integer: Int? {
+        if case .number(let n) = self, let exact = n.exactInteger { return Int(exactly: exact) }
+        return nil
+    }
+
     /// Whether the value is JSON's `null`.
     var isNull: Bool {
         if case .null = self { return true }
@@ -68,13 +75,7 @@ struct JSONObject: Sendable, Equatable {
     /// `self` with `other`'s members replacing or joining its own (a batch's `params` under an item's).
     func merging(_ other: JSONObject) -> JSONObject {
         var merged = self
-        for member in other.members {
-            if let index = merged.members.firstIndex(where: { $0.key == member.key }) {
-                merged.members[index].value = member.value
-            } else {
-                merged.members.append(member)
-            }
-        }
+        for member in other.members { merged.set(member.key, member.value) }
         return merged
     }
 

@@ -32,15 +32,15 @@ extension Frontend {
         let misses = figures.sum("infer_frontd_cache_lookups_total") { MetricFigures.label("result", $0) == "miss" }
         let daemons = figures.sum("infer_daemon_up", by: "daemon").mapValues { $0 >= 1 }
         try c.send(.ok, json: [
-            "requests_total": Int(figures.sum("infer_http_requests_total")),
-            "errors_total": Int(figures.sum("infer_http_requests_total") { status($0) >= 400 }),
-            "rate_limited_total": Int(figures.sum("infer_http_requests_total") { status($0) == 429 }),
-            "tokens": ["prompt": Int(figures.sum("infer_modeld_prompt_tokens_total")),
-                       "completion": Int(figures.sum("infer_modeld_generated_tokens_total"))],
-            "latency_ms": ["p50": latency(0.5), "p95": latency(0.95), "p99": latency(0.99)],
-            "cache": ["hits": Int(hits), "misses": Int(misses), "hit_rate": Self.rate(hits, misses)],
-            "daemons": daemons,
-        ] as [String: Any])
+            "requests_total": Self.count(figures.sum("infer_http_requests_total")),
+            "errors_total": Self.count(figures.sum("infer_http_requests_total") { status($0) >= 400 }),
+            "rate_limited_total": Self.count(figures.sum("infer_http_requests_total") { status($0) == 429 }),
+            "tokens": ["prompt": Self.count(figures.sum("infer_modeld_prompt_tokens_total")),
+                       "completion": Self.count(figures.sum("infer_modeld_generated_tokens_total"))],
+            "latency_ms": ["p50": .double(latency(0.5)), "p95": .double(latency(0.95)), "p99": .double(latency(0.99))],
+            "cache": ["hits": Self.count(hits), "misses": Self.count(misses), "hit_rate": .double(Self.rate(hits, misses))],
+            "daemons": .object(JSONObject(daemons.map { (key: $0.key, value: .bool($0.value)) })),
+        ])
         return 200
     }
 
@@ -51,10 +51,10 @@ extension Frontend {
         let hits = figures.sum("infer_frontd_cache_lookups_total") { MetricFigures.label("result", $0) == "hit" }
         let misses = figures.sum("infer_frontd_cache_lookups_total") { MetricFigures.label("result", $0) == "miss" }
         try c.send(.ok, json: [
-            "hits": Int(hits), "misses": Int(misses), "hit_rate": Self.rate(hits, misses),
-            "entries": Int(figures.sum("infer_cached_entries")), "bytes": Int(figures.sum("infer_cached_bytes")),
-            "evictions": Int(figures.sum("infer_cached_evictions_total")),
-        ] as [String: Any])
+            "hits": Self.count(hits), "misses": Self.count(misses), "hit_rate": .double(Self.rate(hits, misses)),
+            "entries": Self.count(figures.sum("infer_cached_entries")), "bytes": Self.count(figures.sum("infer_cached_bytes")),
+            "evictions": Self.count(figures.sum("infer_cached_evictions_total")),
+        ])
         return 200
     }
 
@@ -69,22 +69,22 @@ extension Frontend {
         let completion = figures.sum("infer_modeld_generated_tokens_total", by: "model")
         let entries = registry?.models ?? []
         var total = 0.0
-        let models: [[String: Any]] = entries.sorted { $0.name < $1.name }.map { entry in
+        let models: [JSONValue] = entries.sorted { $0.name < $1.name }.map { entry in
             var modelPrompt = 0, modelCompletion = 0, modelCost = 0.0
-            let deployments: [[String: Any]] = entry.deployments.map { deployment in
+            let deployments: [JSONValue] = entry.deployments.map { deployment in
                 let p = Int(prompt[deployment.name] ?? 0), n = Int(completion[deployment.name] ?? 0)
                 let cost = deployment.cost(inputTokens: p, outputTokens: n)
                 modelPrompt += p
                 modelCompletion += n
                 modelCost += cost
-                return ["deployment": deployment.name, "prompt_tokens": p, "completion_tokens": n,
-                        "price_input_per_1m": deployment.priceInputPer1M,
-                        "price_output_per_1m": deployment.priceOutputPer1M, "cost": cost]
+                return ["deployment": .string(deployment.name), "prompt_tokens": .int(p), "completion_tokens": .int(n),
+                        "price_input_per_1m": .double(deployment.priceInputPer1M),
+                        "price_output_per_1m": .double(deployment.priceOutputPer1M), "cost": .double(cost)]
             }
             total += modelCost
-            return ["model": entry.name, "prompt_tokens": modelPrompt, "completion_tokens": modelCompletion,
-                    "price_input_per_1m": entry.priceInputPer1M, "price_output_per_1m": entry.priceOutputPer1M,
-                    "cost": modelCost, "deployments": deployments]
+            return ["model": .string(entry.name), "prompt_tokens": .int(modelPrompt), "completion_tokens": .int(modelCompletion),
+                    "price_input_per_1m": .double(entry.priceInputPer1M), "price_output_per_1m": .double(entry.priceOutputPer1M),
+                    "cost": .double(modelCost), "deployments": .array(deployments)]
         }
         // What each key was charged since frontd started (frontd's counter; a restart of frontd resets it).
         // A tenant's spend is its own: a key without the admin scope sees only its own rows.
@@ -98,12 +98,12 @@ extension Frontend {
                 byKey[key, default: [:]][model, default: 0] += sample.value
             }
         }
-        let keys: [[String: Any]] = byKey.keys.sorted().flatMap { key in
-            byKey[key, default: [:]].keys.sorted().map { model in
-                ["key": key, "model": model, "cost": byKey[key]?[model] ?? 0] as [String: Any]
+        let keys: [JSONValue] = byKey.keys.sorted().flatMap { key in
+            byKey[key, default: [:]].keys.sorted().map { model -> JSONValue in
+                ["key": .string(key), "model": .string(model), "cost": .double(byKey[key]?[model] ?? 0)]
             }
         }
-        try c.send(.ok, json: ["currency": "USD", "total": total, "models": models, "keys": keys] as [String: Any])
+        try c.send(.ok, json: ["currency": "USD", "total": .double(total), "models": .array(models), "keys": .array(keys)])
         return 200
     }
 
@@ -115,6 +115,11 @@ extension Frontend {
             logger.warn("metricsd unreachable: \(error)")
             throw APIError.unavailable("metrics are unavailable: metricsd did not answer")
         }
+    }
+
+    /// A counter's value as a whole number: its digits (the sum of counters is whole, but a double).
+    static func count(_ value: Double) -> JSONValue {
+        .double(value.rounded(.towardZero))
     }
 
     /// hits / (hits + misses), 0 before any lookup.

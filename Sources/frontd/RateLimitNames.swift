@@ -1,4 +1,4 @@
-import Foundation
+import Basics
 
 /// How limitd's limits and figures read in frontd's error messages and `/v1/usage`.
 enum RateLimitNames {
@@ -21,8 +21,6 @@ enum RateLimitNames {
 
     /// Seconds since 1970 as an RFC 3339 UTC time (`2026-01-31T00:00:00Z`).
     static func timestamp(_ seconds: Int64) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
+        RFC3339Time.string(seconds: seconds)
     }
 }

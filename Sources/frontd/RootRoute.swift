@@ -7,8 +7,8 @@ extension Frontend {
 
     /// `GET /`: what this gateway is and the routes it serves.
     func root(_ c: RequestContext) throws -> Int {
-        let routes = RouteTable.routes(self).map { "\($0.method.rawValue) \($0.path.label)" }
-        try c.send(.ok, json: ["name": "infer", "version": Self.version, "routes": routes, "docs": "docs/HTTP.md"] as [String: Any])
+        let routes = RouteTable.routes(self).map { JSONValue.string("\($0.method.rawValue) \($0.path.label)") }
+        try c.send(.ok, json: ["name": "infer", "version": .string(Self.version), "routes": .array(routes), "docs": "docs/HTTP.md"])
         return 200
     }
 }

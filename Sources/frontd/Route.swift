@@ -135,9 +135,9 @@ struct RequestContext: Sendable {
         try response.respond(status: status, headers: headers(extra), body: body)
     }
 
-    /// Sends a complete JSON reply from a JSONSerialization-compatible value.
-    func send(_ status: HTTPStatus, json: Any, extra: HTTPHeaders = HTTPHeaders()) throws {
-        try send(status, JSON.encode(json), extra: extra)
+    /// Sends a complete JSON reply from a value (``JSONWriter``).
+    func send(_ status: HTTPStatus, json: JSONValue, extra: HTTPHeaders = HTTPHeaders()) throws {
+        try send(status, JSONWriter.bytes(json), extra: extra)
     }
 
     /// Starts a server-sent event stream with this request's headers.

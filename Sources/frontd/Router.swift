@@ -1,5 +1,4 @@
 import DaemonRuntime
-import Foundation
 import HTTP
 import IPC
 import Metrics

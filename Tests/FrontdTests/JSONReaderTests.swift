@@ -45,6 +45,27 @@ struct JSONReaderTests {
         }
     }
 
+    @Test("long literals are read exactly: the nearest double, an integer only when the digits make one")
+    func longLiterals() throws {
+        func number(_ literal: String) throws -> JSONNumberValue? {
+            guard case .number(let n)? = try JSONReader.read(Array(#"{"n":\#(literal)}"#.utf8), maxDepth: 32).object?["n"] else { return nil }
+            return n
+        }
+        let zeros = String(repeating: "0", count: 30)
+        let cases: [(String, Int64?)] = [
+            ("123456789012345678.000e1", 1_234_567_890_123_456_780), ("9223372036854775807", Int64.max),
+            ("9223372036854775808", nil), ("-9223372036854775808", Int64.min), ("-9223372036854775809", nil),
+            ("26308149839122948e-1", nil), ("29948157871384691e2", 2_994_815_787_138_469_100), ("1." + zeros, 1),
+            ("0." + zeros + "1", nil), ("0." + zeros + "e999999999", 0), ("1" + zeros + "e-30", 1), ("1" + zeros + "e-31", nil),
+            ("-656701197681770611025453e-538", 0), ("1" + zeros, nil), ("1E+000000000000000000002", 100),
+        ]
+        for (literal, integer) in cases {
+            let n = try #require(try number(literal), "\(literal)")
+            #expect(n.exactInteger == integer, "\(literal)")
+            #expect(n.double.bitPattern == (Double(literal) ?? .nan).bitPattern, "\(literal)")
+        }
+    }
+
     @Test("a UTF-8 byte order mark is skipped")
     func byteOrderMark() throws {
         _ = try JSONReader.read([0xEF, 0xBB, 0xBF] + Array("{}".utf8), maxDepth: 32)

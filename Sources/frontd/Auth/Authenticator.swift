@@ -1,6 +1,6 @@
 import APIKeys
 import Crypto
-import Foundation
+import FoundationEssentials
 import Services
 import DaemonRuntime
 import HTTP

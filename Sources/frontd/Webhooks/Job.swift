@@ -1,5 +1,4 @@
 import Crypto
-import Foundation
 import IPC
 import Services
 
@@ -24,10 +23,10 @@ struct JobResult: Sendable, Equatable {
         completionTokens = c.completionTokens
     }
 
-    init?(json o: [String: Any]) {
-        guard let model = o["model"] as? String, let output = o["output"] as? String, let finish = o["finish_reason"] as? String,
-              let usage = o["usage"] as? [String: Any], let p = JournalRecord.integer(usage["prompt_tokens"]),
-              let c = JournalRecord.integer(usage["completion_tokens"]) else { return nil }
+    init?(json o: JSONObject) {
+        guard let model = o["model"]?.string, let output = o["output"]?.string, let finish = o["finish_reason"]?.string,
+              let usage = o["usage"]?.object, let p = usage["prompt_tokens"]?.integer,
+              let c = usage["completion_tokens"]?.integer else { return nil }
         self.model = model
         self.output = output
         finishReason = finish
@@ -59,14 +58,14 @@ struct JobFailure: Sendable, Equatable {
         param = e.param
     }
 
-    init?(json o: [String: Any]) {
-        guard let message = o["message"] as? String, let type = o["type"] as? String,
-              let status = JournalRecord.integer(o["status"]) else { return nil }
+    init?(json o: JSONObject) {
+        guard let message = o["message"]?.string, let type = o["type"]?.string,
+              let status = o["status"]?.integer else { return nil }
         self.status = status
         self.message = message
         self.type = type
-        code = o["code"] as? String
-        param = o["param"] as? String
+        code = o["code"]?.string
+        param = o["param"]?.string
     }
 
     /// `{"message", "type", "code", "param", "status"}`.

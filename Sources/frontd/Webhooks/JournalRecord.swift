@@ -1,5 +1,3 @@
-import Foundation
-
 /// One line of the event journal: an accepted event, or a job's end. JSON, one object per line, so a
 /// torn last line is recognisable and the file is readable with `jq`.
 enum JournalRecord: Sendable, Equatable {
@@ -50,23 +48,23 @@ enum JournalRecord: Sendable, Equatable {
 
     /// Reads one line (without its newline); nil when it is not a complete, well-formed record.
     init?(line: some Collection<UInt8>) {
-        guard let o = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any] else { return nil }
-        switch o["record"] as? String {
+        guard let o = try? JSONBody.object(Array(line)) else { return nil }
+        switch o["record"]?.string {
         case "event":
-            guard let id = o["id"] as? String, let type = o["type"] as? String, let timestamp = Self.integer(o["timestamp"]),
-                  let received = Self.integer(o["received"]), let body = o["body"] as? String else { return nil }
-            let jobID = o["job_id"] as? String
+            guard let id = o["id"]?.string, let type = o["type"]?.string, let timestamp = o["timestamp"]?.integer,
+                  let received = o["received"]?.integer, let body = o["body"]?.string else { return nil }
+            let jobID = o["job_id"]?.string
             self = .event(EventEntry(id: id, type: type, timestamp: timestamp, received: received, jobID: jobID, body: body))
         case "job":
-            guard let jobID = o["job_id"] as? String, let eventID = o["event_id"] as? String,
-                  let created = Self.integer(o["created"]), let finished = Self.integer(o["finished"]) else { return nil }
+            guard let jobID = o["job_id"]?.string, let eventID = o["event_id"]?.string,
+                  let created = o["created"]?.integer, let finished = o["finished"]?.integer else { return nil }
             let outcome: JobOutcome
-            switch o["status"] as? String {
+            switch o["status"]?.string {
             case JobStatus.succeeded.rawValue:
-                guard let r = (o["result"] as? [String: Any]).flatMap(JobResult.init(json:)) else { return nil }
+                guard let r = o["result"]?.object.flatMap(JobResult.init(json:)) else { return nil }
                 outcome = .succeeded(r)
             case JobStatus.failed.rawValue:
-                guard let e = (o["error"] as? [String: Any]).flatMap(JobFailure.init(json:)) else { return nil }
+                guard let e = o["error"]?.object.flatMap(JobFailure.init(json:)) else { return nil }
                 outcome = .failed(e)
             default: return nil
             }
@@ -74,11 +72,5 @@ enum JournalRecord: Sendable, Equatable {
         default:
             return nil
         }
-    }
-
-    /// A JSON integer (not a boolean, not a fraction).
-    static func integer(_ value: Any?) -> Int? {
-        guard let n = value as? NSNumber, !JSON.isBool(n), n.doubleValue == n.doubleValue.rounded() else { return nil }
-        return n.intValue
     }
 }
