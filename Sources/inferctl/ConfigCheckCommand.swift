@@ -84,20 +84,10 @@ enum ConfigCheckCommand {
 
     /// Runs `DAEMON --check-config`; its exit status and what it wrote.
     private static func runCheck(_ path: String, environment: [String: String]) -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = ["--check-config"]
-        process.environment = environment
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
         do {
-            try process.run()
+            return try CapturedRun.run(path, ["--check-config"], environment: environment, includeErrors: true)
         } catch {
-            return (-1, "cannot run \(path): \(error.localizedDescription)")
+            return (-1, "cannot run \(path): \(error)")
         }
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
     }
 }

@@ -69,15 +69,6 @@ enum SystemdStatus {
     }
 
     private static func run(_ path: String, _ arguments: [String]) -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        guard (try? process.run()) != nil else { return "" }
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return text
+        (try? CapturedRun.run(path, arguments, environment: ProcessInfo.processInfo.environment, includeErrors: false))?.output ?? ""
     }
 }
