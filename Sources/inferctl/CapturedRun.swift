@@ -1,3 +1,4 @@
+import Basics
 import Glibc
 import Spawn
 
@@ -26,14 +27,8 @@ enum CapturedRun {
             close(pipe.read)
             throw error
         }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = read(pipe.read, &buffer, buffer.count)
-            if count < 0, errno == EINTR { continue }
-            guard count > 0 else { break }
-            bytes += buffer[..<count]
-        }
+        // A read error ends the output where it is; the exit status still tells how the program ended.
+        let bytes = (try? FileIO.readAll(pipe.read, path: path)) ?? []
         close(pipe.read)
         let status: Int32 = if case .exited(let code) = child.wait() { code } else { -1 }
         return (status, String(decoding: bytes, as: UTF8.self))

@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import Glibc
 import Spawn
@@ -44,22 +45,18 @@ public final class PipedProgram: Sendable {
         // The child's ends are closed here once it has its copies; the parent's only on failure (else
         // they are the object's).
         defer { childEnds.forEach { _ = Glibc.close($0) } }
-        func pipe() throws -> (read: Int32, write: Int32) {
-            let made = try ProcessSpawner.makePipe()
-            return made
-        }
         do {
             var stdin: ProcessSpawner.Stream = .null, stdout: ProcessSpawner.Stream = .null, stderr: ProcessSpawner.Stream = .null
             var inputEnd: Int32 = -1, outputEnd: Int32 = -1, errorEnd: Int32 = -1
             if input {
-                let made = try pipe()
+                let made = try ProcessSpawner.makePipe()
                 inputEnd = made.write
                 parentEnds.append(made.write)
                 childEnds.append(made.read)
                 stdin = .descriptor(made.read)
             }
             if output != .null || error == .output {
-                let made = try pipe()
+                let made = try ProcessSpawner.makePipe()
                 outputEnd = made.read
                 parentEnds.append(made.read)
                 childEnds.append(made.write)
@@ -67,7 +64,7 @@ public final class PipedProgram: Sendable {
                 if error == .output { stderr = .descriptor(made.write) }
             }
             if error == .pipe {
-                let made = try pipe()
+                let made = try ProcessSpawner.makePipe()
                 errorEnd = made.read
                 parentEnds.append(made.read)
                 childEnds.append(made.write)
@@ -98,15 +95,7 @@ public final class PipedProgram: Sendable {
     @discardableResult
     public func write(_ bytes: [UInt8]) -> Bool {
         ends.withLock { ends in
-            guard ends.input >= 0 else { return false }
-            var offset = 0
-            while offset < bytes.count {
-                let count = bytes.withUnsafeBytes { Glibc.write(ends.input, $0.baseAddress! + offset, $0.count - offset) }
-                if count < 0, errno == EINTR { continue }
-                guard count > 0 else { return false }
-                offset += count
-            }
-            return true
+            ends.input >= 0 && (try? FileIO.writeAll(ends.input, bytes, path: "stdin")) != nil
         }
     }
 
